@@ -1,0 +1,176 @@
+"""The event contract: every fact a producer publishes and a sink consumes.
+
+One module, frozen msgspec Structs, one tagged union. The bus never sees a dict: a producer
+builds an ``Envelope`` and the codec turns it into bytes; a sink gets the ``Envelope`` back or a
+``ContractError`` naming what was wrong.
+
+Numbers are floats in the exchange's own units. ``None`` means *unknown* (the venue did not say);
+it is never silently replaced by zero, so a sink can tell "zero" from "not reported".
+Quantities (``Amount``) are finite and non-negative; signed values (``Signed``) are finite.
+NaN and infinities are rejected by the bounds below: NaN fails every comparison.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+_LIMIT = 1e300
+Amount = Annotated[float, msgspec.Meta(ge=0.0, le=_LIMIT)]
+Signed = Annotated[float, msgspec.Meta(ge=-_LIMIT, le=_LIMIT)]
+Leverage = Annotated[float, msgspec.Meta(gt=0.0, le=1e6)]
+TimestampMs = Annotated[int, msgspec.Meta(ge=0)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Currency = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not OrderStatus.OPEN
+
+
+class PositionSide(enum.StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    FLAT = "flat"
+
+
+class Liquidity(enum.StrEnum):
+    TAKER = "taker"
+    MAKER = "maker"
+
+
+class Source(enum.StrEnum):
+    WS = "ws"
+    REST = "rest"
+    RECONCILE = "reconcile"
+
+
+class _Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
+    """Base of every payload: the ``kind`` tag selects the stream and the handler."""
+
+
+class CurrencyBalance(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    total: Amount | None = None
+    free: Amount | None = None
+    used: Amount | None = None
+
+
+class BalanceSnapshot(_Payload, frozen=True, tag="balance"):
+    """Balances per currency code.
+
+    ``partial`` marks an update that carries only the currencies that changed: a sink merges it
+    into the stored account instead of replacing the whole account.
+    """
+
+    balances: dict[Currency, CurrencyBalance]
+    partial: bool = False
+
+
+class OrderUpdate(_Payload, frozen=True, tag="order"):
+    ex_order_id: Text
+    symbol: Text
+    side: Side
+    order_type: Text
+    status: OrderStatus
+    client_order_id: Text | None = None
+    price: Amount | None = None
+    volume: Amount | None = None
+    filled: Amount | None = None
+    remaining: Amount | None = None
+    average: Amount | None = None
+    fee: Amount | None = None
+    fee_currency: Currency | None = None
+    leverage: Leverage | None = None
+    reduce_only: bool | None = None
+    created_ms: TimestampMs | None = None
+    updated_ms: TimestampMs | None = None
+
+
+class Position(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    symbol: Text
+    side: PositionSide
+    volume: Amount
+    entry_price: Amount | None = None
+    mark_price: Amount | None = None
+    leverage: Leverage | None = None
+    unrealized_pnl: Signed | None = None
+    liquidation_price: Amount | None = None
+    margin: Amount | None = None
+
+
+class PositionSnapshot(_Payload, frozen=True, tag="position"):
+    """Open positions of one account.
+
+    A complete snapshot (``partial=False``) lists every open position: a symbol missing from it is
+    closed. A partial one carries only changed symbols; a ``FLAT`` entry closes that symbol.
+    """
+
+    positions: list[Position]
+    partial: bool = False
+
+
+class TradeFill(_Payload, frozen=True, tag="trade"):
+    ex_trade_id: Text
+    ex_order_id: Text
+    symbol: Text
+    side: Side
+    price: Amount
+    volume: Amount
+    cost: Amount
+    time_ms: TimestampMs
+    fee: Amount | None = None
+    fee_currency: Currency | None = None
+    liquidity: Liquidity | None = None
+    leverage: Leverage | None = None
+    order_type: Text | None = None
+
+
+Payload = BalanceSnapshot | OrderUpdate | PositionSnapshot | TradeFill
+
+
+class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Who, where, when and which fact: the part every event kind shares.
+
+    ``event_id`` is derived from the fact itself (see ``contract.ids``), so the same fill seen over
+    WebSocket and over REST carries the same id and sinks can drop the second copy.
+    """
+
+    event_id: Annotated[str, msgspec.Meta(min_length=8, max_length=64)]
+    ex_id: Annotated[int, msgspec.Meta(ge=0)]
+    uid: Annotated[int, msgspec.Meta(ge=0)]
+    exchange: Text
+    source: Source
+    received_ms: TimestampMs
+    payload: Payload
+    exchange_ms: TimestampMs | None = None
+    v: Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
+
+    @property
+    def kind(self) -> str:
+        return KIND_OF[type(self.payload)]
+
+
+KIND_OF: dict[type[msgspec.Struct], str] = {
+    BalanceSnapshot: "balance",
+    OrderUpdate: "order",
+    PositionSnapshot: "position",
+    TradeFill: "trade",
+}
+KINDS: tuple[str, ...] = tuple(KIND_OF.values())

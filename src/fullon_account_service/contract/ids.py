@@ -1,0 +1,43 @@
+"""Deterministic event ids.
+
+The id is a digest of the fact, not of its delivery: the source (ws/rest), the received time and
+fields a venue fills in only on one channel are left out, so two sightings of the same fact
+collide on purpose and a sink keeps one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+
+from fullon_account_service.contract.events import (
+    BalanceSnapshot,
+    OrderUpdate,
+    Payload,
+    PositionSnapshot,
+    TradeFill,
+)
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b(_encoder.encode(parts), digest_size=16).hexdigest()
+
+
+def event_id(ex_id: int, payload: Payload, exchange_ms: int | None = None) -> str:
+    """Identity of a fact.
+
+    - fill: the venue's trade id and order id: one fill, one id, whatever channel saw it;
+    - order: order id + status + filled quantity: each state of an order is one fact;
+    - balance / position: the whole content plus the exchange time, so a repeated identical
+      snapshot dedupes while a real change does not.
+    """
+    match payload:
+        case TradeFill():
+            return _digest("trade", ex_id, payload.ex_trade_id, payload.ex_order_id)
+        case OrderUpdate():
+            return _digest("order", ex_id, payload.ex_order_id, payload.status.value, payload.filled)
+        case BalanceSnapshot() | PositionSnapshot():
+            return _digest(payload, ex_id, exchange_ms)

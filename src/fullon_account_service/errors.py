@@ -1,0 +1,49 @@
+"""Our error tree. ccxt, redis and SQLAlchemy errors are translated at the boundary and raised
+``from`` the original, so callers handle a handful of types instead of three libraries' worth.
+
+    AccountServiceError
+    ├── ConfigError          bad settings or secrets file: stop at start-up, name the variable
+    ├── ContractError        an event that breaks the contract: dead-letter it, never retry
+    ├── CredentialsError     missing or rejected credentials: mark the account in error
+    ├── TransientError       worth retrying: network, rate limit, outage of Redis or the database
+    │   └── RateLimited      the venue asked us to slow down (``retry_after_s`` when it said so)
+    └── FatalError           retrying cannot help: unknown symbol, permission, unsupported call
+
+``should_retry`` is the one place that decides transient versus fatal.
+"""
+
+from __future__ import annotations
+
+
+class AccountServiceError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class ConfigError(AccountServiceError):
+    pass
+
+
+class ContractError(AccountServiceError):
+    pass
+
+
+class CredentialsError(AccountServiceError):
+    pass
+
+
+class TransientError(AccountServiceError):
+    pass
+
+
+class RateLimited(TransientError):
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class FatalError(AccountServiceError):
+    pass
+
+
+def should_retry(err: BaseException) -> bool:
+    return isinstance(err, TransientError)

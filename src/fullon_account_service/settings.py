@@ -1,0 +1,186 @@
+"""Settings: one frozen object built from the environment at start-up.
+
+Every variable of the seed is honoured; ``DATABASE_URL`` and ``REDIS_URL`` win over the
+``DB_*`` / ``CACHE_*`` parts. With nothing set the service runs embedded: SQLite in a data
+directory and an in-process fakeredis. A bad value raises ``ConfigError`` naming the variable and
+what was expected, so start-up stops before anything connects anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+from fullon_account_service.errors import ConfigError
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "console", "beautiful")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    data_dir: Path
+    log_level: str = "INFO"
+    log_format: str = "console"
+    log_console: bool = True
+    poll_interval_s: float = 60.0
+    reconnect_delay_s: float = 5.0
+    max_retries: int = 3
+    stream_prefix: str = "fullon:account:"
+    stream_maxlen: int = 1_000_000
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    batch_size: int = 500
+    rediscover_interval_s: float = 30.0
+    secrets_file: Path | None = None
+    metrics_port: int | None = None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        return _parse(os.environ if env is None else env)
+
+
+def _get(env: Mapping[str, str], name: str, conv: Callable[[str], T], expected: str, default: T) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return conv(raw.strip())
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{name}={raw!r} is invalid: expected {expected}") from e
+
+
+def _positive(conv: Callable[[str], T]) -> Callable[[str], T]:
+    def check(raw: str) -> T:
+        value = conv(raw)
+        if not value > 0:  # type: ignore[operator]
+            raise ValueError(raw)
+        return value
+
+    return check
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _choice(options: tuple[str, ...], upper: bool) -> Callable[[str], str]:
+    def check(raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in options:
+            raise ValueError(raw)
+        return value
+
+    return check
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError(raw)
+    return value
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def check(raw: str) -> str:
+        if not raw.startswith(schemes):
+            raise ValueError(raw)
+        return raw
+
+    return check
+
+
+def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
+    url = _get(
+        env,
+        "DATABASE_URL",
+        _url(("postgresql", "sqlite")),
+        "a postgresql+asyncpg:// or sqlite+aiosqlite:/// URL",
+        "",
+    )
+    if url:
+        return _async_driver(url)
+    host = env.get("DB_HOST", "").strip()
+    if not host:
+        return f"sqlite+aiosqlite:///{data_dir / 'fullon_account.db'}"
+    port = _get(env, "DB_PORT", _port, "a TCP port (1-65535)", 5432)
+    user = quote(env.get("DB_USER", "postgres"), safe="")
+    password = env.get("DB_PASSWORD", "")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    name = env.get("DB_NAME", "fullon")
+    return f"postgresql+asyncpg://{auth}@{host}:{port}/{name}"
+
+
+def _async_driver(url: str) -> str:
+    """Accept the plain URLs operators paste and pick the async driver for them."""
+    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("sqlite://", "sqlite+aiosqlite://")):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = _get(env, "REDIS_URL", _url(("redis://", "rediss://", "unix://")), "a redis:// URL", "")
+    if url:
+        return url
+    host = env.get("CACHE_HOST", "").strip()
+    if not host:
+        return None
+    port = _get(env, "CACHE_PORT", _port, "a TCP port (1-65535)", 6379)
+    db = _get(env, "CACHE_DB", _non_negative_int, "a Redis database number (>= 0)", 0)
+    return f"redis://{host}:{port}/{db}"
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    data_dir = Path(_get(env, "ACCOUNT_DATA_DIR", str, "a directory path", "data"))
+    secrets = _get(env, "ACCOUNT_SECRETS_FILE", str, "a file path", "")
+    metrics = _get(env, "ACCOUNT_METRICS_PORT", _port, "a TCP port (1-65535)", 0)
+    return Settings(
+        database_url=_database_url(env, data_dir),
+        redis_url=_redis_url(env),
+        data_dir=data_dir,
+        log_level=_get(env, "LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "/".join(LOG_LEVELS), "INFO"),
+        log_format=_get(
+            env, "LOG_FORMAT", _choice(LOG_FORMATS, upper=False), "/".join(LOG_FORMATS), "console"
+        ),
+        log_console=_get(env, "LOG_CONSOLE", _bool, "true or false", True),
+        poll_interval_s=_get(env, "ACCOUNT_POLL_INTERVAL", _positive(float), "seconds > 0", 60.0),
+        reconnect_delay_s=_get(env, "ACCOUNT_RECONNECT_DELAY", _positive(float), "seconds > 0", 5.0),
+        max_retries=_get(env, "ACCOUNT_MAX_RETRIES", _non_negative_int, "an integer >= 0", 3),
+        stream_prefix=_get(env, "ACCOUNT_STREAM_PREFIX", str, "a key prefix", "fullon:account:"),
+        stream_maxlen=_get(env, "ACCOUNT_STREAM_MAXLEN", _positive(int), "an integer > 0", 1_000_000),
+        claim_idle_ms=_get(env, "ACCOUNT_CLAIM_IDLE_MS", _positive(int), "milliseconds > 0", 30_000),
+        max_deliveries=_get(env, "ACCOUNT_MAX_DELIVERIES", _positive(int), "an integer > 0", 5),
+        batch_size=_get(env, "ACCOUNT_BATCH_SIZE", _positive(int), "an integer > 0", 500),
+        rediscover_interval_s=_get(env, "ACCOUNT_REDISCOVER_INTERVAL", _positive(float), "seconds > 0", 30.0),
+        secrets_file=Path(secrets) if secrets else None,
+        metrics_port=metrics or None,
+    )

@@ -1,0 +1,179 @@
+"""The simulator's world: markets, accounts and what happened in them.
+
+This is the ground truth. The scenario engine (``ledger``) is the only writer; the venue
+renderers only read it and listen to its ``Change`` notifications to push WebSocket messages.
+Symbols are ccxt's unified symbols (``BTC/USD``, ``BTC/USDT:USDT``, ``BTC/USDC:USDC``);
+each venue maps them to its own wire ids through ``Market.venue_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+MarketKind = Literal["spot", "swap"]
+OrderSide = Literal["buy", "sell"]
+OrderType = Literal["limit", "market"]
+SimOrderStatus = Literal["open", "closed", "canceled", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    symbol: str
+    base: str
+    quote: str
+    kind: MarketKind
+    venue_id: str
+    price: float
+    tick: float
+    lot: float
+    settle: str | None = None
+    max_leverage: int = 1
+
+
+@dataclass(slots=True)
+class SimOrder:
+    order_id: str
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    amount: float
+    created_ms: int
+    updated_ms: int
+    price: float | None = None
+    client_order_id: str | None = None
+    filled: float = 0.0
+    cost: float = 0.0
+    fee: float = 0.0
+    fee_currency: str | None = None
+    status: SimOrderStatus = "open"
+    leverage: float | None = None
+    reduce_only: bool = False
+
+    @property
+    def remaining(self) -> float:
+        return max(self.amount - self.filled, 0.0)
+
+    @property
+    def average(self) -> float | None:
+        return self.cost / self.filled if self.filled > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class SimFill:
+    trade_id: str
+    order_id: str
+    symbol: str
+    side: OrderSide
+    price: float
+    amount: float
+    cost: float
+    fee: float
+    fee_currency: str
+    taker: bool
+    ts_ms: int
+    leverage: float | None = None
+
+
+@dataclass(slots=True)
+class SimBalance:
+    total: float
+    used: float = 0.0
+
+    @property
+    def free(self) -> float:
+        return self.total - self.used
+
+
+@dataclass(slots=True)
+class SimPosition:
+    """A one-way (net) position: ``contracts`` > 0 is long, < 0 short, 0 flat."""
+
+    symbol: str
+    contracts: float
+    entry_price: float
+    leverage: float
+    mark_price: float
+    updated_ms: int
+
+    @property
+    def side(self) -> Literal["long", "short"]:
+        return "long" if self.contracts > 0 else "short"
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return (self.mark_price - self.entry_price) * self.contracts
+
+    @property
+    def margin(self) -> float:
+        return abs(self.contracts) * self.entry_price / self.leverage
+
+    @property
+    def liquidation_price(self) -> float:
+        move = self.entry_price / self.leverage
+        return self.entry_price - move * 0.9 if self.contracts > 0 else self.entry_price + move * 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    order: SimOrder
+
+
+@dataclass(frozen=True, slots=True)
+class FillAdded:
+    fill: SimFill
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesChanged:
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    symbol: str
+
+
+Change = OrderChanged | FillAdded | BalancesChanged | PositionChanged
+Listener = Callable[["SimAccount", Change], None]
+
+
+@dataclass(slots=True)
+class SimAccount:
+    venue: str
+    index: int
+    api_key: str
+    secret: str
+    wallet_address: str | None = None
+    balances: dict[str, SimBalance] = field(default_factory=dict)
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    fills: list[SimFill] = field(default_factory=list)
+    positions: dict[str, SimPosition] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+
+    def emit(self, change: Change) -> None:
+        for listener in list(self.listeners):
+            listener(self, change)
+
+
+@dataclass(slots=True)
+class Faults:
+    """What goes wrong on purpose; changed at run time through the control endpoint.
+
+    Probabilities are per message or per request, drawn from the world's seeded RNG.
+    """
+
+    ws_drop_every_s: float | None = None
+    ws_drop_probability: float = 0.0
+    refuse_connections_until_ms: int = 0
+    rate_limit_probability: float = 0.0
+    rate_limit_retry_after_s: float = 1.0
+    server_error_probability: float = 0.0
+    slow_response_ms: int = 0
+    malformed_frame_probability: float = 0.0
+    truncated_frame_probability: float = 0.0
+    duplicate_probability: float = 0.0
+    reorder_probability: float = 0.0
+    rest_only_fill_probability: float = 0.0
+    early_order_update_probability: float = 0.0

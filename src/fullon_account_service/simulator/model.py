@@ -177,3 +177,35 @@ class Faults:
     reorder_probability: float = 0.0
     rest_only_fill_probability: float = 0.0
     early_order_update_probability: float = 0.0
+
+
+@dataclass(slots=True)
+class World:
+    """Everything the simulator knows: shared by the ledger, the venues and the control endpoint.
+
+    ``now_ms`` is the simulator's clock (wall time by default, injectable for tests).
+    """
+
+    markets: dict[str, list[Market]]
+    accounts: list[SimAccount]
+    faults: Faults
+    now_ms: Callable[[], int]
+
+    def accounts_of(self, venue: str) -> list[SimAccount]:
+        return [a for a in self.accounts if a.venue == venue]
+
+    def market(self, venue: str, symbol: str) -> Market:
+        for m in self.markets[venue]:
+            if m.symbol == symbol:
+                return m
+        raise KeyError(f"{venue} has no market {symbol}")
+
+    def account_by_key(self, venue: str, api_key: str) -> SimAccount | None:
+        return next((a for a in self.accounts_of(venue) if a.api_key == api_key), None)
+
+    def account_by_wallet(self, venue: str, address: str) -> SimAccount | None:
+        wanted = address.lower()
+        return next(
+            (a for a in self.accounts_of(venue) if a.wallet_address and a.wallet_address.lower() == wanted),
+            None,
+        )

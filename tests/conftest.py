@@ -14,8 +14,13 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fullon_account_service.settings import Settings
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+from fullon_account_service.storage.db.migrate import upgrade
+from fullon_account_service.storage.db.models import Base
 
 
 @pytest.fixture
@@ -36,3 +41,32 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def database_url(settings: Settings) -> AsyncIterator[str]:
+    """``DATABASE_URL`` emptied of our tables (and of Alembic's record), else a fresh SQLite file."""
+    url = settings.database_url
+    if not settings.is_sqlite:
+        tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version"])
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
+        finally:
+            await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session_factory(database_url: str, db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on a database migrated to the latest revision."""
+    await upgrade(database_url)
+    return make_session_factory(db_engine)

@@ -1,0 +1,1 @@
+"""Producers: discover accounts, collect them over ccxt (WebSocket and REST), publish to the bus."""

@@ -190,6 +190,8 @@ class World:
     accounts: list[SimAccount]
     faults: Faults
     now_ms: Callable[[], int]
+    seed: int = 0
+    """Scenario seed: every derived RNG (ids, faults) starts from it so runs repeat exactly."""
 
     def accounts_of(self, venue: str) -> list[SimAccount]:
         return [a for a in self.accounts if a.venue == venue]

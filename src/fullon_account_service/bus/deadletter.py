@@ -1,0 +1,60 @@
+"""The dead-letter stream: where entries go that no retry will fix.
+
+A dead letter keeps the original bytes untouched, so an operator can read the event with
+``fullon-account tail --dlq``, fix the cause and re-publish it. The reason is redacted first: it
+is often an exception message, and those may quote a request with credentials in it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+from redis.typing import EncodableT, FieldT
+
+from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.streams import dead_letter_key
+from fullon_account_service.redaction import redact_text
+
+MAX_REASON_CHARS = 2_000
+# Nobody acknowledges dead letters, so the stream is capped instead; generous, and approximate so
+# the cap costs nothing.
+DEAD_LETTER_MAXLEN = 100_000
+
+
+def dead_letter_fields(
+    *, reason: str, payload: bytes, stream: str, entry_id: str, group: str, consumer: str
+) -> dict[FieldT, EncodableT]:
+    return {
+        b"reason": redact_text(reason)[:MAX_REASON_CHARS].encode(),
+        b"stream": stream.encode(),
+        b"entry_id": entry_id.encode(),
+        b"group": group.encode(),
+        b"consumer": consumer.encode(),
+        b"time_ms": str(int(time.time() * 1000)).encode(),
+        b"payload": payload,
+    }
+
+
+async def dead_letter(
+    redis: aioredis.Redis,
+    *,
+    prefix: str,
+    reason: str,
+    payload: bytes,
+    stream: str = "",
+    entry_id: str = "",
+    group: str = "",
+    consumer: str = "",
+) -> str:
+    fields = dead_letter_fields(
+        reason=reason, payload=payload, stream=stream, entry_id=entry_id, group=group, consumer=consumer
+    )
+    try:
+        new_id: bytes = await redis.xadd(
+            dead_letter_key(prefix), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True
+        )
+    except rex.RedisError as e:
+        raise translate(e, "dead-letter") from e
+    return new_id.decode()

@@ -1,0 +1,41 @@
+"""Batched publishing: one round trip for a whole batch of envelopes.
+
+Entries are added without MAXLEN: capping on XADD would silently drop entries a sink has not
+acknowledged yet. Streams are trimmed separately by ``bus.trim``, which knows what groups still
+need. A failed publish raises ``TransientError``; the caller publishes the batch again and sinks
+drop the duplicates by ``event_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+
+from fullon_account_service.bus.redis_errors import execute, translate
+from fullon_account_service.bus.streams import ENTRY_FIELD, stream_key
+from fullon_account_service.contract import KINDS, Envelope, encode
+
+
+class Publisher:
+    def __init__(self, redis: aioredis.Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._keys = {kind: stream_key(prefix, kind) for kind in KINDS}
+
+    def key(self, kind: str) -> str:
+        return self._keys[kind]
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> list[str]:
+        """XADD every envelope to its kind's stream in one pipeline; the entry ids, in order."""
+        if not envelopes:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        keys = self._keys
+        for envelope in envelopes:
+            pipe.xadd(keys[envelope.kind], {ENTRY_FIELD: encode(envelope)})
+        try:
+            ids: list[bytes] = await execute(pipe)
+        except rex.RedisError as e:
+            raise translate(e, "publish") from e
+        return [entry_id.decode() for entry_id in ids]

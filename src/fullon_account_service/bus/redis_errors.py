@@ -1,0 +1,43 @@
+"""Turns redis-py errors into our error tree at the bus boundary.
+
+Outages, timeouts and a server that is loading, read-only or out of memory pass with time, so
+they are transient; any other error reply (wrong type, syntax) means our code or the data is
+wrong and retrying cannot help.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+
+from fullon_account_service.errors import AccountServiceError, FatalError, TransientError
+from fullon_account_service.redaction import redact_text
+
+_TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY ", "TRYAGAIN", "CLUSTERDOWN")
+
+
+def translate(err: rex.RedisError, action: str) -> AccountServiceError:
+    message = redact_text(f"redis {action} failed: {type(err).__name__}: {err}")
+    if isinstance(err, rex.ResponseError) and not str(err).startswith(_TRANSIENT_REPLIES):
+        return FatalError(message)
+    return TransientError(message)
+
+
+def is_missing_group(err: rex.RedisError) -> bool:
+    """A stream or group that vanished (FLUSHDB, a deleted key): recreate the groups and go on."""
+    return isinstance(err, rex.ResponseError) and str(err).startswith("NOGROUP")
+
+
+async def execute(pipe: aioredis.client.Pipeline) -> list[Any]:
+    """Run a pipeline and raise its first error as the server sent it.
+
+    redis-py rewrites a pipelined command's error into "Command # n ... caused error" and loses the
+    server's text on the way, which is what tells a missing group from any other failure.
+    """
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    for reply in replies:
+        if isinstance(reply, rex.RedisError):
+            raise reply
+    return replies

@@ -1,0 +1,147 @@
+"""``fullon-account accounts add|list|remove|test``: the exchange accounts the producers watch.
+
+Credentials never pass through here: ``add`` says which variables or secrets-file entry to set,
+``list`` only says whether they are found, ``test`` reports ok or the error class with a redacted
+message. On the embedded SQLite database the schema is brought up to date first, so these work
+on a fresh install; PostgreSQL is migrated by ``db upgrade`` (a deploy step).
+
+Each command imports its operations when it runs: they pull in ccxt, which takes seconds to
+import, and the app imports this module whatever command it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.redaction import redact_text
+from fullon_account_service.settings import Settings
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+from fullon_account_service.storage.db.migrate import upgrade
+
+T = TypeVar("T")
+
+
+accounts_app = typer.Typer(
+    name="accounts",
+    help="Add, list, remove and test the exchange accounts the producers watch.",
+    no_args_is_help=True,
+)
+
+
+async def _with_db(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    if settings.is_sqlite:
+        await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        return await work(make_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _run(work: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run against the configured database; a service error ends the command with exit 1."""
+    settings = Settings.from_env()
+    try:
+        return asyncio.run(_with_db(settings, lambda factory: work(settings, factory)))
+    except AccountServiceError as e:
+        typer.echo(f"error: {redact_text(str(e))}", err=True)
+        raise typer.Exit(1) from None
+
+
+@accounts_app.command("add")
+def add(
+    exchange: Annotated[str, typer.Option(help="ccxt exchange id: kraken, bybit, hyperliquid, ...")],
+    name: Annotated[str, typer.Option(help="Account name, unique per user and exchange.")],
+    user: Annotated[str, typer.Option(help="Owner's e-mail; the user is created when missing.")],
+    force_rest: Annotated[
+        bool, typer.Option("--force-rest", help="Poll over REST, never WebSocket.")
+    ] = False,
+    test: Annotated[bool, typer.Option("--test", help="Mark as a test (sandbox) account.")] = False,
+) -> None:
+    """Register an exchange account and say where its credentials go."""
+    from fullon_account_service.cli import accounts_ops as ops
+
+    row = _run(
+        lambda _s, factory: ops.add_account(
+            factory, exchange=exchange.lower(), name=name, user=user, force_rest=force_rest, test=test
+        )
+    )
+    strategy = "REST only (forced)" if force_rest else "WebSocket where the venue has it"
+    typer.echo(f"added ex_id {row.ex_id}: {exchange.lower()} {name!r} of {user}; collection: {strategy}")
+    typer.echo("credentials:")
+    for line in ops.credential_hint(row.ex_id, exchange.lower()):
+        typer.echo(f"  {line}")
+    typer.echo(f"check them with: fullon-account accounts test --ex-id {row.ex_id}")
+
+
+@accounts_app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+) -> None:
+    """Every account with its owner, flags and whether credentials are found (never the values)."""
+    from fullon_account_service.cli import accounts_ops as ops
+
+    rows = _run(lambda settings, factory: ops.list_accounts(factory, secrets_file=settings.secrets_file))
+    if as_json:
+        typer.echo(json.dumps([asdict(r) | {"collection": r.collection} for r in rows]))
+        return
+    table = Table("ex_id", "user", "exchange", "name", "active", "test", "collection", "credentials")
+    for r in rows:
+        table.add_row(
+            str(r.ex_id),
+            r.user,
+            r.exchange,
+            r.name,
+            _yes(r.active),
+            _yes(r.test),
+            r.collection,
+            r.credentials,
+        )
+    Console().print(table)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+@accounts_app.command("remove")
+def remove(
+    ex_id: Annotated[int, typer.Option("--ex-id", help="Account to remove.")],
+    deactivate: Annotated[
+        bool, typer.Option("--deactivate", help="Keep the row, only stop watching it.")
+    ] = False,
+) -> None:
+    """Delete an account (or deactivate it); its stored orders and trades stay."""
+    from fullon_account_service.cli import accounts_ops as ops
+
+    found = _run(lambda _s, factory: ops.remove_account(factory, ex_id, deactivate=deactivate))
+    if not found:
+        typer.echo(f"no account with ex_id {ex_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{'deactivated' if deactivate else 'removed'} ex_id {ex_id}")
+
+
+@accounts_app.command("test")
+def test_(
+    ex_id: Annotated[int, typer.Option("--ex-id", help="Account to check.")],
+) -> None:
+    """Fetch the balance once with the account's credentials: ok, or why not."""
+    from fullon_account_service.cli import accounts_ops as ops
+
+    result = _run(
+        lambda settings, factory: ops.check_account(factory, ex_id, secrets_file=settings.secrets_file)
+    )
+    if not result.ok:
+        typer.echo(f"failed: {result.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {result.detail}")

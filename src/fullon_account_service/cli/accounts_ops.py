@@ -1,0 +1,179 @@
+"""What ``fullon-account accounts`` does, without the terminal: usable by the demo and by tests.
+
+Every change commits with ``NOTIFY fullon_account_exchanges`` on PostgreSQL (delivered at
+commit), so running producers pick the account up or drop it at once instead of at their next
+re-read. ``check_account`` makes one authenticated call (``fetch_balance``) through the same
+credential resolver and client factory the producers use, so "ok" here means the producer will
+get in too. Nothing here returns or prints a secret: errors carry the class name and a redacted
+message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import ccxt.pro
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fullon_account_service.errors import AccountServiceError, ConfigError, CredentialsError
+from fullon_account_service.producers.ccxt_errors import translate
+from fullon_account_service.producers.clients import ClientFactory, load_overrides
+from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
+from fullon_account_service.producers.discovery import notify_exchanges_changed
+from fullon_account_service.redaction import redact_text
+from fullon_account_service.storage.db.context import DatabaseContext
+from fullon_account_service.storage.db.errors import translating
+from fullon_account_service.storage.db.models import Exchange, User
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One account as an operator sees it: everything but credentials."""
+
+    ex_id: int
+    user: str
+    exchange: str
+    name: str
+    active: bool
+    test: bool
+    force_rest: bool
+    credentials: str
+    """``set``, ``missing`` or ``invalid``: whether the producer will find credentials."""
+
+    @property
+    def collection(self) -> str:
+        return "rest (forced)" if self.force_rest else "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    detail: str
+
+
+def known_exchange(exchange: str) -> bool:
+    return exchange in ccxt.pro.exchanges
+
+
+def credential_hint(ex_id: int, exchange: str) -> list[str]:
+    """Where the operator puts the new account's credentials (names only, never values)."""
+    key, secret = ("wallet address", "private key") if exchange in WALLET_VENUES else ("API key", "secret")
+    return [
+        f"set EX_ID_{ex_id}_KEY ({key}) and EX_ID_{ex_id}_SECRET ({secret})"
+        + ("" if exchange in WALLET_VENUES else f", plus EX_ID_{ex_id}_PASSPHRASE if the venue uses one"),
+        f'or add "{ex_id}": {{"key": ..., "secret": ...}} to the ACCOUNT_SECRETS_FILE'
+        " (JSON or TOML, mode 0600)",
+    ]
+
+
+async def add_account(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    exchange: str,
+    name: str,
+    user: str,
+    force_rest: bool = False,
+    test: bool = False,
+) -> Exchange:
+    """Creates the user and the exchange kind when missing; refuses a second account of one name."""
+    if not known_exchange(exchange):
+        raise ConfigError(f"{exchange!r} is not a ccxt.pro exchange id (e.g. kraken, bybit, hyperliquid)")
+    async with DatabaseContext(factory) as db:
+        owner = await db.users.get_by_mail(user) or await db.users.add(user)
+        for existing in await db.exchanges.get_user_exchanges(owner.uid):
+            if existing.cat_exchange.name == exchange and existing.name == name:
+                raise ConfigError(f"{user} already has {exchange} account {name!r}: ex_id {existing.ex_id}")
+        row = await db.exchanges.add(owner.uid, exchange, name, test=test, force_rest=force_rest)
+        await notify_exchanges_changed(db.session)
+    return row
+
+
+async def list_accounts(
+    factory: async_sessionmaker[AsyncSession],
+    env: Mapping[str, str] | None = None,
+    secrets_file: Path | None = None,
+) -> list[AccountRow]:
+    resolver = CredentialResolver(os.environ if env is None else env, secrets_file)
+    async with translating("list accounts"), factory() as session:
+        result = await session.execute(
+            select(Exchange, User.mail).join(User, User.uid == Exchange.uid).order_by(Exchange.ex_id)
+        )
+        rows = list(result.tuples())
+    return [
+        AccountRow(
+            ex_id=ex.ex_id,
+            user=mail,
+            exchange=ex.cat_exchange.name,
+            name=ex.name,
+            active=ex.active,
+            test=ex.test,
+            force_rest=ex.force_rest,
+            credentials=_credential_state(resolver, ex.ex_id),
+        )
+        for ex, mail in rows
+    ]
+
+
+def _credential_state(resolver: CredentialResolver, ex_id: int) -> str:
+    try:
+        resolver.resolve(ex_id)
+    except CredentialsError as e:
+        return "missing" if "no credentials" in str(e) else "invalid"
+    except ConfigError:
+        return "invalid"
+    return "set"
+
+
+async def remove_account(factory: async_sessionmaker[AsyncSession], ex_id: int, *, deactivate: bool) -> bool:
+    """Delete the row, or only switch it off; orders and trades stay either way. False: no such ex_id."""
+    async with DatabaseContext(factory) as db:
+        if deactivate:
+            found = await db.exchanges.set_active(ex_id, False)
+        else:
+            found = await db.exchanges.remove(ex_id)
+        if found:
+            await notify_exchanges_changed(db.session)
+    return found
+
+
+async def check_account(
+    factory: async_sessionmaker[AsyncSession],
+    ex_id: int,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets_file: Path | None = None,
+) -> CheckResult:
+    """One ``fetch_balance`` with the account's credentials, against the venue (or its override)."""
+    async with DatabaseContext(factory) as db:
+        row = await db.exchanges.get(ex_id)
+        venue = row.cat_exchange.name if row is not None else None
+    if venue is None:
+        return CheckResult(False, f"no account with ex_id {ex_id}")
+    try:
+        credentials = CredentialResolver(os.environ if env is None else env, secrets_file).resolve(ex_id)
+        clients = ClientFactory(load_overrides(env))
+    except AccountServiceError as e:
+        return CheckResult(False, _describe(e))
+    try:
+        client = clients.create(venue, credentials)
+        try:
+            await clients.ensure_markets(client)
+            balance = await client.fetch_balance()
+        except Exception as e:
+            return CheckResult(False, _describe(translate(e, f"{venue} fetch_balance", client)))
+        finally:
+            await client.close()
+    except AccountServiceError as e:
+        return CheckResult(False, _describe(e))
+    finally:
+        await clients.close()
+    currencies = len(balance.get("total") or {})
+    return CheckResult(True, f"{venue} answered fetch_balance for ex_id {ex_id} ({currencies} currencies)")
+
+
+def _describe(err: AccountServiceError) -> str:
+    return redact_text(f"{type(err).__name__}: {err}")

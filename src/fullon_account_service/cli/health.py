@@ -1,0 +1,72 @@
+"""``fullon-account health``: one look at processes, consumer groups, dead letters and freshness.
+
+Exit code 0 when healthy, 1 when not: usable as a Kubernetes exec probe or in a cron check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fullon_account_service.health import HealthReport, collect_health
+from fullon_account_service.redis_client import make_redis
+from fullon_account_service.settings import Settings
+
+
+async def _collect(
+    settings: Settings, stall_after_s: float, max_lag: int, max_age_s: float | None
+) -> HealthReport:
+    redis = make_redis(settings)
+    try:
+        return await collect_health(
+            redis, settings.stream_prefix, stall_after_s=stall_after_s, max_lag=max_lag, max_age_s=max_age_s
+        )
+    finally:
+        await redis.aclose()
+
+
+def _render(report: HealthReport, console: Console) -> None:
+    console.print(f"[bold]{'healthy' if report.healthy else 'UNHEALTHY'}[/bold]")
+    groups = Table("stream", "group", "consumers", "lag", "pending", "idle ms", title="consumer groups")
+    for g in report.groups:
+        groups.add_row(g.stream, g.group, str(g.consumers), str(g.lag), str(g.pending), str(g.idle_ms))
+    console.print(groups)
+    fresh = Table("ex_id", "age s", title="balance freshness")
+    for ex_id, age in sorted(report.freshness_s.items()):
+        fresh.add_row(ex_id, f"{age:.1f}")
+    console.print(fresh)
+    procs = Table("component", "status", "message", "updated", title="processes")
+    for p in report.processes:
+        procs.add_row(
+            str(p.get("component")), str(p.get("status")), str(p.get("message")), str(p.get("updated_at"))
+        )
+    console.print(procs)
+    console.print(f"dead letters: {report.dead_letters}")
+    for problem in report.problems:
+        console.print(f"[red]problem:[/red] {problem}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of tables.")] = False,
+    stall_after: Annotated[
+        float, typer.Option(help="Seconds a group with work may go without an active consumer.")
+    ] = 60.0,
+    max_lag: Annotated[int, typer.Option(help="Largest acceptable consumer-group lag.")] = 100_000,
+    max_age: Annotated[
+        float | None, typer.Option(help="Largest acceptable age of an account's balances, in seconds.")
+    ] = None,
+) -> None:
+    """Report health; exit 1 when data is not flowing into storage."""
+    report = asyncio.run(_collect(Settings.from_env(), stall_after, max_lag, max_age))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), default=str))
+    else:
+        _render(report, Console())
+    raise typer.Exit(0 if report.healthy else 1)

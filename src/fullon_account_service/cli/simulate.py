@@ -1,0 +1,72 @@
+"""``fullon-account simulate``: run the exchange simulator on 127.0.0.1 for offline testing.
+
+Prints, per simulated account, the ccxt exchange id and the constructor config to use (URL
+overrides and credentials). Those credentials exist only inside the simulator, which is why
+printing them here is intended. Runs until Ctrl-C or ``--duration``, then writes the ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fullon_account_service.simulator.scenario import VENUES, ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.simulator.truth import write_truth
+
+
+def _announce(sim: Simulator) -> None:
+    typer.echo(f"control endpoint: {sim.control_url}  (GET/POST /faults, GET /truth, POST /step?n=K)")
+    for name, reason in sim.unavailable.items():
+        typer.echo(f"venue {name} unavailable: {reason}", err=True)
+    for account in sim.world.accounts:
+        if account.venue not in sim.venues:
+            continue
+        config = sim.client_config(account)
+        typer.echo(f"\n[{account.venue} #{account.index}] ccxt id: {account.venue}")
+        typer.echo(json.dumps(config, indent=2, sort_keys=True))
+
+
+async def _run(config: ScenarioConfig, truth: Path | None, duration_s: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with Simulator(config) as sim:
+        _announce(sim)
+        sim.start_engine()
+        typer.echo(f"\nrunning at {config.rate_per_s:g} events/s; Ctrl-C to stop", err=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=duration_s)
+        await sim.stop_engine()
+        if truth is not None:
+            write_truth(sim.world, truth, sim.recorder)
+            typer.echo(f"ground truth written to {truth} ({sim.engine.steps} steps)", err=True)
+
+
+def simulate(
+    venues: Annotated[str, typer.Option(help="Comma-separated venues to serve.")] = ",".join(VENUES),
+    accounts: Annotated[int, typer.Option(help="Accounts per venue.")] = 5,
+    seed: Annotated[int, typer.Option(help="Scenario seed: same seed, same history.")] = 7,
+    rate: Annotated[float, typer.Option(help="Scenario events per second (0.0167 = one a minute).")] = 20.0,
+    truth: Annotated[Path | None, typer.Option(help="Write the ground truth JSON here on exit.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Serve simulated Kraken, Bybit and Hyperliquid accounts on 127.0.0.1."""
+    try:
+        config = ScenarioConfig(
+            venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
+            accounts_per_venue=accounts,
+            seed=seed,
+            rate_per_s=rate,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    asyncio.run(_run(config, truth, duration))

@@ -1,0 +1,46 @@
+"""``fullon-account sink --group cache|orm``: run one sink consumer until SIGTERM or Ctrl-C.
+
+Run as many as needed per group, each with its own ``--consumer`` name: entries are shared out
+between them, and the entries of one that died are claimed by the others after
+``ACCOUNT_CLAIM_IDLE_MS``. The default name (host and pid) is unique per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from typing import Annotated
+
+import typer
+
+from fullon_account_service.redis_client import make_redis
+from fullon_account_service.settings import Settings
+from fullon_account_service.sinks.runner import GROUPS, run_sink
+
+
+async def _run(settings: Settings, group: str, consumer: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    redis = make_redis(settings)
+    try:
+        await run_sink(settings, group, consumer, redis, stop)
+    finally:
+        await redis.aclose()
+
+
+def sink(
+    group: Annotated[str, typer.Option(help=f"Consumer group: {' or '.join(GROUPS)}.")],
+    consumer: Annotated[str | None, typer.Option(help="Consumer name; default host-pid.")] = None,
+) -> None:
+    """Store events from the bus: balances and positions (cache), orders and trades (orm)."""
+    if group not in GROUPS:
+        typer.echo(f"--group must be one of {', '.join(GROUPS)}, not {group!r}", err=True)
+        raise typer.Exit(2)
+    name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    asyncio.run(_run(Settings.from_env(), group, name))

@@ -1,0 +1,206 @@
+"""``fullon-account tail``: watch the event streams live, without side effects.
+
+It reads with plain XREAD and never joins a consumer group, so it can be pointed at production
+streams safely: nothing is claimed, acknowledged or trimmed because someone was watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Annotated, Any
+
+import msgspec
+import redis.asyncio as aioredis
+import typer
+from redis import exceptions as rex
+from redis.typing import KeyT, StreamIdT
+from rich.console import Console
+
+from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key, stream_key
+from fullon_account_service.cli import tail_format as fmt
+from fullon_account_service.contract import KINDS, Envelope, decode
+from fullon_account_service.errors import ConfigError, ContractError
+from fullon_account_service.redis_client import make_redis
+from fullon_account_service.settings import Settings
+
+READ_COUNT = 200
+MAX_BLOCK_MS = 1000
+
+
+class _Output:
+    """Rich lines for people, or one JSON object per line for programs; counts what it shows."""
+
+    def __init__(self, as_json: bool, filters: fmt.Filters, limit: int | None) -> None:
+        self._json = msgspec.json.Encoder()
+        self._as_json = as_json
+        self._console = Console(soft_wrap=True, highlight=False)
+        self._filters = filters
+        self._limit = limit
+        self.shown = 0
+
+    @property
+    def done(self) -> bool:
+        return self._limit is not None and self.shown >= self._limit
+
+    def _emit_json(self, obj: dict[str, Any]) -> None:
+        sys.stdout.buffer.write(self._json.encode(obj) + b"\n")
+        sys.stdout.flush()
+
+    def event(self, stream: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        try:
+            envelope = decode(fields.get(ENTRY_FIELD, b""))
+        except ContractError as e:
+            if self._filters.active:
+                return
+            if self._as_json:
+                self._emit_json({"stream": stream, "entry_id": entry_id, "error": str(e)})
+            else:
+                self._console.print(fmt.undecodable_text(stream, entry_id, str(e)))
+            self.shown += 1
+            return
+        if not self._filters.accepts(envelope):
+            return
+        if self._as_json:
+            self._emit_json(fmt.event_json(stream, entry_id, envelope))
+        else:
+            self._console.print(fmt.event_text(entry_id, envelope))
+        self.shown += 1
+
+    def dead_letter(self, stream: str, entry_id: str, raw: dict[bytes, bytes]) -> None:
+        payload = raw.get(b"payload", b"")
+        fields = {k.decode(): v.decode(errors="replace") for k, v in raw.items() if k != b"payload"}
+        envelope: Envelope | None
+        try:
+            envelope = decode(payload)
+        except ContractError:
+            envelope = None
+        if self._filters.active and (envelope is None or not self._filters.accepts(envelope)):
+            return
+        if self._as_json:
+            obj: dict[str, Any] = {"stream": stream, "entry_id": entry_id, **fields}
+            if envelope is not None:
+                obj["kind"] = envelope.kind
+                obj["envelope"] = msgspec.to_builtins(envelope)
+            else:
+                obj["payload"] = payload.decode(errors="replace")
+            self._emit_json(obj)
+        else:
+            self._console.print(fmt.dead_letter_text(entry_id, fields, envelope))
+        self.shown += 1
+
+
+async def _start_ids(redis: aioredis.Redis, streams: list[str], since: str | None) -> dict[KeyT, StreamIdT]:
+    starts: dict[KeyT, StreamIdT] = {}
+    if since is not None:
+        starts.update((stream, since) for stream in streams)
+        return starts
+    # "now" is pinned to each stream's last id up front; XREAD's "$" would be re-evaluated on
+    # every call and skip whatever arrived between two reads.
+    for stream in streams:
+        last = await redis.xrevrange(stream, count=1)
+        starts[stream] = last[0][0].decode() if last else "0-0"
+    return starts
+
+
+async def _follow(
+    redis: aioredis.Redis,
+    streams: list[str],
+    since: str | None,
+    out: _Output,
+    dlq: bool,
+    timeout_s: float | None,
+) -> None:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    positions = await _start_ids(redis, streams, since)
+    # On stderr so --json output stays clean; also tells a script the watch has started.
+    typer.echo(f"following {', '.join(streams)} from {since or 'now'}", err=True)
+    while not out.done:
+        block_ms = MAX_BLOCK_MS
+        if deadline is not None:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                return
+            block_ms = max(1, min(block_ms, left_ms))
+        reply = await redis.xread(positions, count=READ_COUNT, block=block_ms)
+        for stream_name, entries in reply or ():
+            stream = stream_name.decode()
+            for raw_id, fields in entries:
+                entry_id = raw_id.decode()
+                positions[stream] = entry_id
+                (out.dead_letter if dlq else out.event)(stream, entry_id, fields or {})
+                if out.done:
+                    return
+
+
+async def _run(
+    settings: Settings,
+    streams: list[str],
+    since: str | None,
+    out: _Output,
+    dlq: bool,
+    timeout_s: float | None,
+) -> None:
+    redis = make_redis(settings)
+    try:
+        await _follow(redis, streams, since, out, dlq, timeout_s)
+    finally:
+        await redis.aclose()
+
+
+def tail(
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", "-k", help="Only this kind (repeatable).")
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--from", help="now, a stream id, an ISO time (UTC if naive) or epoch seconds.")
+    ] = "now",
+    ex_id: Annotated[
+        list[int] | None, typer.Option("--ex-id", help="Only this account (repeatable).")
+    ] = None,
+    exchange: Annotated[
+        list[str] | None, typer.Option("--exchange", help="Only this ccxt id (repeatable).")
+    ] = None,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="Only this symbol (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    dlq: Annotated[bool, typer.Option("--dlq", help="Show dead letters and their reasons.")] = False,
+    count: Annotated[int | None, typer.Option("--count", min=1, help="Exit after this many events.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Exit after this many seconds.")
+    ] = None,
+) -> None:
+    """Follow the event streams (or the dead letters) without joining a consumer group."""
+    kinds = fmt.lines_of(kind)
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown kind {', '.join(unknown)}: expected {', '.join(KINDS)}", param_hint="--kind"
+        )
+    try:
+        start = fmt.start_id(since)
+        settings = Settings.from_env()
+    except (ValueError, ConfigError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if settings.embedded_redis:
+        typer.echo("note: REDIS_URL is not set; tailing this process's own empty embedded Redis", err=True)
+    prefix = settings.stream_prefix
+    streams = (
+        [dead_letter_key(prefix)]
+        if dlq
+        else [stream_key(prefix, k) for k in KINDS if not kinds or k in kinds]
+    )
+    filters = fmt.Filters(kinds, frozenset(ex_id or ()), fmt.lines_of(exchange), fmt.lines_of(symbol))
+    out = _Output(as_json, filters, count)
+    try:
+        asyncio.run(_run(settings, streams, start, out, dlq, timeout))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    except BrokenPipeError:
+        raise typer.Exit(0) from None
+    except (rex.ConnectionError, rex.TimeoutError) as e:
+        typer.echo(f"error: cannot reach Redis: {e}", err=True)
+        raise typer.Exit(1) from None

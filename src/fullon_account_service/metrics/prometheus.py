@@ -1,0 +1,90 @@
+"""Prometheus implementation of the sensor hooks, and the HTTP endpoint that exposes them.
+
+Metrics are registered on a registry passed in (the default one in processes), so tests can use a
+private registry and several sensors never collide.
+"""
+
+from __future__ import annotations
+
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from fullon_account_service.metrics.sensor import Sensor
+
+_NS = "fullon_account"
+
+
+class PrometheusSensor(Sensor):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            f"{_NS}_events_published", "Events published to the bus", ["kind", "exchange"], registry=registry
+        )
+        self.reconnects = Counter(
+            f"{_NS}_ws_reconnects", "WebSocket reconnects", ["exchange"], registry=registry
+        )
+        self.rest_calls = Counter(
+            f"{_NS}_rest_calls", "REST requests sent", ["exchange", "method"], registry=registry
+        )
+        self.rate_limited = Counter(
+            f"{_NS}_rate_limited", "Rate-limit answers (429 and equivalents)", ["exchange"], registry=registry
+        )
+        self.dead_letters = Counter(
+            f"{_NS}_dead_letters", "Entries sent to the dead-letter stream", ["origin"], registry=registry
+        )
+        self.batch_latency = Histogram(
+            f"{_NS}_sink_batch_seconds", "Time to commit one sink batch", ["group"], registry=registry
+        )
+        self.sink_events = Counter(
+            f"{_NS}_sink_events", "Entries committed by sinks", ["group"], registry=registry
+        )
+        self.lag = Gauge(
+            f"{_NS}_stream_lag",
+            "Entries not yet delivered to a group",
+            ["stream", "group"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            f"{_NS}_stream_pending",
+            "Entries delivered, not yet acknowledged",
+            ["stream", "group"],
+            registry=registry,
+        )
+        self.dead_letter_size = Gauge(
+            f"{_NS}_dead_letter_size", "Length of the dead-letter stream", registry=registry
+        )
+
+    def on_events_published(self, kind: str, exchange: str, count: int) -> None:
+        self.events.labels(kind, exchange).inc(count)
+
+    def on_reconnect(self, exchange: str) -> None:
+        self.reconnects.labels(exchange).inc()
+
+    def on_rest_call(self, exchange: str, method: str) -> None:
+        self.rest_calls.labels(exchange, method).inc()
+
+    def on_rate_limited(self, exchange: str) -> None:
+        self.rate_limited.labels(exchange).inc()
+
+    def on_dead_letter(self, origin: str) -> None:
+        self.dead_letters.labels(origin).inc()
+
+    def on_sink_batch(self, group: str, count: int, seconds: float) -> None:
+        self.batch_latency.labels(group).observe(seconds)
+        self.sink_events.labels(group).inc(count)
+
+    def on_stream_state(self, stream: str, group: str, lag: int, pending: int) -> None:
+        self.lag.labels(stream, group).set(lag)
+        self.pending.labels(stream, group).set(pending)
+
+    def on_dead_letter_size(self, size: int) -> None:
+        self.dead_letter_size.set(size)
+
+
+def serve_metrics(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> WSGIServer:
+    """Expose ``registry`` on ``/metrics`` from a daemon thread; all interfaces by default, for scrapers.
+
+    Returns the server: ``shutdown()`` stops it, ``server_port`` is the port bound (``port=0`` picks one).
+    """
+    server, _thread = start_http_server(port, addr=addr, registry=registry)
+    return server

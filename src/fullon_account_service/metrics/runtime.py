@@ -1,0 +1,113 @@
+"""Metrics in a running process: the sensor, its HTTP endpoint and the stream-state poller.
+
+``start_metrics(settings)`` gives a producer or sink process its sensor: a ``PrometheusSensor`` on
+the default registry served on ``ACCOUNT_METRICS_PORT``, or ``NULL_SENSOR`` when no port is set.
+The default registry admits each metric once, so the sensor is made once per process and every
+later call returns it (the demo runs producers and both sinks in one process).
+
+Lag, pending and dead-letter size are not events anyone emits: ``StreamStatePoller`` reads them
+from Redis every ``interval_s`` (the same reading ``health`` does) and sets the gauges, so a
+scraper sees a stalled group without running the health command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY, CollectorRegistry
+from redis import exceptions as rex
+
+from fullon_account_service.bus.consumer import Delivery, Handler
+from fullon_account_service.bus.streams import dead_letter_key
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.health import read_groups
+from fullon_account_service.logs import get_logger
+from fullon_account_service.metrics.prometheus import PrometheusSensor, serve_metrics
+from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
+from fullon_account_service.settings import Settings
+
+_log = get_logger("metrics")
+_process_sensor: PrometheusSensor | None = None
+
+
+def start_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> Sensor:
+    """The process's sensor; serves ``/metrics`` on ``settings.metrics_port`` the first time."""
+    global _process_sensor
+    if settings.metrics_port is None:
+        return NULL_SENSOR
+    if _process_sensor is None:
+        registry: CollectorRegistry = REGISTRY
+        sensor = PrometheusSensor(registry)
+        serve_metrics(settings.metrics_port, registry, addr=addr)
+        _log.info("metrics endpoint started", port=settings.metrics_port)
+        _process_sensor = sensor
+    return _process_sensor
+
+
+async def record_stream_state(redis: aioredis.Redis, prefix: str, sensor: Sensor) -> None:
+    """One reading of every consumer group and of the dead-letter stream into ``sensor``."""
+    for group in await read_groups(redis, prefix):
+        sensor.on_stream_state(group.stream, group.group, group.lag, group.pending)
+    sensor.on_dead_letter_size(int(await redis.xlen(dead_letter_key(prefix))))
+
+
+class StreamStatePoller:
+    """Reads stream state into a sensor periodically, in one owned background task."""
+
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str, sensor: Sensor, *, interval_s: float = 15.0
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._sensor = sensor
+        self._interval_s = interval_s
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
+        task = asyncio.create_task(self.run(stop), name="metrics-stream-state")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("stream state poller failed", error=repr(task.exception()))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: a Redis outage costs readings, never the process."""
+        while not stop.is_set():
+            try:
+                await record_stream_state(self._redis, self._prefix, self._sensor)
+            except (rex.RedisError, OSError, AccountServiceError) as e:
+                _log.warning("could not read stream state", error=repr(e))
+            try:
+                async with asyncio.timeout(self._interval_s):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def sink_metrics(
+    sensor: Sensor, group: str, *, clock: Callable[[], float] = time.perf_counter
+) -> Callable[[Handler], Handler]:
+    """A ``run_sink(wrap=...)`` decorator: each batch the handler stored counts, with its latency."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def timed(deliveries: Sequence[Delivery]) -> None:
+            started = clock()
+            await handler(deliveries)
+            sensor.on_sink_batch(group, len(deliveries), clock() - started)
+
+        return timed
+
+    return wrap

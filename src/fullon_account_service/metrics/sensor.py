@@ -1,0 +1,36 @@
+"""Hooks the hot paths call instead of a metrics library.
+
+Producers, sinks and the bus call ``sensor.on_*``; the base class does nothing, so code runs the
+same with metrics off, and tests can pass a recording sensor. ``PrometheusSensor`` fills them in.
+"""
+
+from __future__ import annotations
+
+
+class Sensor:
+    def on_events_published(self, kind: str, exchange: str, count: int) -> None:
+        """Events of one kind from one venue reached the bus."""
+
+    def on_reconnect(self, exchange: str) -> None:
+        """A WebSocket stream had to reconnect."""
+
+    def on_rest_call(self, exchange: str, method: str) -> None:
+        """One REST request was sent to a venue."""
+
+    def on_rate_limited(self, exchange: str) -> None:
+        """A venue answered 429 or an equivalent rate-limit error."""
+
+    def on_dead_letter(self, origin: str) -> None:
+        """An entry or a payload went to the dead-letter stream."""
+
+    def on_sink_batch(self, group: str, count: int, seconds: float) -> None:
+        """A sink committed a batch of ``count`` entries in ``seconds``."""
+
+    def on_stream_state(self, stream: str, group: str, lag: int, pending: int) -> None:
+        """Periodic reading of a consumer group's lag and pending count."""
+
+    def on_dead_letter_size(self, size: int) -> None:
+        """Periodic reading of the dead-letter stream's length."""
+
+
+NULL_SENSOR = Sensor()

@@ -1,0 +1,132 @@
+"""ccxt.pro clients: one per account, markets loaded once per venue and shared.
+
+Each venue gets one credential-less *market loader* client; it loads the markets once and every
+account client of that venue is pointed at the same market tables with ccxt's
+``set_markets_from_exchange`` (which assigns ``markets``, ``markets_by_id``, currencies and the
+venue's helper maps by reference). A bad key on one account therefore never blocks market
+loading for the others. All clients of a factory share one aiohttp session and one SSL context:
+they are the bulk of a client's memory.
+
+Per-venue config overrides (URLs of the simulator, options) come from an injected mapping or from
+the JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES``: ``{ccxt_id: {"urls": ..., "options": ...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import ccxt.pro
+import certifi
+
+from fullon_account_service.errors import ConfigError, FatalError
+from fullon_account_service.producers.ccxt_errors import translate
+from fullon_account_service.producers.credentials import Credentials
+
+OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"
+CREDENTIAL_KEYS = frozenset({"apiKey", "secret", "password", "uid", "walletAddress", "privateKey", "token"})
+
+
+def strip_credentials(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A client config without its secrets: what may be shared by every account of a venue."""
+    return {k: v for k, v in config.items() if k not in CREDENTIAL_KEYS}
+
+
+def load_overrides(env: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-venue overrides from the JSON file in ``ACCOUNT_EXCHANGE_OVERRIDES`` (empty if unset)."""
+    path = (os.environ if env is None else env).get(OVERRIDES_ENV, "").strip()
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{OVERRIDES_ENV}={path}: not a readable JSON file") from e
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigError(f"{OVERRIDES_ENV}={path}: expected {{ccxt_id: {{urls, options}}}}")
+    return {str(k).lower(): strip_credentials(v) for k, v in data.items()}
+
+
+class ClientFactory:
+    """Builds account clients and keeps the shared pieces (markets, session) alive."""
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        module: Any = ccxt.pro,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self._overrides = {k.lower(): dict(v) for k, v in (overrides or {}).items()}
+        self._module = module
+        self._timeout_ms = timeout_ms
+        self._loaders: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+
+    def set_override(self, venue: str, config: Mapping[str, Any]) -> None:
+        self._overrides[venue.lower()] = strip_credentials(config)
+
+    def _base_config(self, venue: str) -> dict[str, Any]:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl, enable_cleanup_closed=True, limit=0)
+            self._session = aiohttp.ClientSession(connector=connector)
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": self._timeout_ms,
+            "session": self._session,
+            "ssl_context": self._ssl,
+            "timeout_on_exit": 0,
+        }
+        config.update(self._overrides.get(venue, {}))
+        return config
+
+    def _klass(self, venue: str) -> Any:
+        klass = getattr(self._module, venue, None)
+        if klass is None:
+            raise FatalError(f"ccxt.pro has no exchange {venue!r}")
+        return klass
+
+    def create(self, venue: str, credentials: Credentials) -> Any:
+        """A new client for one account; markets are attached by ``ensure_markets``."""
+        config = self._base_config(venue)
+        config.update(credentials.ccxt_config(venue))
+        return self._klass(venue)(config)
+
+    async def ensure_markets(self, client: Any) -> None:
+        """Give ``client`` the venue's markets, loading them over the network at most once."""
+        if client.markets:
+            return
+        venue = client.id
+        lock = self._locks.setdefault(venue, asyncio.Lock())
+        async with lock:
+            loader = self._loaders.get(venue)
+            if loader is None:
+                loader = self._klass(venue)(self._base_config(venue))
+                try:
+                    await loader.load_markets()
+                except Exception as e:
+                    await loader.close()
+                    raise translate(e, f"{venue} load_markets", loader) from e
+                self._loaders[venue] = loader
+        client.set_markets_from_exchange(loader)
+
+    def venues_loaded(self) -> list[str]:
+        return sorted(self._loaders)
+
+    def markets_loaded(self, venue: str) -> bool:
+        return venue in self._loaders
+
+    async def close(self) -> None:
+        loaders, self._loaders = self._loaders, {}
+        for loader in loaders.values():
+            await loader.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,115 @@
+"""Everything the collector, the poller and the daemon share, built once and injected.
+
+``ProducerContext.from_settings`` is the one place producers build Redis clients, ccxt factories
+and the outbox; tests build a context around their own Redis and simulator overrides. ``status``
+is the board where loops post each account's state for the daemon's ProcessCache heartbeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
+from fullon_account_service.producers.capabilities import CapabilityDetector
+from fullon_account_service.producers.clients import ClientFactory, load_overrides
+from fullon_account_service.producers.credentials import CredentialResolver
+from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.reconcile import Reconciler
+from fullon_account_service.producers.session import SessionRegistry
+from fullon_account_service.redis_client import make_redis
+from fullon_account_service.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Intervals of the loops, in seconds; tests shrink them."""
+
+    poll_interval_s: float = 60.0
+    fast_poll_interval_s: float = 5.0
+    silence_threshold_s: float = 120.0
+    reconnect_delay_s: float = 5.0
+    max_backoff_s: float = 300.0
+    overlap_ms: int = 60_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timing:
+        poll = settings.poll_interval_s
+        return cls(
+            poll_interval_s=poll,
+            fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
+            silence_threshold_s=max(2 * poll, 30.0),
+            reconnect_delay_s=settings.reconnect_delay_s,
+        )
+
+
+@dataclass(slots=True)
+class ProducerContext:
+    settings: Settings
+    redis: aioredis.Redis
+    factory: ClientFactory
+    registry: SessionRegistry
+    detector: CapabilityDetector
+    outbox: Outbox
+    reconciler: Reconciler
+    cursors: CursorStore
+    timing: Timing
+    sensor: Sensor = NULL_SENSOR
+    status: dict[int, tuple[str, str]] = field(default_factory=dict)
+    owns_redis: bool = False
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        redis: aioredis.Redis | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        env: Mapping[str, str] | None = None,
+        timing: Timing | None = None,
+        sensor: Sensor = NULL_SENSOR,
+        factory: ClientFactory | None = None,
+    ) -> ProducerContext:
+        settings = settings or Settings.from_env(env)
+        owns = redis is None
+        client = redis if redis is not None else make_redis(settings)
+        factory = factory or ClientFactory(overrides if overrides is not None else load_overrides(env))
+        resolver = CredentialResolver(env, settings.secrets_file)
+        timing = timing or Timing.from_settings(settings)
+        prefix = settings.stream_prefix
+        outbox = Outbox(
+            Publisher(client, prefix=prefix),
+            client,
+            prefix=prefix,
+            sensor=sensor,
+            batch_size=settings.batch_size,
+        )
+        cursors = CursorStore(client, prefix=prefix)
+        return cls(
+            settings=settings,
+            redis=client,
+            factory=factory,
+            registry=SessionRegistry(factory, resolver, sensor),
+            detector=CapabilityDetector(),
+            outbox=outbox,
+            reconciler=Reconciler(outbox, cursors, overlap_ms=timing.overlap_ms),
+            cursors=cursors,
+            timing=timing,
+            sensor=sensor,
+            owns_redis=owns,
+        )
+
+    def set_status(self, ex_id: int, status: str, message: str) -> None:
+        self.status[ex_id] = (status, message)
+
+    async def close(self) -> None:
+        await self.outbox.close()
+        await self.registry.close()
+        await self.factory.close()
+        if self.owns_redis:
+            await self.redis.aclose()

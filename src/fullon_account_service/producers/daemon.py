@@ -1,0 +1,233 @@
+"""``AccountDaemon``: discovers accounts, applies each one's strategy, keeps ProcessCache fresh.
+
+Seed API: ``AccountDaemon()`` with no arguments (everything from ``Settings.from_env()``),
+``await start()`` blocking until SIGTERM/SIGINT or ``stop()``, callable ``is_running()``,
+``await process_exchange(exchange)`` with the three-way state check, ``await get_health()``.
+Dependencies can be injected as keyword-only arguments (tests, the CLI).
+
+Per account: the capability detector picks the strategy, the collector watches the WebSocket
+kinds, the poller covers the rest (and fills, always). A failure to start one account (missing or
+rejected credentials) marks that account ``error`` in ProcessCache with the reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.account import AccountRef, account_ref
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.discovery import Discovery, Shard
+from fullon_account_service.producers.heartbeat import Heartbeat
+from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.settings import Settings
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+from fullon_account_service.storage.process_cache import ProcessCache
+
+SERVICE = "fullon_account_service"
+
+
+class AccountDaemon:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        context: ProducerContext | None = None,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+        ex_ids: Collection[int] | None = None,
+        shard: Shard | None = None,
+    ) -> None:
+        self._settings = settings
+        self._context = context
+        self._factory = session_factory
+        self._engine: AsyncEngine | None = None
+        self._ex_ids = ex_ids
+        self._shard = shard
+        self.live_collector: LiveAccountCollector | None = None
+        self.rest_poller: RestAccountPoller | None = None
+        self._accounts: dict[int, AccountRef] = {}
+        self._heartbeat: Heartbeat | None = None
+        self._stop = asyncio.Event()
+        self._running = False
+        self._started_at: float | None = None
+        self.discovery: Discovery | None = None
+        self.logger = get_logger("daemon")
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = self._context.settings if self._context else Settings.from_env()
+        return self._settings
+
+    @property
+    def context(self) -> ProducerContext:
+        if self._context is None:
+            self._context = ProducerContext.from_settings(self.settings)
+        return self._context
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def _session_factory(self) -> async_sessionmaker[AsyncSession]:
+        if self._factory is None:
+            self._engine = make_engine(self.settings.database_url)
+            self._factory = make_session_factory(self._engine)
+        return self._factory
+
+    def _ensure_components(self) -> None:
+        ctx = self.context
+        if self.live_collector is None:
+            self.live_collector = LiveAccountCollector(context=ctx)
+        if self.rest_poller is None:
+            self.rest_poller = RestAccountPoller(context=ctx)
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx)
+
+    async def start(self) -> None:
+        """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
+        self.logger.info("Starting AccountDaemon")
+        self._stop.clear()
+        self._ensure_components()
+        self._running = True
+        self._started_at = time.time()
+        factory = self._session_factory()
+        self.discovery = Discovery(
+            factory,
+            interval_s=self.settings.rediscover_interval_s,
+            ex_ids=self._ex_ids,
+            shard=self._shard,
+            engine=self._engine or _engine_of(factory),
+        )
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stop.set)
+                installed.append(sig)
+        assert self._heartbeat is not None
+        heartbeat = asyncio.create_task(self._heartbeat.run(self._stop), name="daemon-heartbeat")
+        try:
+            await self.discovery.run(self._apply, self._stop)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self.stop()
+
+    async def _apply(self, wanted: dict[int, AccountRef]) -> None:
+        if not self._accounts and wanted:
+            self.logger.info(
+                "AccountDaemon started successfully",
+                exchange_count=len(wanted),
+                exchanges=sorted({r.venue for r in wanted.values()}),
+            )
+        for ex_id in [e for e, ref in self._accounts.items() if wanted.get(e) != ref]:
+            await self._stop_account(ex_id)
+        for ex_id, ref in wanted.items():
+            if ex_id not in self._accounts:
+                await self._start_exchange_with_strategy(ref)
+
+    async def process_exchange(self, exchange: Any) -> None:
+        """Collect one exchange: added to a running daemon, or started on its own."""
+        ref = account_ref(exchange)
+        if self.live_collector and self.rest_poller:
+            if self.live_collector.is_collecting(ref) or self.rest_poller.is_polling(ref):
+                return
+            await self._start_exchange_with_strategy(ref)
+        elif not self.live_collector and not self.rest_poller:
+            self.logger.info(
+                "Starting account collection for single exchange", exchange_id=ref.ex_id, exchange=ref.venue
+            )
+            self._ensure_components()
+            self._running = True
+            self._started_at = self._started_at or time.time()
+            await self._start_exchange_with_strategy(ref)
+        else:
+            self.logger.error("Daemon in inconsistent state", exchange_id=ref.ex_id)
+
+    async def _start_exchange_with_strategy(self, ref: AccountRef) -> None:
+        assert self.live_collector is not None and self.rest_poller is not None and self._heartbeat
+        ctx = self.context
+        self._accounts[ref.ex_id] = ref
+        strategy = ctx.detector.strategy(ctx.detector.capabilities(ref))
+        self.logger.info(
+            "Applying collection strategy",
+            exchange_id=ref.ex_id,
+            exchange_name=ref.venue,
+            strategy=strategy.name,
+        )
+        await self._heartbeat.register(ref, strategy.name)
+        try:
+            await self.live_collector.start_exchange(ref)
+            await self.rest_poller.start_exchange(ref)
+        except AccountServiceError as e:
+            ctx.set_status(ref.ex_id, "error", str(e))
+            self.logger.warning("account not collecting", exchange_id=ref.ex_id, error=str(e))
+            await self.live_collector.stop_exchange(ref)
+            await self.rest_poller.stop_exchange(ref)
+        await self._heartbeat.beat(ref.ex_id, force=True)
+
+    async def _stop_account(self, ex_id: int) -> None:
+        ref = self._accounts.pop(ex_id)
+        if self.live_collector:
+            await self.live_collector.stop_exchange(ref)
+        if self.rest_poller:
+            await self.rest_poller.stop_exchange(ref)
+        self.context.detector.forget(ex_id)
+        self.context.status.pop(ex_id, None)
+        if self._heartbeat:
+            await self._heartbeat.unregister(ex_id)
+        self.logger.info("stopped account", exchange_id=ex_id)
+
+    @property
+    def accounts(self) -> dict[int, AccountRef]:
+        return dict(self._accounts)
+
+    async def stop(self) -> None:
+        """Stop collecting, mark every process stopped, release clients; safe to call twice."""
+        self._stop.set()
+        if not self._running and self.live_collector is None:
+            return
+        self.logger.info("Stopping AccountDaemon")
+        for ex_id in list(self._accounts):
+            await self._stop_account(ex_id)
+        if self.live_collector:
+            await self.live_collector.stop_collection()
+        if self.rest_poller:
+            await self.rest_poller.stop_polling()
+        self.live_collector = self.rest_poller = self._heartbeat = None
+        if self._context is not None:
+            await self._context.close()
+            self._context = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine, self._factory = None, None
+        self._running = False
+        self.logger.info("AccountDaemon stopped successfully")
+
+    async def get_health(self) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "service": SERVICE,
+            "is_running": self._running,
+            "uptime_seconds": now - self._started_at if self._started_at and self._running else 0.0,
+            "exchanges_monitored": len(self._accounts),
+            "last_health_check": now,
+            "live_collector": "active" if self.live_collector else "inactive",
+            "rest_poller": "active" if self.rest_poller else "inactive",
+        }
+
+
+def _engine_of(factory: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    bind = factory.kw.get("bind")
+    return bind if isinstance(bind, AsyncEngine) else None

@@ -1,0 +1,206 @@
+"""Per-account normaliser: ccxt results in, validated envelopes and dead letters out.
+
+It remembers two things about its account, both to stay honest rather than to guess:
+- the last complete REST balance, which completes Kraken's total-only WebSocket balances;
+- the immutable facts of orders seen before (symbol, side, type, amount, price), which complete a
+  sparse WebSocket order update. A sparse update about an order never seen is held back (REST
+  reconciliation will report it) instead of being published with invented fields.
+Nothing here raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fullon_account_service.contract import (
+    BalanceSnapshot,
+    CurrencyBalance,
+    Envelope,
+    Payload,
+    PositionSnapshot,
+    Source,
+    event_id,
+    validate,
+)
+from fullon_account_service.errors import ContractError
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.normalise import unified, venues
+from fullon_account_service.redaction import redact
+
+_MAX_KNOWN_ORDERS = 10_000
+_MAX_DEAD_BYTES = 64 * 1024
+_IMMUTABLE_ORDER_FIELDS = ("symbol", "side", "type", "amount", "price")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadPayload:
+    reason: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Batch:
+    envelopes: list[Envelope] = field(default_factory=list)
+    dead: list[DeadPayload] = field(default_factory=list)
+    held_back: int = 0
+
+    def extend(self, other: Batch) -> None:
+        self.envelopes.extend(other.envelopes)
+        self.dead.extend(other.dead)
+        self.held_back += other.held_back
+
+
+def _raw(row: Any) -> bytes:
+    data = json.dumps(redact(row), default=str, sort_keys=True).encode()
+    return data[:_MAX_DEAD_BYTES]
+
+
+class Normaliser:
+    def __init__(
+        self,
+        ref: AccountRef,
+        markets: Container[str],
+        currency_code: Callable[[str], str],
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.ref = ref
+        self._markets = markets
+        self._code = currency_code
+        self._clock = clock
+        self.rest_balance: dict[str, CurrencyBalance] = {}
+        self._known: dict[str, dict[str, Any]] = {}
+
+    def _envelope(self, payload: Payload, source: Source, exchange_ms: int | None) -> Envelope:
+        return validate(
+            Envelope(
+                event_id=event_id(self.ref.ex_id, payload, exchange_ms),
+                ex_id=self.ref.ex_id,
+                uid=self.ref.uid,
+                exchange=self.ref.venue,
+                source=source,
+                received_ms=self._clock(),
+                payload=payload,
+                exchange_ms=exchange_ms,
+            )
+        )
+
+    def _add(
+        self, batch: Batch, build: Callable[[], tuple[Payload, int | None]], source: Source, raw: Any
+    ) -> None:
+        try:
+            payload, exchange_ms = build()
+            batch.envelopes.append(self._envelope(payload, source, exchange_ms))
+        except ContractError as e:
+            batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(raw)))
+
+    def rest_balances(self, balance: Mapping[str, Any], source: Source = Source.REST) -> Batch:
+        """A complete REST balance; remembered to complete later WebSocket updates."""
+        batch = Batch()
+        try:
+            fixed = venues.rest_balance(self.ref.venue, balance)
+        except ContractError as e:
+            batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(balance)))
+            return batch
+        rows, rejected = (fixed, []) if fixed is not None else unified.balance_rows(balance)
+        for reason in rejected:
+            batch.dead.append(
+                DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))
+            )
+        self.rest_balance = dict(rows)
+        snapshot = BalanceSnapshot(balances=rows, partial=bool(rejected))
+        self._add(batch, lambda: (snapshot, _ts(balance)), source, balance)
+        return batch
+
+    def ws_balances(self, balance: Mapping[str, Any]) -> Batch:
+        batch = Batch()
+
+        def build() -> tuple[Payload, int | None]:
+            rows, complete = venues.ws_balance(self.ref.venue, balance, self._code, self.rest_balance)
+            return BalanceSnapshot(balances=rows, partial=not complete), _ts(balance)
+
+        self._add(batch, build, Source.WS, balance)
+        return batch
+
+    def orders(self, rows: Iterable[Any], source: Source) -> Batch:
+        batch = Batch()
+        for row in rows:
+            if not isinstance(row, dict):
+                batch.dead.append(DeadPayload("order row is not an object", _raw(row)))
+                continue
+            completed = self._complete_order(row)
+            if completed is None:
+                batch.held_back += 1
+                continue
+            status = venues.order_status(self.ref.venue, completed)
+            if status is not None:
+                completed = {**completed, "status": status}
+
+            def build(r: dict[str, Any] = completed) -> tuple[Payload, int | None]:
+                return unified.order_update(r, self._markets), None
+
+            self._add(batch, build, source, row)
+        return batch
+
+    def _complete_order(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        order_id = row.get("id")
+        if order_id is None:
+            return row
+        key = str(order_id)
+        known = self._known.get(key, {})
+        missing = [f for f in _IMMUTABLE_ORDER_FIELDS if row.get(f) in (None, "")]
+        if missing:
+            if not known and any(f in missing for f in ("symbol", "side")):
+                return None
+            row = {**row, **{f: known[f] for f in missing if f in known}}
+        facts = {f: row[f] for f in _IMMUTABLE_ORDER_FIELDS if row.get(f) not in (None, "")}
+        if facts:
+            self._known[key] = {**known, **facts}
+            if len(self._known) > _MAX_KNOWN_ORDERS:
+                self._known.pop(next(iter(self._known)))
+        return row
+
+    def trades(self, rows: Iterable[Any], source: Source) -> Batch:
+        batch = Batch()
+        for row in rows:
+            if not isinstance(row, dict):
+                batch.dead.append(DeadPayload("trade row is not an object", _raw(row)))
+                continue
+
+            def build(r: dict[str, Any] = row) -> tuple[Payload, int | None]:
+                fill = unified.trade_fill(r, self._markets)
+                return fill, fill.time_ms
+
+            self._add(batch, build, source, row)
+        return batch
+
+    def positions(self, rows: Iterable[Any], source: Source, *, complete: bool) -> Batch:
+        batch = Batch()
+        parsed = []
+        for row in rows:
+            try:
+                if not isinstance(row, dict):
+                    raise ContractError("position row is not an object")
+                parsed.append(unified.position(row, self._markets))
+            except ContractError as e:
+                batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(row)))
+                complete = False
+        if complete:
+            parsed = [p for p in parsed if p.volume > 0]
+        elif not parsed:
+            return batch
+        snapshot = PositionSnapshot(positions=parsed, partial=not complete)
+        self._add(batch, lambda: (snapshot, None), source, [])
+        return batch
+
+
+def _ts(balance: Mapping[str, Any]) -> int | None:
+    value = balance.get("timestamp")
+    return int(value) if isinstance(value, int | float) and value >= 0 else None

@@ -1,0 +1,149 @@
+"""ccxt unified structures (order, trade, position, balance) -> contract payloads.
+
+Works for every venue because ccxt already parsed the wire format; venue quirks that the unified
+structure hides or gets wrong are handled in ``venues``. Unknown stays ``None``; malformed raises
+``ContractError`` (the caller dead-letters); a symbol the venue never listed is malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from typing import Any
+
+from fullon_account_service.contract import (
+    CurrencyBalance,
+    Liquidity,
+    OrderStatus,
+    OrderUpdate,
+    Position,
+    PositionSide,
+    Side,
+    TradeFill,
+)
+from fullon_account_service.errors import ContractError
+from fullon_account_service.producers.normalise.fields import (
+    number,
+    positive_or_none,
+    required_number,
+    required_text,
+    text,
+    timestamp_ms,
+)
+
+_STATUSES = {s.value: s for s in OrderStatus}
+_BALANCE_META = frozenset({"info", "timestamp", "datetime", "free", "used", "total", "debt"})
+
+
+def symbol_of(row: Mapping[str, Any], markets: Container[str]) -> str:
+    symbol = required_text(dict(row), "symbol")
+    if symbol not in markets:
+        raise ContractError(f"unknown symbol {symbol!r}")
+    return symbol
+
+
+def side_of(value: Any) -> Side:
+    try:
+        return Side(str(value).lower())
+    except ValueError as e:
+        raise ContractError(f"side={value!r} is not buy/sell") from e
+
+
+def _fee(row: dict[str, Any]) -> tuple[float | None, str | None]:
+    """Fee cost and currency; a negative fee (maker rebate) is reported as unknown, see fields.md."""
+    fee = row.get("fee")
+    if not isinstance(fee, dict):
+        return None, None
+    cost = number(fee, "cost", signed=True)
+    currency = text(fee, "currency")
+    if cost is None or cost < 0:
+        return None, currency if cost is None else None
+    return cost, currency
+
+
+def order_update(row: dict[str, Any], markets: Container[str]) -> OrderUpdate:
+    status_text = str(row.get("status") or "").lower()
+    status = _STATUSES.get(status_text)
+    if status is None:
+        raise ContractError(f"order status={row.get('status')!r} is not a known state")
+    fee, fee_currency = _fee(row)
+    info = row.get("info")
+    return OrderUpdate(
+        ex_order_id=required_text(row, "id"),
+        symbol=symbol_of(row, markets),
+        side=side_of(row.get("side")),
+        order_type=text(row, "type") or "unknown",
+        status=status,
+        client_order_id=text(row, "clientOrderId"),
+        price=positive_or_none(number(row, "price")),
+        volume=number(row, "amount"),
+        filled=number(row, "filled"),
+        remaining=number(row, "remaining"),
+        average=positive_or_none(number(row, "average")),
+        fee=fee,
+        fee_currency=fee_currency,
+        leverage=positive_or_none(number(info, "leverage")) if isinstance(info, dict) else None,
+        reduce_only=row.get("reduceOnly") if isinstance(row.get("reduceOnly"), bool) else None,
+        created_ms=timestamp_ms(row, "timestamp"),
+        updated_ms=timestamp_ms(row, "lastUpdateTimestamp") or timestamp_ms(row, "lastTradeTimestamp"),
+    )
+
+
+def trade_fill(row: dict[str, Any], markets: Container[str]) -> TradeFill:
+    fee, fee_currency = _fee(row)
+    price = required_number(row, "price")
+    volume = required_number(row, "amount")
+    cost = number(row, "cost")
+    time_ms = timestamp_ms(row, "timestamp")
+    if time_ms is None:
+        raise ContractError("timestamp is missing")
+    liquidity = row.get("takerOrMaker")
+    return TradeFill(
+        ex_trade_id=required_text(row, "id"),
+        ex_order_id=required_text(row, "order"),
+        symbol=symbol_of(row, markets),
+        side=side_of(row.get("side")),
+        price=price,
+        volume=volume,
+        cost=cost if cost is not None else price * volume,
+        time_ms=time_ms,
+        fee=fee,
+        fee_currency=fee_currency,
+        liquidity=Liquidity(liquidity) if liquidity in ("taker", "maker") else None,
+        order_type=text(row, "type"),
+    )
+
+
+def position(row: dict[str, Any], markets: Container[str]) -> Position:
+    symbol = symbol_of(row, markets)
+    contracts = number(row, "contracts") or 0.0
+    raw_side = str(row.get("side") or "").lower()
+    if contracts == 0 or raw_side not in ("long", "short"):
+        return Position(symbol=symbol, side=PositionSide.FLAT, volume=0.0)
+    margin = number(row, "initialMargin")
+    return Position(
+        symbol=symbol,
+        side=PositionSide(raw_side),
+        volume=contracts,
+        entry_price=positive_or_none(number(row, "entryPrice")),
+        mark_price=positive_or_none(number(row, "markPrice")),
+        leverage=positive_or_none(number(row, "leverage")),
+        unrealized_pnl=number(row, "unrealizedPnl", signed=True),
+        liquidation_price=positive_or_none(number(row, "liquidationPrice")),
+        margin=margin if margin is not None else number(row, "collateral"),
+    )
+
+
+def balance_rows(balance: Mapping[str, Any]) -> tuple[dict[str, CurrencyBalance], list[str]]:
+    """Per-currency balances of a unified balance dict, and the reasons for rows left out."""
+    rows: dict[str, CurrencyBalance] = {}
+    rejected: list[str] = []
+    for code, value in balance.items():
+        if code in _BALANCE_META or not isinstance(value, dict):
+            continue
+        try:
+            rows[str(code)] = CurrencyBalance(
+                total=number(value, "total"), free=number(value, "free"), used=number(value, "used")
+            )
+        except ContractError as e:
+            rejected.append(f"{code}: {e}")
+    return rows, rejected

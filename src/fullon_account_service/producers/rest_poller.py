@@ -1,0 +1,164 @@
+"""``RestAccountPoller``: one REST loop per account, one sleep per cycle.
+
+Each cycle reads what the strategy leaves to REST, plus fills always (the cursor lives here),
+plus any stream the collector reported down or silent. The first cycle, and the one after a
+WebSocket reconnect, reads everything (a reconciliation). Errors never end the loop:
+
+- rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
+  the cursor has not moved, so nothing is lost, only later;
+- transient (network, venue outage): back off with jitter;
+- credentials rejected: the account is marked in error with the reason and retried slowly;
+  other accounts are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from fullon_account_service.contract import Source
+from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
+from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.account import AccountRef, account_ref
+from fullon_account_service.producers.backoff import Backoff
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.reconcile import ALL_KINDS
+from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.tasks import TaskGroup
+
+_log = get_logger("producers.rest_poller")
+_WS_TO_REST = {"balance": "balance", "orders": "orders", "positions": "positions", "my_trades": "fills"}
+
+
+class RestAccountPoller:
+    def __init__(
+        self,
+        exchanges: Sequence[Any] | None = None,
+        poll_interval: float | None = None,
+        *,
+        context: ProducerContext | None = None,
+    ) -> None:
+        self._exchanges = list(exchanges or [])
+        self._context = context
+        self._poll_interval = poll_interval
+        self._tasks = TaskGroup("rest_poller")
+        self._loops: dict[int, asyncio.Task[None]] = {}
+        self.cycles: dict[int, int] = {}
+
+    @property
+    def context(self) -> ProducerContext:
+        if self._context is None:
+            self._context = ProducerContext.from_settings()
+        return self._context
+
+    @property
+    def poll_interval(self) -> float:
+        return self._poll_interval if self._poll_interval is not None else self.context.timing.poll_interval_s
+
+    async def start_polling(self) -> None:
+        for exchange in self._exchanges:
+            await self.start_exchange(exchange)
+
+    async def start_exchange(self, exchange: Any) -> None:
+        ref = account_ref(exchange)
+        if self.is_polling(ref):
+            return
+        ctx = self.context
+        ctx.outbox.start()
+        session = await ctx.registry.acquire(ref)
+        self._loops[ref.ex_id] = self._tasks.spawn(self._loop(session), name=f"poll-{ref.venue}-{ref.ex_id}")
+
+    def is_polling(self, exchange: Any) -> bool:
+        ex_id = exchange.ex_id if isinstance(exchange, AccountRef) else account_ref(exchange).ex_id
+        task = self._loops.get(ex_id)
+        return task is not None and not task.done()
+
+    async def stop_exchange(self, exchange: Any) -> None:
+        ex_id = account_ref(exchange).ex_id
+        task = self._loops.pop(ex_id, None)
+        if task is not None:
+            await self._tasks.cancel(task)
+            await self.context.registry.release(ex_id)
+
+    async def stop_polling(self) -> None:
+        for ex_id in list(self._loops):
+            task = self._loops.pop(ex_id)
+            await self._tasks.cancel(task)
+            await self.context.registry.release(ex_id)
+
+    def get_status(self) -> dict[str, Any]:
+        return {
+            "polling_exchanges": sorted(ex_id for ex_id, t in self._loops.items() if not t.done()),
+            "poll_tasks": len(self._tasks),
+            "poll_interval": self.poll_interval,
+        }
+
+    def _kinds(self, session: AccountSession, full: bool) -> tuple[str, ...]:
+        if full:
+            return ALL_KINDS
+        caps = self.context.detector.capabilities(session.ref)
+        kinds = {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
+        kinds |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
+        kinds.add("fills")
+        return tuple(k for k in ALL_KINDS if k in kinds)
+
+    async def _loop(self, session: AccountSession) -> None:
+        ctx = self.context
+        ref = session.ref
+        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        full = True
+        while True:
+            full = full or session.reconcile_requested
+            session.reconcile_requested = False
+            session.wake_poller.clear()
+            delay, wakeable = await self._cycle(session, full, backoff)
+            if delay is None:
+                full = False
+                delay = ctx.timing.fast_poll_interval_s if session.fast_poll else self.poll_interval
+            self.cycles[ref.ex_id] = self.cycles.get(ref.ex_id, 0) + 1
+            await self._sleep(session, delay, wakeable)
+
+    async def _cycle(
+        self, session: AccountSession, full: bool, backoff: Backoff
+    ) -> tuple[float | None, bool]:
+        """One read; ``(None, _)`` on success, else the delay before the next try."""
+        ctx = self.context
+        ref = session.ref
+        try:
+            await ctx.reconciler.run(
+                session, self._kinds(session, full), Source.RECONCILE if full else Source.REST
+            )
+        except RateLimited as e:
+            ctx.sensor.on_rate_limited(ref.venue)
+            delay = backoff.next(at_least_s=e.retry_after_s or 0.0)
+            ctx.set_status(ref.ex_id, "running", f"rate limited; next poll in {delay:.1f}s")
+            return delay, False
+        except CredentialsError as e:
+            session.error = str(e)
+            ctx.set_status(ref.ex_id, "error", str(e))
+            _log.warning("account credentials rejected", ex_id=ref.ex_id, error=str(e))
+            return backoff.next(at_least_s=self.poll_interval), False
+        except TransientError as e:
+            ctx.set_status(ref.ex_id, "running", f"poll failed: {e}")
+            _log.info("poll failed; retrying", ex_id=ref.ex_id, error=str(e))
+            return backoff.next(), True
+        except AccountServiceError as e:
+            ctx.set_status(ref.ex_id, "error", str(e))
+            _log.warning("poll failed", ex_id=ref.ex_id, error=str(e))
+            return backoff.next(at_least_s=self.poll_interval), False
+        backoff.reset()
+        session.error = None
+        ctx.set_status(ref.ex_id, "running", "collecting")
+        return None, True
+
+    @staticmethod
+    async def _sleep(session: AccountSession, delay: float, wakeable: bool) -> None:
+        if not wakeable:
+            await asyncio.sleep(delay)
+            return
+        try:
+            async with asyncio.timeout(delay):
+                await session.wake_poller.wait()
+        except TimeoutError:
+            pass

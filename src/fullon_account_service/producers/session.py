@@ -1,0 +1,134 @@
+"""One account's runtime, shared by its WebSocket collector and its REST poller.
+
+The session owns the account's single ccxt client and its normaliser. Every REST call goes
+through ``call``, which holds the lock of the account's API key: two tasks never sign requests
+with one key at the same time, so venues that check nonces (Kraken) see them strictly increase.
+Sessions are reference-counted by the registry: the collector and the poller each acquire one
+and the client is closed when the last of them lets go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.ccxt_errors import translate
+from fullon_account_service.producers.clients import ClientFactory
+from fullon_account_service.producers.credentials import CredentialResolver
+from fullon_account_service.producers.normalise import Normaliser
+
+
+@dataclass(slots=True)
+class AccountSession:
+    ref: AccountRef
+    client: Any
+    normaliser: Normaliser
+    key_lock: asyncio.Lock
+    sensor: Sensor = NULL_SENSOR
+    error: str | None = None
+    """Why the account is not collecting (credentials rejected, ...), else ``None``."""
+    wake_poller: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the collector when REST should look now (reconnect, silent stream)."""
+    fast_poll: set[str] = field(default_factory=set)
+    """Streams currently silent or down: while non-empty the poller runs at its fast interval."""
+    last_ws_at: dict[str, float] = field(default_factory=dict)
+    reconcile_requested: bool = False
+    """Set after a WebSocket reconnect: the poller's next cycle reads everything."""
+    orders_since_ms: int | None = None
+    published_fills: dict[str, None] = field(default_factory=dict)
+    """Event ids of fills already on the bus (bounded, oldest dropped): re-reads are not re-sent."""
+    refs: int = 0
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One REST call as the key's only owner; ccxt errors become ours."""
+        fn: Callable[..., Awaitable[Any]] = getattr(self.client, method)
+        async with self.key_lock:
+            self.sensor.on_rest_call(self.ref.venue, method)
+            try:
+                return await fn(*args, **kwargs)
+            except AccountServiceError:
+                raise
+            except Exception as e:
+                raise translate(e, f"{self.ref.venue} {method}", self.client) from e
+
+    def remember_fills(self, event_ids: list[str], limit: int = 20_000) -> None:
+        for event_id in event_ids:
+            self.published_fills[event_id] = None
+        while len(self.published_fills) > limit:
+            self.published_fills.pop(next(iter(self.published_fills)))
+
+    def request_poll(self, reason: str) -> None:
+        self.fast_poll.add(reason)
+        self.wake_poller.set()
+
+    def request_reconcile(self) -> None:
+        self.reconcile_requested = True
+        self.wake_poller.set()
+
+    def stream_spoke(self, kind: str) -> None:
+        self.last_ws_at[kind] = time.monotonic()
+        self.fast_poll.discard(kind)
+
+
+class SessionRegistry:
+    """Creates sessions on first use, shares them, closes the client after the last release."""
+
+    def __init__(
+        self, factory: ClientFactory, resolver: CredentialResolver, sensor: Sensor = NULL_SENSOR
+    ) -> None:
+        self._factory = factory
+        self._resolver = resolver
+        self._sensor = sensor
+        self._sessions: dict[int, AccountSession] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self._creating: dict[int, asyncio.Lock] = {}
+
+    def get(self, ex_id: int) -> AccountSession | None:
+        return self._sessions.get(ex_id)
+
+    async def acquire(self, ref: AccountRef) -> AccountSession:
+        """The account's session (creating its client and markets once); raises our errors."""
+        lock = self._creating.setdefault(ref.ex_id, asyncio.Lock())
+        async with lock:
+            session = self._sessions.get(ref.ex_id)
+            if session is None:
+                session = await self._create(ref)
+                self._sessions[ref.ex_id] = session
+            session.refs += 1
+            return session
+
+    async def _create(self, ref: AccountRef) -> AccountSession:
+        credentials = self._resolver.resolve(ref.ex_id)
+        client = self._factory.create(ref.venue, credentials)
+        try:
+            await self._factory.ensure_markets(client)
+        except BaseException:
+            await client.close()
+            raise
+        normaliser = Normaliser(ref, client.markets, client.safe_currency_code)
+        key_lock = self._key_locks.setdefault(f"{ref.venue}:{credentials.owner_key}", asyncio.Lock())
+        return AccountSession(ref, client, normaliser, key_lock, self._sensor)
+
+    async def release(self, ex_id: int) -> None:
+        session = self._sessions.get(ex_id)
+        if session is None:
+            return
+        session.refs -= 1
+        if session.refs <= 0:
+            del self._sessions[ex_id]
+            self._creating.pop(ex_id, None)
+            await session.client.close()
+
+    async def close(self) -> None:
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.client.close()
+
+    def __len__(self) -> int:
+        return len(self._sessions)

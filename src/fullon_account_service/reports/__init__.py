@@ -1,0 +1,1 @@
+"""Read-side reports built from what the sinks stored."""

@@ -1,0 +1,242 @@
+"""Faults on demand, applied the same way by every venue. Read ``world.faults`` at each decision,
+so changes made through the control endpoint take effect immediately.
+
+Venue API (stable):
+
+``FaultDice(world, name)``
+    Seeded coin flips (``random.Random(f"faults|{seed}|{name}")``) against the current faults.
+    ``rate_limited()``, ``server_error()``, ``drop_ws()``, ``malformed()``, ``truncated()``,
+    ``duplicate()``, ``reorder()``, ``rest_only_fill()``, ``early_order_update()`` -> bool;
+    ``refusing()`` -> bool (``world.now_ms() < refuse_connections_until_ms``).
+    A probability of 0 never draws, so a fault-free run consumes no randomness.
+    ``rest_only_fill()``: call once per ``FillAdded``; True = do not push that fill over WS (REST
+    still serves it). ``early_order_update()``: call once per new order; True = push the order's
+    update before REST lists it (venue-defined, e.g. hide it from REST for ~1 s).
+
+``fault_middleware(world, rate_limit_response, *, name, server_error_response=None)``
+    aiohttp middleware; add it to the venue app: ``web.Application(middlewares=[mw])``.
+    Every request (WebSocket handshakes included): while ``refusing()`` the connection is cut
+    without a response (ccxt: ``ExchangeNotAvailable``/``NetworkError``); ``slow_response_ms``
+    delays the answer. Plain REST requests only: with ``rate_limit_probability`` it returns
+    ``rate_limit_response(retry_after_s)`` (the venue's own body and status, e.g. HTTP 429 or
+    bybit's retCode 10006) and sets ``Retry-After`` if the venue's response lacks it; with
+    ``server_error_probability`` it returns ``server_error_response()`` (default: HTTP 503 text).
+
+``FaultyPush(world, ws, *, name, malform=None)`` — async context manager around one server-side
+``web.WebSocketResponse``:
+    ``post(payload)``: sync, never blocks; queue a data message (dict/list -> compact JSON, str as
+    is). Safe to call from a ``SimAccount`` listener. A writer task sends queued messages in order,
+    applying per message: ``drop_ws`` (connection closed instead of sending), ``malformed`` /
+    ``truncated`` (the text is damaged but still starts with ``{`` so ccxt tries to parse it),
+    ``duplicate`` (sent twice), ``reorder`` (held back and sent after the next message, or after
+    0.2 s if none comes).
+    ``await send_raw(payload)``: send now, no faults — for acks, pongs and auth replies. It bypasses
+    the queue, so post a snapshot *after* sending its subscribe ack, not before.
+    ``ws_drop_every_s``: the connection is closed (code 1001) that many seconds after it opened
+    (re-read every 0.1 s). ``closed`` tells whether the push side has stopped.
+    Usage in a WS handler::
+
+        async with FaultyPush(world, ws, name="kraken") as push:
+            async for msg in ws:
+                ...  # answer with ``await push.send_raw(ack)``; listeners call ``push.post(row)``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from fullon_account_service.logs import get_logger
+from fullon_account_service.simulator.model import World
+
+__all__ = ["FaultDice", "FaultyPush", "fault_middleware"]
+
+_log = get_logger("simulator.faults")
+_REORDER_HOLD_S = 0.2
+_TICK_S = 0.1
+
+
+class FaultDice:
+    def __init__(self, world: World, name: str) -> None:
+        self.world = world
+        self._rng = random.Random(f"faults|{world.seed}|{name}")
+
+    def _roll(self, probability: float) -> bool:
+        return probability > 0 and self._rng.random() < probability
+
+    def refusing(self) -> bool:
+        return self.world.now_ms() < self.world.faults.refuse_connections_until_ms
+
+    def rate_limited(self) -> bool:
+        return self._roll(self.world.faults.rate_limit_probability)
+
+    def server_error(self) -> bool:
+        return self._roll(self.world.faults.server_error_probability)
+
+    def drop_ws(self) -> bool:
+        return self._roll(self.world.faults.ws_drop_probability)
+
+    def malformed(self) -> bool:
+        return self._roll(self.world.faults.malformed_frame_probability)
+
+    def truncated(self) -> bool:
+        return self._roll(self.world.faults.truncated_frame_probability)
+
+    def duplicate(self) -> bool:
+        return self._roll(self.world.faults.duplicate_probability)
+
+    def reorder(self) -> bool:
+        return self._roll(self.world.faults.reorder_probability)
+
+    def rest_only_fill(self) -> bool:
+        return self._roll(self.world.faults.rest_only_fill_probability)
+
+    def early_order_update(self) -> bool:
+        return self._roll(self.world.faults.early_order_update_probability)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+def _default_server_error() -> web.StreamResponse:
+    return web.Response(status=503, text="Service Unavailable")
+
+
+def fault_middleware(
+    world: World,
+    rate_limit_response: Callable[[float], web.StreamResponse],
+    *,
+    name: str,
+    server_error_response: Callable[[], web.StreamResponse] | None = None,
+) -> Middleware:
+    dice = FaultDice(world, f"http|{name}")
+    server_error = server_error_response or _default_server_error
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if dice.refusing():
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=503)  # never sent: the connection is already gone
+        faults = world.faults
+        if faults.slow_response_ms > 0:
+            await asyncio.sleep(faults.slow_response_ms / 1000)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            if dice.rate_limited():
+                response = rate_limit_response(faults.rate_limit_retry_after_s)
+                if "Retry-After" not in response.headers:
+                    response.headers["Retry-After"] = str(math.ceil(faults.rate_limit_retry_after_s))
+                return response
+            if dice.server_error():
+                return server_error()
+        return await handler(request)
+
+    return middleware
+
+
+def _encode(payload: Any) -> str:
+    return payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+
+
+def _default_malform(text: str) -> str:
+    return "{malformed " + text[1:]
+
+
+class FaultyPush:
+    def __init__(
+        self,
+        world: World,
+        ws: web.WebSocketResponse,
+        *,
+        name: str,
+        malform: Callable[[str], str] | None = None,
+    ) -> None:
+        self.world = world
+        self.ws = ws
+        self._dice = FaultDice(world, f"ws|{name}")
+        self._malform = malform or _default_malform
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._held: str | None = None
+        self._held_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def __aenter__(self) -> FaultyPush:
+        self._task = asyncio.create_task(self._writer(), name=f"sim-ws-push-{id(self)}")
+        self._task.add_done_callback(_log_failure)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def post(self, payload: Any) -> None:
+        if not self.closed:
+            self._queue.put_nowait(_encode(payload))
+
+    async def send_raw(self, payload: Any) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(_encode(payload))
+
+    async def _drop(self) -> None:
+        self.closed = True
+        await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulated drop")
+
+    async def _writer(self) -> None:
+        try:
+            await self._write_loop()
+        except ConnectionResetError:
+            self.closed = True  # the client went away; nothing left to push to
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        opened = loop.time()
+        while not self.closed and not self.ws.closed:
+            every = self.world.faults.ws_drop_every_s
+            if every is not None and every > 0 and loop.time() - opened >= every:
+                await self._drop()
+                return
+            try:
+                text = await asyncio.wait_for(self._queue.get(), timeout=_TICK_S)
+            except TimeoutError:
+                if self._held is not None and loop.time() - self._held_at >= _REORDER_HOLD_S:
+                    held, self._held = self._held, None
+                    await self.ws.send_str(held)
+                continue
+            await self._deliver(text, loop.time())
+
+    async def _deliver(self, text: str, now: float) -> None:
+        dice = self._dice
+        if dice.drop_ws():
+            await self._drop()
+            return
+        if dice.malformed():
+            text = self._malform(text)
+        elif dice.truncated():
+            text = text[: max(1, len(text) // 2)]
+        if self._held is None and dice.reorder():
+            self._held, self._held_at = text, now
+            return
+        await self.ws.send_str(text)
+        if dice.duplicate():
+            await self.ws.send_str(text)
+        if self._held is not None:
+            held, self._held = self._held, None
+            await self.ws.send_str(held)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.warning("ws push writer failed", task=task.get_name(), error=repr(task.exception()))

@@ -1,0 +1,104 @@
+"""Ground truth as plain JSON: what checkers compare the service's output against.
+
+Accounts are identified by venue, index and a non-secret label (Hyperliquid's wallet address is
+public; API keys and secrets never appear). Orders are listed in creation order, fills in time
+order; balances carry total/used/free, positions their entry, mark and unrealised pnl.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fullon_account_service.simulator.history import TruthRecorder
+from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, SimPosition, World
+
+
+def _order(o: SimOrder) -> dict[str, Any]:
+    return {
+        "id": o.order_id,
+        "client_order_id": o.client_order_id,
+        "symbol": o.symbol,
+        "side": o.side,
+        "type": o.order_type,
+        "status": o.status,
+        "price": o.price,
+        "amount": o.amount,
+        "filled": o.filled,
+        "remaining": o.remaining,
+        "cost": o.cost,
+        "average": o.average,
+        "fee": o.fee,
+        "fee_currency": o.fee_currency,
+        "leverage": o.leverage,
+        "reduce_only": o.reduce_only,
+        "created_ms": o.created_ms,
+        "updated_ms": o.updated_ms,
+    }
+
+
+def _fill(f: SimFill) -> dict[str, Any]:
+    return {
+        "id": f.trade_id,
+        "order_id": f.order_id,
+        "symbol": f.symbol,
+        "side": f.side,
+        "price": f.price,
+        "amount": f.amount,
+        "cost": f.cost,
+        "fee": f.fee,
+        "fee_currency": f.fee_currency,
+        "taker": f.taker,
+        "ts_ms": f.ts_ms,
+        "leverage": f.leverage,
+    }
+
+
+def _position(p: SimPosition) -> dict[str, Any]:
+    return {
+        "symbol": p.symbol,
+        "side": p.side,
+        "contracts": p.contracts,
+        "entry_price": p.entry_price,
+        "mark_price": p.mark_price,
+        "leverage": p.leverage,
+        "unrealized_pnl": p.unrealized_pnl,
+        "margin": p.margin,
+        "liquidation_price": p.liquidation_price,
+        "updated_ms": p.updated_ms,
+    }
+
+
+def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) -> dict[str, Any]:
+    truth: dict[str, Any] = {
+        "venue": account.venue,
+        "index": account.index,
+        "wallet_address": account.wallet_address,
+        "balances": {
+            cur: {"total": b.total, "used": b.used, "free": b.free}
+            for cur, b in sorted(account.balances.items())
+        },
+        "positions": [_position(p) for _, p in sorted(account.positions.items())],
+        "orders": [_order(o) for o in account.orders.values()],
+        "fills": [_fill(f) for f in account.fills],
+    }
+    if recorder is not None:
+        truth.update(recorder.history(account))
+    return truth
+
+
+def ground_truth(world: World, recorder: TruthRecorder | None = None) -> dict[str, Any]:
+    """With a ``recorder`` each account also carries ``balance_history`` and ``position_history``."""
+    return {
+        "seed": world.seed,
+        "accounts": [account_truth(a, recorder) for a in world.accounts],
+    }
+
+
+def write_truth(world: World, path: str | Path, recorder: TruthRecorder | None = None) -> None:
+    """Write atomically (temp file then rename) so a checker never reads half a file."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(ground_truth(world, recorder), indent=1, sort_keys=True))
+    tmp.replace(target)

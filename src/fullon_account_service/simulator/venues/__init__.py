@@ -1,0 +1,1 @@
+"""Simulated venues, one package per ccxt exchange id (same file roles in each)."""

@@ -1,0 +1,309 @@
+"""Model objects -> Bybit v5 JSON rows, as the venue sends them over REST and the private stream.
+
+Pure functions: they read the world and never change it. Numbers go out as decimal strings like the
+venue's (``"0.001"``, never ``"1e-03"``). The fields ccxt reads are the ones that matter; the rest are
+there so a row looks like the venue's. Two markers decide how ccxt types a row when it has no market:
+order rows of contracts carry ``tpslMode`` (spot rows must not), REST execution rows of contracts
+carry ``createType``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from fullon_account_service.simulator.model import (
+    Market,
+    SimAccount,
+    SimFill,
+    SimOrder,
+    SimPosition,
+)
+
+MAINTENANCE_RATE = 0.005
+"""Maintenance margin as a share of position value (Bybit's first risk tier for majors)."""
+
+
+def fmt(value: float) -> str:
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def ok_body(result: Any, now_ms: int) -> dict[str, Any]:
+    return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now_ms}
+
+
+def category(market: Market) -> str:
+    return "spot" if market.kind == "spot" else "linear"
+
+
+def _side(side: str) -> str:
+    return "Buy" if side == "buy" else "Sell"
+
+
+def order_status(order: SimOrder, market: Market) -> str:
+    if order.status == "open":
+        return "PartiallyFilled" if order.filled > 0 else "New"
+    if order.status == "closed":
+        return "Filled"
+    if order.status == "rejected":
+        return "Rejected"
+    # Only spot orders end as PartiallyFilledCanceled; a contract order keeps "Cancelled".
+    return "PartiallyFilledCanceled" if market.kind == "spot" and order.filled > 0 else "Cancelled"
+
+
+def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    spot = market.kind == "spot"
+    is_open = order.status == "open"
+    average = order.average
+    price = order.price if order.price is not None else 0.0
+    row: dict[str, Any] = {
+        "orderId": order.order_id,
+        "orderLinkId": order.client_order_id or "",
+        "blockTradeId": "",
+        "symbol": market.venue_id,
+        "price": fmt(price),
+        "qty": fmt(order.amount),
+        "side": _side(order.side),
+        "isLeverage": "0" if spot else "",
+        "positionIdx": 0,
+        "orderStatus": order_status(order, market),
+        "cancelType": "CancelByUser" if order.status == "canceled" else "UNKNOWN",
+        "rejectReason": "EC_InsufficientBalance" if order.status == "rejected" else "EC_NoError",
+        "avgPrice": fmt(average) if average is not None else ("" if spot else "0"),
+        "leavesQty": fmt(order.remaining) if is_open else "0",
+        "leavesValue": fmt(order.remaining * price) if is_open else "0",
+        "cumExecQty": fmt(order.filled),
+        "cumExecValue": fmt(order.cost),
+        "cumExecFee": fmt(order.fee),
+        "cumFeeDetail": {order.fee_currency: fmt(order.fee)} if order.fee_currency else {},
+        "timeInForce": "GTC" if order.order_type == "limit" else "IOC",
+        "orderType": "Limit" if order.order_type == "limit" else "Market",
+        "stopOrderType": "",
+        "orderIv": "",
+        "triggerPrice": "0",
+        "takeProfit": "0",
+        "stopLoss": "0",
+        "tpTriggerBy": "",
+        "slTriggerBy": "",
+        "triggerDirection": 0,
+        "triggerBy": "",
+        "lastPriceOnCreated": "",
+        "reduceOnly": order.reduce_only,
+        "closeOnTrigger": False,
+        "smpType": "None",
+        "smpGroup": 0,
+        "smpOrderId": "",
+        "tpLimitPrice": "",
+        "slLimitPrice": "",
+        "placeType": "",
+        "createdTime": str(order.created_ms),
+        "updatedTime": str(order.updated_ms),
+    }
+    if spot:
+        # Quantities are always in base: say so, or ccxt reads a market buy's qty as quote.
+        row["marketUnit"] = "baseCoin" if order.order_type == "market" else ""
+    else:
+        row["tpslMode"] = ""
+    if with_category:
+        row["category"] = category(market)
+    return row
+
+
+def _fee_rate(fill: SimFill, market: Market) -> str:
+    basis = fill.amount if market.kind == "spot" and fill.fee_currency == market.base else fill.cost
+    return fmt(fill.fee / basis) if basis else "0"
+
+
+def execution_row(
+    fill: SimFill, market: Market, order: SimOrder | None, *, with_category: bool = False
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "symbol": market.venue_id,
+        "orderId": fill.order_id,
+        "orderLinkId": (order.client_order_id or "") if order else "",
+        "side": _side(fill.side),
+        "orderPrice": fmt(order.price or 0.0) if order else "0",
+        "orderQty": fmt(order.amount) if order else "0",
+        "leavesQty": fmt(order.remaining) if order else "0",
+        "orderType": ("Limit" if order.order_type == "limit" else "Market") if order else "UNKNOWN",
+        "stopOrderType": "",
+        "execFee": fmt(fill.fee),
+        "execId": fill.trade_id,
+        "execPrice": fmt(fill.price),
+        "execQty": fmt(fill.amount),
+        "execType": "Trade",
+        "execValue": fmt(fill.cost),
+        "execTime": str(fill.ts_ms),
+        "feeCurrency": fill.fee_currency,
+        "feeCoin": fill.fee_currency,
+        "isMaker": not fill.taker,
+        "feeRate": _fee_rate(fill, market),
+        "tradeIv": "",
+        "markIv": "",
+        "markPrice": fmt(fill.price),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "closedSize": "",
+        "seq": fill.ts_ms,
+    }
+    if market.kind != "spot":
+        row["createType"] = "CreateByUser"
+    if with_category:
+        row["category"] = category(market)
+        row["isLeverage"] = "0" if market.kind == "spot" else ""
+    return row
+
+
+def position_row(
+    market: Market, pos: SimPosition | None, now_ms: int, *, with_category: bool = False
+) -> dict[str, Any]:
+    """A one-way position row; ``pos=None`` renders the flat row the venue shows after a close."""
+    if pos is None or pos.contracts == 0:
+        size = entry = mark = value = im = mm = upnl = liq = bust = 0.0
+        side, leverage, ts = "", 0.0, now_ms
+    else:
+        size, entry, mark, leverage = abs(pos.contracts), pos.entry_price, pos.mark_price, pos.leverage
+        value, im, upnl, liq = size * entry, pos.margin, pos.unrealized_pnl, pos.liquidation_price
+        mm = value * MAINTENANCE_RATE
+        bust = entry - entry / leverage if pos.contracts > 0 else entry + entry / leverage
+        side, ts = ("Buy" if pos.contracts > 0 else "Sell"), pos.updated_ms
+    row: dict[str, Any] = {
+        "positionIdx": 0,
+        "riskId": 1,
+        "riskLimitValue": "2000000",
+        "symbol": market.venue_id,
+        "side": side,
+        "size": fmt(size),
+        "avgPrice": fmt(entry),
+        "positionValue": fmt(value),
+        "tradeMode": 0,
+        "autoAddMargin": 0,
+        "positionStatus": "Normal",
+        "leverage": fmt(leverage) if leverage else "",
+        "markPrice": fmt(mark),
+        "liqPrice": fmt(liq) if liq else "",
+        "bustPrice": fmt(bust) if bust else "",
+        "positionIM": fmt(im),
+        "positionMM": fmt(mm),
+        "positionBalance": fmt(im),
+        "tpslMode": "Full",
+        "takeProfit": "",
+        "stopLoss": "",
+        "trailingStop": "0",
+        "sessionAvgPrice": "",
+        "unrealisedPnl": fmt(upnl),
+        "curRealisedPnl": "0",
+        "cumRealisedPnl": "0",
+        "adlRankIndicator": 2 if side else 0,
+        "isReduceOnly": False,
+        "mmrSysUpdatedTime": "",
+        "leverageSysUpdatedTime": "",
+        "createdTime": str(ts),
+        "updatedTime": str(ts),
+        "seq": ts,
+    }
+    if with_category:
+        row["category"] = "linear"
+    return row
+
+
+def _parts(account: SimAccount, markets: dict[str, Market]) -> dict[str, dict[str, float]]:
+    """Per coin: spot order locks, contract order margin, position margin, unrealised pnl.
+
+    The ledger's ``used`` is the sum of the first three; the venue reports them apart."""
+    parts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for order in account.orders.values():
+        market = markets.get(order.symbol)
+        if market is None or order.status != "open" or order.order_type != "limit" or order.price is None:
+            continue
+        if market.kind == "spot":
+            coin, amount = (market.quote, order.price * order.remaining)
+            if order.side == "sell":
+                coin, amount = market.base, order.remaining
+            parts[coin]["locked"] += amount
+        elif not order.reduce_only:
+            parts[str(market.settle)]["order_im"] += order.price * order.remaining / (order.leverage or 1.0)
+    for symbol, pos in account.positions.items():
+        settle = str(markets[symbol].settle)
+        parts[settle]["position_im"] += pos.margin
+        parts[settle]["upnl"] += pos.unrealized_pnl
+    return parts
+
+
+def _usd_price(coin: str, markets: Iterable[Market]) -> float:
+    if coin in ("USDT", "USDC", "USD"):
+        return 1.0
+    return next((m.price for m in markets if m.base == coin and m.quote == "USDT"), 0.0)
+
+
+def wallet_entry(
+    account: SimAccount, markets: dict[str, Market], coins: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The ``UNIFIED`` account entry: every coin with a balance, plus ``coins`` even when zero.
+
+    ``walletBalance`` is the ledger's total (realised); ``equity`` adds unrealised pnl. ``used`` is
+    reported as ``locked`` (spot orders) + ``totalOrderIM`` + ``totalPositionIM``; the order margin
+    takes the rounding remainder so the three add up to the ledger's ``used``.
+    ``availableToWithdraw`` is empty, as a unified account sends it.
+    """
+    parts = _parts(account, markets)
+    wanted = set(coins)
+    rows: list[dict[str, Any]] = []
+    totals: defaultdict[str, float] = defaultdict(float)
+    for coin in sorted(account.balances):
+        bal = account.balances[coin]
+        if coin not in wanted and bal.total == 0 and bal.used == 0:
+            continue
+        p = parts.get(coin, {})
+        locked, position_im = p.get("locked", 0.0), p.get("position_im", 0.0)
+        order_im = max(round(bal.used - locked - position_im, 10), 0.0)
+        upnl = p.get("upnl", 0.0)
+        equity = bal.total + upnl
+        usd = _usd_price(coin, markets.values())
+        totals["equity"] += equity * usd
+        totals["wallet"] += bal.total * usd
+        totals["upnl"] += upnl * usd
+        totals["im"] += (order_im + position_im) * usd
+        totals["mm"] += position_im * usd * MAINTENANCE_RATE
+        rows.append(
+            {
+                "coin": coin,
+                "equity": fmt(equity),
+                "usdValue": fmt(equity * usd),
+                "walletBalance": fmt(bal.total),
+                "locked": fmt(locked),
+                "spotHedgingQty": "0",
+                "borrowAmount": "0",
+                "availableToWithdraw": "",
+                "availableToBorrow": "",
+                "accruedInterest": "0",
+                "totalOrderIM": fmt(order_im),
+                "totalPositionIM": fmt(position_im),
+                "totalPositionMM": fmt(position_im * MAINTENANCE_RATE),
+                "unrealisedPnl": fmt(upnl),
+                "cumRealisedPnl": "0",
+                "bonus": "0",
+                "marginCollateral": True,
+                "collateralSwitch": True,
+            }
+        )
+    return {
+        "accountType": "UNIFIED",
+        "accountIMRate": fmt(totals["im"] / totals["equity"]) if totals["equity"] > 0 else "0",
+        "accountMMRate": fmt(totals["mm"] / totals["equity"]) if totals["equity"] > 0 else "0",
+        "accountLTV": "0",
+        "totalEquity": fmt(totals["equity"]),
+        "totalWalletBalance": fmt(totals["wallet"]),
+        "totalMarginBalance": fmt(totals["equity"]),
+        "totalAvailableBalance": fmt(totals["equity"] - totals["im"]),
+        "totalPerpUPL": fmt(totals["upnl"]),
+        "totalInitialMargin": fmt(totals["im"]),
+        "totalMaintenanceMargin": fmt(totals["mm"]),
+        "coin": rows,
+    }

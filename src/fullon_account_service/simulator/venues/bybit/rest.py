@@ -1,0 +1,243 @@
+"""Bybit v5 account endpoints: wallet balance, open and historical orders, executions, positions.
+
+Behaves like the venue where ccxt can see it: lists are newest first, one page per call with the
+venue's default and maximum ``limit``, ``nextPageCursor`` for the next page (``""`` on the last),
+history and executions limited to a 7-day window (``startTime``/``endTime``; the last 7 days when
+neither is given), ``orderStatus`` and ``symbol``/``settleCoin`` filters. Missing or contradictory
+parameters get the venue's 10001 refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder
+from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, BybitError, signed
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+_FOREVER_MS = 2**62
+_LIMITS = {"realtime": (20, 50), "history": (20, 50), "execution": (50, 100), "position": (20, 200)}
+
+T = TypeVar("T")
+
+
+class Visibility:
+    """Orders REST does not list yet (the early-order-update fault), until a wall-clock time."""
+
+    def __init__(self) -> None:
+        self._hidden_until: dict[str, int] = {}
+
+    def hide(self, order_id: str, until_ms: int) -> None:
+        self._hidden_until[order_id] = until_ms
+
+    def hidden(self, order_id: str, now_ms: int) -> bool:
+        until = self._hidden_until.get(order_id)
+        if until is None:
+            return False
+        if now_ms >= until:
+            del self._hidden_until[order_id]
+            return False
+        return True
+
+
+VISIBILITY: web.AppKey[Visibility] = web.AppKey("bybit_visibility")
+
+
+def venue_markets(request: web.Request) -> dict[str, Market]:
+    return {m.symbol: m for m in request.app[WORLD].markets.get("bybit", [])}
+
+
+def _params_error(detail: str) -> BybitError:
+    return BybitError(10001, f"params error: {detail}")
+
+
+def _int(query: Any, name: str) -> int | None:
+    value = query.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _params_error(f"{name} invalid") from None
+
+
+def _category(query: Any, allowed: Sequence[str]) -> str:
+    cat = str(query.get("category", ""))
+    if cat not in allowed:
+        raise _params_error("Category is invalid")
+    return cat
+
+
+def _window(query: Any, now_ms: int) -> tuple[int, int]:
+    start, end = _int(query, "startTime"), _int(query, "endTime")
+    if start is None:
+        # Neither: "the last 7 days", up to whatever exists; only an end: the week before it.
+        return (now_ms - WEEK_MS, _FOREVER_MS) if end is None else (end - WEEK_MS, end)
+    if end is None:
+        return start, start + WEEK_MS
+    if end < start or end - start > WEEK_MS:
+        raise _params_error("The time range between startTime and endTime cannot exceed 7 days")
+    return start, end
+
+
+def paginate(
+    items: list[T], key: Callable[[T], tuple[int, str]], query: Any, kind: str
+) -> tuple[list[T], str]:
+    """Newest first, one page; the cursor is the (time, id) of the page's last row, so rows that
+    arrive between calls never shift the next page."""
+    default, maximum = _LIMITS[kind]
+    limit = min(max(_int(query, "limit") or default, 1), maximum)
+    ordered = sorted(items, key=key, reverse=True)
+    cursor = str(query.get("cursor", ""))
+    if cursor:
+        ts, _, ident = cursor.partition("_")
+        try:
+            after = (int(ts), ident)
+        except ValueError:
+            raise _params_error("cursor invalid") from None
+        ordered = [i for i in ordered if key(i) < after]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    last = key(page[-1]) if page else None
+    return page, (f"{last[0]}_{last[1]}" if more and last else "")
+
+
+def _json(request: web.Request, result: dict[str, Any]) -> web.Response:
+    return web.json_response(render.ok_body(result, request.app[WORLD].now_ms()))
+
+
+def _orders_in(request: web.Request, account: SimAccount, cat: str) -> list[tuple[SimOrder, Market]]:
+    query, markets = request.query, venue_markets(request)
+    visibility, now = request.app[VISIBILITY], request.app[CLOCK]()
+    out: list[tuple[SimOrder, Market]] = []
+    for order in account.orders.values():
+        market = markets.get(order.symbol)
+        if market is None or render.category(market) != cat or visibility.hidden(order.order_id, now):
+            continue
+        if query.get("symbol") and market.venue_id != query["symbol"]:
+            continue
+        if query.get("settleCoin") and market.settle != query["settleCoin"]:
+            continue
+        if query.get("baseCoin") and market.base != query["baseCoin"]:
+            continue
+        if query.get("orderId") and order.order_id != query["orderId"]:
+            continue
+        if query.get("orderLinkId") and order.client_order_id != query["orderLinkId"]:
+            continue
+        out.append((order, market))
+    return out
+
+
+def _order_key(pair: tuple[SimOrder, Market]) -> tuple[int, str]:
+    return pair[0].created_ms, pair[0].order_id
+
+
+def _order_page(
+    request: web.Request, pairs: list[tuple[SimOrder, Market]], cat: str, kind: str
+) -> web.Response:
+    page, cursor = paginate(pairs, _order_key, request.query, kind)
+    rows = [render.order_row(o, m) for o, m in page]
+    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+
+
+@signed
+async def wallet_balance(request: web.Request, account: SimAccount) -> web.Response:
+    account_type = request.query.get("accountType", "")
+    if account_type != "UNIFIED":
+        raise _params_error("accountType only support UNIFIED")
+    entry = render.wallet_entry(account, venue_markets(request))
+    wanted = [c for c in request.query.get("coin", "").split(",") if c]
+    if wanted:
+        entry["coin"] = [row for row in entry["coin"] if row["coin"] in wanted]
+    return _json(request, {"list": [entry]})
+
+
+@signed
+async def open_orders(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    cat = _category(query, ("linear", "spot", "inverse", "option"))
+    if cat == "linear" and not (query.get("symbol") or query.get("settleCoin") or query.get("baseCoin")):
+        raise _params_error("symbol, settleCoin or baseCoin is required")
+    pairs = [p for p in _orders_in(request, account, cat) if p[0].status == "open"]
+    return _order_page(request, pairs, cat, "realtime")
+
+
+@signed
+async def order_history(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    cat = _category(query, ("linear", "spot", "inverse", "option"))
+    start, end = _window(query, request.app[WORLD].now_ms())
+    status = query.get("orderStatus", "")
+    pairs = [
+        (o, m)
+        for o, m in _orders_in(request, account, cat)
+        if start <= o.created_ms <= end and (not status or render.order_status(o, m) == status)
+    ]
+    return _order_page(request, pairs, cat, "history")
+
+
+def _fill_key(pair: tuple[SimFill, Market]) -> tuple[int, str]:
+    return pair[0].ts_ms, pair[0].trade_id
+
+
+@signed
+async def executions(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    cat = _category(query, ("linear", "spot", "inverse", "option"))
+    start, end = _window(query, request.app[WORLD].now_ms())
+    markets = venue_markets(request)
+    exec_type = query.get("execType", "")
+    pairs: list[tuple[SimFill, Market]] = []
+    for fill in account.fills if exec_type in ("", "Trade") else []:
+        market = markets.get(fill.symbol)
+        if market is None or render.category(market) != cat or not start <= fill.ts_ms <= end:
+            continue
+        if query.get("symbol") and market.venue_id != query["symbol"]:
+            continue
+        if query.get("orderId") and fill.order_id != query["orderId"]:
+            continue
+        pairs.append((fill, market))
+    page, cursor = paginate(pairs, _fill_key, query, "execution")
+    rows = [render.execution_row(f, m, account.orders.get(f.order_id)) for f, m in page]
+    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+
+
+@signed
+async def positions(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    cat = _category(query, ("linear", "inverse", "option"))
+    symbol, settle = query.get("symbol", ""), query.get("settleCoin", "")
+    if cat == "linear" and not (symbol or settle or query.get("baseCoin")):
+        raise _params_error("symbol or settleCoin is required")
+    now = request.app[WORLD].now_ms()
+    markets = [m for m in venue_markets(request).values() if m.kind == "swap" and m.settle == m.quote]
+    pairs: list[tuple[Market, Any]] = []
+    for market in markets if cat == "linear" else []:
+        pos = account.positions.get(market.symbol)
+        if symbol:
+            if market.venue_id == symbol:
+                pairs.append((market, pos))  # asked by symbol: the venue shows it even when flat
+        elif (
+            pos is not None
+            and (not settle or market.settle == settle)
+            and (not query.get("baseCoin") or market.base == query["baseCoin"])
+        ):
+            pairs.append((market, pos))
+    page, cursor = paginate(
+        pairs, lambda p: (p[1].updated_ms if p[1] else now, p[0].venue_id), query, "position"
+    )
+    rows = [render.position_row(m, p, now) for m, p in page]
+    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+
+
+def add_routes(app: web.Application) -> None:
+    app[VISIBILITY] = Visibility()
+    app.router.add_get("/v5/account/wallet-balance", wallet_balance)
+    app.router.add_get("/v5/order/realtime", open_orders)
+    app.router.add_get("/v5/order/history", order_history)
+    app.router.add_get("/v5/execution/list", executions)
+    app.router.add_get("/v5/position/list", positions)

@@ -1,0 +1,242 @@
+"""Model objects -> Kraken's JSON rows (REST strings, WebSocket v2 numbers). Pure functions.
+
+Numbers on REST are decimal strings padded like Kraken's (``"0.50000000"``) but never rounded:
+the digits are the shortest text that reads back as the same float, so ccxt parses exactly the
+simulator's value. WebSocket v2 sends plain JSON numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fullon_account_service.simulator.model import Market, SimBalance, SimFill, SimOrder
+from fullon_account_service.simulator.venues.kraken.markets import altname, asset, decimals_of
+
+ExecType = Literal["pending_new", "new", "filled", "canceled"]
+
+_REST_STATUS = {"open": "open", "closed": "closed", "canceled": "canceled", "rejected": "canceled"}
+_WS_STATUS = {"closed": "filled", "canceled": "canceled", "rejected": "canceled"}
+_REASON = {"canceled": "User requested", "rejected": "Insufficient funds"}
+
+
+def num(value: float, min_decimals: int = 0) -> str:
+    """Fixed-point text of ``value`` (no exponent), padded to ``min_decimals``, exact on read-back."""
+    text = format(Decimal(repr(float(value))), "f")
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0").ljust(min_decimals, "0")
+    return f"{whole}.{frac}" if frac else whole
+
+
+def iso(ms: int) -> str:
+    """RFC 3339 with microseconds, as WebSocket v2 stamps events."""
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def derived_id(source: str, prefix: str) -> str:
+    """A Kraken-shaped id (``TKH2SE-M7IF5-CFI7LT``) derived from another id, stable across runs."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    chars = "".join(alphabet[b % 32] for b in hashlib.sha256(source.encode()).digest()[:16])
+    return f"{prefix}{chars[:5]}-{chars[5:10]}-{chars[10:16]}"
+
+
+def trade_number(trade_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(trade_id.encode()).digest()[:4], "big")
+
+
+def usd_rate(markets: list[Market], code: str) -> float:
+    """USD value of one ``code`` from catalog prices (direct pair, or through BTC)."""
+    if code == "USD":
+        return 1.0
+    prices = {(m.base, m.quote): m.price for m in markets}
+    if (code, "USD") in prices:
+        return prices[(code, "USD")]
+    if ("BTC", code) in prices and ("BTC", "USD") in prices:
+        return prices[("BTC", "USD")] / prices[("BTC", code)]
+    if (code, "BTC") in prices and ("BTC", "USD") in prices:
+        return prices[(code, "BTC")] * prices[("BTC", "USD")]
+    return 0.0
+
+
+# -- REST -----------------------------------------------------------------------------------------
+def balance_ex(balances: dict[str, SimBalance]) -> dict[str, Any]:
+    """``BalanceEx``: ``balance`` is the total, ``hold_trade`` what open orders lock."""
+    result: dict[str, Any] = {}
+    for code, bal in sorted(balances.items()):
+        a = asset(code)
+        result[a.asset_id] = {"balance": num(bal.total, a.decimals), "hold_trade": num(bal.used, a.decimals)}
+    return result
+
+
+def balance(balances: dict[str, SimBalance]) -> dict[str, str]:
+    return {asset(c).asset_id: num(b.total, asset(c).decimals) for c, b in sorted(balances.items())}
+
+
+def _oflags(order: SimOrder, market: Market) -> str:
+    return "fcib" if order.fee_currency == market.base else "fciq"
+
+
+def order_row(order: SimOrder, market: Market) -> dict[str, Any]:
+    """One entry of ``OpenOrders.open`` / ``ClosedOrders.closed`` (the key is the order id)."""
+    pair_dec, lot_dec = decimals_of(market.tick), decimals_of(market.lot)
+    quote_dec = asset(market.quote).decimals
+    fee_dec = asset(market.base).decimals if order.fee_currency == market.base else quote_dec
+    pair = altname(market)
+    vol = num(order.amount, lot_dec)
+    if order.price is not None:
+        price = num(order.price, pair_dec)
+        text = f"{order.side} {vol} {pair} @ limit {price}"
+    else:
+        price, text = "0", f"{order.side} {vol} {pair} @ market"
+    row: dict[str, Any] = {
+        "refid": None,
+        "userref": None,
+        "status": _REST_STATUS[order.status],
+        "opentm": order.created_ms / 1000,
+        "starttm": 0,
+        "expiretm": 0,
+        "descr": {
+            "pair": pair,
+            "type": order.side,
+            "ordertype": order.order_type,
+            "price": price,
+            "price2": "0",
+            "leverage": "none",
+            "order": text,
+            "close": "",
+        },
+        "vol": vol,
+        "vol_exec": num(order.filled, lot_dec),
+        "cost": num(order.cost, quote_dec),
+        "fee": num(order.fee, fee_dec),
+        "price": num(order.average or 0.0, pair_dec),
+        "stopprice": num(0.0, pair_dec),
+        "limitprice": num(0.0, pair_dec),
+        "misc": "",
+        "oflags": _oflags(order, market),
+    }
+    if order.client_order_id is not None:
+        row["cl_ord_id"] = order.client_order_id
+    if order.status != "open":
+        row["closetm"] = order.updated_ms / 1000
+        row["reason"] = _REASON.get(order.status)
+    return row
+
+
+def trade_row(fill: SimFill, market: Market, order_type: str) -> dict[str, Any]:
+    """One entry of ``TradesHistory.trades``. The fee is in the quote currency, as Kraken reports
+    it there; a fee charged in base shows as its quote value at the fill price."""
+    quote_dec = asset(market.quote).decimals
+    fee = fill.fee * fill.price if fill.fee_currency == market.base else fill.fee
+    return {
+        "ordertxid": fill.order_id,
+        "postxid": derived_id(fill.trade_id, "T"),
+        "pair": market.venue_id,
+        "time": fill.ts_ms / 1000,
+        "type": fill.side,
+        "ordertype": order_type,
+        "price": num(fill.price, decimals_of(market.tick)),
+        "cost": num(fill.cost, quote_dec),
+        "fee": num(fee, quote_dec),
+        "vol": num(fill.amount, decimals_of(market.lot)),
+        "margin": num(0.0, quote_dec),
+        "leverage": "0",
+        "misc": "",
+        "trade_id": trade_number(fill.trade_id),
+        "maker": not fill.taker,
+    }
+
+
+# -- WebSocket v2 ---------------------------------------------------------------------------------
+def ws_balance_snapshot_row(code: str, bal: SimBalance) -> dict[str, Any]:
+    return {
+        "asset": code,
+        "asset_class": "currency",
+        "balance": bal.total,
+        "wallets": [{"type": "spot", "id": "main", "balance": bal.total}],
+    }
+
+
+def ws_balance_update_row(
+    code: str, total: float, amount: float, kind: str, ref_id: str, ts_ms: int
+) -> dict[str, Any]:
+    """A ledger entry on the ``balances`` channel: ``balance`` is the new total after ``amount``."""
+    return {
+        "asset": code,
+        "asset_class": "currency",
+        "amount": amount,
+        "balance": total,
+        "fee": 0.0,
+        "ledger_id": derived_id(f"{ref_id}|{code}", "L"),
+        "ref_id": ref_id,
+        "timestamp": iso(ts_ms),
+        "type": kind,
+        "subtype": "",
+        "category": kind,
+        "wallet_type": "spot",
+        "wallet_id": "main",
+    }
+
+
+def ws_order_status(order: SimOrder) -> str:
+    if order.status == "open":
+        return "partially_filled" if order.filled > 0 else "new"
+    return _WS_STATUS[order.status]
+
+
+def ws_order_row(order: SimOrder, exec_type: str, fee_usd: float, ts_ms: int) -> dict[str, Any]:
+    """An order event on the ``executions`` channel (never ``exec_type: trade``: ccxt would route
+    it to my-trades)."""
+    base = order.symbol.split("/")[0]
+    row: dict[str, Any] = {
+        "order_id": order.order_id,
+        "symbol": order.symbol,
+        "order_qty": order.amount,
+        "cum_qty": order.filled,
+        "cum_cost": order.cost,
+        "time_in_force": "GTC" if order.order_type == "limit" else "IOC",
+        "exec_type": exec_type,
+        "side": order.side,
+        "order_type": order.order_type,
+        "order_status": "pending_new" if exec_type == "pending_new" else ws_order_status(order),
+        "fee_usd_equiv": fee_usd,
+        "fee_ccy_pref": "fees_in_base" if order.fee_currency == base else "fees_in_quote",
+        "timestamp": iso(ts_ms),
+    }
+    if order.price is not None:
+        row["limit_price"] = order.price
+        row["limit_price_type"] = "static"
+    if order.filled > 0:
+        row["avg_price"] = order.average
+    if order.client_order_id is not None:
+        row["cl_ord_id"] = order.client_order_id
+    if order.status in _REASON:
+        row["reason"] = _REASON[order.status]
+    return row
+
+
+def ws_trade_row(fill: SimFill, order: SimOrder, fee_usd: float) -> dict[str, Any]:
+    """A fill on the ``executions`` channel; carries the order's status after the fill."""
+    row: dict[str, Any] = {
+        "order_id": fill.order_id,
+        "exec_id": fill.trade_id,
+        "exec_type": "trade",
+        "trade_id": trade_number(fill.trade_id),
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "last_qty": fill.amount,
+        "last_price": fill.price,
+        "liquidity_ind": "t" if fill.taker else "m",
+        "cost": fill.cost,
+        "order_status": "filled" if order.status == "closed" else "partially_filled",
+        "order_type": order.order_type,
+        "fee_usd_equiv": fee_usd,
+        "fees": [{"asset": fill.fee_currency, "qty": fill.fee}],
+        "timestamp": iso(fill.ts_ms),
+    }
+    if order.client_order_id is not None:
+        row["cl_ord_id"] = order.client_order_id
+    return row

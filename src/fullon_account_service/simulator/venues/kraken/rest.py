@@ -1,0 +1,207 @@
+"""Kraken's private REST account endpoints (``POST /0/private/<Method>``) over the world state.
+
+Paging follows Kraken: ``ClosedOrders`` and ``TradesHistory`` return at most 50 rows, newest
+first, with ``count`` = all matches and ``ofs`` to page; ``start`` is exclusive and ``end``
+inclusive, both unix seconds (or an order/trade id). ccxt sends ``ClosedOrders.end`` in
+milliseconds; Kraken reads it as seconds (far future), and so does this simulator.
+``OpenOrders`` ignores ``start`` (not one of its parameters) and ccxt filters locally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, World
+from fullon_account_service.simulator.venues.kraken import render
+from fullon_account_service.simulator.venues.kraken.auth import (
+    INVALID_ARGUMENTS,
+    TOKEN_TTL_S,
+    Authenticator,
+    AuthFailure,
+    TokenBook,
+)
+
+PAGE_SIZE = 50
+Fields = dict[str, str]
+Method = Callable[[SimAccount, Fields], Any]
+
+
+class BadArguments(Exception):
+    """Request fields Kraken would refuse with ``EGeneral:Invalid arguments``."""
+
+
+def ok(result: Any) -> web.Response:
+    return web.json_response({"error": [], "result": result})
+
+
+def error(message: str, status: int = 200) -> web.Response:
+    """Kraken answers most API errors with HTTP 200 and the reason in ``error``."""
+    return web.json_response({"error": [message]}, status=status)
+
+
+def _bound(value: str | None, times: dict[str, float]) -> float | None:
+    """A ``start``/``end`` value: unix seconds, or the time of the order/trade with that id."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        if value in times:
+            return times[value]
+        raise BadArguments(value) from None
+
+
+def _in_window(t: float, start: float | None, end: float | None) -> bool:
+    return (start is None or t > start) and (end is None or t <= end)
+
+
+def _page(rows: list[tuple[str, dict[str, Any]]], fields: Fields) -> dict[str, dict[str, Any]]:
+    try:
+        ofs = int(fields.get("ofs") or 0)
+    except ValueError:
+        raise BadArguments("ofs") from None
+    return dict(rows[max(ofs, 0) : max(ofs, 0) + PAGE_SIZE])
+
+
+def _client_filter(orders: Iterable[SimOrder], fields: Fields) -> list[SimOrder]:
+    wanted = fields.get("cl_ord_id")
+    if fields.get("userref"):
+        return []  # nothing in the simulator carries a numeric userref
+    return [o for o in orders if wanted is None or o.client_order_id == wanted]
+
+
+class PrivateApi:
+    """The account's view as Kraken's private endpoints render it."""
+
+    def __init__(self, world: World, tokens: TokenBook, visible: Callable[[str], bool]) -> None:
+        self.world = world
+        self.tokens = tokens
+        self.visible = visible
+        self.methods: dict[str, Method] = {
+            "Balance": self.balance,
+            "BalanceEx": self.balance_ex,
+            "OpenOrders": self.open_orders,
+            "ClosedOrders": self.closed_orders,
+            "QueryOrders": self.query_orders,
+            "TradesHistory": self.trades_history,
+            "QueryTrades": self.query_trades,
+            "OpenPositions": self.open_positions,
+            "GetWebSocketsToken": self.websockets_token,
+        }
+
+    def _orders(self, account: SimAccount) -> list[SimOrder]:
+        return [o for o in account.orders.values() if self.visible(o.order_id)]
+
+    def _fills(self, account: SimAccount) -> list[SimFill]:
+        return [f for f in account.fills if self.visible(f.order_id)]
+
+    def _order_row(self, order: SimOrder) -> dict[str, Any]:
+        return render.order_row(order, self.world.market("kraken", order.symbol))
+
+    def _trade_row(self, account: SimAccount, fill: SimFill) -> dict[str, Any]:
+        order = account.orders.get(fill.order_id)
+        order_type = order.order_type if order is not None else "limit"
+        return render.trade_row(fill, self.world.market("kraken", fill.symbol), order_type)
+
+    def balance(self, account: SimAccount, fields: Fields) -> Any:
+        return render.balance(account.balances)
+
+    def balance_ex(self, account: SimAccount, fields: Fields) -> Any:
+        return render.balance_ex(account.balances)
+
+    def open_orders(self, account: SimAccount, fields: Fields) -> Any:
+        orders = [o for o in self._orders(account) if o.status == "open"]
+        orders.sort(key=lambda o: o.created_ms, reverse=True)
+        return {"open": {o.order_id: self._order_row(o) for o in _client_filter(orders, fields)}}
+
+    def closed_orders(self, account: SimAccount, fields: Fields) -> Any:
+        closed = [o for o in self._orders(account) if o.status != "open"]
+        times = {o.order_id: o.updated_ms / 1000 for o in closed}
+        start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
+        which = fields.get("closetime", "both")
+
+        def matches(o: SimOrder) -> bool:
+            opened, closed_at = o.created_ms / 1000, o.updated_ms / 1000
+            if which == "open":
+                return _in_window(opened, start, end)
+            if which == "close":
+                return _in_window(closed_at, start, end)
+            return _in_window(opened, start, end) or _in_window(closed_at, start, end)
+
+        chosen = sorted(
+            (o for o in _client_filter(closed, fields) if matches(o)),
+            key=lambda o: o.updated_ms,
+            reverse=True,
+        )
+        rows = [(o.order_id, self._order_row(o)) for o in chosen]
+        return {"closed": _page(rows, fields), "count": len(rows)}
+
+    def query_orders(self, account: SimAccount, fields: Fields) -> Any:
+        ids = [i for i in fields.get("txid", "").split(",") if i]
+        if not ids:
+            raise BadArguments("txid")
+        known = {o.order_id: o for o in self._orders(account)}
+        found = {i: self._order_row(known[i]) for i in ids if i in known}
+        if len(found) != len(ids):
+            raise BadArguments("txid")
+        return found
+
+    def trades_history(self, account: SimAccount, fields: Fields) -> Any:
+        fills = self._fills(account)
+        times = {f.trade_id: f.ts_ms / 1000 for f in fills}
+        start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
+        chosen = [f for f in reversed(fills) if _in_window(f.ts_ms / 1000, start, end)]
+        rows = [(f.trade_id, self._trade_row(account, f)) for f in chosen]
+        return {"trades": _page(rows, fields), "count": len(rows)}
+
+    def query_trades(self, account: SimAccount, fields: Fields) -> Any:
+        ids = {i for i in fields.get("txid", "").split(",") if i}
+        found = {f.trade_id: self._trade_row(account, f) for f in self._fills(account) if f.trade_id in ids}
+        if not ids or len(found) != len(ids):
+            raise BadArguments("txid")
+        return found
+
+    def open_positions(self, account: SimAccount, fields: Fields) -> Any:
+        """Spot accounts hold no margin positions: ``[]`` consolidated, ``{}`` per position."""
+        return [] if fields.get("consolidation") == "market" else {}
+
+    def websockets_token(self, account: SimAccount, fields: Fields) -> Any:
+        return {"token": self.tokens.issue(account), "expires": TOKEN_TTL_S}
+
+
+def rate_limited(retry_after_s: float) -> web.Response:
+    """Kraken's API-counter refusal (ccxt: ``DDoSProtection``, matched on the body first)."""
+    return error("EAPI:Rate limit exceeded", status=429)
+
+
+def unavailable() -> web.Response:
+    return error("EService:Unavailable", status=503)
+
+
+def routes(
+    world: World, auth: Authenticator, tokens: TokenBook, visible: Callable[[str], bool]
+) -> list[web.RouteDef]:
+    api = PrivateApi(world, tokens, visible)
+
+    async def private(request: web.Request) -> web.Response:
+        method = api.methods.get(request.match_info["method"])
+        if method is None:
+            return error("EGeneral:Unknown method", status=404)
+        body = await request.read()
+        try:
+            account = auth.check(
+                request.path, request.headers.get("API-Key"), request.headers.get("API-Sign"), body
+            )
+        except AuthFailure as e:
+            return error(str(e))
+        fields = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+        try:
+            return ok(method(account, fields))
+        except BadArguments:
+            return error(INVALID_ARGUMENTS)
+
+    return [web.post("/0/private/{method}", private)]

@@ -1,0 +1,82 @@
+"""Running one sink: the consumer, its handler and the database engine, until told to stop.
+
+Everything that can fail for a while is waited out by ``Consumer.run`` (capped exponential
+backoff): a Redis outage, and a database outage, which the handler reports as
+``TransientError`` so the batch stays pending, uncounted, and is retried when the database is
+back. Nothing is acknowledged before it is stored, and nothing is dropped for being late.
+Setting ``stop`` (SIGTERM in the CLI) lets the batch in hand finish, commit and be acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fullon_account_service.bus.consumer import Consumer, Handler
+from fullon_account_service.errors import ConfigError
+from fullon_account_service.logs import get_logger
+from fullon_account_service.settings import Settings
+from fullon_account_service.sinks import cache_sink, orm_sink
+from fullon_account_service.sinks.accounts import KnownAccounts
+from fullon_account_service.storage.account_cache import AccountCache
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+
+log = get_logger("sink")
+
+GROUPS: dict[str, tuple[str, ...]] = {cache_sink.GROUP: cache_sink.KINDS, orm_sink.GROUP: orm_sink.KINDS}
+
+
+def build_handler(
+    group: str, redis: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
+) -> Handler:
+    known = KnownAccounts(session_factory)
+    if group == cache_sink.GROUP:
+        return cache_sink.CacheSink(redis, AccountCache(redis), known).handle
+    if group == orm_sink.GROUP:
+        return orm_sink.OrmSink(session_factory, known).handle
+    raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
+
+
+async def run_sink(
+    settings: Settings,
+    group: str,
+    consumer_name: str,
+    redis: aioredis.Redis,
+    stop: asyncio.Event,
+    *,
+    session_factory: async_sessionmaker[AsyncSession] | None = None,
+    wrap: Callable[[Handler], Handler] | None = None,
+) -> None:
+    """Consume ``group``'s streams until ``stop`` is set.
+
+    ``session_factory`` shares an engine the caller owns; without one an engine is built from
+    ``settings`` and disposed on exit. ``wrap`` decorates the handler (metrics, test hooks).
+    """
+    if group not in GROUPS:
+        raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
+    engine: AsyncEngine | None = None
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        session_factory = make_session_factory(engine)
+    try:
+        handler = build_handler(group, redis, session_factory)
+        consumer = Consumer(
+            redis,
+            prefix=settings.stream_prefix,
+            group=group,
+            consumer=consumer_name,
+            kinds=GROUPS[group],
+            handler=wrap(handler) if wrap is not None else handler,
+            batch_size=settings.batch_size,
+            claim_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+        )
+        log.info("sink started", group=group, consumer=consumer_name, streams=consumer.streams)
+        await consumer.run(stop)
+        log.info("sink stopped", group=group, consumer=consumer_name)
+    finally:
+        if engine is not None:
+            await engine.dispose()

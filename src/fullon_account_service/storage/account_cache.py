@@ -1,0 +1,169 @@
+"""AccountCache: balances and positions in Redis, laid out exactly as fullon_cache reads them.
+
+Keys (see ``cache_shapes`` for the JSON inside):
+
+- HASH ``accounts``: field ``str(ex_id)`` -> balances JSON;
+- HASH ``account_positions``: field ``str(ex_id)`` -> positions JSON; no open position deletes
+  the field;
+- HASH ``accounts:freshness`` / ``account_positions:freshness``: ``str(ex_id)`` -> epoch seconds
+  of the last write (ours; upstream had no way to spot a dead producer's data);
+- HASH ``accounts:exchange_ms`` / ``account_positions:exchange_ms``: ``str(ex_id)`` -> exchange
+  time of the stored snapshot, so a late older snapshot is skipped (see ``versioned_hash``).
+
+Fixes over upstream: ``get_positions(ex_id)`` returns that exchange's positions only, each
+position keeps its ``side``, unknown numbers stay ``null``. Redis failures raise
+``TransientError`` / ``FatalError`` instead of being logged and swallowed, so a sink can retry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import redis.asyncio as aioredis
+
+from fullon_account_service.storage import cache_shapes as shapes
+from fullon_account_service.storage.versioned_hash import VersionedHash
+
+ACCOUNTS_KEY = "accounts"
+POSITIONS_KEY = "account_positions"
+
+Balances = Mapping[str, Any]
+Positions = Sequence[Mapping[str, Any]]
+
+
+class AccountCache:
+    def __init__(
+        self, redis: aioredis.Redis | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Without a client one is built from the environment (fullon's zero-argument habit) and
+        closed on ``__aexit__``; a client passed in stays the caller's."""
+        self._owned = redis is None
+        if redis is None:
+            from fullon_account_service.redis_client import make_redis
+            from fullon_account_service.settings import Settings
+
+            redis = make_redis(Settings.from_env())
+        self._redis = redis
+        self._clock = clock
+        self._accounts = VersionedHash(redis, ACCOUNTS_KEY, clock=clock)
+        self._positions = VersionedHash(redis, POSITIONS_KEY, clock=clock)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._owned:
+            await self._redis.aclose()
+
+    # Balances
+
+    async def upsert_user_account(
+        self, ex_id: int, account: Balances, *, exchange_ms: int | None = None
+    ) -> bool:
+        """Replace the balances of ``ex_id``; ``False`` if a newer snapshot is stored."""
+        written = await self.upsert_accounts_many({ex_id: account}, exchange_ms={ex_id: exchange_ms})
+        return written[ex_id]
+
+    async def upsert_accounts_many(
+        self, accounts: Mapping[int, Balances], *, exchange_ms: Mapping[int, int | None] | None = None
+    ) -> dict[int, bool]:
+        """Replace several accounts in one pipeline; per ``ex_id``, written or skipped as stale."""
+        now = self._clock()
+        return await self._accounts.write_many(
+            {ex_id: _replace_account(balances, now) for ex_id, balances in accounts.items()},
+            exchange_ms=exchange_ms,
+        )
+
+    async def merge_accounts_many(
+        self, changes: Mapping[int, Balances], *, exchange_ms: Mapping[int, int | None] | None = None
+    ) -> dict[int, bool]:
+        """Partial balance updates: only the currencies given change (atomic per ``ex_id``)."""
+        now = self._clock()
+        return await self._accounts.write_many(
+            {ex_id: _merge_account(balances, now) for ex_id, balances in changes.items()},
+            exchange_ms=exchange_ms,
+            merge=True,
+        )
+
+    async def get_full_account(self, ex_id: int, currency: str) -> dict[str, Any] | None:
+        document = await self._accounts.get(ex_id)
+        entry = None if document is None else document.get(currency)
+        return entry if isinstance(entry, dict) else None
+
+    async def get_account(self, ex_id: int) -> dict[str, Any] | None:
+        return await self._accounts.get(ex_id)
+
+    async def get_all_accounts(self) -> dict[str, dict[str, Any]]:
+        return await self._accounts.get_all()
+
+    async def get_freshness(self, ex_id: int) -> float | None:
+        """Epoch seconds of the last balance write for ``ex_id``; ``None`` if never written."""
+        return await self._accounts.freshness(ex_id)
+
+    # Positions
+
+    async def upsert_positions(
+        self, ex_id: int, positions: Positions, *, exchange_ms: int | None = None
+    ) -> bool:
+        """Replace the open positions of ``ex_id`` (an empty list deletes them)."""
+        written = await self.upsert_positions_many({ex_id: positions}, exchange_ms={ex_id: exchange_ms})
+        return written[ex_id]
+
+    async def upsert_positions_many(
+        self, positions: Mapping[int, Positions], *, exchange_ms: Mapping[int, int | None] | None = None
+    ) -> dict[int, bool]:
+        now = self._clock()
+        return await self._positions.write_many(
+            {ex_id: _replace_positions(items, now) for ex_id, items in positions.items()},
+            exchange_ms=exchange_ms,
+        )
+
+    async def merge_positions_many(
+        self, changes: Mapping[int, Positions], *, exchange_ms: Mapping[int, int | None] | None = None
+    ) -> dict[int, bool]:
+        """Partial position updates: the symbols given change; a flat one is removed."""
+        now = self._clock()
+        return await self._positions.write_many(
+            {ex_id: _merge_positions(items, now) for ex_id, items in changes.items()},
+            exchange_ms=exchange_ms,
+            merge=True,
+        )
+
+    async def get_positions(self, ex_id: int) -> list[dict[str, Any]]:
+        """Open positions of ``ex_id`` only, each with ``symbol`` and ``ex_id`` (a string)."""
+        document = await self._positions.get(ex_id)
+        return [] if document is None else shapes.positions_list(str(ex_id), document)
+
+    async def get_all_positions(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            ex_id: shapes.positions_list(ex_id, document)
+            for ex_id, document in (await self._positions.get_all()).items()
+        }
+
+    async def get_positions_freshness(self, ex_id: int) -> float | None:
+        return await self._positions.freshness(ex_id)
+
+
+def _replace_account(balances: Balances, now: float) -> Callable[[Any], dict[str, Any]]:
+    document = shapes.account_document(balances, now)
+    return lambda _stored: document
+
+
+def _merge_account(changed: Balances, now: float) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    return lambda stored: shapes.merge_account(stored, changed, now)
+
+
+def _replace_positions(items: Positions, now: float) -> Callable[[Any], dict[str, Any] | None]:
+    document = shapes.positions_document(None, items, now)
+    return lambda _stored: document
+
+
+def _merge_positions(
+    items: Positions, now: float
+) -> Callable[[dict[str, Any] | None], dict[str, Any] | None]:
+    return lambda stored: shapes.positions_document(stored, items, now)

@@ -1,0 +1,19 @@
+"""SQL storage: fullon-compatible tables, async engine, migrations and repositories."""
+
+from fullon_account_service.storage.db.context import DatabaseContext
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+from fullon_account_service.storage.db.models import Base, CatExchange, Exchange, Order, Trade, User
+from fullon_account_service.storage.db.order_versions import OrderRecord
+
+__all__ = [
+    "Base",
+    "CatExchange",
+    "DatabaseContext",
+    "Exchange",
+    "Order",
+    "OrderRecord",
+    "Trade",
+    "User",
+    "make_engine",
+    "make_session_factory",
+]

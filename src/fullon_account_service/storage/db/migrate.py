@@ -1,0 +1,65 @@
+"""Running the Alembic migrations from code, on the same async engine the service uses.
+
+Alembic is synchronous; each command runs inside ``AsyncConnection.run_sync`` on a connection we
+open (``env.py`` picks it up from ``config.attributes``), so it works from a running event loop
+and on both backends. The migration scripts ship inside the package: no ``alembic.ini`` needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from fullon_account_service.storage.db.engine import make_engine
+from fullon_account_service.storage.db.errors import translating
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(database_url: str, revision: str = "head") -> None:
+    await _run(database_url, lambda cfg: command.upgrade(cfg, revision), "upgrade")
+
+
+async def downgrade(database_url: str, revision: str = "base") -> None:
+    await _run(database_url, lambda cfg: command.downgrade(cfg, revision), "downgrade")
+
+
+async def current(database_url: str) -> str | None:
+    """The revision the database is at; ``None`` for a database never migrated."""
+    engine = make_engine(database_url)
+    try:
+        async with translating("read schema revision"), engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
+    finally:
+        await engine.dispose()
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _run(database_url: str, action: Callable[[Config], None], name: str) -> None:
+    engine = make_engine(database_url)
+    config = alembic_config(database_url)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        action(config)
+
+    try:
+        async with translating(f"migration {name}"), engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,90 @@
+"""Orders: one row per (ex_id, ex_order_id), upserted in batches with monotonic state.
+
+The combining rule lives in ``order_versions``; this module only batches it. A batch is folded
+per key in Python first (one ``INSERT .. ON CONFLICT`` may not touch a row twice), then written
+in as few statements as the driver's bind-parameter limit allows: one for any ordinary batch.
+Nothing here commits: the caller commits, so orders and trades of one bus batch land together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, desc, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fullon_account_service.storage.db.errors import translating
+from fullon_account_service.storage.db.models import Order
+from fullon_account_service.storage.db.order_versions import (
+    KEY_FIELDS,
+    OrderRecord,
+    merge,
+    upsert_assignments,
+)
+
+_MAX_BIND_PARAMS = 30_000
+"""Below asyncpg's 32767 and SQLite's 32766 bound parameters per statement."""
+
+_INSERTS: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def fold(records: Iterable[OrderRecord]) -> list[OrderRecord]:
+    """One record per order key, combined by the monotonic rule, first-seen order kept."""
+    folded: dict[tuple[int, str], OrderRecord] = {}
+    for record in records:
+        current = folded.get(record.key)
+        folded[record.key] = record if current is None else merge(current, record)
+    return list(folded.values())
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._session = session
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def save_order(self, record: OrderRecord) -> None:
+        await self.save_orders([record])
+
+    async def save_orders(self, records: Sequence[OrderRecord]) -> int:
+        """Upsert a batch; returns how many distinct orders it touched."""
+        folded = fold(records)
+        if not folded:
+            return 0
+        now = self._clock()
+        rows = [record.row(now) for record in folded]
+        dialect = self._session.get_bind().dialect.name
+        make_insert = _INSERTS.get(dialect)
+        if make_insert is None:
+            raise NotImplementedError(f"order upsert needs PostgreSQL or SQLite, not {dialect}")
+        table = Order.__table__
+        assert isinstance(table, Table)
+        per_statement = max(1, _MAX_BIND_PARAMS // len(rows[0]))
+        async with translating("save orders"):
+            for start in range(0, len(rows), per_statement):
+                stmt = make_insert(table).values(rows[start : start + per_statement])
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(KEY_FIELDS), set_=upsert_assignments(table, stmt.excluded)
+                )
+                await self._session.execute(stmt)
+        return len(folded)
+
+    async def get_order(self, ex_id: int, ex_order_id: str) -> Order | None:
+        async with translating("get order"):
+            result = await self._session.execute(
+                select(Order).where(Order.ex_id == ex_id, Order.ex_order_id == ex_order_id)
+            )
+            return result.scalar_one_or_none()
+
+    async def get_exchange_orders(self, exchange_id: int, limit: int = 100) -> list[Order]:
+        """Newest first."""
+        async with translating("get exchange orders"):
+            result = await self._session.execute(
+                select(Order)
+                .where(Order.ex_id == exchange_id)
+                .order_by(desc(Order.timestamp), desc(Order.order_id))
+                .limit(limit)
+            )
+            return list(result.scalars())

@@ -1,0 +1,1 @@
+"""Seed-compatible import paths (``fullon_account_service.utils.capability_detector``)."""

@@ -1,0 +1,243 @@
+"""The comparison itself: one account's books, as the service has them, against the ground truth.
+
+Books come from storage (``books``) or from bus events (``events``) in the same shape, ``Books``,
+so both checks apply the same rules:
+
+- fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
+  volume and fee; no fill the simulator never made;
+- orders: every order with its final status and filled quantity; ``filled`` left unknown is only
+  accepted for an order that filled nothing (some channels never say);
+- balances and positions: what the venue would show for the truth (see ``expect``); free and used
+  only where the service knows them, because some channels carry totals only.
+
+Numbers are equal within a relative 1e-9: venues render exact decimals, so anything beyond float
+noise is a real difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fullon_account_service.verify.expect import (
+    BalanceView,
+    PositionView,
+    account_label,
+    expected_balances,
+    expected_positions,
+)
+
+AccountKey = tuple[str, int]
+"""A simulated account: (venue, index), as in the ground truth."""
+
+REL_TOL = 1e-9
+ABS_TOL = 1e-12
+DEFAULT_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    ex_trade_id: str
+    ex_order_id: str
+    symbol: str
+    side: str
+    price: float
+    volume: float
+    fee: float | None
+    fee_currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    status: str
+    filled: float | None
+
+
+@dataclass(slots=True)
+class Books:
+    """One account as the service has it. ``fills`` keeps every copy of a trade id, to spot doubles."""
+
+    fills: dict[str, list[FillView]] = field(default_factory=dict)
+    orders: dict[str, OrderView] = field(default_factory=dict)
+    balances: dict[str, BalanceView] = field(default_factory=dict)
+    positions: dict[str, PositionView] = field(default_factory=dict)
+
+    def add_fill(self, fill: FillView) -> None:
+        self.fills.setdefault(fill.ex_trade_id, []).append(fill)
+
+
+@dataclass(slots=True)
+class BooksComparison:
+    differences: list[str] = field(default_factory=list)
+    """The first ``limit`` differences, in a form an operator can read."""
+    total_differences: int = 0
+    accounts: int = 0
+    fills: int = 0
+    orders: int = 0
+    limit: int = DEFAULT_LIMIT
+
+    @property
+    def equal(self) -> bool:
+        return self.total_differences == 0
+
+    def add(self, difference: str) -> None:
+        self.total_differences += 1
+        if len(self.differences) < self.limit:
+            self.differences.append(difference)
+
+    def summary(self) -> str:
+        checked = f"{self.accounts} accounts, {self.orders} orders, {self.fills} fills"
+        if self.equal:
+            return f"equal ({checked})"
+        return f"{self.total_differences} differences ({checked})"
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+def _optional_close(stored: float | None, expected: float | None) -> bool:
+    if stored is None or expected is None:
+        return stored is expected
+    return close(stored, expected)
+
+
+def compare_books(
+    truth: Mapping[str, Any],
+    ex_ids: Mapping[AccountKey, int],
+    books: Mapping[int, Books],
+    *,
+    limit: int = DEFAULT_LIMIT,
+) -> BooksComparison:
+    """Accounts of the truth without an ex_id in ``ex_ids`` are not checked."""
+    result = BooksComparison(limit=limit)
+    for account in truth["accounts"]:
+        ex_id = ex_ids.get((account["venue"], account["index"]))
+        if ex_id is None:
+            continue
+        result.accounts += 1
+        label = f"{account_label(account)} ex_id {ex_id}"
+        have = books.get(ex_id, Books())
+        _fills(result, label, account["fills"], have.fills)
+        _orders(result, label, account["orders"], have.orders)
+        _balances(result, label, expected_balances(account), have.balances)
+        _positions(result, label, expected_positions(account), have.positions)
+    return result
+
+
+def _fills(
+    result: BooksComparison, label: str, truth: list[dict[str, Any]], have: Mapping[str, list[FillView]]
+) -> None:
+    for fill in truth:
+        result.fills += 1
+        copies = have.get(fill["id"], [])
+        if not copies:
+            result.add(f"{label}: fill {fill['id']} of order {fill['order_id']} is missing")
+            continue
+        if len(copies) > 1:
+            result.add(f"{label}: fill {fill['id']} is there {len(copies)} times")
+        _fill_fields(result, label, fill, copies[0])
+    known = {fill["id"] for fill in truth}
+    for trade_id in sorted(set(have) - known):
+        result.add(f"{label}: fill {trade_id} never happened on the venue")
+
+
+def _fill_fields(result: BooksComparison, label: str, fill: Mapping[str, Any], got: FillView) -> None:
+    wrong = [
+        name
+        for name, ok in (
+            ("order", got.ex_order_id == fill["order_id"]),
+            ("symbol", got.symbol == fill["symbol"]),
+            ("side", got.side == fill["side"]),
+            ("price", close(got.price, fill["price"])),
+            ("volume", close(got.volume, fill["amount"])),
+            ("fee", _fee_ok(got.fee, fill["fee"])),
+            ("fee currency", got.fee_currency in (None, fill["fee_currency"])),
+        )
+        if not ok
+    ]
+    if wrong:
+        result.add(
+            f"{label}: fill {fill['id']} differs in {', '.join(wrong)}: stored {got.side} {got.volume:g}"
+            f" {got.symbol} @ {got.price:g} fee {got.fee} {got.fee_currency};"
+            f" truth {fill['side']} {fill['amount']:g} {fill['symbol']} @ {fill['price']:g}"
+            f" fee {fill['fee']} {fill['fee_currency']}"
+        )
+
+
+def _fee_ok(stored: float | None, truth: float) -> bool:
+    return close(truth, 0.0) if stored is None else close(stored, truth)
+
+
+def _orders(
+    result: BooksComparison, label: str, truth: list[dict[str, Any]], have: Mapping[str, OrderView]
+) -> None:
+    for order in truth:
+        result.orders += 1
+        got = have.get(order["id"])
+        if got is None:
+            result.add(f"{label}: order {order['id']} ({order['status']}) is missing")
+            continue
+        filled_ok = close(order["filled"], 0.0) if got.filled is None else close(got.filled, order["filled"])
+        if got.status != order["status"] or not filled_ok:
+            result.add(
+                f"{label}: order {order['id']} is {got.status} filled {got.filled};"
+                f" truth {order['status']} filled {order['filled']:g}"
+            )
+    known = {order["id"] for order in truth}
+    for order_id in sorted(set(have) - known):
+        result.add(f"{label}: order {order_id} never existed on the venue")
+
+
+def _balances(
+    result: BooksComparison,
+    label: str,
+    expected: Mapping[str, BalanceView],
+    have: Mapping[str, BalanceView],
+) -> None:
+    for currency in sorted(set(expected) | set(have)):
+        want, got = expected.get(currency), have.get(currency)
+        if got is None:
+            if want is not None and not close(want.total or 0.0, 0.0):
+                result.add(f"{label}: balance {currency} is missing (truth total {want.total:g})")
+            continue
+        if want is None:
+            if got.total is not None and not close(got.total, 0.0):
+                result.add(f"{label}: balance {currency} {got.total:g} is not in the truth")
+            continue
+        wrong = [name for name in ("total", "free", "used") if not _balance_field_ok(name, got, want)]
+        if wrong:
+            result.add(
+                f"{label}: balance {currency} differs in {', '.join(wrong)}: stored total {got.total}"
+                f" free {got.free} used {got.used};"
+                f" truth total {want.total} free {want.free} used {want.used}"
+            )
+
+
+def _balance_field_ok(name: str, got: BalanceView, want: BalanceView) -> bool:
+    stored, expected = getattr(got, name), getattr(want, name)
+    if stored is None:
+        return name != "total"
+    return _optional_close(stored, expected)
+
+
+def _positions(
+    result: BooksComparison,
+    label: str,
+    expected: Mapping[str, PositionView],
+    have: Mapping[str, PositionView],
+) -> None:
+    for symbol in sorted(set(expected) | set(have)):
+        want, got = expected.get(symbol), have.get(symbol)
+        if got is None:
+            result.add(f"{label}: position {symbol} is missing ({want})")
+        elif want is None:
+            result.add(f"{label}: position {symbol} ({got.side} {got.volume:g}) is not open on the venue")
+        elif (
+            got.side != want.side
+            or not close(got.volume, want.volume)
+            or (got.entry_price is not None and not _optional_close(got.entry_price, want.entry_price))
+        ):
+            result.add(f"{label}: position {symbol} is {got}; truth {want}")

@@ -1,0 +1,164 @@
+"""Shared helpers for producer tests: simulator accounts as ex_ids, a context, the bus as a list."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from fullon_account_service.bus.streams import ENTRY_FIELD, stream_key
+from fullon_account_service.contract import (
+    KINDS,
+    BalanceSnapshot,
+    Envelope,
+    OrderUpdate,
+    PositionSnapshot,
+    TradeFill,
+    decode,
+)
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.clients import strip_credentials
+from fullon_account_service.producers.context import ProducerContext, Timing
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.model import SimAccount
+from fullon_account_service.simulator.server import Simulator
+
+FAST = Timing(
+    poll_interval_s=0.4,
+    fast_poll_interval_s=0.2,
+    silence_threshold_s=5.0,
+    reconnect_delay_s=0.1,
+    max_backoff_s=1.0,
+    overlap_ms=60_000,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    ref: AccountRef
+    account: SimAccount
+
+
+def bind_accounts(sim: Simulator, first_ex_id: int = 1, force_rest: Sequence[int] = ()) -> list[Binding]:
+    out = []
+    for n, account in enumerate(a for a in sim.world.accounts if a.venue in sim.venues):
+        ex_id = first_ex_id + n
+        ref = AccountRef(ex_id=ex_id, uid=1, venue=account.venue, name=f"sim{n}", force_rest=ex_id in force_rest)
+        out.append(Binding(ref, account))
+    return out
+
+
+def credentials_env(bindings: Sequence[Binding]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for b in bindings:
+        env[f"EX_ID_{b.ref.ex_id}_KEY"] = b.account.api_key
+        env[f"EX_ID_{b.ref.ex_id}_SECRET"] = b.account.secret
+    return env
+
+
+def overrides(sim: Simulator) -> dict[str, dict[str, Any]]:
+    """Simulator URLs per venue; the rate limiter stays on, paced for a loopback venue."""
+    return {
+        venue: {**strip_credentials(sim.client_config(sim.world.accounts_of(venue)[0])), "rateLimit": 20}
+        for venue in sim.venues
+    }
+
+
+def make_context(
+    sim: Simulator,
+    settings: Settings,
+    redis: aioredis.Redis,
+    bindings: Sequence[Binding],
+    *,
+    env: dict[str, str] | None = None,
+    timing: Timing = FAST,
+) -> ProducerContext:
+    return ProducerContext.from_settings(
+        settings, redis=redis, overrides=overrides(sim), env=env or credentials_env(bindings), timing=timing
+    )
+
+
+async def read_bus(redis: aioredis.Redis, prefix: str) -> list[Envelope]:
+    out: list[Envelope] = []
+    for kind in KINDS:
+        for _, fields in await redis.xrange(stream_key(prefix, kind)):
+            out.append(decode(fields[ENTRY_FIELD]))
+    return out
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float, every_s: float = 0.25) -> None:
+    """Await ``check()`` until it stops raising AssertionError, at most ``timeout_s``."""
+    last: AssertionError | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                try:
+                    result = check()
+                    if asyncio.iscoroutine(result):
+                        await result
+                    return
+                except AssertionError as e:
+                    last = e
+                await asyncio.sleep(every_s)
+    except TimeoutError:
+        raise last or AssertionError("timed out") from None
+
+
+def close(a: float | None, b: float | None, tol: float = 1e-6) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+
+
+@dataclass(slots=True)
+class BusView:
+    """What the bus says about each account, folded the way a sink would."""
+
+    fills: dict[int, dict[str, set[str]]]
+    fill_events: dict[int, list[TradeFill]]
+    orders: dict[int, dict[str, OrderUpdate]]
+    balances: dict[int, dict[str, Any]]
+    positions: dict[int, dict[str, Any]]
+
+
+def fold(envelopes: Sequence[Envelope]) -> BusView:
+    view = BusView({}, {}, {}, {}, {})
+    for env in envelopes:
+        p = env.payload
+        if isinstance(p, TradeFill):
+            view.fills.setdefault(env.ex_id, {}).setdefault(p.ex_trade_id, set()).add(env.event_id)
+            view.fill_events.setdefault(env.ex_id, []).append(p)
+        elif isinstance(p, OrderUpdate):
+            orders = view.orders.setdefault(env.ex_id, {})
+            prev = orders.get(p.ex_order_id)
+            if prev is None or _later(prev, p):
+                orders[p.ex_order_id] = p
+    for env in sorted((e for e in envelopes if isinstance(e.payload, BalanceSnapshot)), key=lambda e: e.received_ms):
+        assert isinstance(env.payload, BalanceSnapshot)
+        acct = view.balances.setdefault(env.ex_id, {})
+        if not env.payload.partial:
+            acct.clear()
+        for cur, bal in env.payload.balances.items():
+            acct[cur] = bal
+    for env in sorted((e for e in envelopes if isinstance(e.payload, PositionSnapshot)), key=lambda e: e.received_ms):
+        assert isinstance(env.payload, PositionSnapshot)
+        pos = view.positions.setdefault(env.ex_id, {})
+        if not env.payload.partial:
+            pos.clear()
+        for p in env.payload.positions:
+            if p.volume == 0:
+                pos.pop(p.symbol, None)
+            else:
+                pos[p.symbol] = p
+    return view
+
+
+def _later(prev: OrderUpdate, new: OrderUpdate) -> bool:
+    """The state a monotonic upsert keeps: terminal beats open, then more filled wins."""
+    if prev.status.is_terminal != new.status.is_terminal:
+        return new.status.is_terminal
+    return (new.filled or 0.0) >= (prev.filled or 0.0)

@@ -1,0 +1,56 @@
+"""Builders shared by the sink tests: envelopes, deliveries and random fill histories."""
+
+from __future__ import annotations
+
+import random
+
+from fullon_account_service.bus.consumer import Delivery
+from fullon_account_service.contract import Envelope, Payload, Side, Source, TradeFill, event_id
+
+
+def envelope(payload: Payload, *, ex_id: int = 1, exchange_ms: int | None = 1_700_000_000_000) -> Envelope:
+    return Envelope(
+        event_id=event_id(ex_id, payload, exchange_ms),
+        ex_id=ex_id,
+        uid=1,
+        exchange="kraken",
+        source=Source.WS,
+        received_ms=1_700_000_000_500,
+        exchange_ms=exchange_ms,
+        payload=payload,
+    )
+
+
+def deliveries(envelopes: list[Envelope]) -> list[Delivery]:
+    return [Delivery("test:account:x", f"{i + 1}-0", e, 1) for i, e in enumerate(envelopes)]
+
+
+def random_fills(rnd: random.Random, n: int, *, prefix: str, symbols: tuple[str, ...]) -> list[TradeFill]:
+    """Fills with flips, partial closes, shorts, equal times and fees in base, quote or neither."""
+    fills = []
+    for i in range(n):
+        symbol = rnd.choice(symbols)
+        side = rnd.choice((Side.BUY, Side.SELL))
+        volume = rnd.randint(1, 40) / 8
+        price = rnd.randint(800, 1200) / 4
+        kind = rnd.choice(("quote", "base", "none"))
+        fee = (
+            None if kind == "none" else round(rnd.uniform(0, 0.01), 6) * (volume if kind == "base" else price)
+        )
+        currency = {"quote": symbol.split("/")[1], "base": symbol.split("/")[0], "none": None}[kind]
+        fills.append(
+            TradeFill(
+                ex_trade_id=f"{prefix}t{i:04d}",
+                ex_order_id=f"{prefix}o{i // 3}",
+                symbol=symbol,
+                side=side,
+                price=price,
+                volume=volume,
+                cost=price * volume,
+                time_ms=1_700_000_000_000 + rnd.randint(0, n // 2) * 1000,
+                fee=fee,
+                fee_currency=currency,
+                leverage=rnd.choice((None, 1.0, 3.0)),
+            )
+        )
+    return fills

@@ -1,0 +1,106 @@
+"""Settings: embedded defaults, URLs winning over parts, and bad values naming their variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fullon_account_service.errors import ConfigError
+from fullon_account_service.settings import Settings
+
+
+def test_defaults_are_embedded() -> None:
+    settings = Settings.from_env({})
+    assert settings.embedded_redis
+    assert settings.redis_url is None
+    assert settings.is_sqlite
+    assert settings.database_url == f"sqlite+aiosqlite:///{Path('data') / 'fullon_account.db'}"
+    assert (settings.log_level, settings.log_format, settings.log_console) == ("INFO", "console", True)
+    assert (settings.poll_interval_s, settings.reconnect_delay_s, settings.max_retries) == (60.0, 5.0, 3)
+    assert settings.stream_prefix == "fullon:account:"
+
+
+def test_data_dir_moves_the_sqlite_file(tmp_path: Path) -> None:
+    settings = Settings.from_env({"ACCOUNT_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'fullon_account.db'}"
+
+
+def test_parts_build_urls() -> None:
+    settings = Settings.from_env(
+        {
+            "DB_HOST": "db.local",
+            "DB_PORT": "5433",
+            "DB_USER": "fullon",
+            "DB_PASSWORD": "p@ss/word",
+            "DB_NAME": "accounts",
+            "CACHE_HOST": "cache.local",
+            "CACHE_PORT": "6380",
+            "CACHE_DB": "4",
+        }
+    )
+    assert settings.database_url == "postgresql+asyncpg://fullon:p%40ss%2Fword@db.local:5433/accounts"
+    assert settings.redis_url == "redis://cache.local:6380/4"
+
+
+def test_urls_win_over_parts() -> None:
+    settings = Settings.from_env(
+        {
+            "DB_HOST": "db.local",
+            "DB_PORT": "5433",
+            "DATABASE_URL": "postgresql://u@10.0.0.1:5432/x",
+            "CACHE_HOST": "cache.local",
+            "CACHE_DB": "4",
+            "REDIS_URL": "redis://10.0.0.2:6379/9",
+        }
+    )
+    assert settings.database_url == "postgresql+asyncpg://u@10.0.0.1:5432/x"
+    assert settings.redis_url == "redis://10.0.0.2:6379/9"
+    assert not settings.embedded_redis
+
+
+def test_url_wins_even_when_a_part_is_bad() -> None:
+    settings = Settings.from_env({"CACHE_HOST": "h", "CACHE_PORT": "nope", "REDIS_URL": "redis://h:1/0"})
+    assert settings.redis_url == "redis://h:1/0"
+
+
+def test_seed_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "LOG_LEVEL": "debug",
+            "LOG_FORMAT": "JSON",
+            "LOG_CONSOLE": "false",
+            "ACCOUNT_POLL_INTERVAL": "2.5",
+            "ACCOUNT_RECONNECT_DELAY": "1",
+            "ACCOUNT_MAX_RETRIES": "0",
+        }
+    )
+    assert (settings.log_level, settings.log_format, settings.log_console) == ("DEBUG", "json", False)
+    assert (settings.poll_interval_s, settings.reconnect_delay_s, settings.max_retries) == (2.5, 1.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "extra"),
+    [
+        ("DB_PORT", "abc", {"DB_HOST": "db"}),
+        ("DB_PORT", "0", {"DB_HOST": "db"}),
+        ("CACHE_PORT", "70000", {"CACHE_HOST": "cache"}),
+        ("CACHE_DB", "-1", {"CACHE_HOST": "cache"}),
+        ("LOG_LEVEL", "LOUD", {}),
+        ("LOG_FORMAT", "xml", {}),
+        ("LOG_CONSOLE", "maybe", {}),
+        ("ACCOUNT_POLL_INTERVAL", "0", {}),
+        ("ACCOUNT_POLL_INTERVAL", "soon", {}),
+        ("ACCOUNT_RECONNECT_DELAY", "-1", {}),
+        ("ACCOUNT_MAX_RETRIES", "1.5", {}),
+        ("REDIS_URL", "http://localhost:6379", {}),
+        ("DATABASE_URL", "mysql://localhost/x", {}),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**extra, name: value})
+    message = str(info.value)
+    assert name in message
+    assert value in message
+    assert "expected" in message

@@ -233,12 +233,15 @@ def test_ctrl_c_exits_cleanly(redis_url: str) -> None:
     )
     try:
         wait_until_following(proc)
+        interrupted = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+        took = time.monotonic() - interrupted
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert took < 5, f"tail took {took:.1f} s to stop after Ctrl-C (its --timeout is 20 s)"
 
 
 def test_bad_from_is_a_clean_error(redis_url: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from truth_events import NOW_MS, envelope, order_payload, simulated_truth, truth_envelopes
+from truth_events import NOW_MS, envelope, fill_payload, order_payload, simulated_truth, truth_envelopes
 
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import Envelope
@@ -143,3 +143,17 @@ def test_events_name_double_missing_and_wrong(truth: dict[str, Any]) -> None:
     assert result.total_differences == 2, text
     assert "is there 2 times" in text
     assert "is missing" in text
+
+
+def test_kraken_fee_in_quote_terms_is_accepted(truth: dict[str, Any]) -> None:
+    """Kraken's trade history shows a fee charged in base as its quote value at the fill price."""
+    ids = {(a["venue"], a["index"]): n for n, a in enumerate(truth["accounts"], 1)}
+    kraken = truth["accounts"][0]
+    fill = next(f for f in kraken["fills"] if f["fee_currency"] == f["symbol"].split("/")[0] and f["fee"])
+    quote = fill["symbol"].split("/")[1]
+    events = [e for e in truth_envelopes(truth, ids) if getattr(e.payload, "ex_trade_id", None) != fill["id"]]
+    as_quote = {**fill, "fee": fill["fee"] * fill["price"], "fee_currency": quote}
+    assert compare_events(truth, ids, [*events, envelope(1, "kraken", fill_payload(as_quote), NOW_MS)]).equal
+    wrong = {**as_quote, "fee": fill["fee"] * fill["price"] * 2}
+    result = compare_events(truth, ids, [*events, envelope(1, "kraken", fill_payload(wrong), NOW_MS)])
+    assert result.total_differences == 1 and "differs in fee" in result.differences[0]

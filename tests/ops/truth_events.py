@@ -1,8 +1,8 @@
 """A perfect producer, written from the ground truth: the events the service should publish.
 
-Balances follow what each venue reports (Hyperliquid's USDC total is account value, i.e. wallet
-plus unrealised PnL), written out here on purpose rather than imported from ``verify.expect``,
-so the tests check that module instead of agreeing with it.
+Statuses follow what each venue reports (Kraken has no "rejected": it says canceled), written
+out here on purpose rather than imported from ``verify.expect``, so the tests check that module
+instead of agreeing with it. Balances are wallet balances on every venue, as the producers publish.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def simulated_truth(steps: int = 300, seed: int = 11) -> dict[str, Any]:
     return ground_truth(world)
 
 
-def envelope(ex_id: int, venue: str, payload: Payload, exchange_ms: int, *, eid: str | None = None) -> Envelope:
+def envelope(
+    ex_id: int, venue: str, payload: Payload, exchange_ms: int, *, eid: str | None = None
+) -> Envelope:
     return Envelope(
         event_id=eid or event_id(ex_id, payload, exchange_ms),
         ex_id=ex_id,
@@ -90,15 +92,14 @@ def order_payload(order: Mapping[str, Any], status: str | None = None) -> OrderU
 
 
 def venue_balances(account: Mapping[str, Any]) -> dict[str, CurrencyBalance]:
-    balances = {
+    return {
         cur: CurrencyBalance(total=b["total"], free=b["free"], used=b["used"])
         for cur, b in account["balances"].items()
     }
-    if account["venue"] == "hyperliquid" and "USDC" in balances:
-        wallet = account["balances"]["USDC"]
-        value = wallet["total"] + sum(p["unrealized_pnl"] for p in account["positions"])
-        balances["USDC"] = CurrencyBalance(total=value, free=value - wallet["used"], used=wallet["used"])
-    return balances
+
+
+def venue_status(venue: str, status: str) -> str:
+    return "canceled" if (venue, status) == ("kraken", "rejected") else status
 
 
 def positions_payload(account: Mapping[str, Any]) -> PositionSnapshot:
@@ -128,7 +129,8 @@ def truth_envelopes(truth: Mapping[str, Any], ex_ids: Mapping[tuple[str, int], i
         for fill in account["fills"]:
             out.append(envelope(ex_id, venue, fill_payload(fill), fill["ts_ms"]))
         for order in account["orders"]:
-            out.append(envelope(ex_id, venue, order_payload(order), order["updated_ms"]))
+            payload = order_payload(order, venue_status(venue, order["status"]))
+            out.append(envelope(ex_id, venue, payload, order["updated_ms"]))
         out.append(envelope(ex_id, venue, BalanceSnapshot(balances=venue_balances(account)), NOW_MS * 2))
         out.append(envelope(ex_id, venue, positions_payload(account), NOW_MS * 2))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from fullon_account_service.contract import (
     TradeFill,
     decode,
 )
+from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.context import ProducerContext, Timing
@@ -47,7 +49,9 @@ def bind_accounts(sim: Simulator, first_ex_id: int = 1, force_rest: Sequence[int
     out = []
     for n, account in enumerate(a for a in sim.world.accounts if a.venue in sim.venues):
         ex_id = first_ex_id + n
-        ref = AccountRef(ex_id=ex_id, uid=1, venue=account.venue, name=f"sim{n}", force_rest=ex_id in force_rest)
+        ref = AccountRef(
+            ex_id=ex_id, uid=1, venue=account.venue, name=f"sim{n}", force_rest=ex_id in force_rest
+        )
         out.append(Binding(ref, account))
     return out
 
@@ -76,9 +80,15 @@ def make_context(
     *,
     env: dict[str, str] | None = None,
     timing: Timing = FAST,
+    sensor: Sensor = NULL_SENSOR,
 ) -> ProducerContext:
     return ProducerContext.from_settings(
-        settings, redis=redis, overrides=overrides(sim), env=env or credentials_env(bindings), timing=timing
+        settings,
+        redis=redis,
+        overrides=overrides(sim),
+        env=env or credentials_env(bindings),
+        timing=timing,
+        sensor=sensor,
     )
 
 
@@ -102,6 +112,8 @@ async def eventually(check: Callable[[], Any], timeout_s: float, every_s: float 
                         await result
                     return
                 except AssertionError as e:
+                    if os.environ.get("PRODUCER_TEST_DEBUG"):
+                        print("eventually:", str(e).splitlines()[0])  # noqa: T201
                     last = e
                 await asyncio.sleep(every_s)
     except TimeoutError:
@@ -137,14 +149,18 @@ def fold(envelopes: Sequence[Envelope]) -> BusView:
             prev = orders.get(p.ex_order_id)
             if prev is None or _later(prev, p):
                 orders[p.ex_order_id] = p
-    for env in sorted((e for e in envelopes if isinstance(e.payload, BalanceSnapshot)), key=lambda e: e.received_ms):
+    for env in sorted(
+        (e for e in envelopes if isinstance(e.payload, BalanceSnapshot)), key=lambda e: e.received_ms
+    ):
         assert isinstance(env.payload, BalanceSnapshot)
         acct = view.balances.setdefault(env.ex_id, {})
         if not env.payload.partial:
             acct.clear()
         for cur, bal in env.payload.balances.items():
             acct[cur] = bal
-    for env in sorted((e for e in envelopes if isinstance(e.payload, PositionSnapshot)), key=lambda e: e.received_ms):
+    for env in sorted(
+        (e for e in envelopes if isinstance(e.payload, PositionSnapshot)), key=lambda e: e.received_ms
+    ):
         assert isinstance(env.payload, PositionSnapshot)
         pos = view.positions.setdefault(env.ex_id, {})
         if not env.payload.partial:
@@ -162,3 +178,61 @@ def _later(prev: OrderUpdate, new: OrderUpdate) -> bool:
     if prev.status.is_terminal != new.status.is_terminal:
         return new.status.is_terminal
     return (new.filled or 0.0) >= (prev.filled or 0.0)
+
+
+class RecordingSensor(Sensor):
+    def __init__(self) -> None:
+        self.reconnects = 0
+        self.rate_limited = 0
+        self.published = 0
+
+    def on_reconnect(self, exchange: str) -> None:
+        self.reconnects += 1
+
+    def on_rate_limited(self, exchange: str) -> None:
+        self.rate_limited += 1
+
+    def on_events_published(self, kind: str, exchange: str, count: int) -> None:
+        self.published += count
+
+
+# What each venue can say about an order's final state: Kraken has no "rejected" (it reports a
+# rejected order as canceled with a reason).
+_VENUE_STATUS = {("kraken", "rejected"): "canceled"}
+
+
+async def check_truth(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
+    view = fold(await read_bus(redis, prefix))
+    for b in bindings:
+        ex_id, acct = b.ref.ex_id, b.account
+        fills = view.fills.get(ex_id, {})
+        assert set(fills) == {f.trade_id for f in acct.fills}, f"{acct.venue} ex_id={ex_id} fills differ"
+        assert all(len(ids) == 1 for ids in fills.values()), "a fill got two event ids"
+        orders = view.orders.get(ex_id, {})
+        for order in acct.orders.values():
+            got = orders.get(order.order_id)
+            assert got is not None, f"{acct.venue} order {order.order_id} ({order.status}) missing"
+            expected = _VENUE_STATUS.get((acct.venue, order.status), order.status)
+            assert got.status.value == expected, (
+                f"{acct.venue} order {order.order_id}: {got.status} != {expected}"
+            )
+            assert close(got.filled or 0.0, order.filled), (
+                f"order {order.order_id} filled {got.filled} {got} {order}"
+            )
+        balances = view.balances.get(ex_id, {})
+        for cur, bal in acct.balances.items():
+            if bal.total == 0 and cur not in balances:
+                continue
+            assert cur in balances, f"{acct.venue} balance {cur} missing"
+            got_total = balances[cur].total
+            assert close(got_total, bal.total, 1e-6), (
+                f"{acct.venue} ex_id={ex_id} {cur} {got_total} != {bal.total}"
+            )
+        positions = view.positions.get(ex_id, {})
+        truth_positions = {s: p for s, p in acct.positions.items() if p.contracts != 0}
+        assert set(positions) == set(truth_positions), (
+            f"{acct.venue} positions {set(positions)} != {set(truth_positions)}"
+        )
+        for symbol, p in truth_positions.items():
+            assert positions[symbol].side.value == p.side
+            assert close(positions[symbol].volume, abs(p.contracts))

@@ -13,6 +13,9 @@ import sys
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fullon_account_service.bus.consumer import Delivery, Handler
 from fullon_account_service.settings import Settings
@@ -40,7 +43,11 @@ async def main(group: str, consumer: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     after = int(os.environ.get("SINK_KILL_AFTER_BATCHES", "0"))
-    redis = aioredis.Redis.from_url(os.environ["REDIS_URL"])
+    # fakeredis' TCP server hangs up after every error reply (BUSYGROUP on restart is one):
+    # reconnect and retry instead of treating that as an outage.
+    redis = aioredis.Redis.from_url(
+        os.environ["REDIS_URL"], retry=Retry(NoBackoff(), 3), retry_on_error=[RedisConnectionError]
+    )
     try:
         await run_sink(settings, group, consumer, redis, stop, wrap=killer(after) if after else None)
     finally:

@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import Envelope, Payload, Side, Source, TradeFill, event_id
+from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
+from fullon_account_service.storage.db.migrate import upgrade
+
+EX_IDS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Db:
+    url: str
+    factory: async_sessionmaker[AsyncSession]
+
+
+async def reset_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+    await upgrade(url)
+    engine = make_engine(url)
+    async with DatabaseContext(make_session_factory(engine)) as db:
+        user = await db.users.add("sinks@example.com")
+        for ex_id in EX_IDS:
+            exchange = await db.exchanges.add(user.uid, "kraken", f"account {ex_id}")
+            assert exchange.ex_id == ex_id
+    await engine.dispose()
 
 
 def envelope(payload: Payload, *, ex_id: int = 1, exchange_ms: int | None = 1_700_000_000_000) -> Envelope:

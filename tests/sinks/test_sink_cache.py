@@ -6,8 +6,7 @@ import json
 
 import pytest
 import redis.asyncio as aioredis
-from conftest import Db
-from sink_samples import deliveries, envelope
+from sink_samples import Db, deliveries, envelope
 
 from fullon_account_service.contract import (
     BalanceSnapshot,

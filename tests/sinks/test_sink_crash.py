@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from conftest import Db
 from fakeredis import TcpFakeServer
-from sink_samples import envelope, random_fills
+from sink_samples import Db, envelope, random_fills
 from sqlalchemy import func, select
 
 from fullon_account_service.bus import Publisher

@@ -8,15 +8,20 @@ import random
 from typing import Any
 
 import pytest
-from conftest import Db
-from sink_samples import deliveries, envelope, random_fills
+import redis.asyncio as aioredis
+from sink_samples import Db, deliveries, envelope, random_fills
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.bus import Consumer, Publisher
+from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.contract import OrderStatus, OrderUpdate, Side, TradeFill
-from fullon_account_service.errors import ContractError
+from fullon_account_service.errors import ContractError, TransientError
+from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.sinks.pnl import Fill, compute
+from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.models import Order, Trade
 from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
 
@@ -54,7 +59,6 @@ def chunks(items: list[Any], rnd: random.Random) -> list[list[Any]]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_out_of_order_arrival_gives_the_in_order_books(db: Db, seed: int) -> None:
     rnd = random.Random(seed)
-    print(f"seed={seed}")
     sink = OrmSink(db.factory, KnownAccounts(db.factory))
     in_order = random_fills(random.Random(seed), 120, prefix="a", symbols=SYMBOLS)
     shuffled = random_fills(random.Random(seed), 120, prefix="b", symbols=SYMBOLS)
@@ -216,3 +220,40 @@ async def test_two_sinks_on_one_symbol_at_once_keep_the_books_right(db: Db) -> N
     for fill, row in fills_pnl:
         for name in PNL:
             assert math.isclose(stored[fill.ex_trade_id[1:]][name], getattr(row, name), abs_tol=1e-9)
+
+
+async def test_database_outage_leaves_entries_pending_until_it_is_back(
+    db: Db, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    fills = random_fills(random.Random(8), 30, prefix="a", symbols=SYMBOLS)
+    await Publisher(redis_client, prefix=settings.stream_prefix).publish([envelope(f) for f in fills])
+    down_engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/unreachable")
+    down = make_session_factory(down_engine)
+
+    def consumer(factory: async_sessionmaker[AsyncSession], name: str) -> Consumer:
+        return Consumer(
+            redis_client,
+            prefix=settings.stream_prefix,
+            group="orm",
+            consumer=name,
+            kinds=("order", "trade"),
+            handler=OrmSink(factory, KnownAccounts(factory)).handle,
+            claim_idle_ms=50,
+        )
+
+    outage = consumer(down, "a")
+    await outage.ensure_groups()
+    with pytest.raises(TransientError):
+        await outage.run_once()
+    await down_engine.dispose()
+    stream = f"{settings.stream_prefix}trade"
+    assert (await redis_client.xpending(stream, "orm"))["pending"] == 30
+    assert await redis_client.xlen(dead_letter_key(settings.stream_prefix)) == 0
+
+    recovered = consumer(db.factory, "b")
+    async with asyncio.timeout(10):
+        while (await redis_client.xpending(stream, "orm"))["pending"]:
+            await recovered.run_once()
+            await asyncio.sleep(0.06)
+    async with db.factory() as session:
+        assert len(await TradeRepository(session).get_exchange_trades(1, limit=100)) == 30

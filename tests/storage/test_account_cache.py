@@ -9,7 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from fullon_account_service.contract.events import Position, PositionSide
-from fullon_account_service.storage import AccountCache
+from fullon_account_service.storage import AccountCache, ProcessCache
 from fullon_account_service.storage.cache_shapes import position_from_contract
 
 NOW = 1_700_000_000.0
@@ -176,3 +176,12 @@ async def test_usable_as_async_context_manager(redis_client: aioredis.Redis) -> 
         await cache.upsert_user_account(1, {"BTC": {"total": 1.0}})
         assert set(await cache.get_all_accounts()) == {"1"}
     assert await redis_client.ping()
+
+
+async def test_zero_argument_caches_use_the_environment(redis_client: aioredis.Redis) -> None:
+    async with AccountCache() as cache:
+        await cache.upsert_user_account(11, {"BTC": {"total": 1.0}})
+        assert (await cache.get_full_account(11, "BTC") or {})["total"] == 1.0
+    async with ProcessCache() as processes:
+        pid = await processes.register_process("account", "zero-arg")
+        assert await processes.stop_process(pid)

@@ -182,3 +182,13 @@ async def test_exchange_orders_are_newest_first_and_limited(session_factory: Fac
 
 def _fields(record: OrderRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+async def test_zero_argument_context_uses_the_environment(
+    session_factory: Factory, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    async with DatabaseContext() as db:
+        await db.users.add("env@example.com")
+    async with DatabaseContext(session_factory) as db:
+        assert [u.mail for u in await db.users.get_all()] == ["env@example.com"]

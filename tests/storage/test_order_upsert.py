@@ -123,7 +123,7 @@ async def test_versions_of_one_order_in_one_batch_are_folded(session_factory: Fa
     assert (await stored(session_factory, ex_order_id="o-2"))["filled"] == 0.1
 
 
-async def test_large_batches_are_split_below_the_parameter_limit(session_factory: Factory) -> None:
+async def test_large_batches_are_written_in_one_go(session_factory: Factory) -> None:
     batch = [version(ex_order_id=f"o-{i}", updated_ms=i) for i in range(2_500)]
     async with DatabaseContext(session_factory) as db:
         assert await db.orders.save_orders(batch) == 2_500

@@ -117,42 +117,35 @@ class Consumer:
 
     async def _process(self, entries: list[RawEntry]) -> int:
         rejected: list[Rejected] = []
-        deliveries: list[Delivery] = []
-        by_id: dict[tuple[str, str], RawEntry] = {}
+        pairs: list[tuple[RawEntry, Delivery]] = []
         for entry in entries:
             try:
                 envelope = decode(entry.payload)
             except ContractError as e:
                 rejected.append(Rejected(entry, f"undecodable: {e}"))
                 continue
-            deliveries.append(Delivery(entry.stream, entry.entry_id, envelope, entry.deliveries))
-            by_id[(entry.stream, entry.entry_id)] = entry
+            pairs.append((entry, Delivery(entry.stream, entry.entry_id, envelope, entry.deliveries)))
         done: list[RawEntry] = []
         try:
-            if len(deliveries) == 1:
-                await self._one_by_one(deliveries, by_id, done, rejected)
-            elif deliveries:
+            if len(pairs) == 1:
+                await self._one_by_one(pairs, done, rejected)
+            elif pairs:
                 try:
-                    await self._handler(deliveries)
-                    done = list(by_id.values())
+                    await self._handler([delivery for _, delivery in pairs])
+                    done = [entry for entry, _ in pairs]
                 except TransientError:
                     raise
                 except Exception:
-                    log.warning("batch failed, retrying entry by entry", size=len(deliveries))
-                    await self._one_by_one(deliveries, by_id, done, rejected)
+                    log.warning("batch failed, retrying entry by entry", size=len(pairs))
+                    await self._one_by_one(pairs, done, rejected)
         finally:
             await asyncio.shield(self._settle(done, rejected))
         return len(done) + len(rejected)
 
     async def _one_by_one(
-        self,
-        deliveries: list[Delivery],
-        by_id: dict[tuple[str, str], RawEntry],
-        done: list[RawEntry],
-        rejected: list[Rejected],
+        self, pairs: list[tuple[RawEntry, Delivery]], done: list[RawEntry], rejected: list[Rejected]
     ) -> None:
-        for delivery in deliveries:
-            entry = by_id[(delivery.stream, delivery.entry_id)]
+        for entry, delivery in pairs:
             try:
                 await self._handler([delivery])
             except TransientError:

@@ -20,14 +20,22 @@ from fullon_account_service.bus.redis_errors import execute
 from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawEntry:
-    """An entry as it came off the stream, before the codec has looked at it."""
+    """An entry as it came off the stream, before the codec has looked at it.
+
+    Not frozen: one is built per entry on the hot path, and a frozen dataclass pays for
+    ``object.__setattr__`` on every field.
+    """
 
     stream: str
-    entry_id: str
+    raw_id: bytes  # as Redis sent it: acknowledging with bytes skips re-encoding every id
     payload: bytes
     deliveries: int
+
+    @property
+    def entry_id(self) -> str:
+        return self.raw_id.decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,7 @@ class GroupReader:
                 stream, self._group, self._consumer, self._claim_idle_ms, self._cursors[stream], count=count
             )
         replies: list[list[Any]] = await execute(pipe)
-        claimed: list[tuple[str, str, bytes]] = []
+        claimed: list[tuple[str, bytes, bytes]] = []
         more = False
         for stream, reply in zip(self._streams, replies, strict=True):
             cursor, entries = reply[0].decode(), reply[1]
@@ -91,13 +99,13 @@ class GroupReader:
             more = more or cursor != "0-0"
             for entry_id, fields in entries:
                 if fields:  # Redis < 7 reports entries deleted from the stream as nil
-                    claimed.append((stream, entry_id.decode(), fields.get(ENTRY_FIELD, b"")))
+                    claimed.append((stream, entry_id, fields.get(ENTRY_FIELD, b"")))
         self._next_claim_at = now if more else now + self._claim_idle_ms / 2000
         if not claimed:
             return []
         return await self._with_delivery_counts(claimed)
 
-    async def _with_delivery_counts(self, claimed: list[tuple[str, str, bytes]]) -> list[RawEntry]:
+    async def _with_delivery_counts(self, claimed: list[tuple[str, bytes, bytes]]) -> list[RawEntry]:
         pipe = self._redis.pipeline(transaction=False)
         for stream, entry_id, _ in claimed:
             pipe.xpending_range(stream, self._group, entry_id, entry_id, 1, consumername=self._consumer)
@@ -118,16 +126,17 @@ class GroupReader:
             block=block_ms or None,
         )
         entries: list[RawEntry] = []
+        append = entries.append
         for stream_name, items in reply or ():
             stream = stream_name.decode()
             for entry_id, fields in items:
-                entries.append(RawEntry(stream, entry_id.decode(), (fields or {}).get(ENTRY_FIELD, b""), 1))
+                append(RawEntry(stream, entry_id, fields.get(ENTRY_FIELD, b"") if fields else b"", 1))
         return entries
 
     async def ack(self, entries: Iterable[RawEntry]) -> None:
-        by_stream: defaultdict[str, list[str]] = defaultdict(list)
+        by_stream: defaultdict[str, list[bytes]] = defaultdict(list)
         for entry in entries:
-            by_stream[entry.stream].append(entry.entry_id)
+            by_stream[entry.stream].append(entry.raw_id)
         if not by_stream:
             return
         pipe = self._redis.pipeline(transaction=False)
@@ -152,5 +161,5 @@ class GroupReader:
                 consumer=self._consumer,
             )
             pipe.xadd(dead_letter_key(self._prefix), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
-            pipe.xack(entry.stream, self._group, entry.entry_id)
+            pipe.xack(entry.stream, self._group, entry.raw_id)
         await execute(pipe)

@@ -5,28 +5,29 @@ Credentials never pass through here: ``add`` says which variables or secrets-fil
 message. On the embedded SQLite database the schema is brought up to date first, so these work
 on a fresh install; PostgreSQL is migrated by ``db upgrade`` (a deploy step).
 
-Each command imports its operations when it runs: they pull in ccxt, which takes seconds to
-import, and the app imports this module whatever command it runs.
+Each command imports its operations and the database layer when it runs: they pull in ccxt and
+SQLAlchemy, which take seconds to import, and the app imports this module for every command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
-from fullon_account_service.storage.db.engine import make_engine, make_session_factory
-from fullon_account_service.storage.db.migrate import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -39,7 +40,11 @@ accounts_app = typer.Typer(
 
 
 async def _with_db(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+    from fullon_account_service.storage.db.migrate import upgrade
+
     if settings.is_sqlite:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:

@@ -102,7 +102,7 @@ async def list_accounts(
         result = await session.execute(
             select(Exchange, User.mail).join(User, User.uid == Exchange.uid).order_by(Exchange.ex_id)
         )
-        rows = list(result.tuples())
+        rows = [(ex, str(mail)) for ex, mail in result.all()]
     return [
         AccountRow(
             ex_id=ex.ex_id,

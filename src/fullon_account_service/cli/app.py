@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from fullon_account_service.cli.accounts import accounts_app
+from fullon_account_service.cli.db import db_app
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.logs import configure_logging
 from fullon_account_service.settings import Settings
@@ -53,6 +54,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(db_app, name="db")
 
 
 @app.callback()

@@ -7,6 +7,8 @@ streams safely: nothing is claimed, acknowledged or trimmed because someone was 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import time
 from typing import Annotated, Any
@@ -26,7 +28,7 @@ from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
 
 READ_COUNT = 200
-MAX_BLOCK_MS = 1000
+MAX_BLOCK_MS = 250
 
 
 class _Output:
@@ -104,6 +106,20 @@ async def _start_ids(redis: aioredis.Redis, streams: list[str], since: str | Non
     return starts
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """Ctrl-C and SIGTERM end the watch between two reads.
+
+    Relying on task cancellation alone is not enough: a cancel that lands inside redis-py's
+    blocking read can be absorbed there, and the watch would go on until its timeout.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loops
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def _follow(
     redis: aioredis.Redis,
     streams: list[str],
@@ -113,10 +129,11 @@ async def _follow(
     timeout_s: float | None,
 ) -> None:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    stop = _stop_on_signals()
     positions = await _start_ids(redis, streams, since)
     # On stderr so --json output stays clean; also tells a script the watch has started.
     typer.echo(f"following {', '.join(streams)} from {since or 'now'}", err=True)
-    while not out.done:
+    while not out.done and not stop.is_set():
         block_ms = MAX_BLOCK_MS
         if deadline is not None:
             left_ms = int((deadline - time.monotonic()) * 1000)

@@ -15,6 +15,10 @@ class Backoff:
         self._attempt = 0
 
     @property
+    def max_s(self) -> float:
+        return self._max
+
+    @property
     def attempts(self) -> int:
         return self._attempt
 

@@ -1,7 +1,7 @@
 """ccxt exceptions -> our error tree, at the one boundary where producers call ccxt.
 
     AuthenticationError, PermissionDenied, AccountSuspended  -> CredentialsError (account in error)
-    RateLimitExceeded, DDoSProtection                        -> RateLimited (Retry-After when sent)
+    RateLimitExceeded, DDoSProtection (siblings in ccxt)     -> RateLimited (Retry-After when sent)
     NetworkError, InvalidNonce, other ExchangeError          -> TransientError (retry later)
     NotSupported, BadSymbol, BadRequest, ArgumentsRequired   -> FatalError
 
@@ -44,7 +44,7 @@ def translate(err: Exception, action: str, client: Any = None) -> AccountService
     text = redact_text(f"{action}: {type(err).__name__}: {err}")[:_MAX_MESSAGE]
     if isinstance(err, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
         return CredentialsError(text)
-    if isinstance(err, ccxt.DDoSProtection):
+    if isinstance(err, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
         return RateLimited(text, retry_after_s(client) if client is not None else None)
     if isinstance(err, ccxt.NotSupported | ccxt.BadSymbol | ccxt.BadRequest | ccxt.ArgumentsRequired):
         return FatalError(text)

@@ -57,6 +57,7 @@ class AccountDaemon:
         self._accounts: dict[int, AccountRef] = {}
         self._heartbeat: Heartbeat | None = None
         self._stop = asyncio.Event()
+        self._finished: asyncio.Event | None = None
         self._running = False
         self._started_at: float | None = None
         self.discovery: Discovery | None = None
@@ -96,6 +97,7 @@ class AccountDaemon:
         """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
         self.logger.info("Starting AccountDaemon")
         self._stop.clear()
+        self._finished = asyncio.Event()
         self._ensure_components()
         self._running = True
         self._started_at = time.time()
@@ -122,7 +124,9 @@ class AccountDaemon:
                 loop.remove_signal_handler(sig)
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-            await self.stop()
+            finished, self._finished = self._finished, None
+            await self._shutdown()
+            finished.set()
 
     async def _apply(self, wanted: dict[int, AccountRef]) -> None:
         if not self._accounts and wanted:
@@ -194,8 +198,18 @@ class AccountDaemon:
         return dict(self._accounts)
 
     async def stop(self) -> None:
-        """Stop collecting, mark every process stopped, release clients; safe to call twice."""
+        """Stop collecting, mark every process stopped, release clients; safe to call twice.
+
+        While ``start()`` runs, this asks it to stop and waits for its clean-up, so the two never
+        tear the same accounts down concurrently.
+        """
         self._stop.set()
+        if self._finished is not None:
+            await self._finished.wait()
+            return
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
         if not self._running and self.live_collector is None:
             return
         self.logger.info("Stopping AccountDaemon")

@@ -46,7 +46,7 @@ class LiveAccountCollector:
         self._exchanges = list(exchanges or [])
         self._context = context
         self._tasks = TaskGroup("live_collector")
-        self._loops: dict[int, list[asyncio.Task[None]]] = {}
+        self._loops: dict[int, asyncio.Task[None] | None] = {}
 
     @property
     def context(self) -> ProducerContext:
@@ -64,17 +64,29 @@ class LiveAccountCollector:
             return
         ctx = self.context
         ctx.outbox.start()
-        session = await ctx.registry.acquire(ref)
         caps = ctx.detector.capabilities(ref)
-        tasks = [
-            self._tasks.spawn(self._watch(session, kind), name=f"watch-{ref.venue}-{ref.ex_id}-{kind}")
-            for kind, on_ws in caps.items()
-            if on_ws
-        ]
-        if tasks:
-            tasks.append(self._tasks.spawn(self._watchdog(session, caps), name=f"silence-{ref.ex_id}"))
-        self._loops[ref.ex_id] = tasks
-        _log.info("collecting", ex_id=ref.ex_id, venue=ref.venue, streams=[k for k, v in caps.items() if v])
+        streams = [kind for kind, on_ws in caps.items() if on_ws]
+        if streams:
+            self._loops[ref.ex_id] = self._tasks.spawn(
+                self._run(ref, streams), name=f"live-{ref.venue}-{ref.ex_id}"
+            )
+        else:
+            self._loops[ref.ex_id] = None
+        _log.info("collecting", ex_id=ref.ex_id, venue=ref.venue, streams=streams)
+
+    async def _run(self, ref: AccountRef, streams: list[str]) -> None:
+        """Acquire the session (retrying), then run one watch loop per stream and the watchdog."""
+        ctx = self.context
+        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        session = await ctx.registry.acquire_with_retry(
+            ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
+        )
+        try:
+            await asyncio.gather(
+                *(self._watch(session, kind) for kind in streams), self._watchdog(session, streams)
+            )
+        finally:
+            await ctx.registry.release(ref.ex_id)
 
     def is_collecting(self, exchange: Any) -> bool:
         ex_id = exchange.ex_id if isinstance(exchange, AccountRef) else account_ref(exchange).ex_id
@@ -82,12 +94,11 @@ class LiveAccountCollector:
 
     async def stop_exchange(self, exchange: Any) -> None:
         ex_id = account_ref(exchange).ex_id
-        tasks = self._loops.pop(ex_id, None)
-        if tasks is None:
+        if ex_id not in self._loops:
             return
-        for task in tasks:
+        task = self._loops.pop(ex_id)
+        if task is not None:
             await self._tasks.cancel(task)
-        await self.context.registry.release(ex_id)
 
     async def stop_collection(self) -> None:
         for ex_id in list(self._loops):
@@ -117,6 +128,8 @@ class LiveAccountCollector:
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self.context.outbox.publish(fresh, batch.dead)
         session.remember_fills([e.event_id for e in fresh])
+        if fresh:
+            session.request_rest_once("orders")
 
     def _session(self, exchange: Any) -> AccountSession:
         session = self.context.registry.get(account_ref(exchange).ex_id)
@@ -181,12 +194,12 @@ class LiveAccountCollector:
                 session.request_reconcile()
             await self._dispatch(session, kind, result)
 
-    async def _watchdog(self, session: AccountSession, caps: dict[str, bool]) -> None:
+    async def _watchdog(self, session: AccountSession, streams: list[str]) -> None:
         timing = self.context.timing
         started = time.monotonic()
         while True:
             await asyncio.sleep(max(timing.silence_threshold_s / 4, 0.05))
             now = time.monotonic()
-            for kind, on_ws in caps.items():
-                if on_ws and now - session.last_ws_at.get(kind, started) > timing.silence_threshold_s:
+            for kind in streams:
+                if now - session.last_ws_at.get(kind, started) > timing.silence_threshold_s:
                     session.request_poll(kind)

@@ -20,7 +20,6 @@ import redis.asyncio as aioredis
 from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.contract import Envelope
-from fullon_account_service.errors import TransientError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.normalise import DeadPayload
@@ -77,11 +76,8 @@ class Outbox:
         """Queue for publishing; waits only while the buffer is full."""
         self._dead.extend(dead)
         for envelope in envelopes:
-            while len(self._items) >= self._max:
-                self._space.clear()
-                await self._space.wait()
-            self._items.append(_Item(envelope, None))
-        if envelopes or dead:
+            await self._append(_Item(envelope, None))
+        if dead:
             self._wake.set()
 
     async def publish(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
@@ -89,16 +85,20 @@ class Outbox:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
         self._dead.extend(dead)
+        self._wake.set()
         for envelope in envelopes:
-            while len(self._items) >= self._max:
-                self._space.clear()
-                await self._space.wait()
             future: asyncio.Future[None] = loop.create_future()
             futures.append(future)
-            self._items.append(_Item(envelope, future))
-        self._wake.set()
+            await self._append(_Item(envelope, future))
         if futures:
             await asyncio.gather(*futures)
+
+    async def _append(self, item: _Item) -> None:
+        while len(self._items) >= self._max:
+            self._space.clear()
+            await self._space.wait()
+        self._items.append(item)
+        self._wake.set()
 
     async def _run(self) -> None:
         delay = self._retry
@@ -110,9 +110,9 @@ class Outbox:
                 await self._flush_dead()
                 await self._flush_batch()
                 delay = self._retry
-            except TransientError as e:
+            except Exception as e:  # never lose the flusher: every failure means "retry later"
                 self.failures += 1
-                _log.warning("publish failed; events kept", pending=len(self._items), error=str(e))
+                _log.warning("publish failed; events kept", pending=len(self._items), error=repr(e))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, self._max_retry)
 

@@ -91,6 +91,8 @@ class Reconciler:
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self._outbox.publish(fresh, batch.dead)
         session.remember_fills([e.event_id for e in fresh])
+        if fresh:
+            session.rest_once.add("orders")
         newest = max((e.exchange_ms or 0 for e in batch.envelopes), default=0)
         await self._cursors.advance(ex_id, max(newest, started - self._overlap))
 

@@ -64,10 +64,8 @@ class RestAccountPoller:
         ref = account_ref(exchange)
         if self.is_polling(ref):
             return
-        ctx = self.context
-        ctx.outbox.start()
-        session = await ctx.registry.acquire(ref)
-        self._loops[ref.ex_id] = self._tasks.spawn(self._loop(session), name=f"poll-{ref.venue}-{ref.ex_id}")
+        self.context.outbox.start()
+        self._loops[ref.ex_id] = self._tasks.spawn(self._run(ref), name=f"poll-{ref.venue}-{ref.ex_id}")
 
     def is_polling(self, exchange: Any) -> bool:
         ex_id = exchange.ex_id if isinstance(exchange, AccountRef) else account_ref(exchange).ex_id
@@ -79,13 +77,10 @@ class RestAccountPoller:
         task = self._loops.pop(ex_id, None)
         if task is not None:
             await self._tasks.cancel(task)
-            await self.context.registry.release(ex_id)
 
     async def stop_polling(self) -> None:
         for ex_id in list(self._loops):
-            task = self._loops.pop(ex_id)
-            await self._tasks.cancel(task)
-            await self.context.registry.release(ex_id)
+            await self._tasks.cancel(self._loops.pop(ex_id))
 
     def get_status(self) -> dict[str, Any]:
         return {
@@ -100,13 +95,25 @@ class RestAccountPoller:
         caps = self.context.detector.capabilities(session.ref)
         kinds = {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
         kinds |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
+        kinds |= session.rest_once
+        session.rest_once = set()
         kinds.add("fills")
         return tuple(k for k in ALL_KINDS if k in kinds)
 
-    async def _loop(self, session: AccountSession) -> None:
+    async def _run(self, ref: AccountRef) -> None:
+        ctx = self.context
+        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        session = await ctx.registry.acquire_with_retry(
+            ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
+        )
+        try:
+            await self._loop(session, backoff)
+        finally:
+            await ctx.registry.release(ref.ex_id)
+
+    async def _loop(self, session: AccountSession, backoff: Backoff) -> None:
         ctx = self.context
         ref = session.ref
-        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
         full = True
         while True:
             full = full or session.reconcile_requested
@@ -117,7 +124,7 @@ class RestAccountPoller:
                 full = False
                 delay = ctx.timing.fast_poll_interval_s if session.fast_poll else self.poll_interval
             self.cycles[ref.ex_id] = self.cycles.get(ref.ex_id, 0) + 1
-            await self._sleep(session, delay, wakeable)
+            await self._sleep(session, delay, wakeable, ctx.timing.fast_poll_interval_s)
 
     async def _cycle(
         self, session: AccountSession, full: bool, backoff: Backoff
@@ -153,12 +160,16 @@ class RestAccountPoller:
         return None, True
 
     @staticmethod
-    async def _sleep(session: AccountSession, delay: float, wakeable: bool) -> None:
+    async def _sleep(session: AccountSession, delay: float, wakeable: bool, min_gap_s: float) -> None:
+        """The cycle's one sleep: ``delay``, cut short by a wake-up but never below ``min_gap_s``."""
         if not wakeable:
             await asyncio.sleep(delay)
             return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             async with asyncio.timeout(delay):
                 await session.wake_poller.wait()
         except TimeoutError:
-            pass
+            return
+        await asyncio.sleep(max(min(min_gap_s, delay) - (loop.time() - started), 0.0))

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.backoff import Backoff
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
@@ -38,6 +39,8 @@ class AccountSession:
     fast_poll: set[str] = field(default_factory=set)
     """Streams currently silent or down: while non-empty the poller runs at its fast interval."""
     last_ws_at: dict[str, float] = field(default_factory=dict)
+    rest_once: set[str] = field(default_factory=set)
+    """Kinds the poller should read on its next cycle only (e.g. orders after a new fill)."""
     reconcile_requested: bool = False
     """Set after a WebSocket reconnect: the poller's next cycle reads everything."""
     orders_since_ms: int | None = None
@@ -67,6 +70,12 @@ class AccountSession:
         self.fast_poll.add(reason)
         self.wake_poller.set()
 
+    def request_rest_once(self, kind: str) -> None:
+        """Read ``kind`` over REST on the next cycle: a fill changed an order whose stream may
+        not say so (Kraken reports partial fills on the trade channel only)."""
+        self.rest_once.add(kind)
+        self.wake_poller.set()
+
     def request_reconcile(self) -> None:
         self.reconcile_requested = True
         self.wake_poller.set()
@@ -88,6 +97,28 @@ class SessionRegistry:
         self._sessions: dict[int, AccountSession] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._creating: dict[int, asyncio.Lock] = {}
+
+    async def acquire_with_retry(
+        self, ref: AccountRef, backoff: Backoff, on_error: Callable[[str, str], None]
+    ) -> AccountSession:
+        """``acquire`` until it works: a venue outage or a rate limit at start-up only delays the
+        account; missing or rejected credentials mark it in error (``on_error``) and retry slowly."""
+        while True:
+            try:
+                session = await self.acquire(ref)
+            except CredentialsError as e:
+                on_error("error", str(e))
+                await asyncio.sleep(backoff.next(at_least_s=backoff.max_s))
+            except RateLimited as e:
+                self._sensor.on_rate_limited(ref.venue)
+                on_error("starting", f"rate limited: {e}")
+                await asyncio.sleep(backoff.next(at_least_s=e.retry_after_s or 0.0))
+            except AccountServiceError as e:
+                on_error("starting", f"cannot start yet: {e}")
+                await asyncio.sleep(backoff.next())
+            else:
+                backoff.reset()
+                return session
 
     def get(self, ex_id: int) -> AccountSession | None:
         return self._sessions.get(ex_id)

@@ -47,11 +47,12 @@ import asyncio
 import json
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler, Middleware
 
 from fullon_account_service.logs import get_logger
 from fullon_account_service.simulator.model import World
@@ -100,10 +101,6 @@ class FaultDice:
 
     def early_order_update(self) -> bool:
         return self._roll(self.world.faults.early_order_update_probability)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def _default_server_error() -> web.StreamResponse:

@@ -5,8 +5,9 @@ so both checks apply the same rules:
 
 - fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
   volume and fee; no fill the simulator never made;
-- orders: every order with its final status and filled quantity; ``filled`` left unknown is only
-  accepted for an order that filled nothing (some channels never say);
+- orders: every order with its final status (as the venue names it) and filled quantity;
+  ``filled`` left unknown is only accepted for an order that filled nothing (some channels never
+  say);
 - balances and positions: what the venue would show for the truth (see ``expect``); free and used
   only where the service knows them, because some channels carry totals only.
 
@@ -27,6 +28,8 @@ from fullon_account_service.verify.expect import (
     account_label,
     expected_balances,
     expected_positions,
+    expected_status,
+    fee_options,
 )
 
 AccountKey = tuple[str, int]
@@ -120,15 +123,19 @@ def compare_books(
         result.accounts += 1
         label = f"{account_label(account)} ex_id {ex_id}"
         have = books.get(ex_id, Books())
-        _fills(result, label, account["fills"], have.fills)
-        _orders(result, label, account["orders"], have.orders)
+        _fills(result, label, account["venue"], account["fills"], have.fills)
+        _orders(result, label, account["venue"], account["orders"], have.orders)
         _balances(result, label, expected_balances(account), have.balances)
         _positions(result, label, expected_positions(account), have.positions)
     return result
 
 
 def _fills(
-    result: BooksComparison, label: str, truth: list[dict[str, Any]], have: Mapping[str, list[FillView]]
+    result: BooksComparison,
+    label: str,
+    venue: str,
+    truth: list[dict[str, Any]],
+    have: Mapping[str, list[FillView]],
 ) -> None:
     for fill in truth:
         result.fills += 1
@@ -138,13 +145,15 @@ def _fills(
             continue
         if len(copies) > 1:
             result.add(f"{label}: fill {fill['id']} is there {len(copies)} times")
-        _fill_fields(result, label, fill, copies[0])
+        _fill_fields(result, label, venue, fill, copies[0])
     known = {fill["id"] for fill in truth}
     for trade_id in sorted(set(have) - known):
         result.add(f"{label}: fill {trade_id} never happened on the venue")
 
 
-def _fill_fields(result: BooksComparison, label: str, fill: Mapping[str, Any], got: FillView) -> None:
+def _fill_fields(
+    result: BooksComparison, label: str, venue: str, fill: Mapping[str, Any], got: FillView
+) -> None:
     wrong = [
         name
         for name, ok in (
@@ -153,8 +162,7 @@ def _fill_fields(result: BooksComparison, label: str, fill: Mapping[str, Any], g
             ("side", got.side == fill["side"]),
             ("price", close(got.price, fill["price"])),
             ("volume", close(got.volume, fill["amount"])),
-            ("fee", _fee_ok(got.fee, fill["fee"])),
-            ("fee currency", got.fee_currency in (None, fill["fee_currency"])),
+            ("fee", _fee_ok(got, fee_options(venue, fill))),
         )
         if not ok
     ]
@@ -167,12 +175,19 @@ def _fill_fields(result: BooksComparison, label: str, fill: Mapping[str, Any], g
         )
 
 
-def _fee_ok(stored: float | None, truth: float) -> bool:
-    return close(truth, 0.0) if stored is None else close(stored, truth)
+def _fee_ok(got: FillView, options: list[tuple[float, str]]) -> bool:
+    """An unknown fee is only right for a free fill; an unknown currency is not held against it."""
+    if got.fee is None:
+        return close(options[0][0], 0.0)
+    return any(close(got.fee, fee) and got.fee_currency in (None, currency) for fee, currency in options)
 
 
 def _orders(
-    result: BooksComparison, label: str, truth: list[dict[str, Any]], have: Mapping[str, OrderView]
+    result: BooksComparison,
+    label: str,
+    venue: str,
+    truth: list[dict[str, Any]],
+    have: Mapping[str, OrderView],
 ) -> None:
     for order in truth:
         result.orders += 1
@@ -180,11 +195,12 @@ def _orders(
         if got is None:
             result.add(f"{label}: order {order['id']} ({order['status']}) is missing")
             continue
+        status = expected_status(venue, order["status"])
         filled_ok = close(order["filled"], 0.0) if got.filled is None else close(got.filled, order["filled"])
-        if got.status != order["status"] or not filled_ok:
+        if got.status != status or not filled_ok:
             result.add(
                 f"{label}: order {order['id']} is {got.status} filled {got.filled};"
-                f" truth {order['status']} filled {order['filled']:g}"
+                f" truth {status} filled {order['filled']:g}"
             )
     known = {order["id"] for order in truth}
     for order_id in sorted(set(have) - known):

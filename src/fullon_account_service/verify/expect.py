@@ -1,10 +1,14 @@
-"""What a venue would show for the ground truth: the balances and positions the service can know.
+"""What a venue would show for the ground truth: the books the service can know, in its terms.
 
-The simulator's ledger keeps wallet balances (realised only). Most venues report exactly that;
-an equity venue reports the settle currency's total as wallet plus the open positions'
-unrealised PnL, the way its account summary does (Hyperliquid's ``accountValue``; the producers
-publish it unchanged, see ``producers.normalise.venues``). Free is then total minus used, and
-unknown when used exceeds it.
+Balances are wallet balances (realised only), as the ledger keeps them: the producers publish
+every venue's balances with that meaning (Bybit's ``walletBalance``, Hyperliquid's account value
+less unrealised PnL; see ``producers.normalise.venues``). Free and used follow the truth too;
+where a channel does not carry them the service stores them unknown, which ``compare`` accepts.
+
+Order statuses are what the venue can say: Kraken has no "rejected" and reports such an order
+as canceled. Fees too: Kraken's trade history gives every fee in the quote currency (a fee
+charged in base shows as its quote value at the fill price) while its private stream gives the
+currency charged, so either form of such a fill is right.
 
 Positions are compared on side, size and entry price. Mark price and unrealised PnL are left
 out: they are quotes, not books, and move with every tick whether or not the venue pushes it.
@@ -16,8 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-EQUITY_VENUES: dict[str, str] = {"hyperliquid": "USDC"}
-"""Venue -> the currency whose reported total includes unrealised PnL."""
+VENUE_STATUS: dict[tuple[str, str], str] = {("kraken", "rejected"): "canceled"}
+"""(venue, truth status) -> the status that venue reports for it."""
+
+QUOTE_FEE_VENUES = frozenset({"kraken"})
+"""Venues that may report a fee charged in base as its quote value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +45,25 @@ def account_label(account: Mapping[str, Any]) -> str:
     return f"{account['venue']}#{account['index']}"
 
 
+def expected_status(venue: str, status: str) -> str:
+    return VENUE_STATUS.get((venue, status), status)
+
+
+def fee_options(venue: str, fill: Mapping[str, Any]) -> list[tuple[float, str]]:
+    """Each (fee, currency) the venue may report for ``fill``."""
+    options = [(float(fill["fee"]), str(fill["fee_currency"]))]
+    base, _, rest = str(fill["symbol"]).partition("/")
+    quote = rest.split(":")[0]
+    if venue in QUOTE_FEE_VENUES and fill["fee_currency"] == base and quote:
+        options.append((float(fill["fee"]) * float(fill["price"]), quote))
+    return options
+
+
 def expected_balances(account: Mapping[str, Any]) -> dict[str, BalanceView]:
-    balances: dict[str, BalanceView] = {
+    return {
         currency: BalanceView(float(b["total"]), float(b["free"]), float(b["used"]))
         for currency, b in account["balances"].items()
     }
-    equity_currency = EQUITY_VENUES.get(account["venue"])
-    wallet = balances.get(equity_currency) if equity_currency else None
-    if equity_currency is not None and wallet is not None and wallet.total is not None:
-        unrealised = sum(float(p["unrealized_pnl"]) for p in account["positions"] if p["contracts"])
-        total = wallet.total + unrealised
-        used = wallet.used or 0.0
-        balances[equity_currency] = BalanceView(total, total - used if total >= used else None, used)
-    return balances
 
 
 def expected_positions(account: Mapping[str, Any]) -> dict[str, PositionView]:

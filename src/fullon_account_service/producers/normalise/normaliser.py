@@ -139,9 +139,9 @@ class Normaliser:
             if completed is None:
                 batch.held_back += 1
                 continue
-            status = venues.order_status(self.ref.venue, completed)
-            if status is not None:
-                completed = {**completed, "status": status}
+            fixes = venues.order_fixes(self.ref.venue, completed)
+            if fixes:
+                completed = {**completed, **fixes}
 
             def build(r: dict[str, Any] = completed) -> tuple[Payload, int | None]:
                 return unified.order_update(r, self._markets), None

@@ -186,7 +186,7 @@ def merge(current: OrderRecord, incoming: OrderRecord) -> OrderRecord:
     return dataclasses.replace(current, **changes)
 
 
-_TERMINAL_LITERALS = [literal_column(f"'{status}'") for status in TERMINAL_STATUSES]
+_TERMINAL_LITERALS: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in TERMINAL_STATUSES]
 
 
 def _is_terminal(status: ColumnElement[Any]) -> ColumnElement[bool]:

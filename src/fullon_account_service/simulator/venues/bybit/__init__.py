@@ -8,10 +8,9 @@ aiohttp application; ``VENUE.client_config(account, base_url)`` is what ``ccxt.b
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from fullon_account_service.simulator.faults import fault_middleware
 from fullon_account_service.simulator.model import SimAccount, World
@@ -41,8 +40,7 @@ class BybitVenue:
             response.headers["X-Bapi-Limit-Reset-Timestamp"] = str(now_ms + int(retry_after_s * 1000))
             return response
 
-        # faults' own alias is narrower than aiohttp's Middleware protocol; the object is one.
-        middleware = cast(Middleware, fault_middleware(world, throttled, name="bybit"))
+        middleware = fault_middleware(world, throttled, name="bybit")
         app = web.Application(middlewares=[middleware])
         app[WORLD] = world
         app[CLOCK] = self._clock_ms

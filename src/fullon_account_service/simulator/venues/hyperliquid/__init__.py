@@ -8,10 +8,9 @@ simulator checks those signatures (see ``auth``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from fullon_account_service.simulator.faults import fault_middleware
 from fullon_account_service.simulator.model import SimAccount, World
@@ -39,8 +38,7 @@ class HyperliquidVenue:
         middleware = fault_middleware(
             world, _rate_limited, name=self.name, server_error_response=_server_error
         )
-        # faults.py types its middleware as a plain Callable; aiohttp wants its Protocol.
-        app = web.Application(middlewares=[cast(Middleware, middleware)])
+        app = web.Application(middlewares=[middleware])
         faults = ws.EventFaults(world)
         faults.attach()
         rest.add_routes(app, world, faults.visible)

@@ -6,7 +6,7 @@ the app (``/0/public``, ``/0/private``, ``/v2``), so nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -28,8 +28,7 @@ class KrakenVenue:
         middleware = fault_middleware(
             world, rest.rate_limited, name="kraken", server_error_response=rest.unavailable
         )
-        # faults.Middleware is structurally aiohttp's middleware; mypy cannot see through the alias
-        app = web.Application(middlewares=[cast(Any, middleware)])
+        app = web.Application(middlewares=[middleware])
         app.add_routes(markets.routes(world))
         app.add_routes(rest.routes(world, Authenticator(world), tokens, plan.visible))
         app.add_routes(ws.routes(world, tokens, plan))

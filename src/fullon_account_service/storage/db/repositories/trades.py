@@ -288,16 +288,14 @@ class TradeRepository:
         return list(await self._session.execute(stmt))
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """One executemany: SQLAlchemy packs it into multi-row INSERTs with a cached statement."""
         if not rows:
             return
         make_insert = _INSERTS.get(self._dialect)
         if make_insert is None:
             raise NotImplementedError(f"trade insert needs PostgreSQL or SQLite, not {self._dialect}")
-        per_statement = max(1, _MAX_BIND_PARAMS // len(rows[0]))
-        for start in range(0, len(rows), per_statement):
-            stmt = make_insert(_TABLE).values(rows[start : start + per_statement])
-            stmt = stmt.on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])
-            await self._session.execute(stmt)
+        stmt = make_insert(_TABLE).on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])
+        await self._session.execute(stmt, rows)
 
     async def get_exchange_trades(self, exchange_id: int, limit: int = 100) -> list[Trade]:
         """Newest first, by exchange time."""

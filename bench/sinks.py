@@ -1,0 +1,222 @@
+"""Sink throughput on real Redis and PostgreSQL, against the same writes one event at a time.
+
+    REDIS_URL=redis://127.0.0.1:6379/15 DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test \\
+        uv run python bench/sinks.py [--trades N] [--snapshots N] [--baseline N] [--consumers K]
+
+ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then consumed by
+``--consumers`` sink consumers (batches of 500) through ``Consumer.run_once``: decode, insert,
+FIFO PnL, commit, XACK. Baseline: ``TradeRepository.save_trades([one])`` + commit per fill, the
+shape of a collector writing straight to the database (PnL included, no bus).
+Cache sink: complete balance snapshots of 1,000 accounts, consumed the same way. Baseline:
+``AccountCache.upsert_user_account`` per snapshot.
+
+The database is migrated if needed; the bench adds its own user and accounts, and removes them
+and their rows at the end. Redis keys live under a per-run stream prefix; the ``accounts`` fields
+of the bench accounts are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import redis.asyncio as aioredis
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fullon_account_service.bus import Consumer, Handler, Publisher
+from fullon_account_service.contract import (
+    BalanceSnapshot,
+    CurrencyBalance,
+    Envelope,
+    Payload,
+    Side,
+    Source,
+    TradeFill,
+    event_id,
+)
+from fullon_account_service.sinks.accounts import KnownAccounts
+from fullon_account_service.sinks.cache_sink import CacheSink
+from fullon_account_service.sinks.orm_sink import OrmSink
+from fullon_account_service.storage.account_cache import ACCOUNTS_KEY, AccountCache
+from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
+from fullon_account_service.storage.db.migrate import upgrade
+from fullon_account_service.storage.db.models import Exchange, Trade, User
+from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.versioned_hash import freshness_key, version_key
+
+T0 = 1_700_000_000_000
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT")
+TRADE_ACCOUNTS = 20
+CACHE_ACCOUNTS = 1_000
+BATCH = 500
+
+
+def wrap(ex_id: int, payload: Payload, ms: int) -> Envelope:
+    return Envelope(
+        event_id=event_id(ex_id, payload, ms),
+        ex_id=ex_id,
+        uid=1,
+        exchange="bybit",
+        source=Source.WS,
+        received_ms=ms + 5,
+        exchange_ms=ms,
+        payload=payload,
+    )
+
+
+def fills(ex_ids: Sequence[int], n: int, tag: str) -> list[Envelope]:
+    rnd = random.Random(1)
+    out = []
+    for i in range(n):
+        price = 100 + rnd.random()
+        volume = rnd.randint(1, 20) / 10
+        fill = TradeFill(
+            ex_trade_id=f"{tag}-{i}",
+            ex_order_id=f"{tag}-o{i // 4}",
+            symbol=SYMBOLS[i % len(SYMBOLS)],
+            side=rnd.choice((Side.BUY, Side.SELL)),
+            price=price,
+            volume=volume,
+            cost=price * volume,
+            time_ms=T0 + i,
+            fee=price * volume * 0.001,
+            fee_currency="USDT",
+        )
+        out.append(wrap(ex_ids[i % len(ex_ids)], fill, T0 + i))
+    return out
+
+
+def snapshots(ex_ids: Sequence[int], n: int) -> list[Envelope]:
+    out = []
+    for i in range(n):
+        payload = BalanceSnapshot(
+            balances={
+                "USDT": CurrencyBalance(total=1000.0 + i, free=900.0, used=100.0 + i),
+                "BTC": CurrencyBalance(total=1.5, free=1.0, used=0.5),
+            }
+        )
+        out.append(wrap(ex_ids[i % len(ex_ids)], payload, T0 + i))
+    return out
+
+
+async def consume(
+    redis: aioredis.Redis, prefix: str, group: str, kinds: tuple[str, ...], handlers: list[Handler], n: int
+) -> float:
+    """Events/s for ``len(handlers)`` consumers draining ``n`` published events."""
+    consumers = [
+        Consumer(redis, prefix=prefix, group=group, consumer=f"c{i}", kinds=kinds, handler=h, batch_size=BATCH,
+                 block_ms=50)
+        for i, h in enumerate(handlers)
+    ]
+    for consumer in consumers:
+        await consumer.ensure_groups()
+    done = 0
+
+    async def drain(consumer: Consumer) -> None:
+        nonlocal done
+        while done < n:
+            done += await consumer.run_once()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(drain(c) for c in consumers))
+    return n / (time.perf_counter() - start)
+
+
+async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> float:
+    start = time.perf_counter()
+    for envelope in items:
+        await write(envelope)
+    return len(items) / (time.perf_counter() - start)
+
+
+async def setup_accounts(factory: async_sessionmaker[AsyncSession], tag: str, count: int) -> tuple[int, list[int]]:
+    async with DatabaseContext(factory) as db:
+        user = await db.users.add(f"bench-{tag}@example.com")
+        ids = [(await db.exchanges.add(user.uid, "bybit", f"bench {tag} {i}")).ex_id for i in range(count)]
+        return user.uid, ids
+
+
+async def cleanup(factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, prefix: str, uid: int,
+                  ex_ids: list[int]) -> None:
+    async with factory() as session:
+        await session.execute(delete(Trade).where(Trade.ex_id.in_(ex_ids)))
+        await session.execute(delete(Exchange).where(Exchange.uid == uid))
+        await session.execute(delete(User).where(User.uid == uid))
+        await session.commit()
+    fields = [str(i) for i in ex_ids]
+    for key in (ACCOUNTS_KEY, version_key(ACCOUNTS_KEY), freshness_key(ACCOUNTS_KEY)):
+        await redis.hdel(key, *fields)
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def publish(redis: aioredis.Redis, prefix: str, envelopes: list[Envelope]) -> None:
+    publisher = Publisher(redis, prefix=prefix)
+    for i in range(0, len(envelopes), 2_000):
+        await publisher.publish(envelopes[i : i + 2_000])
+
+
+async def main(args: argparse.Namespace) -> None:
+    redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
+    if not redis_url or not database_url:
+        raise SystemExit("set REDIS_URL and DATABASE_URL: this bench measures the real services")
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"bench:{tag}:"
+    redis = aioredis.Redis.from_url(redis_url)
+    await upgrade(database_url)
+    engine = make_engine(database_url, pool_size=args.consumers + 2)
+    factory = make_session_factory(engine)
+    uid, ex_ids = await setup_accounts(factory, tag, CACHE_ACCOUNTS)
+    trade_ids = ex_ids[:TRADE_ACCOUNTS]
+    try:
+        print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
+        await publish(redis, prefix, fills(trade_ids, args.trades, f"{tag}s"))
+        sinks = [OrmSink(factory, KnownAccounts(factory)).handle for _ in range(args.consumers)]
+        orm_rate = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades)
+
+        async def write_trade(envelope: Envelope) -> None:
+            assert isinstance(envelope.payload, TradeFill)
+            record = TradeRecord.from_fill(envelope.payload, ex_id=envelope.ex_id, uid=uid, exchange="bybit")
+            async with factory() as session:
+                await TradeRepository(session).save_trades([record])
+                await session.commit()
+
+        orm_base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b"), write_trade)
+        print(f"  sink {orm_rate:,.0f} trades/s; one at a time {orm_base:,.0f} trades/s; x{orm_rate / orm_base:.1f}")
+
+        print(f"cache sink: {args.snapshots:,} balance snapshots of {CACHE_ACCOUNTS:,} accounts")
+        await publish(redis, prefix, snapshots(ex_ids, args.snapshots))
+        cache = AccountCache(redis)
+        handlers = [CacheSink(redis, cache, KnownAccounts(factory)).handle for _ in range(args.consumers)]
+        cache_rate = await consume(redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots)
+
+        async def write_snapshot(envelope: Envelope) -> None:
+            assert isinstance(envelope.payload, BalanceSnapshot)
+            balances = dict(envelope.payload.balances)
+            await cache.upsert_user_account(envelope.ex_id, balances, exchange_ms=envelope.exchange_ms)
+
+        cache_base = await one_by_one(snapshots(ex_ids, args.baseline), write_snapshot)
+        print(
+            f"  sink {cache_rate:,.0f} snapshots/s; one at a time {cache_base:,.0f} snapshots/s;"
+            f" x{cache_rate / cache_base:.1f}"
+        )
+    finally:
+        await cleanup(factory, redis, prefix, uid, ex_ids)
+        await engine.dispose()
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trades", type=int, default=100_000)
+    parser.add_argument("--snapshots", type=int, default=200_000)
+    parser.add_argument("--baseline", type=int, default=3_000)
+    parser.add_argument("--consumers", type=int, default=1)
+    asyncio.run(main(parser.parse_args()))

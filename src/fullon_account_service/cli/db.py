@@ -1,0 +1,55 @@
+"""``fullon-account db upgrade|current``: the schema of the configured database.
+
+A deploy step: run ``db upgrade`` before starting sinks on a new or updated PostgreSQL. It is
+idempotent (an up-to-date database is left alone) and uses ``DATABASE_URL`` / ``DB_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.redaction import redact_text
+from fullon_account_service.settings import Settings
+from fullon_account_service.storage.db import migrate
+
+db_app = typer.Typer(name="db", help="Create or update the database schema.", no_args_is_help=True)
+
+
+def _where(url: str) -> str:
+    """The database named without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _fail(err: AccountServiceError) -> typer.Exit:
+    typer.echo(f"error: {redact_text(str(err))}", err=True)
+    return typer.Exit(1)
+
+
+@db_app.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database to REVISION (the latest by default)."""
+    url = Settings.from_env().database_url
+    try:
+        asyncio.run(migrate.upgrade(url, revision))
+        now = asyncio.run(migrate.current(url))
+    except AccountServiceError as e:
+        raise _fail(e) from None
+    typer.echo(f"{_where(url)}: at revision {now}")
+
+
+@db_app.command()
+def current() -> None:
+    """Print the revision the database is at ("none" if never migrated)."""
+    url = Settings.from_env().database_url
+    try:
+        revision = asyncio.run(migrate.current(url))
+    except AccountServiceError as e:
+        raise _fail(e) from None
+    typer.echo(f"{_where(url)}: at revision {revision or 'none'}")

@@ -1,0 +1,73 @@
+"""Fixtures for running the ``fullon-account`` command line against the test backends.
+
+``cli_env`` is the environment a CLI invocation sees: the test's own data directory, and the real
+database when ``DATABASE_URL`` is set (emptied and migrated first, as the shared fixtures do).
+``redis_url`` is a Redis a separate process can reach: the real one when ``REDIS_URL`` is set,
+else a fakeredis TCP server on 127.0.0.1 started for the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fakeredis import TcpFakeServer
+from ops_helpers import PREFIX
+from sqlalchemy import text
+
+from fullon_account_service.storage.db.engine import make_engine
+from fullon_account_service.storage.db.migrate import upgrade
+from fullon_account_service.storage.db.models import Base
+
+
+async def _reset_database(url: str) -> None:
+    tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version"])
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
+    finally:
+        await engine.dispose()
+    await upgrade(url)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for CLI runs: PostgreSQL emptied and migrated, or a SQLite file the CLI creates."""
+    env = {
+        "ACCOUNT_DATA_DIR": str(tmp_path / "data"),
+        "ACCOUNT_STREAM_PREFIX": PREFIX,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "ACCOUNT_SECRETS_FILE": "",
+        "ACCOUNT_EXCHANGE_OVERRIDES": "",
+    }
+    if env["DATABASE_URL"]:
+        asyncio.run(_reset_database(env["DATABASE_URL"]))
+    return env
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        yield url
+        return
+    server = TcpFakeServer(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.serve_forever, name="fake-redis-tcp", daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,50 @@
+"""Running the ``fullon-account`` command line from tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from fullon_account_service.cli.app import app
+
+PREFIX = "test:account:"
+
+
+def invoke(args: Sequence[str], env: Mapping[str, str]) -> Result:
+    """In-process, like a shell would run it (the command runs its own event loop)."""
+    return CliRunner().invoke(app, list(args), env=dict(env))
+
+
+async def invoke_async(args: Sequence[str], env: Mapping[str, str]) -> Result:
+    """From inside a running loop: the command's own ``asyncio.run`` needs a thread of its own."""
+    return await asyncio.to_thread(invoke, args, env)
+
+
+async def run_cli(
+    args: Sequence[str], env: Mapping[str, str], timeout_s: float = 60.0
+) -> tuple[int, str, str]:
+    """In a separate process, through the installed entry point; (exit code, stdout, stderr).
+
+    ``env`` is laid over this process's environment."""
+    script = Path(sys.executable).with_name("fullon-account")
+    proc = await asyncio.create_subprocess_exec(
+        str(script),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()

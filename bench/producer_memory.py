@@ -70,7 +70,7 @@ async def child(mode: str, venue: str, configs: list[dict[str, Any]]) -> dict[st
             clients.append((await registry.acquire(AccountRef(ex_id=i, uid=1, venue=venue))).client)
     else:
         for config in configs:
-            client = getattr(ccxt.pro, venue)(dict(config, rateLimit=1))
+            client = getattr(ccxt.pro, venue)(dict(config, rateLimit=1, timeout_on_exit=0))
             await client.load_markets()
             clients.append(client)
     await _gathered([c.fetch_balance() for c in clients])

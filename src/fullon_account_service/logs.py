@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -26,12 +26,13 @@ def _format_exception_then_redact(
     return _redact_event(logger, name, structlog.processors.format_exc_info(logger, name, event))
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Log to stderr (``LOG_CONSOLE``), or to ``stream`` when given (the demo's log file)."""
     json = settings.log_format == "json"
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -44,7 +45,7 @@ def configure_logging(settings: Settings) -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers = [handler] if settings.log_console else [logging.NullHandler()]
+    root.handlers = [handler] if settings.log_console or stream is not None else [logging.NullHandler()]
     root.setLevel(settings.log_level)
     logging.getLogger("ccxt").setLevel(logging.WARNING)
     structlog.configure(

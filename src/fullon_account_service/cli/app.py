@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "health": "fullon_account_service.cli.health:health",
     "pnl": "fullon_account_service.cli.pnl:pnl",
     "producer": "fullon_account_service.cli.producer:producer",
+    "demo": "fullon_account_service.cli.demo:demo",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
 from fullon_account_service.simulator.scenario import VENUES, ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.simulator.truth import write_truth
@@ -33,7 +34,21 @@ def _announce(sim: Simulator) -> None:
         typer.echo(json.dumps(config, indent=2, sort_keys=True))
 
 
-async def _run(config: ScenarioConfig, truth: Path | None, duration_s: float | None) -> None:
+def _write_overrides(sim: Simulator, path: Path) -> None:
+    """Per-venue ccxt config without credentials: what a separately started producer needs in
+    ``ACCOUNT_EXCHANGE_OVERRIDES`` to talk to this simulator."""
+    overrides = {
+        account.venue: strip_credentials(sim.client_config(account))
+        for account in sim.world.accounts
+        if account.venue in sim.venues
+    }
+    path.write_text(json.dumps(overrides, indent=2, sort_keys=True))
+    typer.echo(f"\nccxt overrides written to {path}: export {OVERRIDES_ENV}={path}", err=True)
+
+
+async def _run(
+    config: ScenarioConfig, truth: Path | None, overrides: Path | None, duration_s: float | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -41,6 +56,8 @@ async def _run(config: ScenarioConfig, truth: Path | None, duration_s: float | N
             loop.add_signal_handler(sig, stop.set)
     async with Simulator(config) as sim:
         _announce(sim)
+        if overrides is not None:
+            _write_overrides(sim, overrides)
         sim.start_engine()
         typer.echo(f"\nrunning at {config.rate_per_s:g} events/s; Ctrl-C to stop", err=True)
         with contextlib.suppress(TimeoutError):
@@ -57,6 +74,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Scenario seed: same seed, same history.")] = 7,
     rate: Annotated[float, typer.Option(help="Scenario events per second (0.0167 = one a minute).")] = 20.0,
     truth: Annotated[Path | None, typer.Option(help="Write the ground truth JSON here on exit.")] = None,
+    overrides: Annotated[
+        Path | None, typer.Option(help="Write the per-venue ccxt URL overrides (no credentials) here.")
+    ] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
     """Serve simulated Kraken, Bybit and Hyperliquid accounts on 127.0.0.1."""
@@ -69,4 +89,4 @@ def simulate(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    asyncio.run(_run(config, truth, duration))
+    asyncio.run(_run(config, truth, overrides, duration))

@@ -91,9 +91,7 @@ def demo_settings(base: Settings, options: DemoOptions, paths: DemoPaths) -> Set
     )
 
 
-async def register_accounts(
-    sim: Simulator, factory: async_sessionmaker[AsyncSession]
-) -> list[DemoAccount]:
+async def register_accounts(sim: Simulator, factory: async_sessionmaker[AsyncSession]) -> list[DemoAccount]:
     """Every simulated account of a running venue, added through the ``accounts add`` code path."""
     registered = []
     for account in sim.world.accounts:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited
+from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.backoff import Backoff
@@ -32,6 +32,10 @@ class AccountSession:
     normaliser: Normaliser
     key_lock: asyncio.Lock
     sensor: Sensor = NULL_SENSOR
+    max_retries: int = 0
+    """Extra tries of a call that failed on the network (``ACCOUNT_MAX_RETRIES``); rate limits
+    are not retried here, the poller backs off from them as a whole."""
+    retry_delay_s: float = 0.5
     error: str | None = None
     """Why the account is not collecting (credentials rejected, ...), else ``None``."""
     wake_poller: asyncio.Event = field(default_factory=asyncio.Event)
@@ -52,13 +56,20 @@ class AccountSession:
         """One REST call as the key's only owner; ccxt errors become ours."""
         fn: Callable[..., Awaitable[Any]] = getattr(self.client, method)
         async with self.key_lock:
-            self.sensor.on_rest_call(self.ref.venue, method)
-            try:
-                return await fn(*args, **kwargs)
-            except AccountServiceError:
-                raise
-            except Exception as e:
-                raise translate(e, f"{self.ref.venue} {method}", self.client) from e
+            attempt = 0
+            while True:
+                self.sensor.on_rest_call(self.ref.venue, method)
+                try:
+                    return await fn(*args, **kwargs)
+                except AccountServiceError:
+                    raise
+                except Exception as e:
+                    error = translate(e, f"{self.ref.venue} {method}", self.client)
+                    retryable = isinstance(error, TransientError) and not isinstance(error, RateLimited)
+                    if not retryable or attempt >= self.max_retries:
+                        raise error from e
+                attempt += 1
+                await asyncio.sleep(self.retry_delay_s * attempt)
 
     def remember_fills(self, event_ids: list[str], limit: int = 20_000) -> None:
         for event_id in event_ids:
@@ -89,11 +100,19 @@ class SessionRegistry:
     """Creates sessions on first use, shares them, closes the client after the last release."""
 
     def __init__(
-        self, factory: ClientFactory, resolver: CredentialResolver, sensor: Sensor = NULL_SENSOR
+        self,
+        factory: ClientFactory,
+        resolver: CredentialResolver,
+        sensor: Sensor = NULL_SENSOR,
+        *,
+        max_retries: int = 0,
+        retry_delay_s: float = 0.5,
     ) -> None:
         self._factory = factory
         self._resolver = resolver
         self._sensor = sensor
+        self._max_retries = max_retries
+        self._retry_delay_s = retry_delay_s
         self._sessions: dict[int, AccountSession] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._creating: dict[int, asyncio.Lock] = {}
@@ -144,7 +163,15 @@ class SessionRegistry:
             raise
         normaliser = Normaliser(ref, client.markets, client.safe_currency_code)
         key_lock = self._key_locks.setdefault(f"{ref.venue}:{credentials.owner_key}", asyncio.Lock())
-        return AccountSession(ref, client, normaliser, key_lock, self._sensor)
+        return AccountSession(
+            ref,
+            client,
+            normaliser,
+            key_lock,
+            self._sensor,
+            max_retries=self._max_retries,
+            retry_delay_s=self._retry_delay_s,
+        )
 
     async def release(self, ex_id: int) -> None:
         session = self._sessions.get(ex_id)

@@ -49,8 +49,9 @@ Output per fill (the position after the fill, and the result of the part it clos
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 _REL_EPS = 1e-9
 
@@ -203,28 +204,42 @@ def compute(symbol: str, fills: Iterable[Fill], book: FifoBook | None = None) ->
     return [(fill, book.apply(fill)) for fill in sorted(fills, key=sort_key)]
 
 
+class Recorded(Protocol):
+    """A stored row: its fill and the position its row recorded after it."""
+
+    @property
+    def cur_volume(self) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFill:
-    """A fill as stored, with the position its row recorded after it."""
-
     fill: Fill
     cur_volume: float
 
 
-def restore(symbol: str, newest_first: Sequence[StoredFill], exhausted: bool) -> FifoBook | None:
+R = TypeVar("R", bound=Recorded)
+
+
+def restore(
+    symbol: str,
+    newest_first: Sequence[R],
+    exhausted: bool,
+    fill_of: Callable[[R], Fill] = lambda row: row.fill,  # type: ignore[attr-defined]
+) -> FifoBook | None:
     """Rebuild the open lots after ``newest_first[0]`` from stored rows, without replaying history.
 
     Under FIFO the open lots are the newest units opened since the position last crossed or
     touched zero, so walking back from the newest row and taking each same-side fill's opening
     quantity until the recorded position is covered gives them exactly. ``exhausted`` says the
     sequence reaches the first fill of the symbol. Returns None when more rows are needed.
+    ``fill_of`` turns a row into its fill; only the rows walked over are converted.
     """
     if not newest_first:
         return FifoBook(symbol) if exhausted else None
     if newest_first[0].cur_volume == 0:
         return FifoBook(symbol)
     book = FifoBook(symbol)
-    position = newest_first[0].cur_volume
+    position = float(newest_first[0].cur_volume)
     side = 1 if position > 0 else -1
     need = abs(position)
     lots: list[Lot] = []
@@ -233,12 +248,13 @@ def restore(symbol: str, newest_first: Sequence[StoredFill], exhausted: bool) ->
         if is_last and not exhausted:
             return None
         before = 0.0 if is_last else newest_first[i + 1].cur_volume
-        direction, qty, fee_q = normalise(row.fill, book.base, book.quote)
+        fill = fill_of(row)
+        direction, qty, fee_q = normalise(fill, book.base, book.quote)
         if direction == side and qty > 0:
             crossed = before * side < 0
             opened = abs(row.cur_volume) if crossed else qty
             take = min(opened, need)
-            lots.append(Lot(take, row.fill.price, fee_q / qty))
+            lots.append(Lot(take, fill.price, fee_q / qty))
             need -= take
             if need <= _REL_EPS * abs(position):
                 break

@@ -23,37 +23,41 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, desc, false, func, select, text, tuple_, update
+from sqlalchemy import Row, Table, bindparam, desc, false, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fullon_account_service.contract.events import TradeFill
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, StoredFill, compute, restore
+from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, compute
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Trade
+from fullon_account_service.storage.db.repositories.trade_history import (
+    TABLE,
+    C,
+    books_before,
+    existing_keys,
+    stored_fill,
+)
 
-_MAX_BIND_PARAMS = 30_000
-_FIRST_HISTORY_ROWS = 64
 _INSERTS: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _PNL_FIELDS = PnlRow.__slots__
-_TABLE = cast(Table, Trade.__table__)
-_C = _TABLE.c
-_READ_COLUMNS = (
-    _C.trade_id,
-    _C.ex_trade_id,
-    _C.ex_order_id,
-    _C.time_ms,
-    _C.side,
-    _C.volume,
-    _C.price,
-    _C.fee,
-    _C.fee_currency,
-    _C.leverage,
-    *(_C[name] for name in _PNL_FIELDS),
+_PG_TYPES = {
+    **dict.fromkeys(("ex_trade_id", "ex_order_id", "exchange", "symbol", "order_type", "side"), "VARCHAR"),
+    **dict.fromkeys(("fee_currency", "liquidity", "event_id"), "VARCHAR"),
+    **dict.fromkeys(("uid", "ex_id"), "INTEGER"),
+    **dict.fromkeys(("volume", "price", "cost", "fee", "leverage", *_PNL_FIELDS), "DOUBLE PRECISION"),
+    "time": "TIMESTAMPTZ",
+    "time_ms": "BIGINT",
+}
+_PG_INSERT = text(
+    f"INSERT INTO trades ({', '.join(_PG_TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{n} AS {t}[])' for n, t in _PG_TYPES.items())}) "
+    "ON CONFLICT (ex_trade_id, ex_order_id) DO NOTHING"
 )
+"""Arrays bind as 25 parameters however many rows: asyncpg prepares the statement once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,20 +154,6 @@ def lock_key(ex_id: int, symbol: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _stored_fill(row: Row[Any]) -> Fill:
-    return Fill(
-        row.ex_trade_id,
-        row.ex_order_id,
-        row.time_ms,
-        row.side.lower(),
-        row.volume,
-        row.price,
-        row.fee,
-        row.fee_currency,
-        row.leverage,
-    )
-
-
 class TradeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -180,18 +170,21 @@ class TradeRepository:
         groups: defaultdict[tuple[int, str], list[TradeRecord]] = defaultdict(list)
         async with translating("save trades"):
             await self._lock(sorted({(r.ex_id, r.symbol) for r in unique}))
-            stored = await self._existing_keys([r.key for r in unique])
+            stored = await existing_keys(self._session, [r.key for r in unique])
             for record in unique:
                 if record.key not in stored:
                     groups[(record.ex_id, record.symbol)].append(record)
+            starts = {key: min(r.time_ms for r in new) for key, new in groups.items()}
+            books = await books_before(self._session, starts)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
-            for (ex_id, symbol), new in sorted(groups.items()):
-                await self._replay(ex_id, symbol, new, inserts, updates)
+            for key, new in groups.items():
+                book, later = books[key]
+                self._replay(key[1], new, book, later, inserts, updates)
             await self._insert(inserts)
             if updates:
                 values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in _PNL_FIELDS}
-                stmt = update(_TABLE).where(_C.trade_id == bindparam("v_trade_id")).values(values)
+                stmt = update(TABLE).where(C.trade_id == bindparam("v_trade_id")).values(values)
                 await self._session.execute(stmt, updates)
         return len(inserts)
 
@@ -206,34 +199,20 @@ class TradeRepository:
                 {"keys": keys},
             )
         else:
-            await self._session.execute(update(_TABLE).where(false()).values(trade_id=_C.trade_id))
+            await self._session.execute(update(TABLE).where(false()).values(trade_id=C.trade_id))
 
-    async def _existing_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        step = _MAX_BIND_PARAMS // 2
-        for start in range(0, len(keys), step):
-            chunk = keys[start : start + step]
-            result = await self._session.execute(
-                select(_C.ex_trade_id, _C.ex_order_id).where(
-                    tuple_(_C.ex_trade_id, _C.ex_order_id).in_(chunk)
-                )
-            )
-            found.update((row[0], row[1]) for row in result)
-        return found
-
-    async def _replay(
+    def _replay(
         self,
-        ex_id: int,
         symbol: str,
         new: list[TradeRecord],
+        book: FifoBook,
+        later: list[Row[Any]],
         inserts: list[dict[str, Any]],
         updates: list[dict[str, Any]],
     ) -> None:
-        start_ms = min(record.time_ms for record in new)
-        book, later = await self._book_before(ex_id, symbol, start_ms)
         by_key = {record.key: record for record in new}
         stored_rows = {(row.ex_trade_id, row.ex_order_id): row for row in later}
-        fills = [_stored_fill(row) for row in later] + [record.fill() for record in new]
+        fills = [stored_fill(row) for row in later] + [record.fill() for record in new]
         for fill, pnl in compute(symbol, fills, book):
             key = (fill.ex_trade_id, fill.ex_order_id)
             record = by_key.get(key)
@@ -246,55 +225,18 @@ class TradeRepository:
                 change["v_trade_id"] = row.trade_id
                 updates.append(change)
 
-    async def _book_before(self, ex_id: int, symbol: str, start_ms: int) -> tuple[FifoBook, list[Row[Any]]]:
-        """The open lots just before ``start_ms`` and the stored rows from ``start_ms`` on.
-
-        History is read newest first in growing pages until ``restore`` has what it needs;
-        each page ends on a whole millisecond so rows sharing a time are ordered in Python.
-        """
-        limit = _FIRST_HISTORY_ROWS
-        while True:
-            rows = await self._tail(ex_id, symbol, start_ms, limit)
-            history = sorted(
-                (row for row in rows if row.time_ms < start_ms),
-                key=lambda r: (r.time_ms, r.ex_trade_id, r.ex_order_id),
-                reverse=True,
-            )
-            later = [row for row in rows if row.time_ms >= start_ms]
-            if any(row.cur_volume is None for row in history):
-                return FifoBook(symbol), await self._tail(ex_id, symbol, -1, None)
-            stored = [StoredFill(_stored_fill(row), row.cur_volume) for row in history]
-            book = restore(symbol, stored, exhausted=len(history) < limit)
-            if book is not None:
-                return book, later
-            limit *= 8
-
-    async def _tail(self, ex_id: int, symbol: str, start_ms: int, limit: int | None) -> list[Row[Any]]:
-        """Rows from ``start_ms`` on, plus the ``limit`` newest before it (whole milliseconds);
-        ``limit`` None means every row of the symbol."""
-        where = (_C.ex_id == ex_id, _C.symbol == symbol)
-        if limit is None:
-            stmt = select(*_READ_COLUMNS).where(*where)
-        else:
-            bound = (
-                select(_C.time_ms)
-                .where(*where, _C.time_ms < start_ms)
-                .order_by(desc(_C.time_ms))
-                .limit(1)
-                .offset(limit - 1)
-                .scalar_subquery()
-            )
-            stmt = select(*_READ_COLUMNS).where(*where, _C.time_ms >= func.coalesce(bound, -1))
-        return list(await self._session.execute(stmt))
-
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """One executemany: SQLAlchemy packs it into multi-row INSERTs with a cached statement."""
+        """PostgreSQL: one INSERT .. SELECT FROM unnest(arrays), a constant statement whatever the
+        batch size; SQLite: an executemany that SQLAlchemy packs into multi-row INSERTs."""
         if not rows:
+            return
+        if self._dialect == "postgresql":
+            await self._session.execute(_PG_INSERT, {name: [row[name] for row in rows] for name in _PG_TYPES})
             return
         make_insert = _INSERTS.get(self._dialect)
         if make_insert is None:
             raise NotImplementedError(f"trade insert needs PostgreSQL or SQLite, not {self._dialect}")
-        stmt = make_insert(_TABLE).on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])
+        stmt = make_insert(TABLE).on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])
         await self._session.execute(stmt, rows)
 
     async def get_exchange_trades(self, exchange_id: int, limit: int = 100) -> list[Trade]:

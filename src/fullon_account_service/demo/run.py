@@ -39,7 +39,7 @@ from fullon_account_service.demo.wiring import (
 )
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import configure_logging, get_logger
-from fullon_account_service.metrics.runtime import sink_metrics, start_metrics
+from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.daemon import AccountDaemon
 from fullon_account_service.producers.tasks import TaskGroup
@@ -171,16 +171,21 @@ class Demo:
             prefix=prefix,
             verify=verify,
         )
+        poller = StreamStatePoller(reader_redis, prefix, self.sensor, interval_s=5.0)
+        if self.sensor is not NULL_SENSOR:
+            poller.start(self._stop_sinks)
         with self.screen:
             refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
             try:
                 await self._wait_started(daemon)
                 settled = await self._scenario(sim, settler)
                 self.phase = "done"
-                self.screen.show(await reader.read(self.phase), force=True)
+                with contextlib.suppress(AccountServiceError):
+                    self.screen.show(await reader.read(self.phase), force=True)
             finally:
                 await self.tasks.cancel(refresher)
                 await self._shutdown(daemon, producer, sinks)
+                await poller.aclose()
         return DemoResult(
             accounts=accounts,
             events_by_kind=dict(self.counter.by_kind),

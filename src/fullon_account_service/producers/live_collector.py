@@ -19,7 +19,7 @@ from typing import Any
 
 import ccxt
 
-from fullon_account_service.contract import Source
+from fullon_account_service.contract import BalanceSnapshot, Payload, Source
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.backoff import Backoff
@@ -109,8 +109,13 @@ class LiveAccountCollector:
         return sorted(self._loops)
 
     async def on_balance_update(self, exchange: Any, balances: dict[str, Any]) -> None:
+        """A WebSocket balance that leaves free/used unknown (Kraken sends totals only) is
+        published as it is, and one REST read is asked for so the gap closes within a cycle."""
         session = self._session(exchange)
-        await self._publish(session.normaliser.ws_balances(balances))
+        batch = session.normaliser.ws_balances(balances)
+        await self._publish(batch)
+        if any(_has_unknown_split(e.payload) for e in batch.envelopes):
+            session.request_rest_once("balance")
 
     async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
@@ -203,3 +208,9 @@ class LiveAccountCollector:
             for kind in streams:
                 if now - session.last_ws_at.get(kind, started) > timing.silence_threshold_s:
                     session.request_poll(kind)
+
+
+def _has_unknown_split(payload: Payload) -> bool:
+    return isinstance(payload, BalanceSnapshot) and any(
+        b.free is None or b.used is None for b in payload.balances.values()
+    )

@@ -82,8 +82,9 @@ class AccountSession:
         self.wake_poller.set()
 
     def request_rest_once(self, kind: str) -> None:
-        """Read ``kind`` over REST on the next cycle: a fill changed an order whose stream may
-        not say so (Kraken reports partial fills on the trade channel only)."""
+        """Read ``kind`` over REST on the next cycle, when a stream left something out: a fill
+        changed an order the order stream may not report (Kraken sends partial fills on the trade
+        channel only), or a balance arrived without free/used (Kraken's totals-only balances)."""
         self.rest_once.add(kind)
         self.wake_poller.set()
 

@@ -2,12 +2,15 @@
 
     REDIS_URL=redis://127.0.0.1:6379/15 DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test \\
         uv run python bench/sinks.py [--trades N] [--snapshots N] [--baseline N] [--consumers K]
+        [--cache-accounts N]
 
 ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then consumed by
-``--consumers`` sink consumers (batches of 500) through ``Consumer.run_once``: decode, insert,
-FIFO PnL, commit, XACK. Baseline: ``TradeRepository.save_trades([one])`` + commit per fill, the
-shape of a collector writing straight to the database (PnL included, no bus).
-Cache sink: complete balance snapshots of 1,000 accounts, consumed the same way. Baseline:
+``--consumers`` sink consumers in this one process (batches of 500) through
+``Consumer.run_once``: decode, insert, FIFO PnL, commit, XACK. Baseline:
+``TradeRepository.save_trades([one])`` + commit per fill, the shape of a collector writing
+straight to the database (PnL included, no bus).
+Cache sink: complete balance snapshots of ``--cache-accounts`` accounts (1,000), consumed the
+same way; a batch folds to one write per account, so fewer accounts means fewer writes. Baseline:
 ``AccountCache.upsert_user_account`` per snapshot.
 
 The database is migrated if needed; the bench adds its own user and accounts, and removes them
@@ -55,6 +58,7 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT")
 TRADE_ACCOUNTS = 20
 CACHE_ACCOUNTS = 1_000
 BATCH = 500
+ROUND_TRIP = 10
 
 
 def wrap(ex_id: int, payload: Payload, ms: int) -> Envelope:
@@ -71,17 +75,29 @@ def wrap(ex_id: int, payload: Payload, ms: int) -> Envelope:
 
 
 def fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int = T0) -> list[Envelope]:
-    """In time order from ``start_ms``, one per millisecond: the in-order case sinks mostly see."""
+    """In time order from ``start_ms``, one per millisecond: the in-order case sinks mostly see.
+
+    Each (account, symbol) trades like a bot: random buys and sells, and about one fill in
+    ``ROUND_TRIP`` closes the whole position. The cost of a batch grows with the number of fills
+    still open (see RESULTS.md), so a position that never closes is the slow case.
+    """
     rnd = random.Random(1)
+    position: dict[tuple[int, str], float] = {}
     out = []
     for i in range(n):
+        ex_id, symbol = ex_ids[i % len(ex_ids)], SYMBOLS[(i // len(ex_ids)) % len(SYMBOLS)]
+        held = position.get((ex_id, symbol), 0.0)
         price = 100 + rnd.random()
-        volume = rnd.randint(1, 20) / 10
+        if held and rnd.random() < 1 / ROUND_TRIP:
+            side, volume = (Side.SELL if held > 0 else Side.BUY), abs(held)
+        else:
+            side, volume = rnd.choice((Side.BUY, Side.SELL)), rnd.randint(1, 20) / 10
+        position[(ex_id, symbol)] = round(held + (volume if side is Side.BUY else -volume), 9)
         fill = TradeFill(
             ex_trade_id=f"{tag}-{i}",
             ex_order_id=f"{tag}-o{i // 4}",
-            symbol=SYMBOLS[i % len(SYMBOLS)],
-            side=rnd.choice((Side.BUY, Side.SELL)),
+            symbol=symbol,
+            side=side,
             price=price,
             volume=volume,
             cost=price * volume,
@@ -89,7 +105,7 @@ def fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int = T0) -> list[E
             fee=price * volume * 0.001,
             fee_currency="USDT",
         )
-        out.append(wrap(ex_ids[i % len(ex_ids)], fill, start_ms + i))
+        out.append(wrap(ex_id, fill, start_ms + i))
     return out
 
 
@@ -111,8 +127,16 @@ async def consume(
 ) -> float:
     """Events/s for ``len(handlers)`` consumers draining ``n`` published events."""
     consumers = [
-        Consumer(redis, prefix=prefix, group=group, consumer=f"c{i}", kinds=kinds, handler=h, batch_size=BATCH,
-                 block_ms=50)
+        Consumer(
+            redis,
+            prefix=prefix,
+            group=group,
+            consumer=f"c{i}",
+            kinds=kinds,
+            handler=h,
+            batch_size=BATCH,
+            block_ms=50,
+        )
         for i, h in enumerate(handlers)
     ]
     for consumer in consumers:
@@ -122,7 +146,8 @@ async def consume(
     async def drain(consumer: Consumer) -> None:
         nonlocal done
         while done < n:
-            done += await consumer.run_once()
+            handled = await consumer.run_once()  # not ``done += await``: that loses updates
+            done += handled
 
     start = time.perf_counter()
     await asyncio.gather(*(drain(c) for c in consumers))
@@ -136,15 +161,18 @@ async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awai
     return len(items) / (time.perf_counter() - start)
 
 
-async def setup_accounts(factory: async_sessionmaker[AsyncSession], tag: str, count: int) -> tuple[int, list[int]]:
+async def setup_accounts(
+    factory: async_sessionmaker[AsyncSession], tag: str, count: int
+) -> tuple[int, list[int]]:
     async with DatabaseContext(factory) as db:
         user = await db.users.add(f"bench-{tag}@example.com")
         ids = [(await db.exchanges.add(user.uid, "bybit", f"bench {tag} {i}")).ex_id for i in range(count)]
         return user.uid, ids
 
 
-async def cleanup(factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, prefix: str, uid: int,
-                  ex_ids: list[int]) -> None:
+async def cleanup(
+    factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, prefix: str, uid: int, ex_ids: list[int]
+) -> None:
     async with factory() as session:
         await session.execute(delete(Trade).where(Trade.ex_id.in_(ex_ids)))
         await session.execute(delete(Exchange).where(Exchange.uid == uid))
@@ -174,7 +202,7 @@ async def main(args: argparse.Namespace) -> None:
     await upgrade(database_url)
     engine = make_engine(database_url, pool_size=args.consumers + 2)
     factory = make_session_factory(engine)
-    uid, ex_ids = await setup_accounts(factory, tag, CACHE_ACCOUNTS)
+    uid, ex_ids = await setup_accounts(factory, tag, max(args.cache_accounts, TRADE_ACCOUNTS))
     trade_ids = ex_ids[:TRADE_ACCOUNTS]
     try:
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
@@ -191,10 +219,11 @@ async def main(args: argparse.Namespace) -> None:
 
         later = T0 + args.trades
         orm_base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
-        print(f"  sink {orm_rate:,.0f} trades/s; one at a time {orm_base:,.0f} trades/s; x{orm_rate / orm_base:.1f}")
+        ratio = orm_rate / orm_base
+        print(f"  sink {orm_rate:,.0f} trades/s; one at a time {orm_base:,.0f} trades/s; x{ratio:.1f}")
 
-        print(f"cache sink: {args.snapshots:,} balance snapshots of {CACHE_ACCOUNTS:,} accounts")
-        await publish(redis, prefix, snapshots(ex_ids, args.snapshots))
+        print(f"cache sink: {args.snapshots:,} balance snapshots of {args.cache_accounts:,} accounts")
+        await publish(redis, prefix, snapshots(ex_ids[: args.cache_accounts], args.snapshots))
         cache = AccountCache(redis)
         handlers = [CacheSink(redis, cache, KnownAccounts(factory)).handle for _ in range(args.consumers)]
         cache_rate = await consume(redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots)
@@ -204,7 +233,7 @@ async def main(args: argparse.Namespace) -> None:
             balances = dict(envelope.payload.balances)
             await cache.upsert_user_account(envelope.ex_id, balances, exchange_ms=envelope.exchange_ms)
 
-        cache_base = await one_by_one(snapshots(ex_ids, args.baseline), write_snapshot)
+        cache_base = await one_by_one(snapshots(ex_ids[: args.cache_accounts], args.baseline), write_snapshot)
         print(
             f"  sink {cache_rate:,.0f} snapshots/s; one at a time {cache_base:,.0f} snapshots/s;"
             f" x{cache_rate / cache_base:.1f}"
@@ -216,9 +245,12 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trades", type=int, default=100_000)
     parser.add_argument("--snapshots", type=int, default=200_000)
     parser.add_argument("--baseline", type=int, default=3_000)
     parser.add_argument("--consumers", type=int, default=1)
+    parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
     asyncio.run(main(parser.parse_args()))

@@ -35,7 +35,7 @@ class Settings:
     reconnect_delay_s: float = 5.0
     max_retries: int = 3
     stream_prefix: str = "fullon:account:"
-    stream_maxlen: int = 1_000_000
+    stream_retain: int = 100_000
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     batch_size: int = 500
@@ -176,7 +176,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         reconnect_delay_s=_get(env, "ACCOUNT_RECONNECT_DELAY", _positive(float), "seconds > 0", 5.0),
         max_retries=_get(env, "ACCOUNT_MAX_RETRIES", _non_negative_int, "an integer >= 0", 3),
         stream_prefix=_get(env, "ACCOUNT_STREAM_PREFIX", str, "a key prefix", "fullon:account:"),
-        stream_maxlen=_get(env, "ACCOUNT_STREAM_MAXLEN", _positive(int), "an integer > 0", 1_000_000),
+        stream_retain=_get(env, "ACCOUNT_STREAM_RETAIN", _non_negative_int, "an integer >= 0", 100_000),
         claim_idle_ms=_get(env, "ACCOUNT_CLAIM_IDLE_MS", _positive(int), "milliseconds > 0", 30_000),
         max_deliveries=_get(env, "ACCOUNT_MAX_DELIVERIES", _positive(int), "an integer > 0", 5),
         batch_size=_get(env, "ACCOUNT_BATCH_SIZE", _positive(int), "an integer > 0", 500),

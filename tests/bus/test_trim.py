@@ -98,3 +98,14 @@ async def test_consumer_run_trims_as_it_goes(redis_client: aioredis.Redis, setti
     assert await consumer.run_once() == 7
     assert await consumer.trim() == 7
     assert await redis_client.xlen(stream_key(prefix, "trade")) == 0
+
+
+async def test_retain_keeps_acknowledged_history_until_the_stream_outgrows_it(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    stream, ids = await setup(redis_client, prefix, 6, ("g",))
+    await redis_client.xack(stream, "g", *await read(redis_client, stream, "g", 4))
+    assert await trim_acknowledged(redis_client, stream, retain=6) == 0
+    assert await remaining(redis_client, stream) == ids
+    assert await trim_acknowledged(redis_client, stream, retain=5) == 4
+    assert await remaining(redis_client, stream) == ids[4:]

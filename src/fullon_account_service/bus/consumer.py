@@ -67,6 +67,7 @@ class Consumer:
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
         trim_interval_s: float = 60.0,
+        retain_entries: int = 0,
     ) -> None:
         self._redis = redis
         self._streams = tuple(stream_key(prefix, kind) for kind in kinds)
@@ -75,6 +76,7 @@ class Consumer:
         self._block_ms = block_ms
         self._max_deliveries = max_deliveries
         self._trim_interval_s = trim_interval_s
+        self._retain_entries = retain_entries
         self._group = group
         self._reader = GroupReader(
             redis,
@@ -182,7 +184,7 @@ class Consumer:
     async def trim(self) -> int:
         removed = 0
         for stream in self._streams:
-            removed += await trim_acknowledged(self._redis, stream)
+            removed += await trim_acknowledged(self._redis, stream, retain=self._retain_entries)
         return removed
 
     async def run(self, stop: asyncio.Event) -> None:

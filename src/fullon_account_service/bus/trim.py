@@ -5,7 +5,9 @@ point is computed from the groups themselves: for each group, its oldest pending
 not acknowledged), or if nothing is pending the first entry after its last-delivered id (not read
 yet). Everything below the lowest of those has been acknowledged by every group and can go.
 
-A stream without groups is never trimmed: nobody has said what they still need.
+A stream without groups is never trimmed: nobody has said what they still need. With ``retain``,
+a stream is left alone until it holds more than that many entries, so ``tail --from`` has some
+history to show; then everything every group acknowledged goes at once.
 Known window: a group created with a start id below the safe point while a trim is in flight can
 miss the trimmed entries; groups are created once at consumer start-up, before any trim.
 """
@@ -39,9 +41,11 @@ async def safe_trim_point(redis: aioredis.Redis, stream: str) -> str | None:
     return min(needed, key=parse_id)
 
 
-async def trim_acknowledged(redis: aioredis.Redis, stream: str) -> int:
+async def trim_acknowledged(redis: aioredis.Redis, stream: str, *, retain: int = 0) -> int:
     """XTRIM MINID to the safe point; how many entries were removed."""
     try:
+        if retain and await redis.xlen(stream) <= retain:
+            return 0
         point = await safe_trim_point(redis, stream)
         if point is None:
             return 0

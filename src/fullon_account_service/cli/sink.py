@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
 from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import GROUPS, run_sink
@@ -28,9 +29,13 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     redis = make_redis(settings)
+    sensor = start_metrics(settings)
+    poller = StreamStatePoller(redis, settings.stream_prefix, sensor)
+    poller.start(stop)
     try:
-        await run_sink(settings, group, consumer, redis, stop)
+        await run_sink(settings, group, consumer, redis, stop, wrap=sink_metrics(sensor, group))
     finally:
+        await poller.aclose()
         await redis.aclose()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.metrics.runtime import start_metrics
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.discovery import Discovery, Shard
@@ -72,7 +73,7 @@ class AccountDaemon:
     @property
     def context(self) -> ProducerContext:
         if self._context is None:
-            self._context = ProducerContext.from_settings(self.settings)
+            self._context = ProducerContext.from_settings(self.settings, sensor=start_metrics(self.settings))
         return self._context
 
     def is_running(self) -> bool:

@@ -73,6 +73,7 @@ async def run_sink(
             batch_size=settings.batch_size,
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
+            retain_entries=settings.stream_retain,
         )
         log.info("sink started", group=group, consumer=consumer_name, streams=consumer.streams)
         await consumer.run(stop)

@@ -22,7 +22,7 @@ from fullon_account_service.storage.db.models import Trade
 
 GroupKey = tuple[int, str]
 
-FIRST_PAGE_ROWS = 8
+FIRST_PAGE_ROWS = 16
 MAX_KEYS_PER_STATEMENT = 10_000
 
 TABLE = cast(Table, Trade.__table__)

@@ -12,9 +12,10 @@
 4. insert the new rows with their PnL columns and update stored rows whose PnL changed (only
    when a fill arrived older than fills already stored).
 
-In-order arrival, the usual case, costs a lock, one existence check, one small history read and
-one insert per symbol. Rows without PnL (written by another tool) make the symbol recompute from
-its first fill. Nothing commits here: the ORM sink commits orders and trades together.
+In-order arrival, the usual case, costs one lock statement, one existence check, one history read
+and one insert per batch, whatever the number of symbols (see ``trade_history``). Rows without
+PnL (written by another tool) make the symbol recompute from its first fill. Nothing commits
+here: the ORM sink commits orders and trades together.
 """
 
 from __future__ import annotations

@@ -8,12 +8,15 @@ temporary SQLite file.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import fakeredis
 import pytest
+import redis
 import redis.asyncio as aioredis
+from fakeredis import TcpFakeServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -70,3 +73,25 @@ async def session_factory(database_url: str, db_engine: AsyncEngine) -> async_se
     """Sessions on a database migrated to the latest revision."""
     await upgrade(database_url)
     return make_session_factory(db_engine)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis another process can reach: the real one (wiped) when ``REDIS_URL`` is set, else a
+    fakeredis TCP server on 127.0.0.1 for the length of the test."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        yield url
+        return
+    server = TcpFakeServer(("127.0.0.1", 0), server_version=(7, 0))
+    thread = threading.Thread(target=server.serve_forever, name="fake-redis-tcp", daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -11,15 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from fakeredis import TcpFakeServer
 
 from fullon_account_service.bus import Publisher, dead_letter
 from fullon_account_service.contract import (
@@ -38,23 +36,6 @@ from fullon_account_service.contract import (
 
 PREFIX = "test:account:"
 RUN_TIMEOUT_S = 30
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    server = TcpFakeServer(("127.0.0.1", 0), server_version=(7, 0))
-    thread = threading.Thread(target=server.serve_forever, name="fake-redis-tcp", daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -2,21 +2,16 @@
 
 ``cli_env`` is the environment a CLI invocation sees: the test's own data directory, and the real
 database when ``DATABASE_URL`` is set (emptied and migrated first, as the shared fixtures do).
-``redis_url`` is a Redis a separate process can reach: the real one when ``REDIS_URL`` is set,
-else a fakeredis TCP server on 127.0.0.1 started for the test.
+``redis_url`` (a Redis another process can reach) comes from the shared conftest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
-from fakeredis import TcpFakeServer
 from ops_helpers import PREFIX
 from sqlalchemy import text
 
@@ -51,23 +46,3 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     if env["DATABASE_URL"]:
         asyncio.run(_reset_database(env["DATABASE_URL"]))
     return env
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        client = redis.Redis.from_url(url)
-        client.flushdb()
-        client.close()
-        yield url
-        return
-    server = TcpFakeServer(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.serve_forever, name="fake-redis-tcp", daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -111,8 +111,11 @@ async def test_process_exchange_starts_a_single_account(
         await daemon.process_exchange(bindings[0].ref)
         assert daemon.is_running() and list(daemon.accounts) == [bindings[0].ref.ex_id]
         await eventually(lambda: _assert_bus(redis_client, settings.stream_prefix, {1}), timeout_s=10)
+        [process] = await ProcessCache(redis_client).get_active_processes(process_type="account")
+        assert process["params"]["ex_id"] == bindings[0].ref.ex_id
         await daemon.stop()
         assert not daemon.is_running()
+        assert await ProcessCache(redis_client).get_active_processes(process_type="account") == []
 
 
 def _secrets(sim: Simulator) -> list[str]:

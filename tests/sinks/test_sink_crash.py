@@ -13,13 +13,11 @@ import random
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from fakeredis import TcpFakeServer
 from sink_samples import Db, envelope, random_fills
 from sqlalchemy import func, select
 
@@ -32,23 +30,6 @@ from fullon_account_service.storage.db.models import Trade
 HARNESS = Path(__file__).with_name("sink_harness.py")
 PNL = ("cur_volume", "cur_avg_price", "cur_avg_cost", "cur_fee", "roi", "roi_pct", "total_fee")
 N_FILLS = 300
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    server = TcpFakeServer(("127.0.0.1", 0), server_version=(7, 0))
-    thread = threading.Thread(target=server.serve_forever, name="fake-redis-tcp", daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -23,11 +23,14 @@ async def _collect(
 ) -> HealthReport:
     redis = make_redis(settings)
     try:
-        return await collect_health(
+        report = await collect_health(
             redis, settings.stream_prefix, stall_after_s=stall_after_s, max_lag=max_lag, max_age_s=max_age_s
         )
     finally:
         await redis.aclose()
+    if settings.embedded_redis:
+        report.warnings.append("REDIS_URL is not set: this looked at its own empty embedded Redis")
+    return report
 
 
 def _render(report: HealthReport, console: Console) -> None:

@@ -57,6 +57,7 @@ class AccountDaemon:
         self.rest_poller: RestAccountPoller | None = None
         self._accounts: dict[int, AccountRef] = {}
         self._heartbeat: Heartbeat | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._finished: asyncio.Event | None = None
         self._running = False
@@ -116,18 +117,23 @@ class AccountDaemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
                 installed.append(sig)
-        assert self._heartbeat is not None
-        heartbeat = asyncio.create_task(self._heartbeat.run(self._stop), name="daemon-heartbeat")
+        self._start_heartbeat()
         try:
             await self.discovery.run(self._apply, self._stop)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
             finished, self._finished = self._finished, None
             await self._shutdown()
             finished.set()
+
+    def _start_heartbeat(self) -> None:
+        """One ProcessCache heartbeat per daemon, whether it runs all accounts or single ones."""
+        assert self._heartbeat is not None
+        if self._heartbeat_task is None:
+            self._heartbeat_task = asyncio.create_task(
+                self._heartbeat.run(self._stop), name="daemon-heartbeat"
+            )
 
     async def _apply(self, wanted: dict[int, AccountRef]) -> None:
         if not self._accounts and wanted:
@@ -156,6 +162,7 @@ class AccountDaemon:
             self._ensure_components()
             self._running = True
             self._started_at = self._started_at or time.time()
+            self._start_heartbeat()
             await self._start_exchange_with_strategy(ref)
         else:
             self.logger.error("Daemon in inconsistent state", exchange_id=ref.ex_id)
@@ -214,6 +221,10 @@ class AccountDaemon:
         if not self._running and self.live_collector is None:
             return
         self.logger.info("Stopping AccountDaemon")
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
+            self._heartbeat_task = None
         for ex_id in list(self._accounts):
             await self._stop_account(ex_id)
         if self.live_collector:

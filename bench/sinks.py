@@ -1,7 +1,8 @@
 """Sink throughput on real Redis and PostgreSQL, against the same writes one event at a time.
 
     REDIS_URL=redis://127.0.0.1:6379/15 DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test \\
-        uv run python bench/sinks.py [--trades N] [--snapshots N] [--baseline N] [--consumers K]
+        uv run python bench/sinks.py [--trades N] [--long-trades N] [--snapshots N] [--baseline N]
+        [--consumers K]
         [--cache-accounts N]
 
 ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then consumed by
@@ -9,9 +10,14 @@ ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then 
 ``Consumer.run_once``: decode, insert, FIFO PnL, commit, XACK. Baseline:
 ``TradeRepository.save_trades([one])`` + commit per fill, the shape of a collector writing
 straight to the database (PnL included, no bus).
+ORM sink, long positions (``--long-trades``, 0 to skip): a symmetric random walk per (account,
+symbol) over 2 accounts x 5 symbols that never closes on purpose, so positions stay open over
+thousands of fills; consumed in ``LONG_SEGMENTS`` equal parts, the rate of each printed, to show
+that it does not fall as the fills behind the open lots accumulate.
 Cache sink: complete balance snapshots of ``--cache-accounts`` accounts (1,000), consumed the
-same way; a batch folds to one write per account, so fewer accounts means fewer writes. Baseline:
-``AccountCache.upsert_user_account`` per snapshot.
+same way; a batch folds to one write per account, so fewer accounts means fewer writes, and all
+of a batch's writes go to Redis in one script call. Baseline: ``AccountCache.upsert_user_account``
+per snapshot (newer snapshots than the sink's, so that every write lands).
 
 The database is migrated if needed; the bench adds its own user and accounts, and removes them
 and their rows at the end. Redis keys live under a per-run stream prefix; the ``accounts`` fields
@@ -49,13 +55,15 @@ from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.account_cache import ACCOUNTS_KEY, AccountCache
 from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
-from fullon_account_service.storage.db.models import Exchange, Trade, User
+from fullon_account_service.storage.db.models import Exchange, Trade, TradeBook, User
 from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
 
 T0 = 1_700_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT")
 TRADE_ACCOUNTS = 20
+LONG_ACCOUNTS = 2
+LONG_SEGMENTS = 6
 CACHE_ACCOUNTS = 1_000
 BATCH = 500
 ROUND_TRIP = 10
@@ -109,7 +117,42 @@ def fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int = T0) -> list[E
     return out
 
 
-def snapshots(ex_ids: Sequence[int], n: int) -> list[Envelope]:
+def walk_fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int) -> list[Envelope]:
+    """Random buys and sells and no deliberate close: each position wanders away from flat and
+    its open FIFO lots span most of its history."""
+    rnd = random.Random(2)
+    out = []
+    for i in range(n):
+        ex_id, symbol = ex_ids[i % len(ex_ids)], SYMBOLS[(i // len(ex_ids)) % len(SYMBOLS)]
+        side, volume, price = rnd.choice((Side.BUY, Side.SELL)), rnd.randint(1, 20) / 10, 100 + rnd.random()
+        fill = TradeFill(
+            ex_trade_id=f"{tag}-{i}",
+            ex_order_id=f"{tag}-o{i}",
+            symbol=symbol,
+            side=side,
+            price=price,
+            volume=volume,
+            cost=price * volume,
+            time_ms=start_ms + i,
+            fee=price * volume * 0.001,
+            fee_currency="USDT",
+        )
+        out.append(wrap(ex_id, fill, start_ms + i))
+    return out
+
+
+async def orm_long_positions(
+    redis: aioredis.Redis, prefix: str, factory: async_sessionmaker[AsyncSession], envelopes: list[Envelope]
+) -> list[float]:
+    """Trades/s of each of ``LONG_SEGMENTS`` consecutive parts of ``envelopes``."""
+    await publish(redis, prefix, envelopes)
+    sink = OrmSink(factory, KnownAccounts(factory)).handle
+    part = len(envelopes) // LONG_SEGMENTS
+    return [await consume(redis, prefix, "orm", ("trade",), [sink], part) for _ in range(LONG_SEGMENTS)]
+
+
+def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelope]:
+    """Complete balance snapshots, one per millisecond from ``start_ms``, cycling through the accounts."""
     out = []
     for i in range(n):
         payload = BalanceSnapshot(
@@ -118,7 +161,7 @@ def snapshots(ex_ids: Sequence[int], n: int) -> list[Envelope]:
                 "BTC": CurrencyBalance(total=1.5, free=1.0, used=0.5),
             }
         )
-        out.append(wrap(ex_ids[i % len(ex_ids)], payload, T0 + i))
+        out.append(wrap(ex_ids[i % len(ex_ids)], payload, start_ms + i))
     return out
 
 
@@ -175,6 +218,7 @@ async def cleanup(
 ) -> None:
     async with factory() as session:
         await session.execute(delete(Trade).where(Trade.ex_id.in_(ex_ids)))
+        await session.execute(delete(TradeBook).where(TradeBook.ex_id.in_(ex_ids)))
         await session.execute(delete(Exchange).where(Exchange.uid == uid))
         await session.execute(delete(User).where(User.uid == uid))
         await session.commit()
@@ -202,7 +246,7 @@ async def main(args: argparse.Namespace) -> None:
     await upgrade(database_url)
     engine = make_engine(database_url, pool_size=args.consumers + 2)
     factory = make_session_factory(engine)
-    uid, ex_ids = await setup_accounts(factory, tag, max(args.cache_accounts, TRADE_ACCOUNTS))
+    uid, ex_ids = await setup_accounts(factory, tag, max(args.cache_accounts, TRADE_ACCOUNTS + LONG_ACCOUNTS))
     trade_ids = ex_ids[:TRADE_ACCOUNTS]
     try:
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
@@ -221,11 +265,18 @@ async def main(args: argparse.Namespace) -> None:
         orm_base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
         ratio = orm_rate / orm_base
         print(f"  sink {orm_rate:,.0f} trades/s; one at a time {orm_base:,.0f} trades/s; x{ratio:.1f}")
+        if args.long_trades:
+            long_ids = ex_ids[TRADE_ACCOUNTS : TRADE_ACCOUNTS + LONG_ACCOUNTS]
+            walk = walk_fills(long_ids, args.long_trades, f"{tag}w", T0)
+            books = f"{LONG_ACCOUNTS} accounts x {len(SYMBOLS)} symbols"
+            print(f"ORM sink, long positions: {args.long_trades:,} fills of {books}")
+            rates = await orm_long_positions(redis, f"{prefix}long:", factory, walk)
+            print("  trades/s by part: " + ", ".join(f"{rate:,.0f}" for rate in rates))
 
         print(f"cache sink: {args.snapshots:,} balance snapshots of {args.cache_accounts:,} accounts")
         await publish(redis, prefix, snapshots(ex_ids[: args.cache_accounts], args.snapshots))
         cache = AccountCache(redis)
-        handlers = [CacheSink(redis, cache, KnownAccounts(factory)).handle for _ in range(args.consumers)]
+        handlers = [CacheSink(cache, KnownAccounts(factory)).handle for _ in range(args.consumers)]
         cache_rate = await consume(redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots)
 
         async def write_snapshot(envelope: Envelope) -> None:
@@ -233,7 +284,9 @@ async def main(args: argparse.Namespace) -> None:
             balances = dict(envelope.payload.balances)
             await cache.upsert_user_account(envelope.ex_id, balances, exchange_ms=envelope.exchange_ms)
 
-        cache_base = await one_by_one(snapshots(ex_ids[: args.cache_accounts], args.baseline), write_snapshot)
+        # Newer than everything the sink stored, so each write lands instead of being skipped as stale.
+        newer = snapshots(ex_ids[: args.cache_accounts], args.baseline, T0 + args.snapshots)
+        cache_base = await one_by_one(newer, write_snapshot)
         print(
             f"  sink {cache_rate:,.0f} snapshots/s; one at a time {cache_base:,.0f} snapshots/s;"
             f" x{cache_rate / cache_base:.1f}"
@@ -249,6 +302,7 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--trades", type=int, default=100_000)
+    parser.add_argument("--long-trades", type=int, default=60_000)
     parser.add_argument("--snapshots", type=int, default=200_000)
     parser.add_argument("--baseline", type=int, default=3_000)
     parser.add_argument("--consumers", type=int, default=1)

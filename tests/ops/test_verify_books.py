@@ -45,7 +45,7 @@ async def store(
     known = KnownAccounts(factory)
     deliveries = [Delivery("s", f"{i}-0", e, 1) for i, e in enumerate(envelopes, 1)]
     await OrmSink(factory, known).handle([d for d in deliveries if d.envelope.kind in ("order", "trade")])
-    await CacheSink(redis, AccountCache(redis), known).handle(
+    await CacheSink(AccountCache(redis), known).handle(
         [d for d in deliveries if d.envelope.kind in ("balance", "position")]
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,6 +13,7 @@ from sink_samples import Db, deliveries, envelope
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
+    Envelope,
     OrderStatus,
     OrderUpdate,
     Position,
@@ -39,7 +42,7 @@ def position(symbol: str, volume: float, side: PositionSide = PositionSide.LONG)
 
 @pytest.fixture
 def sink(db: Db, redis_client: aioredis.Redis) -> CacheSink:
-    return CacheSink(redis_client, AccountCache(redis_client), KnownAccounts(db.factory))
+    return CacheSink(AccountCache(redis_client), KnownAccounts(db.factory))
 
 
 async def stored_account(redis: aioredis.Redis, ex_id: int = 1) -> dict[str, object]:
@@ -145,3 +148,144 @@ async def test_unknown_account_and_foreign_kind_are_contract_errors(sink: CacheS
     )
     with pytest.raises(ContractError, match="order event"):
         await sink.handle(deliveries([envelope(order)]))
+
+
+def totals(document: dict[str, object]) -> dict[str, float]:
+    return {k: v["total"] for k, v in document.items() if isinstance(v, dict)}
+
+
+async def test_a_batch_mixing_versions_keeps_the_newest_and_merges_partials_in_order(
+    sink: CacheSink, redis_client: aioredis.Redis
+) -> None:
+    batch = [
+        envelope(balances(partial=True, ETH=5.0), exchange_ms=T0 + 200),
+        envelope(balances(partial=True, BTC=2.0), exchange_ms=T0 + 150),
+        envelope(balances(BTC=1.0, USDT=10.0), exchange_ms=T0 + 100),
+        envelope(balances(partial=True, XRP=1.0), exchange_ms=T0 + 90),  # before the complete one
+        envelope(balances(SOL=9.0), exchange_ms=T0 + 50),  # an older complete one
+        envelope(balances(partial=True, BTC=3.0), exchange_ms=T0 + 150),  # same time: arrival order
+        envelope(balances(partial=True, USDT=11.0), exchange_ms=T0 + 120),
+        envelope(balances(partial=True, DOT=4.0), ex_id=2, exchange_ms=T0 + 10),
+        envelope(balances(partial=True, DOT=6.0), ex_id=2, exchange_ms=T0 + 20),
+        envelope(balances(partial=True, ADA=1.0), ex_id=2, exchange_ms=T0 + 15),
+        envelope(PositionSnapshot(positions=[position("BTC/USDT:USDT", 1.0)]), exchange_ms=T0 + 100),
+        envelope(
+            PositionSnapshot(positions=[position("BTC/USDT:USDT", 0.0, PositionSide.FLAT)], partial=True),
+            exchange_ms=T0 + 110,
+        ),
+        envelope(
+            PositionSnapshot(positions=[position("ETH/USDT:USDT", 2.0)], partial=True), exchange_ms=T0 + 120
+        ),
+        envelope(PositionSnapshot(positions=[position("SOL/USDT:USDT", 3.0)]), exchange_ms=T0 + 60),
+    ]
+    await sink.handle(deliveries(batch))
+    assert totals(await stored_account(redis_client)) == {"BTC": 3.0, "USDT": 11.0, "ETH": 5.0}
+    assert totals(await stored_account(redis_client, 2)) == {"DOT": 6.0, "ADA": 1.0}
+    assert await redis_client.hget("accounts:exchange_ms", "1") == str(T0 + 200).encode()
+    assert await redis_client.hget("accounts:exchange_ms", "2") == str(T0 + 20).encode()
+    assert [p["symbol"] for p in await AccountCache(redis_client).get_positions(1)] == ["ETH/USDT:USDT"]
+    assert await redis_client.hget("account_positions:exchange_ms", "1") == str(T0 + 120).encode()
+    assert await redis_client.hexists("account_positions:freshness", "1")
+
+
+async def test_partials_newer_than_a_stored_snapshot_merge_over_it_not_over_an_older_one(
+    sink: CacheSink, redis_client: aioredis.Redis
+) -> None:
+    # Another consumer stored a complete snapshot at +130; this batch's complete one is older
+    # (+100) but brings a newer partial (+150): the stored account keeps its content under it.
+    await sink.handle(deliveries([envelope(balances(SOL=1.0), exchange_ms=T0 + 130)]))
+    await sink.handle(
+        deliveries(
+            [
+                envelope(balances(BTC=1.0), exchange_ms=T0 + 100),
+                envelope(balances(partial=True, USDT=2.0), exchange_ms=T0 + 150),
+                envelope(balances(partial=True, ETH=7.0), exchange_ms=T0 + 120),
+            ]
+        )
+    )
+    assert totals(await stored_account(redis_client)) == {"SOL": 1.0, "USDT": 2.0}
+    assert await redis_client.hget("accounts:exchange_ms", "1") == str(T0 + 150).encode()
+
+
+async def test_two_concurrent_sinks_keep_the_newest_snapshot_and_lose_no_merge(
+    db: Db, redis_client: aioredis.Redis
+) -> None:
+    rnd = random.Random(5)
+    sinks = [CacheSink(AccountCache(redis_client), KnownAccounts(db.factory)) for _ in range(2)]
+    # Complete snapshots of both accounts at shuffled times, shared out between the sinks.
+    snaps = [
+        envelope(balances(BTC=float(ms), USDT=float(ex_id)), ex_id=ex_id, exchange_ms=T0 + ms)
+        for ms in range(60)
+        for ex_id in (1, 2)
+    ]
+    rnd.shuffle(snaps)
+    # Then partial updates of account 1, all at one exchange time so none is stale: each is a
+    # compare-and-set that must land whichever sink writes first.
+    merges = [
+        envelope(balances(partial=True, **{f"C{i}": float(i)}), exchange_ms=T0 + 100) for i in range(40)
+    ]
+
+    async def run(index: int, envelopes: list[Envelope]) -> None:
+        mine = envelopes[index::2]
+        for start in range(0, len(mine), 3):
+            await sinks[index].handle(deliveries(mine[start : start + 3]))
+
+    async with asyncio.timeout(20):
+        await asyncio.gather(run(0, snaps), run(1, snaps))
+        assert totals(await stored_account(redis_client, 1)) == {"BTC": 59.0, "USDT": 1.0}
+        assert totals(await stored_account(redis_client, 2)) == {"BTC": 59.0, "USDT": 2.0}
+        await asyncio.gather(run(0, merges), run(1, merges))
+    expected = {"BTC": 59.0, "USDT": 1.0} | {f"C{i}": float(i) for i in range(40)}
+    assert totals(await stored_account(redis_client, 1)) == expected
+    assert await redis_client.hget("accounts:exchange_ms", "1") == str(T0 + 100).encode()
+
+
+def random_snapshots(rnd: random.Random, n: int) -> list[Envelope]:
+    """Balance and position snapshots of both accounts, complete or partial, at clashing times."""
+    out = []
+    for _ in range(n):
+        ex_id, ms, partial = rnd.choice((1, 2)), T0 + rnd.randint(0, 30), rnd.random() < 0.6
+        if rnd.random() < 0.5:
+            currencies = rnd.sample(("BTC", "ETH", "USDT", "SOL"), rnd.randint(0 if not partial else 1, 3))
+            payload: BalanceSnapshot | PositionSnapshot = balances(
+                partial, **{c: float(rnd.randint(0, 9)) for c in currencies}
+            )
+        else:
+            symbols = rnd.sample(("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"), rnd.randint(0, 2))
+            books = [
+                position(s, 0.0, PositionSide.FLAT) if rnd.random() < 0.3 else position(s, rnd.randint(1, 9))
+                for s in symbols
+            ]
+            payload = PositionSnapshot(positions=books, partial=partial)
+        out.append(envelope(payload, ex_id=ex_id, exchange_ms=ms))
+    return out
+
+
+async def stored_state(redis: aioredis.Redis) -> dict[str, object]:
+    """Every cache hash but freshness, with the documents' write dates left out."""
+    state: dict[str, object] = {}
+    for key in ("accounts", "account_positions"):
+        documents = await redis.hgetall(key)
+        state[key] = {
+            field: {k: v for k, v in json.loads(raw).items() if k not in ("date", "timestamp")}
+            for field, raw in documents.items()
+        }
+        state[f"{key}:exchange_ms"] = await redis.hgetall(f"{key}:exchange_ms")
+    return state
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_one_batch_stores_what_the_same_snapshots_one_by_one_in_time_order_store(
+    sink: CacheSink, redis_client: aioredis.Redis, seed: int
+) -> None:
+    rnd = random.Random(seed)
+    earlier = [envelope(balances(BTC=1.0), ex_id=1, exchange_ms=T0 + 12)]
+    events = random_snapshots(rnd, 25)
+    await sink.handle(deliveries(earlier))
+    await sink.handle(deliveries(events))
+    batched = await stored_state(redis_client)
+    await redis_client.flushdb()
+    await sink.handle(deliveries(earlier))
+    for event in sorted(events, key=lambda e: e.exchange_ms or 0):
+        await sink.handle(deliveries([event]))
+    assert await stored_state(redis_client) == batched

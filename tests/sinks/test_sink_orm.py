@@ -22,6 +22,7 @@ from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.sinks.pnl import Fill, compute
 from fullon_account_service.storage.db import make_engine, make_session_factory
+from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Order, Trade
 from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
 
@@ -166,12 +167,12 @@ async def test_unknown_account_and_unusable_fill_are_contract_errors(db: Db) -> 
 
 
 async def test_rows_without_pnl_make_the_symbol_recompute(db: Db) -> None:
-    """A row another tool wrote without PnL columns is folded in from the symbol's first fill."""
+    """A row another tool wrote without PnL columns (and so without a checkpoint) is folded in from
+    the symbol's first fill."""
     base = dict(ex_id=1, uid=1, exchange="kraken", symbol="BTC/USDT", price=10.0, cost=10.0)
-    first = TradeRecord(ex_trade_id="t1", ex_order_id="o", side="buy", volume=2.0, time_ms=1, **base)
     async with db.factory() as session:
-        await TradeRepository(session).save_trades([first])
-        await session.execute(Trade.__table__.update().values(cur_volume=None))
+        row = dict(ex_trade_id="t1", ex_order_id="o", side="buy", volume=2.0, time_ms=1, time=utc_from_ms(1))
+        session.add(Trade(**row, **base))
         await session.commit()
     later = TradeRecord(
         ex_trade_id="t2", ex_order_id="o", side="sell", volume=1.0, time_ms=2, **{**base, "price": 12.0}

@@ -27,12 +27,13 @@ def _tables(connection: Connection) -> set[str]:
 async def _check_matches_models(url: str) -> None:
     assert await current(url) is None
     await upgrade(url)
-    assert await current(url) == "0001"
+    assert await current(url) == "0002"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
-            assert {"users", "cat_exchanges", "exchanges", "orders", "trades"} <= await conn.run_sync(_tables)
+            ours = {"users", "cat_exchanges", "exchanges", "orders", "trades", "trade_books"}
+            assert ours <= await conn.run_sync(_tables)
     finally:
         await engine.dispose()
 
@@ -53,8 +54,8 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            assert not {"orders", "trades", "users"} & await conn.run_sync(_tables)
+            assert not {"orders", "trades", "users", "trade_books"} & await conn.run_sync(_tables)
     finally:
         await engine.dispose()
     await upgrade(database_url)
-    assert await current(database_url) == "0001"
+    assert await current(database_url) == "0002"

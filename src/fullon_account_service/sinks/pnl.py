@@ -53,11 +53,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import msgspec
+
 _REL_EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(msgspec.Struct, frozen=True, gc=False):
+    """Immutable records as msgspec Structs: a sink builds one of each per fill, and a Struct is
+    built an order of magnitude faster than a frozen dataclass."""
+
     ex_trade_id: str
     ex_order_id: str
     time_ms: int
@@ -69,8 +73,7 @@ class Fill:
     leverage: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PnlRow:
+class PnlRow(msgspec.Struct, frozen=True, gc=False):
     cur_volume: float
     cur_avg_price: float
     cur_avg_cost: float

@@ -34,7 +34,7 @@ def build_handler(
 ) -> Handler:
     known = KnownAccounts(session_factory)
     if group == cache_sink.GROUP:
-        return cache_sink.CacheSink(redis, AccountCache(redis), known).handle
+        return cache_sink.CacheSink(AccountCache(redis), known).handle
     if group == orm_sink.GROUP:
         return orm_sink.OrmSink(session_factory, known).handle
     raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")

@@ -8,7 +8,10 @@ Keys (see ``cache_shapes`` for the JSON inside):
 - HASH ``accounts:freshness`` / ``account_positions:freshness``: ``str(ex_id)`` -> epoch seconds
   of the last write (ours; upstream had no way to spot a dead producer's data);
 - HASH ``accounts:exchange_ms`` / ``account_positions:exchange_ms``: ``str(ex_id)`` -> exchange
-  time of the stored snapshot, so a late older snapshot is skipped (see ``versioned_hash``).
+  time of the stored snapshot, so a late older snapshot is skipped (see ``latest_wins``).
+
+Every write, of one account or of a sink's whole batch, is one script call for all the accounts of
+both hashes (``apply_snapshots``).
 
 Fixes over upstream: ``get_positions(ex_id)`` returns that exchange's positions only, each
 position keeps its ``side``, unknown numbers stay ``null``. Redis failures raise
@@ -25,7 +28,8 @@ from typing import Any, Self
 import redis.asyncio as aioredis
 
 from fullon_account_service.storage import cache_shapes as shapes
-from fullon_account_service.storage.versioned_hash import VersionedHash
+from fullon_account_service.storage.latest_wins import Update, apply
+from fullon_account_service.storage.versioned_hash import BatchWriter, Document, VersionedHash
 
 ACCOUNTS_KEY = "accounts"
 POSITIONS_KEY = "account_positions"
@@ -48,8 +52,9 @@ class AccountCache:
             redis = make_redis(Settings.from_env())
         self._redis = redis
         self._clock = clock
-        self._accounts = VersionedHash(redis, ACCOUNTS_KEY, clock=clock)
-        self._positions = VersionedHash(redis, POSITIONS_KEY, clock=clock)
+        self._accounts = VersionedHash(redis, ACCOUNTS_KEY)
+        self._positions = VersionedHash(redis, POSITIONS_KEY)
+        self._writer = BatchWriter(redis, (self._accounts, self._positions), clock=clock)
 
     async def __aenter__(self) -> Self:
         return self
@@ -59,6 +64,20 @@ class AccountCache:
     ) -> None:
         if self._owned:
             await self._redis.aclose()
+
+    async def apply_snapshots(
+        self,
+        balances: Mapping[int, Sequence[Update]],
+        positions: Mapping[int, Sequence[Update]],
+    ) -> tuple[dict[int, bool], dict[int, bool]]:
+        """Balance and position updates of many accounts, newest exchange time wins (see
+        ``latest_wins``). Balance content: currency -> balance (a mapping or an object with
+        ``total``/``free``/``used``); position content: symbol -> position mapping, a flat one
+        closing its symbol. Per ``ex_id``: written, or skipped as stale."""
+        written = await apply(
+            self._writer, (_render_account, _render_positions), (balances, positions), clock=self._clock
+        )
+        return written[0], written[1]
 
     # Balances
 
@@ -72,23 +91,18 @@ class AccountCache:
     async def upsert_accounts_many(
         self, accounts: Mapping[int, Balances], *, exchange_ms: Mapping[int, int | None] | None = None
     ) -> dict[int, bool]:
-        """Replace several accounts in one pipeline; per ``ex_id``, written or skipped as stale."""
-        now = self._clock()
-        return await self._accounts.write_many(
-            {ex_id: _replace_account(balances, now) for ex_id, balances in accounts.items()},
-            exchange_ms=exchange_ms,
-        )
+        """Replace several accounts in one call; per ``ex_id``, written or skipped as stale."""
+        versions = exchange_ms or {}
+        updates = {ex_id: [(versions.get(ex_id), False, b)] for ex_id, b in accounts.items()}
+        return (await self.apply_snapshots(updates, {}))[0]
 
     async def merge_accounts_many(
         self, changes: Mapping[int, Balances], *, exchange_ms: Mapping[int, int | None] | None = None
     ) -> dict[int, bool]:
         """Partial balance updates: only the currencies given change (atomic per ``ex_id``)."""
-        now = self._clock()
-        return await self._accounts.write_many(
-            {ex_id: _merge_account(balances, now) for ex_id, balances in changes.items()},
-            exchange_ms=exchange_ms,
-            merge=True,
-        )
+        versions = exchange_ms or {}
+        updates = {ex_id: [(versions.get(ex_id), True, b)] for ex_id, b in changes.items()}
+        return (await self.apply_snapshots(updates, {}))[0]
 
     async def get_full_account(self, ex_id: int, currency: str) -> dict[str, Any] | None:
         document = await self._accounts.get(ex_id)
@@ -117,22 +131,17 @@ class AccountCache:
     async def upsert_positions_many(
         self, positions: Mapping[int, Positions], *, exchange_ms: Mapping[int, int | None] | None = None
     ) -> dict[int, bool]:
-        now = self._clock()
-        return await self._positions.write_many(
-            {ex_id: _replace_positions(items, now) for ex_id, items in positions.items()},
-            exchange_ms=exchange_ms,
-        )
+        versions = exchange_ms or {}
+        updates = {ex_id: [(versions.get(ex_id), False, by_symbol(p))] for ex_id, p in positions.items()}
+        return (await self.apply_snapshots({}, updates))[1]
 
     async def merge_positions_many(
         self, changes: Mapping[int, Positions], *, exchange_ms: Mapping[int, int | None] | None = None
     ) -> dict[int, bool]:
         """Partial position updates: the symbols given change; a flat one is removed."""
-        now = self._clock()
-        return await self._positions.write_many(
-            {ex_id: _merge_positions(items, now) for ex_id, items in changes.items()},
-            exchange_ms=exchange_ms,
-            merge=True,
-        )
+        versions = exchange_ms or {}
+        updates = {ex_id: [(versions.get(ex_id), True, by_symbol(p))] for ex_id, p in changes.items()}
+        return (await self.apply_snapshots({}, updates))[1]
 
     async def get_positions(self, ex_id: int) -> list[dict[str, Any]]:
         """Open positions of ``ex_id`` only, each with ``symbol`` and ``ex_id`` (a string)."""
@@ -149,21 +158,14 @@ class AccountCache:
         return await self._positions.freshness(ex_id)
 
 
-def _replace_account(balances: Balances, now: float) -> Callable[[Any], dict[str, Any]]:
-    document = shapes.account_document(balances, now)
-    return lambda _stored: document
+def by_symbol(positions: Positions) -> dict[str, Mapping[str, Any]]:
+    """Position content keyed by symbol (a later entry for a symbol wins, as in a list)."""
+    return {str(p["symbol"]): p for p in positions}
 
 
-def _merge_account(changed: Balances, now: float) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
-    return lambda stored: shapes.merge_account(stored, changed, now)
+def _render_account(stored: Document | None, changed: Mapping[str, Any], now: float) -> Document:
+    return shapes.merge_account(stored, changed, now)
 
 
-def _replace_positions(items: Positions, now: float) -> Callable[[Any], dict[str, Any] | None]:
-    document = shapes.positions_document(None, items, now)
-    return lambda _stored: document
-
-
-def _merge_positions(
-    items: Positions, now: float
-) -> Callable[[dict[str, Any] | None], dict[str, Any] | None]:
-    return lambda stored: shapes.positions_document(stored, items, now)
+def _render_positions(stored: Document | None, changed: Mapping[str, Any], now: float) -> Document | None:
+    return shapes.positions_document(stored, list(changed.values()), now)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 
-from fullon_account_service.contract.events import Position, PositionSide
+from fullon_account_service.contract.events import CurrencyBalance, Position, PositionSide
 
 ACCOUNT_DATE = "date"
 POSITIONS_TIMESTAMP = "timestamp"
@@ -26,7 +27,9 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
 
+@lru_cache(maxsize=16)
 def iso_utc(epoch_s: float) -> str:
+    """Cached: a batch stamps every document it writes with the same clock reading."""
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
@@ -43,16 +46,25 @@ def decode(raw: bytes | str | None) -> dict[str, Any] | None:
         return None
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def balance_entry(balance: Any) -> dict[str, float | None]:
-    """One currency from a mapping or an object with ``total``/``free``/``used``."""
-    total, free, used = (
-        _number(balance.get(name) if isinstance(balance, Mapping) else getattr(balance, name, None))
-        for name in ("total", "free", "used")
-    )
+    """One currency from a contract ``CurrencyBalance``, a mapping or an object with
+    ``total``/``free``/``used``.
+
+    The contract's struct comes first and as is: decoding already made its numbers floats, and
+    this runs for every currency of every snapshot the sink stores.
+    """
+    if type(balance) is CurrencyBalance:
+        total, free = balance.total, balance.free
+        return {"total": total, "free": free, "used": balance.used, "balance": total, "available": free}
+    if isinstance(balance, Mapping):
+        total, free, used = balance.get("total"), balance.get("free"), balance.get("used")
+    else:
+        total = getattr(balance, "total", None)
+        free = getattr(balance, "free", None)
+        used = getattr(balance, "used", None)
+    total = None if total is None else float(total)
+    free = None if free is None else float(free)
+    used = None if used is None else float(used)
     return {"total": total, "free": free, "used": used, "balance": total, "available": free}
 
 
@@ -68,7 +80,9 @@ def merge_account(
     stored: Mapping[str, Any] | None, changed: Mapping[str, Any], now_s: float
 ) -> dict[str, Any]:
     """A partial balance update laid over the stored account: changed currencies replace theirs."""
-    document = {k: v for k, v in (stored or {}).items() if k != ACCOUNT_DATE}
+    if stored is None:
+        return account_document(changed, now_s)
+    document = {k: v for k, v in stored.items() if k != ACCOUNT_DATE}
     document.update(account_document(changed, now_s))
     return document
 

@@ -15,6 +15,10 @@ What we add to fullon's layout, and why:
   changes the PnL arithmetic), ``liquidity``, ``exchange`` and ``event_id``. ``time`` is the same
   instant as ``time_ms`` as a UTC timestamp, for fullon readers.
 
+Our own table, not fullon's: ``trade_books``, one row per (ex_id, symbol) holding the open FIFO
+lots after the newest fill stored (see ``storage.db.repositories.trade_books``), so the PnL of the
+next fills continues from it instead of re-reading the fills that opened those lots.
+
 Orders and trades carry ``uid`` / ``ex_id`` without foreign keys on purpose: they are history
 written by the sinks from the bus, and must neither be rejected nor cascade-deleted because an
 exchange row was removed. Numbers are double precision; ``NULL`` means the venue did not say.
@@ -32,6 +36,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     false,
     func,
@@ -177,3 +182,22 @@ class Trade(Base):
     liquidity: Mapped[str | None] = mapped_column(String(8))
     exchange: Mapped[str | None] = mapped_column(String(64))
     event_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TradeBook(Base):
+    """The FIFO checkpoint of one (ex_id, symbol), written in the transaction that stores its fills.
+
+    ``last_*`` is the canonical sort key ``(time_ms, ex_trade_id, ex_order_id)`` of the newest fill
+    the lots include; ``lots`` is JSON ``[[qty, price, fee_per_unit], ...]`` oldest first, all on
+    the side of ``volume`` (the signed open position, for readers; ``[]`` when flat).
+    """
+
+    __tablename__ = "trade_books"
+
+    ex_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_time_ms: Mapped[int] = mapped_column(BigId)
+    last_ex_trade_id: Mapped[str] = mapped_column(String(128))
+    last_ex_order_id: Mapped[str] = mapped_column(String(128))
+    volume: Mapped[float] = mapped_column(Double)
+    lots: Mapped[str] = mapped_column(Text)

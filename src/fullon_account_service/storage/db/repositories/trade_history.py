@@ -1,7 +1,8 @@
 """Reading what ``save_trades`` needs from stored trades, in one round trip per batch.
 
 - ``existing_keys``: which (ex_trade_id, ex_order_id) of a batch are stored already;
-- ``books_before``: per (ex_id, symbol), the open FIFO lots just before a start time and the
+- ``books_before``, for symbols that cannot continue from their checkpoint (``trade_books``):
+  per (ex_id, symbol), the open FIFO lots just before a start time and the
   stored rows from that time on. The rows before it are read newest first, a short page per
   symbol (every symbol of the batch in one statement), growing only for the symbols whose
   open lots reach further back. Each page ends on a whole millisecond, so rows sharing a time
@@ -40,7 +41,7 @@ READ_COLUMNS = (
     C.fee,
     C.fee_currency,
     C.leverage,
-    *(C[name] for name in PnlRow.__slots__),
+    *(C[name] for name in PnlRow.__struct_fields__),
 )
 
 _PG_EXISTING = text(
@@ -87,19 +88,34 @@ _GROUPS = {
     "sqlite": "SELECT json_extract(value, '$[0]') AS ex_id, json_extract(value, '$[1]') AS symbol, "
     "json_extract(value, '$[2]') AS start_ms FROM json_each(:groups)",
 }
-_TAILS = (
+_BOUNDS = (
     "WITH g AS ({groups}), "
-    "b AS (SELECT g.ex_id, g.symbol, COALESCE((SELECT h.time_ms FROM trades AS h "
+    "b AS {materialized}(SELECT g.ex_id, g.symbol, COALESCE((SELECT h.time_ms FROM trades AS h "
     "WHERE h.ex_id = g.ex_id AND h.symbol = g.symbol AND h.time_ms < g.start_ms "
     "ORDER BY h.time_ms DESC LIMIT 1 OFFSET :skip), -1) AS bound FROM g) "
-    "SELECT {columns} FROM b JOIN trades AS t "
-    "ON t.ex_id = b.ex_id AND t.symbol = b.symbol AND t.time_ms >= b.bound"
 )
+_TAILS = {
+    "postgresql": _BOUNDS + "SELECT {columns} FROM b CROSS JOIN LATERAL (SELECT * FROM trades AS t "
+    "WHERE t.ex_id = b.ex_id AND t.symbol = b.symbol AND t.time_ms >= b.bound "
+    "ORDER BY t.time_ms OFFSET 0) AS t",
+    "sqlite": _BOUNDS + "SELECT {columns} FROM b JOIN trades AS t "
+    "ON t.ex_id = b.ex_id AND t.symbol = b.symbol AND t.time_ms >= b.bound",
+}
 """Per group, every row from its start on plus the ``skip + 1`` newest before it (extended to
-whole milliseconds): one constant statement for any number of groups, each an index range scan."""
+whole milliseconds): one constant statement for any number of groups, each an index range scan.
+
+On PostgreSQL the bounds are materialised and the rows read through a fenced LATERAL subquery:
+with statistics taken while the table was small (a fresh database filling up) the planner
+otherwise flattens the join into a scan of the whole table that evaluates the bound per row."""
 _TAIL_STATEMENTS = {
-    dialect: text(_TAILS.format(groups=groups, columns=", ".join(f"t.{c.name}" for c in READ_COLUMNS)))
-    for dialect, groups in _GROUPS.items()
+    dialect: text(
+        tail.format(
+            groups=_GROUPS[dialect],
+            materialized="MATERIALIZED " if dialect == "postgresql" else "",
+            columns=", ".join(f"t.{c.name}" for c in READ_COLUMNS),
+        )
+    )
+    for dialect, tail in _TAILS.items()
 }
 
 

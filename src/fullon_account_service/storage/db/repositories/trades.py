@@ -5,148 +5,45 @@
 1. lock the symbol for the transaction (``pg_advisory_xact_lock`` on PostgreSQL, taken in key
    order so two sinks cannot deadlock; SQLite serialises writers once a write has begun, so a
    no-op write takes its lock first);
-2. find which fills of the batch are new: already stored ones are left alone (idempotence);
-3. rebuild the open lots as they stood just before the earliest new fill, from the stored rows
-   before it (``pnl.restore``: it walks back only as far as the open lots reach), then replay
-   every fill from that point, stored and new, in ``(time_ms, ex_trade_id, ex_order_id)`` order;
-4. insert the new rows with their PnL columns and update stored rows whose PnL changed (only
-   when a fill arrived older than fills already stored).
+2. read the symbol's checkpoint (``trade_books``: its open lots after its newest stored fill);
+3. find which fills of the batch are new: already stored ones are left alone (idempotence). A
+   fill sorting after the checkpoint is new unless the venue reported it again with a later
+   time; only the others are looked up before the insert, and the insert reports the conflicts;
+4. when every new fill sorts after the checkpoint, the usual case, the new fills continue from
+   its lots: no stored fill is read, whatever the length of the history. Otherwise (a fill
+   older than the checkpoint, no checkpoint yet, or stored rows the checkpoint does not cover)
+   rebuild the lots just before the earliest such fill from the stored rows before it
+   (``trade_history.books_before``: it walks back only as far as the open lots reach) and
+   replay every fill from that point, stored and new, in ``(time_ms, ex_trade_id,
+   ex_order_id)`` order, updating the stored rows whose PnL changed;
+5. insert the new rows with their PnL columns and write the new checkpoint (``trade_writes``);
+6. when the insert skipped a fill presumed new (stored already), the batch's symbols replay
+   again from their earliest fill of the batch over the rows now stored (rare: it takes a venue
+   reporting a fill again with a later time).
 
-In-order arrival, the usual case, costs one lock statement, one existence check, one history read
-and one insert per batch, whatever the number of symbols (see ``trade_history``). Rows without
-PnL (written by another tool) make the symbol recompute from its first fill. Nothing commits
-here: the ORM sink commits orders and trades together.
+In-order arrival costs three statements per batch on PostgreSQL whatever the number of symbols:
+the locks, the checkpoint read, and one statement inserting the trades and writing the
+checkpoints. Nothing commits here: the ORM sink commits orders and trades together.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import Row, Table, bindparam, desc, false, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import desc, false, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fullon_account_service.contract.events import TradeFill
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, compute
-from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Trade
-from fullon_account_service.storage.db.repositories.trade_history import (
-    TABLE,
-    C,
-    books_before,
-    existing_keys,
-    stored_fill,
-)
+from fullon_account_service.storage.db.repositories.trade_books import Checkpoint, read_checkpoints
+from fullon_account_service.storage.db.repositories.trade_history import TABLE, C, books_before, existing_keys
+from fullon_account_service.storage.db.repositories.trade_plan import BatchPlan, presumed_new, rebuild_start
+from fullon_account_service.storage.db.repositories.trade_records import GroupKey, TradeRecord
+from fullon_account_service.storage.db.repositories.trade_writes import write_plan
 
-_INSERTS: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-_PNL_FIELDS = PnlRow.__slots__
-_PG_TYPES = {
-    **dict.fromkeys(("ex_trade_id", "ex_order_id", "exchange", "symbol", "order_type", "side"), "VARCHAR"),
-    **dict.fromkeys(("fee_currency", "liquidity", "event_id"), "VARCHAR"),
-    **dict.fromkeys(("uid", "ex_id"), "INTEGER"),
-    **dict.fromkeys(("volume", "price", "cost", "fee", "leverage", *_PNL_FIELDS), "DOUBLE PRECISION"),
-    "time": "TIMESTAMPTZ",
-    "time_ms": "BIGINT",
-}
-_PG_INSERT = text(
-    f"INSERT INTO trades ({', '.join(_PG_TYPES)}) "
-    f"SELECT * FROM unnest({', '.join(f'CAST(:{n} AS {t}[])' for n, t in _PG_TYPES.items())}) "
-    "ON CONFLICT (ex_trade_id, ex_order_id) DO NOTHING"
-)
-"""Arrays bind as 25 parameters however many rows: asyncpg prepares the statement once."""
-
-
-@dataclass(frozen=True, slots=True)
-class TradeRecord:
-    """One fill as the ORM sink hands it to ``save_trades``."""
-
-    ex_id: int
-    uid: int
-    exchange: str
-    ex_trade_id: str
-    ex_order_id: str
-    symbol: str
-    side: str
-    volume: float
-    price: float
-    cost: float
-    time_ms: int
-    fee: float | None = None
-    fee_currency: str | None = None
-    leverage: float | None = None
-    order_type: str | None = None
-    liquidity: str | None = None
-    event_id: str | None = None
-
-    @classmethod
-    def from_fill(
-        cls, fill: TradeFill, *, ex_id: int, uid: int, exchange: str, event_id: str | None = None
-    ) -> TradeRecord:
-        return cls(
-            ex_id=ex_id,
-            uid=uid,
-            exchange=exchange,
-            ex_trade_id=fill.ex_trade_id,
-            ex_order_id=fill.ex_order_id,
-            symbol=fill.symbol,
-            side=fill.side.value,
-            volume=fill.volume,
-            price=fill.price,
-            cost=fill.cost,
-            time_ms=fill.time_ms,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            leverage=fill.leverage,
-            order_type=fill.order_type,
-            liquidity=None if fill.liquidity is None else fill.liquidity.value,
-            event_id=event_id,
-        )
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.ex_trade_id, self.ex_order_id)
-
-    def fill(self) -> Fill:
-        return Fill(
-            self.ex_trade_id,
-            self.ex_order_id,
-            self.time_ms,
-            self.side,
-            self.volume,
-            self.price,
-            self.fee,
-            self.fee_currency,
-            self.leverage,
-        )
-
-    def row(self, pnl: PnlRow) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "ex_trade_id": self.ex_trade_id,
-            "ex_order_id": self.ex_order_id,
-            "uid": self.uid,
-            "ex_id": self.ex_id,
-            "exchange": self.exchange,
-            "symbol": self.symbol,
-            "order_type": self.order_type,
-            "side": self.side,
-            "volume": self.volume,
-            "price": self.price,
-            "cost": self.cost,
-            "fee": self.fee,
-            "fee_currency": self.fee_currency,
-            "liquidity": self.liquidity,
-            "leverage": self.leverage,
-            "time": utc_from_ms(self.time_ms),
-            "time_ms": self.time_ms,
-            "event_id": self.event_id,
-        }
-        values.update({name: getattr(pnl, name) for name in _PNL_FIELDS})
-        return values
+__all__ = ["TradeRecord", "TradeRepository", "lock_key"]
 
 
 def lock_key(ex_id: int, symbol: str) -> int:
@@ -168,28 +65,51 @@ class TradeRepository:
         unique = list({record.key: record for record in reversed(records)}.values())
         if not unique:
             return 0
-        groups: defaultdict[tuple[int, str], list[TradeRecord]] = defaultdict(list)
         async with translating("save trades"):
-            await self._lock(sorted({(r.ex_id, r.symbol) for r in unique}))
-            stored = await existing_keys(self._session, [r.key for r in unique])
+            await self._lock(sorted({record.group for record in unique}))
+            checkpoints = await read_checkpoints(self._session, {record.group for record in unique})
+            presumed: list[TradeRecord] = []
+            unsure: list[TradeRecord] = []
             for record in unique:
-                if record.key not in stored:
-                    groups[(record.ex_id, record.symbol)].append(record)
-            starts = {key: min(r.time_ms for r in new) for key, new in groups.items()}
-            books = await books_before(self._session, starts)
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            for key, new in groups.items():
-                book, later = books[key]
-                self._replay(key[1], new, book, later, inserts, updates)
-            await self._insert(inserts)
-            if updates:
-                values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in _PNL_FIELDS}
-                stmt = update(TABLE).where(C.trade_id == bindparam("v_trade_id")).values(values)
-                await self._session.execute(stmt, updates)
-        return len(inserts)
+                (presumed if presumed_new(record, checkpoints.get(record.group)) else unsure).append(record)
+            stored = await existing_keys(self._session, [r.key for r in unsure]) if unsure else set()
+            groups: defaultdict[GroupKey, list[TradeRecord]] = defaultdict(list)
+            for record in presumed + [r for r in unsure if r.key not in stored]:
+                groups[record.group].append(record)
+            plan, starts = await self._plan(groups, checkpoints)
+            inserted = await write_plan(self._session, plan)
+            if inserted < len(plan.inserts):
+                await self._replay_stored(starts)
+        return inserted
 
-    async def _lock(self, symbols: list[tuple[int, str]]) -> None:
+    async def _plan(
+        self, groups: dict[GroupKey, list[TradeRecord]], checkpoints: dict[GroupKey, Checkpoint]
+    ) -> tuple[BatchPlan, dict[GroupKey, int]]:
+        """The writes of the batch, and per group the earliest time they touch."""
+        plan = BatchPlan()
+        starts: dict[GroupKey, int] = {}
+        rebuild: dict[GroupKey, int] = {}
+        for group, new in groups.items():
+            checkpoint = checkpoints.get(group)
+            start = rebuild_start(checkpoint, new)
+            if start is None:
+                assert checkpoint is not None
+                plan.replay(group, checkpoint.book(group[1]), new)
+                starts[group] = min(record.time_ms for record in new)
+            else:
+                rebuild[group] = starts[group] = start
+        for group, (book, later) in (await books_before(self._session, rebuild)).items():
+            plan.replay(group, book, groups[group], later)
+        return plan, starts
+
+    async def _replay_stored(self, starts: dict[GroupKey, int]) -> None:
+        """Recompute groups from ``starts`` over what is stored now, the batch's rows included."""
+        plan = BatchPlan()
+        for group, (book, later) in (await books_before(self._session, starts)).items():
+            plan.replay(group, book, (), later)
+        await write_plan(self._session, plan)
+
+    async def _lock(self, symbols: list[GroupKey]) -> None:
         if self._dialect == "postgresql":
             keys = sorted({lock_key(ex_id, symbol) for ex_id, symbol in symbols})
             await self._session.execute(
@@ -201,44 +121,6 @@ class TradeRepository:
             )
         else:
             await self._session.execute(update(TABLE).where(false()).values(trade_id=C.trade_id))
-
-    def _replay(
-        self,
-        symbol: str,
-        new: list[TradeRecord],
-        book: FifoBook,
-        later: list[Row[Any]],
-        inserts: list[dict[str, Any]],
-        updates: list[dict[str, Any]],
-    ) -> None:
-        by_key = {record.key: record for record in new}
-        stored_rows = {(row.ex_trade_id, row.ex_order_id): row for row in later}
-        fills = [stored_fill(row) for row in later] + [record.fill() for record in new]
-        for fill, pnl in compute(symbol, fills, book):
-            key = (fill.ex_trade_id, fill.ex_order_id)
-            record = by_key.get(key)
-            if record is not None:
-                inserts.append(record.row(pnl))
-                continue
-            row = stored_rows[key]
-            if any(getattr(row, name) != getattr(pnl, name) for name in _PNL_FIELDS):
-                change = {f"v_{name}": getattr(pnl, name) for name in _PNL_FIELDS}
-                change["v_trade_id"] = row.trade_id
-                updates.append(change)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL: one INSERT .. SELECT FROM unnest(arrays), a constant statement whatever the
-        batch size; SQLite: an executemany that SQLAlchemy packs into multi-row INSERTs."""
-        if not rows:
-            return
-        if self._dialect == "postgresql":
-            await self._session.execute(_PG_INSERT, {name: [row[name] for row in rows] for name in _PG_TYPES})
-            return
-        make_insert = _INSERTS.get(self._dialect)
-        if make_insert is None:
-            raise NotImplementedError(f"trade insert needs PostgreSQL or SQLite, not {self._dialect}")
-        stmt = make_insert(TABLE).on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])
-        await self._session.execute(stmt, rows)
 
     async def get_exchange_trades(self, exchange_id: int, limit: int = 100) -> list[Trade]:
         """Newest first, by exchange time."""

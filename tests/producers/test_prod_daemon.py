@@ -190,3 +190,24 @@ async def test_wrong_credentials_isolated_and_no_secret_leaks(
 def _assert_error(status: dict[int, tuple[str, str]], ex_ids: set[int]) -> None:
     for ex_id in ex_ids:
         assert status.get(ex_id, ("", ""))[0] == "error", status.get(ex_id)
+
+
+async def test_totals_only_ws_balance_asks_rest_for_free_and_used(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """Kraken's WebSocket balances carry totals only: the collector publishes them with free/used
+    unknown and asks the poller for one REST balance read, which fills them in."""
+    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=4)) as sim:
+        [binding] = bind_accounts(sim)
+        ctx = make_context(sim, settings, redis_client, [binding])
+        collector = LiveAccountCollector(context=ctx)
+        session = await ctx.registry.acquire(binding.ref)
+        try:
+            message = {"channel": "balances", "type": "update", "data": [{"asset": "USD", "balance": 1000.0}]}
+            watched = {"info": message, "USD": {"total": 1000.0, "free": None, "used": None}}
+            await collector.on_balance_update(binding.ref, watched)
+            assert "balance" in session.rest_once
+            assert session.wake_poller.is_set()
+        finally:
+            await ctx.registry.release(binding.ref.ex_id)
+            await ctx.close()

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from fullon_account_service.storage import cache_shapes as shapes
 from fullon_account_service.storage.latest_wins import Update, apply
+from fullon_account_service.storage.redis_holder import RedisHolder
 from fullon_account_service.storage.versioned_hash import BatchWriter, Document, VersionedHash
 
 ACCOUNTS_KEY = "accounts"
@@ -38,32 +38,15 @@ Balances = Mapping[str, Any]
 Positions = Sequence[Mapping[str, Any]]
 
 
-class AccountCache:
+class AccountCache(RedisHolder):
     def __init__(
         self, redis: aioredis.Redis | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
-        """Without a client one is built from the environment (fullon's zero-argument habit) and
-        closed on ``__aexit__``; a client passed in stays the caller's."""
-        self._owned = redis is None
-        if redis is None:
-            from fullon_account_service.redis_client import make_redis
-            from fullon_account_service.settings import Settings
-
-            redis = make_redis(Settings.from_env())
-        self._redis = redis
+        super().__init__(redis)
         self._clock = clock
-        self._accounts = VersionedHash(redis, ACCOUNTS_KEY)
-        self._positions = VersionedHash(redis, POSITIONS_KEY)
-        self._writer = BatchWriter(redis, (self._accounts, self._positions), clock=clock)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._owned:
-            await self._redis.aclose()
+        self._accounts = VersionedHash(self._redis, ACCOUNTS_KEY)
+        self._positions = VersionedHash(self._redis, POSITIONS_KEY)
+        self._writer = BatchWriter(self._redis, (self._accounts, self._positions), clock=clock)
 
     async def apply_snapshots(
         self,

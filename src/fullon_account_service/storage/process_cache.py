@@ -17,8 +17,7 @@ import enum
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -26,6 +25,7 @@ from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.storage.redis_calls import awaited
+from fullon_account_service.storage.redis_holder import RedisHolder
 
 DATA_TTL_S = 86_400
 COMPONENTS_KEY = "process:components"
@@ -55,28 +55,12 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class ProcessCache:
+class ProcessCache(RedisHolder):
     def __init__(
         self, redis: aioredis.Redis | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
-        """Without a client one is built from the environment and closed on ``__aexit__``."""
-        self._owned = redis is None
-        if redis is None:
-            from fullon_account_service.redis_client import make_redis
-            from fullon_account_service.settings import Settings
-
-            redis = make_redis(Settings.from_env())
-        self._redis = redis
+        super().__init__(redis)
         self._clock = clock
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._owned:
-            await self._redis.aclose()
 
     def _iso(self, epoch_s: float) -> str:
         return datetime.fromtimestamp(epoch_s, UTC).isoformat()

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 
+CLI = [sys.executable, "-c", "from fullon_account_service.cli.app import main; main()"]
+
+
 def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) -> None:
     truth, overrides = tmp_path / "truth.json", tmp_path / "overrides.json"
     done = subprocess.run(
         [
-            sys.executable,
-            "-c",
-            "from fullon_account_service.cli.app import main; main()",
+            *CLI,
             "simulate",
             "--venues",
             "kraken,hyperliquid",
@@ -31,6 +32,8 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
             str(truth),
             "--overrides",
             str(overrides),
+            "--faults",
+            '{"duplicate_probability": 0.1}',
         ],
         capture_output=True,
         text=True,
@@ -55,3 +58,26 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
     for config in per_venue.values():
         assert "127.0.0.1" in json.dumps(config["urls"])
         assert not {"apiKey", "secret", "privateKey", "walletAddress"} & config.keys()
+
+
+def test_simulate_refuses_an_unknown_fault() -> None:
+    done = subprocess.run(
+        [
+            *CLI,
+            "simulate",
+            "--venues",
+            "kraken",
+            "--accounts",
+            "1",
+            "--duration",
+            "1",
+            "--faults",
+            '{"nope": 1}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown fault 'nope'" in done.stderr

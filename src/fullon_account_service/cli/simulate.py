@@ -12,11 +12,12 @@ import contextlib
 import json
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
+from fullon_account_service.simulator.control import apply_fault_changes
 from fullon_account_service.simulator.scenario import VENUES, ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.simulator.truth import write_truth
@@ -47,7 +48,11 @@ def _write_overrides(sim: Simulator, path: Path) -> None:
 
 
 async def _run(
-    config: ScenarioConfig, truth: Path | None, overrides: Path | None, duration_s: float | None
+    config: ScenarioConfig,
+    faults: dict[str, Any],
+    truth: Path | None,
+    overrides: Path | None,
+    duration_s: float | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,6 +60,10 @@ async def _run(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Simulator(config) as sim:
+        try:
+            apply_fault_changes(sim.world, faults)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--faults") from e
         _announce(sim)
         if overrides is not None:
             _write_overrides(sim, overrides)
@@ -74,6 +83,12 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Scenario seed: same seed, same history.")] = 7,
     rate: Annotated[float, typer.Option(help="Scenario events per second (0.0167 = one a minute).")] = 20.0,
     truth: Annotated[Path | None, typer.Option(help="Write the ground truth JSON here on exit.")] = None,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help='Faults from the start, as JSON: \'{"ws_drop_every_s": 5, "rate_limit_probability": 0.2}\'.'
+        ),
+    ] = "{}",
     overrides: Annotated[
         Path | None, typer.Option(help="Write the per-venue ccxt URL overrides (no credentials) here.")
     ] = None,
@@ -89,4 +104,10 @@ def simulate(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
-    asyncio.run(_run(config, truth, overrides, duration))
+    try:
+        initial_faults = json.loads(faults)
+    except ValueError as e:
+        raise typer.BadParameter(f"not JSON: {e}", param_hint="--faults") from e
+    if not isinstance(initial_faults, dict):
+        raise typer.BadParameter("expected a JSON object", param_hint="--faults")
+    asyncio.run(_run(config, initial_faults, truth, overrides, duration))

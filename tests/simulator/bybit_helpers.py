@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import ccxt.pro as ccxtpro
 import pytest
+from sim_clock import Clock, ccxt_client, step_scenario
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder, SimPosition
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -25,38 +24,20 @@ def approx(value: float) -> Any:
     return pytest.approx(value, **APPROX)
 
 
-@dataclass
-class Clock:
-    """The world's clock, moved by the test only (auth freshness uses the wall clock)."""
-
-    ms: int = START_MS
-
-    def __call__(self) -> int:
-        return self.ms
-
-
 @asynccontextmanager
 async def bybit_sim(seed: int = 7, accounts: int = 2) -> AsyncIterator[tuple[Simulator, Clock]]:
-    clock = Clock()
+    clock = Clock(START_MS)
     config = ScenarioConfig(venues=("bybit",), accounts_per_venue=accounts, seed=seed, rate_per_s=20)
     async with Simulator(config, now_ms=clock) as sim:
         yield sim, clock
 
 
 def run(sim: Simulator, clock: Clock, steps: int, gap_ms: int = 41) -> None:
-    """Scenario steps with time passing between them (bounded by ``steps``)."""
-    for _ in range(steps):
-        clock.ms += gap_ms
-        sim.engine.step()
+    step_scenario(sim, clock, steps, gap_ms)
 
 
-@asynccontextmanager
-async def client(config: dict[str, Any]) -> AsyncIterator[Any]:
-    exchange = ccxtpro.bybit(config)
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
+def client(config: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
+    return ccxt_client("bybit", config)
 
 
 async def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> None:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import ccxt.pro as ccxtpro
+from sim_clock import Clock, ccxt_client, step_scenario
 
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.model import SimAccount, World
@@ -16,19 +16,6 @@ from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 
 START_MS = 1_700_000_000_000
-
-
-@dataclass
-class Clock:
-    """The world's clock, moved by the test only."""
-
-    ms: int = START_MS
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, ms: int) -> None:
-        self.ms += ms
 
 
 @dataclass
@@ -56,10 +43,7 @@ class HlSim:
         return self.sim.client_config(account)
 
     def run(self, steps: int, gap_ms: int = 37) -> None:
-        """Scenario steps with time passing between them (bounded by ``steps``)."""
-        for _ in range(steps):
-            self.clock.advance(gap_ms)
-            self.sim.engine.step()
+        step_scenario(self.sim, self.clock, steps, gap_ms)
 
 
 @asynccontextmanager
@@ -67,7 +51,7 @@ async def running(
     seed: int = 7, accounts: int = 2, steps: int = 0, rate_per_s: float = 20.0
 ) -> AsyncIterator[HlSim]:
     """A started simulator with only the Hyperliquid venue, ``steps`` scenario steps already run."""
-    clock = Clock()
+    clock = Clock(START_MS)
     config = ScenarioConfig(
         venues=("hyperliquid",), accounts_per_venue=accounts, seed=seed, rate_per_s=rate_per_s
     )
@@ -78,11 +62,6 @@ async def running(
         yield hl
 
 
-@asynccontextmanager
-async def client(config: dict[str, Any]) -> AsyncIterator[Any]:
+def client(config: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
     """ccxt.pro client; its own throttle (0.5 s per /info query on this venue) is off to keep tests fast."""
-    exchange = ccxtpro.hyperliquid(config | {"enableRateLimit": False})
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
+    return ccxt_client("hyperliquid", config | {"enableRateLimit": False})

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-import ccxt.pro as ccxtpro
 import pytest
+from sim_clock import Clock, ccxt_client, step_scenario
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -25,22 +24,9 @@ def approx(value: float) -> Any:
     return pytest.approx(value, **APPROX)
 
 
-@dataclass
-class Clock:
-    """The world's clock, moved by the test only."""
-
-    ms: int = START_MS
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, ms: int) -> None:
-        self.ms += ms
-
-
 @asynccontextmanager
 async def kraken_sim(seed: int = 11, accounts: int = 2) -> AsyncIterator[tuple[Simulator, Clock]]:
-    clock = Clock()
+    clock = Clock(START_MS)
     config = ScenarioConfig(venues=("kraken",), accounts_per_venue=accounts, seed=seed, rate_per_s=20)
     async with Simulator(config, venues=("kraken",), now_ms=clock) as sim:
         assert not sim.unavailable, sim.unavailable
@@ -48,20 +34,12 @@ async def kraken_sim(seed: int = 11, accounts: int = 2) -> AsyncIterator[tuple[S
 
 
 def run_steps(sim: Simulator, clock: Clock, steps: int, gap_ms: int = 1500) -> None:
-    """Scenario steps with time passing between them (bounded by ``steps``)."""
-    for _ in range(steps):
-        clock.advance(gap_ms)
-        sim.engine.step()
+    step_scenario(sim, clock, steps, gap_ms)
 
 
-@asynccontextmanager
-async def client(config: dict[str, Any], **extra: Any) -> AsyncIterator[Any]:
+def client(config: dict[str, Any], **extra: Any) -> AbstractAsyncContextManager[Any]:
     """A real ccxt.pro Kraken; its own throttle is off so the tests stay fast."""
-    exchange = ccxtpro.kraken({**config, "enableRateLimit": False, **extra})
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
+    return ccxt_client("kraken", {**config, "enableRateLimit": False, **extra})
 
 
 async def watch_until(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 CLI = [sys.executable, "-c", "from fullon_account_service.cli.app import main; main()"]
 
 

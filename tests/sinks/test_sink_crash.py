@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, envelope, random_fills
+from sink_samples import Db, envelope, pnl_fill, random_fills
 from sqlalchemy import func, select
 
 from fullon_account_service.bus import Publisher
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.settings import Settings
-from fullon_account_service.sinks.pnl import Fill, compute
+from fullon_account_service.sinks.pnl import compute
 from fullon_account_service.storage.db.models import Trade
 
 HARNESS = Path(__file__).with_name("sink_harness.py")
@@ -100,21 +100,7 @@ async def test_sigkill_between_commit_and_ack_loses_and_duplicates_nothing(
     async with db.factory() as session:
         rows = {t.ex_trade_id: t for t in (await session.scalars(select(Trade))).all()}
     for symbol in ("BTC/USDT", "ETH/USDT"):
-        history = [
-            Fill(
-                f.ex_trade_id,
-                f.ex_order_id,
-                f.time_ms,
-                f.side.value,
-                f.volume,
-                f.price,
-                f.fee,
-                f.fee_currency,
-                f.leverage,
-            )
-            for f in fills
-            if f.symbol == symbol
-        ]
+        history = [pnl_fill(f) for f in fills if f.symbol == symbol]
         for fill, want in compute(symbol, history):
             for name in PNL:
                 assert math.isclose(getattr(rows[fill.ex_trade_id], name), getattr(want, name), abs_tol=1e-9)

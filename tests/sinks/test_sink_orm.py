@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, deliveries, envelope, random_fills
+from sink_samples import Db, deliveries, envelope, pnl_fill, random_fills
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,7 +20,7 @@ from fullon_account_service.errors import ContractError, TransientError
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
-from fullon_account_service.sinks.pnl import Fill, compute
+from fullon_account_service.sinks.pnl import compute
 from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Order, Trade
@@ -73,21 +73,7 @@ async def test_out_of_order_arrival_gives_the_in_order_books(db: Db, seed: int) 
     assert_same_books(stored, await book(db, 2))
     # ... and both are the pure engine's result over the whole history.
     for symbol in SYMBOLS:
-        fills = [
-            Fill(
-                f.ex_trade_id,
-                f.ex_order_id,
-                f.time_ms,
-                f.side.value,
-                f.volume,
-                f.price,
-                f.fee,
-                f.fee_currency,
-                f.leverage,
-            )
-            for f in in_order
-            if f.symbol == symbol
-        ]
+        fills = [pnl_fill(f) for f in in_order if f.symbol == symbol]
         for fill, row in compute(symbol, fills):
             for name in PNL:
                 assert math.isclose(stored[fill.ex_trade_id[1:]][name], getattr(row, name), abs_tol=1e-9)
@@ -202,20 +188,7 @@ async def test_two_sinks_on_one_symbol_at_once_keep_the_books_right(db: Db) -> N
     stored = await book(db, 1)
     fills_pnl = compute(
         "BTC/USDT",
-        [
-            Fill(
-                f.ex_trade_id,
-                f.ex_order_id,
-                f.time_ms,
-                f.side.value,
-                f.volume,
-                f.price,
-                f.fee,
-                f.fee_currency,
-                f.leverage,
-            )
-            for f in fills
-        ],
+        [pnl_fill(f) for f in fills],
     )
     assert len(stored) == len(fills)
     for fill, row in fills_pnl:

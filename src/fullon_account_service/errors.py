@@ -8,8 +8,16 @@
     ├── TransientError       worth retrying: network, rate limit, outage of Redis or the database
     │   └── RateLimited      the venue asked us to slow down (``retry_after_s`` when it said so)
     └── FatalError           retrying cannot help: unknown symbol, permission, unsupported call
+        └── StorageUnavailable   the store refuses every write (missing table or column, revoked
+                                 grant, full disk, read-only): no event is at fault, so a sink
+                                 stops, reports it and waits for an operator instead of
+                                 dead-lettering
 
-``should_retry`` is the one place that decides transient versus fatal.
+Whether a failure is worth retrying is decided by its class, where it is translated: only a
+``TransientError`` is. ``should_retry`` states that rule for callers that hold a bare exception;
+the retry loops (the producer's REST session and poller, the bus consumer) apply it by catching
+``TransientError`` directly. The consumer also waits on ``StorageUnavailable`` rather than
+dead-letter every entry of a store that refuses them all.
 """
 
 from __future__ import annotations
@@ -42,6 +50,10 @@ class RateLimited(TransientError):
 
 
 class FatalError(AccountServiceError):
+    pass
+
+
+class StorageUnavailable(FatalError):
     pass
 
 

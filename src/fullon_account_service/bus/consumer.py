@@ -2,16 +2,28 @@
 
 The handler gets a batch of decoded deliveries; entries are acknowledged only after it returned,
 the acknowledgement shielded from cancellation, so a sink that commits then acks never loses an
-event and at worst sees one twice (sinks dedupe by ``event_id``).
+event and at worst sees one twice. Seeing one twice is harmless because every sink's write is
+idempotent on the fact itself, not on ``event_id``: trades insert once per
+``(ex_trade_id, ex_order_id)``, orders upsert with monotonic state per ``(ex_id, ex_order_id)``,
+and the cache keeps the newest snapshot by exchange time.
 
 Failure policy, in order:
 - an entry the codec rejects, or one the handler rejects with ``ContractError``, is dead-lettered
   at once: retrying cannot make bad bytes good;
-- a handler raising ``TransientError`` (database down) leaves the whole batch pending and the
-  error propagates so ``run`` backs off; it is not the entries' fault and does not count;
-- any other failure of a batch is retried entry by entry to isolate the bad one; an entry failing
-  on its ``max_deliveries``-th delivery is dead-lettered with the reason, otherwise it stays
-  pending and comes back through XAUTOCLAIM after ``claim_idle_ms``.
+- a handler raising ``TransientError`` (database down) or ``StorageUnavailable`` (a table
+  missing, a grant revoked, a disk full) fails every entry alike and is no entry's fault: the
+  consumer keeps the entries not yet stored in hand and retries the handler on them, with capped
+  backoff, reading nothing new and claiming nothing. Held entries are re-claimed to itself with
+  JUSTID every round, so they never go idle for another consumer and their delivery counts do
+  not grow: a store that stays broken for a day burns no deliveries. While it waits, the
+  consumer records the reason where ``health`` reads it (``bus.sink_status``);
+- any other failure of a batch is retried entry by entry to isolate the bad one. An entry that
+  fails while its neighbours are stored is poison: on its ``max_deliveries``-th delivery it is
+  dead-lettered with the reason, before that it stays pending and comes back through XAUTOCLAIM
+  after ``claim_idle_ms``. But ``SYSTEM_WIDE_STREAK`` entries in a row failing with the same
+  error class and none stored in between are taken for a failure that would hit every entry, and
+  handled like ``StorageUnavailable``. (With fewer entries than that in a row, an error not
+  classified at the storage boundary is still counted per entry.)
 Entries of a consumer that died between read and ack come back the same way, to whoever claims
 them first.
 """
@@ -21,42 +33,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from itertools import repeat
 
-import msgspec
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
-from fullon_account_service.bus.reader import GroupReader, Rejected, StreamEntries
+from fullon_account_service.bus.batch import Delivery, Handler, Held, decode_part, regroup
+from fullon_account_service.bus.reader import GroupReader, RawEntry, Rejected, StreamEntries
 from fullon_account_service.bus.redis_errors import is_missing_group, translate
+from fullon_account_service.bus.sink_status import SinkStatus
 from fullon_account_service.bus.streams import stream_key
 from fullon_account_service.bus.trim import trim_acknowledged
-from fullon_account_service.contract import Envelope, decode
-from fullon_account_service.errors import AccountServiceError, ContractError, FatalError, TransientError
+from fullon_account_service.errors import (
+    AccountServiceError,
+    ContractError,
+    FatalError,
+    StorageUnavailable,
+    TransientError,
+)
 from fullon_account_service.logs import get_logger
+
+__all__ = ["Consumer", "Delivery", "Handler"]
 
 log = get_logger("bus")
 
 MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 5.0
-
-
-class Delivery(msgspec.Struct, frozen=True, gc=False):
-    """One decoded entry handed to the handler.
-
-    A Struct rather than a frozen dataclass: one is built per entry, and a frozen dataclass costs
-    about ten times as much to build. ``gc=False`` is safe because it only holds str, int and an
-    envelope, which never refer back to it.
-    """
-
-    stream: str
-    entry_id: str
-    envelope: Envelope
-    deliveries: int
-
-
-Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+SYSTEM_WIDE_STREAK = 3
+WAIT_ERRORS = (TransientError, StorageUnavailable)
+"""Errors every entry would hit: the batch is held and retried, never counted or dead-lettered."""
 
 
 class Consumer:
@@ -85,6 +91,9 @@ class Consumer:
         self._trim_interval_s = trim_interval_s
         self._retain_entries = retain_entries
         self._group = group
+        self._held: Held | None = None
+        self._streak: tuple[type[BaseException] | None, int] = (None, 0)
+        self._status = SinkStatus(redis, prefix=prefix, group=group, consumer=consumer)
         self._reader = GroupReader(
             redis,
             prefix=prefix,
@@ -98,6 +107,11 @@ class Consumer:
     def streams(self) -> tuple[str, ...]:
         return self._streams
 
+    @property
+    def holding(self) -> int:
+        """How many entries are held for a store that failed them all (0 when consuming)."""
+        return 0 if self._held is None else len(self._held.deliveries)
+
     async def ensure_groups(self) -> None:
         try:
             await self._reader.ensure_groups()
@@ -105,11 +119,14 @@ class Consumer:
             raise translate(e, "create group") from e
 
     async def run_once(self) -> int:
-        """One round: claim idle entries, read new ones, handle, acknowledge.
+        """One round: retry held entries, or claim idle entries, read new ones, handle, acknowledge.
 
         Returns how many entries left the pending list (handled or dead-lettered).
         """
         try:
+            if self._held is not None:
+                held, self._held = self._held, None
+                return await self._handle(held.parts, held.deliveries, [])
             parts = await self._reader.claim(self._batch_size)
             room = self._batch_size - sum(len(part.ids) for part in parts)
             if room > 0:
@@ -131,26 +148,37 @@ class Consumer:
         deliveries: list[Delivery] = []
         rejected: list[Rejected] = []
         for part in parts:
-            kept, envelopes = _decode(part, rejected)
+            kept, envelopes = decode_part(part, rejected)
             accepted.append(kept)
             ids = map(bytes.decode, kept.ids)
             deliveries += map(Delivery, repeat(kept.stream), ids, envelopes, kept.deliveries)
+        return await self._handle(accepted, deliveries, rejected)
+
+    async def _handle(
+        self, accepted: list[StreamEntries], deliveries: list[Delivery], rejected: list[Rejected]
+    ) -> int:
         done: list[tuple[str, list[bytes]]] = []
         try:
-            if len(deliveries) == 1:
-                await self._one_by_one(accepted, deliveries, done, rejected)
+            if len(deliveries) > 1 and await self._whole_batch(accepted, deliveries):
+                done = [(part.stream, part.ids) for part in accepted]
             elif deliveries:
-                try:
-                    await self._handler(deliveries)
-                    done = [(part.stream, part.ids) for part in accepted]
-                except TransientError:
-                    raise
-                except Exception:
-                    log.warning("batch failed, retrying entry by entry", size=len(deliveries))
-                    await self._one_by_one(accepted, deliveries, done, rejected)
+                await self._one_by_one(accepted, deliveries, done, rejected)
         finally:
             await asyncio.shield(self._settle(done, rejected))
         return sum(len(ids) for _, ids in done) + len(rejected)
+
+    async def _whole_batch(self, accepted: list[StreamEntries], deliveries: list[Delivery]) -> bool:
+        """Whether the handler stored the whole batch; False: isolate the failure entry by entry."""
+        try:
+            await self._handler(deliveries)
+        except WAIT_ERRORS:
+            self._held = Held(accepted, deliveries)
+            raise
+        except Exception:
+            log.warning("batch failed, retrying entry by entry", size=len(deliveries))
+            return False
+        self._streak = (None, 0)
+        return True
 
     async def _one_by_one(
         self,
@@ -160,17 +188,27 @@ class Consumer:
         rejected: list[Rejected],
     ) -> None:
         entries = [part.entry(i) for part in accepted for i in range(len(part.ids))]
-        for entry, delivery in zip(entries, deliveries, strict=True):
+        settled: set[int] = set()
+        for i, (entry, delivery) in enumerate(zip(entries, deliveries, strict=True)):
             try:
                 await self._handler([delivery])
-            except TransientError:
+            except WAIT_ERRORS:
+                self._hold(entries, deliveries, settled)
                 raise
             except ContractError as e:
                 rejected.append(Rejected(entry, f"rejected by handler: {e}"))
+                settled.add(i)
             except Exception as e:
+                if self._system_wide(e):
+                    self._hold(entries, deliveries, settled)
+                    raise StorageUnavailable(
+                        f"{SYSTEM_WIDE_STREAK} entries in a row failed alike and none was stored: "
+                        f"{type(e).__name__}: {e}"
+                    ) from e
                 if delivery.deliveries >= self._max_deliveries:
                     reason = f"failed {delivery.deliveries} deliveries: {type(e).__name__}: {e}"
                     rejected.append(Rejected(entry, reason))
+                    settled.add(i)
                 else:
                     log.warning(
                         "entry failed, left pending",
@@ -181,6 +219,19 @@ class Consumer:
                     )
             else:
                 done.append((entry.stream, [entry.raw_id]))
+                settled.add(i)
+                self._streak = (None, 0)
+
+    def _system_wide(self, err: Exception) -> bool:
+        """Count ``err`` into the streak of alike failures; True once it is long enough."""
+        kind, count = self._streak
+        count = count + 1 if kind is type(err) else 1
+        self._streak = (type(err), count)
+        return count >= SYSTEM_WIDE_STREAK
+
+    def _hold(self, entries: list[RawEntry], deliveries: list[Delivery], settled: set[int]) -> None:
+        keep = [i for i in range(len(entries)) if i not in settled]
+        self._held = Held(regroup([entries[i] for i in keep]), [deliveries[i] for i in keep])
 
     async def _settle(self, done: list[tuple[str, list[bytes]]], rejected: list[Rejected]) -> None:
         await self._reader.ack(done)
@@ -201,46 +252,49 @@ class Consumer:
         return removed
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in hand is finished first. Redis outages and
-        transient handler failures are waited out with capped exponential backoff."""
+        """Consume until ``stop`` is set; the batch in hand is finished first.
+
+        Redis outages, and handler failures that hit every entry, are waited out with capped
+        exponential backoff; while waiting, the reason is recorded for ``health`` and the held
+        entries are kept from going idle. Any other error of the round (a Redis error reply) is
+        waited on and reported the same way, never retried silently.
+        """
         backoff = MIN_BACKOFF_S
         ready = False
         next_trim = time.monotonic() + self._trim_interval_s
-        while not stop.is_set():
-            try:
-                if not ready:
-                    await self.ensure_groups()
-                    ready = True
-                await self.run_once()
-                if time.monotonic() >= next_trim:
-                    next_trim = time.monotonic() + self._trim_interval_s
-                    await self.trim()
-                backoff = MIN_BACKOFF_S
-            except AccountServiceError as e:
-                level = log.error if isinstance(e, FatalError) else log.warning
-                level("consumer waiting after error", group=self._group, error=e, retry_in_s=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-
-
-def _decode(part: StreamEntries, rejected: list[Rejected]) -> tuple[StreamEntries, list[Envelope]]:
-    """Decode a stream's entries; the undecodable ones go to ``rejected`` and out of the part.
-
-    The whole list in one comprehension first, the common case; only when an entry fails is the
-    part decoded again one entry at a time to find which.
-    """
-    try:
-        return part, [decode(payload) for payload in part.payloads]
-    except ContractError:
-        pass
-    keep: list[int] = []
-    envelopes: list[Envelope] = []
-    for i, payload in enumerate(part.payloads):
         try:
-            envelopes.append(decode(payload))
-        except ContractError as e:
-            rejected.append(Rejected(part.entry(i), f"undecodable: {e}"))
-        else:
-            keep.append(i)
-    return part.subset(keep), envelopes
+            while not stop.is_set():
+                try:
+                    if not ready:
+                        await self.ensure_groups()
+                        ready = True
+                    await self.run_once()
+                    await self._status.clear()
+                    if time.monotonic() >= next_trim:
+                        next_trim = time.monotonic() + self._trim_interval_s
+                        await self.trim()
+                    backoff = MIN_BACKOFF_S
+                except AccountServiceError as e:
+                    level = log.error if isinstance(e, FatalError) else log.warning
+                    level(
+                        "consumer waiting after error",
+                        group=self._group,
+                        error=e,
+                        holding=self.holding,
+                        retry_in_s=backoff,
+                    )
+                    await self._status.error(f"{type(e).__name__}: {e}")
+                    await self._keep_held()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+        finally:
+            await asyncio.shield(self._status.clear())
+
+    async def _keep_held(self) -> None:
+        if self._held is None:
+            return
+        try:
+            await self._reader.touch(self._held.parts)
+        except rex.RedisError as e:
+            log.warning("could not keep held entries from idling", group=self._group, error=repr(e))

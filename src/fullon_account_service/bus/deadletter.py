@@ -1,8 +1,12 @@
 """The dead-letter stream: where entries go that no retry will fix.
 
 A dead letter keeps the original bytes untouched, so an operator can read the event with
-``fullon-account tail --dlq``, fix the cause and re-publish it. The reason is redacted first: it
-is often an exception message, and those may quote a request with credentials in it.
+``fullon-account dlq show`` (or ``tail --dlq``), fix the cause and put it back on its stream with
+``fullon-account dlq replay``. The reason is redacted first: it is often an exception message, and
+those may quote a request with credentials in it.
+
+The stream is never capped or trimmed: a letter leaves it only when an operator replays or drops
+it (``bus.dlq_ops``). Its length is a metric and ``health`` warns while it is not empty.
 """
 
 from __future__ import annotations
@@ -18,9 +22,6 @@ from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.redaction import redact_text
 
 MAX_REASON_CHARS = 2_000
-# Nobody acknowledges dead letters, so the stream is capped instead; generous, and approximate so
-# the cap costs nothing.
-DEAD_LETTER_MAXLEN = 100_000
 
 
 def dead_letter_fields(
@@ -52,9 +53,7 @@ async def dead_letter(
         reason=reason, payload=payload, stream=stream, entry_id=entry_id, group=group, consumer=consumer
     )
     try:
-        new_id: bytes = await redis.xadd(
-            dead_letter_key(prefix), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True
-        )
+        new_id: bytes = await redis.xadd(dead_letter_key(prefix), fields)
     except rex.RedisError as e:
         raise translate(e, "dead-letter") from e
     return new_id.decode()

@@ -2,8 +2,8 @@
 
 Entries are added without MAXLEN: capping on XADD would silently drop entries a sink has not
 acknowledged yet. Streams are trimmed separately by ``bus.trim``, which knows what groups still
-need. A failed publish raises ``TransientError``; the caller publishes the batch again and sinks
-drop the duplicates by ``event_id``.
+need. A failed publish raises ``TransientError``; the caller publishes the batch again, and the
+copies that did land twice are harmless: the sinks' writes are idempotent (see ``bus.consumer``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rex
 from redis.typing import KeyT, StreamIdT
 
-from fullon_account_service.bus.deadletter import DEAD_LETTER_MAXLEN, dead_letter_fields
+from fullon_account_service.bus.deadletter import dead_letter_fields
 from fullon_account_service.bus.redis_errors import execute
 from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key
 
@@ -200,6 +200,20 @@ class GroupReader:
         )
         return entries_of(reply)
 
+    async def touch(self, parts: Sequence[StreamEntries]) -> None:
+        """Reset the idle time of entries this consumer holds, without counting a delivery.
+
+        XCLAIM with JUSTID to ourselves: nobody else claims entries a consumer is waiting to
+        store, and their delivery counts stay as they were.
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for part in parts:
+            if part.ids:
+                pipe.xclaim(
+                    part.stream, self._group, self._consumer, 0, list[StreamIdT](part.ids), justid=True
+                )
+        await execute(pipe)
+
     async def ack(self, ids_by_stream: Iterable[tuple[str, list[bytes]]]) -> None:
         """One XACK per stream, however the ids arrive."""
         merged: dict[str, list[bytes]] = {}
@@ -229,6 +243,6 @@ class GroupReader:
                 group=self._group,
                 consumer=self._consumer,
             )
-            pipe.xadd(dead_letter_key(self._prefix), fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+            pipe.xadd(dead_letter_key(self._prefix), fields)
             pipe.xack(entry.stream, self._group, entry.raw_id)
         await execute(pipe)

@@ -1,8 +1,9 @@
 """Turns redis-py errors into our error tree at the bus boundary.
 
 Outages, timeouts and a server that is loading, read-only or out of memory pass with time, so
-they are transient; any other error reply (wrong type, syntax) means our code or the data is
-wrong and retrying cannot help.
+they are transient; a server refusing every write (an ACL without the permission, a failed
+snapshot stopping writes) is ``StorageUnavailable``, for an operator to fix; any other error reply
+(wrong type, syntax) means our code or the data is wrong and retrying cannot help.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
-from fullon_account_service.errors import AccountServiceError, FatalError, TransientError
+from fullon_account_service.errors import (
+    AccountServiceError,
+    FatalError,
+    StorageUnavailable,
+    TransientError,
+)
 from fullon_account_service.redaction import redact_text
 
 _TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY ", "TRYAGAIN", "CLUSTERDOWN")
+_UNAVAILABLE_REPLIES = ("NOPERM", "MISCONF")
 
 
 def translate(err: rex.RedisError, action: str) -> AccountServiceError:
     message = redact_text(f"redis {action} failed: {type(err).__name__}: {err}")
+    if isinstance(err, rex.NoPermissionError) or str(err).startswith(_UNAVAILABLE_REPLIES):
+        return StorageUnavailable(message)
     if isinstance(err, rex.ResponseError) and not str(err).startswith(_TRANSIENT_REPLIES):
         return FatalError(message)
     return TransientError(message)

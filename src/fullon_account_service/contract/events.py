@@ -4,6 +4,13 @@ One module, frozen msgspec Structs, one tagged union. The bus never sees a dict:
 builds an ``Envelope`` and the codec turns it into bytes; a sink gets the ``Envelope`` back or a
 ``ContractError`` naming what was wrong.
 
+Compatible changes: a consumer ignores fields it does not know, so a producer may add an optional
+field (with a default) before its sinks are upgraded. Such an additive change bumps the minor
+version; a change an older consumer would misread (a field removed, renamed or retyped, a new enum
+value, a new meaning) bumps the major version, and a consumer rejects any event of a newer major.
+``v`` carries both as ``major * 1000 + minor``; the first schema predates minors and is written
+``1``, so a ``v`` below 1000 is read as a major with minor 0 (``schema_major``).
+
 Numbers are floats in the exchange's own units. ``None`` means *unknown* (the venue did not say);
 it is never silently replaced by zero, so a sink can tell "zero" from "not reported".
 Quantities (``Amount``) are finite and non-negative; signed values (``Signed``) are finite.
@@ -17,7 +24,10 @@ from typing import Annotated
 
 import msgspec
 
-SCHEMA_VERSION = 1
+SCHEMA_MAJOR = 1
+SCHEMA_MINOR = 0
+SCHEMA_VERSION = SCHEMA_MAJOR if SCHEMA_MINOR == 0 else SCHEMA_MAJOR * 1000 + SCHEMA_MINOR
+"""What this producer writes in ``v``: unchanged from the first schema until a minor is added."""
 
 _LIMIT = 1e300
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=_LIMIT)]
@@ -64,11 +74,11 @@ class Source(enum.StrEnum):
 
 # gc=False: events never form reference cycles, and untracked instances halve the cost of decoding
 # a batch in a process with a large heap (bench/RESULTS.md).
-class _Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", gc=False):
+class _Payload(msgspec.Struct, frozen=True, tag_field="kind", gc=False):
     """Base of every payload: the ``kind`` tag selects the stream and the handler."""
 
 
-class CurrencyBalance(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+class CurrencyBalance(msgspec.Struct, frozen=True, gc=False):
     total: Amount | None = None
     free: Amount | None = None
     used: Amount | None = None
@@ -105,7 +115,7 @@ class OrderUpdate(_Payload, frozen=True, tag="order"):
     updated_ms: TimestampMs | None = None
 
 
-class Position(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+class Position(msgspec.Struct, frozen=True, gc=False):
     symbol: Text
     side: PositionSide
     volume: Amount
@@ -147,7 +157,7 @@ class TradeFill(_Payload, frozen=True, tag="trade"):
 Payload = BalanceSnapshot | OrderUpdate | PositionSnapshot | TradeFill
 
 
-class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+class Envelope(msgspec.Struct, frozen=True, gc=False):
     """Who, where, when and which fact: the part every event kind shares.
 
     ``event_id`` is derived from the fact itself (see ``contract.ids``), so the same fill seen over
@@ -162,11 +172,16 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False
     received_ms: TimestampMs
     payload: Payload
     exchange_ms: TimestampMs | None = None
-    v: Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
+    v: Annotated[int, msgspec.Meta(ge=1)] = SCHEMA_VERSION
 
     @property
     def kind(self) -> str:
         return KIND_OF[type(self.payload)]
+
+
+def schema_major(v: int) -> int:
+    """The major version of a wire ``v``: ``major * 1000 + minor``, or a bare major below 1000."""
+    return v // 1000 if v >= 1000 else v
 
 
 KIND_OF: dict[type[msgspec.Struct], str] = {

@@ -6,10 +6,14 @@ and the per-account freshness the cache sink records; it never joins a group or 
 Unhealthy (``healthy=False``) means data is not reaching storage:
 - a consumer group has work (lag or pending entries) and none of its consumers has been active
   for ``stall_after_s``: the sink stopped consuming;
+- a sink consumer reports it is waiting on an error (the database refuses every write, a store is
+  unreachable; see ``bus.sink_status``): the problem names its group and the reason;
 - a group's lag exceeds ``max_lag``;
 - an account's cached balances are older than ``max_age_s`` (when given).
-Everything else worth a look (dead letters, processes in error, stale process entries) is a
-warning and leaves the exit code alone, so one account with bad keys never fails a probe.
+Everything else worth a look (dead letters, processes in error, stale process entries, a sink's
+error record it stopped refreshing) is a warning, so one account with bad keys never fails a
+probe. Dead letters beyond ``dlq_warn`` set ``dead_letters_over``: data flows, but someone has
+to look (``exit_code`` 3).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from fullon_account_service.bus.streams import dead_letter_key, stream_key
+from fullon_account_service.bus.sink_status import read_sink_errors
+from fullon_account_service.bus.streams import dead_letter_key, parse_id, stream_key
 from fullon_account_service.contract import KINDS
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.process_cache import ProcessCache
@@ -45,6 +50,8 @@ class HealthReport:
     warnings: list[str] = field(default_factory=list)
     groups: list[GroupState] = field(default_factory=list)
     dead_letters: int = 0
+    dead_letters_over: bool = False
+    sink_errors: list[dict[str, Any]] = field(default_factory=list)
     freshness_s: dict[str, float] = field(default_factory=dict)
     processes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -54,6 +61,12 @@ class HealthReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def exit_code(self) -> int:
+        """1: data is not reaching storage; 3: it is, but the dead letters need a look; else 0."""
+        if not self.healthy:
+            return 1
+        return 3 if self.dead_letters_over else 0
 
 
 def _text(value: Any) -> str:
@@ -97,8 +110,10 @@ async def collect_health(
     stall_after_s: float = 60.0,
     max_lag: int = 100_000,
     max_age_s: float | None = None,
+    dlq_warn: int = 0,
     now: float | None = None,
 ) -> HealthReport:
+    """``dlq_warn`` > 0: more dead letters than that set ``dead_letters_over``."""
     now = time.time() if now is None else now
     report = HealthReport()
     report.groups = await read_groups(redis, prefix)
@@ -112,9 +127,8 @@ async def collect_health(
         if g.lag > max_lag:
             report.fail(f"group {g.group} on {g.stream} lags by {g.lag} entries (> {max_lag})")
 
-    report.dead_letters = int(await redis.xlen(dead_letter_key(prefix)))
-    if report.dead_letters:
-        report.warnings.append(f"{report.dead_letters} entries in the dead-letter stream (see `tail --dlq`)")
+    await _sink_errors(redis, prefix, report, now)
+    await _dead_letters(redis, prefix, report, dlq_warn, now)
 
     cache = AccountCache(redis)
     for ex_id in await cache.get_all_accounts():
@@ -133,3 +147,37 @@ async def collect_health(
         if p.get("status") == "error":
             report.warnings.append(f"{p.get('component')}: {p.get('message')}")
     return report
+
+
+async def _sink_errors(redis: aioredis.Redis, prefix: str, report: HealthReport, now: float) -> None:
+    report.sink_errors = await read_sink_errors(redis, prefix)
+    for record in report.sink_errors:
+        since_s = now - int(record.get("since_ms", 0)) / 1000
+        seen_s = now - int(record.get("updated_ms", 0)) / 1000
+        who = f"sink group {record.get('group')} (consumer {record.get('consumer')})"
+        if seen_s <= STALE_PROCESS_S:
+            report.fail(f"{who} is waiting since {since_s:.0f} s: {record.get('reason')}")
+        else:
+            report.warnings.append(
+                f"{who} last reported an error {seen_s:.0f} s ago and has not since: {record.get('reason')}"
+            )
+
+
+async def _dead_letters(
+    redis: aioredis.Redis, prefix: str, report: HealthReport, dlq_warn: int, now: float
+) -> None:
+    key = dead_letter_key(prefix)
+    report.dead_letters = int(await redis.xlen(key))
+    if not report.dead_letters:
+        return
+    newest = await redis.xrevrange(key, count=1)
+    age = f", the newest {now - parse_id(_text(newest[0][0]))[0] / 1000:.0f} s old" if newest else ""
+    report.warnings.append(
+        f"{report.dead_letters} entries in the dead-letter stream{age} (see `fullon-account dlq list`)"
+    )
+    if dlq_warn and report.dead_letters > dlq_warn:
+        report.dead_letters_over = True
+        report.warnings.append(
+            f"the dead-letter stream holds more than {dlq_warn} letters (ACCOUNT_DLQ_WARN):"
+            " replay or drop them"
+        )

@@ -42,6 +42,7 @@ class Settings:
     rediscover_interval_s: float = 30.0
     secrets_file: Path | None = None
     metrics_port: int | None = None
+    dlq_warn: int = 1_000
 
     @property
     def embedded_redis(self) -> bool:
@@ -183,4 +184,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         rediscover_interval_s=_get(env, "ACCOUNT_REDISCOVER_INTERVAL", _positive(float), "seconds > 0", 30.0),
         secrets_file=Path(secrets) if secrets else None,
         metrics_port=metrics or None,
+        dlq_warn=_get(env, "ACCOUNT_DLQ_WARN", _non_negative_int, "an integer >= 0", 1_000),
     )

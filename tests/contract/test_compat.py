@@ -64,10 +64,11 @@ def test_this_producer_still_writes_the_first_schema_version() -> None:
     assert msgspec.msgpack.decode(encode(envelope(FILL)))["v"] == 1
 
 
+BALANCE = BalanceSnapshot(balances={"USDT": CurrencyBalance(total=1.0)})
+
+
 @pytest.mark.parametrize("v", [1, 1000, 1001, 1999])
-@pytest.mark.parametrize(
-    "payload", [FILL, BalanceSnapshot(balances={"USDT": CurrencyBalance(total=1.0)})], ids=["trade", "balance"]
-)
+@pytest.mark.parametrize("payload", [FILL, BALANCE], ids=["trade", "balance"])
 def test_added_fields_of_a_minor_version_are_ignored(payload: Any, v: int) -> None:
     original = envelope(payload)
     decoded = decode(newer_producer_bytes(original, v))

@@ -12,8 +12,11 @@ from ops_helpers import PREFIX, run_cli
 from truth_events import NOW_MS, envelope
 
 from fullon_account_service.bus.consumer import Consumer, Delivery
+from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.bus.sink_status import status_key
 from fullon_account_service.contract import BalanceSnapshot, CurrencyBalance
+from fullon_account_service.errors import StorageUnavailable
 
 
 def probe_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
@@ -64,3 +67,60 @@ async def test_health_fails_when_a_sink_group_stops_consuming(redis_url: str, tm
         assert "healthy" in out
     finally:
         await redis.aclose()
+
+
+async def test_health_names_a_sink_group_waiting_on_a_broken_store(redis_url: str, tmp_path: Path) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    stop = asyncio.Event()
+    try:
+        balances = [
+            envelope(1, "kraken", BalanceSnapshot(balances={"USD": CurrencyBalance(total=1.0)}), NOW_MS + i)
+            for i in range(2)
+        ]
+        await Publisher(redis, prefix=PREFIX).publish(balances)
+
+        async def broken(deliveries: Sequence[Delivery]) -> None:
+            raise StorageUnavailable("database store failed: no such table: accounts_x")
+
+        sink = Consumer(redis, prefix=PREFIX, group="cache", consumer="c1", kinds=["balance"], handler=broken)
+        task = asyncio.create_task(sink.run(stop), name="broken-sink")
+        key = status_key(PREFIX, "cache", "c1")
+        async with asyncio.timeout(30):
+            while not await redis.exists(key):
+                await asyncio.sleep(0.05)
+
+        code, out, err = await run_cli(["health", "--json"], probe_env(redis_url, tmp_path))
+        assert code == 1, out + err
+        report = json.loads(out)
+        [problem] = [p for p in report["problems"] if "sink group cache" in p]
+        assert "consumer c1" in problem and "no such table: accounts_x" in problem
+        assert report["sink_errors"][0]["reason"].startswith("StorageUnavailable: ")
+
+        stop.set()
+        async with asyncio.timeout(30):
+            await task
+        assert not await redis.exists(key)  # a clean stop takes its error record with it
+        assert await redis.xlen(f"{PREFIX}dead") == 0
+    finally:
+        stop.set()
+        await redis.aclose()
+
+
+async def test_health_warns_on_dead_letters_and_exits_3_past_the_threshold(
+    redis_url: str, tmp_path: Path
+) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        for i in range(3):
+            await dead_letter(redis, prefix=PREFIX, reason=f"bad {i}", payload=b"x")
+    finally:
+        await redis.aclose()
+    env = probe_env(redis_url, tmp_path)
+    code, out, err = await run_cli(["health"], {**env, "ACCOUNT_DLQ_WARN": "5"})
+    assert code == 0, out + err
+    assert "3 entries in the dead-letter stream" in " ".join(out.split())
+    code, out, err = await run_cli(["health"], {**env, "ACCOUNT_DLQ_WARN": "2"})
+    assert code == 3, out + err
+    assert "more than 2 letters" in " ".join(out.split())
+    code, out, err = await run_cli(["health", "--dlq-warn", "0"], {**env, "ACCOUNT_DLQ_WARN": "2"})
+    assert code == 0, out + err

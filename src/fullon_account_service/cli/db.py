@@ -1,7 +1,9 @@
 """``fullon-account db upgrade|current``: the schema of the configured database.
 
 A deploy step: run ``db upgrade`` before starting sinks on a new or updated PostgreSQL. It is
-idempotent (an up-to-date database is left alone) and uses ``DATABASE_URL`` / ``DB_*``.
+idempotent (an up-to-date database is left alone) and uses ``DATABASE_URL`` / ``DB_*``. It is also
+the repair: a table of the schema that went missing (dropped by hand, lost in a restore) is
+re-created, and a sink waiting on it goes on by itself.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ def upgrade(
     """Migrate the database to REVISION (the latest by default)."""
     url = Settings.from_env().database_url
     try:
-        asyncio.run(migrate.upgrade(url, revision))
+        restored = asyncio.run(migrate.upgrade(url, revision))
         now = asyncio.run(migrate.current(url))
     except AccountServiceError as e:
         raise _fail(e) from None
+    if restored:
+        typer.echo(f"{_where(url)}: re-created missing tables: {', '.join(restored)}")
     typer.echo(f"{_where(url)}: at revision {now}")
 
 

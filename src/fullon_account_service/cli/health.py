@@ -1,6 +1,9 @@
 """``fullon-account health``: one look at processes, consumer groups, dead letters and freshness.
 
-Exit code 0 when healthy, 1 when not: usable as a Kubernetes exec probe or in a cron check.
+Exit code 0 when healthy, 1 when not (data is not reaching storage: a stalled group, a sink
+waiting on a broken store, too much lag, stale balances): usable as a Kubernetes exec probe or in
+a cron check. Exit code 3 when data flows but the dead-letter stream holds more than
+``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off).
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ from fullon_account_service.settings import Settings
 
 
 async def _collect(
-    settings: Settings, stall_after_s: float, max_lag: int, max_age_s: float | None
+    settings: Settings, stall_after_s: float, max_lag: int, max_age_s: float | None, dlq_warn: int
 ) -> HealthReport:
     redis = make_redis(settings)
     try:
         report = await collect_health(
-            redis, settings.stream_prefix, stall_after_s=stall_after_s, max_lag=max_lag, max_age_s=max_age_s
+            redis,
+            settings.stream_prefix,
+            stall_after_s=stall_after_s,
+            max_lag=max_lag,
+            max_age_s=max_age_s,
+            dlq_warn=dlq_warn,
         )
     finally:
         await redis.aclose()
@@ -50,6 +58,9 @@ def _render(report: HealthReport, console: Console) -> None:
         )
     console.print(procs)
     console.print(f"dead letters: {report.dead_letters}")
+    for record in report.sink_errors:
+        who = f"{record.get('group')}/{record.get('consumer')}"
+        console.print(f"sink {who}: {record.get('status')}: {record.get('reason')}")
     for problem in report.problems:
         console.print(f"[red]problem:[/red] {problem}")
     for warning in report.warnings:
@@ -65,11 +76,17 @@ def health(
     max_age: Annotated[
         float | None, typer.Option(help="Largest acceptable age of an account's balances, in seconds.")
     ] = None,
+    dlq_warn: Annotated[
+        int | None,
+        typer.Option(min=0, help="Exit 3 above this many dead letters (default ACCOUNT_DLQ_WARN; 0: never)."),
+    ] = None,
 ) -> None:
-    """Report health; exit 1 when data is not flowing into storage."""
-    report = asyncio.run(_collect(Settings.from_env(), stall_after, max_lag, max_age))
+    """Report health; exit 1 when data is not flowing into storage, 3 when dead letters pile up."""
+    settings = Settings.from_env()
+    threshold = settings.dlq_warn if dlq_warn is None else dlq_warn
+    report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold))
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
     else:
         _render(report, Console())
-    raise typer.Exit(0 if report.healthy else 1)
+    raise typer.Exit(report.exit_code())

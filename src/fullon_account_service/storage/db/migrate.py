@@ -3,6 +3,12 @@
 Alembic is synchronous; each command runs inside ``AsyncConnection.run_sync`` on a connection we
 open (``env.py`` picks it up from ``config.attributes``), so it works from a running event loop
 and on both backends. The migration scripts ship inside the package: no ``alembic.ini`` needed.
+
+Alembic only knows the revision it recorded, so a table dropped by hand (or lost with a restore)
+leaves a database that says it is at head and cannot store anything. ``upgrade`` to head therefore
+also re-creates, from the models, every table of the schema the database lacks: the tables the
+models describe are the head revision's (a test compares them), so this is the migration's result.
+It never alters or drops an existing table.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.errors import translating
+from fullon_account_service.storage.db.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,8 +36,30 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-async def upgrade(database_url: str, revision: str = "head") -> None:
+async def upgrade(database_url: str, revision: str = "head") -> list[str]:
+    """Migrate to ``revision``; at head, also re-create missing tables. The tables re-created."""
     await _run(database_url, lambda cfg: command.upgrade(cfg, revision), "upgrade")
+    if revision != "head":
+        return []
+    return await restore_missing_tables(database_url)
+
+
+async def restore_missing_tables(database_url: str) -> list[str]:
+    """Create the head schema's tables the database lacks (with their indexes); their names."""
+    engine = make_engine(database_url)
+    try:
+        async with translating("restore missing tables"), engine.begin() as conn:
+            return await conn.run_sync(_create_missing)
+    finally:
+        await engine.dispose()
+
+
+def _create_missing(connection: Connection) -> list[str]:
+    existing = set(inspect(connection).get_table_names())
+    missing = [table for table in Base.metadata.sorted_tables if table.name not in existing]
+    if missing:
+        Base.metadata.create_all(connection, tables=missing)
+    return [table.name for table in missing]
 
 
 async def downgrade(database_url: str, revision: str = "base") -> None:

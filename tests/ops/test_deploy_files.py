@@ -180,3 +180,37 @@ def test_keda_triggers_watch_streams_the_sinks_consume() -> None:
     assert triggers
     for meta in triggers:
         assert (meta["stream"], meta["consumerGroup"]) in consumed, meta
+
+
+def test_every_producer_and_sink_is_given_a_shared_redis() -> None:
+    """Without one they refuse to start (``cli.shared_redis``): every deploy file must set it."""
+    compose = yaml_documents(DEPLOY / "docker-compose.yml")[0]
+    for name, service in compose["services"].items():
+        if str(service.get("image", "")).startswith(IMAGE):
+            assert str(service.get("environment", {}).get("REDIS_URL", "")).startswith("redis://"), name
+    config = {
+        doc["metadata"]["name"]: doc.get("data", {})
+        for doc in yaml_documents(DEPLOY / "kubernetes" / "config.yaml")
+        if doc["kind"] == "ConfigMap"
+    }
+    checked = 0
+    for path in sorted((DEPLOY / "kubernetes").glob("*.y*ml")):
+        for doc in yaml_documents(path):
+            for container in containers(doc):
+                if container.get("args", [None])[0] in ("producer", "sink"):
+                    checked += 1
+                    maps = [
+                        src["configMapRef"]["name"]
+                        for src in container.get("envFrom", [])
+                        if "configMapRef" in src
+                    ]
+                    assert any("REDIS_URL" in config.get(m, {}) for m in maps), (
+                        f"{path.name} {container['name']}"
+                    )
+    assert checked == 3
+    for path in systemd_units():
+        service = read_unit(path)["Service"]
+        if any(
+            words[0] in ("producer", "sink") for label, words in systemd_invocations() if path.name in label
+        ):
+            assert "REDIS_URL=redis://" in service.get("Environment", ""), path.name

@@ -4,6 +4,10 @@
 n replicas split the accounts without coordinating. Exchange URLs can be overridden per ccxt id
 with a JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES`` (``{"kraken": {"urls": ...}}``), e.g. to
 point the producer at ``fullon-account simulate``; credentials never come from that file.
+
+With no Redis configured it refuses to start (exit 2) unless ``--embedded``: a producer alone on
+an in-process Redis publishes to nobody (``cli.shared_redis``). The check runs before the daemon,
+and ccxt with it, is imported, so the message is immediate.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.errors import ConfigError
-from fullon_account_service.producers.daemon import AccountDaemon
 from fullon_account_service.producers.discovery import Shard
 from fullon_account_service.settings import Settings
 
@@ -22,6 +26,7 @@ from fullon_account_service.settings import Settings
 def producer(
     ex_id: Annotated[list[int] | None, typer.Option("--ex-id", help="Only this ex_id (repeatable).")] = None,
     shard: Annotated[str | None, typer.Option(help="Replica i of n, as i/n (stable hash of ex_id).")] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
 ) -> None:
     """Watch exchange accounts and publish their events to the bus."""
     try:
@@ -30,5 +35,8 @@ def producer(
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
+    require_shared_redis(settings, embedded=embedded, command="producer")
+    from fullon_account_service.producers.daemon import AccountDaemon
+
     daemon = AccountDaemon(settings=settings, ex_ids=set(ex_id) if ex_id else None, shard=parsed)
     asyncio.run(daemon.start())

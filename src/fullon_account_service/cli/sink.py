@@ -3,6 +3,9 @@
 Run as many as needed per group, each with its own ``--consumer`` name: entries are shared out
 between them, and the entries of one that died are claimed by the others after
 ``ACCOUNT_CLAIM_IDLE_MS``. The default name (host and pid) is unique per process.
+
+With no Redis configured it refuses to start (exit 2) unless ``--embedded``: a sink alone on an
+in-process Redis would wait for events no producer can send it (``cli.shared_redis``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
 from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
@@ -42,10 +46,13 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
 def sink(
     group: Annotated[str, typer.Option(help=f"Consumer group: {' or '.join(GROUPS)}.")],
     consumer: Annotated[str | None, typer.Option(help="Consumer name; default host-pid.")] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
 ) -> None:
     """Store events from the bus: balances and positions (cache), orders and trades (orm)."""
     if group not in GROUPS:
         typer.echo(f"--group must be one of {', '.join(GROUPS)}, not {group!r}", err=True)
         raise typer.Exit(2)
+    settings = Settings.from_env()
+    require_shared_redis(settings, embedded=embedded, command="sink")
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
-    asyncio.run(_run(Settings.from_env(), group, name))
+    asyncio.run(_run(settings, group, name))

@@ -8,7 +8,14 @@ import pytest
 import redis.asyncio as aioredis
 from bus_samples import Recorder, sample_envelope
 
-from fullon_account_service.bus import Consumer, Publisher, dead_letter, dead_letter_key, stream_key
+from fullon_account_service.bus import (
+    Consumer,
+    Publisher,
+    dead_letter,
+    dead_letter_key,
+    stream_key,
+    trim_acknowledged,
+)
 from fullon_account_service.contract import encode
 from fullon_account_service.errors import ContractError, TransientError
 from fullon_account_service.redaction import register_secret
@@ -143,3 +150,29 @@ async def test_dead_letter_reason_is_redacted(redis_client: aioredis.Redis, sett
     assert letter[b"reason"] == b"venue said: bad key ***"
     assert letter[b"payload"] == b'{"raw": "exchange payload"}'
     assert letter[b"stream"] == b"kraken:ws"
+
+
+async def test_dead_letter_stream_is_never_capped_or_trimmed(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Letters leave only by ``dlq replay`` or ``dlq drop``: past the old 100,000 cap, none goes."""
+    prefix = settings.stream_prefix
+    key = dead_letter_key(prefix)
+    already = 100_200
+    for start in range(0, already, 10_000):
+        pipe = redis_client.pipeline(transaction=False)
+        for i in range(start, min(start + 10_000, already)):
+            pipe.xadd(key, {b"reason": b"old", b"payload": str(i).encode()})
+        await pipe.execute()
+    await dead_letter(redis_client, prefix=prefix, reason="one more", payload=b"x")
+    poison = sample_envelope(1)
+    handler = Recorder(fail_ids=[poison.event_id], error=ContractError("bad"))
+    consumer = sink(redis_client, settings, handler)
+    await consumer.ensure_groups()
+    await Publisher(redis_client, prefix=prefix).publish([poison])
+    assert await consumer.run_once() == 1
+    await consumer.trim()
+    await trim_acknowledged(redis_client, key)
+    assert await redis_client.xlen(key) == already + 2
+    [(_, first)] = await redis_client.xrange(key, count=1)
+    assert first[b"payload"] == b"0"

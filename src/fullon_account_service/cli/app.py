@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from fullon_account_service.cli.accounts import accounts_app
 from fullon_account_service.cli.db import db_app
+from fullon_account_service.cli.dlq import dlq_app
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.logs import configure_logging
 from fullon_account_service.settings import Settings
@@ -56,6 +57,7 @@ app = typer.Typer(
 )
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(db_app, name="db")
+app.add_typer(dlq_app, name="dlq")
 
 
 @app.callback()

@@ -1,0 +1,192 @@
+"""Reading, replaying and dropping dead letters: what ``fullon-account dlq`` does, without the CLI.
+
+A letter is read as ``bus.deadletter`` wrote it (reason, origin stream and entry id, group,
+consumer, time, original payload bytes). Filters select by reason substring (case-insensitive),
+kind, ex_id and dead-letter id range; kind and ex_id come from the payload when it decodes, and
+kind from the origin stream's name when it does not.
+
+Replay puts the original bytes back on the stream they came from, as a new entry, and removes the
+letter only once that XADD succeeded (XADD, then XDEL of exactly the letters re-published): a
+crash in between leaves the letter as well as the new entry, a duplicate the sinks store once,
+never a loss. Only letters from one of this prefix's event streams are replayed; the others
+(a producer's raw payloads that never became events) are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+from redis.typing import EncodableT, FieldT
+
+from fullon_account_service.bus.redis_errors import execute, translate
+from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key, next_id, stream_key
+from fullon_account_service.contract import KINDS, Envelope, decode
+from fullon_account_service.errors import ContractError
+
+PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    letter_id: str
+    reason: str
+    stream: str
+    entry_id: str
+    group: str
+    consumer: str
+    time_ms: int | None
+    payload: bytes
+    envelope: Envelope | None
+    kind: str | None
+    undecodable: str | None
+    """Why the payload does not decode now (``None`` when it does)."""
+
+    @property
+    def ex_id(self) -> int | None:
+        return None if self.envelope is None else self.envelope.ex_id
+
+
+@dataclass(frozen=True, slots=True)
+class LetterFilter:
+    reason: str | None = None
+    kinds: frozenset[str] = frozenset()
+    ex_ids: frozenset[int] = frozenset()
+    start: str = "-"
+    end: str = "+"
+
+    @property
+    def narrows(self) -> bool:
+        """Whether it selects anything less than every letter."""
+        return bool(self.reason or self.kinds or self.ex_ids or self.start != "-" or self.end != "+")
+
+    def accepts(self, letter: Letter) -> bool:
+        if self.reason and self.reason.lower() not in letter.reason.lower():
+            return False
+        if self.kinds and letter.kind not in self.kinds:
+            return False
+        return not self.ex_ids or letter.ex_id in self.ex_ids
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    replayed: list[tuple[str, str, str]] = field(default_factory=list)
+    """(letter id, stream, new entry id) of each letter re-published and removed."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(letter id, why) of each letter left in place."""
+
+
+def _text(fields: dict[bytes, bytes], name: bytes) -> str:
+    return fields.get(name, b"").decode(errors="replace")
+
+
+def letter_of(prefix: str, letter_id: str, fields: dict[bytes, bytes]) -> Letter:
+    payload = fields.get(b"payload", b"")
+    stream = _text(fields, b"stream")
+    envelope: Envelope | None = None
+    undecodable: str | None = None
+    try:
+        envelope = decode(payload)
+    except ContractError as e:
+        undecodable = str(e)
+    origin_kind = stream[len(prefix) :] if stream.startswith(prefix) else ""
+    kind = envelope.kind if envelope is not None else origin_kind if origin_kind in KINDS else None
+    time_ms = _text(fields, b"time_ms")
+    return Letter(
+        letter_id=letter_id,
+        reason=_text(fields, b"reason"),
+        stream=stream,
+        entry_id=_text(fields, b"entry_id"),
+        group=_text(fields, b"group"),
+        consumer=_text(fields, b"consumer"),
+        time_ms=int(time_ms) if time_ms.isdigit() else None,
+        payload=payload,
+        envelope=envelope,
+        kind=kind,
+        undecodable=undecodable,
+    )
+
+
+async def read_letters(
+    redis: aioredis.Redis, prefix: str, selection: LetterFilter, limit: int | None = None
+) -> list[Letter]:
+    """Letters the filter accepts, oldest first, at most ``limit``; read page by page."""
+    key = dead_letter_key(prefix)
+    found: list[Letter] = []
+    start = selection.start
+    try:
+        while limit is None or len(found) < limit:
+            page: list[Any] = await redis.xrange(key, start, selection.end, count=PAGE)
+            for raw_id, fields in page:
+                letter = letter_of(prefix, raw_id.decode(), fields or {})
+                if selection.accepts(letter):
+                    found.append(letter)
+            if len(page) < PAGE:
+                break
+            start = next_id(page[-1][0].decode())
+    except rex.RedisError as e:
+        raise translate(e, "read dead letters") from e
+    return found if limit is None else found[:limit]
+
+
+async def get_letters(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[str]) -> list[Letter]:
+    """The letters with these ids, in the order asked; ids with no letter are left out."""
+    key = dead_letter_key(prefix)
+    letters = []
+    try:
+        for letter_id in letter_ids:
+            for raw_id, fields in await redis.xrange(key, letter_id, letter_id):
+                letters.append(letter_of(prefix, raw_id.decode(), fields or {}))
+    except rex.RedisError as e:
+        raise translate(e, "read dead letters") from e
+    return letters
+
+
+async def replay(redis: aioredis.Redis, prefix: str, letters: Sequence[Letter]) -> ReplayResult:
+    """Re-publish each letter on its origin stream, then remove the letters that were."""
+    result = ReplayResult()
+    streams = {stream_key(prefix, kind) for kind in KINDS}
+    todo: list[Letter] = []
+    for letter in letters:
+        if letter.stream not in streams:
+            result.skipped.append(
+                (letter.letter_id, f"not from an event stream of {prefix!r}: {letter.stream!r}")
+            )
+        else:
+            todo.append(letter)
+    if not todo:
+        return result
+    pipe = redis.pipeline(transaction=False)
+    for letter in todo:
+        entry: dict[FieldT, EncodableT] = {ENTRY_FIELD: letter.payload}
+        pipe.xadd(letter.stream, entry)
+    try:
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    except rex.RedisError as e:
+        raise translate(e, "replay dead letters") from e
+    published: list[str] = []
+    for letter, reply in zip(todo, replies, strict=True):
+        if isinstance(reply, Exception):
+            result.skipped.append((letter.letter_id, f"re-publish failed: {reply}"))
+        else:
+            published.append(letter.letter_id)
+            result.replayed.append((letter.letter_id, letter.stream, reply.decode()))
+    if published:
+        await drop(redis, prefix, published)
+    return result
+
+
+async def drop(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[str]) -> int:
+    """Delete these letters; how many there were."""
+    if not letter_ids:
+        return 0
+    pipe = redis.pipeline(transaction=False)
+    pipe.xdel(dead_letter_key(prefix), *letter_ids)
+    try:
+        [removed] = await execute(pipe)
+    except rex.RedisError as e:
+        raise translate(e, "remove dead letters") from e
+    return int(removed)

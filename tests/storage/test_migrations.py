@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from typer.testing import CliRunner
 
+from fullon_account_service.cli.app import app
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import current, downgrade, upgrade
 from fullon_account_service.storage.db.models import Base
@@ -59,3 +62,23 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
         await engine.dispose()
     await upgrade(database_url)
     assert await current(database_url) == "0002"
+
+
+async def test_db_upgrade_recreates_a_dropped_table_alembic_thinks_is_there(database_url: str) -> None:
+    assert await upgrade(database_url) == []
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE trades"))
+        assert await current(database_url) == "0002"  # Alembic does not notice
+
+        env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["db", "upgrade"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "re-created missing tables: trades" in result.output
+
+        async with engine.connect() as conn:
+            assert "trades" in await conn.run_sync(_tables)
+            assert await conn.run_sync(_differences) == []
+    finally:
+        await engine.dispose()

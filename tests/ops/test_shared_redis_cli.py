@@ -73,3 +73,29 @@ async def test_embedded_starts_on_the_in_process_redis(args: list[str], started:
             await proc.wait()
     # It started; SIGTERM may land before the daemon installed its handler, hence -SIGTERM too.
     assert proc.returncode in (0, -signal.SIGTERM), "".join(seen)
+
+
+CHECK_IMPORTS = """
+import sys
+from fullon_account_service.cli.app import app
+try:
+    app(sys.argv[1:])
+except SystemExit as e:
+    print("exit", e.code, "ccxt imported" if "ccxt" in sys.modules else "ccxt not imported")
+"""
+
+
+@pytest.mark.parametrize("args", [["producer"], ["sink", "--group", "orm"]], ids=["producer", "sink"])
+async def test_refusal_comes_before_ccxt_is_imported(args: list[str], tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHECK_IMPORTS,
+        *args,
+        env=no_redis_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(120):
+        out, err = await proc.communicate()
+    assert out.decode().split() == ["exit", "2", "ccxt", "not", "imported"], err.decode()

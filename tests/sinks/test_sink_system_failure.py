@@ -135,10 +135,10 @@ async def _equals(value: Awaitable[tuple[int, int, int]], expected: tuple[int, i
     return await value == expected
 
 
-async def test_entries_failing_alike_in_a_row_are_held_not_dead_lettered(
+async def test_a_batch_failing_alike_with_nothing_stored_is_held_not_dead_lettered(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    """An error nobody classified, hitting every entry: after three in a row none is poison."""
+    """An error nobody classified, hitting every entry of a batch: none of them is poison."""
     prefix = settings.stream_prefix
     broken = True
     stored_ids: list[str] = []
@@ -165,7 +165,7 @@ async def test_entries_failing_alike_in_a_row_are_held_not_dead_lettered(
     try:
         await consumer.run_once()
     except StorageUnavailable as e:
-        assert "3 entries in a row failed alike" in str(e)
+        assert "all 6 entries tried failed alike and none was stored: RuntimeError" in str(e)
     else:
         raise AssertionError("a failure hitting every entry was not taken for one")
     assert consumer.holding == 6
@@ -178,3 +178,46 @@ async def test_entries_failing_alike_in_a_row_are_held_not_dead_lettered(
     assert consumer.holding == 0
     assert sorted(stored_ids) == sorted(envelope(f).event_id for f in fills)
     assert await redis_client.xlen(dead_letter_key(prefix)) == 0
+
+
+async def test_poison_arriving_together_is_told_apart_once_a_neighbour_is_stored(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Three poison entries alone look like a broken store; held, they share the next batch with
+    new entries, and once those are stored they are counted and dead-lettered as poison."""
+    prefix = settings.stream_prefix
+    fills = random_fills(random.Random(6), 5, prefix="d", symbols=SYMBOLS)
+    poison = {envelope(f).event_id for f in fills[:3]}
+    stored_ids: list[str] = []
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        if any(d.envelope.event_id in poison for d in batch):
+            raise ValueError("cannot store this fill")
+        stored_ids.extend(d.envelope.event_id for d in batch)
+
+    consumer = Consumer(
+        redis_client,
+        prefix=prefix,
+        group="g",
+        consumer="c",
+        kinds=["trade"],
+        handler=handler,
+        block_ms=20,
+        claim_idle_ms=50,
+        max_deliveries=2,
+    )
+    await consumer.ensure_groups()
+    publisher = Publisher(redis_client, prefix=prefix)
+    await publisher.publish([envelope(f) for f in fills[:3]])
+    with contextlib.suppress(StorageUnavailable):
+        await consumer.run_once()
+    assert consumer.holding == 3
+    await publisher.publish([envelope(f) for f in fills[3:]])
+    assert await consumer.run_once() == 2  # the new ones stored; the held ones now poison, pending
+    assert consumer.holding == 0
+    async with asyncio.timeout(DEADLINE_S):
+        while await redis_client.xlen(dead_letter_key(prefix)) < 3:
+            await consumer.run_once()
+    assert sorted(stored_ids) == sorted(envelope(f).event_id for f in fills[3:])
+    letters = [fields[b"reason"] for _, fields in await redis_client.xrange(dead_letter_key(prefix))]
+    assert all(reason.startswith(b"failed 2 deliveries: ValueError") for reason in letters)

@@ -34,21 +34,25 @@ Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 @dataclass(slots=True)
 class Held:
-    """Entries read but not stored because the store failed them all; retried before any read."""
+    """Entries read but not stored because the store failed them all; handled again, first in the
+    next batch, without being read again."""
 
     parts: list[StreamEntries]
     deliveries: list[Delivery]
 
 
 def regroup(entries: list[RawEntry]) -> list[StreamEntries]:
-    """Entries back into one column set per stream, in order (held entries, off the hot path)."""
-    parts: dict[str, StreamEntries] = {}
+    """Entries back into column sets, one per run of consecutive entries of a stream, so the
+    parts list them in the order given (held entries, off the hot path)."""
+    parts: list[StreamEntries] = []
     for entry in entries:
-        part = parts.setdefault(entry.stream, StreamEntries(entry.stream, [], [], []))
+        if not parts or parts[-1].stream != entry.stream:
+            parts.append(StreamEntries(entry.stream, [], [], []))
+        part = parts[-1]
         part.ids.append(entry.raw_id)
         part.payloads.append(entry.payload)
         part.deliveries.append(entry.deliveries)
-    return list(parts.values())
+    return parts
 
 
 def decode_part(part: StreamEntries, rejected: list[Rejected]) -> tuple[StreamEntries, list[Envelope]]:

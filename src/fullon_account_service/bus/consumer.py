@@ -12,18 +12,23 @@ Failure policy, in order:
   at once: retrying cannot make bad bytes good;
 - a handler raising ``TransientError`` (database down) or ``StorageUnavailable`` (a table
   missing, a grant revoked, a disk full) fails every entry alike and is no entry's fault: the
-  consumer keeps the entries not yet stored in hand and retries the handler on them, with capped
-  backoff, reading nothing new and claiming nothing. Held entries are re-claimed to itself with
-  JUSTID every round, so they never go idle for another consumer and their delivery counts do
-  not grow: a store that stays broken for a day burns no deliveries. While it waits, the
-  consumer records the reason where ``health`` reads it (``bus.sink_status``);
-- any other failure of a batch is retried entry by entry to isolate the bad one. An entry that
-  fails while its neighbours are stored is poison: on its ``max_deliveries``-th delivery it is
-  dead-lettered with the reason, before that it stays pending and comes back through XAUTOCLAIM
-  after ``claim_idle_ms``. But ``SYSTEM_WIDE_STREAK`` entries in a row failing with the same
-  error class and none stored in between are taken for a failure that would hit every entry, and
-  handled like ``StorageUnavailable``. (With fewer entries than that in a row, an error not
-  classified at the storage boundary is still counted per entry.)
+  consumer keeps the entries not yet stored in hand and hands them to the handler again at the
+  head of the next batch, after a capped backoff, without reading them again; new entries only
+  fill the batch's remaining room, so the held set never outgrows one batch. Held entries are
+  re-claimed to itself with JUSTID every round, so they never go idle for another consumer, and
+  their delivery counts do not grow: a store that stays broken for a day burns no deliveries.
+  While it waits, the consumer records the reason where ``health`` reads it
+  (``bus.sink_status``);
+- any other failure of a batch is retried entry by entry to isolate the bad one, and judged once
+  every entry was tried. An entry that fails while a neighbour is stored is poison: on its
+  ``max_deliveries``-th delivery it is dead-lettered with the reason, before that it stays
+  pending and comes back through XAUTOCLAIM after ``claim_idle_ms``. When no entry was stored and
+  at least ``SYSTEM_WIDE_FAILURES`` failed, all with the same error class, the failure is taken
+  for one that hits every entry and handled like ``StorageUnavailable``. Held entries share the
+  next batch with new ones, so poison that arrived alone is told apart as soon as anything else
+  is stored; an entry once seen failing beside a stored one stays poison for this consumer
+  (remembered, up to ``MAX_REMEMBERED_POISON``) and never again counts towards a failure of
+  everything. (Fewer failures than that, with nothing stored, count per entry as poison.)
 Entries of a consumer that died between read and ack come back the same way, to whoever claims
 them first.
 """
@@ -60,7 +65,8 @@ log = get_logger("bus")
 
 MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 5.0
-SYSTEM_WIDE_STREAK = 3
+SYSTEM_WIDE_FAILURES = 3
+MAX_REMEMBERED_POISON = 10_000
 WAIT_ERRORS = (TransientError, StorageUnavailable)
 """Errors every entry would hit: the batch is held and retried, never counted or dead-lettered."""
 
@@ -92,7 +98,8 @@ class Consumer:
         self._retain_entries = retain_entries
         self._group = group
         self._held: Held | None = None
-        self._streak: tuple[type[BaseException] | None, int] = (None, 0)
+        # (stream, entry id) of entries seen failing while a neighbour was stored, oldest first.
+        self._poison: dict[tuple[str, bytes], None] = {}
         self._status = SinkStatus(redis, prefix=prefix, group=group, consumer=consumer)
         self._reader = GroupReader(
             redis,
@@ -119,33 +126,38 @@ class Consumer:
             raise translate(e, "create group") from e
 
     async def run_once(self) -> int:
-        """One round: retry held entries, or claim idle entries, read new ones, handle, acknowledge.
+        """One round: claim idle entries, read new ones, handle, acknowledge.
 
-        Returns how many entries left the pending list (handled or dead-lettered).
+        Entries held from the last round come first and take their room in the batch: they are
+        handled again without being read again. Returns how many entries left the pending list
+        (handled or dead-lettered).
         """
+        held, self._held = self._held, None
         try:
-            if self._held is not None:
-                held, self._held = self._held, None
-                return await self._handle(held.parts, held.deliveries, [])
-            parts = await self._reader.claim(self._batch_size)
-            room = self._batch_size - sum(len(part.ids) for part in parts)
+            if held is not None:
+                await self._reader.touch(held.parts)  # or the claim below would take them again
+            room = self._batch_size - (len(held.deliveries) if held else 0)
+            parts = await self._reader.claim(room) if room > 0 else []
+            room -= sum(len(part.ids) for part in parts)
             if room > 0:
-                parts += await self._reader.read_new(room, None if parts else self._block_ms)
-            if not parts:
+                parts += await self._reader.read_new(room, None if parts or held else self._block_ms)
+            if not parts and held is None:
                 return 0
-            return await self._process(parts)
+            return await self._process(parts, held)
         except rex.RedisError as e:
+            if self._held is None:
+                self._held = held
             if is_missing_group(e):
                 log.warning("consumer group missing, recreating", group=self._group)
                 await self.ensure_groups()
                 return 0
             raise translate(e, "consume") from e
 
-    async def _process(self, parts: list[StreamEntries]) -> int:
+    async def _process(self, parts: list[StreamEntries], held: Held | None) -> int:
         # Every entry is decoded, strictly, before the handler sees any: a sink never writes from
         # bytes the contract did not accept.
-        accepted: list[StreamEntries] = []
-        deliveries: list[Delivery] = []
+        accepted: list[StreamEntries] = list(held.parts) if held else []
+        deliveries: list[Delivery] = list(held.deliveries) if held else []
         rejected: list[Rejected] = []
         for part in parts:
             kept, envelopes = decode_part(part, rejected)
@@ -177,7 +189,6 @@ class Consumer:
         except Exception:
             log.warning("batch failed, retrying entry by entry", size=len(deliveries))
             return False
-        self._streak = (None, 0)
         return True
 
     async def _one_by_one(
@@ -187,8 +198,11 @@ class Consumer:
         done: list[tuple[str, list[bytes]]],
         rejected: list[Rejected],
     ) -> None:
+        """Each entry alone. An error no store classified is judged once the pass is over: poison
+        if any neighbour was stored, a failure of everything if none was and enough failed alike."""
         entries = [part.entry(i) for part in accepted for i in range(len(part.ids))]
         settled: set[int] = set()
+        suspects: list[tuple[int, Exception]] = []
         for i, (entry, delivery) in enumerate(zip(entries, deliveries, strict=True)):
             try:
                 await self._handler([delivery])
@@ -199,35 +213,39 @@ class Consumer:
                 rejected.append(Rejected(entry, f"rejected by handler: {e}"))
                 settled.add(i)
             except Exception as e:
-                if self._system_wide(e):
-                    self._hold(entries, deliveries, settled)
-                    raise StorageUnavailable(
-                        f"{SYSTEM_WIDE_STREAK} entries in a row failed alike and none was stored: "
-                        f"{type(e).__name__}: {e}"
-                    ) from e
-                if delivery.deliveries >= self._max_deliveries:
-                    reason = f"failed {delivery.deliveries} deliveries: {type(e).__name__}: {e}"
-                    rejected.append(Rejected(entry, reason))
-                    settled.add(i)
-                else:
-                    log.warning(
-                        "entry failed, left pending",
-                        stream=delivery.stream,
-                        entry_id=delivery.entry_id,
-                        deliveries=delivery.deliveries,
-                        error=e,
-                    )
+                suspects.append((i, e))
             else:
                 done.append((entry.stream, [entry.raw_id]))
                 settled.add(i)
-                self._streak = (None, 0)
-
-    def _system_wide(self, err: Exception) -> bool:
-        """Count ``err`` into the streak of alike failures; True once it is long enough."""
-        kind, count = self._streak
-        count = count + 1 if kind is type(err) else 1
-        self._streak = (type(err), count)
-        return count >= SYSTEM_WIDE_STREAK
+        # Entries this consumer saw fail while a neighbour was stored are poison for good.
+        if done:
+            self._poison.update(dict.fromkeys((entries[i].stream, entries[i].raw_id) for i, _ in suspects))
+        known = {i for i, _ in suspects if (entries[i].stream, entries[i].raw_id) in self._poison}
+        unknown = [(i, e) for i, e in suspects if i not in known]
+        if len(unknown) >= SYSTEM_WIDE_FAILURES and len({type(e) for _, e in unknown}) == 1:
+            # Known poison is left pending to be counted, not held with the rest.
+            self._hold(entries, deliveries, settled | known)
+            error = unknown[-1][1]
+            raise StorageUnavailable(
+                f"all {len(unknown)} entries tried failed alike and none was stored: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        for i, error in suspects:
+            delivery = deliveries[i]
+            if delivery.deliveries >= self._max_deliveries:
+                reason = f"failed {delivery.deliveries} deliveries: {type(error).__name__}: {error}"
+                rejected.append(Rejected(entries[i], reason))
+                self._poison.pop((entries[i].stream, entries[i].raw_id), None)
+            else:
+                log.warning(
+                    "entry failed, left pending",
+                    stream=delivery.stream,
+                    entry_id=delivery.entry_id,
+                    deliveries=delivery.deliveries,
+                    error=error,
+                )
+        while len(self._poison) > MAX_REMEMBERED_POISON:
+            del self._poison[next(iter(self._poison))]
 
     def _hold(self, entries: list[RawEntry], deliveries: list[Delivery], settled: set[int]) -> None:
         keep = [i for i in range(len(entries)) if i not in settled]

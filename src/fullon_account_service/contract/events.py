@@ -161,7 +161,8 @@ class Envelope(msgspec.Struct, frozen=True, gc=False):
     """Who, where, when and which fact: the part every event kind shares.
 
     ``event_id`` is derived from the fact itself (see ``contract.ids``), so the same fill seen over
-    WebSocket and over REST carries the same id and sinks can drop the second copy.
+    WebSocket and over REST carries the same id; sinks store it for tracing and drop the second
+    copy by the fact's own keys (see ``bus.consumer``).
     """
 
     event_id: Annotated[str, msgspec.Meta(min_length=8, max_length=64)]

@@ -41,8 +41,9 @@ def balance_view(entry: Mapping[str, Any]) -> BalanceView:
 
 
 def position_view(entry: Mapping[str, Any]) -> PositionView:
+    """The cache signs ``volume`` (fullon's convention); the view keeps the size beside ``side``."""
     return PositionView(
-        str(entry.get("side")), float(entry.get("volume") or 0.0), _number(entry.get("price"))
+        str(entry.get("side")), abs(float(entry.get("volume") or 0.0)), _number(entry.get("price"))
     )
 
 

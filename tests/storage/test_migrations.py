@@ -13,10 +13,11 @@ from sqlalchemy.engine import Connection
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import current, downgrade, upgrade
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})
     return list(compare_metadata(context, Base.metadata))
 
 
@@ -27,7 +28,7 @@ def _tables(connection: Connection) -> set[str]:
 async def _check_matches_models(url: str) -> None:
     assert await current(url) is None
     await upgrade(url)
-    assert await current(url) == "0002"
+    assert await current(url) == "0003"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
@@ -58,4 +59,4 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     finally:
         await engine.dispose()
     await upgrade(database_url)
-    assert await current(database_url) == "0002"
+    assert await current(database_url) == "0003"

@@ -5,8 +5,9 @@ Every variable of the seed is honoured; ``DATABASE_URL`` wins over the ``DB_*`` 
 fullon_cache's own ``REDIS_HOST`` / ``REDIS_PORT`` / ``REDIS_DB`` / ``REDIS_PASSWORD`` (used when
 any of them is set, with fullon_cache's defaults localhost, 6379, 0), so a service started in
 fullon's environment writes to the Redis fullon_cache reads. With nothing set the service runs
-embedded: SQLite in a data directory and an in-process fakeredis. A bad value raises ``ConfigError`` naming the variable and
-what was expected, so start-up stops before anything connects anywhere.
+embedded: SQLite in a data directory and an in-process fakeredis. A bad value raises
+``ConfigError`` naming the variable and what was expected, so start-up stops before anything
+connects anywhere.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

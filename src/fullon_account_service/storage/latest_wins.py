@@ -7,8 +7,9 @@ Each account gets a list of updates ``(exchange_ms, partial, content)``; ``conte
   stored snapshot dropped (equal ones kept: a replay rewrites the same thing);
 - the last complete update replaces the document and the partial ones after it are laid over it,
   in order (key by key; a hash may pass a ``Combine`` that builds a key's value from the one it
-  lays over, as balances do to keep a known ``used`` under a totals-only update); the write is refused by Redis if a newer snapshot was stored meanwhile, and is then
-  folded again over what is stored;
+  lays over, as balances do to keep a known ``used`` under a totals-only update); the write is
+  refused by Redis if a newer snapshot was stored meanwhile, and is then folded again over what
+  is stored;
 - partial updates with no complete one before them are laid over the stored document and written
   with a compare-and-set (the only case that reads before writing).
 

@@ -65,7 +65,8 @@ async def _load_sql(
                 )
             )
         for order in await session.scalars(select(Order).where(Order.ex_id.in_(ex_ids))):
-            books[order.ex_id].orders[order.ex_order_id] = OrderView(order.status, order.filled)
+            if order.ex_order_id is not None:  # a fullon bot's order the venue has not acknowledged
+                books[order.ex_id].orders[order.ex_order_id] = OrderView(order.status, order.filled)
 
 
 async def _load_cache(cache: AccountCache, ex_ids: Collection[int], books: StoredBooks) -> None:

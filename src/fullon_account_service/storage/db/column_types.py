@@ -44,7 +44,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
-class utc_now(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL function it renders
+class utc_now(FunctionElement[datetime]):
     """The current UTC wall time as a naive timestamp, as a server default.
 
     PostgreSQL's ``now()`` is a ``timestamptz``: stored into a ``timestamp`` column it would be

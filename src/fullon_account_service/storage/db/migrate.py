@@ -2,9 +2,9 @@
 
 Alembic is synchronous; each command runs inside ``AsyncConnection.run_sync`` on a connection we
 open (``env.py`` picks it up from ``config.attributes``), so it works from a running event loop
-and on both backends. The migration scripts ship inside the package: no ``alembic.ini`` needed. The revision is kept
-in our own version table (``version_table``), so fullon_orm's ``alembic_version`` in a shared
-database is never touched.
+and on both backends. The migration scripts ship inside the package: no ``alembic.ini`` needed.
+The revision is kept in our own version table (``version_table``), so fullon_orm's
+``alembic_version`` in a shared database is never touched.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ async def downgrade(database_url: str, revision: str = "base") -> None:
 async def current(database_url: str) -> str | None:
     """The revision the database is at; ``None`` for a database never migrated. A revision of
     ours still in ``alembic_version`` (an install from before our own version table) counts."""
-    ours = {script.revision for script in ScriptDirectory.from_config(alembic_config(database_url)).walk_revisions()}
+    ours = {
+        script.revision
+        for script in ScriptDirectory.from_config(alembic_config(database_url)).walk_revisions()
+    }
     engine = make_engine(database_url)
     try:
         async with translating("read schema revision"), engine.connect() as conn:
@@ -53,7 +56,9 @@ async def current(database_url: str) -> str | None:
 
 
 def _current_revision(connection: Connection, ours: set[str]) -> str | None:
-    revision = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    revision = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
     if revision is not None:
         return revision
     legacy = legacy_revisions(connection, ours)

@@ -199,7 +199,8 @@ class Trade(Base):
     total_fee: Mapped[float | None] = mapped_column(Double)
     leverage: Mapped[float | None] = mapped_column(Double)
     time: Mapped[datetime] = mapped_column(UtcDateTime)
-    time_ms: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # Nullable for writers that leave it out; the 0003 trigger fills it in the same statement.
+    time_ms: Mapped[int] = mapped_column(BigId, nullable=True)
     cat_ex_id: Mapped[int | None] = mapped_column(Integer)
     fee_currency: Mapped[str | None] = mapped_column(String(32))
     liquidity: Mapped[str | None] = mapped_column(String(8))

@@ -1,12 +1,12 @@
 """Sending a ``BatchPlan`` to the database: new trades, changed PnL, new checkpoints.
 
 PostgreSQL gets the inserts and the checkpoints in one statement (two data-modifying CTEs), each
-batch bound as one JSON document: the statement text is constant, so asyncpg prepares it once,
-and msgspec encodes a batch far faster than asyncpg encodes two dozen typed arrays. Floats travel
-as their shortest round-trip text, so they arrive exact; ``time`` is derived from ``time_ms`` in
-integer arithmetic, as the naive UTC timestamp fullon's schema holds. SQLite gets an executemany per table, which SQLAlchemy packs into multi-row
-statements. Both say how many rows were inserted: ``ON CONFLICT DO NOTHING`` skips a fill
-stored already, and the caller must know when that happened.
+batch bound as one JSON document: the statement text is constant, so asyncpg prepares it once, and
+msgspec encodes a batch far faster than asyncpg encodes two dozen typed arrays. Floats travel as
+their shortest round-trip text, so they arrive exact; ``time`` is derived from ``time_ms`` in
+integer arithmetic, as the naive UTC timestamp fullon's schema holds. SQLite gets an executemany per
+table, which SQLAlchemy packs into multi-row statements. Both say how many rows were inserted: ``ON
+CONFLICT DO NOTHING`` skips a fill stored already, and the caller must know when that happened.
 """
 
 from __future__ import annotations

@@ -90,7 +90,13 @@ def _columns() -> dict[str, list[sa.Column[object]]]:
         return sa.Column(name, sa.Double(), nullable=True)
 
     return {
-        "users": [text("password", 255), text("f2a", 255), text("phone", 64), text("id_num", 64), text("note")],
+        "users": [
+            text("password", 255),
+            text("f2a", 255),
+            text("phone", 64),
+            text("id_num", 64),
+            text("note"),
+        ],
         "cat_exchanges": [text("ohlcv_view")],
         "exchanges": [sa.Column("force_rest", sa.Boolean(), server_default=sa.false(), nullable=False)],
         "orders": [
@@ -129,7 +135,7 @@ def _has_unique(bind: Connection, table: str, columns: Sequence[str]) -> bool:
     inspector = sa.inspect(bind)
     wanted = set(columns)
     keys = [set(u["column_names"]) for u in inspector.get_unique_constraints(table)]
-    keys += [set(i["column_names"]) for i in inspector.get_indexes(table) if i.get("unique")]
+    keys += [{str(c) for c in i["column_names"]} for i in inspector.get_indexes(table) if i.get("unique")]
     return wanted in keys
 
 
@@ -187,7 +193,10 @@ def _pg_defaults() -> None:
 
 
 def _keys_and_nullability(bind: Connection, have: dict[str, dict[str, dict[str, object]]]) -> None:
-    nullable = {"orders": ("ex_order_id", sa.String(128)), "trades": ("time_ms", BIG_ID)}
+    nullable: dict[str, tuple[str, Any]] = {
+        "orders": ("ex_order_id", sa.String(128)),
+        "trades": ("time_ms", BIG_ID),
+    }
     for table, key in UNIQUE_KEYS:
         column, kind = nullable[table]
         loosen = not have[table].get(column, {"nullable": True})["nullable"]
@@ -241,7 +250,7 @@ def _drop_trigger(dialect: str) -> None:
 def _restore_not_null(bind: Connection) -> None:
     if bind.scalar(sa.text("SELECT count(*) FROM orders WHERE ex_order_id IS NULL")):
         raise FatalError("orders holds rows without ex_order_id: revision 0002 cannot store them")
-    tightened: tuple[tuple[str, str, sa.types.TypeEngine[object]], ...] = (
+    tightened: tuple[tuple[str, str, Any], ...] = (
         ("orders", "ex_order_id", sa.String(128)),
         ("trades", "time_ms", BIG_ID),
     )
@@ -273,4 +282,3 @@ def downgrade() -> None:
                 postgresql_using=f"\"{column}\" AT TIME ZONE 'UTC'",
                 server_default=defaults.get(table, False),
             )
-

@@ -69,7 +69,9 @@ def snapshot(partial: bool = False, **rows: tuple[float, float | None, float | N
 
 def totals_only(**totals: float) -> BalanceSnapshot:
     """Kraken's WebSocket balance: the total of the currencies that moved, nothing else."""
-    return BalanceSnapshot(balances={cur: CurrencyBalance(total=t) for cur, t in totals.items()}, partial=True)
+    return BalanceSnapshot(
+        balances={cur: CurrencyBalance(total=t) for cur, t in totals.items()}, partial=True
+    )
 
 
 async def test_a_short_reads_as_short_and_fees_and_counts_sum(

@@ -64,9 +64,9 @@ _PG_TRIGGER = (
     f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON trades FOR EACH ROW "
     f"WHEN (NEW.time_ms IS NULL AND NEW.time IS NOT NULL) EXECUTE FUNCTION {PG_FUNCTION}()",
 )
-_SQLITE_MS = (
-    "(CAST(strftime('%s', {t}) AS INTEGER) * 1000 + CAST(substr(strftime('%f', {t}), 4, 3) AS INTEGER))"
-)
+# Whole seconds from strftime, milliseconds cut (not rounded, as PostgreSQL's floor) from the
+# stored text 'YYYY-MM-DD HH:MM:SS.ffffff': strftime('%f') would round them.
+_SQLITE_MS = "(CAST(strftime('%s', {t}) AS INTEGER) * 1000 + CAST(substr({t} || '000', 21, 3) AS INTEGER))"
 _SQLITE_TRIGGER = (
     f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON trades "
     "WHEN NEW.time_ms IS NULL AND NEW.time IS NOT NULL BEGIN "

@@ -291,7 +291,7 @@ async def test_upgrade_adopts_a_fullon_database_and_both_sides_read_it(
         assert timedelta(0) <= utcnow() - order.timestamp < timedelta(hours=1)
 
     assert [t.ex_trade_id for t in recent_trades] == ["T-OLD", "T-BOT", "T-VENUE"]
-    old, bot, venue = recent_trades
+    _, bot, venue = recent_trades
     assert all(t.order_type and t.cat_ex_id == ids["cat_ex_id"] for t in recent_trades)
     assert bot.order_type == "unknown"
     assert 60 <= (utcnow() - venue.time).total_seconds() < 600

@@ -340,3 +340,28 @@ async def test_an_earlier_install_moves_its_revision_out_of_alembic_version(
     assert await current(database_url) == "0003"
     legacy = await _in(db_engine, lambda c: list(c.scalars(sa.select(alembic_version.c.version_num))))
     assert legacy == [FULLON_REVISION]
+
+
+async def test_an_install_of_ours_keeps_its_rows_through_0003(
+    database_url: str, db_engine: AsyncEngine
+) -> None:
+    """Rows stored at 0002 (``timestamptz`` on PostgreSQL) read back as the same UTC instants."""
+    await upgrade(database_url, "0002")
+    stamp = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+    def write(conn: sa.Connection) -> None:
+        row = {"uid": 1, "ex_id": 1, "symbol": "BTC/USD", "side": "buy", "volume": 1.0, "price": 1.0}
+        conn.execute(
+            sa.text(
+                "INSERT INTO trades (ex_trade_id, ex_order_id, uid, ex_id, symbol, side, volume, price, "
+                "cost, time, time_ms) VALUES ('T1', 'O1', :uid, :ex_id, :symbol, :side, :volume, :price, "
+                "1.0, :time, :time_ms)"
+            ),
+            {**row, "time": stamp if conn.dialect.name == "postgresql" else stamp.replace(tzinfo=None),
+             "time_ms": 1_704_164_645_678},
+        )  # fmt: skip
+
+    await _in(db_engine, write)
+    await upgrade(database_url)
+    read = await _in(db_engine, lambda c: c.execute(sa.select(trades.c.time)).scalar_one())
+    assert read == stamp.replace(tzinfo=None)

@@ -2,7 +2,8 @@
 
 Converges by inspection, so it works from each starting point: a fresh database (0001 and 0002
 just ran), a database of ours at 0002, and a database fullon_orm created (0001 and 0002 left its
-tables alone). It never drops or rewrites a fullon column.
+tables alone). It never drops or rewrites a fullon column. Being driven by what it finds, it
+needs a live connection (no offline ``--sql`` script).
 
 - Columns one side lacks are added: fullon's (``users.password``, ``f2a``, ``phone``,
   ``id_num``, ``note``, ``manager``; ``cat_exchanges.ohlcv_view``; ``orders.tick``;

@@ -24,6 +24,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def database_url(settings: Settings) -> AsyncIterator[str]:
     """``DATABASE_URL`` emptied of our tables (and of Alembic's record), else a fresh SQLite file."""
     url = settings.database_url
     if not settings.is_sqlite:
-        tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version"])
+        tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version", VERSION_TABLE])
         engine = make_engine(url)
         try:
             async with engine.begin() as conn:

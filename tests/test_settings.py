@@ -64,6 +64,25 @@ def test_url_wins_even_when_a_part_is_bad() -> None:
     assert settings.redis_url == "redis://h:1/0"
 
 
+def test_fullon_cache_variables_point_at_its_redis() -> None:
+    """fullon_cache reads REDIS_HOST/PORT/DB/PASSWORD with defaults localhost, 6379, 0: any of
+    them set means fullon's Redis, and the service must write where fullon_cache reads."""
+    settings = Settings.from_env({"REDIS_HOST": "cache.fullon", "REDIS_PORT": "6390", "REDIS_DB": "3"})
+    assert settings.redis_url == "redis://cache.fullon:6390/3"
+    assert Settings.from_env({"REDIS_DB": "2"}).redis_url == "redis://localhost:6379/2"
+    with_password = Settings.from_env({"REDIS_HOST": "h", "REDIS_PASSWORD": "s3:cr/t"})
+    assert with_password.redis_url == "redis://:s3%3Acr%2Ft@h:6379/0"
+
+
+def test_redis_precedence_url_then_cache_then_redis_parts() -> None:
+    fullon = {"REDIS_HOST": "fullon.local", "REDIS_PORT": "6390", "REDIS_DB": "3"}
+    cache = {"CACHE_HOST": "cache.local", "CACHE_DB": "4"}
+    assert Settings.from_env({**fullon, **cache}).redis_url == "redis://cache.local:6379/4"
+    url = {"REDIS_URL": "redis://10.0.0.2:6379/9"}
+    assert Settings.from_env({**fullon, **cache, **url}).redis_url == "redis://10.0.0.2:6379/9"
+    assert Settings.from_env({"CACHE_PORT": "6390", "CACHE_DB": "4"}).redis_url is None
+
+
 def test_seed_variables_are_read() -> None:
     settings = Settings.from_env(
         {
@@ -86,6 +105,8 @@ def test_seed_variables_are_read() -> None:
         ("DB_PORT", "0", {"DB_HOST": "db"}),
         ("CACHE_PORT", "70000", {"CACHE_HOST": "cache"}),
         ("CACHE_DB", "-1", {"CACHE_HOST": "cache"}),
+        ("REDIS_PORT", "0", {"REDIS_HOST": "cache"}),
+        ("REDIS_DB", "x", {}),
         ("LOG_LEVEL", "LOUD", {}),
         ("LOG_FORMAT", "xml", {}),
         ("LOG_CONSOLE", "maybe", {}),

@@ -1,9 +1,13 @@
 """Settings: one frozen object built from the environment at start-up.
 
-Every variable of the seed is honoured; ``DATABASE_URL`` and ``REDIS_URL`` win over the
-``DB_*`` / ``CACHE_*`` parts. With nothing set the service runs embedded: SQLite in a data
-directory and an in-process fakeredis. A bad value raises ``ConfigError`` naming the variable and
-what was expected, so start-up stops before anything connects anywhere.
+Every variable of the seed is honoured; ``DATABASE_URL`` wins over the ``DB_*`` parts. Redis:
+``REDIS_URL`` wins over ``CACHE_*`` (used when ``CACHE_HOST`` is set), which win over
+fullon_cache's own ``REDIS_HOST`` / ``REDIS_PORT`` / ``REDIS_DB`` / ``REDIS_PASSWORD`` (used when
+any of them is set, with fullon_cache's defaults localhost, 6379, 0), so a service started in
+fullon's environment writes to the Redis fullon_cache reads. With nothing set the service runs
+embedded: SQLite in a data directory and an in-process fakeredis. A bad value raises
+``ConfigError`` naming the variable and what was expected, so start-up stops before anything
+connects anywhere.
 """
 
 from __future__ import annotations
@@ -148,16 +152,27 @@ def _async_driver(url: str) -> str:
     return url
 
 
+FULLON_REDIS_VARIABLES = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD")
+
+
 def _redis_url(env: Mapping[str, str]) -> str | None:
     url = _get(env, "REDIS_URL", _url(("redis://", "rediss://", "unix://")), "a redis:// URL", "")
     if url:
         return url
-    host = env.get("CACHE_HOST", "").strip()
-    if not host:
-        return None
-    port = _get(env, "CACHE_PORT", _port, "a TCP port (1-65535)", 6379)
-    db = _get(env, "CACHE_DB", _non_negative_int, "a Redis database number (>= 0)", 0)
-    return f"redis://{host}:{port}/{db}"
+    if env.get("CACHE_HOST", "").strip():
+        return _redis_parts(env, "CACHE_", "")
+    if any(env.get(name, "").strip() for name in FULLON_REDIS_VARIABLES):
+        return _redis_parts(env, "REDIS_", "localhost")
+    return None
+
+
+def _redis_parts(env: Mapping[str, str], prefix: str, default_host: str) -> str:
+    host = env.get(f"{prefix}HOST", "").strip() or default_host
+    port = _get(env, f"{prefix}PORT", _port, "a TCP port (1-65535)", 6379)
+    db = _get(env, f"{prefix}DB", _non_negative_int, "a Redis database number (>= 0)", 0)
+    password = env.get(f"{prefix}PASSWORD", "")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{db}"
 
 
 def _parse(env: Mapping[str, str]) -> Settings:

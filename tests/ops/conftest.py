@@ -18,10 +18,11 @@ from sqlalchemy import text
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 
 async def _reset_database(url: str) -> None:
-    tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version"])
+    tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + ["alembic_version", VERSION_TABLE])
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:

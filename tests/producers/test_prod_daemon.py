@@ -80,10 +80,10 @@ async def test_daemon_discovers_adds_and_drops_accounts(
             assert {health["live_collector"], health["rest_poller"]} == {"active"}
             procs = await ProcessCache(redis_client).get_active_processes(process_type="account")
             components = {p["component"]: p["status"] for p in procs}
-            assert components.get(f"bybit:{bybit.ex_id}") in ("running", "starting")
+            assert components.get(f"account:bybit:{bybit.ex_id}") in ("running", "starting")
             assert (
-                f"kraken:{kraken.ex_id}" not in components
-                or components[f"kraken:{kraken.ex_id}"] == "stopped"
+                f"account:kraken:{kraken.ex_id}" not in components
+                or components[f"account:kraken:{kraken.ex_id}"] == "stopped"
             )
         finally:
             await daemon.stop()

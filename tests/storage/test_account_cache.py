@@ -86,7 +86,7 @@ async def test_get_positions_filters_by_exchange(redis_client: aioredis.Redis) -
         ("1", "BTC/USDT:USDT", 1.0, "long")
     ]
     everything = await cache.get_all_positions()
-    assert {k: [p["volume"] for p in v] for k, v in everything.items()} == {"1": [1.0], "2": [2.0]}
+    assert {k: [p["volume"] for p in v] for k, v in everything.items()} == {"1": [1.0], "2": [-2.0]}
     assert await cache.get_positions(3) == []
 
 
@@ -101,13 +101,14 @@ async def test_empty_or_flat_positions_delete_the_field(redis_client: aioredis.R
     assert not await redis_client.hexists("account_positions", "4")
 
 
-async def test_contract_position_keeps_side_and_unknowns(redis_client: aioredis.Redis) -> None:
+async def test_contract_position_is_signed_and_keeps_unknowns(redis_client: aioredis.Redis) -> None:
     cache = AccountCache(redis_client, clock=clock_at())
     position = Position(symbol="ETH/USDC:USDC", side=PositionSide.SHORT, volume=3.0, entry_price=2_000.0)
     await cache.upsert_positions(9, [position_from_contract(position, NOW)])
     (stored,) = await cache.get_positions(9)
-    assert stored["side"] == "short" and stored["cost"] == 6_000.0 and stored["price"] == 2_000.0
-    assert stored["fee"] is None and stored["mark_price"] is None
+    assert stored["side"] == "short" and stored["volume"] == -3.0 and stored["price"] == 2_000.0
+    assert stored["cost"] == -6_000.0
+    assert (stored["fee"], stored["count"]) == (0.0, 0) and stored["mark_price"] is None
 
 
 async def test_freshness_is_recorded_per_exchange(redis_client: aioredis.Redis) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
 
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.storage import ProcessCache
 
 T0 = 1_700_000_000.0
@@ -110,3 +115,19 @@ async def test_expired_records_are_dropped_from_the_index(redis_client: aioredis
     await redis_client.delete(f"process:data:{pid}")
     assert await cache.get_active_processes("account") == []
     assert not await redis_client.hexists("process:active:account", pid)
+
+
+async def test_a_fullon_health_check_finds_one_component_per_account(redis_client: aioredis.Redis) -> None:
+    """The seed's health check keeps the components with ``"account" in component.lower()``."""
+    context = cast(ProducerContext, SimpleNamespace(status={}))
+    heartbeat = Heartbeat(ProcessCache(redis_client, clock=Clock()), context)
+    for ref in (AccountRef(1, 1, "kraken"), AccountRef(2, 1, "bybit"), AccountRef(3, 1, "kraken")):
+        await heartbeat.register(ref, "full_websocket")
+    components = {
+        k.decode(): v.decode() for k, v in (await redis_client.hgetall("process:components")).items()
+    }
+    found = {c: pid for c, pid in components.items() if "account" in c.lower()}
+    assert sorted(found) == ["account:bybit:2", "account:kraken:1", "account:kraken:3"]
+    for component, pid in found.items():
+        data = json.loads(await redis_client.get(f"process:data:{pid}"))
+        assert data["component"] == component and data["process_type"] == "account"

@@ -15,7 +15,7 @@ from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.storage.process_cache import ProcessCache
+from fullon_account_service.storage.process_cache import ProcessCache, account_component
 
 PROCESS_TYPE = "account"
 MIN_UPDATE_INTERVAL_S = 30.0
@@ -46,7 +46,7 @@ class Heartbeat:
         params = {"ex_id": ref.ex_id, "exchange": ref.venue, "name": ref.name, "strategy": strategy}
         try:
             self._ids[ref.ex_id] = await self._cache.register_process(
-                PROCESS_TYPE, f"{ref.venue}:{ref.ex_id}", params, "starting", "starting"
+                PROCESS_TYPE, account_component(ref.venue, ref.ex_id), params, "starting", "starting"
             )
         except AccountServiceError as e:
             _log.warning("process registration failed", ex_id=ref.ex_id, error=str(e))

@@ -23,6 +23,7 @@ from fullon_account_service.contract import BalanceSnapshot, Payload, Source
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.backoff import Backoff
+from fullon_account_service.producers.balance_split import orders_move_split
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
@@ -119,7 +120,10 @@ class LiveAccountCollector:
 
     async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
-        await self._publish(session.normaliser.orders(orders, Source.WS))
+        batch = session.normaliser.orders(orders, Source.WS)
+        await self._publish(batch)
+        if orders_move_split(session.ref.venue, batch):
+            session.request_rest_once("balance")
 
     async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
         session = self._session(exchange)

@@ -47,7 +47,7 @@ class OrmSink:
                 case OrderUpdate() as update:
                     orders.append(self._order(envelope, update))
                 case TradeFill() as fill:
-                    trades.append(_trade(envelope, fill))
+                    trades.append(_trade(envelope, fill, self._known.cat_ex_id(envelope.ex_id)))
                 case _:
                     raise ContractError(f"{envelope.kind} event delivered to the orm sink")
         # Key order keeps two sinks upserting overlapping orders from locking rows crosswise.
@@ -69,12 +69,17 @@ class OrmSink:
         return dataclasses.replace(record, cat_ex_id=self._known.cat_ex_id(envelope.ex_id))
 
 
-def _trade(envelope: Envelope, fill: TradeFill) -> TradeRecord:
+def _trade(envelope: Envelope, fill: TradeFill, cat_ex_id: int | None) -> TradeRecord:
     if not fill.volume > 0 or not fill.price > 0:
         raise ContractError(
             f"fill {fill.ex_trade_id} of ex_id {envelope.ex_id} has volume {fill.volume} and price "
             f"{fill.price}: both must be positive"
         )
     return TradeRecord.from_fill(
-        fill, ex_id=envelope.ex_id, uid=envelope.uid, exchange=envelope.exchange, event_id=envelope.event_id
+        fill,
+        ex_id=envelope.ex_id,
+        uid=envelope.uid,
+        exchange=envelope.exchange,
+        event_id=envelope.event_id,
+        cat_ex_id=cat_ex_id,
     )

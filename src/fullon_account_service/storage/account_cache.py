@@ -14,7 +14,8 @@ Every write, of one account or of a sink's whole batch, is one script call for a
 both hashes (``apply_snapshots``).
 
 Fixes over upstream: ``get_positions(ex_id)`` returns that exchange's positions only, each
-position keeps its ``side``, unknown numbers stay ``null``. Redis failures raise
+position keeps its ``side`` beside its signed ``volume``, a totals-only balance update keeps the
+known split, unknown numbers stay ``null`` (but ``fee``/``count``, which fullon sums). Redis failures raise
 ``TransientError`` / ``FatalError`` instead of being logged and swallowed, so a sink can retry.
 """
 
@@ -56,9 +57,14 @@ class AccountCache(RedisHolder):
         """Balance and position updates of many accounts, newest exchange time wins (see
         ``latest_wins``). Balance content: currency -> balance (a mapping or an object with
         ``total``/``free``/``used``); position content: symbol -> position mapping, a flat one
-        closing its symbol. Per ``ex_id``: written, or skipped as stale."""
+        closing its symbol. A currency given without its free/used split keeps the ``used`` it
+        had (see ``cache_shapes.complete_balance``). Per ``ex_id``: written, or skipped as stale."""
         written = await apply(
-            self._writer, (_render_account, _render_positions), (balances, positions), clock=self._clock
+            self._writer,
+            (_render_account, _render_positions),
+            (balances, positions),
+            clock=self._clock,
+            combines=(shapes.combine_balances, None),
         )
         return written[0], written[1]
 

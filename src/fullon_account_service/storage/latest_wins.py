@@ -6,8 +6,10 @@ Each account gets a list of updates ``(exchange_ms, partial, content)``; ``conte
 - updates are taken in exchange-time order (arrival order among equal times), those older than the
   stored snapshot dropped (equal ones kept: a replay rewrites the same thing);
 - the last complete update replaces the document and the partial ones after it are laid over it,
-  in order; the write is refused by Redis if a newer snapshot was stored meanwhile, and is then
-  folded again over what is stored;
+  in order (key by key; a hash may pass a ``Combine`` that builds a key's value from the one it
+  lays over, as balances do to keep a known ``used`` under a totals-only update); the write is
+  refused by Redis if a newer snapshot was stored meanwhile, and is then folded again over what
+  is stored;
 - partial updates with no complete one before them are laid over the stored document and written
   with a compare-and-set (the only case that reads before writing).
 
@@ -40,6 +42,8 @@ Update = tuple[int | None, bool, Mapping[str, Any]]
 """``(exchange_ms, partial, content)``; ``exchange_ms`` ``None``: unversioned (never stale)."""
 Render = Callable[[Document | None, Mapping[str, Any], float], Document | None]
 """(stored document or ``None`` to replace, folded content, now) -> document (``None``: delete)."""
+Combine = Callable[[Any, Any], Any]
+"""(value laid over, newer value) -> the value kept for that key."""
 U = TypeVar("U", bound=Update)
 
 
@@ -70,7 +74,7 @@ def newest_run(updates: Sequence[U]) -> list[U]:
     return ordered[start:]
 
 
-def fold(updates: Sequence[Update], stored_ms: int | None) -> Folded | None:
+def fold(updates: Sequence[Update], stored_ms: int | None, combine: Combine | None = None) -> Folded | None:
     """The one write ``updates`` amount to over a stored snapshot of ``stored_ms``; ``None``: all stale."""
     if len(updates) == 1:  # the common case, kept cheap: most batches hold one snapshot per account
         ms, partial, content = updates[0]
@@ -86,7 +90,11 @@ def fold(updates: Sequence[Update], stored_ms: int | None) -> Folded | None:
         if not partial:
             folded.replace, folded.base = True, ms
             merged.clear()
-        merged.update(content)
+        if combine is None:
+            merged.update(content)
+        else:
+            for key, value in content.items():
+                merged[key] = combine(merged[key], value) if key in merged else value
     return folded
 
 
@@ -105,8 +113,10 @@ async def apply(
     updates: Sequence[Mapping[int, Sequence[Update]]],
     *,
     clock: Callable[[], float],
+    combines: Sequence[Combine | None] = (),
 ) -> list[dict[int, bool]]:
-    """``updates[i]`` into hash ``i`` of ``writer``, rendered by ``renders[i]``.
+    """``updates[i]`` into hash ``i`` of ``writer``, rendered by ``renders[i]``, keys of one
+    batch combined by ``combines[i]`` (replaced when missing or ``None``).
 
     Per hash and ``ex_id``: ``True`` if written, ``False`` if every update was stale.
     """
@@ -125,10 +135,11 @@ async def apply(
         now = clock()
         writes: list[list[Write]] = []
         for h, render in enumerate(renders):
+            combine = combines[h] if h < len(combines) else None
             writes.append([])
             for ex_id, ups in pending[h].items():
                 seen = stored[h].get(ex_id)
-                folded = fold(ups, None if seen is None else seen.exchange_ms)
+                folded = fold(ups, None if seen is None else seen.exchange_ms, combine)
                 if folded is None:
                     outcome[h][ex_id] = False
                 else:

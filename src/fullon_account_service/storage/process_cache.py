@@ -5,9 +5,11 @@
 - HASH ``process:active:{process_type}``: ``process_id`` -> ISO time of the last update;
 - HASH ``process:components``: ``component`` -> ``process_id``.
 
-``process_id`` is ``"{type}:{component}:{epoch float}"``. A process not updated for
-``since_minutes`` (5 by default) is stale and left out of ``get_active_processes``; fullon's
-convention is at most one update per 30 s per item, which callers keep. Each write is one
+``process_id`` is ``"{type}:{component}:{epoch float}"``. An account's component is
+``account:{venue}:{ex_id}`` (``account_component``): fullon's health check finds account processes
+by ``"account" in component.lower()``, and the ex_id keeps one component per account. A process not
+updated for ``since_minutes`` (5 by default) is stale and left out of ``get_active_processes``;
+fullon's convention is at most one update per 30 s per item, which callers keep. Each write is one
 pipeline; Redis failures raise ``TransientError`` / ``FatalError``.
 """
 
@@ -41,6 +43,10 @@ class ProcessStatus(enum.StrEnum):
     IDLE = "idle"
     ERROR = "error"
     STOPPED = "stopped"
+
+
+def account_component(venue: str, ex_id: int) -> str:
+    return f"account:{venue}:{ex_id}"
 
 
 def data_key(process_id: str) -> str:

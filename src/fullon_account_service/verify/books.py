@@ -41,8 +41,9 @@ def balance_view(entry: Mapping[str, Any]) -> BalanceView:
 
 
 def position_view(entry: Mapping[str, Any]) -> PositionView:
+    """The cache signs ``volume`` (fullon's convention); the view keeps the size beside ``side``."""
     return PositionView(
-        str(entry.get("side")), float(entry.get("volume") or 0.0), _number(entry.get("price"))
+        str(entry.get("side")), abs(float(entry.get("volume") or 0.0)), _number(entry.get("price"))
     )
 
 
@@ -64,7 +65,8 @@ async def _load_sql(
                 )
             )
         for order in await session.scalars(select(Order).where(Order.ex_id.in_(ex_ids))):
-            books[order.ex_id].orders[order.ex_order_id] = OrderView(order.status, order.filled)
+            if order.ex_order_id is not None:  # a fullon bot's order the venue has not acknowledged
+                books[order.ex_id].orders[order.ex_order_id] = OrderView(order.status, order.filled)
 
 
 async def _load_cache(cache: AccountCache, ex_ids: Collection[int], books: StoredBooks) -> None:

@@ -10,10 +10,20 @@ What we add to fullon's layout, and why:
   ``updated_ms`` (exchange times in epoch ms; ``updated_ms`` orders versions of one order) and
   ``event_id`` of the version stored. ``volume`` is the ordered quantity, ``final_volume`` the
   executed quantity once the order is terminal.
-- ``trades``: ``time_ms`` (exchange time in epoch ms, NOT NULL: the FIFO order of fills is
+- ``trades``: ``time_ms`` (exchange time in epoch ms: the FIFO order of fills is
   ``(time_ms, ex_trade_id)`` per ``(ex_id, symbol)``), ``fee_currency`` (quote or base fee
   changes the PnL arithmetic), ``liquidity``, ``exchange`` and ``event_id``. ``time`` is the same
-  instant as ``time_ms`` as a UTC timestamp, for fullon readers.
+  instant as ``time_ms`` as a UTC timestamp, for fullon readers. ``time_ms`` is nullable only so
+  that a row written the way fullon writes it (without ``time_ms``) is accepted: a trigger of
+  migration 0003 fills it from ``time`` in the same statement, so readers never see ``NULL``.
+
+fullon's columns we do not fill exist too, nullable (``users.password`` ... ``manager``,
+``cat_exchanges.ohlcv_view``, ``orders.tick``), so fullon_orm and this service share one
+database (``fullon-account db upgrade`` adopts a database fullon_orm created). Where fullon
+requires a value we may not know, we write a documented one: ``orders.bot_id`` ``0`` and
+``orders.reason`` ``"unknown"`` (an order seen on the venue, not placed by a known fullon bot; a
+bot's own values are never overwritten), ``trades.order_type`` ``"unknown"``. Timestamps of these
+tables are UTC in ``timestamp without time zone``, fullon's type (see ``column_types``).
 
 Our own table, not fullon's: ``trade_books``, one row per (ex_id, symbol) holding the open FIFO
 lots after the newest fill stored (see ``storage.db.repositories.trade_books``), so the PnL of the
@@ -39,11 +49,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from fullon_account_service.storage.db.column_types import BigId, UtcDateTime
+from fullon_account_service.storage.db.column_types import BigId, UtcDateTime, utc_now
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -55,6 +65,10 @@ NAMING_CONVENTION = {
 """Named constraints: SQLite batch migrations can only alter a constraint they can name."""
 
 TERMINAL_STATUSES = ("closed", "canceled", "expired", "rejected")
+UNKNOWN_BOT_ID = 0
+"""``orders.bot_id`` of an order no known fullon bot placed (fullon requires a value)."""
+UNKNOWN = "unknown"
+"""``orders.reason`` / ``trades.order_type`` when nobody said (fullon requires a value)."""
 
 
 def _now() -> datetime:
@@ -73,8 +87,14 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     lastname: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[str] = mapped_column(String(50), default="user")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now, server_default=func.now())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now, server_default=utc_now())
+    password: Mapped[str | None] = mapped_column(String(255))
+    f2a: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    id_num: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    manager: Mapped[int | None] = mapped_column(ForeignKey("users.uid"))
 
 
 class CatExchange(Base):
@@ -84,6 +104,7 @@ class CatExchange(Base):
 
     cat_ex_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    ohlcv_view: Mapped[str | None] = mapped_column(Text)
 
 
 class Exchange(Base):
@@ -96,10 +117,10 @@ class Exchange(Base):
     uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), index=True)
     cat_ex_id: Mapped[int] = mapped_column(ForeignKey("cat_exchanges.cat_ex_id"))
     name: Mapped[str] = mapped_column(String(100))
-    test: Mapped[bool] = mapped_column(Boolean, default=False)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     force_rest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now, server_default=func.now())
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now, server_default=utc_now())
 
     # Eager: async sessions cannot lazy-load, and callers read ``exchange.cat_exchange.name``.
     cat_exchange: Mapped[CatExchange] = relationship(lazy="selectin")
@@ -116,7 +137,7 @@ class Order(Base):
     bot_id: Mapped[int | None] = mapped_column(Integer)
     uid: Mapped[int] = mapped_column(Integer)
     ex_id: Mapped[int] = mapped_column(Integer)
-    ex_order_id: Mapped[str] = mapped_column(String(128))
+    ex_order_id: Mapped[str | None] = mapped_column(String(128))
     cat_ex_id: Mapped[int | None] = mapped_column(Integer)
     exchange: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(64))
@@ -126,12 +147,13 @@ class Order(Base):
     final_volume: Mapped[float | None] = mapped_column(Double)
     price: Mapped[float | None] = mapped_column(Double)
     plimit: Mapped[float | None] = mapped_column(Double)
+    tick: Mapped[float | None] = mapped_column(Double)
     futures: Mapped[bool] = mapped_column(Boolean, default=False)
     leverage: Mapped[float | None] = mapped_column(Double)
     status: Mapped[str] = mapped_column(String(16))
     command: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(256))
-    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=_now, server_default=utc_now())
     client_order_id: Mapped[str | None] = mapped_column(String(256))
     filled: Mapped[float | None] = mapped_column(Double)
     remaining: Mapped[float | None] = mapped_column(Double)
@@ -177,7 +199,9 @@ class Trade(Base):
     total_fee: Mapped[float | None] = mapped_column(Double)
     leverage: Mapped[float | None] = mapped_column(Double)
     time: Mapped[datetime] = mapped_column(UtcDateTime)
-    time_ms: Mapped[int] = mapped_column(BigId)
+    # Nullable for writers that leave it out; the 0003 trigger fills it in the same statement.
+    time_ms: Mapped[int] = mapped_column(BigId, nullable=True)
+    cat_ex_id: Mapped[int | None] = mapped_column(Integer)
     fee_currency: Mapped[str | None] = mapped_column(String(32))
     liquidity: Mapped[str | None] = mapped_column(String(8))
     exchange: Mapped[str | None] = mapped_column(String(64))

@@ -12,6 +12,9 @@ depend on which came first:
 - The winner's fields replace the row's; a field the winner does not know (``None``) keeps the
   row's value, and a losing version only fills fields the row does not know yet.
 - ``created_ms`` is the earliest seen; ``final_volume`` is ``filled`` once the status is terminal.
+- ``bot_id`` and ``reason`` belong to whoever placed the order (a fullon bot writes them): a
+  stored value is kept; the documented "unknown" values (``UNKNOWN_BOT_ID``, ``UNKNOWN``, written
+  because fullon's schema requires a value) give way to a real one.
 
 ``merge`` applies the rule to two records (used to fold duplicates inside one batch, since one
 ``INSERT .. ON CONFLICT`` may not touch a row twice); ``upsert_assignments`` builds the same rule
@@ -30,11 +33,12 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from fullon_account_service.contract.events import OrderUpdate
 from fullon_account_service.storage.db.column_types import utc_from_ms
-from fullon_account_service.storage.db.models import TERMINAL_STATUSES
+from fullon_account_service.storage.db.models import TERMINAL_STATUSES, UNKNOWN, UNKNOWN_BOT_ID
 
 KEY_FIELDS = ("ex_id", "ex_order_id")
+OWNER_FIELDS = {"bot_id": UNKNOWN_BOT_ID, "reason": UNKNOWN}
+"""Fields of the order's owner, with the value written when nobody said."""
 VERSIONED_FIELDS = (
-    "bot_id",
     "uid",
     "cat_ex_id",
     "exchange",
@@ -47,7 +51,6 @@ VERSIONED_FIELDS = (
     "futures",
     "leverage",
     "command",
-    "reason",
     "client_order_id",
     "remaining",
     "average",
@@ -143,6 +146,9 @@ class OrderRecord:
         values = dataclasses.asdict(self)
         values["futures"] = self.futures or ":" in self.symbol
         values["final_volume"] = self.filled if self.is_terminal else None
+        for name, unknown in OWNER_FIELDS.items():
+            if values[name] is None:
+                values[name] = unknown
         at_ms = self.updated_ms if self.updated_ms is not None else self.created_ms
         values["timestamp"] = utc_from_ms(at_ms) if at_ms is not None else now
         return values
@@ -156,6 +162,11 @@ def _max(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else max(a, b)
+
+
+def _owner(name: str, current: Any, incoming: Any) -> Any:
+    known = OWNER_FIELDS[name]
+    return current if current is not None and current != known else _first(incoming, current)
 
 
 def _min(a: int | None, b: int | None) -> int | None:
@@ -179,6 +190,8 @@ def merge(current: OrderRecord, incoming: OrderRecord) -> OrderRecord:
     changes: dict[str, Any] = {
         name: _first(getattr(winner, name), getattr(loser, name)) for name in VERSIONED_FIELDS
     }
+    for name in OWNER_FIELDS:
+        changes[name] = _owner(name, getattr(current, name), getattr(incoming, name))
     changes["status"] = winner.status
     changes["filled"] = _max(current.filled, incoming.filled)
     changes["created_ms"] = _min(current.created_ms, incoming.created_ms)
@@ -220,6 +233,9 @@ def upsert_assignments(
         name: case((wins, func.coalesce(inc[name], cur[name])), else_=func.coalesce(cur[name], inc[name]))
         for name in VERSIONED_FIELDS
     }
+    for name, unknown in OWNER_FIELDS.items():
+        unset = or_(cur[name].is_(None), cur[name] == literal_column(repr(unknown)))
+        values[name] = case((unset, inc[name]), else_=cur[name])
     status = case((wins, inc.status), else_=cur.status)
     filled = _greatest(cur.filled, inc.filled)
     values["status"] = status

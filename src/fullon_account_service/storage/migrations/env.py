@@ -2,7 +2,9 @@
 
 ``storage.db.migrate`` hands in an open connection (``config.attributes["connection"]``); the
 plain ``alembic`` command gets none and opens its own async engine from ``sqlalchemy.url``.
-SQLite runs in batch mode, since it can only alter a table by copying it.
+SQLite runs in batch mode, since it can only alter a table by copying it. Our revision lives in
+``fullon_account_alembic_version`` (``storage.db.version_table``): fullon_orm owns
+``alembic_version``, and an earlier install of ours that wrote there is moved over first.
 """
 
 from __future__ import annotations
@@ -15,17 +17,24 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.version_table import VERSION_TABLE, adopt_legacy_revision
 
 config = context.config
 target_metadata = Base.metadata
 
 
+def _our_revisions() -> set[str]:
+    return {script.revision for script in context.script.walk_revisions()}
+
+
 def _configure(connection: Connection) -> None:
+    adopt_legacy_revision(connection, _our_revisions())
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -46,6 +55,7 @@ def _run_offline(url: str) -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
+        version_table=VERSION_TABLE,
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():

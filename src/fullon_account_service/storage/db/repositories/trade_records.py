@@ -8,6 +8,7 @@ import msgspec
 
 from fullon_account_service.contract.events import TradeFill
 from fullon_account_service.sinks.pnl import Fill, PnlRow
+from fullon_account_service.storage.db.models import UNKNOWN
 
 GroupKey = tuple[int, str]
 """(ex_id, symbol): one FIFO book."""
@@ -16,7 +17,10 @@ SortKey = tuple[int, str, str]
 
 
 class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    """One fill as the ORM sink hands it to ``save_trades`` (a Struct: built once per fill)."""
+    """One fill as the ORM sink hands it to ``save_trades`` (a Struct: built once per fill).
+
+    An unknown ``order_type`` is stored as ``"unknown"``: fullon's schema requires a value.
+    """
 
     ex_id: int
     uid: int
@@ -35,10 +39,18 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     order_type: str | None = None
     liquidity: str | None = None
     event_id: str | None = None
+    cat_ex_id: int | None = None
 
     @classmethod
     def from_fill(
-        cls, fill: TradeFill, *, ex_id: int, uid: int, exchange: str, event_id: str | None = None
+        cls,
+        fill: TradeFill,
+        *,
+        ex_id: int,
+        uid: int,
+        exchange: str,
+        event_id: str | None = None,
+        cat_ex_id: int | None = None,
     ) -> TradeRecord:
         return cls(
             ex_id=ex_id,
@@ -58,6 +70,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             order_type=fill.order_type,
             liquidity=None if fill.liquidity is None else fill.liquidity.value,
             event_id=event_id,
+            cat_ex_id=cat_ex_id,
         )
 
     @property
@@ -93,7 +106,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             self.ex_id,
             self.exchange,
             self.symbol,
-            self.order_type,
+            UNKNOWN if self.order_type is None else self.order_type,
             self.side,
             self.volume,
             self.price,
@@ -104,6 +117,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             self.leverage,
             self.time_ms,
             self.event_id,
+            self.cat_ex_id,
             pnl.cur_volume,
             pnl.cur_avg_price,
             pnl.cur_avg_cost,
@@ -124,7 +138,7 @@ class TradeRow(msgspec.Struct, frozen=True, gc=False):
     ex_id: int
     exchange: str
     symbol: str
-    order_type: str | None
+    order_type: str
     side: str
     volume: float
     price: float
@@ -135,6 +149,7 @@ class TradeRow(msgspec.Struct, frozen=True, gc=False):
     leverage: float | None
     time_ms: int
     event_id: str | None
+    cat_ex_id: int | None
     cur_volume: float
     cur_avg_price: float
     cur_avg_cost: float

@@ -1,12 +1,12 @@
 """Sending a ``BatchPlan`` to the database: new trades, changed PnL, new checkpoints.
 
 PostgreSQL gets the inserts and the checkpoints in one statement (two data-modifying CTEs), each
-batch bound as one JSON document: the statement text is constant, so asyncpg prepares it once,
-and msgspec encodes a batch far faster than asyncpg encodes two dozen typed arrays. Floats travel
-as their shortest round-trip text, so they arrive exact; ``time`` is derived from ``time_ms`` in
-integer arithmetic. SQLite gets an executemany per table, which SQLAlchemy packs into multi-row
-statements. Both say how many rows were inserted: ``ON CONFLICT DO NOTHING`` skips a fill
-stored already, and the caller must know when that happened.
+batch bound as one JSON document: the statement text is constant, so asyncpg prepares it once, and
+msgspec encodes a batch far faster than asyncpg encodes two dozen typed arrays. Floats travel as
+their shortest round-trip text, so they arrive exact; ``time`` is derived from ``time_ms`` in
+integer arithmetic, as the naive UTC timestamp fullon's schema holds. SQLite gets an executemany per
+table, which SQLAlchemy packs into multi-row statements. Both say how many rows were inserted: ``ON
+CONFLICT DO NOTHING`` skips a fill stored already, and the caller must know when that happened.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fullon_account_service.storage.db.repositories.trade_records import TradeRo
 _PG_TYPES = {
     **dict.fromkeys(("ex_trade_id", "ex_order_id", "exchange", "symbol", "order_type", "side"), "VARCHAR"),
     **dict.fromkeys(("fee_currency", "liquidity", "event_id"), "VARCHAR"),
-    **dict.fromkeys(("uid", "ex_id"), "INTEGER"),
+    **dict.fromkeys(("uid", "ex_id", "cat_ex_id"), "INTEGER"),
     **dict.fromkeys(("volume", "price", "cost", "fee", "leverage", *PNL_FIELDS), "DOUBLE PRECISION"),
     "time_ms": "BIGINT",
 }
@@ -33,7 +33,7 @@ _PG_WRITE = text(
     "WITH inserted AS ("
     f"INSERT INTO trades ({', '.join(_PG_TYPES)}, time) "
     f"SELECT {', '.join(f'r.{n}' for n in _PG_TYPES)}, "
-    "TIMESTAMPTZ 'epoch' + r.time_ms * INTERVAL '1 millisecond' "
+    "TIMESTAMP 'epoch' + r.time_ms * INTERVAL '1 millisecond' "
     "FROM json_to_recordset(CAST(:rows AS JSON)) "
     f"AS r({', '.join(f'{n} {t}' for n, t in _PG_TYPES.items())}) "
     "ON CONFLICT (ex_trade_id, ex_order_id) DO NOTHING RETURNING 1), "

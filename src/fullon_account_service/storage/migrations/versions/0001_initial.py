@@ -1,7 +1,8 @@
 """Initial schema: users, cat_exchanges, exchanges, orders, trades.
 
 fullon_orm's names, plus exchanges.force_rest, the orders (ex_id, ex_order_id) unique key and the
-order/trade fields the event contract carries (see ``storage.db.models``).
+order/trade fields the event contract carries (see ``storage.db.models``). A table that exists
+already (a database fullon_orm created) is left as it is: revision 0003 adds what ours needs.
 
 Revision ID: 0001
 Revises:
@@ -29,6 +30,13 @@ def _double(name: str, nullable: bool = True) -> sa.Column[float]:
 
 
 def upgrade() -> None:
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    for table, create in _TABLES:
+        if table not in existing:
+            create()
+
+
+def _users() -> None:
     op.create_table(
         "users",
         sa.Column("uid", sa.Integer(), autoincrement=True, nullable=False),
@@ -36,11 +44,14 @@ def upgrade() -> None:
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("lastname", sa.String(255), nullable=False),
         sa.Column("role", sa.String(50), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("timestamp", UTC_TIME, server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("uid", name="pk_users"),
         sa.UniqueConstraint("mail", name="uq_users_mail"),
     )
+
+
+def _cat_exchanges() -> None:
     op.create_table(
         "cat_exchanges",
         sa.Column("cat_ex_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -48,14 +59,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("cat_ex_id", name="pk_cat_exchanges"),
         sa.UniqueConstraint("name", name="uq_cat_exchanges_name"),
     )
+
+
+def _exchanges() -> None:
     op.create_table(
         "exchanges",
         sa.Column("ex_id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("uid", sa.Integer(), nullable=False),
         sa.Column("cat_ex_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
-        sa.Column("test", sa.Boolean(), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("test", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("force_rest", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("timestamp", UTC_TIME, server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -66,6 +80,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("uid", "cat_ex_id", "name", name="uq_exchanges_uid_cat_ex_id_name"),
     )
     op.create_index("ix_exchanges_uid", "exchanges", ["uid"])
+
+
+def _orders() -> None:
     op.create_table(
         "orders",
         sa.Column("order_id", BIG_ID, autoincrement=True, nullable=False),
@@ -87,7 +104,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("command", sa.String(64), nullable=True),
         sa.Column("reason", sa.String(256), nullable=True),
-        sa.Column("timestamp", UTC_TIME, nullable=False),
+        sa.Column("timestamp", UTC_TIME, server_default=sa.func.now(), nullable=False),
         sa.Column("client_order_id", sa.String(256), nullable=True),
         _double("filled"),
         _double("remaining"),
@@ -102,6 +119,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("ex_id", "ex_order_id", name="uq_orders_ex_id_ex_order_id"),
     )
     op.create_index("ix_orders_ex_id_timestamp", "orders", ["ex_id", "timestamp"])
+
+
+def _trades() -> None:
     op.create_table(
         "trades",
         sa.Column("trade_id", BIG_ID, autoincrement=True, nullable=False),
@@ -135,6 +155,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_trades_ex_id_symbol_time_ms", "trades", ["ex_id", "symbol", "time_ms"])
     op.create_index("ix_trades_ex_id_time", "trades", ["ex_id", "time"])
+
+
+_TABLES = (
+    ("users", _users),
+    ("cat_exchanges", _cat_exchanges),
+    ("exchanges", _exchanges),
+    ("orders", _orders),
+    ("trades", _trades),
+)
 
 
 def downgrade() -> None:

@@ -24,6 +24,8 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("trade_books"):
+        return
     op.create_table(
         "trade_books",
         sa.Column("ex_id", sa.Integer(), autoincrement=False, nullable=False),

@@ -36,6 +36,9 @@ class Timing:
     reconnect_delay_s: float = 5.0
     max_backoff_s: float = 300.0
     overlap_ms: int = 60_000
+    ws_silence_s: float = 15.0
+    """A socket that read no frame at all (data or pong) for this long is reopened; never less
+    than 1.5x the venue's ping interval, so an idle account's socket is not cut."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Timing:
@@ -45,6 +48,7 @@ class Timing:
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
             silence_threshold_s=max(2 * poll, 30.0),
             reconnect_delay_s=settings.reconnect_delay_s,
+            ws_silence_s=settings.ws_silence_s,
         )
 
 
@@ -100,6 +104,7 @@ class ProducerContext:
                 sensor,
                 max_retries=settings.max_retries,
                 retry_delay_s=min(timing.reconnect_delay_s, 1.0),
+                dead_letter=outbox.dead_nowait,
             ),
             detector=CapabilityDetector(),
             outbox=outbox,

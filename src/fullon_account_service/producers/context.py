@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
@@ -24,6 +25,8 @@ from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
 from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
+
+_log = get_logger("producers.context")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +119,19 @@ class ProducerContext:
         )
 
     def set_status(self, ex_id: int, status: str, message: str) -> None:
+        """Post an account's state; an account entering or leaving ``error`` is logged at once
+        (ProcessCache hears of it on the next heartbeat)."""
+        previous = self.status.get(ex_id)
         self.status[ex_id] = (status, message)
+        if previous == (status, message):
+            return
+        if status == "error":
+            _log.error("account in error", ex_id=ex_id, reason=message)
+        elif previous is not None and previous[0] == "error":
+            _log.info("account recovered", ex_id=ex_id, status=status, message=message)
 
-    async def close(self) -> None:
-        await self.outbox.close()
+    async def close(self, drain_s: float = 5.0) -> None:
+        await self.outbox.close(drain_s)
         await self.registry.close()
         await self.factory.close()
         if self.owns_redis:

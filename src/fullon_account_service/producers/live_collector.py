@@ -162,8 +162,10 @@ class LiveAccountCollector:
             await self._tasks.cancel(task)
 
     async def stop_collection(self) -> None:
-        for ex_id in list(self._loops):
-            await self.stop_exchange(AccountRef(ex_id=ex_id, uid=0, venue=""))
+        """Cancel every account's loops at once."""
+        self._loops.clear()
+        self._refs.clear()
+        await self._tasks.cancel_all()
 
     @property
     def collecting(self) -> list[int]:

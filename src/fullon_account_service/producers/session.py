@@ -18,7 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
+from fullon_account_service.errors import (
+    AccountServiceError,
+    ConfigError,
+    CredentialsError,
+    RateLimited,
+    TransientError,
+)
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers import ws_guard
@@ -156,7 +162,7 @@ class SessionRegistry:
         while True:
             try:
                 session = await self.acquire(ref)
-            except CredentialsError as e:
+            except (CredentialsError, ConfigError) as e:
                 on_error("error", str(e))
                 await asyncio.sleep(backoff.next(at_least_s=backoff.max_s))
             except RateLimited as e:
@@ -219,8 +225,7 @@ class SessionRegistry:
 
     async def close(self) -> None:
         sessions, self._sessions = self._sessions, {}
-        for session in sessions.values():
-            await session.client.close()
+        await asyncio.gather(*(s.client.close() for s in sessions.values()), return_exceptions=True)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -45,6 +45,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
 
+_log = get_logger("daemon")
 SERVICE = "fullon_account_service"
 SHUTDOWN_DRAIN_S = 2.0
 
@@ -129,10 +130,11 @@ class AccountDaemon:
             engine=self._engine or _engine_of(factory),
         )
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_background_error)
         installed = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self._stop.set)
+                loop.add_signal_handler(sig, self._request_stop)
                 installed.append(sig)
         self._start_heartbeat()
         try:
@@ -276,11 +278,17 @@ class AccountDaemon:
         While ``start()`` runs, this asks it to stop and waits for its clean-up, so the two never
         tear the same accounts down concurrently.
         """
-        self._stop.set()
+        self._request_stop()
         if self._finished is not None:
             await self._finished.wait()
             return
         await self._shutdown()
+
+    def _request_stop(self) -> None:
+        """Stop now: discovery waits on its interval, so it is woken too."""
+        self._stop.set()
+        if self.discovery is not None:
+            self.discovery.wake()
 
     async def _shutdown(self) -> None:
         if not self._running and self.live_collector is None:
@@ -325,6 +333,20 @@ class AccountDaemon:
             "live_collector": "active" if self.live_collector else "inactive",
             "rest_poller": "active" if self.rest_poller else "inactive",
         }
+
+
+def _log_background_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's last resort for errors nobody awaited (ccxt spawns REST snapshots and socket
+    callbacks of its own): one redacted log line instead of a traceback on the producer's output.
+    Installed on the daemon's loop for the rest of the loop's life, since such errors surface when
+    a future is collected, often after the daemon stopped."""
+    error = context.get("exception")
+    text = f"{type(error).__name__}: {error}" if error is not None else ""
+    _log.warning(
+        "background error in a library task",
+        message=redact_text(str(context.get("message", "")))[:200],
+        error=redact_text(text)[:300],
+    )
 
 
 def _engine_of(factory: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:

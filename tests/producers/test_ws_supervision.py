@@ -5,7 +5,6 @@ the daemon restarts an account whose loops died. Real ccxt against the simulator
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -159,9 +158,7 @@ async def test_daemon_restarts_an_account_whose_loops_died(
     async with Simulator(KRAKEN) as sim:
         [binding] = bind_accounts(sim)
         ctx = make_context(sim, settings, redis_client, [binding])
-        daemon = AccountDaemon(
-            settings=dataclasses.replace(settings), context=ctx, supervise_interval_s=0.2
-        )
+        daemon = AccountDaemon(settings=settings, context=ctx, supervise_interval_s=0.2)
         await daemon.process_exchange(binding.ref)
         try:
             collector = daemon.live_collector

@@ -38,7 +38,11 @@ def message_dead_letter(ref: AccountRef, kind: str, error: BaseException, messag
     """A ``watch_*`` result whose handling raised (a parser or normaliser bug, not a bad value:
     bad values are dead-lettered by the normaliser with their own reason)."""
     reason = f"websocket {kind} message not handled: {ref.venue} ex_id={ref.ex_id}: {_error_text(error)}"
-    body = json.dumps(redact(message), default=str, sort_keys=True)
+    plain = list(message) if isinstance(message, list | tuple) else message  # ccxt's caches are lists
+    try:
+        body = json.dumps(redact(plain), default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        body = redact_text(repr(plain))
     return DeadPayload(reason=reason, payload=_capped(body.encode()))
 
 

@@ -135,10 +135,6 @@ class LiveAccountCollector:
         task = self._loops.get(ex_id)
         return task is not None and not task.done()
 
-    def is_registered(self, exchange: Any) -> bool:
-        ex_id = exchange.ex_id if isinstance(exchange, AccountRef) else account_ref(exchange).ex_id
-        return ex_id in self._loops
-
     def dead(self) -> list[AccountRef]:
         """Accounts whose loops ended although nobody stopped them."""
         return [self._refs[ex_id] for ex_id, task in self._loops.items() if task is not None and task.done()]

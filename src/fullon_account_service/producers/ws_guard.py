@@ -10,9 +10,9 @@ no fork of ccxt:
   ``handle_message`` that catches the error and hands the frame to ``on_bad_frame`` (the session
   dead-letters it and asks for a reconciliation), so the next frame is read at once. Each frame
   also stamps the time of the last frame per socket, which the silence watchdog reads.
-- **Every signed request holds the key's lock.** ``fetch2`` (the one path of every REST request
-  ccxt makes, including the WebSocket token Kraken's ``watch_*`` fetches inside ``authenticate``)
-  runs under ``request_lock`` when one is attached, so requests signed with one API key are signed
+- **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
+  REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
+  runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
   and sent one at a time and venues that check nonces (Kraken) see them strictly increase.
 """
 

@@ -37,9 +37,8 @@ from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.tasks import TaskGroup
+from fullon_account_service.producers.tasks import TaskGroup, supervised
 from fullon_account_service.producers.ws_watchdog import watchdog
-from fullon_account_service.redaction import redact_text
 
 _log = get_logger("producers.live_collector")
 _WS_AUTH = "stream credentials rejected: "
@@ -106,28 +105,18 @@ class LiveAccountCollector:
         finally:
             await ctx.registry.release(ref.ex_id)
 
-    async def _supervise(
+    def _supervise(
         self, session: AccountSession, kind: str, run: Callable[[], Awaitable[None]]
-    ) -> None:
-        """Run one kind's loop; an unexpected failure restarts this kind only, after a backoff."""
-        ctx = self.context
-        ref = session.ref
-        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
-        while True:
-            try:
-                await run()
-                return
-            except Exception as e:
-                delay = backoff.next()
-                ctx.sensor.on_ws_loop_restart(ref.venue, kind)
-                _log.error(
-                    "websocket loop failed; restarting this kind only",
-                    ex_id=ref.ex_id,
-                    kind=kind,
-                    delay_s=round(delay, 2),
-                    error=redact_text(f"{type(e).__name__}: {e}")[:300],
-                )
-                await asyncio.sleep(delay)
+    ) -> Awaitable[None]:
+        """One kind's loop: an unexpected failure restarts this kind only, after a backoff."""
+        ctx, ref = self.context, session.ref
+        return supervised(
+            run,
+            Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s),
+            partial(ctx.sensor.on_ws_loop_restart, ref.venue, kind),
+            ex_id=ref.ex_id,
+            kind=kind,
+        )
 
     def is_collecting(self, exchange: Any) -> bool:
         """True while the account's WebSocket loops run (False for an account with none)."""
@@ -280,9 +269,15 @@ class LiveAccountCollector:
         return delay
 
     async def _handle(self, session: AccountSession, kind: str, result: Any) -> None:
-        """Publish one message; if that raises, dead-letter the message and read the next one."""
+        """Publish one message; if that raises, dead-letter the message and read the next one.
+
+        A publish that had to wait for room in the outbox asks for a reconciliation: meanwhile
+        ccxt went on reading into its own bounded caches, which drop their oldest entries."""
+        waits = self.context.outbox.waits
         try:
             await self._dispatch(session, kind, result)
+            if self.context.outbox.waits != waits:
+                session.request_reconcile()
         except Exception as e:
             ref = session.ref
             letter = message_dead_letter(ref, kind, e, result)

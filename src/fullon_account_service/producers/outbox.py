@@ -88,6 +88,8 @@ class Outbox:
         self.published = 0
         self.failures = 0
         self.dead_lettered = 0
+        self.waits = 0
+        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
 
     @property
     def pending(self) -> int:
@@ -132,6 +134,7 @@ class Outbox:
     async def _add_dead(self, dead: Sequence[DeadPayload]) -> None:
         for letter in dead:
             if len(self._dead) >= self._max_dead:
+                self.waits += 1
                 self._sensor.on_backpressure(DEAD_LETTERS)
                 self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
                 while len(self._dead) >= self._max_dead:
@@ -144,6 +147,7 @@ class Outbox:
 
     async def _append(self, item: _Item) -> None:
         if len(self._items) >= self._max:
+            self.waits += 1
             self._sensor.on_backpressure(EVENTS)
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             while len(self._items) >= self._max:

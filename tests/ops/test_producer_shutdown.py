@@ -37,6 +37,7 @@ async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
             **simulator_env(sim, ex_ids, tmp_path),
             "REDIS_URL": redis_url,
             "ACCOUNT_POLL_INTERVAL": "1",
+            "ACCOUNT_REDISCOVER_INTERVAL": "600",  # stopping must not wait for a rediscovery
         }
         sim.start_engine()
         producer = await start_producer([], env)

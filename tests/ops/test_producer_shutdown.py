@@ -25,7 +25,7 @@ CHANNELS = {"kraken": {"executions", "balances"}, "bybit": {"order", "wallet"}}
 DEADLINE_S = 15.0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
     sig: signal.Signals, cli_env: dict[str, str], redis_url: str, tmp_path: Path
 ) -> None:

@@ -39,4 +39,8 @@ def producer(
     from fullon_account_service.producers.daemon import AccountDaemon
 
     daemon = AccountDaemon(settings=settings, ex_ids=set(ex_id) if ex_id else None, shard=parsed)
-    asyncio.run(daemon.start())
+    try:
+        asyncio.run(daemon.start())
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(2) from None

@@ -53,6 +53,36 @@ class PrometheusSensor(Sensor):
         self.dead_letter_size = Gauge(
             f"{_NS}_dead_letter_size", "Length of the dead-letter stream", registry=registry
         )
+        self.bad_frames = Counter(
+            f"{_NS}_ws_bad_frames",
+            "WebSocket frames that could not be read (dead-lettered)",
+            ["exchange"],
+            registry=registry,
+        )
+        self.loop_restarts = Counter(
+            f"{_NS}_ws_loop_restarts",
+            "WebSocket loops restarted after an unexpected failure",
+            ["exchange", "kind"],
+            registry=registry,
+        )
+        self.buffer_depth = Gauge(
+            f"{_NS}_producer_buffer_depth",
+            "Entries waiting in a producer's in-memory buffer",
+            ["buffer"],
+            registry=registry,
+        )
+        self.backpressure = Counter(
+            f"{_NS}_producer_backpressure",
+            "Times a writer waited on a full producer buffer",
+            ["buffer"],
+            registry=registry,
+        )
+        self.buffer_overflow = Counter(
+            f"{_NS}_producer_buffer_overflow",
+            "Entries kept past a producer buffer's bound by a writer that cannot wait",
+            ["buffer"],
+            registry=registry,
+        )
 
     def on_events_published(self, kind: str, exchange: str, count: int) -> None:
         self.events.labels(kind, exchange).inc(count)
@@ -79,6 +109,21 @@ class PrometheusSensor(Sensor):
 
     def on_dead_letter_size(self, size: int) -> None:
         self.dead_letter_size.set(size)
+
+    def on_bad_frame(self, exchange: str) -> None:
+        self.bad_frames.labels(exchange).inc()
+
+    def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
+        self.loop_restarts.labels(exchange, kind).inc()
+
+    def on_buffer_depth(self, buffer: str, size: int) -> None:
+        self.buffer_depth.labels(buffer).set(size)
+
+    def on_backpressure(self, buffer: str) -> None:
+        self.backpressure.labels(buffer).inc()
+
+    def on_buffer_overflow(self, buffer: str) -> None:
+        self.buffer_overflow.labels(buffer).inc()
 
 
 def serve_metrics(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> WSGIServer:

@@ -32,5 +32,20 @@ class Sensor:
     def on_dead_letter_size(self, size: int) -> None:
         """Periodic reading of the dead-letter stream's length."""
 
+    def on_bad_frame(self, exchange: str) -> None:
+        """A WebSocket frame could not be read; it was dead-lettered and the stream went on."""
+
+    def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
+        """A WebSocket loop failed unexpectedly and was restarted."""
+
+    def on_buffer_depth(self, buffer: str, size: int) -> None:
+        """How many entries wait in a producer's in-memory buffer (``events``, ``dead_letters``)."""
+
+    def on_backpressure(self, buffer: str) -> None:
+        """A writer waited because ``buffer`` was full (the buffer slowed it down, dropped nothing)."""
+
+    def on_buffer_overflow(self, buffer: str) -> None:
+        """An entry was kept past ``buffer``'s bound because its writer cannot wait (nothing dropped)."""
+
 
 NULL_SENSOR = Sensor()

@@ -5,7 +5,8 @@ account client of that venue is pointed at the same market tables with ccxt's
 ``set_markets_from_exchange`` (which assigns ``markets``, ``markets_by_id``, currencies and the
 venue's helper maps by reference). A bad key on one account therefore never blocks market
 loading for the others. All clients of a factory share one aiohttp session and one SSL context:
-they are the bulk of a client's memory.
+they are the bulk of a client's memory. Every class is the venue's ccxt class with the frame
+guard and the key lock of ``ws_guard``.
 
 Per-venue config overrides (URLs of the simulator, options) come from an injected mapping or from
 the JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES``: ``{ccxt_id: {"urls": ..., "options": ...}}``.
@@ -28,6 +29,7 @@ import certifi
 from fullon_account_service.errors import ConfigError, FatalError
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.credentials import Credentials
+from fullon_account_service.producers.ws_guard import guarded_class
 
 OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"
 CREDENTIAL_KEYS = frozenset({"apiKey", "secret", "password", "uid", "walletAddress", "privateKey", "token"})
@@ -91,7 +93,7 @@ class ClientFactory:
         klass = getattr(self._module, venue, None)
         if klass is None:
             raise FatalError(f"ccxt.pro has no exchange {venue!r}")
-        return klass
+        return guarded_class(klass) if isinstance(klass, type) else klass
 
     def create(self, venue: str, credentials: Credentials) -> Any:
         """A new client for one account; markets are attached by ``ensure_markets``."""

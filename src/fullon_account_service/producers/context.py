@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
@@ -24,6 +25,8 @@ from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
 from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
+
+_log = get_logger("producers.context")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,9 @@ class Timing:
     reconnect_delay_s: float = 5.0
     max_backoff_s: float = 300.0
     overlap_ms: int = 60_000
+    ws_silence_s: float = 15.0
+    """A socket that read no frame at all (data or pong) for this long is reopened; never less
+    than 1.5x the venue's ping interval, so an idle account's socket is not cut."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Timing:
@@ -45,6 +51,7 @@ class Timing:
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
             silence_threshold_s=max(2 * poll, 30.0),
             reconnect_delay_s=settings.reconnect_delay_s,
+            ws_silence_s=settings.ws_silence_s,
         )
 
 
@@ -100,6 +107,7 @@ class ProducerContext:
                 sensor,
                 max_retries=settings.max_retries,
                 retry_delay_s=min(timing.reconnect_delay_s, 1.0),
+                dead_letter=outbox.dead_nowait,
             ),
             detector=CapabilityDetector(),
             outbox=outbox,
@@ -111,10 +119,19 @@ class ProducerContext:
         )
 
     def set_status(self, ex_id: int, status: str, message: str) -> None:
+        """Post an account's state; an account entering or leaving ``error`` is logged at once
+        (ProcessCache hears of it on the next heartbeat)."""
+        previous = self.status.get(ex_id)
         self.status[ex_id] = (status, message)
+        if previous == (status, message):
+            return
+        if status == "error":
+            _log.error("account in error", ex_id=ex_id, reason=message)
+        elif previous is not None and previous[0] == "error":
+            _log.info("account recovered", ex_id=ex_id, status=status, message=message)
 
-    async def close(self) -> None:
-        await self.outbox.close()
+    async def close(self, drain_s: float = 5.0) -> None:
+        await self.outbox.close(drain_s)
         await self.registry.close()
         await self.factory.close()
         if self.owns_redis:

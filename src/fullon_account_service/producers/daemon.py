@@ -7,7 +7,15 @@ Dependencies can be injected as keyword-only arguments (tests, the CLI).
 
 Per account: the capability detector picks the strategy, the collector watches the WebSocket
 kinds, the poller covers the rest (and fills, always). A failure to start one account (missing or
-rejected credentials) marks that account ``error`` in ProcessCache with the reason; the others go on.
+rejected credentials) marks that account ``error`` in ProcessCache with the reason and says so on
+the log at once; the others go on. A supervisor restarts an account whose WebSocket loops or
+poll loop died. ``start()`` refuses, with ``ConfigError``, a secrets file readable by others and
+an ``ex_ids`` filter naming an account the database does not have.
+
+Stopping (SIGTERM/SIGINT or ``stop()``) cancels every loop at once, in-flight REST calls
+included, gives the outbox ``SHUTDOWN_DRAIN_S`` to publish what was read and closes the clients;
+what was not published is read again by the next start's reconciliation (the fill cursor never
+moved past it).
 """
 
 from __future__ import annotations
@@ -21,20 +29,25 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.runtime import start_metrics
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.credentials import load_secrets_file
 from fullon_account_service.producers.discovery import Discovery, Shard
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.tasks import TaskGroup
+from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
 
+_log = get_logger("daemon")
 SERVICE = "fullon_account_service"
+SHUTDOWN_DRAIN_S = 2.0
 
 
 class AccountDaemon:
@@ -46,7 +59,10 @@ class AccountDaemon:
         session_factory: async_sessionmaker[AsyncSession] | None = None,
         ex_ids: Collection[int] | None = None,
         shard: Shard | None = None,
+        supervise_interval_s: float = 5.0,
     ) -> None:
+        self._supervise_interval_s = supervise_interval_s
+        self._tasks = TaskGroup("daemon")
         self._settings = settings
         self._context = context
         self._factory = session_factory
@@ -57,7 +73,7 @@ class AccountDaemon:
         self.rest_poller: RestAccountPoller | None = None
         self._accounts: dict[int, AccountRef] = {}
         self._heartbeat: Heartbeat | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._finished: asyncio.Event | None = None
         self._running = False
@@ -98,6 +114,8 @@ class AccountDaemon:
     async def start(self) -> None:
         """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
         self.logger.info("Starting AccountDaemon")
+        if self.settings.secrets_file is not None:
+            load_secrets_file(self.settings.secrets_file)
         self._stop.clear()
         self._finished = asyncio.Event()
         self._ensure_components()
@@ -112,13 +130,16 @@ class AccountDaemon:
             engine=self._engine or _engine_of(factory),
         )
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_background_error)
         installed = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self._stop.set)
+                loop.add_signal_handler(sig, self._request_stop)
                 installed.append(sig)
         self._start_heartbeat()
         try:
+            await self._check_requested(factory)
+            await self._check_redis()
             await self.discovery.run(self._apply, self._stop)
         finally:
             for sig in installed:
@@ -127,13 +148,59 @@ class AccountDaemon:
             await self._shutdown()
             finished.set()
 
-    def _start_heartbeat(self) -> None:
-        """One ProcessCache heartbeat per daemon, whether it runs all accounts or single ones."""
-        assert self._heartbeat is not None
-        if self._heartbeat_task is None:
-            self._heartbeat_task = asyncio.create_task(
-                self._heartbeat.run(self._stop), name="daemon-heartbeat"
+    async def _check_requested(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        """``--ex-id`` naming no active account is a configuration error, said at once."""
+        if not self._ex_ids:
+            return
+        try:
+            active = await Discovery(factory, interval_s=1.0).snapshot()
+        except AccountServiceError as e:
+            self.logger.error("database unreachable; cannot list the accounts yet", error=str(e))
+            return
+        unknown = sorted(set(self._ex_ids) - set(active))
+        if unknown:
+            raise ConfigError(
+                f"--ex-id {', '.join(map(str, unknown))}: no active account with this ex_id"
+                " (see `fullon-account accounts list`)"
             )
+
+    async def _check_redis(self) -> None:
+        try:
+            await self.context.redis.ping()
+        except Exception as e:
+            self.logger.error(
+                "redis unreachable; events wait in memory until it answers",
+                error=redact_text(f"{type(e).__name__}: {e}")[:300],
+            )
+
+    def _start_heartbeat(self) -> None:
+        """One ProcessCache heartbeat and one loop supervisor per daemon, whether it runs all
+        accounts or single ones."""
+        assert self._heartbeat is not None
+        if not self._background:
+            self._background = [
+                self._tasks.spawn(self._heartbeat.run(self._stop), name="daemon-heartbeat"),
+                self._tasks.spawn(self._supervise(), name="daemon-supervisor"),
+            ]
+
+    async def _supervise(self) -> None:
+        """Restart the loops of accounts whose WebSocket or poll loops died."""
+        while not self._stop.is_set():
+            try:
+                async with asyncio.timeout(self._supervise_interval_s):
+                    await self._stop.wait()
+                return
+            except TimeoutError:
+                pass
+            if self.live_collector is not None:
+                await self.live_collector.restart_dead()
+            if self.rest_poller is not None:
+                for ref in list(self._accounts.values()):
+                    if not self.rest_poller.is_polling(ref):
+                        self.logger.warning(
+                            "poll loop of an account ended; restarting it", exchange_id=ref.ex_id
+                        )
+                        await self.rest_poller.start_exchange(ref)
 
     async def _apply(self, wanted: dict[int, AccountRef]) -> None:
         if not self._accounts and wanted:
@@ -211,29 +278,43 @@ class AccountDaemon:
         While ``start()`` runs, this asks it to stop and waits for its clean-up, so the two never
         tear the same accounts down concurrently.
         """
-        self._stop.set()
+        self._request_stop()
         if self._finished is not None:
             await self._finished.wait()
             return
         await self._shutdown()
 
+    def _request_stop(self) -> None:
+        """Stop now: discovery waits on its interval, so it is woken too."""
+        self._stop.set()
+        if self.discovery is not None:
+            self.discovery.wake()
+
     async def _shutdown(self) -> None:
         if not self._running and self.live_collector is None:
             return
         self.logger.info("Stopping AccountDaemon")
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
-            self._heartbeat_task = None
+        self._stop.set()
+        await self._tasks.cancel_all()
+        self._background = []
+        await asyncio.gather(
+            *(c.stop_collection() for c in [self.live_collector] if c),
+            *(p.stop_polling() for p in [self.rest_poller] if p),
+        )
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_DRAIN_S):
+                    await asyncio.gather(*(heartbeat.unregister(ex_id) for ex_id in list(self._accounts)))
+            except TimeoutError:
+                self.logger.warning("ProcessCache not updated at shutdown; entries age out")
         for ex_id in list(self._accounts):
-            await self._stop_account(ex_id)
-        if self.live_collector:
-            await self.live_collector.stop_collection()
-        if self.rest_poller:
-            await self.rest_poller.stop_polling()
+            self.context.detector.forget(ex_id)
+            self.context.status.pop(ex_id, None)
+        self._accounts.clear()
         self.live_collector = self.rest_poller = self._heartbeat = None
         if self._context is not None:
-            await self._context.close()
+            await self._context.close(drain_s=SHUTDOWN_DRAIN_S)
             self._context = None
         if self._engine is not None:
             await self._engine.dispose()
@@ -252,6 +333,20 @@ class AccountDaemon:
             "live_collector": "active" if self.live_collector else "inactive",
             "rest_poller": "active" if self.rest_poller else "inactive",
         }
+
+
+def _log_background_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's last resort for errors nobody awaited (ccxt spawns REST snapshots and socket
+    callbacks of its own): one redacted log line instead of a traceback on the producer's output.
+    Installed on the daemon's loop for the rest of the loop's life, since such errors surface when
+    a future is collected, often after the daemon stopped."""
+    error = context.get("exception")
+    text = f"{type(error).__name__}: {error}" if error is not None else ""
+    _log.warning(
+        "background error in a library task",
+        message=redact_text(str(context.get("message", "")))[:200],
+        error=redact_text(text)[:300],
+    )
 
 
 def _engine_of(factory: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:

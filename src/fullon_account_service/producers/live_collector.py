@@ -2,36 +2,47 @@
 
 A loop publishes what its stream says and reports to the account's session:
 - every message: the stream is alive (``stream_spoke``), so the poller goes back to its normal pace;
+- a message whose handling raises: logged with its (redacted) payload, dead-lettered with the
+  reason, a REST reconciliation asked for, and the loop reads the next message;
 - a dropped stream (ccxt ``NetworkError``): reconnect after ``ACCOUNT_RECONNECT_DELAY`` with
   exponential backoff and jitter, ask the poller to cover the kind meanwhile, and request a full
   REST reconciliation once the stream is back;
+- rejected credentials on a stream: the account is marked in error (as the poller does) and the
+  stream retried slowly;
 - repeated failures or an unsupported stream: the capability detector moves the kind to REST
   for a cool-down; the loop waits it out and tries WebSocket again.
-A watchdog asks for faster polling of any stream silent for longer than the threshold.
+Each kind's loop is supervised on its own: an unexpected failure restarts that kind only, after
+a backoff. The watchdog (``ws_watchdog``) asks for faster polling of a silent kind and reopens a
+socket that read nothing at all for ``ACCOUNT_WS_SILENCE_S``. ``is_collecting`` is true while an
+account's loops run; the daemon restarts an account whose loops died (``restart_dead``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import ccxt
 
 from fullon_account_service.contract import BalanceSnapshot, Payload, Source
+from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.backoff import Backoff
+from fullon_account_service.producers.bad_input import message_dead_letter, preview
 from fullon_account_service.producers.balance_split import orders_move_split
+from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.tasks import TaskGroup
-from fullon_account_service.redaction import redact_text
+from fullon_account_service.producers.tasks import TaskGroup, supervised
+from fullon_account_service.producers.ws_watchdog import watchdog
 
 _log = get_logger("producers.live_collector")
+_WS_AUTH = "stream credentials rejected: "
 _WATCH = {
     "balance": "watch_balance",
     "orders": "watch_orders",
@@ -48,6 +59,7 @@ class LiveAccountCollector:
         self._context = context
         self._tasks = TaskGroup("live_collector")
         self._loops: dict[int, asyncio.Task[None] | None] = {}
+        self._refs: dict[int, AccountRef] = {}
 
     @property
     def context(self) -> ProducerContext:
@@ -63,10 +75,14 @@ class LiveAccountCollector:
         ref = account_ref(exchange)
         if self.is_collecting(ref):
             return
+        old = self._loops.pop(ref.ex_id, None)
+        if old is not None:
+            await self._tasks.cancel(old)
         ctx = self.context
         ctx.outbox.start()
         caps = ctx.detector.capabilities(ref)
         streams = [kind for kind, on_ws in caps.items() if on_ws]
+        self._refs[ref.ex_id] = ref
         if streams:
             self._loops[ref.ex_id] = self._tasks.spawn(
                 self._run(ref, streams), name=f"live-{ref.venue}-{ref.ex_id}"
@@ -84,26 +100,58 @@ class LiveAccountCollector:
         )
         try:
             await asyncio.gather(
-                *(self._watch(session, kind) for kind in streams), self._watchdog(session, streams)
+                *(self._supervise(session, kind, partial(self._watch, session, kind)) for kind in streams),
+                self._supervise(session, "watchdog", partial(watchdog, session, streams, ctx.timing)),
             )
         finally:
             await ctx.registry.release(ref.ex_id)
 
+    def _supervise(
+        self, session: AccountSession, kind: str, run: Callable[[], Awaitable[None]]
+    ) -> Awaitable[None]:
+        """One kind's loop: an unexpected failure restarts this kind only, after a backoff."""
+        ctx, ref = self.context, session.ref
+        return supervised(
+            run,
+            Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s),
+            partial(ctx.sensor.on_ws_loop_restart, ref.venue, kind),
+            ex_id=ref.ex_id,
+            kind=kind,
+        )
+
     def is_collecting(self, exchange: Any) -> bool:
+        """True while the account's WebSocket loops run (False for an account with none)."""
         ex_id = exchange.ex_id if isinstance(exchange, AccountRef) else account_ref(exchange).ex_id
-        return ex_id in self._loops
+        task = self._loops.get(ex_id)
+        return task is not None and not task.done()
+
+    def dead(self) -> list[AccountRef]:
+        """Accounts whose loops ended although nobody stopped them."""
+        return [self._refs[ex_id] for ex_id, task in self._loops.items() if task is not None and task.done()]
+
+    async def restart_dead(self) -> list[AccountRef]:
+        """Start again the loops of every account whose loops died; the accounts restarted."""
+        dead = self.dead()
+        for ref in dead:
+            _log.warning("websocket loops of an account ended; restarting them", ex_id=ref.ex_id)
+            self._loops.pop(ref.ex_id, None)
+            await self.start_exchange(ref)
+        return dead
 
     async def stop_exchange(self, exchange: Any) -> None:
         ex_id = account_ref(exchange).ex_id
         if ex_id not in self._loops:
             return
         task = self._loops.pop(ex_id)
+        self._refs.pop(ex_id, None)
         if task is not None:
             await self._tasks.cancel(task)
 
     async def stop_collection(self) -> None:
-        for ex_id in list(self._loops):
-            await self.stop_exchange(AccountRef(ex_id=ex_id, uid=0, venue=""))
+        """Cancel every account's loops at once."""
+        self._loops.clear()
+        self._refs.clear()
+        await self._tasks.cancel_all()
 
     @property
     def collecting(self) -> list[int]:
@@ -174,44 +222,78 @@ class LiveAccountCollector:
                 continue
             try:
                 result = await method()
-            except asyncio.CancelledError:
-                raise
             except ccxt.NotSupported:
                 detector.demote(ref.ex_id, kind)
                 continue
             except Exception as e:
                 reconnecting = True
-                ctx.sensor.on_reconnect(ref.venue)
-                demoted = detector.record_failure(ref.ex_id, kind)
                 session.request_poll(kind)
-                delay = backoff.next()
-                _log.info(
-                    "stream failed; reconnecting",
-                    ex_id=ref.ex_id,
-                    kind=kind,
-                    delay_s=round(delay, 2),
-                    moved_to_rest=demoted,
-                    error=redact_text(f"{type(e).__name__}: {e}")[:200],
-                )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._stream_failed(session, kind, e, backoff))
                 continue
             backoff.reset()
             detector.record_success(ref.ex_id, kind)
             session.stream_spoke(kind)
+            if session.error is not None and session.error.startswith(_WS_AUTH):
+                session.error = None
+                ctx.set_status(ref.ex_id, "running", "collecting")
             if reconnecting:
                 reconnecting = False
                 session.request_reconcile()
-            await self._dispatch(session, kind, result)
+            await self._handle(session, kind, result)
 
-    async def _watchdog(self, session: AccountSession, streams: list[str]) -> None:
-        timing = self.context.timing
-        started = time.monotonic()
-        while True:
-            await asyncio.sleep(max(timing.silence_threshold_s / 4, 0.05))
-            now = time.monotonic()
-            for kind in streams:
-                if now - session.last_ws_at.get(kind, started) > timing.silence_threshold_s:
-                    session.request_poll(kind)
+    def _stream_failed(self, session: AccountSession, kind: str, error: Exception, backoff: Backoff) -> float:
+        """Account for one failed ``watch_*`` call; the delay before the next try."""
+        ctx = self.context
+        ref = session.ref
+        ours = translate(error, f"{ref.venue} watch {kind}", session.client)
+        if isinstance(ours, CredentialsError):
+            message = f"{_WS_AUTH}{ours}"
+            session.error = message
+            ctx.set_status(ref.ex_id, "error", message)
+            delay = backoff.next(at_least_s=ctx.timing.poll_interval_s)
+            _log.warning(
+                "stream credentials rejected; account in error",
+                ex_id=ref.ex_id,
+                kind=kind,
+                delay_s=round(delay, 2),
+                error=str(ours),
+            )
+            return delay
+        ctx.sensor.on_reconnect(ref.venue)
+        demoted = ctx.detector.record_failure(ref.ex_id, kind)
+        delay = backoff.next()
+        _log.info(
+            "stream failed; reconnecting",
+            ex_id=ref.ex_id,
+            kind=kind,
+            delay_s=round(delay, 2),
+            moved_to_rest=demoted,
+            error=str(ours)[:200],
+        )
+        return delay
+
+    async def _handle(self, session: AccountSession, kind: str, result: Any) -> None:
+        """Publish one message; if that raises, dead-letter the message and read the next one.
+
+        A publish that had to wait for room in the outbox asks for a reconciliation: meanwhile
+        ccxt went on reading into its own bounded caches, which drop their oldest entries."""
+        waits = self.context.outbox.waits
+        try:
+            await self._dispatch(session, kind, result)
+            if self.context.outbox.waits != waits:
+                session.request_reconcile()
+        except Exception as e:
+            ref = session.ref
+            letter = message_dead_letter(ref, kind, e, result)
+            _log.error(
+                "websocket message not handled; dead-lettered",
+                ex_id=ref.ex_id,
+                kind=kind,
+                reason=letter.reason,
+                payload=preview(letter.payload),
+            )
+            await self.context.outbox.put((), [letter])
+            session.request_reconcile()
 
 
 def _has_unknown_split(payload: Payload) -> bool:

@@ -1,10 +1,22 @@
 """Buffered publishing: events wait here while Redis is away, and nothing is dropped.
 
 Collectors ``put`` envelopes and go on; one flusher task publishes them in batches (one pipeline
-each) and retries a failed batch with backoff and jitter until Redis answers again. The buffer is
-bounded: when it is full, ``put`` waits, which slows the WebSocket loops instead of growing memory.
-``publish`` additionally waits until its envelopes are on the bus: the fill poller uses it so the
-cursor never moves past an unpublished fill. Dead letters for bad venue payloads go the same way.
+each) and retries a failed batch with backoff and jitter until Redis answers again. ``publish``
+additionally waits until its envelopes are on the bus: the fill poller uses it so the cursor never
+moves past an unpublished fill. Dead letters for bad venue payloads go the same way.
+
+Both buffers are bounded and neither drops anything. Events: when ``max_pending`` wait, ``put``
+and ``publish`` wait, which slows the WebSocket loops and the poller instead of growing memory.
+Dead letters: ``put``/``publish`` wait the same way while ``max_dead`` wait; ``dead_nowait`` (the
+bad-frame path, called from inside ccxt's reader, which cannot wait) keeps the letter past the
+bound and counts it. The sensor sees each wait (``on_backpressure``), each overflow and the depth.
+
+One bad event never holds the others back: when a batch fails with an error that is not
+transient (an event that cannot be encoded, a reply Redis gives for that entry only), its events
+are published one by one; an event that fails while others of the batch go through is
+dead-lettered with the reason (its bytes kept, so it can be replayed) and the rest are published.
+An error every event hits (a wrong key type, a Redis that refuses writes) is not the events'
+fault: they stay buffered, the error is logged and the flusher retries with backoff.
 """
 
 from __future__ import annotations
@@ -12,26 +24,34 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
-from fullon_account_service.contract import Envelope
+from fullon_account_service.contract import Envelope, encode
+from fullon_account_service.errors import TransientError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.tasks import TaskGroup
+from fullon_account_service.redaction import redact_text
 
 _log = get_logger("producers.outbox")
+EVENTS = "events"
+DEAD_LETTERS = "dead_letters"
 
 
 @dataclass(slots=True)
 class _Item:
     envelope: Envelope
     done: asyncio.Future[None] | None
+
+
+class _Unpublishable(Exception):
+    """Every event of a batch failed on its own with a non-transient error: not their fault."""
 
 
 class Outbox:
@@ -43,6 +63,7 @@ class Outbox:
         prefix: str,
         sensor: Sensor = NULL_SENSOR,
         max_pending: int = 100_000,
+        max_dead: int = 10_000,
         batch_size: int = 500,
         retry_delay_s: float = 0.2,
         max_retry_delay_s: float = 5.0,
@@ -52,40 +73,47 @@ class Outbox:
         self._prefix = prefix
         self._sensor = sensor
         self._max = max_pending
+        self._max_dead = max_dead
         self._batch = batch_size
         self._retry = retry_delay_s
         self._max_retry = max_retry_delay_s
         self._items: deque[_Item] = deque()
-        self._dead: deque[DeadPayload] = deque(maxlen=10_000)
+        self._inflight = 0
+        self._dead: deque[DeadPayload] = deque()
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
         self._tasks = TaskGroup("outbox")
+        self._overflowing = False
         self.published = 0
         self.failures = 0
+        self.dead_lettered = 0
+        self.waits = 0
+        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
 
     @property
     def pending(self) -> int:
-        return len(self._items)
+        return len(self._items) + self._inflight
+
+    @property
+    def pending_dead(self) -> int:
+        return len(self._dead)
 
     def start(self) -> None:
         if not self._tasks:
             self._tasks.spawn(self._run(), name="outbox-flusher")
 
     async def put(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
-        """Queue for publishing; waits only while the buffer is full."""
-        self._dead.extend(dead)
+        """Queue for publishing; waits only while a buffer is full."""
+        await self._add_dead(dead)
         for envelope in envelopes:
             await self._append(_Item(envelope, None))
-        if dead:
-            self._wake.set()
 
     async def publish(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
-        """Queue and wait until every envelope is on the bus."""
+        """Queue and wait until every envelope is on the bus (or dead-lettered as unpublishable)."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
-        self._dead.extend(dead)
-        self._wake.set()
+        await self._add_dead(dead)
         for envelope in envelopes:
             future: asyncio.Future[None] = loop.create_future()
             futures.append(future)
@@ -93,10 +121,38 @@ class Outbox:
         if futures:
             await asyncio.gather(*futures)
 
+    def dead_nowait(self, letter: DeadPayload) -> None:
+        """Queue a dead letter from code that cannot wait; past ``max_dead`` it is kept and counted."""
+        if len(self._dead) >= self._max_dead:
+            self._sensor.on_buffer_overflow(DEAD_LETTERS)
+            if not self._overflowing:
+                self._overflowing = True
+                _log.warning("dead-letter buffer over its bound; kept in memory", pending=len(self._dead))
+        self._dead.append(letter)
+        self._wake.set()
+
+    async def _add_dead(self, dead: Sequence[DeadPayload]) -> None:
+        for letter in dead:
+            if len(self._dead) >= self._max_dead:
+                self.waits += 1
+                self._sensor.on_backpressure(DEAD_LETTERS)
+                self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
+                while len(self._dead) >= self._max_dead:
+                    self._wake.set()
+                    self._space.clear()
+                    await self._space.wait()
+            self._dead.append(letter)
+        if dead:
+            self._wake.set()
+
     async def _append(self, item: _Item) -> None:
-        while len(self._items) >= self._max:
-            self._space.clear()
-            await self._space.wait()
+        if len(self._items) >= self._max:
+            self.waits += 1
+            self._sensor.on_backpressure(EVENTS)
+            self._sensor.on_buffer_depth(EVENTS, self.pending)
+            while len(self._items) >= self._max:
+                self._space.clear()
+                await self._space.wait()
         self._items.append(item)
         self._wake.set()
 
@@ -106,23 +162,88 @@ class Outbox:
             if not self._items and not self._dead:
                 self._wake.clear()
                 await self._wake.wait()
-            try:
-                await self._flush_dead()
-                await self._flush_batch()
+            ok = await self._attempt(self._flush_dead, DEAD_LETTERS)
+            ok = await self._attempt(self._flush_batch, EVENTS) and ok
+            self._sensor.on_buffer_depth(EVENTS, self.pending)
+            self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
+            if ok:
                 delay = self._retry
-            except Exception as e:  # never lose the flusher: every failure means "retry later"
-                self.failures += 1
-                _log.warning("publish failed; events kept", pending=len(self._items), error=repr(e))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, self._max_retry)
+                continue
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self._max_retry)
+
+    async def _attempt(self, flush: Callable[[], Awaitable[None]], what: str) -> bool:
+        """One flush; any failure means "retry later" (the flusher must never die)."""
+        try:
+            await flush()
+        except Exception as e:
+            self.failures += 1
+            pending = self.pending if what == EVENTS else len(self._dead)
+            error = redact_text(repr(e))[:300]
+            if isinstance(e, TransientError):
+                _log.warning("publish failed; kept for retry", buffer=what, pending=pending, error=error)
+            else:
+                _log.error(
+                    "publish fails for every entry; kept for retry", buffer=what, pending=pending, error=error
+                )
+            return False
+        return True
 
     async def _flush_batch(self) -> None:
-        batch = [self._items[i] for i in range(min(self._batch, len(self._items)))]
+        batch = [self._items.popleft() for _ in range(min(self._batch, len(self._items)))]
         if not batch:
             return
-        await self._publisher.publish([item.envelope for item in batch])
-        for _ in batch:
-            self._items.popleft()
+        self._inflight = len(batch)
+        try:
+            try:
+                await self._publisher.publish([item.envelope for item in batch])
+            except (TransientError, asyncio.CancelledError):
+                self._restore(batch)
+                raise
+            except Exception:
+                await self._isolate(batch)
+                return
+        finally:
+            self._inflight = 0
+        self._published(batch)
+
+    async def _isolate(self, batch: list[_Item]) -> None:
+        """Publish one by one; dead-letter what fails alone while its neighbours go through."""
+        published: list[_Item] = []
+        failed: list[tuple[_Item, Exception]] = []
+        for i, item in enumerate(batch):
+            try:
+                await self._publisher.publish([item.envelope])
+            except TransientError:
+                self._published(published)
+                self._restore([f for f, _ in failed] + batch[i:])
+                raise
+            except Exception as e:
+                failed.append((item, e))
+            else:
+                published.append(item)
+        if not published:
+            self._restore([f for f, _ in failed])
+            raise _Unpublishable(f"{len(failed)} events: {failed[0][1]!r}")
+        self._published(published)
+        for item, error in failed:
+            self._dead.append(_unpublishable(item.envelope, error))
+            _log.error(
+                "event not publishable; dead-lettered",
+                ex_id=item.envelope.ex_id,
+                kind=item.envelope.kind,
+                error=redact_text(repr(error))[:300],
+            )
+            if item.done is not None and not item.done.done():
+                item.done.set_result(None)
+        self._wake.set()
+
+    def _restore(self, items: list[_Item]) -> None:
+        self._items.extendleft(reversed(items))
+
+    def _published(self, batch: list[_Item]) -> None:
+        if not batch:
+            return
         self.published += len(batch)
         self._space.set()
         counts: dict[tuple[str, str], int] = {}
@@ -139,13 +260,16 @@ class Outbox:
             item = self._dead[0]
             await dead_letter(self._redis, prefix=self._prefix, reason=item.reason, payload=item.payload)
             self._dead.popleft()
+            self.dead_lettered += 1
+            self._space.set()
             self._sensor.on_dead_letter("producer")
+        self._overflowing = False
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the buffer to empty; True if it did."""
         try:
             async with asyncio.timeout(timeout_s):
-                while self._items or self._dead:
+                while self.pending or self._dead:
                     self._wake.set()
                     await asyncio.sleep(0.02)
         except TimeoutError:
@@ -154,8 +278,24 @@ class Outbox:
 
     async def close(self, timeout_s: float = 5.0) -> None:
         if not await self.drain(timeout_s):
-            _log.warning("outbox closed with events not published", pending=len(self._items))
+            _log.warning(
+                "outbox closed with events not published; the next reconciliation reads them again",
+                pending=self.pending,
+                dead_letters=len(self._dead),
+            )
         await self._tasks.cancel_all()
         for item in self._items:
             if item.done is not None and not item.done.done():
                 item.done.cancel()
+
+
+def _unpublishable(envelope: Envelope, error: Exception) -> DeadPayload:
+    reason = redact_text(
+        f"event not publishable: {envelope.kind} ex_id={envelope.ex_id} {envelope.exchange}:"
+        f" {type(error).__name__}: {error}"
+    )[:500]
+    try:
+        payload = encode(envelope)
+    except Exception:
+        payload = redact_text(repr(envelope)).encode()[: 16 * 1024]
+    return DeadPayload(reason=reason, payload=payload)

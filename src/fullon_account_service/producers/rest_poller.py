@@ -79,8 +79,9 @@ class RestAccountPoller:
             await self._tasks.cancel(task)
 
     async def stop_polling(self) -> None:
-        for ex_id in list(self._loops):
-            await self._tasks.cancel(self._loops.pop(ex_id))
+        """Cancel every account's loop at once (in-flight REST calls included)."""
+        self._loops.clear()
+        await self._tasks.cancel_all()
 
     def get_status(self) -> dict[str, Any]:
         return {

@@ -1,8 +1,11 @@
 """One account's runtime, shared by its WebSocket collector and its REST poller.
 
-The session owns the account's single ccxt client and its normaliser. Every REST call goes
-through ``call``, which holds the lock of the account's API key: two tasks never sign requests
-with one key at the same time, so venues that check nonces (Kraken) see them strictly increase.
+The session owns the account's single ccxt client and its normaliser. The client signs every
+request it sends under the lock of the account's API key (``ws_guard``: ccxt's ``fetch2`` is the
+one path of REST calls, ``call`` included, and of the WebSocket token Kraken's ``watch_*`` fetch
+inside ccxt): two tasks never sign requests with one key at the same time, so venues that check
+nonces (Kraken) see them strictly increase. A WebSocket frame the client could not read is
+dead-lettered through the session (``on_bad_frame``) and the account reconciled over REST.
 Sessions are reference-counted by the registry: the collector and the poller each acquire one
 and the client is closed when the last of them lets go.
 """
@@ -15,14 +18,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
+from fullon_account_service.errors import (
+    AccountServiceError,
+    ConfigError,
+    CredentialsError,
+    RateLimited,
+    TransientError,
+)
+from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
+from fullon_account_service.producers import ws_guard
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.backoff import Backoff
+from fullon_account_service.producers.bad_input import frame_dead_letter, preview
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
-from fullon_account_service.producers.normalise import Normaliser
+from fullon_account_service.producers.normalise import DeadPayload, Normaliser
+
+DeadLetterSink = Callable[[DeadPayload], None]
+"""Takes a dead letter without waiting (``Outbox.dead_nowait``)."""
+
+_log = get_logger("producers.session")
 
 
 @dataclass(slots=True)
@@ -51,25 +68,42 @@ class AccountSession:
     published_fills: dict[str, None] = field(default_factory=dict)
     """Event ids of fills already on the bus (bounded, oldest dropped): re-reads are not re-sent."""
     refs: int = 0
+    dead_letter: DeadLetterSink | None = None
+    bad_frames: int = 0
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """One REST call as the key's only owner; ccxt errors become ours."""
+        """One REST call (each request signed under the key lock); ccxt errors become ours."""
         fn: Callable[..., Awaitable[Any]] = getattr(self.client, method)
-        async with self.key_lock:
-            attempt = 0
-            while True:
-                self.sensor.on_rest_call(self.ref.venue, method)
-                try:
-                    return await fn(*args, **kwargs)
-                except AccountServiceError:
-                    raise
-                except Exception as e:
-                    error = translate(e, f"{self.ref.venue} {method}", self.client)
-                    retryable = isinstance(error, TransientError) and not isinstance(error, RateLimited)
-                    if not retryable or attempt >= self.max_retries:
-                        raise error from e
-                attempt += 1
-                await asyncio.sleep(self.retry_delay_s * attempt)
+        attempt = 0
+        while True:
+            self.sensor.on_rest_call(self.ref.venue, method)
+            try:
+                return await fn(*args, **kwargs)
+            except AccountServiceError:
+                raise
+            except Exception as e:
+                error = translate(e, f"{self.ref.venue} {method}", self.client)
+                retryable = isinstance(error, TransientError) and not isinstance(error, RateLimited)
+                if not retryable or attempt >= self.max_retries:
+                    raise error from e
+            attempt += 1
+            await asyncio.sleep(self.retry_delay_s * attempt)
+
+    def on_bad_frame(self, url: str, error: BaseException, data: Any) -> None:
+        """A frame the client could not read: dead-letter it, reconcile what it may have said."""
+        self.bad_frames += 1
+        letter = frame_dead_letter(self.ref, url, error, data)
+        _log.warning(
+            "bad websocket frame dead-lettered; the stream goes on",
+            ex_id=self.ref.ex_id,
+            venue=self.ref.venue,
+            reason=letter.reason,
+            payload=preview(letter.payload),
+        )
+        self.sensor.on_bad_frame(self.ref.venue)
+        if self.dead_letter is not None:
+            self.dead_letter(letter)
+        self.request_reconcile()
 
     def remember_fills(self, event_ids: list[str], limit: int = 20_000) -> None:
         for event_id in event_ids:
@@ -108,7 +142,9 @@ class SessionRegistry:
         *,
         max_retries: int = 0,
         retry_delay_s: float = 0.5,
+        dead_letter: DeadLetterSink | None = None,
     ) -> None:
+        self._dead_letter = dead_letter
         self._factory = factory
         self._resolver = resolver
         self._sensor = sensor
@@ -126,7 +162,7 @@ class SessionRegistry:
         while True:
             try:
                 session = await self.acquire(ref)
-            except CredentialsError as e:
+            except (CredentialsError, ConfigError) as e:
                 on_error("error", str(e))
                 await asyncio.sleep(backoff.next(at_least_s=backoff.max_s))
             except RateLimited as e:
@@ -164,7 +200,7 @@ class SessionRegistry:
             raise
         normaliser = Normaliser(ref, client.markets, client.safe_currency_code)
         key_lock = self._key_locks.setdefault(f"{ref.venue}:{credentials.owner_key}", asyncio.Lock())
-        return AccountSession(
+        session = AccountSession(
             ref,
             client,
             normaliser,
@@ -172,7 +208,10 @@ class SessionRegistry:
             self._sensor,
             max_retries=self._max_retries,
             retry_delay_s=self._retry_delay_s,
+            dead_letter=self._dead_letter,
         )
+        ws_guard.attach(client, lock=key_lock, on_bad_frame=session.on_bad_frame)
+        return session
 
     async def release(self, ex_id: int) -> None:
         session = self._sessions.get(ex_id)
@@ -186,8 +225,7 @@ class SessionRegistry:
 
     async def close(self) -> None:
         sessions, self._sessions = self._sessions, {}
-        for session in sessions.values():
-            await session.client.close()
+        await asyncio.gather(*(s.client.close() for s in sessions.values()), return_exceptions=True)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -1,12 +1,15 @@
-"""Owned background tasks: named, kept in a set, failures logged by a done-callback."""
+"""Owned background tasks: named, kept in a set, failures logged by a done-callback; and
+``supervised``, which runs one loop and restarts it (alone) when it fails."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.backoff import Backoff
+from fullon_account_service.redaction import redact_text
 
 _log = get_logger("producers.tasks")
 
@@ -46,3 +49,27 @@ class TaskGroup:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def supervised(
+    run: Callable[[], Awaitable[None]],
+    backoff: Backoff,
+    on_restart: Callable[[], None] = lambda: None,
+    **context: Any,
+) -> None:
+    """Run ``run()`` until it returns; an exception is logged (with ``context``) and ``run`` is
+    started again after the next backoff delay. Cancellation ends it."""
+    while True:
+        try:
+            await run()
+            return
+        except Exception as e:
+            delay = backoff.next()
+            on_restart()
+            _log.error(
+                "loop failed; restarting it alone",
+                delay_s=round(delay, 2),
+                error=redact_text(f"{type(e).__name__}: {e}")[:300],
+                **context,
+            )
+            await asyncio.sleep(delay)

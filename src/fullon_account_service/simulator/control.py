@@ -6,6 +6,10 @@
   relative to the world clock. Unknown fields or wrong types -> 400.
 - ``GET /truth`` -> ``ground_truth(world, recorder)`` (with balance and position history).
 - ``POST /step?n=K`` -> run K scenario steps now (1..100000); answers the total step count.
+- ``GET /stats`` -> ``{"faults_injected": {"total": {kind: n}, "by_venue": {...}},
+  "subscriptions": [{venue, index, channels: {name: {since_ms, active, subscribes}}}]}``: the
+  faults actually injected so far (``simulator.stats``) and each account's private subscriptions
+  (``subscribes`` > 1 means the channel was subscribed again, e.g. after a reconnect).
 - ``GET /accounts`` -> per account: venue, index, ccxt id and the ccxt config to use. These are
   simulator test credentials, served on 127.0.0.1 so another local process can connect.
 """
@@ -21,7 +25,7 @@ from aiohttp import web
 from fullon_account_service.simulator.history import TruthRecorder
 from fullon_account_service.simulator.model import Faults, SimAccount, World
 from fullon_account_service.simulator.scenario import ScenarioEngine
-from fullon_account_service.simulator.truth import ground_truth
+from fullon_account_service.simulator.truth import ground_truth, simulator_stats
 
 ClientConfig = Callable[[SimAccount], dict[str, Any] | None]
 
@@ -88,6 +92,9 @@ def build_control_app(
         engine.run_steps(n)
         return web.json_response({"steps": engine.steps})
 
+    async def get_stats(_: web.Request) -> web.Response:
+        return web.json_response(simulator_stats(world))
+
     async def get_accounts(_: web.Request) -> web.Response:
         rows = [
             {"venue": a.venue, "index": a.index, "exchange": a.venue, "config": client_config(a)}
@@ -101,4 +108,5 @@ def build_control_app(
     app.router.add_get("/truth", get_truth)
     app.router.add_post("/step", post_step)
     app.router.add_get("/accounts", get_accounts)
+    app.router.add_get("/stats", get_stats)
     return app

@@ -9,6 +9,8 @@ Venue API (stable):
     ``duplicate()``, ``reorder()``, ``rest_only_fill()``, ``early_order_update()`` -> bool;
     ``refusing()`` -> bool (``world.now_ms() < refuse_connections_until_ms``).
     A probability of 0 never draws, so a fault-free run consumes no randomness.
+    ``count(kind)`` records an injected fault in ``world.fault_counts`` (``simulator.stats``);
+    the middleware and ``FaultyPush`` count what they inject, damaged frames once they are sent.
     ``rest_only_fill()``: call once per ``FillAdded``; True = do not push that fill over WS (REST
     still serves it). ``early_order_update()``: call once per new order; True = push the order's
     update before REST lists it (venue-defined, e.g. hide it from REST for ~1 s).
@@ -64,10 +66,20 @@ _REORDER_HOLD_S = 0.2
 _TICK_S = 0.1
 
 
+def venue_of(world: World, name: str) -> str:
+    """The venue a dice or push name belongs to (``kraken|3``, ``events|hyperliquid``)."""
+    return next((part for part in name.split("|") if part in world.markets), name.split("|")[0])
+
+
 class FaultDice:
     def __init__(self, world: World, name: str) -> None:
         self.world = world
+        self.venue = venue_of(world, name)
         self._rng = random.Random(f"faults|{world.seed}|{name}")
+
+    def count(self, kind: str) -> None:
+        """Record one injected fault of ``kind`` (``world.fault_counts``)."""
+        self.world.fault_counts.add(self.venue, kind)
 
     def _roll(self, probability: float) -> bool:
         return probability > 0 and self._rng.random() < probability
@@ -97,10 +109,16 @@ class FaultDice:
         return self._roll(self.world.faults.reorder_probability)
 
     def rest_only_fill(self) -> bool:
-        return self._roll(self.world.faults.rest_only_fill_probability)
+        return self._counted(self._roll(self.world.faults.rest_only_fill_probability), "rest_only_fill")
 
     def early_order_update(self) -> bool:
-        return self._roll(self.world.faults.early_order_update_probability)
+        rolled = self._roll(self.world.faults.early_order_update_probability)
+        return self._counted(rolled, "early_order_update")
+
+    def _counted(self, rolled: bool, kind: str) -> bool:
+        if rolled:
+            self.count(kind)
+        return rolled
 
 
 def _default_server_error() -> web.StreamResponse:
@@ -120,19 +138,23 @@ def fault_middleware(
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if dice.refusing():
+            dice.count("refused_connection")
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=503)  # never sent: the connection is already gone
         faults = world.faults
         if faults.slow_response_ms > 0:
+            dice.count("slow_response")
             await asyncio.sleep(faults.slow_response_ms / 1000)
         if request.headers.get("Upgrade", "").lower() != "websocket":
             if dice.rate_limited():
+                dice.count("rate_limit")
                 response = rate_limit_response(faults.rate_limit_retry_after_s)
                 if "Retry-After" not in response.headers:
                     response.headers["Retry-After"] = str(math.ceil(faults.rate_limit_retry_after_s))
                 return response
             if dice.server_error():
+                dice.count("server_error")
                 return server_error()
         return await handler(request)
 
@@ -161,7 +183,7 @@ class FaultyPush:
         self._dice = FaultDice(world, f"ws|{name}")
         self._malform = malform or _default_malform
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._held: str | None = None
+        self._held: tuple[str, str | None] | None = None
         self._held_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self.closed = False
@@ -188,6 +210,7 @@ class FaultyPush:
             await self.ws.send_str(_encode(payload))
 
     async def _drop(self) -> None:
+        self._dice.count("ws_drop")
         self.closed = True
         await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulated drop")
 
@@ -210,7 +233,7 @@ class FaultyPush:
             except TimeoutError:
                 if self._held is not None and loop.time() - self._held_at >= _REORDER_HOLD_S:
                     held, self._held = self._held, None
-                    await self.ws.send_str(held)
+                    await self._send(*held)
                 continue
             await self._deliver(text, loop.time())
 
@@ -219,19 +242,28 @@ class FaultyPush:
         if dice.drop_ws():
             await self._drop()
             return
+        damage: str | None = None
         if dice.malformed():
-            text = self._malform(text)
+            text, damage = self._malform(text), "malformed_frame"
         elif dice.truncated():
-            text = text[: max(1, len(text) // 2)]
+            text, damage = text[: max(1, len(text) // 2)], "truncated_frame"
         if self._held is None and dice.reorder():
-            self._held, self._held_at = text, now
+            dice.count("reordered_frame")
+            self._held, self._held_at = (text, damage), now
             return
-        await self.ws.send_str(text)
+        await self._send(text, damage)
         if dice.duplicate():
-            await self.ws.send_str(text)
+            dice.count("duplicate_frame")
+            await self._send(text, damage)
         if self._held is not None:
             held, self._held = self._held, None
-            await self.ws.send_str(held)
+            await self._send(*held)
+
+    async def _send(self, text: str, damage: str | None) -> None:
+        """Send one frame; a damaged one is counted once it is on the wire."""
+        await self.ws.send_str(text)
+        if damage is not None:
+            self._dice.count(damage)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fullon_account_service.simulator.stats import FaultCounts, SubscriptionBoard
+
 MarketKind = Literal["spot", "swap"]
 OrderSide = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
@@ -192,6 +194,10 @@ class World:
     now_ms: Callable[[], int]
     seed: int = 0
     """Scenario seed: every derived RNG (ids, faults) starts from it so runs repeat exactly."""
+    fault_counts: FaultCounts = field(default_factory=FaultCounts)
+    """Faults actually injected, per venue and kind."""
+    subscriptions: SubscriptionBoard = field(default_factory=SubscriptionBoard)
+    """Private channels each account's sockets subscribed to, and since when."""
 
     def accounts_of(self, venue: str) -> list[SimAccount]:
         return [a for a in self.accounts if a.venue == venue]

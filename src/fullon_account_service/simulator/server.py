@@ -23,7 +23,7 @@ from fullon_account_service.simulator.history import TruthRecorder
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.model import Faults, SimAccount, World
 from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEngine, build_world
-from fullon_account_service.simulator.truth import ground_truth
+from fullon_account_service.simulator.truth import ground_truth, simulator_stats
 from fullon_account_service.simulator.venue import VenueSpec
 
 _log = get_logger("simulator.server")
@@ -122,6 +122,11 @@ class Simulator:
 
     def _config_or_none(self, account: SimAccount) -> dict[str, Any] | None:
         return self.client_config(account) if account.venue in self.venues else None
+
+    def stats(self) -> dict[str, Any]:
+        """Faults injected so far and private subscriptions (as ``GET /stats``); the live objects
+        are ``world.fault_counts`` and ``world.subscriptions`` (``subscriptions.wait(...)``)."""
+        return simulator_stats(self.world)
 
     def truth(self) -> dict[str, Any]:
         """Ground truth including balance and position history."""

@@ -2,7 +2,8 @@
 
 Accounts are identified by venue, index and a non-secret label (Hyperliquid's wallet address is
 public; API keys and secrets never appear). Orders are listed in creation order, fills in time
-order; balances carry total/used/free, positions their entry, mark and unrealised pnl.
+order; balances carry total/used/free, positions their entry, mark and unrealised pnl. The faults
+the run injected are counted alongside, so a checker can match them against dead letters.
 """
 
 from __future__ import annotations
@@ -89,10 +90,20 @@ def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) ->
 
 
 def ground_truth(world: World, recorder: TruthRecorder | None = None) -> dict[str, Any]:
-    """With a ``recorder`` each account also carries ``balance_history`` and ``position_history``."""
+    """With a ``recorder`` each account also carries ``balance_history`` and ``position_history``.
+    ``faults_injected`` counts the faults the run injected, per kind and per venue."""
     return {
         "seed": world.seed,
+        "faults_injected": world.fault_counts.as_json(),
         "accounts": [account_truth(a, recorder) for a in world.accounts],
+    }
+
+
+def simulator_stats(world: World) -> dict[str, Any]:
+    """Faults injected so far and each account's private subscriptions (``GET /stats``)."""
+    return {
+        "faults_injected": world.fault_counts.as_json(),
+        "subscriptions": world.subscriptions.as_json(),
     }
 
 

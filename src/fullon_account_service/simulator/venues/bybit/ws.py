@@ -165,6 +165,12 @@ class PrivateSession:
         bad = [t for t in topics if not _valid(t)]
         if bad or not topics:
             return {"success": False, "ret_msg": f"error:handler not found,topic:{','.join(bad)}", **reply}
+        board, now_ms = self.world.subscriptions, self.world.now_ms()
+        for topic in topics:
+            if op == "subscribe" and topic not in self.topics:
+                board.subscribed(self.account, topic, now_ms)
+            elif op == "unsubscribe" and topic in self.topics:
+                board.unsubscribed(self.account, topic)
         if op == "subscribe":
             self.topics.update(topics)
         else:
@@ -173,6 +179,10 @@ class PrivateSession:
 
     def close(self) -> None:
         """Stop listening; safe to call twice."""
+        if self.account is not None:
+            for topic in self.topics:
+                self.world.subscriptions.unsubscribed(self.account, topic)
+            self.topics.clear()
         if self.account is not None and self.on_change in self.account.listeners:
             self.account.listeners.remove(self.on_change)
 

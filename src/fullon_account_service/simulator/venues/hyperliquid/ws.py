@@ -135,6 +135,8 @@ class _Session:
         if account is not None and user not in self.accounts:
             self.accounts[user] = account
             account.listeners.append(self.on_change)
+        if account is not None:
+            self.world.subscriptions.subscribed(account, topic, self.world.now_ms())
         if topic == "clearinghouseState":
             self.schedule_state(user)
         elif topic == "userFills":
@@ -148,6 +150,8 @@ class _Session:
             {"channel": "subscriptionResponse", "data": {"method": "unsubscribe", "subscription": sub}}
         )
         user = key[1]
+        if user in self.accounts:
+            self.world.subscriptions.unsubscribed(self.accounts[user], key[0])
         if key[0] == "userFills":
             self.replays.pop(user, None)
         if not any(u == user for _, u in self.subs):
@@ -210,6 +214,9 @@ class _Session:
                     self.schedule_state(user)
 
     def close(self) -> None:
+        for topic, user in self.subs:
+            if user in self.accounts:
+                self.world.subscriptions.unsubscribed(self.accounts[user], topic)
         for account in self.accounts.values():
             if self.on_change in account.listeners:
                 account.listeners.remove(self.on_change)

@@ -107,7 +107,8 @@ class Session:
             await self._subscribe(message.get("params"), head, time_in)
         elif method == "unsubscribe":
             channel = (message.get("params") or {}).get("channel")
-            self.channels.pop(str(channel), None)
+            if self.channels.pop(str(channel), None) is not None and self.account is not None:
+                self.world.subscriptions.unsubscribed(self.account, str(channel))
             await self._reply(head | {"result": {"channel": channel}, "success": True}, time_in)
         else:
             await self._reply(head | {"error": "EGeneral:Invalid arguments", "success": False}, time_in)
@@ -137,12 +138,16 @@ class Session:
             self.account = account
             account.listeners.append(self.on_change)
         self.channels[channel] = params
+        self.world.subscriptions.subscribed(account, channel, self.world.now_ms())
         if channel == "balances":
             self._balances_snapshot(account)
         else:
             self._executions_snapshot(account, params)
 
     def detach(self) -> None:
+        if self.account is not None:
+            for channel in self.channels:
+                self.world.subscriptions.unsubscribed(self.account, channel)
         if self.account is not None and self.on_change in self.account.listeners:
             self.account.listeners.remove(self.on_change)
 

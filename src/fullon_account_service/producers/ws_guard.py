@@ -1,0 +1,107 @@
+"""What every account client adds to its ccxt class: a guarded frame reader and the key lock.
+
+``guarded_class(klass)`` subclasses a ccxt.pro exchange class (once per class) with two changes,
+no fork of ccxt:
+
+- **A bad frame never stops a socket.** ccxt reads a WebSocket in ``Client.receive_loop``, which
+  schedules its next read only after ``handle_message`` returned; a frame that raises there (a
+  truncated or malformed JSON text, a payload the venue's parser chokes on) leaves the socket
+  unread until the keepalive gives up seconds later. Every client the exchange opens gets a
+  ``handle_message`` that catches the error and hands the frame to ``on_bad_frame`` (the session
+  dead-letters it and asks for a reconciliation), so the next frame is read at once. Each frame
+  also stamps the time of the last frame per socket, which the silence watchdog reads.
+- **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
+  REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
+  runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
+  and sent one at a time and venues that check nonces (Kraken) see them strictly increase.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fullon_account_service.logs import get_logger
+
+BadFrameHandler = Callable[[str, BaseException, Any], None]
+"""``(url, error, raw frame data)``; called from ccxt's reader callback, so it must not block."""
+
+_log = get_logger("producers.ws_guard")
+_classes: dict[type, type] = {}
+
+
+class _GuardedExchange:
+    """Mixin placed before the ccxt class; attributes are set per instance by ``attach``."""
+
+    _fullon_lock: Any = None
+    _fullon_on_bad_frame: BadFrameHandler | None = None
+    _fullon_last_frame: dict[str, float] | None = None
+
+    def client(self, url: str) -> Any:
+        ws_client = super().client(url)  # type: ignore[misc]
+        if not getattr(ws_client, "_fullon_guarded", False):
+            _guard(self, ws_client)
+        return ws_client
+
+    async def fetch2(self, *args: Any, **kwargs: Any) -> Any:
+        lock = self._fullon_lock
+        if lock is None:
+            return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+        async with lock:
+            return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+
+
+def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
+    original = ws_client.handle_message
+    url = str(ws_client.url)
+    if exchange._fullon_last_frame is not None:
+        exchange._fullon_last_frame[url] = time.monotonic()
+
+    def handle_message(message: Any) -> None:
+        stamps = exchange._fullon_last_frame
+        if stamps is not None:
+            stamps[url] = time.monotonic()
+        try:
+            original(message)
+        except Exception as e:
+            handler = exchange._fullon_on_bad_frame
+            if handler is None:
+                _log.warning("bad websocket frame skipped", url=url, error=f"{type(e).__name__}")
+                return
+            try:
+                handler(url, e, getattr(message, "data", message))
+            except Exception as inner:  # the reader must go on whatever the handler does
+                _log.error("bad-frame handler failed", url=url, error=repr(inner))
+
+    ws_client.handle_message = handle_message
+    ws_client._fullon_guarded = True
+
+
+def guarded_class(klass: type) -> type:
+    """``klass`` with the guarded reader and the key lock (one subclass per ccxt class)."""
+    guarded = _classes.get(klass)
+    if guarded is None:
+        guarded = type(klass.__name__, (_GuardedExchange, klass), {"__module__": __name__})
+        _classes[klass] = guarded
+    return guarded
+
+
+def attach(client: Any, *, lock: Any = None, on_bad_frame: BadFrameHandler | None = None) -> None:
+    """Give an account client its key lock and its bad-frame handler."""
+    client._fullon_lock = lock
+    client._fullon_on_bad_frame = on_bad_frame
+    client._fullon_last_frame = {}
+
+
+def touch(client: Any, url: str, now: float) -> None:
+    """Count ``now`` as a frame on ``url`` (the watchdog just acted on its silence)."""
+    stamps = getattr(client, "_fullon_last_frame", None)
+    if isinstance(stamps, dict):
+        stamps[url] = now
+
+
+def last_frames(client: Any) -> dict[str, float]:
+    """Monotonic time of the last frame read per socket URL (empty for an unguarded client)."""
+    stamps = getattr(client, "_fullon_last_frame", None)
+    return dict(stamps) if isinstance(stamps, dict) else {}

@@ -1,0 +1,90 @@
+"""The producer says what is wrong on its own output at once: an unknown ``--ex-id`` (exit 2), a
+secrets file others can read (exit 2), missing credentials, an unreachable Redis or database."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from pathlib import Path
+
+from producer_proc import add_accounts, start_producer
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_unknown_ex_id_exits_2_and_names_it(cli_env: dict[str, str], redis_url: str) -> None:
+    [ex_id] = await add_accounts(cli_env, ["kraken"])
+    unknown = ex_id + 998
+    producer = await start_producer(["--ex-id", str(unknown)], {**cli_env, "REDIS_URL": redis_url})
+    try:
+        assert await producer.wait(60) == 2, producer.output
+    finally:
+        await producer.kill()
+    assert f"--ex-id {unknown}: no active account" in producer.output
+    assert "Traceback" not in producer.output
+
+
+async def test_secrets_file_readable_by_others_exits_2(
+    cli_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    await add_accounts(cli_env, ["kraken"])
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text('{"1": {"key": "k", "secret": "s"}}')
+    secrets.chmod(0o644)
+    env = {**cli_env, "REDIS_URL": redis_url, "ACCOUNT_SECRETS_FILE": str(secrets)}
+    producer = await start_producer([], env)
+    try:
+        assert await producer.wait(60) == 2, producer.output
+    finally:
+        await producer.kill()
+    assert f"ACCOUNT_SECRETS_FILE={secrets} has mode 0644" in producer.output
+    assert f"chmod 600 {secrets}" in producer.output
+    assert "Traceback" not in producer.output
+
+
+async def test_missing_credentials_are_reported_at_once(cli_env: dict[str, str], redis_url: str) -> None:
+    [ex_id] = await add_accounts(cli_env, ["kraken"])
+    env = {**cli_env, "REDIS_URL": redis_url, "ACCOUNT_REDISCOVER_INTERVAL": "600"}
+    producer = await start_producer([], env)
+    try:
+        line = await producer.wait_for_line(lambda s: "account in error" in s, timeout_s=60)
+        assert f"EX_ID_{ex_id}_KEY" in line
+        producer.proc.send_signal(signal.SIGTERM)
+        assert await producer.wait(30) == 0, producer.output
+    finally:
+        await producer.kill()
+
+
+async def test_unreachable_redis_is_reported_at_once(cli_env: dict[str, str]) -> None:
+    await add_accounts(cli_env, ["kraken"])
+    env = {**cli_env, "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}
+    producer = await start_producer([], env)
+    try:
+        line = await producer.wait_for_line(lambda s: "redis unreachable" in s, timeout_s=60)
+        assert "Connection" in line or "connect" in line
+        producer.proc.send_signal(signal.SIGTERM)
+        await producer.wait(30)
+    finally:
+        await producer.kill()
+    assert "Traceback" not in producer.output
+
+
+async def test_unreachable_database_is_reported_at_once(cli_env: dict[str, str], redis_url: str) -> None:
+    env = {
+        **cli_env,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/nowhere",
+    }
+    producer = await start_producer([], env)
+    try:
+        line = await producer.wait_for_line(lambda s: "database" in s and "fail" in s, timeout_s=60)
+        assert "discovery failed" in line
+        producer.proc.send_signal(signal.SIGTERM)
+        await producer.wait(30)
+    finally:
+        await producer.kill()
+    assert "Traceback" not in producer.output

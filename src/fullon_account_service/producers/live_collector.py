@@ -119,7 +119,9 @@ class LiveAccountCollector:
 
     async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
-        await self._publish(session.normaliser.orders(orders, Source.WS))
+        batch = session.normaliser.orders(orders, Source.WS)
+        await self.context.reconciler.track_orders(session, batch.envelopes)
+        await self._publish(batch)
 
     async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
         session = self._session(exchange)

@@ -3,6 +3,7 @@ at will, and checks of the bus against the simulator's truth for fills and order
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from producer_harness import Binding, make_context, read_bus
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
 from fullon_account_service.producers.open_orders import OpenOrderBook
@@ -18,7 +20,9 @@ from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.server import Simulator
-from fullon_account_service.verify import compare_events
+from fullon_account_service.sinks.runner import run_sink
+from fullon_account_service.storage.db.context import DatabaseContext
+from fullon_account_service.verify import compare_events, verify_books
 
 DAY_MS = 24 * 3600 * 1000
 OVERLAP_MS = 60_000
@@ -116,3 +120,41 @@ async def bus_differences(
     sim: Simulator, redis: aioredis.Redis, settings: Settings, binding: Binding, what: tuple[str, ...]
 ) -> list[str]:
     return differences(sim, binding, await read_bus(redis, settings.stream_prefix), what)
+
+
+async def register(factory: async_sessionmaker[AsyncSession], sim: Simulator) -> int:
+    """The simulator's first account as an exchange row; its ex_id."""
+    account = sim.world.accounts[0]
+    async with DatabaseContext(factory) as db:
+        user = await db.users.add("history@example.com")
+        row = await db.exchanges.add(user.uid, account.venue, f"sim-{account.index}")
+    return row.ex_id
+
+
+@asynccontextmanager
+async def orm_sink(
+    settings: Settings, redis: aioredis.Redis, factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[None]:
+    """The ORM sink consuming the bus for the length of the block."""
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(run_sink(settings, "orm", "history-test", redis, stop, session_factory=factory))
+        try:
+            yield
+        finally:
+            stop.set()
+
+
+async def stored_differences(
+    sim: Simulator,
+    redis: aioredis.Redis,
+    factory: async_sessionmaker[AsyncSession],
+    binding: Binding,
+    what: tuple[str, ...],
+) -> list[str]:
+    """Differences between the database and the truth for ``binding``'s fills and/or orders."""
+    account = binding.account
+    result = await verify_books(
+        sim.truth(), {(account.venue, account.index): binding.ref.ex_id}, factory, redis, limit=100_000
+    )
+    return [d for d in result.differences if any(f": {w} " in d for w in what)]

@@ -5,8 +5,21 @@ Real ccxt against the simulator, on a clock the test moves."""
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from history_harness import DAY_MS, OVERLAP_MS, Clock, bus_differences, producer, step, until, wall_ms
-from producer_harness import bind_accounts, read_bus
+from history_harness import (
+    DAY_MS,
+    OVERLAP_MS,
+    Clock,
+    bus_differences,
+    orm_sink,
+    producer,
+    register,
+    step,
+    stored_differences,
+    until,
+    wall_ms,
+)
+from producer_harness import bind_accounts, eventually, read_bus
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
 from fullon_account_service.producers.history import KRAKEN_PAGE
@@ -27,13 +40,16 @@ async def _fill_count(redis: aioredis.Redis, settings: Settings) -> int:
 
 
 async def test_bybit_outage_longer_than_its_7_day_window_loses_no_fill(
-    settings: Settings, redis_client: aioredis.Redis
+    settings: Settings, redis_client: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     """Fills over 8.5 days while no producer runs: Bybit answers 7 days per request, so the
-    restarted producer walks window by window up to now; every fill and order once on the bus."""
+    restarted producer walks window by window up to now; every fill and order stored, once."""
     clock = Clock(wall_ms() - 10 * DAY_MS)
-    async with Simulator(_config("bybit", 21), now_ms=clock) as sim:
-        (binding,) = bind_accounts(sim)
+    async with (
+        Simulator(_config("bybit", 21), now_ms=clock) as sim,
+        orm_sink(settings, redis_client, session_factory),
+    ):
+        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
         step(sim, clock, 40, 1_000)
         async with producer(sim, settings, redis_client, binding, clock) as p:
             await p.cycle(source=Source.RECONCILE)
@@ -49,16 +65,26 @@ async def test_bybit_outage_longer_than_its_7_day_window_loses_no_fill(
 
             await until(stored, lambda: p.cycle(source=Source.RECONCILE), rounds=6)
 
+        async def in_database() -> None:
+            assert (
+                await stored_differences(sim, redis_client, session_factory, binding, FILLS_AND_ORDERS) == []
+            )
+
+        await eventually(in_database, timeout_s=60)
+
 
 async def test_kraken_backlog_of_three_times_the_page_cap_loses_no_fill(
-    settings: Settings, redis_client: aioredis.Redis
+    settings: Settings, redis_client: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     """Kraken pages newest first: a backlog of 3x the page cap is read over several cycles,
     each going on below what the previous one read; every fill once, the cursor never ahead."""
     clock = Clock(wall_ms() - DAY_MS)
     max_pages = 2
-    async with Simulator(_config("kraken", 5), now_ms=clock) as sim:
-        (binding, *_) = bind_accounts(sim)
+    async with (
+        Simulator(_config("kraken", 5), now_ms=clock) as sim,
+        orm_sink(settings, redis_client, session_factory),
+    ):
+        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
         account = binding.account
         step(sim, clock, 20, 1_000)
         async with producer(sim, settings, redis_client, binding, clock, max_pages=max_pages) as p:
@@ -87,3 +113,8 @@ async def test_kraken_backlog_of_three_times_the_page_cap_loses_no_fill(
             cursor = await p.reconciler._cursors.get(binding.ref.ex_id)
             assert cursor is not None and cursor >= clock.ms - 2 * OVERLAP_MS
         assert await _fill_count(redis_client, settings) >= len(account.fills)
+
+        async def in_database() -> None:
+            assert await stored_differences(sim, redis_client, session_factory, binding, FILLS) == []
+
+        await eventually(in_database, timeout_s=60)

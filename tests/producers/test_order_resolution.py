@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 from history_harness import DAY_MS, Clock, bus_differences, producer, step, until, wall_ms
-from producer_harness import bind_accounts, read_bus
+from producer_harness import bind_accounts, eventually, make_context, read_bus
 
 from fullon_account_service.contract import OrderUpdate, Source
+from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import SimAccount, SimOrder
@@ -126,3 +127,56 @@ async def test_an_order_the_venue_does_not_know_is_kept_and_never_given_a_status
         }
         assert ghost not in published
         assert await bus_differences(sim, redis_client, settings, binding, ORDERS) == []
+
+
+async def test_an_order_seen_open_only_over_websocket_is_resolved_after_restart(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """Bybit streams its orders: an order the stream showed open and that was canceled while the
+    producer was down is in no REST read the restart makes, yet its final state reaches the bus."""
+    clock = Clock(wall_ms() - DAY_MS)
+    async with Simulator(
+        ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=19), now_ms=clock
+    ) as sim:
+        (binding,) = bind_accounts(sim)
+        account = binding.account
+        book = OpenOrderBook(redis_client, prefix=settings.stream_prefix)
+        ctx = make_context(sim, settings, redis_client, [binding])
+        collector = LiveAccountCollector(context=ctx)
+        await collector.start_exchange(binding.ref)
+        try:
+            seen: set[str] = set()
+            for _ in range(30):
+                clock.advance(1_000)
+                if not sim.engine._actions.place_limit(account):
+                    sim.ledger.cancel(account, sim.ledger.open_orders(account)[0])
+                    continue
+                newest = max(sim.ledger.open_orders(account), key=lambda o: o.created_ms)
+
+                async def tracked(order_id: str = newest.order_id) -> None:
+                    assert order_id in await book.get(binding.ref.ex_id)
+
+                try:
+                    await eventually(tracked, timeout_s=3)
+                except AssertionError:
+                    continue
+                seen.add(newest.order_id)
+                if len(seen) >= 2:
+                    break
+            assert len(seen) >= 2, "the stream never reported an order"
+        finally:
+            await collector.stop_collection()
+            await ctx.close()
+        clock.advance(4 * HOUR_MS)
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await p.cycle(("fills",))
+        for order in [o for o in sim.ledger.open_orders(account) if o.order_id in seen]:
+            clock.advance(HOUR_MS)
+            sim.ledger.cancel(account, order)
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+
+            async def resolved() -> None:
+                assert await bus_differences(sim, redis_client, settings, binding, ORDERS) == []
+
+            await until(resolved, lambda: p.cycle(source=Source.RECONCILE), rounds=3)
+        assert not seen & set(await book.get(binding.ref.ex_id))

@@ -16,6 +16,9 @@ the unread part is, so the caller keeps its cursor at the first gap and goes on 
   a cut read has everything before its newest row, the gap starts there. Closed orders come from
   ``historicalOrders`` (the newest 2,000, not pageable): one call.
 - anything else: one call, taken as complete (no other venue is simulated or tested).
+
+A cut read always makes progress unless one timestamp (one second on Kraken, whose ``end`` is in
+whole seconds) holds a whole budget of rows (2,500 fills on Kraken, 5,000 on Bybit).
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ class HistoryRead:
     read_to_ms: int | None = None
 
 
+def _ceil_s(ms: int) -> int:
+    """Kraken's inclusive ``end``, in whole seconds, covering ``ms`` (ccxt's ``until`` would
+    add a second, and sends milliseconds for ClosedOrders)."""
+    return -(-ms // 1000)
+
+
 def _stamps(rows: Iterable[Row]) -> list[int]:
     return [r["timestamp"] for r in rows if isinstance(r.get("timestamp"), int)]
 
@@ -83,7 +92,7 @@ async def fetch_closed_orders(
     method = _closed_method(session)
     venue = session.ref.venue
     if venue == "kraken":
-        extra = {} if until is None else {"end": until // 1000 + 1}
+        extra = {} if until is None else {"end": _ceil_s(until)}
         return await _newest_first(session, method, since, until, now, extra, max_pages)
     if venue == "bybit":
         return await _bybit_windows(session, method, since, until, now, max_pages)
@@ -96,7 +105,7 @@ async def fetch_fills(
 ) -> HistoryRead:
     venue = session.ref.venue
     if venue == "kraken":
-        extra = {} if until is None else {"until": until}
+        extra = {} if until is None else {"end": _ceil_s(until)}
         return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages)
     if venue == "bybit":
         return await _bybit_windows(session, "fetch_my_trades", since, until, now, max_pages)
@@ -141,7 +150,7 @@ async def _bybit_windows(
     end = until if until is not None else now
     budget = max_pages
     start = since
-    if start >= end:
+    if start > end:
         return HistoryRead(rows, complete=True)
     while True:
         stop = min(start + BYBIT_WINDOW_MS, end)
@@ -176,10 +185,11 @@ async def _bybit_cursor_pages(
     *,
     send_end: bool,
 ) -> tuple[list[Row], int, int | None]:
-    """One category of one window: rows, the budget left, and the oldest time read if cut short."""
+    """One category of one window: rows, the budget left, and the oldest time read if cut short.
+    At least one page even on a spent budget, so every category's gap shrinks each time."""
     rows: list[Row] = []
     cursor: str | None = None
-    while budget > 0:
+    while True:
         params: dict[str, Any] = {**category, "endTime": stop} if send_end else dict(category)
         if cursor:
             params["cursor"] = cursor
@@ -189,6 +199,8 @@ async def _bybit_cursor_pages(
         cursor = _next_cursor(page)
         if not cursor:
             return rows, budget, None
+        if budget <= 0:
+            break
     stamps = _stamps(rows)
     return rows, budget, (min(stamps) if stamps else stop)
 

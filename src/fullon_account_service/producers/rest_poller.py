@@ -1,6 +1,6 @@
 """``RestAccountPoller``: one REST loop per account, one sleep per cycle.
 
-Each cycle reads what the strategy leaves to REST, plus fills always (the cursor lives here),
+Each cycle reads what the strategy leaves to REST, plus fills always (the fill cursor moves here),
 plus any stream the collector reported down or silent. The first cycle, and the one after a
 WebSocket reconnect, reads everything (a reconciliation). Errors never end the loop:
 

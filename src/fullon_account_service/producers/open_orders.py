@@ -3,7 +3,9 @@
 Key ``{prefix}open_orders:{ex_id}``, a hash ``ex_order_id -> {"symbol", "created_ms"}``. An order
 enters when an event says it is open (REST or WebSocket) and leaves only once an event with its
 final state is on the bus, so a producer that dies in between still finds it here and asks the
-venue (``resolve``). Writes are not fenced: one producer owns an account at a time.
+venue (``resolve``). Writes are not fenced: one producer owns an account at a time. A stream's
+order that cannot be written (Redis away) waits in memory and goes with the account's next write,
+so a Redis outage never stops a WebSocket loop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.contract import Envelope, OrderUpdate
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.logs import get_logger
 from fullon_account_service.storage.redis_calls import awaited
 
 
@@ -24,6 +28,7 @@ class TrackedOrder(msgspec.Struct, frozen=True):
     created_ms: int | None = None
 
 
+_log = get_logger("producers.open_orders")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(TrackedOrder).decode
 
@@ -36,6 +41,7 @@ class OpenOrderBook:
     def __init__(self, redis: aioredis.Redis, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._pending: dict[int, dict[str, bytes]] = {}
 
     async def get(self, ex_id: int) -> dict[str, TrackedOrder]:
         try:
@@ -49,19 +55,28 @@ class OpenOrderBook:
             order_id = field.decode() if isinstance(field, bytes) else str(field)
             try:
                 out[order_id] = _decode(value)
-            except msgspec.ValidationError:
+            except msgspec.DecodeError:
                 out[order_id] = TrackedOrder(symbol="")
+        for order_id, value in self._pending.get(ex_id, {}).items():
+            out.setdefault(order_id, _decode(value))
         return out
 
     async def track(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
-        """Remember every order these events say is open (terminal ones are not forgotten here)."""
+        """Remember every order these events say is open (terminal ones are not forgotten here);
+        never raises: what Redis refused waits for the account's next write."""
         mapping = {
-            e.payload.ex_order_id: _encode(TrackedOrder(e.payload.symbol, e.payload.created_ms))
-            for e in envelopes
-            if isinstance(e.payload, OrderUpdate) and not e.payload.status.is_terminal
+            **self._pending.pop(ex_id, {}),
+            **{
+                e.payload.ex_order_id: _encode(TrackedOrder(e.payload.symbol, e.payload.created_ms))
+                for e in envelopes
+                if isinstance(e.payload, OrderUpdate) and not e.payload.status.is_terminal
+            },
         }
-        if mapping:
+        try:
             await self._write(ex_id, mapping, [])
+        except AccountServiceError as e:
+            self._pending[ex_id] = mapping
+            _log.warning("open orders kept in memory until Redis answers", ex_id=ex_id, error=str(e))
 
     async def settle(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
         """After ``envelopes`` reached the bus: open orders stay tracked, finished ones leave."""
@@ -78,7 +93,12 @@ class OpenOrderBook:
             if not p.status.is_terminal
         }
         gone = [i for i, p in final.items() if p.status.is_terminal]
-        await self._write(ex_id, mapping, gone)
+        pending = self._pending.pop(ex_id, {})
+        try:
+            await self._write(ex_id, {**{i: v for i, v in pending.items() if i not in gone}, **mapping}, gone)
+        except AccountServiceError:
+            self._pending[ex_id] = pending
+            raise
 
     async def _write(self, ex_id: int, mapping: dict[str, bytes], gone: list[str]) -> None:
         if not mapping and not gone:

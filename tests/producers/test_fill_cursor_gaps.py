@@ -76,8 +76,9 @@ async def test_bybit_outage_longer_than_its_7_day_window_loses_no_fill(
 async def test_kraken_backlog_of_three_times_the_page_cap_loses_no_fill(
     settings: Settings, redis_client: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Kraken pages newest first: a backlog of 3x the page cap is read over several cycles,
-    each going on below what the previous one read; every fill once, the cursor never ahead."""
+    """Kraken pages newest first: a backlog of 3x the page cap (fills, and closed orders too) is
+    read over several cycles, each going on below what the previous one read; every fill stored
+    once, every order with its final state, the cursor never ahead of an unread fill."""
     clock = Clock(wall_ms() - DAY_MS)
     max_pages = 2
     async with (
@@ -100,21 +101,23 @@ async def test_kraken_backlog_of_three_times_the_page_cap_loses_no_fill(
         assert len(account.fills) - first >= backlog
         oldest_unread = min(f.ts_ms for f in account.fills[first:])
         async with producer(sim, settings, redis_client, binding, clock, max_pages=max_pages) as p:
-            await p.cycle(("fills",))
+            await p.cycle(source=Source.RECONCILE)
             cursor = await p.reconciler._cursors.get(binding.ref.ex_id)
             assert cursor is not None and cursor <= oldest_unread, "the cursor moved past unread fills"
             assert await bus_differences(sim, redis_client, settings, binding, FILLS) != []
 
             async def stored() -> None:
-                assert await bus_differences(sim, redis_client, settings, binding, FILLS) == []
+                assert await bus_differences(sim, redis_client, settings, binding, FILLS_AND_ORDERS) == []
 
-            await until(stored, lambda: p.cycle(("fills",)), rounds=8)
+            await until(stored, lambda: p.cycle(), rounds=8)
             await p.cycle(("fills",))
             cursor = await p.reconciler._cursors.get(binding.ref.ex_id)
             assert cursor is not None and cursor >= clock.ms - 2 * OVERLAP_MS
         assert await _fill_count(redis_client, settings) >= len(account.fills)
 
         async def in_database() -> None:
-            assert await stored_differences(sim, redis_client, session_factory, binding, FILLS) == []
+            assert (
+                await stored_differences(sim, redis_client, session_factory, binding, FILLS_AND_ORDERS) == []
+            )
 
         await eventually(in_database, timeout_s=60)

@@ -4,9 +4,10 @@ A read covers ``[since, until]`` (``until`` ``None``: up to ``now``) within a pa
 whether it read the whole span (``HistoryRead.complete``). A read the budget cut short says where
 the unread part is, so the caller keeps its cursor at the first gap and goes on from there:
 
-- kraken: TradesHistory / ClosedOrders answer 50 rows per call, newest first, paged by the
-  ``ofs`` offset (ccxt has no pagination for them). A cut read holds the newest rows: the gap is
-  ``[since, oldest row read]``, everything after it was read.
+- kraken: TradesHistory / ClosedOrders answer 50 rows per call, newest first (trades by time,
+  closed orders by closing time, asked with ``closetime=close``), paged by the ``ofs`` offset
+  (ccxt has no pagination for them). A cut read holds the newest rows: the gap is ``[since,
+  oldest time read]``, everything after it was read.
 - bybit: executions and order history answer a ``startTime``..``endTime`` range of at most 7 days
   (``startTime`` alone: the 7 days after it), newest first, cursor-paged, one category at a time
   (linear perps, spot). We walk 7-day windows from ``since`` up to ``now`` and follow
@@ -23,7 +24,7 @@ whole seconds) holds a whole budget of rows (2,500 fills on Kraken, 5,000 on Byb
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,21 @@ def _stamps(rows: Iterable[Row]) -> list[int]:
     return [r["timestamp"] for r in rows if isinstance(r.get("timestamp"), int)]
 
 
+def _time_ms(row: Row) -> int | None:
+    stamp = row.get("timestamp")
+    return stamp if isinstance(stamp, int) else None
+
+
+def _kraken_closed_ms(row: Row) -> int | None:
+    """Kraken orders its closed orders by closing time (``closetm``), not by ccxt's timestamp
+    (the opening time): a cut read's boundary is the oldest closing time read."""
+    info = row.get("info")
+    try:
+        return int(float(info["closetm"]) * 1000) if isinstance(info, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _closed_method(session: AccountSession) -> str:
     has = session.client.has
     return (
@@ -92,8 +108,10 @@ async def fetch_closed_orders(
     method = _closed_method(session)
     venue = session.ref.venue
     if venue == "kraken":
-        extra = {} if until is None else {"end": _ceil_s(until)}
-        return await _newest_first(session, method, since, until, now, extra, max_pages)
+        extra: dict[str, Any] = {"closetime": "close"}
+        if until is not None:
+            extra["end"] = _ceil_s(until)
+        return await _newest_first(session, method, since, until, now, extra, max_pages, _kraken_closed_ms)
     if venue == "bybit":
         return await _bybit_windows(session, method, since, until, now, max_pages)
     params = {} if until is None else {"until": until}
@@ -106,7 +124,7 @@ async def fetch_fills(
     venue = session.ref.venue
     if venue == "kraken":
         extra = {} if until is None else {"end": _ceil_s(until)}
-        return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages)
+        return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, _time_ms)
     if venue == "bybit":
         return await _bybit_windows(session, "fetch_my_trades", since, until, now, max_pages)
     if venue == "hyperliquid":
@@ -123,15 +141,17 @@ async def _newest_first(
     now: int,
     extra: dict[str, Any],
     max_pages: int,
+    stamp: Callable[[Row], int | None],
 ) -> HistoryRead:
-    """Kraken: ``ofs`` pages, newest first. A full last page at the budget means older rows remain."""
+    """Kraken: ``ofs`` pages, newest first by ``stamp``. A full last page at the budget means
+    older rows remain: the gap ends at the oldest ``stamp`` read."""
     rows: list[Row] = []
     for page_number in range(max_pages):
         page = await session.call(method, None, since, None, {**extra, "ofs": page_number * KRAKEN_PAGE})
         rows.extend(page)
         if len(page) < KRAKEN_PAGE:
             return HistoryRead(rows, complete=True)
-    stamps = _stamps(rows)
+    stamps = [t for t in map(stamp, rows) if t is not None]
     oldest = min(stamps) if stamps else since
     return HistoryRead(
         rows,

@@ -8,8 +8,8 @@ whatever happened while a stream was down reaches the bus.
   a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
   on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
   cursor moves only after the fills before it are on the bus.
-- Orders are read as the open ones plus the closed history, walked the same way from where the
-  previous read of this process reached (from the fill cursor after a start). Every order the
+- Orders are read as the open ones plus the closed history, walked the same way from their own
+  Redis cursor (``order_cursor``; the fill cursor where there is none yet). Every order the
   service last saw open (``open_orders``, kept in Redis across restarts) and that neither list
   mentions is queried by id (``resolve``), at most ``max_probes`` per cycle; an order the venue
   does not know is kept and logged, never given a status.
@@ -54,6 +54,7 @@ class Reconciler:
     ) -> None:
         self._outbox = outbox
         self._cursors = cursors
+        self._order_cursors = cursors.named("order_cursor")
         self._open = open_orders
         self._overlap = overlap_ms
         self._lookback = lookback_ms
@@ -89,17 +90,22 @@ class Reconciler:
         rows = await session.call("fetch_positions")
         await self._put(session.normaliser.positions(rows, source, complete=True))
 
-    async def _cursor_walk(self, ex_id: int, started: int) -> Walk:
-        cursor = await self._cursors.get(ex_id)
-        since = (cursor if cursor is not None else started - self._lookback) - self._overlap
-        return Walk(max(since, 0))
+    async def _cursor_walk(self, ex_id: int, started: int, *stores: CursorStore) -> Walk:
+        """From the first of ``stores`` holding a cursor for ``ex_id``, minus the overlap."""
+        for store in stores:
+            cursor = await store.get(ex_id)
+            if cursor is not None:
+                return Walk(max(cursor - self._overlap, 0))
+        return Walk(max(started - self._lookback - self._overlap, 0))
 
     async def orders(self, session: AccountSession, source: Source) -> None:
         """Open orders, closed history and probes of tracked orders, all on the bus before the
         tracked set forgets an order."""
         ex_id = session.ref.ex_id
         started = self._now()
-        walk = self._order_walks.get(ex_id) or await self._cursor_walk(ex_id, started)
+        walk = self._order_walks.get(ex_id) or await self._cursor_walk(
+            ex_id, started, self._order_cursors, self._cursors
+        )
         open_rows = await history.fetch_open_orders(session)
         read = await history.fetch_closed_orders(
             session, walk.since_ms, walk.until_ms, started, self._max_pages
@@ -113,9 +119,11 @@ class Reconciler:
         if outcome.next is not None:
             self._order_walks[ex_id] = outcome.next
             session.rest_once.add("orders")
-        else:
-            reached = outcome.reached_ms if outcome.reached_ms is not None else started
-            self._order_walks[ex_id] = Walk(max(reached - self._overlap, 0))
+            await self._order_cursors.advance(ex_id, outcome.safe_ms)
+            return
+        self._order_walks.pop(ex_id, None)
+        reached = outcome.reached_ms if outcome.reached_ms is not None else started
+        await self._order_cursors.advance(ex_id, reached - self._overlap)
 
     async def _probe(
         self, session: AccountSession, source: Source, seen: list[Envelope], *, full: bool
@@ -148,7 +156,7 @@ class Reconciler:
         """Fills since the cursor, published before the cursor moves past them."""
         ex_id = session.ref.ex_id
         started = self._now()
-        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started)
+        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, self._cursors)
         read = await history.fetch_fills(session, walk.since_ms, walk.until_ms, started, self._max_pages)
         batch = session.normaliser.trades(read.rows, source)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]

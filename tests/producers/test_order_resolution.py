@@ -103,7 +103,7 @@ _UNKNOWN_IDS = {
 
 
 @pytest.mark.parametrize("venue", ["kraken", "bybit", "hyperliquid"])
-async def test_an_order_the_venue_does_not_know_is_kept_and_never_given_a_status(
+async def test_an_order_the_venue_does_not_know_or_a_bad_entry_is_kept_and_never_given_a_status(
     venue: str, settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     clock = Clock(wall_ms() - DAY_MS)
@@ -114,18 +114,18 @@ async def test_an_order_the_venue_does_not_know_is_kept_and_never_given_a_status
         ghost = _UNKNOWN_IDS[venue]
         key = f"{settings.stream_prefix}open_orders:{binding.ref.ex_id}"
         await redis_client.hset(key, ghost, f'{{"symbol":"{symbol}","created_ms":{clock.ms - HOUR_MS}}}')
+        await redis_client.hset(key, "not-an-order-id", "not json")
         async with producer(sim, settings, redis_client, binding, clock) as p:
             await p.cycle(source=Source.RECONCILE)
             await p.cycle(("orders",))
-        assert ghost in await OpenOrderBook(redis_client, prefix=settings.stream_prefix).get(
-            binding.ref.ex_id
-        )
+        kept = await OpenOrderBook(redis_client, prefix=settings.stream_prefix).get(binding.ref.ex_id)
+        assert {ghost, "not-an-order-id"} <= set(kept)
         published = {
             e.payload.ex_order_id
             for e in await read_bus(redis_client, settings.stream_prefix)
             if isinstance(e.payload, OrderUpdate)
         }
-        assert ghost not in published
+        assert not {ghost, "not-an-order-id"} & published
         assert await bus_differences(sim, redis_client, settings, binding, ORDERS) == []
 
 

@@ -11,8 +11,8 @@ each such order is queried by id, as ccxt lets us per venue:
   500 most recent closed ones) when the creation time is unknown or the history has nothing;
 - hyperliquid: ``fetch_order`` (``orderStatus`` by oid).
 
-An order the venue does not know is reported back, never given a status: the caller keeps it and
-warns.
+An order the venue does not know, or will not look up (a malformed id or symbol), is reported
+back, never given a status: the caller keeps it and warns.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 
 import ccxt
 
-from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited
+from fullon_account_service.errors import AccountServiceError, FatalError
 from fullon_account_service.producers.open_orders import TrackedOrder
 from fullon_account_service.producers.session import AccountSession
 
-_NOT_FOUND = (ccxt.OrderNotFound, ccxt.InvalidOrder, ccxt.BadRequest)
+_NOT_FOUND = (ccxt.OrderNotFound, ccxt.InvalidOrder)
 
 
 @dataclass(slots=True)
@@ -37,7 +37,8 @@ class Resolution:
 
 
 async def resolve(session: AccountSession, orders: Sequence[tuple[str, TrackedOrder]]) -> Resolution:
-    """One query (two on Bybit at most) per order; rate limits and credential errors propagate."""
+    """One query (two on Bybit at most) per order; rate limits, credential errors and outages
+    propagate (the cycle is retried)."""
     out = Resolution()
     for order_id, tracked in orders:
         row = await _query(session, order_id, tracked)
@@ -68,14 +69,16 @@ async def _query(session: AccountSession, order_id: str, tracked: TrackedOrder) 
 
 
 async def _call(session: AccountSession, method: str, *args: Any) -> Any:
-    """The call's answer, or ``None`` when the venue says it has no such order."""
+    """The call's answer, or ``None`` when the venue says it has no such order or refuses the
+    question for this order alone (a bad id or symbol): one odd entry never stops the others."""
     try:
         return await session.call(method, *args)
-    except (RateLimited, CredentialsError):
-        raise
+    except FatalError:
+        return None
     except AccountServiceError as e:
-        if isinstance(e.__cause__, _NOT_FOUND):
-            return None
+        cause = e.__cause__
+        if isinstance(cause, _NOT_FOUND) or not isinstance(cause, ccxt.BaseError):
+            return None  # not found, or ccxt could not even build the request for this id
         raise
 
 

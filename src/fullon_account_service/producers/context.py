@@ -20,6 +20,7 @@ from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
 from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
@@ -111,7 +112,9 @@ class ProducerContext:
             ),
             detector=CapabilityDetector(),
             outbox=outbox,
-            reconciler=Reconciler(outbox, cursors, overlap_ms=timing.overlap_ms),
+            reconciler=Reconciler(
+                outbox, cursors, OpenOrderBook(client, prefix=prefix), overlap_ms=timing.overlap_ms
+            ),
             cursors=cursors,
             timing=timing,
             sensor=sensor,

@@ -2,9 +2,17 @@
 
 Used three ways: by the poller each cycle for the kinds the strategy leaves to REST (and fills
 always), at start, and after every WebSocket reconnect for everything (``RECONCILE`` source), so
-whatever happened while a stream was down reaches the bus. Fills are read from the Redis cursor
-(minus an overlap) and the cursor moves only after they are published; orders are read as the
-open ones plus the recently closed and canceled ones.
+whatever happened while a stream was down reaches the bus.
+
+- Fills are read from the Redis cursor (minus an overlap). A read cut short by the page budget or
+  a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
+  on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
+  cursor moves only after the fills before it are on the bus.
+- Orders are read as the open ones plus the closed history, walked the same way from their own
+  Redis cursor (``order_cursor``; the fill cursor where there is none yet). Every order the
+  service last saw open (``open_orders``, kept in Redis across restarts) and that neither list
+  mentions is queried by id (``resolve``), at most ``max_probes`` per cycle; an order the venue
+  does not know is kept and logged, never given a status.
 """
 
 from __future__ import annotations
@@ -12,14 +20,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from fullon_account_service.contract import Source
+from fullon_account_service.contract import Envelope, OrderUpdate, Source
+from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.normalise import Batch
+from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.resolve import resolve
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.walk import Walk, step
 
 ALL_KINDS = ("balance", "orders", "positions", "fills")
+_log = get_logger("producers.reconcile")
 
 
 def wall_ms() -> int:
@@ -31,16 +44,26 @@ class Reconciler:
         self,
         outbox: Outbox,
         cursors: CursorStore,
+        open_orders: OpenOrderBook,
         *,
         overlap_ms: int = 60_000,
         lookback_ms: int = 6 * 24 * 3600 * 1000,
         clock_ms: Callable[[], int] = wall_ms,
+        max_pages: int = history.MAX_PAGES,
+        max_probes: int = 20,
     ) -> None:
         self._outbox = outbox
         self._cursors = cursors
+        self._order_cursors = cursors.named("order_cursor")
+        self._open = open_orders
         self._overlap = overlap_ms
         self._lookback = lookback_ms
         self._now = clock_ms
+        self._max_pages = max_pages
+        self._max_probes = max_probes
+        self._fill_walks: dict[int, Walk] = {}
+        self._order_walks: dict[int, Walk] = {}
+        self._unknown: dict[int, set[str]] = {}
 
     async def run(self, session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
         """Read ``kinds`` (balance, orders, positions, fills) once; errors propagate (ours)."""
@@ -67,34 +90,101 @@ class Reconciler:
         rows = await session.call("fetch_positions")
         await self._put(session.normaliser.positions(rows, source, complete=True))
 
+    async def _cursor_walk(self, ex_id: int, started: int, *stores: CursorStore) -> Walk:
+        """From the first of ``stores`` holding a cursor for ``ex_id``, minus the overlap."""
+        for store in stores:
+            cursor = await store.get(ex_id)
+            if cursor is not None:
+                return Walk(max(cursor - self._overlap, 0))
+        return Walk(max(started - self._lookback - self._overlap, 0))
+
     async def orders(self, session: AccountSession, source: Source) -> None:
+        """Open orders, closed history and probes of tracked orders, all on the bus before the
+        tracked set forgets an order."""
+        ex_id = session.ref.ex_id
         started = self._now()
-        since = session.orders_since_ms
-        if since is None:
-            cursor = await self._cursors.get(session.ref.ex_id)
-            since = cursor if cursor is not None else started - self._lookback
+        walk = self._order_walks.get(ex_id) or await self._cursor_walk(
+            ex_id, started, self._order_cursors, self._cursors
+        )
         open_rows = await history.fetch_open_orders(session)
-        closed_rows = await history.fetch_closed_orders(session, max(since - self._overlap, 0))
-        batch = session.normaliser.orders(closed_rows, source)
+        read = await history.fetch_closed_orders(
+            session, walk.since_ms, walk.until_ms, started, self._max_pages
+        )
+        batch = session.normaliser.orders(read.rows, source)
         batch.extend(session.normaliser.orders(open_rows, source))
-        await self._put(batch)
-        session.orders_since_ms = started
+        await self._outbox.publish(batch.envelopes, batch.dead)
+        await self._open.settle(ex_id, batch.envelopes)
+        await self._probe(session, source, batch.envelopes, full=source is Source.RECONCILE)
+        outcome = step(walk, read, started)
+        if outcome.next is not None:
+            self._order_walks[ex_id] = outcome.next
+            session.rest_once.add("orders")
+            await self._order_cursors.advance(ex_id, outcome.safe_ms)
+            return
+        self._order_walks.pop(ex_id, None)
+        reached = outcome.reached_ms if outcome.reached_ms is not None else started
+        await self._order_cursors.advance(ex_id, reached - self._overlap)
+
+    async def _probe(
+        self, session: AccountSession, source: Source, seen: list[Envelope], *, full: bool
+    ) -> None:
+        ex_id = session.ref.ex_id
+        unknown = self._unknown.setdefault(ex_id, set())
+        if full:
+            unknown.clear()
+        listed = {e.payload.ex_order_id for e in seen if isinstance(e.payload, OrderUpdate)}
+        tracked = await self._open.get(ex_id)
+        missing = [(i, t) for i, t in tracked.items() if i not in listed and i not in unknown]
+        if not missing:
+            return
+        probe = missing[: self._max_probes]
+        found = await resolve(session, probe)
+        batch = session.normaliser.orders(found.rows, source)
+        await self._outbox.publish(batch.envelopes, batch.dead)
+        await self._open.settle(ex_id, batch.envelopes)
+        for order_id in found.unknown:
+            unknown.add(order_id)
+            _log.warning(
+                "order last seen open is unknown to the venue; kept as it was",
+                ex_id=ex_id,
+                ex_order_id=order_id,
+            )
+        if len(missing) > len(probe):
+            session.rest_once.add("orders")
 
     async def fills(self, session: AccountSession, source: Source) -> None:
         """Fills since the cursor, published before the cursor moves past them."""
         ex_id = session.ref.ex_id
         started = self._now()
-        cursor = await self._cursors.get(ex_id)
-        since = (cursor if cursor is not None else started - self._lookback) - self._overlap
-        rows = await history.fetch_fills(session, max(since, 0))
-        batch = session.normaliser.trades(rows, source)
+        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, self._cursors)
+        read = await history.fetch_fills(session, walk.since_ms, walk.until_ms, started, self._max_pages)
+        batch = session.normaliser.trades(read.rows, source)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self._outbox.publish(fresh, batch.dead)
         session.remember_fills([e.event_id for e in fresh])
         if fresh:
             session.rest_once.add("orders")
+        outcome = step(walk, read, started)
+        if outcome.next is not None:
+            self._fill_walks[ex_id] = outcome.next
+            session.wake_poller.set()
+            await self._cursors.advance(ex_id, outcome.safe_ms)
+            _log.info(
+                "fill history read in part; continuing from the gap",
+                ex_id=ex_id,
+                resume_from_ms=outcome.next.since_ms,
+                gap_until_ms=outcome.next.until_ms,
+            )
+            return
+        self._fill_walks.pop(ex_id, None)
+        reached = outcome.reached_ms if outcome.reached_ms is not None else started
         newest = max((e.exchange_ms or 0 for e in batch.envelopes), default=0)
-        await self._cursors.advance(ex_id, max(newest, started - self._overlap))
+        await self._cursors.advance(ex_id, max(newest, reached - self._overlap))
+
+    async def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> None:
+        """Orders a stream reported open: resolved against the venue after a restart if their
+        final state never reaches the bus (they leave the set only through a REST read)."""
+        await self._open.track(session.ref.ex_id, envelopes)
 
     async def ws_fills_published(self, session: AccountSession, event_ids: list[str]) -> None:
         """Fills seen over WebSocket and published: REST re-reads need not send them again."""

@@ -1,8 +1,9 @@
 """``RestAccountPoller``: one REST loop per account, one sleep per cycle.
 
-Each cycle reads what the strategy leaves to REST, plus fills always (the cursor lives here),
+Each cycle reads what the strategy leaves to REST, plus fills always (the fill cursor moves here),
 plus any stream the collector reported down or silent. The first cycle, and the one after a
-WebSocket reconnect, reads everything (a reconciliation). Errors never end the loop:
+WebSocket reconnect, reads everything (a reconciliation). The errors REST calls and Redis raise
+(translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
   the cursor has not moved, so nothing is lost, only later;

@@ -64,7 +64,6 @@ class AccountSession:
     """Kinds the poller should read on its next cycle only (e.g. orders after a new fill)."""
     reconcile_requested: bool = False
     """Set after a WebSocket reconnect: the poller's next cycle reads everything."""
-    orders_since_ms: int | None = None
     published_fills: dict[str, None] = field(default_factory=dict)
     """Event ids of fills already on the bus (bounded, oldest dropped): re-reads are not re-sent."""
     refs: int = 0

@@ -3,7 +3,10 @@
 Behaves like the venue where ccxt can see it: lists are newest first, one page per call with the
 venue's default and maximum ``limit``, ``nextPageCursor`` for the next page (``""`` on the last),
 history and executions limited to a 7-day window (``startTime``/``endTime``; the last 7 days when
-neither is given), ``orderStatus`` and ``symbol``/``settleCoin`` filters. Missing or contradictory
+neither is given, the 7 days after ``startTime`` when only it is given; a longer range is refused),
+``orderStatus`` and ``symbol``/``settleCoin`` filters. ``/v5/order/realtime`` lists open orders,
+and with ``orderId``/``orderLinkId`` (or ``openOnly=1``) closed ones too among the category's 500
+most recent orders: what ccxt's ``fetch_order`` reads. Missing or contradictory
 parameters get the venue's 10001 refusal.
 """
 
@@ -20,6 +23,7 @@ from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, Byb
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 _FOREVER_MS = 2**62
+RECENT_CLOSED = 500
 _LIMITS = {"realtime": (20, 50), "history": (20, 50), "execution": (50, 100), "position": (20, 200)}
 
 T = TypeVar("T")
@@ -162,7 +166,13 @@ async def open_orders(request: web.Request, account: SimAccount) -> web.Response
     cat = _category(query, ("linear", "spot", "inverse", "option"))
     if cat == "linear" and not (query.get("symbol") or query.get("settleCoin") or query.get("baseCoin")):
         raise _params_error("symbol, settleCoin or baseCoin is required")
-    pairs = [p for p in _orders_in(request, account, cat) if p[0].status == "open"]
+    pairs = _orders_in(request, account, cat)
+    if query.get("orderId") or query.get("orderLinkId") or query.get("openOnly") in ("1", "2"):
+        # Closed orders too, among the category's most recent ones (fetch_order's route).
+        recent = sorted(pairs, key=_order_key, reverse=True)[:RECENT_CLOSED]
+        pairs = [p for p in pairs if p[0].status == "open" or p in recent]
+    else:
+        pairs = [p for p in pairs if p[0].status == "open"]
     return _order_page(request, pairs, cat, "realtime")
 
 

@@ -83,5 +83,16 @@ async def test_db_upgrade_recreates_a_dropped_table_alembic_thinks_is_there(data
         async with engine.connect() as conn:
             assert "trades" in await conn.run_sync(_tables)
             assert await conn.run_sync(_differences) == []
+        # The re-created table fills time_ms for a row written the fullon way, as 0003 made it do.
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO trades (ex_trade_id, ex_order_id, uid, ex_id, symbol, side, volume, "
+                    "price, cost, time) VALUES ('T1', 'O1', 1, 1, 'BTC/USD', 'buy', 1.0, 100.0, 100.0, "
+                    "'2024-01-02 03:04:05.678')"
+                )
+            )
+            stored = (await conn.execute(text("SELECT time_ms FROM trades"))).scalar_one()
+        assert stored == 1_704_164_645_678
     finally:
         await engine.dispose()

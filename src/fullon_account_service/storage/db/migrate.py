@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.time_ms_trigger import time_ms_trigger
 from fullon_account_service.storage.db.version_table import VERSION_TABLE, legacy_revisions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -64,6 +65,9 @@ def _create_missing(connection: Connection) -> list[str]:
     missing = [table for table in Base.metadata.sorted_tables if table.name not in existing]
     if missing:
         Base.metadata.create_all(connection, tables=missing)
+    if "trades" in {table.name for table in missing}:
+        for statement in time_ms_trigger(connection.dialect.name):
+            connection.exec_driver_sql(statement)
     return [table.name for table in missing]
 
 

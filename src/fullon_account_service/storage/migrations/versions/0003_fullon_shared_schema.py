@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 
 from fullon_account_service.errors import FatalError
 from fullon_account_service.storage.db.column_types import utc_now
+from fullon_account_service.storage.db.time_ms_trigger import PG_FUNCTION, SQLITE_MS, TRIGGER, time_ms_trigger
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -55,28 +56,10 @@ INDEXES = (
     ("trades", ("ex_id", "symbol", "time_ms")),
     ("trades", ("ex_id", "time")),
 )
-TRIGGER = "trades_time_ms"
-PG_FUNCTION = "fullon_account_trades_time_ms"
-
-_PG_TRIGGER = (
-    f"CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "NEW.time_ms := floor(extract(epoch FROM NEW.time) * 1000)::bigint; RETURN NEW; END $$",
-    f"DROP TRIGGER IF EXISTS {TRIGGER} ON trades",
-    f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON trades FOR EACH ROW "
-    f"WHEN (NEW.time_ms IS NULL AND NEW.time IS NOT NULL) EXECUTE FUNCTION {PG_FUNCTION}()",
-)
-# Whole seconds from strftime, milliseconds cut (not rounded, as PostgreSQL's floor) from the
-# stored text 'YYYY-MM-DD HH:MM:SS.ffffff': strftime('%f') would round them.
-_SQLITE_MS = "(CAST(strftime('%s', {t}) AS INTEGER) * 1000 + CAST(substr({t} || '000', 21, 3) AS INTEGER))"
-_SQLITE_TRIGGER = (
-    f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON trades "
-    "WHEN NEW.time_ms IS NULL AND NEW.time IS NOT NULL BEGIN "
-    f"UPDATE trades SET time_ms = {_SQLITE_MS.format(t='NEW.time')} WHERE trade_id = NEW.trade_id; END"
-)
 _BACKFILL = {
     "postgresql": "UPDATE trades SET time_ms = floor(extract(epoch FROM time) * 1000)::bigint "
     "WHERE time_ms IS NULL AND time IS NOT NULL",
-    "sqlite": f"UPDATE trades SET time_ms = {_SQLITE_MS.format(t='time')} "
+    "sqlite": f"UPDATE trades SET time_ms = {SQLITE_MS.format(t='time')} "
     "WHERE time_ms IS NULL AND time IS NOT NULL",
 }
 
@@ -222,7 +205,7 @@ def _indexes(bind: Connection) -> None:
 
 
 def _time_ms_trigger(dialect: str) -> None:
-    for statement in _PG_TRIGGER if dialect == "postgresql" else (_SQLITE_TRIGGER,):
+    for statement in time_ms_trigger(dialect):
         op.execute(statement)
 
 

@@ -12,6 +12,8 @@ depend on which came first:
 - The winner's fields replace the row's; a field the winner does not know (``None``) keeps the
   row's value, and a losing version only fills fields the row does not know yet.
 - ``created_ms`` is the earliest seen; ``final_volume`` is ``filled`` once the status is terminal.
+- ``order_type`` ``"unknown"`` (a stream that does not say, e.g. Hyperliquid ``orderUpdates``)
+  counts as not known: it never replaces a known type, and a known type replaces it.
 
 ``merge`` applies the rule to two records (used to fold duplicates inside one batch, since one
 ``INSERT .. ON CONFLICT`` may not touch a row twice); ``upsert_assignments`` builds the same rule
@@ -33,6 +35,7 @@ from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import TERMINAL_STATUSES
 
 KEY_FIELDS = ("ex_id", "ex_order_id")
+UNKNOWN_TYPE = "unknown"
 VERSIONED_FIELDS = (
     "bot_id",
     "uid",
@@ -179,6 +182,8 @@ def merge(current: OrderRecord, incoming: OrderRecord) -> OrderRecord:
     changes: dict[str, Any] = {
         name: _first(getattr(winner, name), getattr(loser, name)) for name in VERSIONED_FIELDS
     }
+    if changes["order_type"] == UNKNOWN_TYPE:
+        changes["order_type"] = loser.order_type
     changes["status"] = winner.status
     changes["filled"] = _max(current.filled, incoming.filled)
     changes["created_ms"] = _min(current.created_ms, incoming.created_ms)
@@ -220,6 +225,12 @@ def upsert_assignments(
         name: case((wins, func.coalesce(inc[name], cur[name])), else_=func.coalesce(cur[name], inc[name]))
         for name in VERSIONED_FIELDS
     }
+    unknown: ColumnElement[str] = literal_column(f"'{UNKNOWN_TYPE}'")
+    values["order_type"] = case(
+        (inc.order_type == unknown, cur.order_type),
+        (cur.order_type == unknown, inc.order_type),
+        else_=values["order_type"],
+    )
     status = case((wins, inc.status), else_=cur.status)
     filled = _greatest(cur.filled, inc.filled)
     values["status"] = status

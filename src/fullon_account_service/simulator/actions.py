@@ -13,9 +13,25 @@ import random
 
 from fullon_account_service.simulator.accounting import fee_rate
 from fullon_account_service.simulator.ledger import Ledger
-from fullon_account_service.simulator.model import Market, OrderSide, SimAccount, SimOrder
+from fullon_account_service.simulator.model import (
+    ExecKind,
+    Market,
+    OrderSide,
+    OrderType,
+    SimAccount,
+    SimOrder,
+    TriggerKind,
+)
 
 _MAX_OPEN_ORDERS = 6
+_PROTECTION = 0.05
+"""How far from the mark a market order's protection (slippage) price sits."""
+_BUILDER_FEE_RATE = 0.0001
+_TRIGGER_KINDS: dict[str, tuple[TriggerKind, ...]] = {
+    "kraken": ("stop", "take_profit", "trailing_stop"),
+    "bybit": ("stop", "take_profit", "trailing_stop"),
+    "hyperliquid": ("stop", "take_profit"),
+}
 
 
 def _decimals(step: float) -> int:
@@ -68,6 +84,17 @@ class Actions:
         if market.kind == "spot":
             return None
         return float(self.rng.randint(2, min(20, market.max_leverage)))
+
+    def _protection(self, account: SimAccount, market: Market, side: OrderSide, mark: float) -> float | None:
+        """Bybit's protection limit / Hyperliquid's slippage price; Kraken sends none."""
+        if account.venue == "kraken":
+            return None
+        return round_step(mark * (1 + _PROTECTION if side == "buy" else 1 - _PROTECTION), market.tick)
+
+    def _builder_fee_rate(self, account: SimAccount, market: Market) -> float:
+        if account.venue != "hyperliquid" or market.kind != "swap":
+            return 0.0
+        return _BUILDER_FEE_RATE if self.rng.random() < 0.3 else 0.0
 
     def _fill_ok(self, account: SimAccount, order: SimOrder, amount: float, price: float, fib: bool) -> bool:
         """Would the fill keep every balance's free amount non-negative?"""
@@ -137,8 +164,70 @@ class Actions:
             None,
             self._client_id(account),
             self._leverage(market),
+            protection_price=self._protection(account, market, side, mark),
+            builder_fee_rate=self._builder_fee_rate(account, market),
         )
         return self._sweep(account, order, mark)
+
+    def place_trigger(self, account: SimAccount) -> bool:
+        """A stop, take-profit or trailing stop, market or limit once triggered, resting untriggered."""
+        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
+            return False
+        markets = self._markets(account)
+        if account.venue == "bybit":
+            # Spot conditional orders are listed only on request (orderFilter=StopOrder).
+            markets = [m for m in markets if m.kind == "swap"]
+        market = self.rng.choice(markets)
+        side: OrderSide = self.rng.choice(("buy", "sell"))
+        kind = self.rng.choice(_TRIGGER_KINDS[account.venue])
+        mark = self.ledger.price(account.venue, market.symbol)
+        away = self.rng.uniform(0.005, 0.03)
+        # A buy stop triggers above the mark, a buy take-profit below; a sell the other way round.
+        above = (side == "buy") == (kind != "take_profit")
+        trigger = round_step(mark * (1 + away if above else 1 - away), market.tick)
+        order_type: OrderType = "limit" if self.rng.random() < 0.5 else "market"
+        price = round_step(trigger * (1.001 if side == "buy" else 0.999), market.tick)
+        amount = self._amount(account, market, trigger, side)
+        self.ledger.place_order(
+            account,
+            market.symbol,
+            side,
+            order_type,
+            amount,
+            price if order_type == "limit" else None,
+            self._client_id(account),
+            self._leverage(market),
+            trigger=(kind, trigger),
+            protection_price=self._protection(account, market, side, trigger),
+        )
+        return True
+
+    def trigger_or_cancel(self, account: SimAccount) -> bool:
+        """A resting conditional order is either canceled or triggered (a market one then fills)."""
+        orders = [o for o in self.ledger.open_orders(account) if o.resting_untriggered]
+        if not orders:
+            return False
+        order = self.rng.choice(orders)
+        if self.rng.random() < 0.4:
+            self.ledger.cancel(account, order)
+            return True
+        self.ledger.trigger(account, order)
+        if order.order_type == "market":
+            return self._sweep(account, order, self.ledger.price(account.venue, order.symbol))
+        return True
+
+    def liquidate(self, account: SimAccount) -> bool:
+        """The venue closes a position: Hyperliquid liquidates, Bybit takes over (bust) or ADLs."""
+        if not account.positions or account.venue == "kraken":
+            return False
+        pos = account.positions[self.rng.choice(sorted(account.positions))]
+        market = self.ledger.market(account, pos.symbol)
+        kind: ExecKind = "liquidation"
+        if account.venue == "bybit":
+            kind = "adl" if self.rng.random() < 0.5 else "bust"
+        price = pos.mark_price if kind == "adl" else pos.liquidation_price
+        self.ledger.liquidate(account, pos.symbol, kind, round_step(price, market.tick))
+        return True
 
     def _sweep(self, account: SimAccount, order: SimOrder, mark: float) -> bool:
         """Fill a market order at once in one to three taker fills around the mark."""
@@ -159,7 +248,11 @@ class Actions:
 
     def progress(self, account: SimAccount) -> bool:
         """Fill part (sometimes all) of a resting limit order as maker."""
-        orders = [o for o in self.ledger.open_orders(account) if o.order_type == "limit"]
+        orders = [
+            o
+            for o in self.ledger.open_orders(account)
+            if o.order_type == "limit" and not o.resting_untriggered
+        ]
         if not orders:
             return False
         order = self.rng.choice(orders)
@@ -235,7 +328,18 @@ class Actions:
         else:
             amount = size + self._amount(account, market, pos.mark_price, "buy")
         side: OrderSide = "sell" if pos.contracts > 0 else "buy"
+        mark = self.ledger.price(account.venue, pos.symbol)
         order = self.ledger.place_order(
-            account, pos.symbol, side, "market", amount, None, self._client_id(account), None, amount <= size
+            account,
+            pos.symbol,
+            side,
+            "market",
+            amount,
+            None,
+            self._client_id(account),
+            None,
+            amount <= size,
+            protection_price=self._protection(account, market, side, mark),
+            builder_fee_rate=self._builder_fee_rate(account, market),
         )
-        return self._sweep(account, order, self.ledger.price(account.venue, pos.symbol))
+        return self._sweep(account, order, mark)

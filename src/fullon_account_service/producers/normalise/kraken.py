@@ -8,14 +8,16 @@
   client id in ``cl_ord_id``, which ccxt's WS parser does not read.
 - WS order fee: ``fee_usd_equiv`` is a USD valuation, not the fee charged: left unknown.
 - Fill fees: TradesHistory reports every fee in the quote currency (a fee charged in base shows as
-  its quote value, rounded to the pair's ``cost_decimals``); the executions channel reports the
-  asset charged. A fill is published with the TradesHistory meaning on both channels, so either
-  channel stores the same fee: a WS fee in base becomes ``qty * price`` rounded the same way.
+  its value at the fill price); the executions channel reports the asset charged. A fill is
+  published with the TradesHistory meaning on both channels, so either channel stores the same
+  fee: a WS fee in base becomes ``qty * price``, computed in decimals (the venue may round its REST
+  copy to the pair's ``cost_decimals``; then the two differ in that last digit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fullon_account_service.producers.normalise.common import fee, market_field, nonzero, raw
@@ -77,19 +79,16 @@ def order_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
     return _ws_order(info) if "order_id" in info else _rest_order(info)
 
 
-def cost_decimals(market: Mapping[str, Any]) -> int | None:
-    info = market.get("info")
-    value = info.get("cost_decimals") if isinstance(info, dict) else None
-    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
-
-
 def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
     fees = info.get("fees")
     if "exec_id" not in info or not isinstance(fees, list) or not fees or not isinstance(fees[0], dict):
         return {}
-    asset, qty = raw(fees[0].get("asset")), fees[0].get("qty")
-    quote, digits = market_field(market, "quote"), cost_decimals(market)
-    price = row.get("price")
-    if asset is None or asset == quote or qty is None or digits is None or not isinstance(price, int | float):
+    asset, qty = raw(fees[0].get("asset")), raw(fees[0].get("qty"))
+    quote, price = market_field(market, "quote"), raw(info.get("last_price"))
+    if asset is None or asset == quote or qty is None or price is None:
         return {}
-    return fee(round(float(qty) * float(price), digits), quote)
+    try:
+        value = Decimal(qty) * Decimal(price)
+    except ArithmeticError:
+        return {}
+    return fee(float(value), quote)

@@ -24,6 +24,9 @@ from fullon_account_service.simulator.model import (
 
 MAINTENANCE_RATE = 0.005
 """Maintenance margin as a share of position value (Bybit's first risk tier for majors)."""
+LIQ_PRICE_MIN_LEVERAGE = 3.0
+"""At this leverage or below the venue shows no liquidation/bankruptcy price (``""``): the
+unified account's collateral covers the position."""
 
 
 def fmt(value: float) -> str:
@@ -45,7 +48,13 @@ def _side(side: str) -> str:
     return "Buy" if side == "buy" else "Sell"
 
 
+_STOP_ORDER_TYPES = {"stop": "StopLoss", "take_profit": "TakeProfit", "trailing_stop": "TrailingStop"}
+_EXEC_TYPES = {"adl": "AdlTrade", "bust": "BustTrade", "liquidation": "BustTrade"}
+
+
 def order_status(order: SimOrder, market: Market) -> str:
+    if order.resting_untriggered:
+        return "Untriggered" if order.status == "open" else "Deactivated"
     if order.status == "open":
         return "PartiallyFilled" if order.filled > 0 else "New"
     if order.status == "closed":
@@ -56,11 +65,17 @@ def order_status(order: SimOrder, market: Market) -> str:
     return "PartiallyFilledCanceled" if market.kind == "spot" and order.filled > 0 else "Cancelled"
 
 
+def has_fee_detail(order: SimOrder, market: Market) -> bool:
+    """Older spot order rows carry ``cumExecFee`` only, no ``cumFeeDetail`` (every third here)."""
+    return market.kind != "spot" or not order.order_id.isdigit() or int(order.order_id) % 3 != 0
+
+
 def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    """A market order's ``price`` is the venue's protection limit, not ``"0"``."""
     spot = market.kind == "spot"
     is_open = order.status == "open"
     average = order.average
-    price = order.price if order.price is not None else 0.0
+    price = order.price if order.price is not None else (order.protection_price or 0.0)
     row: dict[str, Any] = {
         "orderId": order.order_id,
         "orderLinkId": order.client_order_id or "",
@@ -83,15 +98,15 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
         "cumFeeDetail": {order.fee_currency: fmt(order.fee)} if order.fee_currency else {},
         "timeInForce": "GTC" if order.order_type == "limit" else "IOC",
         "orderType": "Limit" if order.order_type == "limit" else "Market",
-        "stopOrderType": "",
+        "stopOrderType": _STOP_ORDER_TYPES.get(order.trigger_kind or "", ""),
         "orderIv": "",
-        "triggerPrice": "0",
+        "triggerPrice": fmt(order.trigger_price or 0.0),
         "takeProfit": "0",
         "stopLoss": "0",
         "tpTriggerBy": "",
         "slTriggerBy": "",
-        "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerDirection": _trigger_direction(order, market),
+        "triggerBy": "LastPrice" if order.trigger_kind else "",
         "lastPriceOnCreated": "",
         "reduceOnly": order.reduce_only,
         "closeOnTrigger": False,
@@ -107,11 +122,20 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
     if spot:
         # Quantities are always in base: say so, or ccxt reads a market buy's qty as quote.
         row["marketUnit"] = "baseCoin" if order.order_type == "market" else ""
+        if not has_fee_detail(order, market):
+            del row["cumFeeDetail"]
     else:
         row["tpslMode"] = ""
     if with_category:
         row["category"] = category(market)
     return row
+
+
+def _trigger_direction(order: SimOrder, market: Market) -> int:
+    """1: triggers when the price rises to ``triggerPrice``, 2: when it falls to it."""
+    if order.trigger_price is None:
+        return 0
+    return 1 if order.trigger_price >= market.price else 2
 
 
 def _fee_rate(fill: SimFill, market: Market) -> str:
@@ -127,7 +151,7 @@ def execution_row(
         "orderId": fill.order_id,
         "orderLinkId": (order.client_order_id or "") if order else "",
         "side": _side(fill.side),
-        "orderPrice": fmt(order.price or 0.0) if order else "0",
+        "orderPrice": fmt(order.price or order.protection_price or 0.0) if order else "0",
         "orderQty": fmt(order.amount) if order else "0",
         "leavesQty": fmt(order.remaining) if order else "0",
         "orderType": ("Limit" if order.order_type == "limit" else "Market") if order else "UNKNOWN",
@@ -136,11 +160,11 @@ def execution_row(
         "execId": fill.trade_id,
         "execPrice": fmt(fill.price),
         "execQty": fmt(fill.amount),
-        "execType": "Trade",
+        "execType": _EXEC_TYPES.get(fill.exec_kind or "", "Trade"),
         "execValue": fmt(fill.cost),
         "execTime": str(fill.ts_ms),
-        "feeCurrency": fill.fee_currency,
-        "feeCoin": fill.fee_currency,
+        # The venue leaves feeCurrency empty on contracts (the fee is in the settle coin).
+        "feeCurrency": fill.fee_currency if market.kind == "spot" else "",
         "isMaker": not fill.taker,
         "feeRate": _fee_rate(fill, market),
         "tradeIv": "",
@@ -187,8 +211,8 @@ def position_row(
         "positionStatus": "Normal",
         "leverage": fmt(leverage) if leverage else "",
         "markPrice": fmt(mark),
-        "liqPrice": fmt(liq) if liq else "",
-        "bustPrice": fmt(bust) if bust else "",
+        "liqPrice": fmt(liq) if liq and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
+        "bustPrice": fmt(bust) if bust and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
         "positionIM": fmt(im),
         "positionMM": fmt(mm),
         "positionBalance": fmt(im),
@@ -220,7 +244,13 @@ def _parts(account: SimAccount, markets: dict[str, Market]) -> dict[str, dict[st
     parts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for order in account.orders.values():
         market = markets.get(order.symbol)
-        if market is None or order.status != "open" or order.order_type != "limit" or order.price is None:
+        if (
+            market is None
+            or order.status != "open"
+            or order.order_type != "limit"
+            or order.price is None
+            or order.resting_untriggered
+        ):
             continue
         if market.kind == "spot":
             coin, amount = (market.quote, order.price * order.remaining)

@@ -162,7 +162,9 @@ async def open_orders(request: web.Request, account: SimAccount) -> web.Response
     cat = _category(query, ("linear", "spot", "inverse", "option"))
     if cat == "linear" and not (query.get("symbol") or query.get("settleCoin") or query.get("baseCoin")):
         raise _params_error("symbol, settleCoin or baseCoin is required")
-    pairs = [p for p in _orders_in(request, account, cat) if p[0].status == "open"]
+    # Asked by id (or client id), the venue also returns the order once it has closed.
+    by_id = bool(query.get("orderId") or query.get("orderLinkId"))
+    pairs = [p for p in _orders_in(request, account, cat) if by_id or p[0].status == "open"]
     return _order_page(request, pairs, cat, "realtime")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.venue_reads import FILL_PARAMS
 
 KRAKEN_PAGE = 50
 HYPERLIQUID_FILL_PAGE = 2000
@@ -72,9 +73,8 @@ async def fetch_fills(session: AccountSession, since: int) -> list[dict[str, Any
     if venue == "bybit":
         rows: list[dict[str, Any]] = []
         for category in _BYBIT_CATEGORIES:
-            rows.extend(
-                await session.call("fetch_my_trades", None, since, None, {**category, **_BYBIT_PAGINATE})
-            )
+            params = {**category, **_BYBIT_PAGINATE, **FILL_PARAMS["bybit"]}
+            rows.extend(await session.call("fetch_my_trades", None, since, None, params))
         return rows
     if venue == "hyperliquid":
         return await _forward_pages(session, since, HYPERLIQUID_FILL_PAGE)

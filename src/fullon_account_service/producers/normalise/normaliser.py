@@ -37,6 +37,7 @@ from fullon_account_service.errors import ContractError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.normalise import fixes, unified, venues
+from fullon_account_service.producers.normalise.wallets import WALLETS, Wallets, wallet_of
 from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
@@ -87,6 +88,7 @@ class Normaliser:
         self._clock = clock
         self.rest_balance: dict[str, CurrencyBalance] = {}
         self._known: dict[str, dict[str, Any]] = {}
+        self._wallets = Wallets(WALLETS[ref.venue]) if ref.venue in WALLETS else None
         self.leverage: dict[str, float] = {}
         """Latest leverage per symbol, from positions and orders (stamped on fills)."""
 
@@ -132,7 +134,12 @@ class Normaliser:
                 DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))
             )
         self.rest_balance = dict(rows)
-        snapshot = BalanceSnapshot(balances=rows, partial=bool(rejected))
+        complete = not rejected
+        wallet = wallet_of(self.ref.venue, balance.get("info"))
+        if self._wallets is not None and wallet is not None:
+            rows, whole = self._wallets.update(wallet, rows)
+            complete = complete and whole
+        snapshot = BalanceSnapshot(balances=rows, partial=not complete)
         self._add(batch, lambda: (snapshot, _ts(balance)), source, balance)
         return batch
 
@@ -141,6 +148,9 @@ class Normaliser:
 
         def build() -> tuple[Payload, int | None]:
             rows, complete = venues.ws_balance(self.ref.venue, balance, self._code, self.rest_balance)
+            wallet = wallet_of(self.ref.venue, balance.get("info"))
+            if self._wallets is not None and wallet is not None:
+                rows, complete = self._wallets.update(wallet, rows, whole=complete)
             return BalanceSnapshot(balances=rows, partial=not complete), _ts(balance)
 
         self._add(batch, build, Source.WS, balance)

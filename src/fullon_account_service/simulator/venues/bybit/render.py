@@ -131,6 +131,11 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
     return row
 
 
+def exec_type(fill: SimFill) -> str:
+    """``Trade``, or ``AdlTrade`` / ``BustTrade`` for the venue's own closes."""
+    return _EXEC_TYPES.get(fill.exec_kind or "", "Trade")
+
+
 def _trigger_direction(order: SimOrder, market: Market) -> int:
     """1: triggers when the price rises to ``triggerPrice``, 2: when it falls to it."""
     if order.trigger_price is None:
@@ -160,7 +165,7 @@ def execution_row(
         "execId": fill.trade_id,
         "execPrice": fmt(fill.price),
         "execQty": fmt(fill.amount),
-        "execType": _EXEC_TYPES.get(fill.exec_kind or "", "Trade"),
+        "execType": exec_type(fill),
         "execValue": fmt(fill.cost),
         "execTime": str(fill.ts_ms),
         # The venue leaves feeCurrency empty on contracts (the fee is in the settle coin).

@@ -194,7 +194,9 @@ async def executions(request: web.Request, account: SimAccount) -> web.Response:
     markets = venue_markets(request)
     exec_type = query.get("execType", "")
     pairs: list[tuple[SimFill, Market]] = []
-    for fill in account.fills if exec_type in ("", "Trade") else []:
+    for fill in account.fills:
+        if exec_type and render.exec_type(fill) != exec_type:
+            continue
         market = markets.get(fill.symbol)
         if market is None or render.category(market) != cat or not start <= fill.ts_ms <= end:
             continue

@@ -2,8 +2,8 @@
 
 Only perpetuals are listed (``metaAndAssetCtxs``); the spot side (``spotMeta``,
 ``spotMetaAndAssetCtxs``) carries the USDC and HYPE tokens (spot wallet balances) and no
-pairs, and ``perpDexs`` has only the main dex, so ccxt loads nothing else. A perp's ccxt id is its index in ``universe``, so the
-universe is ordered by the catalog's ``venue_id``.
+pairs, and ``perpDexs`` has only the main dex, so ccxt loads nothing else. A perp's ccxt id is
+its index in ``universe``, so the universe is ordered by the catalog's ``venue_id``.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ async def test_spot_fee_currency_is_the_venues_not_ccxts_guess(bybit: Venue) -> 
 
 
 @pytest.mark.parametrize(
-    ("exec_type", "kind"), [("AdlTrade", ExecKind.ADL), ("BustTrade", ExecKind.BUST), ("Settle", ExecKind.SETTLEMENT)]
+    ("exec_type", "kind"),
+    [("AdlTrade", ExecKind.ADL), ("BustTrade", ExecKind.BUST), ("Settle", ExecKind.SETTLEMENT)],
 )
 async def test_venue_initiated_executions_are_marked(bybit: Venue, exec_type: str, kind: ExecKind) -> None:
     fill = bybit.fill(bybit.exchange.parse_trade(_execution(execType=exec_type)), Source.REST)
@@ -100,7 +101,12 @@ async def test_venue_initiated_executions_are_marked(bybit: Venue, exec_type: st
 
 async def test_funding_executions_never_become_fills(bybit: Venue) -> None:
     funding = _execution(
-        execType="Funding", orderId="", orderType="UNKNOWN", execPrice="57000", execFee="0.0627", closedSize=""
+        execType="Funding",
+        orderId="",
+        orderType="UNKNOWN",
+        execPrice="57000",
+        execFee="0.0627",
+        closedSize="",
     )
     batch = bybit.normaliser.trades([bybit.exchange.parse_trade(funding)], Source.REST)
     assert batch.envelopes == [] and batch.dead == []

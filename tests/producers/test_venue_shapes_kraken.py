@@ -193,11 +193,15 @@ def test_simulator_numbers_have_fixed_decimals_without_float_noise() -> None:
     market = Market("BTC/USD", "BTC", "USD", "spot", "XXBTZUSD", 60_000.0, 0.1, 1e-8)
     price = 60_000.3
     fills = [
-        SimFill(f"T{i}", "O1", "BTC/USD", "buy", price, amount, amount * price, amount * 0.0026, "BTC", True, i)
+        SimFill(
+            f"T{i}", "O1", "BTC/USD", "buy", price, amount, amount * price, amount * 0.0026, "BTC", True, i
+        )
         for i, amount in enumerate((0.1, 0.2))
     ]
     assert fills[0].amount + fills[1].amount == 0.30000000000000004
-    order = SimOrder("O1", "BTC/USD", "buy", "limit", 0.3, 1, 2, price=price, status="closed", fee_currency="BTC")
+    order = SimOrder(
+        "O1", "BTC/USD", "buy", "limit", 0.3, 1, 2, price=price, status="closed", fee_currency="BTC"
+    )
     row = render.trade_row(fills[0], market, "limit")
     assert (row["vol"], row["cost"], row["price"]) == ("0.10000000", "6000.0300", "60000.3")
     assert row["fee"] == "15.600078"  # 0.00026 BTC at 60000.3, in USD

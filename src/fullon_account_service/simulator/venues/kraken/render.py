@@ -63,6 +63,12 @@ def kraken_type(order: SimOrder) -> str:
     return f"{base}-limit" if order.order_type == "limit" else base
 
 
+def lots(amount: float, market: Market) -> Decimal:
+    """A size as the venue keeps it: whole lots (the ledger's last fill of an order can carry float
+    noise from ``amount - filled``)."""
+    return Decimal(repr(float(amount))).quantize(Decimal(1).scaleb(-decimals_of(market.lot)))
+
+
 def fill_fee_in_quote(fill: SimFill, market: Market) -> Decimal:
     """TradesHistory's fee: in quote, a fee charged in base shown as its value at the fill price."""
     fee = exact(fill.fee)
@@ -146,9 +152,9 @@ def order_row(order: SimOrder, market: Market, fills: Sequence[SimFill] = ()) ->
     pair_dec, lot_dec = decimals_of(market.tick), decimals_of(market.lot)
     quote_dec = asset(market.quote).decimals
     fee_dec = asset(market.base).decimals if order.fee_currency == market.base else quote_dec
-    vol = fixed(exact(order.amount), lot_dec)
-    filled = sum((exact(f.amount) for f in fills), Decimal(0))
-    cost = sum((exact(f.amount) * exact(f.price) for f in fills), Decimal(0))
+    vol = quantized(exact(order.amount), lot_dec)
+    filled = sum((lots(f.amount, market) for f in fills), Decimal(0))
+    cost = sum((lots(f.amount, market) * exact(f.price) for f in fills), Decimal(0))
     fee = sum((exact(f.fee) for f in fills), Decimal(0))
     average = quantized(cost / filled, pair_dec) if filled else fixed(Decimal(0), pair_dec)
     descr = _description(order, market, vol)
@@ -171,7 +177,7 @@ def order_row(order: SimOrder, market: Market, fills: Sequence[SimFill] = ()) ->
             "close": "",
         },
         "vol": vol,
-        "vol_exec": fixed(filled, lot_dec),
+        "vol_exec": quantized(filled, lot_dec),
         "cost": fixed(cost, quote_dec),
         "fee": fixed(fee, fee_dec),
         "price": average,
@@ -204,9 +210,9 @@ def trade_row(fill: SimFill, market: Market, order_type: str) -> dict[str, Any]:
         "type": fill.side,
         "ordertype": order_type,
         "price": fixed(exact(fill.price), decimals_of(market.tick)),
-        "cost": fixed(exact(fill.amount) * exact(fill.price), quote_dec),
+        "cost": fixed(lots(fill.amount, market) * exact(fill.price), quote_dec),
         "fee": fixed(fill_fee_in_quote(fill, market), quote_dec),
-        "vol": fixed(exact(fill.amount), decimals_of(market.lot)),
+        "vol": quantized(lots(fill.amount, market), decimals_of(market.lot)),
         "margin": num(0.0, quote_dec),
         "leverage": "0",
         "misc": "",

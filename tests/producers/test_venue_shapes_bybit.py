@@ -247,3 +247,23 @@ async def test_empty_liquidation_price_is_unknown_and_leverage_reaches_fills(byb
     assert pos.liquidation_price is None and pos.leverage == 5
     fill = bybit.fill(bybit.exchange.parse_trade(_execution()), Source.REST)
     assert fill.leverage == 5  # no execution row carries leverage: the position's is stamped
+
+
+async def test_simulated_funding_and_adl_over_rest_with_every_exec_type(bybit: Venue) -> None:
+    """Real ccxt against the simulator: a funding payment and an ADL close on one position."""
+    sim, account = bybit.sim, bybit.sim.world.accounts[0]
+    order = sim.ledger.place_order(account, "ETH/USDT:USDT", "buy", "market", 0.5, leverage=4.0)
+    sim.ledger.fill(account, order, 0.5, 3000.0, taker=True)
+    funding = sim.ledger.funding(account, "ETH/USDT:USDT", 0.0001)
+    adl = sim.ledger.liquidate(account, "ETH/USDT:USDT", "adl", 3010.0)
+    params = {"type": "swap", "subType": "linear", "execType": ""}
+    rows = await bybit.exchange.fetch_my_trades(None, None, None, params)
+    assert {r["id"] for r in rows} == {funding.funding_id, adl.trade_id, account.fills[0].trade_id}
+    plain = await bybit.exchange.fetch_my_trades(None, None, None, {"type": "swap", "subType": "linear"})
+    assert {r["id"] for r in plain} == {account.fills[0].trade_id}  # ccxt's execType=Trade
+    batch = bybit.normaliser.trades(rows, Source.REST)
+    assert not batch.dead
+    fills = {e.payload.ex_trade_id: e.payload for e in batch.envelopes}  # type: ignore[union-attr]
+    assert set(fills) == {adl.trade_id, account.fills[0].trade_id}  # funding is not a fill
+    assert fills[adl.trade_id].exec_kind is ExecKind.ADL  # type: ignore[union-attr]
+    assert fills[adl.trade_id].fee_currency == "USDT"  # type: ignore[union-attr]

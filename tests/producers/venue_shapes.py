@@ -22,6 +22,7 @@ from fullon_account_service.simulator.server import Simulator
 class Venue:
     exchange: Any
     normaliser: Normaliser
+    sim: Simulator
 
     def fills(self, rows: list[dict[str, Any]], source: Source) -> list[TradeFill]:
         batch = self.normaliser.trades(rows, source)
@@ -53,6 +54,7 @@ async def venue(name: str) -> AsyncIterator[Venue]:
         try:
             await exchange.load_markets()
             ref = AccountRef(ex_id=1, uid=1, venue=name)
-            yield Venue(exchange, Normaliser(ref, exchange.markets, exchange.safe_currency_code, lambda: 1))
+            normaliser = Normaliser(ref, exchange.markets, exchange.safe_currency_code, lambda: 1)
+            yield Venue(exchange, normaliser, sim)
         finally:
             await exchange.close()

@@ -27,7 +27,7 @@ def _tables(connection: Connection) -> set[str]:
 async def _check_matches_models(url: str) -> None:
     assert await current(url) is None
     await upgrade(url)
-    assert await current(url) == "0002"
+    assert await current(url) == "0004"
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
@@ -58,4 +58,4 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     finally:
         await engine.dispose()
     await upgrade(database_url)
-    assert await current(database_url) == "0002"
+    assert await current(database_url) == "0004"

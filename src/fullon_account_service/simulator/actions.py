@@ -216,6 +216,14 @@ class Actions:
             return self._sweep(account, order, self.ledger.price(account.venue, order.symbol))
         return True
 
+    def funding(self, account: SimAccount) -> bool:
+        """A funding interval on one Bybit position (the other venues' funding is not modelled)."""
+        if account.venue != "bybit" or not account.positions:
+            return False
+        symbol = self.rng.choice(sorted(account.positions))
+        self.ledger.funding(account, symbol, self.rng.choice((0.0001, -0.0001, 0.00005)))
+        return True
+
     def liquidate(self, account: SimAccount) -> bool:
         """The venue closes a position: Hyperliquid liquidates, Bybit takes over (bust) or ADLs."""
         if not account.positions or account.venue == "kraken":

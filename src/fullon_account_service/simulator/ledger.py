@@ -37,6 +37,7 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     ExecKind,
     FillAdded,
+    FundingAdded,
     Market,
     OrderChanged,
     OrderSide,
@@ -45,6 +46,7 @@ from fullon_account_service.simulator.model import (
     SimAccount,
     SimBalance,
     SimFill,
+    SimFunding,
     SimOrder,
     TriggerKind,
     World,
@@ -268,6 +270,33 @@ class Ledger:
         return fill
 
     # -- funding and prices ---------------------------------------------------------------------
+    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimFunding:
+        """A funding payment on the ``symbol`` position: longs pay ``rate`` x value, shorts receive."""
+        pos = account.positions.get(symbol)
+        if pos is None:
+            raise ValueError(f"no {symbol} position to fund")
+        market = self.market(account, symbol)
+        before = accounting.snapshot(account)
+        size = abs(pos.contracts)
+        fee = round(size * pos.mark_price * rate * (1.0 if pos.contracts > 0 else -1.0), 8)
+        currency = str(market.settle)
+        accounting.adjust(account, currency, -fee)
+        funding = SimFunding(
+            funding_id=self._next_id(account, "funding"),
+            symbol=symbol,
+            side="buy" if pos.contracts > 0 else "sell",
+            size=size,
+            mark_price=pos.mark_price,
+            rate=rate,
+            fee=fee,
+            currency=currency,
+            ts_ms=self._ts(account),
+        )
+        account.fundings.append(funding)
+        account.emit(FundingAdded(funding))
+        self._emit_balances(account, before)
+        return funding
+
     def deposit(self, account: SimAccount, currency: str, amount: float) -> None:
         if amount <= 0:
             raise ValueError("deposit must be positive")

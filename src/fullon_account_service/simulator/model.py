@@ -97,6 +97,21 @@ class SimFill:
     """Part of ``fee`` paid to a Hyperliquid builder (``fee`` is the total, as the venue reports it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class SimFunding:
+    """A funding payment on a perp position: ``fee`` > 0 was paid, < 0 received (Bybit's sign)."""
+
+    funding_id: str
+    symbol: str
+    side: OrderSide
+    size: float
+    mark_price: float
+    rate: float
+    fee: float
+    currency: str
+    ts_ms: int
+
+
 @dataclass(slots=True)
 class SimBalance:
     total: float
@@ -148,6 +163,11 @@ class FillAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingAdded:
+    funding: SimFunding
+
+
+@dataclass(frozen=True, slots=True)
 class BalancesChanged:
     currencies: tuple[str, ...]
 
@@ -157,7 +177,7 @@ class PositionChanged:
     symbol: str
 
 
-Change = OrderChanged | FillAdded | BalancesChanged | PositionChanged
+Change = OrderChanged | FillAdded | FundingAdded | BalancesChanged | PositionChanged
 Listener = Callable[["SimAccount", Change], None]
 
 
@@ -171,6 +191,8 @@ class SimAccount:
     balances: dict[str, SimBalance] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     fills: list[SimFill] = field(default_factory=list)
+    fundings: list[SimFunding] = field(default_factory=list)
+    """Funding payments (not fills): Bybit lists them as ``Funding`` executions."""
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)

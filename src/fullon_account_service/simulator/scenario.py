@@ -109,6 +109,7 @@ class ScenarioEngine:
             (actions.place_trigger, 3),
             (actions.trigger_or_cancel, 3),
             (actions.liquidate, 1),
+            (actions.funding, 2),
         ]
         self._fallbacks = (actions.place_limit, actions.progress, actions.move_price)
         self._accounts = [a for a in world.accounts if a.venue in config.venues]

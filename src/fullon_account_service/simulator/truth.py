@@ -95,6 +95,10 @@ def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) ->
         "positions": [_position(p) for _, p in sorted(account.positions.items())],
         "orders": [_order(o) for o in account.orders.values()],
         "fills": [_fill(f) for f in account.fills],
+        "fundings": [
+            {"id": f.funding_id, "symbol": f.symbol, "fee": f.fee, "currency": f.currency, "ts_ms": f.ts_ms}
+            for f in account.fundings
+        ],
     }
     if recorder is not None:
         truth.update(recorder.history(account))

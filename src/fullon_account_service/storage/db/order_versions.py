@@ -58,6 +58,7 @@ VERSIONED_FIELDS = (
     "fee_currency",
     "reduce_only",
     "event_id",
+    "trigger_price",
 )
 
 
@@ -96,6 +97,7 @@ class OrderRecord:
     futures: bool = False
     command: str | None = None
     reason: str | None = None
+    trigger_price: float | None = None
 
     @classmethod
     def from_update(
@@ -131,6 +133,7 @@ class OrderRecord:
             created_ms=update.created_ms,
             updated_ms=update.updated_ms if update.updated_ms is not None else exchange_ms,
             event_id=event_id,
+            trigger_price=update.trigger_price,
         )
 
     @property

@@ -18,6 +18,7 @@ from fullon_account_service.simulator.model import (
     Market,
     SimAccount,
     SimFill,
+    SimFunding,
     SimOrder,
     SimPosition,
 )
@@ -186,6 +187,46 @@ def execution_row(
     if with_category:
         row["category"] = category(market)
         row["isLeverage"] = "0" if market.kind == "spot" else ""
+    return row
+
+
+def funding_row(funding: SimFunding, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    """A ``Funding`` execution: no order, ``execFee`` > 0 paid (< 0 received) at ``feeRate``."""
+    value = funding.size * funding.mark_price
+    row: dict[str, Any] = {
+        "symbol": market.venue_id,
+        "orderId": "",
+        "orderLinkId": "",
+        "side": _side(funding.side),
+        "orderPrice": "0",
+        "orderQty": "0",
+        "leavesQty": "0",
+        "orderType": "UNKNOWN",
+        "stopOrderType": "UNKNOWN",
+        "execFee": fmt(funding.fee),
+        "execId": funding.funding_id,
+        "execPrice": fmt(funding.mark_price),
+        "execQty": fmt(funding.size),
+        "execType": "Funding",
+        "execValue": fmt(value),
+        "execTime": str(funding.ts_ms),
+        "feeCurrency": "",
+        "isMaker": False,
+        "feeRate": fmt(funding.rate),
+        "tradeIv": "",
+        "markIv": "",
+        "markPrice": fmt(funding.mark_price),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "closedSize": "",
+        "seq": funding.ts_ms,
+    }
+    if with_category:
+        row["category"] = "linear"
+        row["isLeverage"] = ""
+    else:
+        row["createType"] = ""
     return row
 
 

@@ -35,6 +35,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     order_type: str | None = None
     liquidity: str | None = None
     event_id: str | None = None
+    exec_kind: str | None = None
 
     @classmethod
     def from_fill(
@@ -58,6 +59,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             order_type=fill.order_type,
             liquidity=None if fill.liquidity is None else fill.liquidity.value,
             event_id=event_id,
+            exec_kind=None if fill.exec_kind is None else fill.exec_kind.value,
         )
 
     @property
@@ -111,6 +113,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             pnl.roi,
             pnl.roi_pct,
             pnl.total_fee,
+            self.exec_kind,
         )
 
 
@@ -142,6 +145,7 @@ class TradeRow(msgspec.Struct, frozen=True, gc=False):
     roi: float
     roi_pct: float
     total_fee: float
+    exec_kind: str | None = None
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__struct_fields__}

@@ -14,24 +14,16 @@ import random
 from fullon_account_service.simulator.accounting import fee_rate
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.model import (
-    ExecKind,
     Market,
     OrderSide,
-    OrderType,
     SimAccount,
     SimOrder,
-    TriggerKind,
 )
 
-_MAX_OPEN_ORDERS = 6
+MAX_OPEN_ORDERS = 6
 _PROTECTION = 0.05
 """How far from the mark a market order's protection (slippage) price sits."""
 _BUILDER_FEE_RATE = 0.0001
-_TRIGGER_KINDS: dict[str, tuple[TriggerKind, ...]] = {
-    "kraken": ("stop", "take_profit", "trailing_stop"),
-    "bybit": ("stop", "take_profit", "trailing_stop"),
-    "hyperliquid": ("stop", "take_profit"),
-}
 
 
 def _decimals(step: float) -> int:
@@ -130,7 +122,7 @@ class Actions:
 
     # -- actions --------------------------------------------------------------------------------
     def place_limit(self, account: SimAccount) -> bool:
-        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
+        if len(self.ledger.open_orders(account)) >= MAX_OPEN_ORDERS:
             return False
         market = self.rng.choice(self._markets(account))
         side: OrderSide = self.rng.choice(("buy", "sell"))
@@ -168,74 +160,6 @@ class Actions:
             builder_fee_rate=self._builder_fee_rate(account, market),
         )
         return self._sweep(account, order, mark)
-
-    def place_trigger(self, account: SimAccount) -> bool:
-        """A stop, take-profit or trailing stop, market or limit once triggered, resting untriggered."""
-        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
-            return False
-        markets = self._markets(account)
-        if account.venue == "bybit":
-            # Spot conditional orders are listed only on request (orderFilter=StopOrder).
-            markets = [m for m in markets if m.kind == "swap"]
-        market = self.rng.choice(markets)
-        side: OrderSide = self.rng.choice(("buy", "sell"))
-        kind = self.rng.choice(_TRIGGER_KINDS[account.venue])
-        mark = self.ledger.price(account.venue, market.symbol)
-        away = self.rng.uniform(0.005, 0.03)
-        # A buy stop triggers above the mark, a buy take-profit below; a sell the other way round.
-        above = (side == "buy") == (kind != "take_profit")
-        trigger = round_step(mark * (1 + away if above else 1 - away), market.tick)
-        order_type: OrderType = "limit" if self.rng.random() < 0.5 else "market"
-        price = round_step(trigger * (1.001 if side == "buy" else 0.999), market.tick)
-        amount = self._amount(account, market, trigger, side)
-        self.ledger.place_order(
-            account,
-            market.symbol,
-            side,
-            order_type,
-            amount,
-            price if order_type == "limit" else None,
-            self._client_id(account),
-            self._leverage(market),
-            trigger=(kind, trigger),
-            protection_price=self._protection(account, market, side, trigger),
-        )
-        return True
-
-    def trigger_or_cancel(self, account: SimAccount) -> bool:
-        """A resting conditional order is either canceled or triggered (a market one then fills)."""
-        orders = [o for o in self.ledger.open_orders(account) if o.resting_untriggered]
-        if not orders:
-            return False
-        order = self.rng.choice(orders)
-        if self.rng.random() < 0.4:
-            self.ledger.cancel(account, order)
-            return True
-        self.ledger.trigger(account, order)
-        if order.order_type == "market":
-            return self._sweep(account, order, self.ledger.price(account.venue, order.symbol))
-        return True
-
-    def funding(self, account: SimAccount) -> bool:
-        """A funding interval on one Bybit position (the other venues' funding is not modelled)."""
-        if account.venue != "bybit" or not account.positions:
-            return False
-        symbol = self.rng.choice(sorted(account.positions))
-        self.ledger.funding(account, symbol, self.rng.choice((0.0001, -0.0001, 0.00005)))
-        return True
-
-    def liquidate(self, account: SimAccount) -> bool:
-        """The venue closes a position: Hyperliquid liquidates, Bybit takes over (bust) or ADLs."""
-        if not account.positions or account.venue == "kraken":
-            return False
-        pos = account.positions[self.rng.choice(sorted(account.positions))]
-        market = self.ledger.market(account, pos.symbol)
-        kind: ExecKind = "liquidation"
-        if account.venue == "bybit":
-            kind = "adl" if self.rng.random() < 0.5 else "bust"
-        price = pos.mark_price if kind == "adl" else pos.liquidation_price
-        self.ledger.liquidate(account, pos.symbol, kind, round_step(price, market.tick))
-        return True
 
     def _sweep(self, account: SimAccount, order: SimOrder, mark: float) -> bool:
         """Fill a market order at once in one to three taker fills around the mark."""
@@ -286,7 +210,7 @@ class Actions:
                 account, market.symbol, "buy", "limit", amount, round_step(mark, market.tick)
             )
             return True
-        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
+        if len(self.ledger.open_orders(account)) >= MAX_OPEN_ORDERS:
             return False
         price = round_step(mark * 1.001, market.tick)
         order = self.ledger.place_order(

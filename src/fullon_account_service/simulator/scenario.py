@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fullon_account_service.simulator.actions import Actions
 from fullon_account_service.simulator.catalog import catalog
 from fullon_account_service.simulator.credentials import make_credentials
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.model import Faults, SimAccount, SimBalance, World
+from fullon_account_service.simulator.venue_actions import VenueActions
 
 VENUES: tuple[str, ...] = ("kraken", "bybit", "hyperliquid")
 
@@ -94,7 +94,7 @@ class ScenarioEngine:
         self.config = config
         self.steps = 0
         self._rng = random.Random(config.seed)
-        self._actions = Actions(ledger, self._rng)
+        self._actions = VenueActions(ledger, self._rng)
         actions = self._actions
         self._weighted: list[tuple[Callable[[SimAccount], bool], int]] = [
             (actions.progress, 30),

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder
-from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, BybitError, signed
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -150,7 +150,7 @@ async def wallet_balance(request: web.Request, account: SimAccount) -> web.Respo
     account_type = request.query.get("accountType", "")
     if account_type != "UNIFIED":
         raise _params_error("accountType only support UNIFIED")
-    entry = render.wallet_entry(account, venue_markets(request))
+    entry = wallet.wallet_entry(account, venue_markets(request))
     wanted = [c for c in request.query.get("coin", "").split(",") if c]
     if wanted:
         entry["coin"] = [row for row in entry["coin"] if row["coin"] in wanted]

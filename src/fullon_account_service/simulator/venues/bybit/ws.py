@@ -33,7 +33,7 @@ from fullon_account_service.simulator.model import (
     SimAccount,
     World,
 )
-from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import (
     CLOCK,
     WORLD,
@@ -139,7 +139,7 @@ class PrivateSession:
                 row = render.position_row(market, pos, self.world.now_ms(), with_category=True)
                 self._post("position", "linear", [row])
         elif isinstance(change, BalancesChanged):
-            self._post("wallet", None, [render.wallet_entry(account, self._markets, change.currencies)])
+            self._post("wallet", None, [wallet.wallet_entry(account, self._markets, change.currencies)])
 
     async def handle(self, request: dict[str, Any]) -> None:
         op = str(request.get("op", ""))

@@ -220,7 +220,7 @@ async def check_truth(redis: aioredis.Redis, prefix: str, bindings: Sequence[Bin
                 f"order {order.order_id} filled {got.filled} {got} {order}"
             )
         balances = view.balances.get(ex_id, {})
-        for cur, bal in acct.balances.items():
+        for cur, bal in acct.held().items():
             if bal.total == 0 and cur not in balances:
                 continue
             assert cur in balances, f"{acct.venue} balance {cur} missing"

@@ -164,7 +164,12 @@ def test_hyperliquid_balance_is_wallet_on_rest_and_ws() -> None:
     for batch in (rest, ws):
         usdc = batch.envelopes[0].payload.balances["USDC"]  # type: ignore[union-attr]
         assert (usdc.total, usdc.used, usdc.free) == (1000.0, 60.0, 940.0)
-    assert not ws.envelopes[0].payload.partial  # type: ignore[union-attr]
+        # the spot wallet has not been read yet: merge, do not replace
+        assert batch.envelopes[0].payload.partial  # type: ignore[union-attr]
+    spot = {"balances": [{"coin": "HYPE", "hold": "1", "total": "5"}]}
+    after_spot = n.rest_balances({"info": spot, "HYPE": {"total": 5.0, "free": 4.0, "used": 1.0}})
+    assert not after_spot.envelopes[0].payload.partial  # type: ignore[union-attr]
+    assert not n.ws_balances({"info": state}).envelopes[0].payload.partial  # type: ignore[union-attr]
 
 
 def test_malformed_ws_balance_is_dead_lettered() -> None:

@@ -83,7 +83,7 @@ async def test_load_markets_matches_catalog() -> None:
 
 async def test_rest_account_matches_ground_truth() -> None:
     async with kraken_sim() as (sim, clock):
-        run_steps(sim, clock, 500)
+        run_steps(sim, clock, 700)
         for account in busy(sim):
             async with client(sim.client_config(account)) as ex:
                 assert_balances(await ex.fetch_balance(), account)

@@ -134,7 +134,8 @@ def test_history_ends_at_the_final_state() -> None:
     for acc, acc_truth in zip(world.accounts, truth["accounts"], strict=True):
         last_balance = {row["currency"]: row for row in acc_truth["balance_history"]}
         for currency, row in last_balance.items():
-            assert (row["total"], row["used"]) == (acc.balances[currency].total, acc.balances[currency].used)
+            held = acc.held()[currency]
+            assert (row["total"], row["used"]) == (held.total, held.used)
         stamps = [row["ts_ms"] for row in acc_truth["balance_history"]]
         assert stamps == sorted(stamps)
         last_position = {row["symbol"]: row for row in acc_truth["position_history"]}

@@ -7,6 +7,7 @@ import functools
 import itertools
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -108,6 +109,28 @@ async def test_unknown_fields_never_erase_known_ones(session_factory: Factory) -
         "c-9",
     )
     assert row["filled"] == 0.0 and row["updated_ms"] == 2_000
+
+
+@pytest.mark.parametrize("order", [("market", "unknown"), ("unknown", "market")])
+async def test_an_unknown_type_never_replaces_a_known_one(
+    session_factory: Factory, order: tuple[str, str]
+) -> None:
+    """Hyperliquid's orderUpdates carry no type: a stream version must not erase REST's "market"."""
+    first, second = (version(order_type=t, updated_ms=1_000 + i) for i, t in enumerate(order))
+    await save(session_factory, [first], [second])
+    async with DatabaseContext(session_factory) as db:
+        row = await db.orders.get_order(1, "o-1")
+    assert row is not None and row.order_type == "market"
+    assert merge(first, second).order_type == "market"
+    async with DatabaseContext(session_factory) as db:
+        await db.orders.save_orders(
+            [
+                version(ex_order_id="o-3", order_type="unknown"),
+                version(ex_order_id="o-3", order_type="stop", updated_ms=500),
+            ]
+        )
+        folded = await db.orders.get_order(1, "o-3")
+    assert folded is not None and folded.order_type == "stop"
 
 
 async def test_versions_of_one_order_in_one_batch_are_folded(session_factory: Factory) -> None:

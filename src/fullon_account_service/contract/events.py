@@ -66,6 +66,37 @@ class Liquidity(enum.StrEnum):
     MAKER = "maker"
 
 
+class ExecKind(enum.StrEnum):
+    """What kind of execution a fill is, where the venue says (``None``: an ordinary trade or not said).
+
+    ``liquidation``: the venue closed the position (Hyperliquid ``liquidation``, Bybit ``BustTrade``
+    is ``bust``: the position taken over at its bankruptcy price); ``adl``: closed by
+    auto-deleveraging (Bybit ``AdlTrade``); ``settlement``: a delivery/settlement (Bybit ``Settle``).
+    Funding is never a fill.
+    """
+
+    TRADE = "trade"
+    LIQUIDATION = "liquidation"
+    BUST = "bust"
+    ADL = "adl"
+    SETTLEMENT = "settlement"
+
+
+ORDER_TYPES: tuple[str, ...] = (
+    "limit",
+    "market",
+    "stop",
+    "stop_limit",
+    "take_profit",
+    "take_profit_limit",
+    "trailing_stop",
+    "trailing_stop_limit",
+    "unknown",
+)
+"""The ``order_type`` values producers publish (see docs/fields.md); ``unknown`` when no channel
+has said. Trigger orders (stop, take-profit, trailing) carry ``trigger_price`` when the venue sends it."""
+
+
 class Source(enum.StrEnum):
     WS = "ws"
     REST = "rest"
@@ -113,6 +144,11 @@ class OrderUpdate(_Payload, frozen=True, tag="order"):
     reduce_only: bool | None = None
     created_ms: TimestampMs | None = None
     updated_ms: TimestampMs | None = None
+    trigger_price: Amount | None = None
+    """Price that triggers a stop / take-profit / trailing order (``None`` for plain orders)."""
+    protection_price: Amount | None = None
+    """A market order's worst acceptable price (Bybit's protection limit, Hyperliquid's slippage
+    ``limitPx``): not a price the order traded at, so never in ``price``."""
 
 
 class Position(msgspec.Struct, frozen=True, gc=False):
@@ -125,6 +161,8 @@ class Position(msgspec.Struct, frozen=True, gc=False):
     unrealized_pnl: Signed | None = None
     liquidation_price: Amount | None = None
     margin: Amount | None = None
+    margin_mode: Text | None = None
+    """``cross`` or ``isolated`` where the venue says."""
 
 
 class PositionSnapshot(_Payload, frozen=True, tag="position"):
@@ -152,6 +190,8 @@ class TradeFill(_Payload, frozen=True, tag="trade"):
     liquidity: Liquidity | None = None
     leverage: Leverage | None = None
     order_type: Text | None = None
+    exec_kind: ExecKind | None = None
+    """Liquidation, bust, ADL or settlement fills say so; ``None`` for an ordinary trade."""
 
 
 Payload = BalanceSnapshot | OrderUpdate | PositionSnapshot | TradeFill

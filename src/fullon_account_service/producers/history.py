@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.venue_reads import FILL_PARAMS
 
 KRAKEN_PAGE = 50
 HYPERLIQUID_FILL_PAGE = 2000
@@ -126,7 +127,9 @@ async def fetch_fills(
         extra = {} if until is None else {"end": _ceil_s(until)}
         return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, _time_ms)
     if venue == "bybit":
-        return await _bybit_windows(session, "fetch_my_trades", since, until, now, max_pages)
+        return await _bybit_windows(
+            session, "fetch_my_trades", since, until, now, max_pages, FILL_PARAMS["bybit"]
+        )
     if venue == "hyperliquid":
         return await _oldest_first(session, since, until, max_pages)
     params = {} if until is None else {"until": until}
@@ -163,10 +166,17 @@ async def _newest_first(
 
 
 async def _bybit_windows(
-    session: AccountSession, method: str, since: int, until: int | None, now: int, max_pages: int
+    session: AccountSession,
+    method: str,
+    since: int,
+    until: int | None,
+    now: int,
+    max_pages: int,
+    extra: dict[str, Any] | None = None,
 ) -> HistoryRead:
     """Bybit: 7-day windows, oldest window first; inside a window each category newest first."""
     rows: list[Row] = []
+    extra = extra or {}
     end = until if until is not None else now
     budget = max_pages
     start = since
@@ -180,7 +190,7 @@ async def _bybit_windows(
         open_end = until is None and stop >= end
         for category in _BYBIT_CATEGORIES:
             got, left, cut_at = await _bybit_cursor_pages(
-                session, method, start, stop, category, budget, send_end=not open_end
+                session, method, start, stop, category, budget, send_end=not open_end, extra=extra
             )
             rows.extend(got)
             budget = left
@@ -204,13 +214,16 @@ async def _bybit_cursor_pages(
     budget: int,
     *,
     send_end: bool,
+    extra: dict[str, Any],
 ) -> tuple[list[Row], int, int | None]:
     """One category of one window: rows, the budget left, and the oldest time read if cut short.
     At least one page even on a spent budget, so every category's gap shrinks each time."""
     rows: list[Row] = []
     cursor: str | None = None
     while True:
-        params: dict[str, Any] = {**category, "endTime": stop} if send_end else dict(category)
+        params: dict[str, Any] = {**category, **extra}
+        if send_end:
+            params["endTime"] = stop
         if cursor:
             params["cursor"] = cursor
         page = await session.call(method, None, start, _BYBIT_LIMIT[method], params)

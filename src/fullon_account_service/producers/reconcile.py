@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
 from fullon_account_service.logs import get_logger
-from fullon_account_service.producers import history
+from fullon_account_service.producers import history, venue_reads
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
@@ -81,13 +81,21 @@ class Reconciler:
         await self._outbox.put(batch.envelopes, batch.dead)
 
     async def balance(self, session: AccountSession, source: Source) -> None:
-        balance = await session.call("fetch_balance")
-        await self._put(session.normaliser.rest_balances(balance, source))
+        for params in venue_reads.balance_params(session.ref.venue):
+            balance = await (
+                session.call("fetch_balance", params) if params else session.call("fetch_balance")
+            )
+            await self._put(session.normaliser.rest_balances(balance, source))
 
     async def positions(self, session: AccountSession, source: Source) -> None:
         if not history.has_positions(session):
             return
-        rows = await session.call("fetch_positions")
+        rows = []
+        for params in venue_reads.position_params(session.ref.venue, session.client.markets):
+            call = (
+                session.call("fetch_positions", None, params) if params else session.call("fetch_positions")
+            )
+            rows.extend(await call)
         await self._put(session.normaliser.positions(rows, source, complete=True))
 
     async def _cursor_walk(self, ex_id: int, started: int, *stores: CursorStore) -> Walk:

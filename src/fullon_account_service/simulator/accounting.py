@@ -34,6 +34,17 @@ _DECIMALS = 10
 _SLIPPAGE = 1.02
 
 
+_FIAT = frozenset({"USD", "EUR"})
+
+
+def fee_decimals(venue: str, currency: str) -> int | None:
+    """Decimals a venue charges fees in (Kraken: cents and a hundredth for fiat, 8 for coins);
+    ``None``: charged unrounded."""
+    if venue != "kraken":
+        return None
+    return 4 if currency in _FIAT else 8
+
+
 def fee_rate(venue: str, kind: MarketKind, *, taker: bool) -> float:
     maker_rate, taker_rate = FEE_RATES.get((venue, kind), (0.001, 0.001))
     return taker_rate if taker else maker_rate
@@ -85,7 +96,7 @@ def recompute_used(
     used: dict[str, float] = defaultdict(float)
     for order in open_orders:
         market = markets[(account.venue, order.symbol)]
-        if order.order_type != "limit" or order.price is None:
+        if order.order_type != "limit" or order.price is None or order.resting_untriggered:
             continue
         if market.kind == "spot":
             if order.side == "buy":
@@ -114,6 +125,9 @@ def settle_spot(
 ) -> tuple[float, str]:
     """Move base and quote for a spot fill; returns (fee, fee currency)."""
     fee = amount * rate if fee_in_base else cost * rate
+    digits = fee_decimals(account.venue, market.base if fee_in_base else market.quote)
+    if digits is not None:
+        fee = round(fee, digits)
     base_fee, quote_fee = (fee, 0.0) if fee_in_base else (0.0, fee)
     if side == "buy":
         adjust(account, market.base, amount - base_fee)

@@ -13,9 +13,17 @@ import random
 
 from fullon_account_service.simulator.accounting import fee_rate
 from fullon_account_service.simulator.ledger import Ledger
-from fullon_account_service.simulator.model import Market, OrderSide, SimAccount, SimOrder
+from fullon_account_service.simulator.model import (
+    Market,
+    OrderSide,
+    SimAccount,
+    SimOrder,
+)
 
-_MAX_OPEN_ORDERS = 6
+MAX_OPEN_ORDERS = 6
+_PROTECTION = 0.05
+"""How far from the mark a market order's protection (slippage) price sits."""
+_BUILDER_FEE_RATE = 0.0001
 
 
 def _decimals(step: float) -> int:
@@ -69,6 +77,17 @@ class Actions:
             return None
         return float(self.rng.randint(2, min(20, market.max_leverage)))
 
+    def _protection(self, account: SimAccount, market: Market, side: OrderSide, mark: float) -> float | None:
+        """Bybit's protection limit / Hyperliquid's slippage price; Kraken sends none."""
+        if account.venue == "kraken":
+            return None
+        return round_step(mark * (1 + _PROTECTION if side == "buy" else 1 - _PROTECTION), market.tick)
+
+    def _builder_fee_rate(self, account: SimAccount, market: Market) -> float:
+        if account.venue != "hyperliquid" or market.kind != "swap":
+            return 0.0
+        return _BUILDER_FEE_RATE if self.rng.random() < 0.3 else 0.0
+
     def _fill_ok(self, account: SimAccount, order: SimOrder, amount: float, price: float, fib: bool) -> bool:
         """Would the fill keep every balance's free amount non-negative?"""
         market = self.ledger.market(account, order.symbol)
@@ -103,7 +122,7 @@ class Actions:
 
     # -- actions --------------------------------------------------------------------------------
     def place_limit(self, account: SimAccount) -> bool:
-        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
+        if len(self.ledger.open_orders(account)) >= MAX_OPEN_ORDERS:
             return False
         market = self.rng.choice(self._markets(account))
         side: OrderSide = self.rng.choice(("buy", "sell"))
@@ -137,6 +156,8 @@ class Actions:
             None,
             self._client_id(account),
             self._leverage(market),
+            protection_price=self._protection(account, market, side, mark),
+            builder_fee_rate=self._builder_fee_rate(account, market),
         )
         return self._sweep(account, order, mark)
 
@@ -159,7 +180,11 @@ class Actions:
 
     def progress(self, account: SimAccount) -> bool:
         """Fill part (sometimes all) of a resting limit order as maker."""
-        orders = [o for o in self.ledger.open_orders(account) if o.order_type == "limit"]
+        orders = [
+            o
+            for o in self.ledger.open_orders(account)
+            if o.order_type == "limit" and not o.resting_untriggered
+        ]
         if not orders:
             return False
         order = self.rng.choice(orders)
@@ -185,7 +210,7 @@ class Actions:
                 account, market.symbol, "buy", "limit", amount, round_step(mark, market.tick)
             )
             return True
-        if len(self.ledger.open_orders(account)) >= _MAX_OPEN_ORDERS:
+        if len(self.ledger.open_orders(account)) >= MAX_OPEN_ORDERS:
             return False
         price = round_step(mark * 1.001, market.tick)
         order = self.ledger.place_order(
@@ -235,7 +260,18 @@ class Actions:
         else:
             amount = size + self._amount(account, market, pos.mark_price, "buy")
         side: OrderSide = "sell" if pos.contracts > 0 else "buy"
+        mark = self.ledger.price(account.venue, pos.symbol)
         order = self.ledger.place_order(
-            account, pos.symbol, side, "market", amount, None, self._client_id(account), None, amount <= size
+            account,
+            pos.symbol,
+            side,
+            "market",
+            amount,
+            None,
+            self._client_id(account),
+            None,
+            amount <= size,
+            protection_price=self._protection(account, market, side, mark),
+            builder_fee_rate=self._builder_fee_rate(account, market),
         )
-        return self._sweep(account, order, self.ledger.price(account.venue, pos.symbol))
+        return self._sweep(account, order, mark)

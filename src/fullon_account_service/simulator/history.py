@@ -38,8 +38,9 @@ class TruthRecorder:
         ts = self._ledger.last_ms(account)
         if isinstance(change, BalancesChanged):
             rows = self._rows(self._balances, account)
+            held = account.held()
             for currency in change.currencies:
-                balance = account.balances[currency]
+                balance = held[currency]
                 rows.append({"ts_ms": ts, "currency": currency, "total": balance.total, "used": balance.used})
         elif isinstance(change, PositionChanged):
             pos = account.positions.get(change.symbol)

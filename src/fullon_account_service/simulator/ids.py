@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from typing import Literal
 
-IdKind = Literal["order", "trade"]
+IdKind = Literal["order", "trade", "funding"]
 
 _KRAKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

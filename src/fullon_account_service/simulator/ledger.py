@@ -17,6 +17,12 @@ Accounting rules the venues render:
   ``PositionChanged`` for it tells renderers to publish a closed position).
 - An order placed without enough free funds is created with status ``rejected`` (like a venue's
   insufficient-funds reject); ``reject()`` rejects an order the scenario decides to refuse.
+- Leverage is a per-symbol setting of the account (``SimAccount.leverage``), fixed by the first
+  contract order of the symbol, as on the venues.
+- Conditional orders (``trigger_kind``) rest untriggered, lock nothing and cannot fill until
+  ``trigger()``; then they work as their ``order_type``.
+- ``liquidate()`` closes a position with a venue-initiated order whose fill is marked
+  (liquidation, bust or ADL).
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from fullon_account_service.simulator.accounting import default_leverage, fee_ra
 from fullon_account_service.simulator.ids import IdKind, make_id
 from fullon_account_service.simulator.model import (
     BalancesChanged,
+    ExecKind,
     FillAdded,
+    FundingAdded,
     Market,
     OrderChanged,
     OrderSide,
@@ -38,7 +46,9 @@ from fullon_account_service.simulator.model import (
     SimAccount,
     SimBalance,
     SimFill,
+    SimFunding,
     SimOrder,
+    TriggerKind,
     World,
 )
 
@@ -93,6 +103,11 @@ class Ledger:
         client_order_id: str | None = None,
         leverage: float | None = None,
         reduce_only: bool = False,
+        *,
+        trigger: tuple[TriggerKind, float] | None = None,
+        protection_price: float | None = None,
+        builder_fee_rate: float = 0.0,
+        venue_initiated: ExecKind | None = None,
     ) -> SimOrder:
         market = self.market(account, symbol)
         if amount <= 0:
@@ -101,7 +116,8 @@ class Ledger:
             raise ValueError("limit orders need a price, market orders take none")
         if market.kind == "swap":
             pos = account.positions.get(symbol)
-            leverage = leverage or (pos.leverage if pos else default_leverage(market))
+            setting = pos.leverage if pos else (leverage or default_leverage(market))
+            leverage = account.leverage.setdefault(symbol, setting)
         else:
             leverage, reduce_only = None, False
         ts = self._ts(account)
@@ -117,10 +133,15 @@ class Ledger:
             client_order_id=client_order_id,
             leverage=leverage,
             reduce_only=reduce_only,
+            trigger_kind=trigger[0] if trigger else None,
+            trigger_price=trigger[1] if trigger else None,
+            protection_price=protection_price if order_type == "market" else None,
+            builder_fee_rate=builder_fee_rate,
+            venue_initiated=venue_initiated,
         )
         account.orders[order.order_id] = order
         reference = price if price is not None else self._prices[(account.venue, symbol)]
-        if not accounting.affordable(account, market, order, reference):
+        if venue_initiated is None and not accounting.affordable(account, market, order, reference):
             order.status = "rejected"
             account.emit(OrderChanged(order))
             return order
@@ -133,6 +154,38 @@ class Ledger:
 
     def cancel(self, account: SimAccount, order: SimOrder) -> None:
         self._finish(account, order, "canceled")
+
+    def trigger(self, account: SimAccount, order: SimOrder) -> None:
+        """The trigger price was reached: the order becomes a working market or limit order."""
+        st = self._st(account)
+        if order.order_id not in st.open or not order.resting_untriggered:
+            raise ValueError(f"order {order.order_id} is not a resting conditional order")
+        before = accounting.snapshot(account)
+        order.triggered = True
+        order.updated_ms = self._ts(account)
+        accounting.recompute_used(account, self._markets, st.open.values())
+        account.emit(OrderChanged(order))
+        self._emit_balances(account, before)
+
+    def liquidate(self, account: SimAccount, symbol: str, kind: ExecKind, price: float) -> SimFill:
+        """The venue closes the whole position at ``price`` with an order of its own."""
+        pos = account.positions.get(symbol)
+        if pos is None:
+            raise ValueError(f"no {symbol} position to close")
+        side: OrderSide = "sell" if pos.contracts > 0 else "buy"
+        order = self.place_order(
+            account,
+            symbol,
+            side,
+            "market",
+            abs(pos.contracts),
+            None,
+            None,
+            pos.leverage,
+            True,
+            venue_initiated=kind,
+        )
+        return self.fill(account, order, order.amount, price, taker=True, exec_kind=kind)
 
     def reject(self, account: SimAccount, order: SimOrder) -> None:
         if order.filled > 0:
@@ -148,10 +201,13 @@ class Ledger:
         *,
         taker: bool,
         fee_in_base: bool = False,
+        exec_kind: ExecKind | None = None,
     ) -> SimFill:
         st = self._st(account)
         if order.order_id not in st.open:
             raise ValueError(f"order {order.order_id} is {order.status}, not open")
+        if order.resting_untriggered:
+            raise ValueError(f"order {order.order_id} has not been triggered")
         if amount <= 0 or amount > order.remaining * (1 + _EPS) + _EPS:
             raise ValueError(f"fill {amount} exceeds remaining {order.remaining}")
         market = self.market(account, order.symbol)
@@ -159,6 +215,7 @@ class Ledger:
         ts = self._ts(account)
         rate = fee_rate(account.venue, market.kind, taker=taker)
         cost = amount * price
+        builder_fee = 0.0
         if market.kind == "spot":
             if order.fee_currency is not None:
                 fee_in_base = order.fee_currency == market.base
@@ -166,12 +223,15 @@ class Ledger:
                 account, market, order.side, amount, cost, rate, fee_in_base
             )
         else:
-            fee, fee_currency = cost * rate, str(market.settle)
+            builder_fee = cost * order.builder_fee_rate
+            fee, fee_currency = cost * rate + builder_fee, str(market.settle)
             accounting.adjust(account, fee_currency, -fee)
             realised = accounting.apply_to_position(
                 account, market, order.side, amount, price, order.leverage or 1.0, self._prices, ts
             )
             accounting.adjust(account, fee_currency, realised)
+            if order.symbol in account.positions:
+                account.positions[order.symbol].isolated = order.symbol in account.isolated
         order.filled = (
             order.amount
             if order.amount - order.filled - amount <= order.amount * _EPS
@@ -197,6 +257,8 @@ class Ledger:
             taker=taker,
             ts_ms=ts,
             leverage=order.leverage,
+            exec_kind=exec_kind,
+            builder_fee=builder_fee if market.kind == "swap" else 0.0,
         )
         account.fills.append(fill)
         accounting.recompute_used(account, self._markets, st.open.values())
@@ -208,6 +270,33 @@ class Ledger:
         return fill
 
     # -- funding and prices ---------------------------------------------------------------------
+    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimFunding:
+        """A funding payment on the ``symbol`` position: longs pay ``rate`` x value, shorts receive."""
+        pos = account.positions.get(symbol)
+        if pos is None:
+            raise ValueError(f"no {symbol} position to fund")
+        market = self.market(account, symbol)
+        before = accounting.snapshot(account)
+        size = abs(pos.contracts)
+        fee = round(size * pos.mark_price * rate * (1.0 if pos.contracts > 0 else -1.0), 8)
+        currency = str(market.settle)
+        accounting.adjust(account, currency, -fee)
+        funding = SimFunding(
+            funding_id=self._next_id(account, "funding"),
+            symbol=symbol,
+            side="buy" if pos.contracts > 0 else "sell",
+            size=size,
+            mark_price=pos.mark_price,
+            rate=rate,
+            fee=fee,
+            currency=currency,
+            ts_ms=self._ts(account),
+        )
+        account.fundings.append(funding)
+        account.emit(FundingAdded(funding))
+        self._emit_balances(account, before)
+        return funding
+
     def deposit(self, account: SimAccount, currency: str, amount: float) -> None:
         if amount <= 0:
             raise ValueError("deposit must be positive")

@@ -17,6 +17,8 @@ from fullon_account_service.simulator.stats import FaultCounts, SubscriptionBoar
 MarketKind = Literal["spot", "swap"]
 OrderSide = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
+TriggerKind = Literal["stop", "take_profit", "trailing_stop"]
+ExecKind = Literal["liquidation", "bust", "adl"]
 SimOrderStatus = Literal["open", "closed", "canceled", "rejected"]
 
 
@@ -52,6 +54,22 @@ class SimOrder:
     status: SimOrderStatus = "open"
     leverage: float | None = None
     reduce_only: bool = False
+    trigger_kind: TriggerKind | None = None
+    """A conditional order (stop, take-profit, trailing stop): it rests untriggered, locking
+    nothing, until ``triggered``; then it works as ``order_type`` (market or limit)."""
+    trigger_price: float | None = None
+    triggered: bool = False
+    protection_price: float | None = None
+    """A market order's worst acceptable price (Bybit's protection limit, Hyperliquid's slippage
+    ``limitPx``), fixed when it is placed."""
+    builder_fee_rate: float = 0.0
+    """Hyperliquid builder-code fee on top of the venue's fee (share of the fill's cost)."""
+    venue_initiated: ExecKind | None = None
+    """Set on the order the venue creates to liquidate, take over or deleverage a position."""
+
+    @property
+    def resting_untriggered(self) -> bool:
+        return self.trigger_kind is not None and not self.triggered
 
     @property
     def remaining(self) -> float:
@@ -76,6 +94,24 @@ class SimFill:
     taker: bool
     ts_ms: int
     leverage: float | None = None
+    exec_kind: ExecKind | None = None
+    builder_fee: float = 0.0
+    """Part of ``fee`` paid to a Hyperliquid builder (``fee`` is the total, as the venue reports it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimFunding:
+    """A funding payment on a perp position: ``fee`` > 0 was paid, < 0 received (Bybit's sign)."""
+
+    funding_id: str
+    symbol: str
+    side: OrderSide
+    size: float
+    mark_price: float
+    rate: float
+    fee: float
+    currency: str
+    ts_ms: int
 
 
 @dataclass(slots=True)
@@ -98,6 +134,7 @@ class SimPosition:
     leverage: float
     mark_price: float
     updated_ms: int
+    isolated: bool = False
 
     @property
     def side(self) -> Literal["long", "short"]:
@@ -128,6 +165,11 @@ class FillAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingAdded:
+    funding: SimFunding
+
+
+@dataclass(frozen=True, slots=True)
 class BalancesChanged:
     currencies: tuple[str, ...]
 
@@ -137,7 +179,7 @@ class PositionChanged:
     symbol: str
 
 
-Change = OrderChanged | FillAdded | BalancesChanged | PositionChanged
+Change = OrderChanged | FillAdded | FundingAdded | BalancesChanged | PositionChanged
 Listener = Callable[["SimAccount", Change], None]
 
 
@@ -151,8 +193,26 @@ class SimAccount:
     balances: dict[str, SimBalance] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     fills: list[SimFill] = field(default_factory=list)
+    fundings: list[SimFunding] = field(default_factory=list)
+    """Funding payments (not fills): Bybit lists them as ``Funding`` executions."""
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
+    leverage: dict[str, float] = field(default_factory=dict)
+    """Leverage setting per contract symbol: like the venues, one per symbol, kept after a close."""
+    isolated: set[str] = field(default_factory=set)
+    """Contract symbols traded in isolated margin (Hyperliquid)."""
+    spot: dict[str, SimBalance] = field(default_factory=dict)
+    """Hyperliquid's spot wallet (``spotClearinghouseState``), apart from the perp account."""
+
+    def held(self) -> dict[str, SimBalance]:
+        """What the account holds per currency across its wallets (perp/unified + spot)."""
+        merged: dict[str, SimBalance] = {}
+        for wallet in (self.balances, self.spot):
+            for cur, b in wallet.items():
+                held = merged.setdefault(cur, SimBalance(0.0))
+                held.total += b.total
+                held.used += b.used
+        return merged
 
     def emit(self, change: Change) -> None:
         for listener in list(self.listeners):

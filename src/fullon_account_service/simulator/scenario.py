@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fullon_account_service.simulator.actions import Actions
 from fullon_account_service.simulator.catalog import catalog
 from fullon_account_service.simulator.credentials import make_credentials
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.model import Faults, SimAccount, SimBalance, World
+from fullon_account_service.simulator.venue_actions import VenueActions
 
 VENUES: tuple[str, ...] = ("kraken", "bybit", "hyperliquid")
 
@@ -27,6 +27,11 @@ _START_BALANCES: dict[str, dict[str, float]] = {
     "bybit": {"USDT": 100_000.0},
     "hyperliquid": {"USDC": 100_000.0},
 }
+
+_SPOT_WALLETS: dict[str, dict[str, float]] = {"hyperliquid": {"USDC": 5_000.0, "HYPE": 25.0}}
+"""Hyperliquid keeps spot tokens in a wallet of their own (``spotClearinghouseState``)."""
+_ISOLATED: dict[str, tuple[str, ...]] = {"hyperliquid": ("ETH/USDC:USDC",)}
+"""Symbols even-numbered accounts trade in isolated margin."""
 
 _MIN_TICK_S = 0.01
 _MAX_STEPS_PER_TICK = 2_000
@@ -64,9 +69,13 @@ def build_world(
             creds = make_credentials(config.seed, venue, index)
             scale = 1.0 + 0.1 * index
             balances = {cur: SimBalance(amount * scale) for cur, amount in _START_BALANCES[venue].items()}
-            accounts.append(
-                SimAccount(venue, index, creds.api_key, creds.secret, creds.wallet_address, balances)
-            )
+            account = SimAccount(venue, index, creds.api_key, creds.secret, creds.wallet_address, balances)
+            account.spot = {
+                cur: SimBalance(amount * scale) for cur, amount in _SPOT_WALLETS.get(venue, {}).items()
+            }
+            if index % 2 == 0:
+                account.isolated = set(_ISOLATED.get(venue, ()))
+            accounts.append(account)
     return World(
         markets={v: markets[v] for v in config.venues},
         accounts=accounts,
@@ -85,7 +94,7 @@ class ScenarioEngine:
         self.config = config
         self.steps = 0
         self._rng = random.Random(config.seed)
-        self._actions = Actions(ledger, self._rng)
+        self._actions = VenueActions(ledger, self._rng)
         actions = self._actions
         self._weighted: list[tuple[Callable[[SimAccount], bool], int]] = [
             (actions.progress, 30),
@@ -97,6 +106,10 @@ class ScenarioEngine:
             (actions.reject, 4),
             (actions.deposit, 3),
             (actions.withdraw, 3),
+            (actions.place_trigger, 3),
+            (actions.trigger_or_cancel, 3),
+            (actions.liquidate, 1),
+            (actions.funding, 2),
         ]
         self._fallbacks = (actions.place_limit, actions.progress, actions.move_price)
         self._accounts = [a for a in world.accounts if a.venue in config.venues]

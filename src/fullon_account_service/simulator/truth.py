@@ -2,8 +2,10 @@
 
 Accounts are identified by venue, index and a non-secret label (Hyperliquid's wallet address is
 public; API keys and secrets never appear). Orders are listed in creation order, fills in time
-order; balances carry total/used/free, positions their entry, mark and unrealised pnl. The faults
-the run injected are counted alongside, so a checker can match them against dead letters.
+order; balances carry total/used/free, positions their entry, mark and unrealised pnl.
+``balances`` is what the account holds per currency across its wallets (Hyperliquid's spot wallet
+added to its perp account, as the producers publish it); ``spot_balances`` lists the spot wallet alone.
+The faults the run injected are counted alongside, so a checker can match them against dead letters.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def _order(o: SimOrder) -> dict[str, Any]:
         "fee_currency": o.fee_currency,
         "leverage": o.leverage,
         "reduce_only": o.reduce_only,
+        "trigger_kind": o.trigger_kind,
+        "trigger_price": o.trigger_price,
+        "triggered": o.triggered,
+        "protection_price": o.protection_price,
+        "venue_initiated": o.venue_initiated,
         "created_ms": o.created_ms,
         "updated_ms": o.updated_ms,
     }
@@ -53,6 +60,8 @@ def _fill(f: SimFill) -> dict[str, Any]:
         "taker": f.taker,
         "ts_ms": f.ts_ms,
         "leverage": f.leverage,
+        "exec_kind": f.exec_kind,
+        "builder_fee": f.builder_fee,
     }
 
 
@@ -68,6 +77,7 @@ def _position(p: SimPosition) -> dict[str, Any]:
         "margin": p.margin,
         "liquidation_price": p.liquidation_price,
         "updated_ms": p.updated_ms,
+        "isolated": p.isolated,
     }
 
 
@@ -78,11 +88,18 @@ def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) ->
         "wallet_address": account.wallet_address,
         "balances": {
             cur: {"total": b.total, "used": b.used, "free": b.free}
-            for cur, b in sorted(account.balances.items())
+            for cur, b in sorted(account.held().items())
+        },
+        "spot_balances": {
+            cur: {"total": b.total, "used": b.used, "free": b.free} for cur, b in sorted(account.spot.items())
         },
         "positions": [_position(p) for _, p in sorted(account.positions.items())],
         "orders": [_order(o) for o in account.orders.values()],
         "fills": [_fill(f) for f in account.fills],
+        "fundings": [
+            {"id": f.funding_id, "symbol": f.symbol, "fee": f.fee, "currency": f.currency, "ts_ms": f.ts_ms}
+            for f in account.fundings
+        ],
     }
     if recorder is not None:
         truth.update(recorder.history(account))

@@ -1,11 +1,16 @@
 """Per-account normaliser: ccxt results in, validated envelopes and dead letters out.
 
-It remembers two things about its account, both to stay honest rather than to guess:
+It remembers three things about its account, all to stay honest rather than to guess:
 - the last complete REST balance, which completes Kraken's total-only WebSocket balances;
 - the immutable facts of orders seen before (symbol, side, type, amount, price), which complete a
   sparse WebSocket order update. A sparse update about an order never seen is held back (REST
-  reconciliation will report it) instead of being published with invented fields.
-Nothing here raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``.
+  reconciliation will report it) instead of being published with invented fields;
+- the leverage of each symbol's latest position or order: venues set leverage per symbol and no
+  fill row carries it, so a fill is stamped with the leverage its symbol had when it happened
+  (``None`` until a position or order of the symbol has said).
+Venue corrections (``fixes``) run on every order and fill before the unified reading. Nothing here
+raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``; a venue
+execution that is not a trade (funding) is dropped with a debug log.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import time
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from fullon_account_service.contract import (
     BalanceSnapshot,
@@ -27,9 +34,13 @@ from fullon_account_service.contract import (
     validate,
 )
 from fullon_account_service.errors import ContractError
+from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.normalise import unified, venues
+from fullon_account_service.producers.normalise import fixes, unified, venues
+from fullon_account_service.producers.normalise.wallets import WALLETS, Wallets, wallet_of
 from fullon_account_service.redaction import redact
+
+_log = get_logger("producers.normalise")
 
 _MAX_KNOWN_ORDERS = 10_000
 _MAX_DEAD_BYTES = 64 * 1024
@@ -77,6 +88,14 @@ class Normaliser:
         self._clock = clock
         self.rest_balance: dict[str, CurrencyBalance] = {}
         self._known: dict[str, dict[str, Any]] = {}
+        self._wallets = Wallets(WALLETS[ref.venue]) if ref.venue in WALLETS else None
+        self.leverage: dict[str, float] = {}
+        """Latest leverage per symbol, from positions and orders (stamped on fills)."""
+
+    def _market(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        markets = self._markets
+        found = markets.get(row.get("symbol")) if isinstance(markets, Mapping) else None
+        return found if isinstance(found, Mapping) else {}
 
     def _envelope(self, payload: Payload, source: Source, exchange_ms: int | None) -> Envelope:
         return validate(
@@ -115,7 +134,12 @@ class Normaliser:
                 DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))
             )
         self.rest_balance = dict(rows)
-        snapshot = BalanceSnapshot(balances=rows, partial=bool(rejected))
+        complete = not rejected
+        wallet = wallet_of(self.ref.venue, balance.get("info"))
+        if self._wallets is not None and wallet is not None:
+            rows, whole = self._wallets.update(wallet, rows)
+            complete = complete and whole
+        snapshot = BalanceSnapshot(balances=rows, partial=not complete)
         self._add(batch, lambda: (snapshot, _ts(balance)), source, balance)
         return batch
 
@@ -124,6 +148,9 @@ class Normaliser:
 
         def build() -> tuple[Payload, int | None]:
             rows, complete = venues.ws_balance(self.ref.venue, balance, self._code, self.rest_balance)
+            wallet = wallet_of(self.ref.venue, balance.get("info"))
+            if self._wallets is not None and wallet is not None:
+                rows, complete = self._wallets.update(wallet, rows, whole=complete)
             return BalanceSnapshot(balances=rows, partial=not complete), _ts(balance)
 
         self._add(batch, build, Source.WS, balance)
@@ -135,16 +162,16 @@ class Normaliser:
             if not isinstance(row, dict):
                 batch.dead.append(DeadPayload("order row is not an object", _raw(row)))
                 continue
-            completed = self._complete_order(row)
+            completed = self._complete_order(fixes.order_fixes(self.ref.venue, row, self._market(row)))
             if completed is None:
                 batch.held_back += 1
                 continue
-            fixes = venues.order_fixes(self.ref.venue, completed)
-            if fixes:
-                completed = {**completed, **fixes}
 
             def build(r: dict[str, Any] = completed) -> tuple[Payload, int | None]:
-                return unified.order_update(r, self._markets), None
+                update = unified.order_update(r, self._markets)
+                if update.leverage is not None:
+                    self.leverage[update.symbol] = update.leverage
+                return update, None
 
             self._add(batch, build, source, row)
         return batch
@@ -174,8 +201,17 @@ class Normaliser:
                 batch.dead.append(DeadPayload("trade row is not an object", _raw(row)))
                 continue
 
-            def build(r: dict[str, Any] = row) -> tuple[Payload, int | None]:
+            try:
+                fixed = fixes.trade_fixes(self.ref.venue, row, self._market(row))
+            except fixes.NotAFill as e:
+                _log.debug("not a fill; dropped", ex_id=self.ref.ex_id, reason=str(e), id=str(row.get("id")))
+                continue
+
+            def build(r: dict[str, Any] = fixed) -> tuple[Payload, int | None]:
                 fill = unified.trade_fill(r, self._markets)
+                leverage = self.leverage.get(fill.symbol)
+                if fill.leverage is None and leverage is not None:
+                    fill = msgspec.structs.replace(fill, leverage=leverage)
                 return fill, fill.time_ms
 
             self._add(batch, build, source, row)
@@ -192,6 +228,9 @@ class Normaliser:
             except ContractError as e:
                 batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(row)))
                 complete = False
+        for p in parsed:
+            if p.leverage is not None:
+                self.leverage[p.symbol] = p.leverage
         if complete:
             parsed = [p for p in parsed if p.volume > 0]
         elif not parsed:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fullon_account_service.contract import (
     CurrencyBalance,
+    ExecKind,
     Liquidity,
     OrderStatus,
     OrderUpdate,
@@ -31,6 +32,10 @@ from fullon_account_service.producers.normalise.fields import (
 )
 
 _STATUSES = {s.value: s for s in OrderStatus}
+_NO_LIMIT_TYPES = frozenset({"market", "stop", "take_profit", "trailing_stop"})
+"""Order types that execute at market once live: their ``price`` on the wire is a protection
+(slippage) price, published as ``protection_price``, never as ``price``."""
+_EXEC_KINDS = {k.value: k for k in ExecKind}
 _BALANCE_META = frozenset({"info", "timestamp", "datetime", "free", "used", "total", "debt"})
 
 
@@ -67,14 +72,20 @@ def order_update(row: dict[str, Any], markets: Container[str]) -> OrderUpdate:
         raise ContractError(f"order status={row.get('status')!r} is not a known state")
     fee, fee_currency = _fee(row)
     info = row.get("info")
+    order_type = (text(row, "type") or "unknown").lower()
+    price = positive_or_none(number(row, "price"))
+    protection = positive_or_none(number(row, "protectionPrice"))
+    if order_type in _NO_LIMIT_TYPES and price is not None:
+        protection, price = protection or price, None
+    client_order_id = text(row, "clientOrderId")
     return OrderUpdate(
         ex_order_id=required_text(row, "id"),
         symbol=symbol_of(row, markets),
         side=side_of(row.get("side")),
-        order_type=text(row, "type") or "unknown",
+        order_type=order_type,
         status=status,
-        client_order_id=text(row, "clientOrderId"),
-        price=positive_or_none(number(row, "price")),
+        client_order_id=None if client_order_id == "0" else client_order_id,
+        price=price,
         volume=number(row, "amount"),
         filled=number(row, "filled"),
         remaining=number(row, "remaining"),
@@ -85,6 +96,8 @@ def order_update(row: dict[str, Any], markets: Container[str]) -> OrderUpdate:
         reduce_only=row.get("reduceOnly") if isinstance(row.get("reduceOnly"), bool) else None,
         created_ms=timestamp_ms(row, "timestamp"),
         updated_ms=timestamp_ms(row, "lastUpdateTimestamp") or timestamp_ms(row, "lastTradeTimestamp"),
+        trigger_price=positive_or_none(number(row, "triggerPrice")),
+        protection_price=protection,
     )
 
 
@@ -110,6 +123,7 @@ def trade_fill(row: dict[str, Any], markets: Container[str]) -> TradeFill:
         fee_currency=fee_currency,
         liquidity=Liquidity(liquidity) if liquidity in ("taker", "maker") else None,
         order_type=text(row, "type"),
+        exec_kind=_EXEC_KINDS.get(str(row.get("execKind"))),
     )
 
 
@@ -120,6 +134,7 @@ def position(row: dict[str, Any], markets: Container[str]) -> Position:
     if contracts == 0 or raw_side not in ("long", "short"):
         return Position(symbol=symbol, side=PositionSide.FLAT, volume=0.0)
     margin = number(row, "initialMargin")
+    mode = text(row, "marginMode")
     return Position(
         symbol=symbol,
         side=PositionSide(raw_side),
@@ -130,6 +145,7 @@ def position(row: dict[str, Any], markets: Container[str]) -> Position:
         unrealized_pnl=number(row, "unrealizedPnl", signed=True),
         liquidation_price=positive_or_none(number(row, "liquidationPrice")),
         margin=margin if margin is not None else number(row, "collateral"),
+        margin_mode=mode if mode in ("cross", "isolated") else None,
     )
 
 

@@ -144,27 +144,3 @@ def ws_balance(
     venue: str, balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
 ) -> WsBalance:
     return _READERS.get(venue, _unified)(balance, code, rest)
-
-
-def _bybit_order(info: Mapping[str, Any]) -> dict[str, Any]:
-    # ccxt maps PartiallyFilledCanceled to "closed"; the order was canceled (with a partial fill).
-    return {"status": "canceled"} if info.get("orderStatus") == "PartiallyFilledCanceled" else {}
-
-
-def _kraken_order(info: Mapping[str, Any]) -> dict[str, Any]:
-    # ccxt does not read the executions channel's cumulative quantity; the venue does send it.
-    cum_qty = info.get("cum_qty")
-    return {"filled": cum_qty} if cum_qty not in (None, "") and "order_id" in info else {}
-
-
-_ORDER_FIXES = {"bybit": _bybit_order, "kraken": _kraken_order}
-
-
-def order_fixes(venue: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """Fields the venue did send where ccxt's unified order drops or mislabels them."""
-    info = row.get("info")
-    fix = _ORDER_FIXES.get(venue)
-    if fix is None or not isinstance(info, dict):
-        return {}
-    fixes = fix(info)
-    return {k: v for k, v in fixes.items() if k == "status" or row.get(k) is None}

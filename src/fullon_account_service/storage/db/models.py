@@ -164,6 +164,7 @@ class Order(Base):
     created_ms: Mapped[int | None] = mapped_column(BigId)
     updated_ms: Mapped[int | None] = mapped_column(BigId)
     event_id: Mapped[str | None] = mapped_column(String(64))
+    trigger_price: Mapped[float | None] = mapped_column(Double)
 
     @property
     def is_terminal(self) -> bool:
@@ -206,6 +207,7 @@ class Trade(Base):
     liquidity: Mapped[str | None] = mapped_column(String(8))
     exchange: Mapped[str | None] = mapped_column(String(64))
     event_id: Mapped[str | None] = mapped_column(String(64))
+    exec_kind: Mapped[str | None] = mapped_column(String(16))
 
 
 class TradeBook(Base):

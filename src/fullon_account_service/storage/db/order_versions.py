@@ -15,6 +15,8 @@ depend on which came first:
 - ``bot_id`` and ``reason`` belong to whoever placed the order (a fullon bot writes them): a
   stored value is kept; the documented "unknown" values (``UNKNOWN_BOT_ID``, ``UNKNOWN``, written
   because fullon's schema requires a value) give way to a real one.
+- ``order_type`` ``"unknown"`` (a stream that does not say, e.g. Hyperliquid ``orderUpdates``)
+  counts as not known: it never replaces a known type, and a known type replaces it.
 
 ``merge`` applies the rule to two records (used to fold duplicates inside one batch, since one
 ``INSERT .. ON CONFLICT`` may not touch a row twice); ``upsert_assignments`` builds the same rule
@@ -38,6 +40,7 @@ from fullon_account_service.storage.db.models import TERMINAL_STATUSES, UNKNOWN,
 KEY_FIELDS = ("ex_id", "ex_order_id")
 OWNER_FIELDS = {"bot_id": UNKNOWN_BOT_ID, "reason": UNKNOWN}
 """Fields of the order's owner, with the value written when nobody said."""
+UNKNOWN_TYPE = UNKNOWN
 VERSIONED_FIELDS = (
     "uid",
     "cat_ex_id",
@@ -58,6 +61,7 @@ VERSIONED_FIELDS = (
     "fee_currency",
     "reduce_only",
     "event_id",
+    "trigger_price",
 )
 
 
@@ -96,6 +100,7 @@ class OrderRecord:
     futures: bool = False
     command: str | None = None
     reason: str | None = None
+    trigger_price: float | None = None
 
     @classmethod
     def from_update(
@@ -131,6 +136,7 @@ class OrderRecord:
             created_ms=update.created_ms,
             updated_ms=update.updated_ms if update.updated_ms is not None else exchange_ms,
             event_id=event_id,
+            trigger_price=update.trigger_price,
         )
 
     @property
@@ -192,6 +198,8 @@ def merge(current: OrderRecord, incoming: OrderRecord) -> OrderRecord:
     }
     for name in OWNER_FIELDS:
         changes[name] = _owner(name, getattr(current, name), getattr(incoming, name))
+    if changes["order_type"] == UNKNOWN_TYPE:
+        changes["order_type"] = loser.order_type
     changes["status"] = winner.status
     changes["filled"] = _max(current.filled, incoming.filled)
     changes["created_ms"] = _min(current.created_ms, incoming.created_ms)
@@ -233,9 +241,15 @@ def upsert_assignments(
         name: case((wins, func.coalesce(inc[name], cur[name])), else_=func.coalesce(cur[name], inc[name]))
         for name in VERSIONED_FIELDS
     }
-    for name, unknown in OWNER_FIELDS.items():
-        unset = or_(cur[name].is_(None), cur[name] == literal_column(repr(unknown)))
+    for name, unset_value in OWNER_FIELDS.items():
+        unset = or_(cur[name].is_(None), cur[name] == literal_column(repr(unset_value)))
         values[name] = case((unset, inc[name]), else_=cur[name])
+    unknown_type: ColumnElement[str] = literal_column(f"'{UNKNOWN_TYPE}'")
+    values["order_type"] = case(
+        (inc.order_type == unknown_type, cur.order_type),
+        (cur.order_type == unknown_type, inc.order_type),
+        else_=values["order_type"],
+    )
     status = case((wins, inc.status), else_=cur.status)
     filled = _greatest(cur.filled, inc.filled)
     values["status"] = status

@@ -9,21 +9,23 @@ carry ``createType``.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+import zlib
 from decimal import Decimal
 from typing import Any
 
 from fullon_account_service.simulator.model import (
     Market,
-    SimAccount,
     SimFill,
+    SimFunding,
     SimOrder,
     SimPosition,
 )
 
 MAINTENANCE_RATE = 0.005
 """Maintenance margin as a share of position value (Bybit's first risk tier for majors)."""
+LIQ_PRICE_MIN_LEVERAGE = 3.0
+"""At this leverage or below the venue shows no liquidation/bankruptcy price (``""``): the
+unified account's collateral covers the position."""
 
 
 def fmt(value: float) -> str:
@@ -45,7 +47,13 @@ def _side(side: str) -> str:
     return "Buy" if side == "buy" else "Sell"
 
 
+_STOP_ORDER_TYPES = {"stop": "StopLoss", "take_profit": "TakeProfit", "trailing_stop": "TrailingStop"}
+_EXEC_TYPES = {"adl": "AdlTrade", "bust": "BustTrade", "liquidation": "BustTrade"}
+
+
 def order_status(order: SimOrder, market: Market) -> str:
+    if order.resting_untriggered:
+        return "Untriggered" if order.status == "open" else "Deactivated"
     if order.status == "open":
         return "PartiallyFilled" if order.filled > 0 else "New"
     if order.status == "closed":
@@ -56,11 +64,18 @@ def order_status(order: SimOrder, market: Market) -> str:
     return "PartiallyFilledCanceled" if market.kind == "spot" and order.filled > 0 else "Cancelled"
 
 
+def has_fee_detail(order: SimOrder, market: Market) -> bool:
+    """Older spot order rows carry ``cumExecFee`` only, no ``cumFeeDetail`` (about one spot order
+    in three here, chosen by its id so every read of the order agrees)."""
+    return market.kind != "spot" or zlib.crc32(order.order_id.encode()) % 3 != 0
+
+
 def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    """A market order's ``price`` is the venue's protection limit, not ``"0"``."""
     spot = market.kind == "spot"
     is_open = order.status == "open"
     average = order.average
-    price = order.price if order.price is not None else 0.0
+    price = order.price if order.price is not None else (order.protection_price or 0.0)
     row: dict[str, Any] = {
         "orderId": order.order_id,
         "orderLinkId": order.client_order_id or "",
@@ -83,15 +98,15 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
         "cumFeeDetail": {order.fee_currency: fmt(order.fee)} if order.fee_currency else {},
         "timeInForce": "GTC" if order.order_type == "limit" else "IOC",
         "orderType": "Limit" if order.order_type == "limit" else "Market",
-        "stopOrderType": "",
+        "stopOrderType": _STOP_ORDER_TYPES.get(order.trigger_kind or "", ""),
         "orderIv": "",
-        "triggerPrice": "0",
+        "triggerPrice": fmt(order.trigger_price or 0.0),
         "takeProfit": "0",
         "stopLoss": "0",
         "tpTriggerBy": "",
         "slTriggerBy": "",
-        "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerDirection": _trigger_direction(order, market),
+        "triggerBy": "LastPrice" if order.trigger_kind else "",
         "lastPriceOnCreated": "",
         "reduceOnly": order.reduce_only,
         "closeOnTrigger": False,
@@ -107,11 +122,25 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
     if spot:
         # Quantities are always in base: say so, or ccxt reads a market buy's qty as quote.
         row["marketUnit"] = "baseCoin" if order.order_type == "market" else ""
+        if not has_fee_detail(order, market):
+            del row["cumFeeDetail"]
     else:
         row["tpslMode"] = ""
     if with_category:
         row["category"] = category(market)
     return row
+
+
+def exec_type(fill: SimFill) -> str:
+    """``Trade``, or ``AdlTrade`` / ``BustTrade`` for the venue's own closes."""
+    return _EXEC_TYPES.get(fill.exec_kind or "", "Trade")
+
+
+def _trigger_direction(order: SimOrder, market: Market) -> int:
+    """1: triggers when the price rises to ``triggerPrice``, 2: when it falls to it."""
+    if order.trigger_price is None:
+        return 0
+    return 1 if order.trigger_price >= market.price else 2
 
 
 def _fee_rate(fill: SimFill, market: Market) -> str:
@@ -127,7 +156,7 @@ def execution_row(
         "orderId": fill.order_id,
         "orderLinkId": (order.client_order_id or "") if order else "",
         "side": _side(fill.side),
-        "orderPrice": fmt(order.price or 0.0) if order else "0",
+        "orderPrice": fmt(order.price or order.protection_price or 0.0) if order else "0",
         "orderQty": fmt(order.amount) if order else "0",
         "leavesQty": fmt(order.remaining) if order else "0",
         "orderType": ("Limit" if order.order_type == "limit" else "Market") if order else "UNKNOWN",
@@ -136,11 +165,11 @@ def execution_row(
         "execId": fill.trade_id,
         "execPrice": fmt(fill.price),
         "execQty": fmt(fill.amount),
-        "execType": "Trade",
+        "execType": exec_type(fill),
         "execValue": fmt(fill.cost),
         "execTime": str(fill.ts_ms),
-        "feeCurrency": fill.fee_currency,
-        "feeCoin": fill.fee_currency,
+        # The venue leaves feeCurrency empty on contracts (the fee is in the settle coin).
+        "feeCurrency": fill.fee_currency if market.kind == "spot" else "",
         "isMaker": not fill.taker,
         "feeRate": _fee_rate(fill, market),
         "tradeIv": "",
@@ -157,6 +186,46 @@ def execution_row(
     if with_category:
         row["category"] = category(market)
         row["isLeverage"] = "0" if market.kind == "spot" else ""
+    return row
+
+
+def funding_row(funding: SimFunding, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    """A ``Funding`` execution: no order, ``execFee`` > 0 paid (< 0 received) at ``feeRate``."""
+    value = funding.size * funding.mark_price
+    row: dict[str, Any] = {
+        "symbol": market.venue_id,
+        "orderId": "",
+        "orderLinkId": "",
+        "side": _side(funding.side),
+        "orderPrice": "0",
+        "orderQty": "0",
+        "leavesQty": "0",
+        "orderType": "UNKNOWN",
+        "stopOrderType": "UNKNOWN",
+        "execFee": fmt(funding.fee),
+        "execId": funding.funding_id,
+        "execPrice": fmt(funding.mark_price),
+        "execQty": fmt(funding.size),
+        "execType": "Funding",
+        "execValue": fmt(value),
+        "execTime": str(funding.ts_ms),
+        "feeCurrency": "",
+        "isMaker": False,
+        "feeRate": fmt(funding.rate),
+        "tradeIv": "",
+        "markIv": "",
+        "markPrice": fmt(funding.mark_price),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "closedSize": "",
+        "seq": funding.ts_ms,
+    }
+    if with_category:
+        row["category"] = "linear"
+        row["isLeverage"] = ""
+    else:
+        row["createType"] = ""
     return row
 
 
@@ -187,8 +256,8 @@ def position_row(
         "positionStatus": "Normal",
         "leverage": fmt(leverage) if leverage else "",
         "markPrice": fmt(mark),
-        "liqPrice": fmt(liq) if liq else "",
-        "bustPrice": fmt(bust) if bust else "",
+        "liqPrice": fmt(liq) if liq and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
+        "bustPrice": fmt(bust) if bust and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
         "positionIM": fmt(im),
         "positionMM": fmt(mm),
         "positionBalance": fmt(im),
@@ -211,99 +280,3 @@ def position_row(
     if with_category:
         row["category"] = "linear"
     return row
-
-
-def _parts(account: SimAccount, markets: dict[str, Market]) -> dict[str, dict[str, float]]:
-    """Per coin: spot order locks, contract order margin, position margin, unrealised pnl.
-
-    The ledger's ``used`` is the sum of the first three; the venue reports them apart."""
-    parts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for order in account.orders.values():
-        market = markets.get(order.symbol)
-        if market is None or order.status != "open" or order.order_type != "limit" or order.price is None:
-            continue
-        if market.kind == "spot":
-            coin, amount = (market.quote, order.price * order.remaining)
-            if order.side == "sell":
-                coin, amount = market.base, order.remaining
-            parts[coin]["locked"] += amount
-        elif not order.reduce_only:
-            parts[str(market.settle)]["order_im"] += order.price * order.remaining / (order.leverage or 1.0)
-    for symbol, pos in account.positions.items():
-        settle = str(markets[symbol].settle)
-        parts[settle]["position_im"] += pos.margin
-        parts[settle]["upnl"] += pos.unrealized_pnl
-    return parts
-
-
-def _usd_price(coin: str, markets: Iterable[Market]) -> float:
-    if coin in ("USDT", "USDC", "USD"):
-        return 1.0
-    return next((m.price for m in markets if m.base == coin and m.quote == "USDT"), 0.0)
-
-
-def wallet_entry(
-    account: SimAccount, markets: dict[str, Market], coins: Iterable[str] = ()
-) -> dict[str, Any]:
-    """The ``UNIFIED`` account entry: every coin with a balance, plus ``coins`` even when zero.
-
-    ``walletBalance`` is the ledger's total (realised); ``equity`` adds unrealised pnl. ``used`` is
-    reported as ``locked`` (spot orders) + ``totalOrderIM`` + ``totalPositionIM``; the order margin
-    takes the rounding remainder so the three add up to the ledger's ``used``.
-    ``availableToWithdraw`` is empty, as a unified account sends it.
-    """
-    parts = _parts(account, markets)
-    wanted = set(coins)
-    rows: list[dict[str, Any]] = []
-    totals: defaultdict[str, float] = defaultdict(float)
-    for coin in sorted(account.balances):
-        bal = account.balances[coin]
-        if coin not in wanted and bal.total == 0 and bal.used == 0:
-            continue
-        p = parts.get(coin, {})
-        locked, position_im = p.get("locked", 0.0), p.get("position_im", 0.0)
-        order_im = max(round(bal.used - locked - position_im, 10), 0.0)
-        upnl = p.get("upnl", 0.0)
-        equity = bal.total + upnl
-        usd = _usd_price(coin, markets.values())
-        totals["equity"] += equity * usd
-        totals["wallet"] += bal.total * usd
-        totals["upnl"] += upnl * usd
-        totals["im"] += (order_im + position_im) * usd
-        totals["mm"] += position_im * usd * MAINTENANCE_RATE
-        rows.append(
-            {
-                "coin": coin,
-                "equity": fmt(equity),
-                "usdValue": fmt(equity * usd),
-                "walletBalance": fmt(bal.total),
-                "locked": fmt(locked),
-                "spotHedgingQty": "0",
-                "borrowAmount": "0",
-                "availableToWithdraw": "",
-                "availableToBorrow": "",
-                "accruedInterest": "0",
-                "totalOrderIM": fmt(order_im),
-                "totalPositionIM": fmt(position_im),
-                "totalPositionMM": fmt(position_im * MAINTENANCE_RATE),
-                "unrealisedPnl": fmt(upnl),
-                "cumRealisedPnl": "0",
-                "bonus": "0",
-                "marginCollateral": True,
-                "collateralSwitch": True,
-            }
-        )
-    return {
-        "accountType": "UNIFIED",
-        "accountIMRate": fmt(totals["im"] / totals["equity"]) if totals["equity"] > 0 else "0",
-        "accountMMRate": fmt(totals["mm"] / totals["equity"]) if totals["equity"] > 0 else "0",
-        "accountLTV": "0",
-        "totalEquity": fmt(totals["equity"]),
-        "totalWalletBalance": fmt(totals["wallet"]),
-        "totalMarginBalance": fmt(totals["equity"]),
-        "totalAvailableBalance": fmt(totals["equity"] - totals["im"]),
-        "totalPerpUPL": fmt(totals["upnl"]),
-        "totalInitialMargin": fmt(totals["im"]),
-        "totalMaintenanceMargin": fmt(totals["mm"]),
-        "coin": rows,
-    }

@@ -13,12 +13,13 @@ parameters get the venue's 10001 refusal.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder
-from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, BybitError, signed
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -153,7 +154,7 @@ async def wallet_balance(request: web.Request, account: SimAccount) -> web.Respo
     account_type = request.query.get("accountType", "")
     if account_type != "UNIFIED":
         raise _params_error("accountType only support UNIFIED")
-    entry = render.wallet_entry(account, venue_markets(request))
+    entry = wallet.wallet_entry(account, venue_markets(request))
     wanted = [c for c in request.query.get("coin", "").split(",") if c]
     if wanted:
         entry["coin"] = [row for row in entry["coin"] if row["coin"] in wanted]
@@ -190,8 +191,8 @@ async def order_history(request: web.Request, account: SimAccount) -> web.Respon
     return _order_page(request, pairs, cat, "history")
 
 
-def _fill_key(pair: tuple[SimFill, Market]) -> tuple[int, str]:
-    return pair[0].ts_ms, pair[0].trade_id
+Execution = tuple[int, str, Callable[[], dict[str, Any]]]
+"""(time, id, row builder) of one execution: a fill or a funding payment."""
 
 
 @signed
@@ -202,7 +203,9 @@ async def executions(request: web.Request, account: SimAccount) -> web.Response:
     markets = venue_markets(request)
     exec_type = query.get("execType", "")
     pairs: list[tuple[SimFill, Market]] = []
-    for fill in account.fills if exec_type in ("", "Trade") else []:
+    for fill in account.fills:
+        if exec_type and render.exec_type(fill) != exec_type:
+            continue
         market = markets.get(fill.symbol)
         if market is None or render.category(market) != cat or not start <= fill.ts_ms <= end:
             continue
@@ -211,8 +214,21 @@ async def executions(request: web.Request, account: SimAccount) -> web.Response:
         if query.get("orderId") and fill.order_id != query["orderId"]:
             continue
         pairs.append((fill, market))
-    page, cursor = paginate(pairs, _fill_key, query, "execution")
-    rows = [render.execution_row(f, m, account.orders.get(f.order_id)) for f, m in page]
+    entries: list[Execution] = [
+        (f.ts_ms, f.trade_id, partial(render.execution_row, f, m, account.orders.get(f.order_id)))
+        for f, m in pairs
+    ]
+    if exec_type in ("", "Funding") and cat == "linear" and not query.get("orderId"):
+        for funding in account.fundings:
+            market = markets.get(funding.symbol)
+            if market is None or not start <= funding.ts_ms <= end:
+                continue
+            if not query.get("symbol") or market.venue_id == query["symbol"]:
+                entries.append(
+                    (funding.ts_ms, funding.funding_id, partial(render.funding_row, funding, market))
+                )
+    page, cursor = paginate(entries, lambda e: (e[0], e[1]), query, "execution")
+    rows = [make() for _, _, make in page]
     return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
 
 

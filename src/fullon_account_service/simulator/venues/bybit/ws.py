@@ -27,12 +27,13 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     Change,
     FillAdded,
+    FundingAdded,
     OrderChanged,
     PositionChanged,
     SimAccount,
     World,
 )
-from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import (
     CLOCK,
     WORLD,
@@ -125,6 +126,12 @@ class PrivateSession:
                 row = render.execution_row(change.fill, market, order, with_category=True)
                 self._post("execution", render.category(market), [row])
                 self._post("execution.fast", render.category(market), [_fast(row)])
+        elif isinstance(change, FundingAdded):
+            market = self._markets.get(change.funding.symbol)
+            if market is not None:
+                self._post(
+                    "execution", "linear", [render.funding_row(change.funding, market, with_category=True)]
+                )
         elif isinstance(change, PositionChanged):
             market = self._markets.get(change.symbol)
             if market is not None and market.kind == "swap":
@@ -132,7 +139,7 @@ class PrivateSession:
                 row = render.position_row(market, pos, self.world.now_ms(), with_category=True)
                 self._post("position", "linear", [row])
         elif isinstance(change, BalancesChanged):
-            self._post("wallet", None, [render.wallet_entry(account, self._markets, change.currencies)])
+            self._post("wallet", None, [wallet.wallet_entry(account, self._markets, change.currencies)])
 
     async def handle(self, request: dict[str, Any]) -> None:
         op = str(request.get("op", ""))

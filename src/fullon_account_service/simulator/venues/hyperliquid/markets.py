@@ -1,9 +1,9 @@
 """The metadata ``/info`` queries ccxt's ``load_markets`` sends, built from the world's catalog.
 
 Only perpetuals are listed (``metaAndAssetCtxs``); the spot side (``spotMeta``,
-``spotMetaAndAssetCtxs``) carries just the USDC token and no pairs, and ``perpDexs`` has only the
-main dex, so ccxt loads nothing else. A perp's ccxt id is its index in ``universe``, so the
-universe is ordered by the catalog's ``venue_id``.
+``spotMetaAndAssetCtxs``) carries the USDC and HYPE tokens (spot wallet balances) and no
+pairs, and ``perpDexs`` has only the main dex, so ccxt loads nothing else. A perp's ccxt id is
+its index in ``universe``, so the universe is ordered by the catalog's ``venue_id``.
 """
 
 from __future__ import annotations
@@ -73,8 +73,19 @@ def meta_and_asset_ctxs(world: World) -> list[Any]:
     return [{"universe": universe, "marginTables": []}, contexts]
 
 
+_HYPE_TOKEN = {
+    **_USDC_TOKEN,
+    "name": "HYPE",
+    "szDecimals": 2,
+    "index": 1,
+    "tokenId": "0x0d01dc56dcaaca66ad901c959b4011ec",
+    "isCanonical": False,
+}
+
+
 def spot_meta() -> dict[str, Any]:
-    return {"universe": [], "tokens": [dict(_USDC_TOKEN)]}
+    """USDC and HYPE tokens (spot wallet balances), no spot pairs."""
+    return {"universe": [], "tokens": [dict(_USDC_TOKEN), dict(_HYPE_TOKEN)]}
 
 
 def spot_meta_and_asset_ctxs() -> list[Any]:

@@ -9,13 +9,18 @@ Pure functions, no I/O. Conventions of the venue kept here:
 - an order's history rows carry only its latest status (the venue may list several per ``oid``;
   ccxt keeps the newest, so one row is the same to it).
 - fills carry the position before the fill (``startPosition``), its direction (``dir``) and the
-  pnl it realised (``closedPnl``), replayed from the account's fills in order.
+  pnl it realised (``closedPnl``), replayed from the account's fills in order; ``fee`` is the total
+  fee, inclusive of the optional ``builderFee``; a liquidation fill carries ``liquidation``.
+- a market order rests as an IOC limit at its slippage price: ``limitPx`` is that price.
+- isolated positions say ``leverage.type: "isolated"`` with ``rawUsd``, and their ``marginUsed``
+  includes the unrealised pnl; a cross position at low leverage has ``liquidationPx: null``.
+- ``orderUpdates`` rows carry no order type (the short form).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +36,8 @@ from fullon_account_service.simulator.model import (
 
 Row = dict[str, Any]
 SETTLE = "USDC"
+SPOT_TOKENS = ("USDC", "HYPE")
+"""Spot tokens the venue lists (index = token id)."""
 PAGE = 2000
 """The venue's cap on rows per list answer (historical orders, fills, fill snapshots)."""
 _STATUS = {"open": "open", "closed": "filled", "canceled": "canceled", "rejected": "rejected"}
@@ -60,12 +67,23 @@ def _side(side: str) -> str:
     return "B" if side == "buy" else "A"
 
 
+_TRIGGER_TYPES = {"stop": "Stop", "take_profit": "Take Profit"}
+_LIQ_PX_MIN_LEVERAGE = 3.0
+"""At or below this leverage a cross position shows ``liquidationPx: null`` (the account covers it)."""
+
+
 def _limit_px(order: SimOrder, market: Market) -> float:
-    """Market orders rest on the book as IOC limits at a slippage price; the average (or the
-    market price before any fill) stands in for it."""
+    """Market orders rest on the book as IOC limits at their slippage price."""
     if order.price is not None:
         return order.price
-    return order.average if order.average is not None else market.price
+    return order.protection_price if order.protection_price is not None else market.price
+
+
+def order_type(order: SimOrder) -> str:
+    kind = "Limit" if order.order_type == "limit" else "Market"
+    if order.trigger_kind is None:
+        return kind
+    return f"{_TRIGGER_TYPES[order.trigger_kind]} {kind}"
 
 
 def ws_order(order: SimOrder, market: Market) -> Row:
@@ -87,17 +105,21 @@ def ws_order(order: SimOrder, market: Market) -> Row:
 def frontend_order(order: SimOrder, market: Market) -> Row:
     """A ``frontendOpenOrders`` row, also the ``order`` object of ``historicalOrders``."""
     row = ws_order(order, market)
+    trigger = order.trigger_price
+    condition = "N/A"
+    if trigger is not None:
+        condition = f"Price {'above' if trigger >= market.price else 'below'} {num(trigger)}"
     row.update(
         {
             "cloid": order.client_order_id,
-            "triggerCondition": "N/A",
-            "isTrigger": False,
-            "triggerPx": "0.0",
+            "triggerCondition": condition,
+            "isTrigger": trigger is not None,
+            "triggerPx": num(trigger or 0.0),
             "children": [],
             "isPositionTpsl": False,
             "reduceOnly": order.reduce_only,
-            "orderType": "Limit" if order.order_type == "limit" else "Market",
-            "tif": "Gtc" if order.order_type == "limit" else "Ioc",
+            "orderType": order_type(order),
+            "tif": "Gtc" if order.order_type == "limit" else ("Ioc" if trigger is None else None),
         }
     )
     return row
@@ -129,7 +151,7 @@ class FillReplay:
 
     books: dict[str, _Book] = field(default_factory=dict)
 
-    def row(self, fill: SimFill, market: Market) -> Row:
+    def row(self, fill: SimFill, market: Market, cloid: str | None = None, user: str | None = None) -> Row:
         book = self.books.setdefault(fill.symbol, _Book())
         start = book.size
         delta = fill.amount if fill.side == "buy" else -fill.amount
@@ -149,6 +171,8 @@ class FillReplay:
             "fee": num(fill.fee),
             "tid": wire_id(fill.trade_id),
             "feeToken": fill.fee_currency,
+            "twapId": None,
+            **_fill_extras(fill, cloid, user),
         }
 
     @staticmethod
@@ -170,31 +194,76 @@ class FillReplay:
         return ("Close Long" if start > 0 else "Close Short"), pnl
 
 
-def fill_rows(fills: Iterable[SimFill], markets: Mapping[str, Market]) -> list[Row]:
+def _fill_extras(fill: SimFill, cloid: str | None, user: str | None) -> Row:
+    extras: Row = {}
+    if fill.builder_fee:
+        extras["builderFee"] = num(fill.builder_fee)
+    if cloid is not None:
+        extras["cloid"] = cloid
+    if fill.exec_kind == "liquidation":
+        extras["liquidation"] = {"liquidatedUser": user, "markPx": num(fill.price), "method": "market"}
+    return extras
+
+
+def fill_rows(account: SimAccount, markets: Mapping[str, Market]) -> list[Row]:
     """Every fill of an account as rows, oldest first."""
     replay = FillReplay()
-    return [replay.row(f, markets[f.symbol]) for f in fills if f.symbol in markets]
+    rows = []
+    for f in account.fills:
+        if f.symbol in markets:
+            order = account.orders.get(f.order_id)
+            cloid = order.client_order_id if order else None
+            rows.append(replay.row(f, markets[f.symbol], cloid, account.wallet_address))
+    return rows
 
 
 def position_row(position: SimPosition, market: Market) -> Row:
     value = abs(position.contracts) * position.mark_price
     margin = position.margin
+    leverage: Row = {"type": "cross", "value": round(position.leverage)}
+    liquidation: str | None = num(position.liquidation_price)
+    margin_used = margin
+    if position.isolated:
+        leverage = {
+            "type": "isolated",
+            "value": round(position.leverage),
+            "rawUsd": num(margin - position.contracts * position.entry_price),
+        }
+        margin_used = margin + position.unrealized_pnl
+    elif position.leverage <= _LIQ_PX_MIN_LEVERAGE:
+        liquidation = None
     return {
         "type": "oneWay",
         "position": {
             "coin": coin(market),
             "szi": num(position.contracts),
-            "leverage": {"type": "cross", "value": round(position.leverage)},
+            "leverage": leverage,
             "entryPx": num(position.entry_price),
             "positionValue": num(value),
             "unrealizedPnl": num(position.unrealized_pnl),
             "returnOnEquity": num(position.unrealized_pnl / margin if margin else 0.0),
-            "liquidationPx": num(position.liquidation_price),
-            "marginUsed": num(margin),
+            "liquidationPx": liquidation,
+            "marginUsed": num(margin_used),
             "maxLeverage": market.max_leverage,
             "cumFunding": {"allTime": "0.0", "sinceOpen": "0.0", "sinceChange": "0.0"},
         },
     }
+
+
+def spot_state(account: SimAccount | None) -> Row:
+    """``spotClearinghouseState``: the spot wallet's tokens (``hold`` = locked by spot orders)."""
+    tokens = {name: index for index, name in enumerate(SPOT_TOKENS)}
+    rows = [
+        {
+            "coin": name,
+            "token": tokens.get(name, 0),
+            "hold": num(b.used),
+            "total": num(b.total),
+            "entryNtl": "0.0",
+        }
+        for name, b in sorted((account.spot if account else {}).items())
+    ]
+    return {"balances": rows}
 
 
 def clearinghouse_state(account: SimAccount | None, markets: Mapping[str, Market], now_ms: int) -> Row:

@@ -95,7 +95,7 @@ def _order_status(ctx: Ctx, body: dict[str, Any]) -> Any:
 
 def _fills(ctx: Ctx, body: dict[str, Any]) -> list[dict[str, Any]]:
     account = _account(ctx, body)
-    return render.fill_rows(account.fills, markets.by_symbol(ctx.world)) if account else []
+    return render.fill_rows(account, markets.by_symbol(ctx.world)) if account else []
 
 
 def _user_fills(ctx: Ctx, body: dict[str, Any]) -> Any:
@@ -118,8 +118,7 @@ def _clearinghouse_state(ctx: Ctx, body: dict[str, Any]) -> Any:
 
 
 def _spot_clearinghouse_state(ctx: Ctx, body: dict[str, Any]) -> Any:
-    _user(body)
-    return {"balances": []}
+    return render.spot_state(_account(ctx, body))
 
 
 def _user_abstraction(ctx: Ctx, body: dict[str, Any]) -> Any:

@@ -36,6 +36,7 @@ from fullon_account_service.simulator.model import (
     OrderChanged,
     PositionChanged,
     SimAccount,
+    SimFill,
     SimOrder,
     World,
 )
@@ -163,7 +164,9 @@ class _Session:
         replay = self.replays[user] = render.FillReplay()
         fills = account.fills if account else []
         rows = [
-            (replay.row(f, self.markets[f.symbol]), f.trade_id) for f in fills if f.symbol in self.markets
+            (replay.row(f, self.markets[f.symbol], _cloid(account, f), user), f.trade_id)
+            for f in fills
+            if f.symbol in self.markets
         ]
         shown = [row for row, trade_id in rows if self.faults.pushed(trade_id)]
         return {
@@ -187,7 +190,7 @@ class _Session:
             replay = self.replays.get(user)
             if market is None or replay is None or ("userFills", user) not in self.subs:
                 return
-            row = replay.row(change.fill, market)
+            row = replay.row(change.fill, market, _cloid(account, change.fill), user)
             if self.faults.pushed(change.fill.trade_id):
                 self.push.post({"channel": "userFills", "data": {"user": user, "fills": [row]}})
 
@@ -222,6 +225,11 @@ class _Session:
                 account.listeners.remove(self.on_change)
         self.accounts.clear()
         self.subs.clear()
+
+
+def _cloid(account: SimAccount | None, fill: SimFill) -> str | None:
+    order = account.orders.get(fill.order_id) if account else None
+    return order.client_order_id if order else None
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,15 +1,20 @@
 """Model objects -> Kraken's JSON rows (REST strings, WebSocket v2 numbers). Pure functions.
 
-Numbers on REST are decimal strings padded like Kraken's (``"0.50000000"``) but never rounded:
-the digits are the shortest text that reads back as the same float, so ccxt parses exactly the
-simulator's value. WebSocket v2 sends plain JSON numbers.
+Numbers on REST are decimal strings with fixed decimals like Kraken's (``"0.50000000"``), never
+float noise (``"0.27501579000000004"``): order and trade amounts are computed in decimals from the
+fills' clean inputs (tick-rounded prices, lot-rounded sizes, fees the ledger rounded as Kraken
+charges them). Balances keep the shortest exact text of the ledger's float. WebSocket v2 sends
+plain JSON numbers. Orders without a client id carry ``userref`` / ``order_userref`` 0, closed
+orders list their ``trades``, trigger orders carry ``descr.price`` (trigger), ``price2``,
+``stopprice``, ``limitprice`` and ``trigger`` (REST) or ``triggers`` (WS v2).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from fullon_account_service.simulator.model import Market, SimBalance, SimFill, SimOrder
@@ -28,6 +33,46 @@ def num(value: float, min_decimals: int = 0) -> str:
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0").ljust(min_decimals, "0")
     return f"{whole}.{frac}" if frac else whole
+
+
+def exact(value: float) -> Decimal:
+    """The decimal a clean float stands for (``0.1`` -> ``Decimal("0.1")``)."""
+    return Decimal(repr(float(value)))
+
+
+def fixed(value: Decimal, min_decimals: int = 0) -> str:
+    """Fixed-point text of an exact decimal, padded to ``min_decimals``."""
+    whole, _, frac = format(value, "f").partition(".")
+    frac = frac.rstrip("0").ljust(min_decimals, "0")
+    return f"{whole}.{frac}" if frac else whole
+
+
+def quantized(value: Decimal, decimals: int) -> str:
+    return format(value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN), "f")
+
+
+_KRAKEN_TYPES = {"stop": "stop-loss", "take_profit": "take-profit", "trailing_stop": "trailing-stop"}
+_TEXT_TYPES = {"stop": "stop loss", "take_profit": "take profit", "trailing_stop": "trailing stop"}
+
+
+def kraken_type(order: SimOrder) -> str:
+    """``limit``/``market``, or Kraken's trigger type (``stop-loss-limit``, ``take-profit``...)."""
+    if order.trigger_kind is None:
+        return order.order_type
+    base = _KRAKEN_TYPES[order.trigger_kind]
+    return f"{base}-limit" if order.order_type == "limit" else base
+
+
+def lots(amount: float, market: Market) -> Decimal:
+    """A size as the venue keeps it: whole lots (the ledger's last fill of an order can carry float
+    noise from ``amount - filled``)."""
+    return Decimal(repr(float(amount))).quantize(Decimal(1).scaleb(-decimals_of(market.lot)))
+
+
+def fill_fee_in_quote(fill: SimFill, market: Market) -> Decimal:
+    """TradesHistory's fee: in quote, a fee charged in base shown as its value at the fill price."""
+    fee = exact(fill.fee)
+    return fee * exact(fill.price) if fill.fee_currency == market.base else fee
 
 
 def iso(ms: int) -> str:
@@ -79,50 +124,77 @@ def _oflags(order: SimOrder, market: Market) -> str:
     return "fcib" if order.fee_currency == market.base else "fciq"
 
 
-def order_row(order: SimOrder, market: Market) -> dict[str, Any]:
-    """One entry of ``OpenOrders.open`` / ``ClosedOrders.closed`` (the key is the order id)."""
+def _trailing_offset(order: SimOrder, market: Market) -> str:
+    return f"+{fixed(abs(exact(order.trigger_price or 0.0) - exact(market.price)), decimals_of(market.tick))}"
+
+
+def _description(order: SimOrder, market: Market, vol: str) -> dict[str, Any]:
+    pair_dec = decimals_of(market.tick)
+    pair = altname(market)
+    price = fixed(exact(order.price), pair_dec) if order.price is not None else "0"
+    if order.trigger_kind is None:
+        text = f"{order.side} {vol} {pair} @ limit {price}" if order.price is not None else ""
+        return {"price": price, "price2": "0", "order": text or f"{order.side} {vol} {pair} @ market"}
+    if order.trigger_kind == "trailing_stop":
+        trigger = _trailing_offset(order, market)
+    else:
+        trigger = fixed(exact(order.trigger_price or 0.0), pair_dec)
+    text = f"{order.side} {vol} {pair} @ {_TEXT_TYPES[order.trigger_kind]} {trigger}"
+    if order.price is not None:
+        text += f" -> limit {price}"
+    return {"price": trigger, "price2": price if order.price is not None else "0", "order": text}
+
+
+def order_row(order: SimOrder, market: Market, fills: Sequence[SimFill] = ()) -> dict[str, Any]:
+    """One entry of ``OpenOrders.open`` / ``ClosedOrders.closed`` (the key is the order id).
+
+    ``fills`` are the order's fills: amounts, cost and fee are their exact decimal sums."""
     pair_dec, lot_dec = decimals_of(market.tick), decimals_of(market.lot)
     quote_dec = asset(market.quote).decimals
     fee_dec = asset(market.base).decimals if order.fee_currency == market.base else quote_dec
-    pair = altname(market)
-    vol = num(order.amount, lot_dec)
-    if order.price is not None:
-        price = num(order.price, pair_dec)
-        text = f"{order.side} {vol} {pair} @ limit {price}"
-    else:
-        price, text = "0", f"{order.side} {vol} {pair} @ market"
+    vol = quantized(exact(order.amount), lot_dec)
+    filled = sum((lots(f.amount, market) for f in fills), Decimal(0))
+    cost = sum((lots(f.amount, market) * exact(f.price) for f in fills), Decimal(0))
+    fee = sum((exact(f.fee) for f in fills), Decimal(0))
+    average = quantized(cost / filled, pair_dec) if filled else fixed(Decimal(0), pair_dec)
+    descr = _description(order, market, vol)
+    triggered_limit = order.trigger_kind is not None and order.triggered and order.price is not None
     row: dict[str, Any] = {
         "refid": None,
-        "userref": None,
+        "userref": 0,
         "status": _REST_STATUS[order.status],
         "opentm": order.created_ms / 1000,
         "starttm": 0,
         "expiretm": 0,
         "descr": {
-            "pair": pair,
+            "pair": altname(market),
             "type": order.side,
-            "ordertype": order.order_type,
-            "price": price,
-            "price2": "0",
+            "ordertype": kraken_type(order),
+            "price": descr["price"],
+            "price2": descr["price2"],
             "leverage": "none",
-            "order": text,
+            "order": descr["order"],
             "close": "",
         },
         "vol": vol,
-        "vol_exec": num(order.filled, lot_dec),
-        "cost": num(order.cost, quote_dec),
-        "fee": num(order.fee, fee_dec),
-        "price": num(order.average or 0.0, pair_dec),
-        "stopprice": num(0.0, pair_dec),
-        "limitprice": num(0.0, pair_dec),
+        "vol_exec": quantized(filled, lot_dec),
+        "cost": fixed(cost, quote_dec),
+        "fee": fixed(fee, fee_dec),
+        "price": average,
+        "stopprice": fixed(exact(order.trigger_price or 0.0) if order.triggered else Decimal(0), pair_dec),
+        "limitprice": fixed(exact(order.price or 0.0) if triggered_limit else Decimal(0), pair_dec),
         "misc": "",
         "oflags": _oflags(order, market),
     }
+    if order.trigger_kind is not None:
+        row["trigger"] = "last"
     if order.client_order_id is not None:
         row["cl_ord_id"] = order.client_order_id
     if order.status != "open":
         row["closetm"] = order.updated_ms / 1000
         row["reason"] = _REASON.get(order.status)
+        if fills:
+            row["trades"] = [f.trade_id for f in fills]
     return row
 
 
@@ -130,7 +202,6 @@ def trade_row(fill: SimFill, market: Market, order_type: str) -> dict[str, Any]:
     """One entry of ``TradesHistory.trades``. The fee is in the quote currency, as Kraken reports
     it there; a fee charged in base shows as its quote value at the fill price."""
     quote_dec = asset(market.quote).decimals
-    fee = fill.fee * fill.price if fill.fee_currency == market.base else fill.fee
     return {
         "ordertxid": fill.order_id,
         "postxid": derived_id(fill.trade_id, "T"),
@@ -138,10 +209,10 @@ def trade_row(fill: SimFill, market: Market, order_type: str) -> dict[str, Any]:
         "time": fill.ts_ms / 1000,
         "type": fill.side,
         "ordertype": order_type,
-        "price": num(fill.price, decimals_of(market.tick)),
-        "cost": num(fill.cost, quote_dec),
-        "fee": num(fee, quote_dec),
-        "vol": num(fill.amount, decimals_of(market.lot)),
+        "price": fixed(exact(fill.price), decimals_of(market.tick)),
+        "cost": fixed(lots(fill.amount, market) * exact(fill.price), quote_dec),
+        "fee": fixed(fill_fee_in_quote(fill, market), quote_dec),
+        "vol": quantized(lots(fill.amount, market), decimals_of(market.lot)),
         "margin": num(0.0, quote_dec),
         "leverage": "0",
         "misc": "",
@@ -200,12 +271,21 @@ def ws_order_row(order: SimOrder, exec_type: str, fee_usd: float, ts_ms: int) ->
         "time_in_force": "GTC" if order.order_type == "limit" else "IOC",
         "exec_type": exec_type,
         "side": order.side,
-        "order_type": order.order_type,
+        "order_type": kraken_type(order),
         "order_status": "pending_new" if exec_type == "pending_new" else ws_order_status(order),
+        "order_userref": 0,
         "fee_usd_equiv": fee_usd,
         "fee_ccy_pref": "fees_in_base" if order.fee_currency == base else "fees_in_quote",
         "timestamp": iso(ts_ms),
     }
+    if order.trigger_kind is not None:
+        row["triggers"] = {
+            "reference": "last",
+            "price": order.trigger_price,
+            "price_type": "static",
+            "actual_price": order.trigger_price,
+            "status": "triggered" if order.triggered else "untriggered",
+        }
     if order.price is not None:
         row["limit_price"] = order.price
         row["limit_price_type"] = "static"
@@ -232,7 +312,8 @@ def ws_trade_row(fill: SimFill, order: SimOrder, fee_usd: float) -> dict[str, An
         "liquidity_ind": "t" if fill.taker else "m",
         "cost": fill.cost,
         "order_status": "filled" if order.status == "closed" else "partially_filled",
-        "order_type": order.order_type,
+        "order_type": kraken_type(order),
+        "order_userref": 0,
         "fee_usd_equiv": fee_usd,
         "fees": [{"asset": fill.fee_currency, "qty": fill.fee}],
         "timestamp": iso(fill.ts_ms),

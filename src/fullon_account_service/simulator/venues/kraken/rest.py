@@ -99,8 +99,19 @@ class PrivateApi:
     def _fills(self, account: SimAccount) -> list[SimFill]:
         return [f for f in account.fills if self.visible(f.order_id)]
 
-    def _order_row(self, order: SimOrder) -> dict[str, Any]:
-        return render.order_row(order, self.world.market("kraken", order.symbol))
+    def _order_rows(
+        self, account: SimAccount, orders: Iterable[SimOrder]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        fills: dict[str, list[SimFill]] = {}
+        for fill in account.fills:
+            fills.setdefault(fill.order_id, []).append(fill)
+        return [
+            (
+                o.order_id,
+                render.order_row(o, self.world.market("kraken", o.symbol), fills.get(o.order_id, ())),
+            )
+            for o in orders
+        ]
 
     def _trade_row(self, account: SimAccount, fill: SimFill) -> dict[str, Any]:
         order = account.orders.get(fill.order_id)
@@ -116,7 +127,7 @@ class PrivateApi:
     def open_orders(self, account: SimAccount, fields: Fields) -> Any:
         orders = [o for o in self._orders(account) if o.status == "open"]
         orders.sort(key=lambda o: o.created_ms, reverse=True)
-        return {"open": {o.order_id: self._order_row(o) for o in _client_filter(orders, fields)}}
+        return {"open": dict(self._order_rows(account, _client_filter(orders, fields)))}
 
     def closed_orders(self, account: SimAccount, fields: Fields) -> Any:
         closed = [o for o in self._orders(account) if o.status != "open"]
@@ -137,7 +148,7 @@ class PrivateApi:
             key=lambda o: o.updated_ms,
             reverse=True,
         )
-        rows = [(o.order_id, self._order_row(o)) for o in chosen]
+        rows = self._order_rows(account, chosen)
         return {"closed": _page(rows, fields), "count": len(rows)}
 
     def query_orders(self, account: SimAccount, fields: Fields) -> Any:
@@ -145,7 +156,7 @@ class PrivateApi:
         if not ids:
             raise BadArguments("txid")
         known = {o.order_id: o for o in self._orders(account)}
-        found = {i: self._order_row(known[i]) for i in ids if i in known}
+        found = dict(self._order_rows(account, [known[i] for i in ids if i in known]))
         if len(found) != len(ids):
             raise BadArguments("txid")
         return found

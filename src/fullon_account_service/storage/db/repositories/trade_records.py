@@ -40,6 +40,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     liquidity: str | None = None
     event_id: str | None = None
     cat_ex_id: int | None = None
+    exec_kind: str | None = None
 
     @classmethod
     def from_fill(
@@ -71,6 +72,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             liquidity=None if fill.liquidity is None else fill.liquidity.value,
             event_id=event_id,
             cat_ex_id=cat_ex_id,
+            exec_kind=None if fill.exec_kind is None else fill.exec_kind.value,
         )
 
     @property
@@ -125,6 +127,7 @@ class TradeRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
             pnl.roi,
             pnl.roi_pct,
             pnl.total_fee,
+            self.exec_kind,
         )
 
 
@@ -157,6 +160,7 @@ class TradeRow(msgspec.Struct, frozen=True, gc=False):
     roi: float
     roi_pct: float
     total_fee: float
+    exec_kind: str | None = None
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__struct_fields__}

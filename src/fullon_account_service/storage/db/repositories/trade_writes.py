@@ -24,7 +24,7 @@ from fullon_account_service.storage.db.repositories.trade_records import TradeRo
 
 _PG_TYPES = {
     **dict.fromkeys(("ex_trade_id", "ex_order_id", "exchange", "symbol", "order_type", "side"), "VARCHAR"),
-    **dict.fromkeys(("fee_currency", "liquidity", "event_id"), "VARCHAR"),
+    **dict.fromkeys(("fee_currency", "liquidity", "event_id", "exec_kind"), "VARCHAR"),
     **dict.fromkeys(("uid", "ex_id", "cat_ex_id"), "INTEGER"),
     **dict.fromkeys(("volume", "price", "cost", "fee", "leverage", *PNL_FIELDS), "DOUBLE PRECISION"),
     "time_ms": "BIGINT",

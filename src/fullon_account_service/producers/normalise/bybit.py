@@ -1,0 +1,83 @@
+"""Bybit v5: what the raw order and execution rows mean where ccxt reads them otherwise.
+
+- Fee currency: executions carry ``feeCurrency``, which the venue leaves ``""`` on linear
+  contracts; ccxt ignores it and guesses. We take ``feeCurrency`` when set, else the venue's rule:
+  contracts pay fees in the settle coin, spot in the coin received (buy: base, sell: quote).
+- Orders without ``cumFeeDetail`` (older spot rows) take the fee from ``cumExecFee`` with that rule.
+- A market order's ``price`` is the venue's protection limit, not a traded price.
+- ``stopOrderType`` names trigger orders (``StopLoss``, ``TakeProfit``, ``TrailingStop``...);
+  ``triggerPrice`` is their trigger.
+- ``execType``: ``Funding`` is not a fill; ``AdlTrade``, ``BustTrade`` and ``Settle`` are marked.
+- ccxt maps ``PartiallyFilledCanceled`` to closed; the order was canceled (with a partial fill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fullon_account_service.contract import ExecKind
+from fullon_account_service.producers.normalise.common import NotAFill, fee, market_field, nonzero, raw
+
+_TRIGGER_KINDS = {
+    "Stop": "stop",
+    "StopLoss": "stop",
+    "PartialStopLoss": "stop",
+    "tpslOrder": "stop",
+    "TakeProfit": "take_profit",
+    "PartialTakeProfit": "take_profit",
+    "TrailingStop": "trailing_stop",
+}
+_EXEC_KINDS = {
+    "AdlTrade": ExecKind.ADL,
+    "BustTrade": ExecKind.BUST,
+    "Settle": ExecKind.SETTLEMENT,
+}
+
+
+def fee_currency(info: Mapping[str, Any], market: Mapping[str, Any], side: Any) -> str | None:
+    """The coin the venue charged: ``feeCurrency`` when set, else the venue's rule."""
+    stated = raw(info.get("feeCurrency"))
+    if stated is not None:
+        return stated
+    if market.get("contract"):
+        return market_field(market, "base" if market.get("inverse") else "settle")
+    return market_field(market, "base" if str(side).lower() == "buy" else "quote")
+
+
+def _order_type(info: Mapping[str, Any]) -> str | None:
+    kind = _TRIGGER_KINDS.get(str(info.get("stopOrderType") or ""))
+    if kind is None and nonzero(info.get("triggerPrice")) is not None:
+        kind = "stop"
+    if kind is None:
+        return None
+    return kind if str(info.get("orderType")) == "Market" else f"{kind}_limit"
+
+
+def order_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if info.get("orderStatus") == "PartiallyFilledCanceled":
+        changes["status"] = "canceled"
+    trigger_type = _order_type(info)
+    if trigger_type is not None:
+        changes["type"] = trigger_type
+        changes["triggerPrice"] = nonzero(info.get("triggerPrice"))
+    if info.get("orderType") == "Market":
+        changes["protectionPrice"] = nonzero(info.get("price"))
+        changes["price"] = None
+    if not info.get("cumFeeDetail") and nonzero(info.get("cumExecFee")) is not None:
+        changes.update(fee(info["cumExecFee"], fee_currency({}, market, row.get("side"))))
+    return changes
+
+
+def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
+    exec_type = str(info.get("execType") or "Trade")
+    if exec_type == "Funding":
+        raise NotAFill("bybit Funding execution")
+    changes: dict[str, Any] = {}
+    if exec_type in _EXEC_KINDS:
+        changes["execKind"] = _EXEC_KINDS[exec_type]
+    cost = raw(info.get("execFee"))
+    if cost is not None:
+        changes.update(fee(cost, fee_currency(info, market, row.get("side"))))
+    return changes

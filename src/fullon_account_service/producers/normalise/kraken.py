@@ -1,0 +1,94 @@
+"""Kraken: what REST and WebSocket v2 rows mean where ccxt reads them otherwise.
+
+- Order types: ``descr.ordertype`` (REST) / ``order_type`` (WS) name trigger orders
+  (``stop-loss``, ``take-profit``, ``trailing-stop`` and their ``-limit`` forms); ccxt folds them
+  into ``market``/``limit``. Their trigger is ``descr.price`` (REST; ``stopprice`` for trailing
+  stops) or ``triggers.price`` / ``stop_price`` (WS); the limit of a ``-limit`` form is ``price2``.
+- Client ids: ``userref`` / ``order_userref`` 0 means none (ccxt makes it ``"0"``); WS v2 puts a
+  client id in ``cl_ord_id``, which ccxt's WS parser does not read.
+- WS order fee: ``fee_usd_equiv`` is a USD valuation, not the fee charged: left unknown.
+- Fill fees: TradesHistory reports every fee in the quote currency (a fee charged in base shows as
+  its value at the fill price); the executions channel reports the asset charged. A fill is
+  published with the TradesHistory meaning on both channels, so either channel stores the same
+  fee: a WS fee in base becomes ``qty * price``, computed in decimals (the venue may round its REST
+  copy to the pair's ``cost_decimals``; then the two differ in that last digit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from fullon_account_service.producers.normalise.common import fee, market_field, nonzero, raw
+
+_TYPES = {
+    "stop-loss": "stop",
+    "stop-loss-limit": "stop_limit",
+    "take-profit": "take_profit",
+    "take-profit-limit": "take_profit_limit",
+    "trailing-stop": "trailing_stop",
+    "trailing-stop-limit": "trailing_stop_limit",
+}
+
+
+def _client_id(*values: Any) -> str | None:
+    for value in values:
+        text = raw(value)
+        if text is not None and text != "0":
+            return text
+    return None
+
+
+def _rest_order(info: Mapping[str, Any]) -> dict[str, Any]:
+    found = info.get("descr")
+    descr: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    changes: dict[str, Any] = {"clientOrderId": _client_id(info.get("cl_ord_id"), info.get("userref"))}
+    raw_type = str(descr.get("ordertype") or "")
+    if raw_type in _TYPES:
+        kind = _TYPES[raw_type]
+        changes["type"] = kind
+        if kind.startswith("trailing"):
+            changes["triggerPrice"] = nonzero(info.get("stopprice"))
+        else:
+            changes["triggerPrice"] = nonzero(descr.get("price"))
+        changes["price"] = nonzero(descr.get("price2")) if kind.endswith("_limit") else None
+    return changes
+
+
+def _ws_order(info: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        "clientOrderId": _client_id(info.get("cl_ord_id"), info.get("order_userref")),
+        "fee": None,
+    }
+    cum_qty = info.get("cum_qty")
+    if cum_qty not in (None, ""):
+        changes["filled"] = cum_qty
+    raw_type = str(info.get("order_type") or "")
+    if raw_type in _TYPES:
+        kind = _TYPES[raw_type]
+        changes["type"] = kind
+        triggers = info.get("triggers")
+        trigger = triggers.get("price") if isinstance(triggers, dict) else None
+        changes["triggerPrice"] = nonzero(trigger if trigger is not None else info.get("stop_price"))
+        changes["price"] = nonzero(info.get("limit_price")) if kind.endswith("_limit") else None
+    return changes
+
+
+def order_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
+    return _ws_order(info) if "order_id" in info else _rest_order(info)
+
+
+def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
+    fees = info.get("fees")
+    if "exec_id" not in info or not isinstance(fees, list) or not fees or not isinstance(fees[0], dict):
+        return {}
+    asset, qty = raw(fees[0].get("asset")), raw(fees[0].get("qty"))
+    quote, price = market_field(market, "quote"), raw(info.get("last_price"))
+    if asset is None or asset == quote or qty is None or price is None:
+        return {}
+    try:
+        value = Decimal(qty) * Decimal(price)
+    except ArithmeticError:
+        return {}
+    return fee(float(value), quote)

@@ -1,0 +1,52 @@
+"""Accounts whose currencies sit in several wallets, published as one balance per currency.
+
+Hyperliquid keeps a perp account (``clearinghouseState``: USDC) and a spot wallet
+(``spotClearinghouseState``: USDC, HYPE, ...) apart; fullon stores one balance per currency. We
+publish what the account holds: per currency the sum of its wallets (total, used and free added
+up), so a read of one wallet never hides the other. The snapshot is complete only once every
+wallet has been read; until then it is partial (merged into what is stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fullon_account_service.contract import CurrencyBalance
+
+WALLETS = {"hyperliquid": ("perp", "spot")}
+
+
+def wallet_of(venue: str, info: Any) -> str | None:
+    """Which wallet a balance read came from (``None``: the venue has one wallet)."""
+    if venue != "hyperliquid":
+        return None
+    return "perp" if isinstance(info, dict) and "marginSummary" in info else "spot"
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+class Wallets:
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+        self._parts: dict[str, dict[str, CurrencyBalance]] = {}
+
+    def update(
+        self, wallet: str, rows: Mapping[str, CurrencyBalance], *, whole: bool = True
+    ) -> tuple[dict[str, CurrencyBalance], bool]:
+        """Record ``wallet``'s rows (all of it when ``whole``, else only changed currencies) and
+        return the merged rows of the currencies touched, and whether they are the whole account."""
+        part = self._parts.get(wallet, {}) if not whole else {}
+        self._parts[wallet] = {**part, **rows}
+        touched = set(rows) if not whole else set().union(*(p.keys() for p in self._parts.values()))
+        merged: dict[str, CurrencyBalance] = {}
+        for currency in sorted(touched):
+            found = [p[currency] for p in self._parts.values() if currency in p]
+            total, free, used = found[0].total, found[0].free, found[0].used
+            for b in found[1:]:
+                total, free, used = _add(total, b.total), _add(free, b.free), _add(used, b.used)
+            merged[currency] = CurrencyBalance(total=total, free=free, used=used)
+        complete = whole and all(name in self._parts for name in self._names)
+        return merged, complete

@@ -1,0 +1,192 @@
+"""Hyperliquid ``/info`` and ``/ws`` payloads in the venue's real shapes (written here) through real
+ccxt and the normalisers, and the spot wallet read from the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from venue_shapes import Venue, venue
+
+from fullon_account_service.contract import ExecKind, Source
+from fullon_account_service.producers.venue_reads import balance_params, hip3_dexes, position_params
+
+USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+@pytest.fixture
+async def hyperliquid() -> Any:
+    async with venue("hyperliquid") as v:
+        yield v
+
+
+def _fill(**kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "coin": "ETH",
+        "px": "3012.4",
+        "sz": "0.5",
+        "side": "A",
+        "time": 1733800000123,
+        "startPosition": "1.2",
+        "dir": "Close Long",
+        "closedPnl": "6.2",
+        "hash": "0x8c1f2e3d4c5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b",
+        "oid": 48271123456,
+        "crossed": True,
+        "fee": "0.678",
+        "tid": 918273645501234,
+        "feeToken": "USDC",
+        "twapId": None,
+        "cloid": "0x0000000000000000000000000000abcd",
+        "builderFee": "0.1506",
+    }
+    row.update(kw)
+    return row
+
+
+async def test_fee_is_the_venues_total_inclusive_of_builder_fee(hyperliquid: Venue) -> None:
+    ex = hyperliquid.exchange
+    parsed = ex.parse_trade(_fill())
+    assert float(parsed["fee"]["cost"]) == pytest.approx(0.8286)  # ccxt adds builderFee a second time
+    rest = hyperliquid.fill(parsed, Source.REST)
+    ws = hyperliquid.fill(ex.parse_ws_trade(_fill()), Source.WS)
+    assert rest.fee == ws.fee == pytest.approx(0.678)
+    assert rest.fee_currency == ws.fee_currency == "USDC"
+    assert rest.exec_kind is None
+    assert hyperliquid.fill_event_id(parsed, Source.REST) == hyperliquid.fill_event_id(
+        ex.parse_ws_trade(_fill()), Source.WS
+    )
+
+
+async def test_liquidation_fill_is_marked(hyperliquid: Venue) -> None:
+    row = _fill(liquidation={"liquidatedUser": USER, "markPx": "2999.1", "method": "market"}, crossed=True)
+    del row["builderFee"]
+    fill = hyperliquid.fill(hyperliquid.exchange.parse_trade(row), Source.REST)
+    assert fill.exec_kind is ExecKind.LIQUIDATION
+
+
+def _historical(order_type: str, limit_px: str, **kw: Any) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "coin": "BTC",
+        "side": "B",
+        "limitPx": limit_px,
+        "sz": "0.0",
+        "oid": 48271123457,
+        "timestamp": 1733800000000,
+        "origSz": "0.01",
+        "cloid": None,
+        "triggerCondition": "N/A",
+        "isTrigger": False,
+        "triggerPx": "0.0",
+        "children": [],
+        "isPositionTpsl": False,
+        "reduceOnly": False,
+        "orderType": order_type,
+        "tif": "Ioc",
+    }
+    order.update(kw)
+    return {"order": order, "status": "filled", "statusTimestamp": 1733800000050}
+
+
+async def test_market_order_slippage_price_is_not_its_price(hyperliquid: Venue) -> None:
+    order = hyperliquid.order(hyperliquid.exchange.parse_order(_historical("Market", "63000.0")))
+    assert (order.order_type, order.price, order.protection_price) == ("market", None, 63000.0)
+
+
+async def test_order_update_without_type_keeps_the_type_learned_from_rest(hyperliquid: Venue) -> None:
+    ex = hyperliquid.exchange
+    hyperliquid.order(ex.parse_order(_historical("Market", "63000.0")))
+    update = {
+        "order": {
+            "coin": "BTC",
+            "side": "B",
+            "limitPx": "63000.0",
+            "sz": "0.0",
+            "oid": 48271123457,
+            "timestamp": 1733800000000,
+            "origSz": "0.01",
+        },
+        "status": "filled",
+        "statusTimestamp": 1733800000050,
+    }
+    parsed = ex.parse_order(update)
+    assert parsed["type"] is None  # orderUpdates rows carry no order type
+    order = hyperliquid.order(parsed, Source.WS)
+    assert (order.order_type, order.price, order.protection_price) == ("market", None, 63000.0)
+
+
+async def test_trigger_order_keeps_type_and_trigger(hyperliquid: Venue) -> None:
+    row = _historical(
+        "Stop Limit",
+        "58000.0",
+        isTrigger=True,
+        triggerPx="58100.0",
+        triggerCondition="Price below 58100.0",
+        tif=None,
+        sz="0.01",
+    )
+    row["status"] = "open"
+    order = hyperliquid.order(hyperliquid.exchange.parse_order(row))
+    assert (order.order_type, order.trigger_price, order.price) == ("stop_limit", 58100.0, 58000.0)
+
+
+def _position(leverage: dict[str, Any], liquidation: str | None, margin_used: str) -> dict[str, Any]:
+    return {
+        "type": "oneWay",
+        "position": {
+            "coin": "ETH",
+            "szi": "-2.0",
+            "leverage": leverage,
+            "entryPx": "3000.0",
+            "positionValue": "6020.0",
+            "unrealizedPnl": "-20.0",
+            "returnOnEquity": "-0.0333",
+            "liquidationPx": liquidation,
+            "marginUsed": margin_used,
+            "maxLeverage": 50,
+            "cumFunding": {"allTime": "0.0", "sinceOpen": "0.0", "sinceChange": "0.0"},
+        },
+    }
+
+
+async def test_isolated_and_cross_positions(hyperliquid: Venue) -> None:
+    ex = hyperliquid.exchange
+    isolated = ex.parse_position(
+        _position({"type": "isolated", "value": 10, "rawUsd": "6580.0"}, "3270.5", "580.0")
+    )
+    cross = ex.parse_position(_position({"type": "cross", "value": 3}, None, "2000.0"))
+    batch = hyperliquid.normaliser.positions([isolated], Source.REST, complete=True)
+    (iso,) = batch.envelopes[0].payload.positions  # type: ignore[union-attr]
+    assert (iso.margin_mode, iso.leverage, iso.margin) == ("isolated", 10, pytest.approx(600.0))
+    assert iso.liquidation_price == pytest.approx(3270.5)
+    batch = hyperliquid.normaliser.positions([cross], Source.REST, complete=True)
+    (crs,) = batch.envelopes[0].payload.positions  # type: ignore[union-attr]
+    assert (crs.margin_mode, crs.liquidation_price, crs.margin) == ("cross", None, pytest.approx(2000.0))
+    fill = hyperliquid.fill(ex.parse_trade(_fill()), Source.REST)
+    assert fill.leverage == 3  # the symbol's latest leverage, stamped on its fills
+
+
+async def test_spot_wallet_is_collected_and_merged_per_currency(hyperliquid: Venue) -> None:
+    """Real ccxt against the simulator: the perp account and the spot wallet, one USDC."""
+    ex = hyperliquid.exchange
+    assert balance_params("hyperliquid") == [{}, {"type": "spot"}]
+    perp = await ex.fetch_balance()
+    spot = await ex.fetch_balance({"type": "spot"})
+    assert spot["HYPE"]["total"] == pytest.approx(25.0) and spot["USDC"]["total"] == pytest.approx(5000.0)
+    first = hyperliquid.normaliser.rest_balances(perp).envelopes[0].payload
+    second = hyperliquid.normaliser.rest_balances(spot).envelopes[0].payload
+    assert first.partial and not second.partial  # type: ignore[union-attr]
+    usdc = second.balances["USDC"]  # type: ignore[union-attr]
+    assert usdc.total == pytest.approx(105_000.0)
+    assert second.balances["HYPE"].total == pytest.approx(25.0)  # type: ignore[union-attr]
+
+
+def test_hip3_dexes_come_from_the_markets() -> None:
+    markets = {
+        "BTC/USDC:USDC": {"baseName": "BTC"},
+        "XYZ-NVDA/USDC:USDC": {"baseName": "xyz:NVDA"},
+        "XYZ-TSLA/USDC:USDC": {"baseName": "xyz:TSLA"},
+    }
+    assert hip3_dexes(markets) == ["xyz"]
+    assert position_params("hyperliquid", markets) == [{}, {"dex": "xyz"}]
+    assert position_params("bybit", markets) == [{}]

@@ -110,7 +110,7 @@ def list_(
             _yes(r.active),
             _yes(r.test),
             r.collection,
-            r.credentials,
+            r.credentials_text,
         )
     Console().print(table)
 

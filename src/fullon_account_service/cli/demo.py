@@ -12,11 +12,7 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from fullon_account_service.demo.report import summary_lines
-from fullon_account_service.demo.run import run_demo
-from fullon_account_service.demo.wiring import DemoOptions
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
 
@@ -39,6 +35,12 @@ def demo(
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
+    from rich.console import Console
+
+    from fullon_account_service.demo.report import summary_lines
+    from fullon_account_service.demo.run import run_demo
+    from fullon_account_service.demo.wiring import DemoOptions
+
     options = DemoOptions(
         accounts_per_venue=accounts,
         seed=seed,

@@ -14,8 +14,6 @@ from typing import Annotated
 import typer
 
 from fullon_account_service.errors import ConfigError
-from fullon_account_service.producers.daemon import AccountDaemon
-from fullon_account_service.producers.discovery import Shard
 from fullon_account_service.settings import Settings
 
 
@@ -24,6 +22,9 @@ def producer(
     shard: Annotated[str | None, typer.Option(help="Replica i of n, as i/n (stable hash of ex_id).")] = None,
 ) -> None:
     """Watch exchange accounts and publish their events to the bus."""
+    from fullon_account_service.producers.daemon import AccountDaemon
+    from fullon_account_service.producers.discovery import Shard
+
     try:
         settings = Settings.from_env()
         parsed = Shard.parse(shard) if shard else None

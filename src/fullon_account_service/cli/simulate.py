@@ -12,15 +12,16 @@ import contextlib
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
-from fullon_account_service.simulator.control import apply_fault_changes
-from fullon_account_service.simulator.scenario import VENUES, ScenarioConfig
-from fullon_account_service.simulator.server import Simulator
-from fullon_account_service.simulator.truth import write_truth
+if TYPE_CHECKING:
+    from fullon_account_service.simulator.scenario import ScenarioConfig
+    from fullon_account_service.simulator.server import Simulator
+
+VENUES = ("kraken", "bybit", "hyperliquid")
+"""As ``simulator.scenario.VENUES``, repeated so that ``simulate --help`` imports no simulator."""
 
 
 def _announce(sim: Simulator) -> None:
@@ -38,6 +39,8 @@ def _announce(sim: Simulator) -> None:
 def _write_overrides(sim: Simulator, path: Path) -> None:
     """Per-venue ccxt config without credentials: what a separately started producer needs in
     ``ACCOUNT_EXCHANGE_OVERRIDES`` to talk to this simulator."""
+    from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
+
     overrides = {
         account.venue: strip_credentials(sim.client_config(account))
         for account in sim.world.accounts
@@ -54,6 +57,10 @@ async def _run(
     overrides: Path | None,
     duration_s: float | None,
 ) -> None:
+    from fullon_account_service.simulator.control import apply_fault_changes
+    from fullon_account_service.simulator.server import Simulator
+    from fullon_account_service.simulator.truth import write_truth
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,6 +102,8 @@ def simulate(
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
     """Serve simulated Kraken, Bybit and Hyperliquid accounts on 127.0.0.1."""
+    from fullon_account_service.simulator.scenario import ScenarioConfig
+
     try:
         config = ScenarioConfig(
             venues=tuple(v.strip() for v in venues.split(",") if v.strip()),

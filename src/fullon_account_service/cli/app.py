@@ -108,9 +108,14 @@ app = typer.Typer(
 def _configure(ctx: typer.Context) -> None:
     """Configure logging once, from the settings read before the command was loaded."""
     if isinstance(ctx.obj, Settings):
+        import logging
+
         from fullon_account_service.logs import configure_logging
 
         configure_logging(ctx.obj)
+        # Alembic announces each of its plugins at INFO when imported, which commands now do
+        # after logging is configured: that is import noise, not news for the operator.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -109,3 +109,9 @@ def test_known_exchange_reads_ccxt_without_importing_it() -> None:
 
     assert all(known_exchange(name) for name in ccxt.pro.exchanges)
     assert not known_exchange("nosuchexchange") and not known_exchange("../base")
+
+
+def test_simulate_offers_register_and_access_log() -> None:
+    code, _, output = run("simulate", "--help", env={"COLUMNS": "200"})
+    assert code == 0
+    assert "--register" in output and "--access-log" in output and "--secrets" in output

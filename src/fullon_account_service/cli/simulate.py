@@ -2,7 +2,10 @@
 
 Prints, per simulated account, the ccxt exchange id and the constructor config to use (URL
 overrides and credentials). Those credentials exist only inside the simulator, which is why
-printing them here is intended. Runs until Ctrl-C or ``--duration``, then writes the ground truth.
+printing them here is intended. ``--register`` also adds the accounts to the configured database
+and writes their credentials to a 0600 secrets file and the URLs to an overrides file, so a
+producer started with the two variables printed talks to this simulator. Runs until Ctrl-C or
+``--duration``, then writes the ground truth.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from fullon_account_service.settings import Settings
 
 if TYPE_CHECKING:
     from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -50,12 +55,32 @@ def _write_overrides(sim: Simulator, path: Path) -> None:
     typer.echo(f"\nccxt overrides written to {path}: export {OVERRIDES_ENV}={path}", err=True)
 
 
+async def _register(sim: Simulator, settings: Settings, secrets: Path, overrides: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    from fullon_account_service.cli.accounts import with_database
+    from fullon_account_service.cli.simulate_register import SIM_USER, register_simulated, write_secrets
+
+    registered = await with_database(settings, lambda factory: register_simulated(sim, factory))
+    write_secrets(secrets, sim, registered)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    new = sum(r.created for r in registered)
+    typer.echo(f"\nregistered {len(registered)} simulated accounts of {SIM_USER} ({new} new) in {where}:")
+    for r in registered:
+        typer.echo(f"  ex_id {r.ex_id}: {r.venue} {r.name}")
+    typer.echo(f"credentials written to {secrets} (mode 0600)")
+    typer.echo(f"ccxt overrides written to {overrides}")
+    typer.echo(f"to watch them: export ACCOUNT_SECRETS_FILE={secrets} ACCOUNT_EXCHANGE_OVERRIDES={overrides}")
+
+
 async def _run(
     config: ScenarioConfig,
     faults: dict[str, Any],
     truth: Path | None,
     overrides: Path | None,
     duration_s: float | None,
+    register: tuple[Settings, Path] | None,
+    access_log: bool,
 ) -> None:
     from fullon_account_service.simulator.control import apply_fault_changes
     from fullon_account_service.simulator.server import Simulator
@@ -66,7 +91,7 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with Simulator(config) as sim:
+    async with Simulator(config, access_log=access_log) as sim:
         try:
             apply_fault_changes(sim.world, faults)
         except ValueError as e:
@@ -74,6 +99,8 @@ async def _run(
         _announce(sim)
         if overrides is not None:
             _write_overrides(sim, overrides)
+        if register is not None and overrides is not None:
+            await _register(sim, *register, overrides)
         sim.start_engine()
         typer.echo(f"\nrunning at {config.rate_per_s:g} events/s; Ctrl-C to stop", err=True)
         with contextlib.suppress(TimeoutError):
@@ -100,6 +127,20 @@ def simulate(
         Path | None, typer.Option(help="Write the per-venue ccxt URL overrides (no credentials) here.")
     ] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Add the accounts to the database and write their credentials to a 0600 secrets file.",
+        ),
+    ] = False,
+    secrets: Annotated[
+        Path | None,
+        typer.Option(help="With --register: the secrets file (default <data dir>/simulator-secrets.json)."),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every HTTP request the simulator serves.")
+    ] = False,
 ) -> None:
     """Serve simulated Kraken, Bybit and Hyperliquid accounts on 127.0.0.1."""
     from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -119,4 +160,21 @@ def simulate(
         raise typer.BadParameter(f"not JSON: {e}", param_hint="--faults") from e
     if not isinstance(initial_faults, dict):
         raise typer.BadParameter("expected a JSON object", param_hint="--faults")
-    asyncio.run(_run(config, initial_faults, truth, overrides, duration))
+    registration: tuple[Settings, Path] | None = None
+    if register:
+        settings = Settings.from_env()
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        registration = (settings, (secrets or data_dir / "simulator-secrets.json").resolve())
+        overrides = overrides or data_dir / "simulator-overrides.json"
+    asyncio.run(
+        _run(
+            config,
+            initial_faults,
+            truth and truth.resolve(),
+            overrides and overrides.resolve(),
+            duration,
+            registration,
+            access_log,
+        )
+    )

@@ -76,7 +76,7 @@ def header(snapshot: Snapshot, *, boxed: bool = True) -> RenderableType:
 
 
 def _table(title: str, *columns: str, fitted: bool) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, min_width=len(title))
     for name in columns:
         if fitted:
             table.add_column(name, overflow="ellipsis", no_wrap=True, min_width=min(len(name), 6))
@@ -88,6 +88,7 @@ def _table(title: str, *columns: str, fitted: bool) -> Table:
 def _cut(table: Table, shown: int, total: int, what: str) -> Table:
     if shown < total:
         table.title = f"{table.title} ({shown} of {total} {what} shown)"
+        table.min_width = len(table.title)
     return table
 
 

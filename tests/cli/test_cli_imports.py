@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,23 @@ def test_simulate_offers_register_and_access_log() -> None:
     code, _, output = run("simulate", "--help", env={"COLUMNS": "200"})
     assert code == 0
     assert "--register" in output and "--access-log" in output and "--secrets" in output
+
+
+NO_EXCHANGE = [
+    ["health"],
+    ["tail", "--timeout", "0"],
+    ["accounts", "list"],
+    ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"],
+    ["accounts", "remove", "--ex-id", "1"],
+    ["db", "current"],
+    ["pnl", "--ex-id", "1"],
+]
+
+
+@pytest.mark.parametrize("words", NO_EXCHANGE, ids=" ".join)
+def test_commands_that_talk_to_no_exchange_never_import_ccxt(words: list[str], tmp_path: Path) -> None:
+    """On the embedded backends (a SQLite file of its own): whatever the exit code, no ccxt."""
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run(*words, env=env)
+    assert code in (0, 1, 2), output
+    assert "ccxt" not in heavy and "matplotlib" not in heavy, output

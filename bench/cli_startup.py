@@ -1,8 +1,10 @@
 """How long ``fullon-account`` takes to show help, report a configuration error, or run a command
 that talks to no exchange, against ``python -c pass`` measured in the same run.
 
-Not a timed test. Each invocation is a fresh process through the installed entry point, with the
-embedded backends (a SQLite file in a temporary data directory, in-process Redis); rounds are
+Not a timed test. Each invocation is a fresh process through the installed entry point, against
+``REDIS_URL`` / ``DATABASE_URL`` when set (as an operator runs them), else the embedded backends
+(a SQLite file in a temporary data directory, which ``accounts`` migrates on every run, and an
+in-process Redis, whose import alone costs most of a second); rounds are
 interleaved (every invocation once per round) so that noise hits all of them alike, and the
 median of ``--rounds`` (5) is kept. ``demo (first frame)`` is the time until the demo's first
 line reaches its output, the process then being stopped.
@@ -76,11 +78,11 @@ def cases(env: dict[str, str]) -> dict[str, Callable[[], float]]:
         ["accounts", "list"],
     ):
         run[f"{' '.join(words)}, configuration error"] = lambda w=words: timed([ENTRY, *w], bad, {2})
-    run["accounts list (SQLite)"] = lambda: timed([ENTRY, "accounts", "list"], env, {0})
-    run["db current (SQLite)"] = lambda: timed([ENTRY, "db", "current"], env, {0})
+    run["accounts list"] = lambda: timed([ENTRY, "accounts", "list"], env, {0})
+    run["db current"] = lambda: timed([ENTRY, "db", "current"], env, {0})
     run["pnl --ex-id 999 (unknown, exit 2)"] = lambda: timed([ENTRY, "pnl", "--ex-id", "999"], env, {2})
-    run["health (embedded Redis)"] = lambda: timed([ENTRY, "health"], env, {0, 1})
-    run["tail --timeout 0.1 (embedded Redis)"] = lambda: timed([ENTRY, "tail", "--timeout", "0.1"], env, {0})
+    run["health"] = lambda: timed([ENTRY, "health"], env, {0, 1})
+    run["tail --timeout 0.1"] = lambda: timed([ENTRY, "tail", "--timeout", "0.1"], env, {0})
     run["demo (first frame)"] = lambda: first_line([ENTRY, "demo", "--duration", "60"], env)
     return run
 
@@ -90,8 +92,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-        env |= {"ACCOUNT_DATA_DIR": data, "LOG_LEVEL": "WARNING", "COLUMNS": "120"}
+        env = dict(os.environ) | {"ACCOUNT_DATA_DIR": data, "LOG_LEVEL": "WARNING", "COLUMNS": "120"}
         subprocess.run([ENTRY, "db", "upgrade"], env=env, capture_output=True, check=True)
         run = cases(env)
         samples: dict[str, list[float]] = {name: [] for name in run}
@@ -100,7 +101,9 @@ def main() -> None:
                 samples[name].append(case())
     medians = {name: statistics.median(values) for name, values in samples.items()}
     baseline = medians["python -c pass (baseline)"]
-    print(f"median of {args.rounds}, seconds; baseline python -c pass = {baseline:.3f} s")
+    redis = "real Redis" if env.get("REDIS_URL") else "embedded Redis"
+    backends = f"{redis}, {'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}"
+    print(f"median of {args.rounds}, seconds; {backends}; baseline python -c pass = {baseline:.3f} s")
     print(f"| {'invocation':<40} | median s | over baseline s | x baseline |")
     print(f"|{'-' * 42}|----------|-----------------|------------|")
     for name, median in medians.items():

@@ -43,9 +43,10 @@ async def with_database(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
     from fullon_account_service.storage.db.engine import make_engine, make_session_factory
-    from fullon_account_service.storage.db.migrate import upgrade
 
     if settings.is_sqlite:
+        from fullon_account_service.storage.db.migrate import upgrade
+
         logging.getLogger("alembic").setLevel(logging.WARNING)
         await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

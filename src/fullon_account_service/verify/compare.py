@@ -5,9 +5,8 @@ so both checks apply the same rules:
 
 - fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
   volume and fee; no fill the simulator never made;
-- orders: every order with its final status (as the venue names it) and filled quantity;
-  ``filled`` left unknown is only accepted for an order that filled nothing (some channels never
-  say);
+- orders: every order with its final status (as the venue names it) and filled quantity; an
+  unknown ``filled`` or fee is a difference, since the truth knows them;
 - balances and positions: what the venue would show for the truth (see ``expect``); free and used
   only where the service knows them, because some channels carry totals only; a position's entry
   price left unknown is a difference;
@@ -204,9 +203,9 @@ def _fill_fields(
 
 
 def _fee_ok(got: FillView, options: list[tuple[float, str]]) -> bool:
-    """An unknown fee is only right for a free fill; an unknown currency is not held against it."""
+    """An unknown fee is a difference (the truth knows it); an unknown currency is not held against it."""
     if got.fee is None:
-        return close(options[0][0], 0.0)
+        return False
     return any(close(got.fee, fee) and got.fee_currency in (None, currency) for fee, currency in options)
 
 
@@ -224,7 +223,7 @@ def _orders(
             result.add(f"{label}: order {order['id']} ({order['status']}) is missing")
             continue
         status = expected_status(venue, order["status"])
-        filled_ok = close(order["filled"], 0.0) if got.filled is None else close(got.filled, order["filled"])
+        filled_ok = got.filled is not None and close(got.filled, order["filled"])
         if got.status != status or not filled_ok:
             result.add(
                 f"{label}: order {order['id']} is {got.status} filled {got.filled};"

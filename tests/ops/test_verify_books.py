@@ -247,3 +247,23 @@ def demo_result(comparison: BooksComparison) -> DemoResult:
         database="db",
         log_path="log",
     )
+
+
+async def test_unknown_fee_and_filled_are_differences(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis_client: aioredis.Redis,
+    truth: dict[str, Any],
+    stored: AccountIds,
+) -> None:
+    """Even where the truth's value is 0: the stored ``None`` says the service does not know it."""
+    fills = [f for a in truth["accounts"] for f in a["fills"]]
+    fill = min(fills, key=lambda f: f["fee"])
+    order = next(o for a in truth["accounts"] for o in a["orders"] if o["filled"] == 0)
+    async with session_factory() as session:
+        await session.execute(update(Trade).where(Trade.ex_trade_id == fill["id"]).values(fee=None))
+        await session.execute(update(Order).where(Order.ex_order_id == order["id"]).values(filled=None))
+        await session.commit()
+    result = await verify_books(truth, stored, session_factory, redis_client)
+    text = "\n".join(result.differences)
+    assert f"fill {fill['id']} differs in fee" in text
+    assert f"order {order['id']} is " in text and "filled None" in text

@@ -60,9 +60,15 @@ async def _register(sim: Simulator, settings: Settings, secrets: Path, overrides
 
     from fullon_account_service.cli.accounts import with_database
     from fullon_account_service.cli.simulate_register import SIM_USER, register_simulated, write_secrets
+    from fullon_account_service.errors import AccountServiceError
+    from fullon_account_service.redaction import redact_text
 
-    registered = await with_database(settings, lambda factory: register_simulated(sim, factory))
-    write_secrets(secrets, sim, registered)
+    try:
+        registered = await with_database(settings, lambda factory: register_simulated(sim, factory))
+        write_secrets(secrets, sim, registered)
+    except (AccountServiceError, OSError) as e:
+        typer.echo(f"--register failed: {redact_text(str(e))}", err=True)
+        raise typer.Exit(1) from None
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     new = sum(r.created for r in registered)
     typer.echo(f"\nregistered {len(registered)} simulated accounts of {SIM_USER} ({new} new) in {where}:")

@@ -70,7 +70,9 @@ def header(snapshot: Snapshot, *, boxed: bool = True) -> RenderableType:
         (f"{snapshot.events_per_s:.1f} events/s", "bold"),
         f"  stored: {kinds_text(snapshot.events_by_kind)}",
         f"\nbus lag {snapshot.lag}, pending {snapshot.pending}, dead letters {snapshot.dead_letters}"
-        f"  scenario steps {snapshot.scenario_steps}  logs: {snapshot.log_path}",
+        f"  scenario steps {snapshot.scenario_steps}",
+        # The log path is printed before the dashboard and in the summary: a small screen skips it.
+        f"  logs: {snapshot.log_path}" if boxed else "",
     )
     return Panel(text, expand=True) if boxed else text
 

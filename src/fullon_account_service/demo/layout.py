@@ -78,10 +78,10 @@ def fit(snapshot: Snapshot, width: int, height: int) -> RenderableType:
     rows = _fitting(accounts, snapshot, n_accounts, width, left - fills_floor - rotating_floor)
     parts.append(accounts(snapshot, max(least_accounts, rows)))
     left -= height_of(parts[-1], width)
-    rotating = _rotating(snapshot, width, left - fills_floor, venue) if left > fills_floor else []
-    left -= sum(height_of(part, width) for part in rotating)
-    rows = _fitting(fills, snapshot, n_fills, width, left)
-    parts += [*rotating, fills(snapshot, max(least_fills, rows))]
+    rows = _fitting(fills, snapshot, n_fills, width, left - rotating_floor)
+    latest = fills(snapshot, max(least_fills, rows))
+    left -= height_of(latest, width)
+    parts += [*(_rotating(snapshot, width, left, venue) if left > 0 else []), latest]
     return Group(*parts)
 
 
@@ -106,5 +106,7 @@ def _rotating(snapshot: Snapshot, width: int, lines: int, venue: bool) -> list[R
             room -= height_of(part, width)
         else:
             hidden.append(f"{name} ({count_of(snapshot)})")
+    if not hidden:
+        return shown
     note = f"not on screen now, shown in turn every {ROTATE_S:g}s: {', '.join(hidden)}"
     return [*shown, Text(note, style="dim", no_wrap=True, overflow="ellipsis")]

@@ -25,6 +25,7 @@ from fullon_account_service.demo.counters import EventCounter
 from fullon_account_service.demo.report import DemoResult
 from fullon_account_service.demo.screen import Screen
 from fullon_account_service.demo.settle import Settled, Settler
+from fullon_account_service.demo.snapshot import Snapshot
 from fullon_account_service.demo.state import StateReader
 from fullon_account_service.demo.wiring import (
     DemoAccount,
@@ -175,16 +176,20 @@ class Demo:
         if self.sensor is not NULL_SENSOR:
             poller.start(self._stop_sinks)
         refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
+        final: Snapshot | None = None
         try:
             await self._wait_started(daemon)
             settled = await self._scenario(sim, settler)
+            await self.tasks.cancel(refresher)
+            self.phase = "done"
+            with contextlib.suppress(AccountServiceError):
+                final = await reader.read(self.phase)  # while the producer still knows its accounts
         finally:
             await self.tasks.cancel(refresher)
             await self._shutdown(daemon, producer, sinks)
             await poller.aclose()
-        self.phase = "done"
-        with contextlib.suppress(AccountServiceError):
-            self.screen.show(await reader.read(self.phase), force=True)
+        if final is not None:
+            self.screen.show(final, force=True)
         return DemoResult(
             accounts=accounts,
             events_by_kind=dict(self.counter.by_kind),

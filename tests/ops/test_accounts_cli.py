@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ops_helpers import invoke, invoke_async
+from ops_helpers import invoke, invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fullon_account_service.cli import accounts_ops as ops
@@ -63,6 +63,7 @@ def test_accounts_round_trip(cli_env: dict[str, str]) -> None:
         "test": False,
         "force_rest": True,
         "credentials": "set",
+        "credentials_reason": "",
         "collection": "rest (forced)",
     }
     assert rows[wallet]["credentials"] == "missing" and rows[wallet]["test"] is True
@@ -133,3 +134,30 @@ async def test_accounts_test_against_the_simulator(
         assert missing.exit_code == 1 and f"EX_ID_{row.ex_id}_KEY" in missing.output
         nobody = await invoke_async(["accounts", "test", "--ex-id", "999"], good)
         assert nobody.exit_code == 1 and "no account with ex_id 999" in nobody.output
+
+
+async def test_list_says_why_credentials_are_invalid(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """In a separate process, as an operator runs it: each invalid state comes with its reason."""
+    half = added_ex_id((await invoke_async(add("kraken", "half"), cli_env)).stdout)
+    filed = added_ex_id((await invoke_async(add("bybit", "filed"), cli_env)).stdout)
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({str(filed): {"key": "k-" + SECRET, "secret": SECRET}}))
+    secrets.chmod(0o644)
+    env = {
+        **cli_env,
+        f"EX_ID_{half}_KEY": "key-" + SECRET,
+        "ACCOUNT_SECRETS_FILE": str(secrets),
+        "COLUMNS": "250",
+    }
+    code, out, err = await run_cli(["accounts", "list", "--json"], env)
+    assert code == 0, err
+    rows = {row["ex_id"]: row for row in json.loads(out)}
+    assert rows[half]["credentials"] == "invalid"
+    assert f"EX_ID_{half}_SECRET must both be set" in rows[half]["credentials_reason"]
+    assert rows[filed]["credentials"] == "invalid"
+    reason = rows[filed]["credentials_reason"]
+    assert "mode 0644" in reason and "chmod 600" in reason
+    code, out, err = await run_cli(["accounts", "list"], env)
+    assert code == 0, err
+    assert "must both be set" in out and "0600" in out
+    assert SECRET not in out + err

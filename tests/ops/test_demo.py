@@ -7,6 +7,7 @@ backends the test also checks that nothing reached the real Redis.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -27,9 +28,10 @@ from fullon_account_service.contract import (
 )
 from fullon_account_service.demo.counters import EventCounter
 from fullon_account_service.demo.dashboard import progress_line, render
+from fullon_account_service.demo.layout import ROTATE_S, fit
 from fullon_account_service.demo.report import EQUAL_LINE, DemoResult, summary_lines
 from fullon_account_service.demo.screen import Screen
-from fullon_account_service.demo.state import (
+from fullon_account_service.demo.snapshot import (
     AccountLine,
     BalanceLine,
     FillLine,
@@ -60,6 +62,8 @@ async def test_demo_with_duration_exits_0_with_equal_books(tmp_path: Path) -> No
     assert EQUAL_LINE in out
     assert "events processed:" in out and "accounts: 6 (kraken 2, bybit 2, hyperliquid 2)" in out
     assert "running:" in out, "a non-terminal gets progress lines"
+    assert out.startswith("[starting the simulator"), "the first frame comes before the slow imports"
+    assert "stopped after" in out and "done:" in out, "the last frame says the demo stopped"
     assert "[info" not in err and "[info" not in out, "logs go to the file, not the terminal"
     (log,) = data.glob("demo-*.log")
     (database,) = data.glob("demo-*.db")
@@ -147,8 +151,72 @@ def test_dashboard_shows_every_section_of_the_snapshot() -> None:
 
 def test_empty_snapshot_renders() -> None:
     text = text_of(render(Snapshot(elapsed_s=0.0, phase="starting")))
-    assert "starting" in text and "Ctrl-C" in text
+    assert "starting the simulator" in text
     assert "Open orders (0, newest 0 shown)" in text
+
+
+def busy() -> Snapshot:
+    """Six accounts, and more orders, balances, positions and fills than 24 lines can hold."""
+    base = snapshot()
+    accounts = [
+        AccountLine(n, venue, f"sim-{venue}-{n}", "full_websocket", "WS 4/4 live", 0.5)
+        for n, venue in enumerate(("kraken", "kraken", "bybit", "bybit", "hyperliquid", "hyperliquid"), 1)
+    ]
+    return dataclasses.replace(
+        base,
+        accounts=accounts,
+        balances=[BalanceLine(n, "USD", 1000.0 * n, 900.0, 100.0) for n in range(1, 7)],
+        open_orders=[OrderLine(n % 6 + 1, "BTC/USD", "buy", 0.5, 61_000.0 + n, 0.0) for n in range(10)],
+        open_orders_total=25,
+        positions=[PositionLine(n, "ETH/USDT:USDT", "long", 1.0, 3000.0, 5.0) for n in range(3, 7)],
+        fills=[
+            FillLine(n % 6 + 1, "SOL/USDT:USDT", "sell", 1.0, 150.0, 0.1, "USDT", 2.5, 1_700_000_000_000 + n)
+            for n in range(8)
+        ],
+    )
+
+
+def frame(snap: Snapshot, width: int, height: int) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, height=height, record=True, color_system=None)
+    console.print(fit(snap, width, height))
+    return console.export_text().rstrip("\n").splitlines()
+
+
+ROTATING = ("Balances", "Open orders", "Positions")
+
+
+def test_fitted_dashboard_keeps_fills_and_accounts_at_80x24_and_rotates_the_rest() -> None:
+    shown: set[str] = set()
+    for turn in range(len(ROTATING)):
+        lines = frame(dataclasses.replace(busy(), elapsed_s=turn * ROTATE_S), 80, 24)
+        text = "\n".join(lines)
+        assert len(lines) <= 23, text
+        assert "Accounts" in text and "Latest fills (42 stored)" in text and "realised PnL" in text
+        assert "+2.50" in text, "fills show their realised PnL"
+        assert all(f"{n}     " in text or f"{n} " in text for n in range(1, 4))
+        for section in ROTATING:
+            on_screen = any(line.startswith(section) for line in lines)
+            assert on_screen or section in lines[-1] or any(section in line for line in lines), section
+            if on_screen:
+                shown.add(section)
+        assert any(line.startswith("not on screen now") for line in lines), "hidden sections are named"
+    assert shown == set(ROTATING), "each section gets its turn"
+
+
+def test_fitted_dashboard_shows_every_section_at_200x50() -> None:
+    lines = frame(busy(), 200, 50)
+    text = "\n".join(lines)
+    assert len(lines) <= 49, text
+    for section in ("fullon-account demo", "Accounts", *ROTATING, "Latest fills", "realised PnL"):
+        assert section in text, section
+    assert "not on screen now" not in text
+    assert "sim-hyperliquid-6" in text and "+2.50" in text
+
+
+def test_final_frame_says_it_stopped() -> None:
+    done = dataclasses.replace(busy(), phase="done", elapsed_s=61.0)
+    for text in ("\n".join(frame(done, 80, 24)), text_of(render(done)), progress_line(done)):
+        assert "stopped after 61s" in text and "Ctrl-C" not in text
 
 
 def test_progress_line_and_non_terminal_screen() -> None:

@@ -1,21 +1,25 @@
-"""``fullon-account pnl --plot``: realised PnL from stored trades, drawn to a PNG."""
+"""``fullon-account pnl``: realised PnL from stored trades, per quote currency, drawn to a PNG."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ops_helpers import invoke_async
+import pytest
+from ops_helpers import invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.reports import pnl as pnl_report
 from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 T0 = 1_700_000_000_000
 
 
-def trade(n: int, side: str, volume: float, price: float, symbol: str = "BTC/USD") -> TradeRecord:
+def trade(
+    n: int, side: str, volume: float, price: float, symbol: str = "BTC/USD", ex_id: int = 7
+) -> TradeRecord:
     return TradeRecord(
-        ex_id=7,
+        ex_id=ex_id,
         uid=1,
         exchange="kraken",
         ex_trade_id=f"T{n}",
@@ -27,7 +31,7 @@ def trade(n: int, side: str, volume: float, price: float, symbol: str = "BTC/USD
         cost=volume * price,
         time_ms=T0 + n * 60_000,
         fee=0.0,
-        fee_currency="USD",
+        fee_currency=symbol.split("/")[1].split(":")[0],
     )
 
 
@@ -52,3 +56,71 @@ async def test_pnl_plot_writes_a_png(
     assert out.stat().st_size > 1000
     assert "BTC/USD" in result.stdout and "XRP/USD" in result.stdout
     assert "5.00000000" in result.stdout
+
+
+async def store(factory: async_sessionmaker[AsyncSession], trades: list[TradeRecord]) -> None:
+    async with factory() as session:
+        assert await TradeRepository(session).save_trades(trades) == len(trades)
+        await session.commit()
+
+
+async def test_pnl_totals_per_currency_and_plots_one_line_per_symbol(
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """USD, EUR and USDT are never added up: one total each, one plot axis each."""
+    await store(
+        session_factory,
+        [
+            trade(1, "buy", 1.0, 100.0, ex_id=8),
+            trade(2, "sell", 1.0, 110.0, ex_id=8),  # +10 USD
+            trade(3, "buy", 2.0, 50.0, "ETH/EUR", ex_id=8),
+            trade(4, "sell", 2.0, 47.0, "ETH/EUR", ex_id=8),  # -6 EUR
+            trade(5, "buy", 1.0, 20.0, "SOL/USDT:USDT", ex_id=8),
+            trade(6, "sell", 1.0, 27.0, "SOL/USDT:USDT", ex_id=8),  # +7 USDT
+            trade(7, "buy", 1.0, 10.0, "XRP/USDT:USDT", ex_id=8),
+            trade(8, "sell", 1.0, 11.0, "XRP/USDT:USDT", ex_id=8),  # +1 USDT
+        ],
+    )
+    drawn: list[tuple[str, list[str]]] = []
+    from matplotlib.figure import Figure
+
+    real_savefig = Figure.savefig
+
+    def record(fig: Figure, *args: object, **kwargs: object) -> None:
+        for ax in fig.axes:
+            drawn.append((ax.get_ylabel(), sorted(str(line.get_label()) for line in ax.get_lines()[:-1])))
+        real_savefig(fig, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    out = tmp_path / "pnl.png"
+    env = {"DATABASE_URL": database_url, "ACCOUNT_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+    result = await invoke_async(["pnl", "--ex-id", "8", "--plot", str(out)], env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    total = {line.split()[2]: line for line in lines if line.strip("│ ").startswith("total")}
+    assert set(total) == {"EUR", "USD", "USDT"}, result.stdout
+    assert "-6.00000000" in total["EUR"] and "10.00000000" in total["USD"] and "8.00000000" in total["USDT"]
+    assert "12.00000000" not in result.stdout  # 10 - 6 + 8: never added across currencies
+    assert drawn == [
+        ("realised PnL (EUR)", ["ETH/EUR"]),
+        ("realised PnL (USD)", ["BTC/USD"]),
+        ("realised PnL (USDT)", ["SOL/USDT:USDT", "XRP/USDT:USDT"]),
+    ]
+    assert str(out.resolve()) in result.stdout
+
+
+def test_quote_currency_of_each_symbol_form() -> None:
+    assert pnl_report.quote_currency("BTC/USD") == "USD"
+    assert pnl_report.quote_currency("BTC/USDT:USDT") == "USDT"
+    assert pnl_report.quote_currency("BTCUSD") == pnl_report.UNKNOWN_CURRENCY
+
+
+async def test_unknown_ex_id_exits_2_with_a_message(cli_env: dict[str, str]) -> None:
+    add = ["accounts", "add", "--exchange", "kraken", "--name", "main", "--user", "pnl@example.com"]
+    assert (await invoke_async(add, cli_env)).exit_code == 0
+    code, out, err = await run_cli(["pnl", "--ex-id", "424242"], cli_env)
+    assert code == 2, out + err
+    assert "no account with ex_id 424242" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import delete, update
@@ -13,13 +14,16 @@ from truth_events import NOW_MS, envelope, fill_payload, order_payload, simulate
 
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import Envelope
+from fullon_account_service.demo.report import DemoResult, summary_lines
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
+from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.models import Order, Trade
-from fullon_account_service.verify import compare_events, verify_books
+from fullon_account_service.verify import BooksComparison, compare_events, verify_books
+from fullon_account_service.verify.pnl import walk
 
 AccountIds = dict[tuple[str, int], int]
 
@@ -157,3 +161,109 @@ def test_kraken_fee_in_quote_terms_is_accepted(truth: dict[str, Any]) -> None:
     wrong = {**as_quote, "fee": fill["fee"] * fill["price"] * 2}
     result = compare_events(truth, ids, [*events, envelope(1, "kraken", fill_payload(wrong), NOW_MS)])
     assert result.total_differences == 1 and "differs in fee" in result.differences[0]
+
+
+async def test_an_engine_that_forgets_fees_is_not_equal(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis_client: aioredis.Redis,
+    truth: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The verdict checks realised PnL itself: a FIFO engine that leaves fees out is caught."""
+    apply = FifoBook.apply
+
+    def forgets_fees(book: FifoBook, fill: Fill) -> PnlRow:
+        row = apply(book, fill)
+        return msgspec.structs.replace(row, roi=row.roi + row.total_fee)
+
+    monkeypatch.setattr(FifoBook, "apply", forgets_fees)
+    ids = await register(session_factory, truth)
+    await store(session_factory, redis_client, truth_envelopes(truth, ids))
+    result = await verify_books(truth, ids, session_factory, redis_client)
+    text = "\n".join(result.differences)
+    assert not result.equal
+    assert "stored realised PnL" in text and "round trip" in text
+    assert "is missing" not in text and "differs" not in text  # the transport was perfect
+    lines = summary_lines(demo_result(result))
+    assert any(line.startswith("books: NOT equal") for line in lines)
+    assert any("stored realised PnL" in line for line in lines)
+
+
+async def test_unknown_or_wrong_pnl_and_position_rows_are_differences(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis_client: aioredis.Redis,
+    truth: dict[str, Any],
+    stored: AccountIds,
+) -> None:
+    """``None`` where the truth knows the number is a difference, as is a wrong final position."""
+    trips: list[tuple[str, list[str]]] = []
+    newest: dict[str, str] = {}
+    for account in truth["accounts"]:
+        by_symbol: dict[str, list[dict[str, Any]]] = {}
+        for fill in account["fills"]:
+            by_symbol.setdefault(fill["symbol"], []).append(fill)
+        for name, fills in by_symbol.items():
+            done, _, _ = walk(fills, lambda f: (f["fee"], f["fee_currency"]))
+            trips += [(name, trip.fill_ids) for trip in done]
+            newest[name] = max(fills, key=lambda f: (f["ts_ms"], f["id"], f["order_id"]))["id"]
+    assert trips, "the sample scenario closes no position"
+    symbol, trip = trips[0]
+    moved = sorted(newest)[0]
+    moved_id = newest[moved]
+    async with session_factory() as session:
+        await session.execute(update(Trade).where(Trade.ex_trade_id == trip[-1]).values(roi=None))
+        await session.execute(update(Trade).where(Trade.ex_trade_id == moved_id).values(cur_volume=123.0))
+        await session.commit()
+    result = await verify_books(truth, stored, session_factory, redis_client)
+    text = "\n".join(result.differences)
+    assert f"{symbol} round trip" in text and f"realised PnL unknown for fill {trip[-1]}" in text
+    assert f"{moved} position after fill {newest[moved]} is 123" in text
+
+
+async def test_unknown_entry_price_is_a_difference(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis_client: aioredis.Redis,
+    truth: dict[str, Any],
+    stored: AccountIds,
+) -> None:
+    account = next(a for a in truth["accounts"] if a["positions"])
+    ex_id = stored[(account["venue"], account["index"])]
+    cache = AccountCache(redis_client)
+    positions = await cache.get_positions(ex_id)
+    await cache.upsert_positions(ex_id, [{**p, "price": None} for p in positions])
+    result = await verify_books(truth, stored, session_factory, redis_client)
+    assert not result.equal
+    assert "position" in "\n".join(result.differences)
+
+
+def demo_result(comparison: BooksComparison) -> DemoResult:
+    return DemoResult(
+        accounts=(),
+        events_by_kind={},
+        scenario_steps=0,
+        comparison=comparison,
+        caught_up=True,
+        settle_s=0.0,
+        database="db",
+        log_path="log",
+    )
+
+
+async def test_unknown_fee_and_filled_are_differences(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis_client: aioredis.Redis,
+    truth: dict[str, Any],
+    stored: AccountIds,
+) -> None:
+    """Even where the truth's value is 0: the stored ``None`` says the service does not know it."""
+    fills = [f for a in truth["accounts"] for f in a["fills"]]
+    fill = min(fills, key=lambda f: f["fee"])
+    order = next(o for a in truth["accounts"] for o in a["orders"] if o["filled"] == 0)
+    async with session_factory() as session:
+        await session.execute(update(Trade).where(Trade.ex_trade_id == fill["id"]).values(fee=None))
+        await session.execute(update(Order).where(Order.ex_order_id == order["id"]).values(filled=None))
+        await session.commit()
+    result = await verify_books(truth, stored, session_factory, redis_client)
+    text = "\n".join(result.differences)
+    assert f"fill {fill['id']} differs in fee" in text
+    assert f"order {order['id']} is " in text and "filled None" in text

@@ -39,11 +39,14 @@ accounts_app = typer.Typer(
 )
 
 
-async def _with_db(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+async def with_database(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     from fullon_account_service.storage.db.engine import make_engine, make_session_factory
-    from fullon_account_service.storage.db.migrate import upgrade
 
     if settings.is_sqlite:
+        from fullon_account_service.storage.db.migrate import upgrade
+
         logging.getLogger("alembic").setLevel(logging.WARNING)
         await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -57,7 +60,7 @@ def _run(work: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[
     """Run against the configured database; a service error ends the command with exit 1."""
     settings = Settings.from_env()
     try:
-        return asyncio.run(_with_db(settings, lambda factory: work(settings, factory)))
+        return asyncio.run(with_database(settings, lambda factory: work(settings, factory)))
     except AccountServiceError as e:
         typer.echo(f"error: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
@@ -110,7 +113,7 @@ def list_(
             _yes(r.active),
             _yes(r.test),
             r.collection,
-            r.credentials,
+            r.credentials_text,
         )
     Console().print(table)
 

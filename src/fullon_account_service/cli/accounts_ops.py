@@ -10,18 +10,16 @@ message.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import ccxt.pro
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import AccountServiceError, ConfigError, CredentialsError
-from fullon_account_service.producers.ccxt_errors import translate
-from fullon_account_service.producers.clients import ClientFactory, load_overrides
 from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
 from fullon_account_service.producers.discovery import notify_exchanges_changed
 from fullon_account_service.redaction import redact_text
@@ -43,6 +41,14 @@ class AccountRow:
     force_rest: bool
     credentials: str
     """``set``, ``missing`` or ``invalid``: whether the producer will find credentials."""
+    credentials_reason: str = ""
+    """Why they are missing or invalid (never a secret); empty when ``set``."""
+
+    @property
+    def credentials_text(self) -> str:
+        if not self.credentials_reason:
+            return self.credentials
+        return f"{self.credentials}: {self.credentials_reason}"
 
     @property
     def collection(self) -> str:
@@ -56,7 +62,13 @@ class CheckResult:
 
 
 def known_exchange(exchange: str) -> bool:
-    return exchange in ccxt.pro.exchanges
+    """Whether ccxt.pro has ``exchange``: one module per exchange in ``ccxt/pro``.
+
+    Read from the package's files, because importing ccxt.pro to ask takes seconds."""
+    spec = importlib.util.find_spec("ccxt")
+    if spec is None or not spec.submodule_search_locations or not exchange.isidentifier():
+        return False
+    return any((Path(root) / "pro" / f"{exchange}.py").is_file() for root in spec.submodule_search_locations)
 
 
 def credential_hint(ex_id: int, exchange: str) -> list[str]:
@@ -112,20 +124,23 @@ async def list_accounts(
             active=ex.active,
             test=ex.test,
             force_rest=ex.force_rest,
-            credentials=_credential_state(resolver, ex.ex_id),
+            credentials=state,
+            credentials_reason=reason,
         )
         for ex, mail in rows
+        for state, reason in [_credential_state(resolver, ex.ex_id)]
     ]
 
 
-def _credential_state(resolver: CredentialResolver, ex_id: int) -> str:
+def _credential_state(resolver: CredentialResolver, ex_id: int) -> tuple[str, str]:
+    """(state, reason): the resolver's own message says which variable or file is wrong."""
     try:
         resolver.resolve(ex_id)
     except CredentialsError as e:
-        return "missing" if "no credentials" in str(e) else "invalid"
-    except ConfigError:
-        return "invalid"
-    return "set"
+        return ("missing" if "no credentials" in str(e) else "invalid"), redact_text(str(e))
+    except ConfigError as e:
+        return "invalid", redact_text(str(e))
+    return "set", ""
 
 
 async def remove_account(factory: async_sessionmaker[AsyncSession], ex_id: int, *, deactivate: bool) -> bool:
@@ -148,6 +163,9 @@ async def check_account(
     secrets_file: Path | None = None,
 ) -> CheckResult:
     """One ``fetch_balance`` with the account's credentials, against the venue (or its override)."""
+    from fullon_account_service.producers.ccxt_errors import translate
+    from fullon_account_service.producers.clients import ClientFactory, load_overrides
+
     async with DatabaseContext(factory) as db:
         row = await db.exchanges.get(ex_id)
         venue = row.cat_exchange.name if row is not None else None

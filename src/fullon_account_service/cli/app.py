@@ -1,50 +1,98 @@
-"""The ``fullon-account`` command line: one typer app, one module per command.
+"""The ``fullon-account`` command line: one typer app, one module per command, imported on demand.
 
-Commands are imported only when invoked: the producer and simulator pull in ccxt, which takes
-seconds to import, and ``fullon-account tail`` should not wait for that. Add a command with one
-line in ``COMMANDS``: its name and ``module:function`` (a typer command function).
+Importing ccxt takes seconds and SQLAlchemy about one, so nothing heavy is imported to show help
+or to report a configuration error:
+
+- ``fullon-account --help`` lists ``COMMANDS`` from their one-line help here, importing no
+  command module;
+- ``fullon-account CMD ...`` imports only CMD's module, and only after the settings have been
+  read: a bad variable is reported (exit 2) before that import;
+- command modules keep their top-level imports light (typer, the settings) and import the
+  machinery inside the command function, so ``CMD --help`` is fast too.
+
+Add a command with one line in ``COMMANDS``: its name, ``module:attr`` (a module of this package;
+``attr`` a typer command function, or a ``typer.Typer`` for a group of subcommands) and the line
+that ``fullon-account --help`` shows for it.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from fullon_account_service.cli.accounts import accounts_app
-from fullon_account_service.cli.db import db_app
-from fullon_account_service.cli.dlq import dlq_app
 from fullon_account_service.errors import ConfigError
-from fullon_account_service.logs import configure_logging
 from fullon_account_service.settings import Settings
 
-COMMANDS: dict[str, str] = {
-    "tail": "fullon_account_service.cli.tail:tail",
-    "simulate": "fullon_account_service.cli.simulate:simulate",
-    "sink": "fullon_account_service.cli.sink:sink",
-    "health": "fullon_account_service.cli.health:health",
-    "pnl": "fullon_account_service.cli.pnl:pnl",
-    "producer": "fullon_account_service.cli.producer:producer",
-    "demo": "fullon_account_service.cli.demo:demo",
+
+class Entry(NamedTuple):
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, Entry] = {
+    "accounts": Entry("accounts:accounts_app", "Add, list, remove and test the watched accounts."),
+    "db": Entry("db:db_app", "Create or update the database schema."),
+    "dlq": Entry("dlq:dlq_app", "List, show, replay and drop dead letters."),
+    "demo": Entry("demo:demo", "The whole service against simulated Kraken, Bybit and Hyperliquid, live."),
+    "health": Entry("health:health", "Report health; exit 1 when data is not flowing into storage."),
+    "pnl": Entry("pnl:pnl", "Realised PnL per symbol, totalled per quote currency, from the stored trades."),
+    "producer": Entry("producer:producer", "Watch exchange accounts and publish their events to the bus."),
+    "simulate": Entry("simulate:simulate", "Serve simulated Kraken, Bybit and Hyperliquid on 127.0.0.1."),
+    "sink": Entry("sink:sink", "Store events from the bus: balances and positions, or orders and trades."),
+    "tail": Entry("tail:tail", "Follow the event streams live, without side effects."),
 }
+
+_LISTING = "fullon_account.listing"
+"""``ctx.meta`` flag: the group's help is being drawn, so a command only needs its name and help."""
+
+
+def load_command(name: str) -> Any:
+    """The click command (or group) of ``COMMANDS[name]``: imports its module."""
+    module, _, attr = COMMANDS[name].target.partition(":")
+    obj = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+    if isinstance(obj, typer.Typer):
+        return typer.main.get_command(obj)
+    single = typer.Typer()
+    single.command(name)(obj)
+    return typer.main.get_command(single)
+
+
+def _help_requested(ctx: Any, args: list[str]) -> bool:
+    return any(arg in ctx.help_option_names for arg in args)
 
 
 class _LazyGroup(TyperGroup):
-    # ``ctx`` and the command are click types, which typer has vendored since 0.2x: ``Any`` keeps
+    # ``ctx`` and the commands are click types, which typer has vendored since 0.2x: ``Any`` keeps
     # this working whichever click typer ships with.
     def list_commands(self, ctx: Any) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | COMMANDS.keys())
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return super().get_command(ctx, cmd_name)
-        module, _, attr = target.partition(":")
-        single = typer.Typer()
-        single.command(cmd_name)(getattr(importlib.import_module(module), attr))
-        return typer.main.get_command(single)
+        if cmd_name not in COMMANDS:
+            return None
+        if ctx.meta.get(_LISTING):
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name].help)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx.meta[_LISTING] = False
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Read the settings before the command's module is imported (help needs none)."""
+        if not ctx.resilient_parsing and not _help_requested(ctx, args[1:]):
+            try:
+                ctx.obj = Settings.from_env()
+            except ConfigError as e:
+                typer.echo(f"configuration error: {e}", err=True)
+                raise typer.Exit(2) from None
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(
@@ -55,20 +103,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(accounts_app, name="accounts")
-app.add_typer(db_app, name="db")
-app.add_typer(dlq_app, name="dlq")
 
 
 @app.callback()
-def _configure() -> None:
-    """Configure logging once, from the same settings every command uses."""
-    try:
-        settings = Settings.from_env()
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings)
+def _configure(ctx: typer.Context) -> None:
+    """Configure logging once, from the settings read before the command was loaded."""
+    if isinstance(ctx.obj, Settings):
+        import logging
+
+        from fullon_account_service.logs import configure_logging
+
+        configure_logging(ctx.obj)
+        # Alembic announces each of its plugins at INFO when imported, which commands now do
+        # after logging is configured: that is import noise, not news for the operator.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -12,18 +12,18 @@ import asyncio
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
 
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
-from fullon_account_service.storage.db import migrate
 
 db_app = typer.Typer(name="db", help="Create or update the database schema.", no_args_is_help=True)
 
 
 def _where(url: str) -> str:
     """The database named without its password."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -37,6 +37,8 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database to REVISION (the latest by default)."""
+    from fullon_account_service.storage.db import migrate
+
     url = Settings.from_env().database_url
     try:
         restored = asyncio.run(migrate.upgrade(url, revision))
@@ -51,6 +53,8 @@ def upgrade(
 @db_app.command()
 def current() -> None:
     """Print the revision the database is at ("none" if never migrated)."""
+    from fullon_account_service.storage.db import migrate
+
     url = Settings.from_env().database_url
     try:
         revision = asyncio.run(migrate.current(url))

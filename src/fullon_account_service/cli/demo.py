@@ -12,11 +12,7 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from fullon_account_service.demo.report import summary_lines
-from fullon_account_service.demo.run import run_demo
-from fullon_account_service.demo.wiring import DemoOptions
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
 
@@ -39,15 +35,27 @@ def demo(
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
-    options = DemoOptions(
-        accounts_per_venue=accounts,
-        seed=seed,
-        rate_per_s=rate,
-        duration_s=duration,
-        poll_interval_s=poll_interval,
-    )
+    from rich.console import Console
+
+    from fullon_account_service.demo.screen import Screen
+    from fullon_account_service.demo.snapshot import Snapshot
+
     console = Console()
-    result = asyncio.run(run_demo(options, settings, console))
+    with Screen(console) as screen:
+        # Drawn before the imports below, which take seconds (ccxt above all).
+        screen.show(Snapshot(elapsed_s=0.0, phase="starting", duration_s=duration), force=True)
+        from fullon_account_service.demo.report import summary_lines
+        from fullon_account_service.demo.run import run_demo
+        from fullon_account_service.demo.wiring import DemoOptions
+
+        options = DemoOptions(
+            accounts_per_venue=accounts,
+            seed=seed,
+            rate_per_s=rate,
+            duration_s=duration,
+            poll_interval_s=poll_interval,
+        )
+        result = asyncio.run(run_demo(options, settings, screen))
     for line in summary_lines(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if result.ok else 1)

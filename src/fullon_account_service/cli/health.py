@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from fullon_account_service.health import HealthReport, collect_health
-from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fullon_account_service.health import HealthReport
 
 
 async def _collect(
     settings: Settings, stall_after_s: float, max_lag: int, max_age_s: float | None, dlq_warn: int
 ) -> HealthReport:
+    from fullon_account_service.health import collect_health
+    from fullon_account_service.redis_client import make_redis
+
     redis = make_redis(settings)
     try:
         report = await collect_health(
@@ -42,6 +46,8 @@ async def _collect(
 
 
 def _render(report: HealthReport, console: Console) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]{'healthy' if report.healthy else 'UNHEALTHY'}[/bold]")
     groups = Table("stream", "group", "consumers", "lag", "pending", "idle ms", title="consumer groups")
     for g in report.groups:
@@ -88,5 +94,7 @@ def health(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
     else:
+        from rich.console import Console
+
         _render(report, Console())
     raise typer.Exit(report.exit_code())

@@ -19,7 +19,6 @@ import typer
 
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.errors import ConfigError
-from fullon_account_service.producers.discovery import Shard
 from fullon_account_service.settings import Settings
 
 
@@ -29,6 +28,8 @@ def producer(
     embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
 ) -> None:
     """Watch exchange accounts and publish their events to the bus."""
+    from fullon_account_service.producers.discovery import Shard
+
     try:
         settings = Settings.from_env()
         parsed = Shard.parse(shard) if shard else None

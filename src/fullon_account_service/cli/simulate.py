@@ -2,7 +2,10 @@
 
 Prints, per simulated account, the ccxt exchange id and the constructor config to use (URL
 overrides and credentials). Those credentials exist only inside the simulator, which is why
-printing them here is intended. Runs until Ctrl-C or ``--duration``, then writes the ground truth.
+printing them here is intended. ``--register`` also adds the accounts to the configured database
+and writes their credentials to a 0600 secrets file and the URLs to an overrides file, so a
+producer started with the two variables printed talks to this simulator. Runs until Ctrl-C or
+``--duration``, then writes the ground truth.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import contextlib
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
-from fullon_account_service.simulator.control import apply_fault_changes
-from fullon_account_service.simulator.scenario import VENUES, ScenarioConfig
-from fullon_account_service.simulator.server import Simulator
-from fullon_account_service.simulator.truth import write_truth
+from fullon_account_service.settings import Settings
+
+if TYPE_CHECKING:
+    from fullon_account_service.simulator.scenario import ScenarioConfig
+    from fullon_account_service.simulator.server import Simulator
+
+VENUES = ("kraken", "bybit", "hyperliquid")
+"""As ``simulator.scenario.VENUES``, repeated so that ``simulate --help`` imports no simulator."""
 
 
 def _announce(sim: Simulator) -> None:
@@ -38,6 +44,8 @@ def _announce(sim: Simulator) -> None:
 def _write_overrides(sim: Simulator, path: Path) -> None:
     """Per-venue ccxt config without credentials: what a separately started producer needs in
     ``ACCOUNT_EXCHANGE_OVERRIDES`` to talk to this simulator."""
+    from fullon_account_service.producers.clients import OVERRIDES_ENV, strip_credentials
+
     overrides = {
         account.venue: strip_credentials(sim.client_config(account))
         for account in sim.world.accounts
@@ -47,19 +55,49 @@ def _write_overrides(sim: Simulator, path: Path) -> None:
     typer.echo(f"\nccxt overrides written to {path}: export {OVERRIDES_ENV}={path}", err=True)
 
 
+async def _register(sim: Simulator, settings: Settings, secrets: Path, overrides: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    from fullon_account_service.cli.accounts import with_database
+    from fullon_account_service.cli.simulate_register import SIM_USER, register_simulated, write_secrets
+    from fullon_account_service.errors import AccountServiceError
+    from fullon_account_service.redaction import redact_text
+
+    try:
+        registered = await with_database(settings, lambda factory: register_simulated(sim, factory))
+        write_secrets(secrets, sim, registered)
+    except (AccountServiceError, OSError) as e:
+        typer.echo(f"--register failed: {redact_text(str(e))}", err=True)
+        raise typer.Exit(1) from None
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    new = sum(r.created for r in registered)
+    typer.echo(f"\nregistered {len(registered)} simulated accounts of {SIM_USER} ({new} new) in {where}:")
+    for r in registered:
+        typer.echo(f"  ex_id {r.ex_id}: {r.venue} {r.name}")
+    typer.echo(f"credentials written to {secrets} (mode 0600)")
+    typer.echo(f"ccxt overrides written to {overrides}")
+    typer.echo(f"to watch them: export ACCOUNT_SECRETS_FILE={secrets} ACCOUNT_EXCHANGE_OVERRIDES={overrides}")
+
+
 async def _run(
     config: ScenarioConfig,
     faults: dict[str, Any],
     truth: Path | None,
     overrides: Path | None,
     duration_s: float | None,
+    register: tuple[Settings, Path] | None,
+    access_log: bool,
 ) -> None:
+    from fullon_account_service.simulator.control import apply_fault_changes
+    from fullon_account_service.simulator.server import Simulator
+    from fullon_account_service.simulator.truth import write_truth
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with Simulator(config) as sim:
+    async with Simulator(config, access_log=access_log) as sim:
         try:
             apply_fault_changes(sim.world, faults)
         except ValueError as e:
@@ -67,6 +105,8 @@ async def _run(
         _announce(sim)
         if overrides is not None:
             _write_overrides(sim, overrides)
+        if register is not None and overrides is not None:
+            await _register(sim, *register, overrides)
         sim.start_engine()
         typer.echo(f"\nrunning at {config.rate_per_s:g} events/s; Ctrl-C to stop", err=True)
         with contextlib.suppress(TimeoutError):
@@ -93,8 +133,24 @@ def simulate(
         Path | None, typer.Option(help="Write the per-venue ccxt URL overrides (no credentials) here.")
     ] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Add the accounts to the database and write their credentials to a 0600 secrets file.",
+        ),
+    ] = False,
+    secrets: Annotated[
+        Path | None,
+        typer.Option(help="With --register: the secrets file (default <data dir>/simulator-secrets.json)."),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every HTTP request the simulator serves.")
+    ] = False,
 ) -> None:
     """Serve simulated Kraken, Bybit and Hyperliquid accounts on 127.0.0.1."""
+    from fullon_account_service.simulator.scenario import ScenarioConfig
+
     try:
         config = ScenarioConfig(
             venues=tuple(v.strip() for v in venues.split(",") if v.strip()),
@@ -110,4 +166,21 @@ def simulate(
         raise typer.BadParameter(f"not JSON: {e}", param_hint="--faults") from e
     if not isinstance(initial_faults, dict):
         raise typer.BadParameter("expected a JSON object", param_hint="--faults")
-    asyncio.run(_run(config, initial_faults, truth, overrides, duration))
+    registration: tuple[Settings, Path] | None = None
+    if register:
+        settings = Settings.from_env()
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        registration = (settings, (secrets or data_dir / "simulator-secrets.json").resolve())
+        overrides = overrides or data_dir / "simulator-overrides.json"
+    asyncio.run(
+        _run(
+            config,
+            initial_faults,
+            truth and truth.resolve(),
+            overrides and overrides.resolve(),
+            duration,
+            registration,
+            access_log,
+        )
+    )

@@ -20,13 +20,17 @@ from typing import Annotated
 import typer
 
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
-from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
-from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
-from fullon_account_service.sinks.runner import GROUPS, run_sink
+
+GROUPS = ("cache", "orm")
+"""As ``sinks.runner.GROUPS``, repeated so that ``sink --help`` imports none of the sinks."""
 
 
 async def _run(settings: Settings, group: str, consumer: str) -> None:
+    from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
+    from fullon_account_service.redis_client import make_redis
+    from fullon_account_service.sinks.runner import run_sink
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,6 +1,8 @@
-"""Drawing a ``Snapshot``: the live dashboard, the one-line progress and nothing else.
+"""Drawing a ``Snapshot``: the dashboard's sections, the one-line progress and nothing else.
 
 Pure functions of the snapshot, so what the operator sees is testable without running anything.
+Each section can be cut to a number of rows (its title then says how many are shown);
+``layout`` chooses those numbers to fit a terminal.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from fullon_account_service.contract import KINDS
-from fullon_account_service.demo.state import BalanceLine, Snapshot
+from fullon_account_service.demo.snapshot import BalanceLine, Snapshot
 
-_PHASE_STYLE = {"running": "green", "settling": "yellow", "done": "cyan"}
+_PHASE_STYLE = {"starting": "yellow", "running": "green", "settling": "yellow", "done": "cyan"}
 
 
 def number(value: float | None) -> str:
@@ -34,6 +36,12 @@ def age(seconds: float | None) -> str:
 
 
 def clock(snapshot: Snapshot) -> str:
+    if snapshot.phase == "starting":
+        return "starting the simulator, the producer and the sinks..."
+    if snapshot.phase == "done":
+        return f"stopped after {snapshot.elapsed_s:.0f}s"
+    if snapshot.phase == "settling":
+        return f"{snapshot.elapsed_s:.0f}s, trading stopped, waiting for the books to settle"
     if snapshot.duration_s is None:
         return f"{snapshot.elapsed_s:.0f}s (Ctrl-C to stop)"
     return f"{snapshot.elapsed_s:.0f}s / {snapshot.duration_s:g}s"
@@ -53,7 +61,7 @@ def progress_line(snapshot: Snapshot) -> str:
     )
 
 
-def _header(snapshot: Snapshot) -> RenderableType:
+def header(snapshot: Snapshot, *, boxed: bool = True) -> RenderableType:
     phase = Text(snapshot.phase, style=_PHASE_STYLE.get(snapshot.phase, "white"))
     text = Text.assemble(
         ("fullon-account demo  ", "bold"),
@@ -62,21 +70,36 @@ def _header(snapshot: Snapshot) -> RenderableType:
         (f"{snapshot.events_per_s:.1f} events/s", "bold"),
         f"  stored: {kinds_text(snapshot.events_by_kind)}",
         f"\nbus lag {snapshot.lag}, pending {snapshot.pending}, dead letters {snapshot.dead_letters}"
-        f"  scenario steps {snapshot.scenario_steps}  logs: {snapshot.log_path}",
+        f"  scenario steps {snapshot.scenario_steps}",
+        # The log path is printed before the dashboard and in the summary: a small screen skips it.
+        f"  logs: {snapshot.log_path}" if boxed else "",
     )
-    return Panel(text, expand=True)
+    return Panel(text, expand=True) if boxed else text
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+def _table(title: str, *columns: str, fitted: bool) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, min_width=len(title))
     for name in columns:
-        table.add_column(name, overflow="fold")
+        if fitted:
+            table.add_column(name, overflow="ellipsis", no_wrap=True, min_width=min(len(name), 6))
+        else:
+            table.add_column(name, overflow="fold")
     return table
 
 
-def _accounts(snapshot: Snapshot) -> Table:
-    table = _table("Accounts", "ex_id", "venue", "name", "strategy", "stream", "last event")
-    for a in snapshot.accounts:
+def _cut(table: Table, shown: int, total: int, what: str) -> Table:
+    if shown < total:
+        table.title = f"{table.title} ({shown} of {total} {what} shown)"
+        table.min_width = len(table.title)
+    return table
+
+
+def accounts(snapshot: Snapshot, rows: int | None = None, *, names: bool = True) -> Table:
+    lines = snapshot.accounts[:rows]
+    table = _table(
+        "Accounts", "ex_id", "venue", "name", "strategy", "stream", "last event", fitted=rows is not None
+    )
+    for a in lines:
         stale = a.last_event_age_s is None or a.last_event_age_s > 30
         table.add_row(
             str(a.ex_id),
@@ -86,27 +109,33 @@ def _accounts(snapshot: Snapshot) -> Table:
             Text(a.stream, style="red" if a.stream.startswith("error") else ""),
             Text(age(a.last_event_age_s), style="yellow" if stale else ""),
         )
-    return table
+    if not names:
+        del table.columns[2]
+    return _cut(table, len(lines), len(snapshot.accounts), "accounts")
 
 
-def _balances(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
-    table = _table("Balances (total / free)", "ex_id", "venue", "currencies")
+def balances(snapshot: Snapshot, rows: int | None = None, *, venue: bool = True) -> Table:
+    venues = _venues(snapshot)
+    table = _table("Balances (total / free)", "ex_id", "venue", "currencies", fitted=rows is not None)
     by_account: dict[int, list[BalanceLine]] = {}
     for line in snapshot.balances:
         by_account.setdefault(line.ex_id, []).append(line)
-    for ex_id, lines in by_account.items():
+    shown = list(by_account.items())[:rows]
+    for ex_id, lines in shown:
         cells = "  ".join(f"{b.currency} {number(b.total)} / {number(b.free)}" for b in lines)
         table.add_row(str(ex_id), venues.get(ex_id, "?"), cells)
-    return table
+    return _venue(_cut(table, len(shown), len(by_account), "accounts"), venue)
 
 
-def _orders(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
-    shown = len(snapshot.open_orders)
+def orders(snapshot: Snapshot, rows: int | None = None, *, venue: bool = True) -> Table:
+    venues = _venues(snapshot)
+    lines = snapshot.open_orders[:rows]
     table = _table(
-        f"Open orders ({snapshot.open_orders_total}, newest {shown} shown)",
+        f"Open orders ({snapshot.open_orders_total}, newest {len(lines)} shown)",
         "ex_id", "venue", "symbol", "side", "volume", "price", "filled",
+        fitted=rows is not None,
     )  # fmt: skip
-    for o in snapshot.open_orders:
+    for o in lines:
         table.add_row(
             str(o.ex_id),
             venues.get(o.ex_id, "?"),
@@ -116,12 +145,24 @@ def _orders(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
             number(o.price),
             number(o.filled),
         )
-    return table
+    return _venue(table, venue)
 
 
-def _positions(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
-    table = _table("Positions", "ex_id", "venue", "symbol", "side", "volume", "entry", "unrealised PnL")
-    for p in snapshot.positions:
+def positions(snapshot: Snapshot, rows: int | None = None, *, venue: bool = True) -> Table:
+    venues = _venues(snapshot)
+    lines = snapshot.positions[:rows]
+    table = _table(
+        "Positions",
+        "ex_id",
+        "venue",
+        "symbol",
+        "side",
+        "volume",
+        "entry",
+        "unrealised PnL",
+        fitted=rows is not None,
+    )
+    for p in lines:
         table.add_row(
             str(p.ex_id),
             venues.get(p.ex_id, "?"),
@@ -131,15 +172,18 @@ def _positions(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
             number(p.entry_price),
             _pnl(p.unrealized_pnl),
         )
-    return table
+    return _venue(_cut(table, len(lines), len(snapshot.positions), "positions"), venue)
 
 
-def _fills(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
+def fills(snapshot: Snapshot, rows: int | None = None, *, venue: bool = True) -> Table:
+    venues = _venues(snapshot)
+    lines = snapshot.fills[:rows]
     table = _table(
         f"Latest fills ({snapshot.fills_total} stored)",
         "ex_id", "venue", "symbol", "side", "volume", "price", "fee", "realised PnL",
+        fitted=rows is not None,
     )  # fmt: skip
-    for f in snapshot.fills:
+    for f in lines:
         fee = "-" if f.fee is None else f"{number(f.fee)} {f.fee_currency or ''}".rstrip()
         table.add_row(
             str(f.ex_id),
@@ -151,7 +195,18 @@ def _fills(snapshot: Snapshot, venues: Mapping[int, str]) -> Table:
             fee,
             _pnl(f.realised_pnl),
         )
+    return _venue(table, venue)
+
+
+def _venue(table: Table, keep: bool) -> Table:
+    """The table without its venue column (the second) unless ``keep``: ex_id names the account."""
+    if not keep:
+        del table.columns[1]
     return table
+
+
+def _venues(snapshot: Snapshot) -> dict[int, str]:
+    return {a.ex_id: a.venue for a in snapshot.accounts}
 
 
 def _pnl(value: float | None) -> Text:
@@ -162,14 +217,13 @@ def _pnl(value: float | None) -> Text:
 
 
 def render(snapshot: Snapshot) -> RenderableType:
-    """The whole dashboard for one snapshot."""
-    venues = {a.ex_id: a.venue for a in snapshot.accounts}
+    """The whole dashboard for one snapshot, every section in full (``layout.fit`` for a terminal)."""
     parts: Sequence[RenderableType] = (
-        _header(snapshot),
-        _accounts(snapshot),
-        _balances(snapshot, venues),
-        _orders(snapshot, venues),
-        _positions(snapshot, venues),
-        _fills(snapshot, venues),
+        header(snapshot),
+        accounts(snapshot),
+        balances(snapshot),
+        orders(snapshot),
+        positions(snapshot),
+        fills(snapshot),
     )
     return Group(*parts)

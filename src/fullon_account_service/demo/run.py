@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TextIO
 
 import redis.asyncio as aioredis
-from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.bus.consumer import Handler
@@ -26,6 +25,7 @@ from fullon_account_service.demo.counters import EventCounter
 from fullon_account_service.demo.report import DemoResult
 from fullon_account_service.demo.screen import Screen
 from fullon_account_service.demo.settle import Settled, Settler
+from fullon_account_service.demo.snapshot import Snapshot
 from fullon_account_service.demo.state import StateReader
 from fullon_account_service.demo.wiring import (
     DemoAccount,
@@ -70,11 +70,12 @@ def logging_to(file: TextIO, settings: Settings, restore: Settings) -> Iterator[
         configure_logging(restore)
 
 
-async def run_demo(options: DemoOptions, base: Settings, console: Console) -> DemoResult:
+async def run_demo(options: DemoOptions, base: Settings, screen: Screen) -> DemoResult:
+    """Run on ``screen``, which the caller has started (its first frame drawn before this module's
+    imports, which take seconds) and stops after the final frame."""
     paths = DemoPaths.new(Path(base.data_dir))
     settings = demo_settings(base, options, paths)
     paths.database.parent.mkdir(parents=True, exist_ok=True)
-    screen = Screen(console)
     screen.say(f"fullon-account demo: database {paths.database}")
     screen.say(f"fullon-account demo: logs go to {paths.log}")
     with paths.log.open("a", encoding="utf-8") as log_file, logging_to(log_file, settings, base):
@@ -174,18 +175,21 @@ class Demo:
         poller = StreamStatePoller(reader_redis, prefix, self.sensor, interval_s=5.0)
         if self.sensor is not NULL_SENSOR:
             poller.start(self._stop_sinks)
-        with self.screen:
-            refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
-            try:
-                await self._wait_started(daemon)
-                settled = await self._scenario(sim, settler)
-                self.phase = "done"
-                with contextlib.suppress(AccountServiceError):
-                    self.screen.show(await reader.read(self.phase), force=True)
-            finally:
-                await self.tasks.cancel(refresher)
-                await self._shutdown(daemon, producer, sinks)
-                await poller.aclose()
+        refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
+        final: Snapshot | None = None
+        try:
+            await self._wait_started(daemon)
+            settled = await self._scenario(sim, settler)
+            await self.tasks.cancel(refresher)
+            self.phase = "done"
+            with contextlib.suppress(AccountServiceError):
+                final = await reader.read(self.phase)  # while the producer still knows its accounts
+        finally:
+            await self.tasks.cancel(refresher)
+            await self._shutdown(daemon, producer, sinks)
+            await poller.aclose()
+        if final is not None:
+            self.screen.show(final, force=True)
         return DemoResult(
             accounts=accounts,
             events_by_kind=dict(self.counter.by_kind),

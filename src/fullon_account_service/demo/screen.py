@@ -1,7 +1,7 @@
 """Where snapshots go: a rich ``Live`` dashboard on a terminal, a progress line anywhere else.
 
 A pipe or a CI log cannot take cursor movements, so off a terminal the dashboard is replaced by
-one line every ``every_s`` seconds.
+one line every ``every_s`` seconds. On a terminal each frame is fitted to its current size.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from types import TracebackType
 from rich.console import Console
 from rich.live import Live
 
-from fullon_account_service.demo.dashboard import progress_line, render
-from fullon_account_service.demo.state import Snapshot
+from fullon_account_service.demo.dashboard import progress_line
+from fullon_account_service.demo.layout import fit
+from fullon_account_service.demo.snapshot import Snapshot
 
 
 class Screen:
@@ -49,7 +50,8 @@ class Screen:
 
     def show(self, snapshot: Snapshot, *, force: bool = False) -> None:
         if self._live is not None:
-            self._live.update(render(snapshot), refresh=True)
+            width, height = self._console.size
+            self._live.update(fit(snapshot, width, height), refresh=True)
             return
         now = self._clock()
         if force or self._last_line is None or now - self._last_line >= self._every_s:

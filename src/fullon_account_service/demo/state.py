@@ -1,4 +1,4 @@
-"""One reading of everything the dashboard shows, as plain frozen values.
+"""One reading of everything the dashboard shows, as plain frozen values (``snapshot``).
 
 The reader looks where an operator would: balances and positions in AccountCache, orders and
 fills (with the realised PnL the ORM sink computed) in the database, each account's strategy and
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
@@ -19,6 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.contract import OrderStatus
 from fullon_account_service.demo.counters import EventCounter
+from fullon_account_service.demo.snapshot import (
+    AccountLine,
+    BalanceLine,
+    FillLine,
+    OrderLine,
+    PositionLine,
+    Snapshot,
+)
 from fullon_account_service.demo.wiring import DemoAccount
 from fullon_account_service.health import read_groups
 from fullon_account_service.producers.account import AccountRef
@@ -31,84 +38,6 @@ from fullon_account_service.storage.db.models import Order, Trade
 
 MAX_ORDERS = 10
 MAX_FILLS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class AccountLine:
-    ex_id: int
-    venue: str
-    name: str
-    strategy: str
-    stream: str
-    last_event_age_s: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceLine:
-    ex_id: int
-    currency: str
-    total: float | None
-    free: float | None
-    used: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    ex_id: int
-    symbol: str
-    side: str
-    volume: float | None
-    price: float | None
-    filled: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class PositionLine:
-    ex_id: int
-    symbol: str
-    side: str
-    volume: float
-    entry_price: float | None
-    unrealized_pnl: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class FillLine:
-    ex_id: int
-    symbol: str
-    side: str
-    volume: float
-    price: float
-    fee: float | None
-    fee_currency: str | None
-    realised_pnl: float | None
-    time_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    elapsed_s: float
-    phase: str
-    """``running``, ``settling`` (engine stopped, books catching up) or ``done``."""
-    duration_s: float | None = None
-    accounts: Sequence[AccountLine] = ()
-    balances: Sequence[BalanceLine] = ()
-    open_orders: Sequence[OrderLine] = ()
-    open_orders_total: int = 0
-    positions: Sequence[PositionLine] = ()
-    fills: Sequence[FillLine] = ()
-    fills_total: int = 0
-    events_by_kind: Mapping[str, int] = field(default_factory=dict)
-    events_per_s: float = 0.0
-    scenario_steps: int = 0
-    lag: int = 0
-    pending: int = 0
-    dead_letters: int = 0
-    log_path: str = ""
-
-    @property
-    def events_total(self) -> int:
-        return sum(self.events_by_kind.values())
 
 
 def stream_state(ctx: ProducerContext, ref: AccountRef | None, poll_interval_s: float) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -36,9 +37,14 @@ def load_venue(name: str) -> VenueSpec:
     return venue
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    """Start ``app`` on 127.0.0.1 at a free port; the caller owns ``runner.cleanup()``."""
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
+async def serve(app: web.Application, *, access_log: bool = False) -> tuple[web.AppRunner, int]:
+    """Start ``app`` on 127.0.0.1 at a free port; the caller owns ``runner.cleanup()``.
+
+    One line per HTTP request (aiohttp's access log, logger ``aiohttp.access``) only when asked:
+    a polling producer makes many, and they bury everything else."""
+    runner = web.AppRunner(
+        app, shutdown_timeout=1.0, access_log=logging.getLogger("aiohttp.access") if access_log else None
+    )
     await runner.setup()
     site = web.TCPSite(runner, HOST, 0)
     await site.start()
@@ -54,8 +60,10 @@ class Simulator:
         venues: Sequence[str] | None = None,
         *,
         now_ms: Callable[[], int] | None = None,
+        access_log: bool = False,
     ) -> None:
         self.config = config
+        self._access_log = access_log
         self.world: World = build_world(config, now_ms=now_ms, faults=faults)
         self.ledger = Ledger(self.world)
         self.engine = ScenarioEngine(self.world, self.ledger, config)
@@ -75,7 +83,8 @@ class Simulator:
             for name in self._wanted:
                 await self._start_venue(name)
             runner, port = await serve(
-                build_control_app(self.world, self.engine, self._config_or_none, self.recorder)
+                build_control_app(self.world, self.engine, self._config_or_none, self.recorder),
+                access_log=self._access_log,
             )
             self._runners.append(runner)
             self.control_url = f"http://{HOST}:{port}"
@@ -100,7 +109,7 @@ class Simulator:
             self.unavailable[name] = repr(e)
             _log.warning("simulated venue unavailable", venue=name, error=repr(e))
             return
-        runner, port = await serve(app)
+        runner, port = await serve(app, access_log=self._access_log)
         self._runners.append(runner)
         self.venues[name] = venue
         self._ports[name] = port

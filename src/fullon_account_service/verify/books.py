@@ -1,8 +1,9 @@
 """Stored books against the ground truth: the end-to-end check of the whole pipeline.
 
-Reads what the sinks wrote (``trades`` and ``orders`` tables, the ``accounts`` and
-``account_positions`` hashes of AccountCache) for the ex_ids given and compares it with
-``simulator.truth.ground_truth(world)`` by the rules of ``compare``. Read-only.
+Reads what the sinks wrote (``trades`` and ``orders`` tables with each trade's realised PnL and
+position, the ``accounts`` and ``account_positions`` hashes of AccountCache) for the ex_ids
+given and compares it with ``simulator.truth.ground_truth(world)`` by the rules of ``compare``,
+the PnL included (``pnl``). Read-only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fullon_account_service.verify.compare import (
     compare_books,
 )
 from fullon_account_service.verify.expect import BalanceView, PositionView
+from fullon_account_service.verify.pnl import TradeResult
 
 StoredBooks = dict[int, Books]
 
@@ -52,6 +54,9 @@ async def _load_sql(
 ) -> None:
     async with translating("read stored books"), session_factory() as session:
         for trade in await session.scalars(select(Trade).where(Trade.ex_id.in_(ex_ids))):
+            books[trade.ex_id].results[trade.ex_trade_id] = TradeResult(
+                trade.ex_trade_id, trade.ex_order_id, trade.time_ms, trade.roi, trade.cur_volume
+            )
             books[trade.ex_id].add_fill(
                 FillView(
                     ex_trade_id=trade.ex_trade_id,
@@ -103,4 +108,4 @@ async def verify_books(
 ) -> BooksComparison:
     """``ex_ids`` maps each simulated account, ``(venue, index)``, to the ex_id it was registered as."""
     stored = await load_stored(set(ex_ids.values()), session_factory, redis)
-    return compare_books(truth, ex_ids, stored, limit=limit)
+    return compare_books(truth, ex_ids, stored, limit=limit, check_pnl=True)

@@ -5,11 +5,13 @@ so both checks apply the same rules:
 
 - fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
   volume and fee; no fill the simulator never made;
-- orders: every order with its final status (as the venue names it) and filled quantity;
-  ``filled`` left unknown is only accepted for an order that filled nothing (some channels never
-  say);
+- orders: every order with its final status (as the venue names it) and filled quantity; an
+  unknown ``filled`` or fee is a difference, since the truth knows them;
 - balances and positions: what the venue would show for the truth (see ``expect``); free and used
-  only where the service knows them, because some channels carry totals only.
+  only where the service knows them, because some channels carry totals only; a position's entry
+  price left unknown is a difference;
+- with ``check_pnl`` (stored books), each symbol's final position and the realised PnL of every
+  flat-to-flat round trip, recomputed from the truth's fills (``pnl``), not by the sink's engine.
 
 Numbers are equal within a relative 1e-9: venues render exact decimals, so anything beyond float
 noise is a real difference.
@@ -18,7 +20,7 @@ noise is a real difference.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from fullon_account_service.verify.expect import (
     expected_status,
     fee_options,
 )
+from fullon_account_service.verify.pnl import TradeResult, compare_pnl
 
 AccountKey = tuple[str, int]
 """A simulated account: (venue, index), as in the ground truth."""
@@ -66,6 +69,8 @@ class Books:
     orders: dict[str, OrderView] = field(default_factory=dict)
     balances: dict[str, BalanceView] = field(default_factory=dict)
     positions: dict[str, PositionView] = field(default_factory=dict)
+    results: dict[str, TradeResult] = field(default_factory=dict)
+    """What the sink computed per stored trade id (stored books only)."""
 
     def add_fill(self, fill: FillView) -> None:
         self.fills.setdefault(fill.ex_trade_id, []).append(fill)
@@ -113,8 +118,11 @@ def compare_books(
     books: Mapping[int, Books],
     *,
     limit: int = DEFAULT_LIMIT,
+    check_pnl: bool = False,
 ) -> BooksComparison:
-    """Accounts of the truth without an ex_id in ``ex_ids`` are not checked."""
+    """Accounts of the truth without an ex_id in ``ex_ids`` are not checked.
+
+    ``check_pnl``: also check each trade's stored position and realised PnL (``Books.results``)."""
     result = BooksComparison(limit=limit)
     for account in truth["accounts"]:
         ex_id = ex_ids.get((account["venue"], account["index"]))
@@ -127,7 +135,26 @@ def compare_books(
         _orders(result, label, account["venue"], account["orders"], have.orders)
         _balances(result, label, expected_balances(account), have.balances)
         _positions(result, label, expected_positions(account), have.positions)
+        if check_pnl:
+            compare_pnl(result.add, label, account, have.results, _stored_fee_form(account["venue"], have))
     return result
+
+
+def _stored_fee_form(venue: str, have: Books) -> Callable[[Mapping[str, Any]], tuple[float, str | None]]:
+    """The truth's fee of a fill in the form the service stored, when that form is one the venue
+    may report (Kraken: a base fee as its quote value); otherwise the truth's own."""
+
+    def fee_of(fill: Mapping[str, Any]) -> tuple[float, str | None]:
+        options = fee_options(venue, fill)
+        copies = have.fills.get(fill["id"], [])
+        got = copies[0] if copies else None
+        if got is not None and got.fee is not None:
+            for fee, currency in options:
+                if close(got.fee, fee) and got.fee_currency in (None, currency):
+                    return fee, got.fee_currency
+        return options[0]
+
+    return fee_of
 
 
 def _fills(
@@ -176,9 +203,9 @@ def _fill_fields(
 
 
 def _fee_ok(got: FillView, options: list[tuple[float, str]]) -> bool:
-    """An unknown fee is only right for a free fill; an unknown currency is not held against it."""
+    """An unknown fee is a difference (the truth knows it); an unknown currency is not held against it."""
     if got.fee is None:
-        return close(options[0][0], 0.0)
+        return False
     return any(close(got.fee, fee) and got.fee_currency in (None, currency) for fee, currency in options)
 
 
@@ -196,7 +223,7 @@ def _orders(
             result.add(f"{label}: order {order['id']} ({order['status']}) is missing")
             continue
         status = expected_status(venue, order["status"])
-        filled_ok = close(order["filled"], 0.0) if got.filled is None else close(got.filled, order["filled"])
+        filled_ok = got.filled is not None and close(got.filled, order["filled"])
         if got.status != status or not filled_ok:
             result.add(
                 f"{label}: order {order['id']} is {got.status} filled {got.filled};"
@@ -254,6 +281,6 @@ def _positions(
         elif (
             got.side != want.side
             or not close(got.volume, want.volume)
-            or (got.entry_price is not None and not _optional_close(got.entry_price, want.entry_price))
+            or not _optional_close(got.entry_price, want.entry_price)
         ):
             result.add(f"{label}: position {symbol} is {got}; truth {want}")

@@ -1,0 +1,127 @@
+"""How long ``fullon-account`` takes to show help, report a configuration error, or run a command
+that talks to no exchange, against ``python -c pass`` measured in the same run.
+
+Not a timed test. Each invocation is a fresh process through the installed entry point, against
+``REDIS_URL`` / ``DATABASE_URL`` when set (as an operator runs them), else the embedded backends
+(a SQLite file in a temporary data directory, which ``accounts`` migrates on every run, and an
+in-process Redis, whose import alone costs most of a second); rounds are
+interleaved (every invocation once per round) so that noise hits all of them alike, and the
+median of ``--rounds`` (5) is kept. ``demo (first frame)`` is the time until the demo's first
+line reaches its output, the process then being stopped.
+
+    uv run python bench/cli_startup.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fullon_account_service.cli.app import COMMANDS
+
+ENTRY = str(Path(sys.executable).with_name("fullon-account"))
+BAD = {"ACCOUNT_POLL_INTERVAL": "often"}
+
+
+Sample = tuple[float, float]
+"""(wall seconds, CPU seconds of the child): CPU time is what a busy shared machine inflates least."""
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], env: dict[str, str], expect: set[int]) -> Sample:
+    start, cpu = time.perf_counter(), _child_cpu()
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=300, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in expect:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return elapsed, _child_cpu() - cpu
+
+
+def first_line(argv: list[str], env: dict[str, str]) -> Sample:
+    """Wall time to the first line; no CPU figure (the process goes on after it)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        elapsed = time.perf_counter() - start
+        if not line:
+            raise SystemExit(f"{' '.join(argv)} printed nothing")
+        return elapsed, float("nan")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cases(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
+    bad = {**env, **BAD}
+    run: dict[str, Callable[[], Sample]] = {
+        "python -c pass (baseline)": lambda: timed([sys.executable, "-c", "pass"], env, {0}),
+        "--help": lambda: timed([ENTRY, "--help"], env, {0}),
+    }
+    for name in COMMANDS:
+        run[f"{name} --help"] = lambda name=name: timed([ENTRY, name, "--help"], env, {0})
+    for words in (["accounts", "list"], ["accounts", "add"], ["db", "upgrade"]):
+        run[f"{' '.join(words)} --help"] = lambda w=words: timed([ENTRY, *w, "--help"], env, {0})
+    for words in (
+        ["producer"],
+        ["demo"],
+        ["simulate"],
+        ["sink", "--group", "orm"],
+        ["tail"],
+        ["accounts", "list"],
+    ):
+        run[f"{' '.join(words)}, configuration error"] = lambda w=words: timed([ENTRY, *w], bad, {2})
+    run["accounts list"] = lambda: timed([ENTRY, "accounts", "list"], env, {0})
+    run["db current"] = lambda: timed([ENTRY, "db", "current"], env, {0})
+    run["pnl --ex-id 999 (unknown, exit 2)"] = lambda: timed([ENTRY, "pnl", "--ex-id", "999"], env, {2})
+    run["health"] = lambda: timed([ENTRY, "health"], env, {0, 1})
+    run["tail --timeout 0.1"] = lambda: timed([ENTRY, "tail", "--timeout", "0.1"], env, {0})
+    run["demo (first frame)"] = lambda: first_line([ENTRY, "demo", "--duration", "60"], env)
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        env = dict(os.environ) | {"ACCOUNT_DATA_DIR": data, "LOG_LEVEL": "WARNING", "COLUMNS": "120"}
+        subprocess.run([ENTRY, "db", "upgrade"], env=env, capture_output=True, check=True)
+        run = cases(env)
+        samples: dict[str, list[Sample]] = {name: [] for name in run}
+        for _ in range(args.rounds):
+            for name, case in run.items():
+                samples[name].append(case())
+    walls = {name: statistics.median(w for w, _ in values) for name, values in samples.items()}
+    cpus = {name: statistics.median(c for _, c in values) for name, values in samples.items()}
+    baseline = walls["python -c pass (baseline)"]
+    redis = "real Redis" if env.get("REDIS_URL") else "embedded Redis"
+    backends = f"{redis}, {'PostgreSQL' if env.get('DATABASE_URL') else 'SQLite'}"
+    print(f"median of {args.rounds}, seconds; {backends}; baseline python -c pass = {baseline:.3f} s")
+    print(f"| {'invocation':<40} | wall s | over baseline s | x baseline | CPU s |")
+    print(f"|{'-' * 42}|--------|-----------------|------------|-------|")
+    for name, wall in walls.items():
+        cpu = "-" if cpus[name] != cpus[name] else f"{cpus[name]:.2f}"
+        print(f"| {name:<40} | {wall:6.2f} | {wall - baseline:15.2f} | {wall / baseline:10.1f} | {cpu:>5} |")
+
+
+if __name__ == "__main__":
+    main()

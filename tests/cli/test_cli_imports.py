@@ -1,0 +1,138 @@
+"""Help and configuration errors never import the heavy machinery (ccxt above all).
+
+How fast that makes them is measured in ``bench/cli_startup.py``; here each invocation runs in a
+fresh interpreter that reports which heavy packages ended up imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fullon_account_service.cli.app import COMMANDS
+from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
+from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
+
+HEAVY = ("ccxt", "matplotlib", "sqlalchemy", "alembic", "aiohttp", "fakeredis")
+WRAPPER = f"""
+import json, sys
+from fullon_account_service.cli.app import main
+sys.argv = ["fullon-account", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+print(json.dumps({{"code": code, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}), file=sys.stderr)
+"""
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    return report["code"], report["heavy"], proc.stdout + proc.stderr
+
+
+HELP_INVOCATIONS = [
+    [],
+    *([name] for name in COMMANDS),
+    ["accounts", "add"],
+    ["accounts", "list"],
+    ["accounts", "remove"],
+    ["accounts", "test"],
+    ["db", "upgrade"],
+    ["db", "current"],
+]
+
+
+@pytest.mark.parametrize("words", HELP_INVOCATIONS, ids=lambda w: " ".join(w) or "top")
+def test_help_imports_nothing_heavy(words: list[str]) -> None:
+    code, heavy, output = run(*words, "--help")
+    assert code == 0, output
+    assert "Usage" in output
+    assert heavy == [], f"{' '.join(words)} --help imported {heavy}"
+
+
+def test_top_help_lists_every_command_without_importing_them() -> None:
+    _, _, output = run("--help")
+    for name, entry in COMMANDS.items():
+        assert name in output
+        assert entry.help.split()[0] in output
+
+
+@pytest.mark.parametrize("words", [["producer"], ["simulate"], ["demo"], ["pnl", "--ex-id", "1"]])
+def test_configuration_error_comes_before_any_heavy_import(words: list[str]) -> None:
+    code, heavy, output = run(*words, env={"ACCOUNT_POLL_INTERVAL": "often"})
+    assert code == 2, output
+    assert "configuration error" in output and "ACCOUNT_POLL_INTERVAL" in output
+    assert heavy == []
+
+
+def test_bad_settings_do_not_block_help() -> None:
+    code, _, output = run("producer", "--help", env={"ACCOUNT_POLL_INTERVAL": "often"})
+    assert code == 0 and "Usage" in output
+
+
+def test_every_registered_command_loads() -> None:
+    """The lazy registry points at real commands (the top help never imports them)."""
+    from typer.core import TyperCommand, TyperGroup
+
+    from fullon_account_service.cli.app import load_command
+
+    for name in COMMANDS:
+        assert isinstance(load_command(name), TyperCommand | TyperGroup), name
+
+
+def test_light_copies_match_the_originals() -> None:
+    from fullon_account_service.simulator.scenario import VENUES
+    from fullon_account_service.sinks.runner import GROUPS
+
+    assert tuple(GROUPS) == SINK_GROUPS
+    assert SIM_VENUES == VENUES
+
+
+def test_known_exchange_reads_ccxt_without_importing_it() -> None:
+    import ccxt.pro
+
+    from fullon_account_service.cli.accounts_ops import known_exchange
+
+    assert all(known_exchange(name) for name in ccxt.pro.exchanges)
+    assert not known_exchange("nosuchexchange") and not known_exchange("../base")
+
+
+def test_simulate_offers_register_and_access_log() -> None:
+    code, _, output = run("simulate", "--help", env={"COLUMNS": "200"})
+    assert code == 0
+    assert "--register" in output and "--access-log" in output and "--secrets" in output
+
+
+NO_EXCHANGE = [
+    ["health"],
+    ["tail", "--timeout", "0"],
+    ["accounts", "list"],
+    ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"],
+    ["accounts", "remove", "--ex-id", "1"],
+    ["db", "current"],
+    ["pnl", "--ex-id", "1"],
+]
+
+
+@pytest.mark.parametrize("words", NO_EXCHANGE, ids=" ".join)
+def test_commands_that_talk_to_no_exchange_never_import_ccxt(words: list[str], tmp_path: Path) -> None:
+    """On the embedded backends (a SQLite file of its own): whatever the exit code, no ccxt."""
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run(*words, env=env)
+    assert code in (0, 1, 2), output
+    assert "ccxt" not in heavy and "matplotlib" not in heavy, output

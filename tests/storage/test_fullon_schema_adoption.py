@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import sqlalchemy as sa
+from schema_head import HEAD
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fullon_account_service.bus import Publisher
@@ -240,7 +241,7 @@ async def test_upgrade_adopts_a_fullon_database_and_both_sides_read_it(
     ids = await _in(db_engine, _create_fullon_database)
     await upgrade(database_url)
     await upgrade(database_url)  # at head: nothing to do, nothing fails
-    assert await current(database_url) == "0003"
+    assert await current(database_url) == HEAD
 
     def versions(conn: sa.Connection) -> tuple[list[str], list[str]]:
         ours = sa.Table(VERSION_TABLE, sa.MetaData(), sa.Column("version_num", sa.String(32)))
@@ -248,7 +249,7 @@ async def test_upgrade_adopts_a_fullon_database_and_both_sides_read_it(
             conn.scalars(sa.select(ours.c.version_num))
         )
 
-    assert await _in(db_engine, versions) == ([FULLON_REVISION], ["0003"])
+    assert await _in(db_engine, versions) == ([FULLON_REVISION], [HEAD])
 
     def fullon_writes_after_upgrade(conn: sa.Connection) -> None:
         conn.execute(
@@ -337,7 +338,7 @@ async def test_an_earlier_install_moves_its_revision_out_of_alembic_version(
     await _in(db_engine, to_legacy)
     assert await current(database_url) == "0002"
     await upgrade(database_url)
-    assert await current(database_url) == "0003"
+    assert await current(database_url) == HEAD
     legacy = await _in(db_engine, lambda c: list(c.scalars(sa.select(alembic_version.c.version_num))))
     assert legacy == [FULLON_REVISION]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from schema_head import HEAD
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
@@ -33,7 +34,7 @@ def _tables(connection: Connection) -> set[str]:
 async def _check_matches_models(url: str) -> None:
     assert await current(url) is None
     await upgrade(url)
-    assert await current(url) == "0004"
+    assert await current(url) == HEAD
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
@@ -64,7 +65,7 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     finally:
         await engine.dispose()
     await upgrade(database_url)
-    assert await current(database_url) == "0004"
+    assert await current(database_url) == HEAD
 
 
 async def test_db_upgrade_recreates_a_dropped_table_alembic_thinks_is_there(database_url: str) -> None:
@@ -73,7 +74,7 @@ async def test_db_upgrade_recreates_a_dropped_table_alembic_thinks_is_there(data
     try:
         async with engine.begin() as conn:
             await conn.execute(text("DROP TABLE trades"))
-        assert await current(database_url) == "0004"  # Alembic does not notice
+        assert await current(database_url) == HEAD  # Alembic does not notice
 
         env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
         result = await asyncio.to_thread(CliRunner().invoke, app, ["db", "upgrade"], env=env)

@@ -30,7 +30,9 @@ VENUES = ("kraken", "bybit", "hyperliquid")
 
 
 def _announce(sim: Simulator) -> None:
-    typer.echo(f"control endpoint: {sim.control_url}  (GET/POST /faults, GET /truth, GET /stats, POST /step?n=K)")
+    typer.echo(
+        f"control endpoint: {sim.control_url}  (GET/POST /faults, GET /truth, GET /stats, POST /step?n=K)"
+    )
     for name, reason in sim.unavailable.items():
         typer.echo(f"venue {name} unavailable: {reason}", err=True)
     for account in sim.world.accounts:

@@ -29,6 +29,7 @@ import ccxt
 from fullon_account_service.contract import BalanceSnapshot, Payload, Source
 from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers import venue_reads
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.backoff import Backoff
 from fullon_account_service.producers.bad_input import message_dead_letter, preview
@@ -177,6 +178,12 @@ class LiveAccountCollector:
     async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
         complete = WS_POSITIONS_COMPLETE.get(session.ref.venue, False)
+        if complete and len(venue_reads.position_params(session.ref.venue, session.client.markets)) > 1:
+            # The stream lists the main dex only: as a complete snapshot it would close the account's
+            # positions on its other (HIP-3) dexes. Publish what it says, and let one REST read of
+            # every dex close what it no longer lists.
+            complete = False
+            session.request_rest_once("positions")
         await self._publish(session.normaliser.positions(positions, Source.WS, complete=complete))
 
     async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:

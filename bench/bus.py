@@ -1,22 +1,26 @@
 """Bus throughput against raw redis-py loops, same payloads, same run, real Redis.
 
-    REDIS_URL=redis://127.0.0.1:6379/15 uv run python bench/bus.py
+    REDIS_URL=redis://127.0.0.1:6379/15 uv run python bench/bus.py [publish|consume] [--runs N]
 
-Publish: ``Publisher.publish(batch)`` against a pipelined XADD loop of the same already-encoded
-bytes (so the bus also pays for msgpack encoding the raw loop does not).
+Publish: ``Publisher.publish(batch)`` against a pipelined XADD loop of the same bytes to the same
+stream keys, both prepared before the timer starts (so the bus also pays for msgpack encoding and
+key lookup the raw loop does not); *raw + encode* is that loop encoding each event inside the
+timer, the least any real publisher does.
 Consume: ``Consumer.run_once`` with a no-op handler against an XREADGROUP + pipelined XACK loop
 that does not decode (so the bus also pays for strict decoding), with redis-py's reply parsing as
 any plain redis-py loop has it. Every measurement is repeated, bus and raw interleaved, each after
-a full garbage collection, and the best rate kept: the machine's noise hits both alike.
+a full garbage collection, and the best rate of a run kept: the machine's noise hits both alike.
+``--runs`` such runs (default 3) are made and each figure printed as ``median (min-max)`` of them,
+the ratios computed within each run.
 Keys live under a per-run prefix and are deleted at the end; nothing else is touched.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import os
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +30,7 @@ import redis.asyncio as aioredis
 from fullon_account_service.bus import Consumer, Delivery, Publisher, stream_key
 from fullon_account_service.contract import KINDS, Envelope, decode, encode
 from samples import mixed
+from spread import runs_option, spread
 
 BATCHES = (1, 100, 500)
 ROUNDS = 7
@@ -42,8 +47,16 @@ def chunks(items: Sequence[Envelope], size: int) -> list[Sequence[Envelope]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-async def raw_publish(redis: aioredis.Redis, prefix: str, batches: list[Sequence[Envelope]]) -> None:
-    prepared = [[(stream_key(prefix, e.kind), encode(e)) for e in batch] for batch in batches]
+Prepared = list[list[tuple[str, bytes]]]
+"""Per batch, each event's stream key and encoded bytes."""
+
+
+def prepare(prefix: str, batches: list[Sequence[Envelope]]) -> Prepared:
+    keys = {kind: stream_key(prefix, kind) for kind in KINDS}
+    return [[(keys[e.kind], encode(e)) for e in batch] for batch in batches]
+
+
+async def raw_publish(redis: aioredis.Redis, prepared: Prepared) -> None:
     for batch in prepared:
         if len(batch) == 1:
             key, data = batch[0]
@@ -53,6 +66,10 @@ async def raw_publish(redis: aioredis.Redis, prefix: str, batches: list[Sequence
         for key, data in batch:
             pipe.xadd(key, {b"e": data})
         await pipe.execute()
+
+
+async def raw_encoding_publish(redis: aioredis.Redis, prefix: str, batches: list[Sequence[Envelope]]) -> None:
+    await raw_publish(redis, prepare(prefix, batches))
 
 
 async def bus_publish(redis: aioredis.Redis, prefix: str, batches: list[Sequence[Envelope]]) -> None:
@@ -110,16 +127,21 @@ async def timed(run: Callable[[], Awaitable[None]]) -> float:
     return time.perf_counter() - start
 
 
-async def publish_rates(redis: aioredis.Redis, prefix: str, size: int) -> tuple[float, float]:
+async def publish_rates(redis: aioredis.Redis, prefix: str, size: int) -> dict[str, float]:
     envelopes = mixed(EVENTS[size])
     batches = chunks(envelopes, size)
-    best = {"raw": 0.0, "bus": 0.0}
+    prepared = prepare(prefix, batches)  # before any timer: the raw loop sends ready bytes
+    variants: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+        ("raw", lambda: raw_publish(redis, prepared)),
+        ("raw+encode", lambda: raw_encoding_publish(redis, prefix, batches)),
+        ("bus", lambda: bus_publish(redis, prefix, batches)),
+    )
+    best = dict.fromkeys((name for name, _ in variants), 0.0)
     for _ in range(ROUNDS):
-        for name, func in (("raw", raw_publish), ("bus", bus_publish)):
+        for name, run in variants:
             await clear(redis, prefix)
-            elapsed = await timed(lambda func=func: func(redis, prefix, batches))  # type: ignore[misc]
-            best[name] = max(best[name], len(envelopes) / elapsed)
-    return best["raw"], best["bus"]
+            best[name] = max(best[name], len(envelopes) / await timed(run))
+    return best
 
 
 async def raw_decoding_consume(redis: aioredis.Redis, prefix: str, total: int, batch: int) -> None:
@@ -152,40 +174,70 @@ async def consume_rates(redis: aioredis.Redis, prefix: str, size: int) -> dict[s
     return best
 
 
-async def main() -> None:
+Rates = dict[int, list[dict[str, float]]]
+"""Per batch size, each run's best events/s per variant."""
+
+
+def column(rates: list[dict[str, float]], num: str, den: str | None = None) -> str:
+    if den is None:
+        return spread([r[num] for r in rates])
+    return spread([r[num] / r[den] for r in rates], ".0%")
+
+
+def row(
+    side: str, size: int, rates: list[dict[str, float]], names: Sequence[str], bases: Sequence[str]
+) -> str:
+    """Events/s of each variant in ``names``, then the bus's ratio to each of ``bases``."""
+    cells = [column(rates, name) for name in names] + [column(rates, "bus", base) for base in bases]
+    return f"| {side} | {size} | " + " | ".join(cells) + " |"
+
+
+async def main(only: str | None, runs: int) -> None:
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
     redis = aioredis.Redis.from_url(url)
     prefix = f"bench:{os.getpid()}:"
     info = await redis.info("server")
-    print(f"Redis {info['redis_version']} at {url}; best of {ROUNDS} rounds, events/s; mixed kinds")
+    print(f"Redis {info['redis_version']} at {url}; {runs} runs, each the best of {ROUNDS} rounds;")
+    print("events/s and ratios as median (min-max) over the runs; mixed kinds")
+    publish: Rates = {size: [] for size in BATCHES}
+    consume: Rates = {size: [] for size in BATCHES}
     try:
-        if "consume" not in sys.argv[1:]:
-            print("| publish | batch | raw XADD loop | bus      | bus/raw |")
-            print("|---------|-------|---------------|----------|---------|")
+        for run in range(1, runs + 1):
             for size in BATCHES:
-                raw, bus = await publish_rates(redis, prefix, size)
-                print(f"| publish | {size:5} | {raw:13,.0f} | {bus:8,.0f} | {bus / raw:7.0%} |")
-        if "publish" not in sys.argv[1:]:
-            print()
-            print(
-                "| consume | batch | raw read+ack | raw + decode | raw unparsed | bus      "
-                "| bus/raw | bus/raw+decode | bus/unparsed |"
-            )
-            print(
-                "|---------|-------|--------------|--------------|--------------|----------"
-                "|---------|----------------|--------------|"
-            )
-            for size in BATCHES:
-                r = await consume_rates(redis, prefix, size)
-                raw, dec, unparsed, bus = r["raw"], r["raw+decode"], r["unparsed"], r["bus"]
-                print(
-                    f"| consume | {size:5} | {raw:12,.0f} | {dec:12,.0f} | {unparsed:12,.0f} | {bus:8,.0f} "
-                    f"| {bus / raw:7.0%} | {bus / dec:14.0%} | {bus / unparsed:12.0%} |"
-                )
+                if only != "consume":
+                    publish[size].append(await publish_rates(redis, prefix, size))
+                if only != "publish":
+                    consume[size].append(await consume_rates(redis, prefix, size))
+            print(f"  run {run}/{runs} done", flush=True)
     finally:
         await clear(redis, prefix)
         await redis.aclose()
+    if only != "consume":
+        print()
+        print("| publish | batch | raw XADD loop | raw + encode | bus | bus/raw | bus/raw+encode |")
+        print("|---------|------:|--------------:|-------------:|----:|--------:|---------------:|")
+        for size, r in publish.items():
+            print(row("publish", size, r, ("raw", "raw+encode", "bus"), ("raw", "raw+encode")))
+    if only != "publish":
+        print()
+        print(
+            "| consume | batch | raw read+ack | raw + decode | raw unparsed | bus "
+            "| bus/raw | bus/raw+decode | bus/unparsed |"
+        )
+        print(
+            "|---------|------:|-------------:|-------------:|-------------:|----:"
+            "|--------:|---------------:|-------------:|"
+        )
+        for size, r in consume.items():
+            bases = ("raw", "raw+decode", "unparsed")
+            print(row("consume", size, r, (*bases, "bus"), bases))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("only", nargs="?", choices=("publish", "consume"), help="measure one side only")
+    runs_option(parser)
+    args = parser.parse_args()
+    asyncio.run(main(args.only, args.runs))

@@ -2,8 +2,7 @@
 
     REDIS_URL=redis://127.0.0.1:6379/15 DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test \\
         uv run python bench/sinks.py [--trades N] [--long-trades N] [--snapshots N] [--baseline N]
-        [--consumers K]
-        [--cache-accounts N]
+        [--consumers K] [--cache-accounts N] [--runs N]
 
 ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then consumed by
 ``--consumers`` sink consumers in this one process (batches of 500) through
@@ -16,8 +15,13 @@ thousands of fills; consumed in ``LONG_SEGMENTS`` equal parts, the rate of each 
 that it does not fall as the fills behind the open lots accumulate.
 Cache sink: complete balance snapshots of ``--cache-accounts`` accounts (1,000), consumed the
 same way; a batch folds to one write per account, so fewer accounts means fewer writes, and all
-of a batch's writes go to Redis in one script call. Baseline: ``AccountCache.upsert_user_account``
-per snapshot (newer snapshots than the sink's, so that every write lands).
+of a batch's writes go to Redis in one script call. Printed apart: snapshots consumed/s, account
+documents written/s, and the snapshots folded away (with 100 accounts a batch of 500 writes 100).
+Baseline: ``AccountCache.upsert_user_account`` per snapshot (newer snapshots than the sink's, so
+that every write lands: one write per snapshot), compared with both.
+
+``--runs`` (default 3) repeats all of it, each run on fresh accounts and streams with its own
+baseline, and ends with each figure as ``median (min-max)`` over the runs.
 
 The database is migrated if needed; the bench adds its own user and accounts, and removes them
 and their rows at the end. Redis keys live under a per-run stream prefix; the ``accounts`` fields
@@ -32,7 +36,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import redis.asyncio as aioredis
 from sqlalchemy import delete
@@ -57,7 +61,9 @@ from fullon_account_service.storage.db import DatabaseContext, make_engine, make
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Exchange, Trade, TradeBook, User
 from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.latest_wins import Update
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
+from spread import runs_option, spread
 
 T0 = 1_700_000_000_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT", "ETH/USDT:USDT")
@@ -166,7 +172,12 @@ def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelop
 
 
 async def consume(
-    redis: aioredis.Redis, prefix: str, group: str, kinds: tuple[str, ...], handlers: list[Handler], n: int
+    redis: aioredis.Redis,
+    prefix: str,
+    group: str,
+    kinds: tuple[str, ...],
+    handlers: Sequence[Handler],
+    n: int,
 ) -> float:
     """Events/s for ``len(handlers)`` consumers draining ``n`` published events."""
     consumers = [
@@ -195,6 +206,23 @@ async def consume(
     start = time.perf_counter()
     await asyncio.gather(*(drain(c) for c in consumers))
     return n / (time.perf_counter() - start)
+
+
+class CountingCache(AccountCache):
+    """AccountCache that counts the account documents a sink writes and the stale ones skipped."""
+
+    written = 0
+    stale = 0
+
+    async def apply_snapshots(
+        self, balances: Mapping[int, Sequence[Update]], positions: Mapping[int, Sequence[Update]]
+    ) -> tuple[dict[int, bool], dict[int, bool]]:
+        result = await super().apply_snapshots(balances, positions)
+        for outcome in result:
+            landed = sum(outcome.values())
+            self.written += landed
+            self.stale += len(outcome) - landed
+        return result
 
 
 async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> float:
@@ -236,23 +264,23 @@ async def publish(redis: aioredis.Redis, prefix: str, envelopes: list[Envelope])
         await publisher.publish(envelopes[i : i + 2_000])
 
 
-async def main(args: argparse.Namespace) -> None:
-    redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
-    if not redis_url or not database_url:
-        raise SystemExit("set REDIS_URL and DATABASE_URL: this bench measures the real services")
+Figures = dict[str, float]
+
+
+async def one_run(
+    args: argparse.Namespace, redis: aioredis.Redis, factory: async_sessionmaker[AsyncSession]
+) -> Figures:
+    """One run on fresh accounts and streams, removed at the end; prints and returns its figures."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench:{tag}:"
-    redis = aioredis.Redis.from_url(redis_url)
-    await upgrade(database_url)
-    engine = make_engine(database_url, pool_size=args.consumers + 2)
-    factory = make_session_factory(engine)
+    out: Figures = {}
     uid, ex_ids = await setup_accounts(factory, tag, max(args.cache_accounts, TRADE_ACCOUNTS + LONG_ACCOUNTS))
     trade_ids = ex_ids[:TRADE_ACCOUNTS]
     try:
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
         await publish(redis, prefix, fills(trade_ids, args.trades, f"{tag}s"))
         sinks = [OrmSink(factory, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        orm_rate = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades)
+        out["orm"] = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades)
 
         async def write_trade(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, TradeFill)
@@ -262,22 +290,31 @@ async def main(args: argparse.Namespace) -> None:
                 await session.commit()
 
         later = T0 + args.trades
-        orm_base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
-        ratio = orm_rate / orm_base
-        print(f"  sink {orm_rate:,.0f} trades/s; one at a time {orm_base:,.0f} trades/s; x{ratio:.1f}")
+        out["orm_base"] = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
+        out["orm_x"] = out["orm"] / out["orm_base"]
+        print(
+            f"  sink {out['orm']:,.0f} trades/s; one at a time {out['orm_base']:,.0f} trades/s;"
+            f" x{out['orm_x']:.1f}"
+        )
         if args.long_trades:
             long_ids = ex_ids[TRADE_ACCOUNTS : TRADE_ACCOUNTS + LONG_ACCOUNTS]
             walk = walk_fills(long_ids, args.long_trades, f"{tag}w", T0)
             books = f"{LONG_ACCOUNTS} accounts x {len(SYMBOLS)} symbols"
             print(f"ORM sink, long positions: {args.long_trades:,} fills of {books}")
             rates = await orm_long_positions(redis, f"{prefix}long:", factory, walk)
+            out["long_first"], out["long_last"] = rates[0], rates[-1]
             print("  trades/s by part: " + ", ".join(f"{rate:,.0f}" for rate in rates))
 
         print(f"cache sink: {args.snapshots:,} balance snapshots of {args.cache_accounts:,} accounts")
         await publish(redis, prefix, snapshots(ex_ids[: args.cache_accounts], args.snapshots))
+        counting = CountingCache(redis)
+        handlers = [CacheSink(counting, KnownAccounts(factory)).handle for _ in range(args.consumers)]
+        out["cache"] = await consume(
+            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots
+        )
+        out["cache_writes"] = out["cache"] * counting.written / args.snapshots
+        folded = args.snapshots - counting.written - counting.stale
         cache = AccountCache(redis)
-        handlers = [CacheSink(cache, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        cache_rate = await consume(redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots)
 
         async def write_snapshot(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, BalanceSnapshot)
@@ -286,15 +323,54 @@ async def main(args: argparse.Namespace) -> None:
 
         # Newer than everything the sink stored, so each write lands instead of being skipped as stale.
         newer = snapshots(ex_ids[: args.cache_accounts], args.baseline, T0 + args.snapshots)
-        cache_base = await one_by_one(newer, write_snapshot)
+        out["cache_base"] = await one_by_one(newer, write_snapshot)
+        out["cache_x"] = out["cache"] / out["cache_base"]
+        out["cache_writes_x"] = out["cache_writes"] / out["cache_base"]
         print(
-            f"  sink {cache_rate:,.0f} snapshots/s; one at a time {cache_base:,.0f} snapshots/s;"
-            f" x{cache_rate / cache_base:.1f}"
+            f"  sink {out['cache']:,.0f} snapshots/s consumed, {out['cache_writes']:,.0f} accounts written/s"
+            f" ({counting.written:,} written, {folded:,} folded away in batches, {counting.stale:,} stale);"
+            f" one at a time {out['cache_base']:,.0f} snapshots (= writes)/s;"
+            f" x{out['cache_x']:.1f} consumed, x{out['cache_writes_x']:.1f} written"
         )
     finally:
         await cleanup(factory, redis, prefix, uid, ex_ids)
+    return out
+
+
+SUMMARY = (
+    ("ORM sink, trades/s", "orm", ",.0f"),
+    ("ORM one at a time, trades/s", "orm_base", ",.0f"),
+    ("ORM ratio", "orm_x", ".1f"),
+    ("ORM long positions, first part, trades/s", "long_first", ",.0f"),
+    ("ORM long positions, last part, trades/s", "long_last", ",.0f"),
+    ("cache sink, snapshots consumed/s", "cache", ",.0f"),
+    ("cache sink, accounts written/s", "cache_writes", ",.0f"),
+    ("cache one at a time, snapshots (= writes)/s", "cache_base", ",.0f"),
+    ("cache ratio, consumed", "cache_x", ".1f"),
+    ("cache ratio, written", "cache_writes_x", ".1f"),
+)
+
+
+async def main(args: argparse.Namespace) -> None:
+    redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
+    if not redis_url or not database_url:
+        raise SystemExit("set REDIS_URL and DATABASE_URL: this bench measures the real services")
+    redis = aioredis.Redis.from_url(redis_url)
+    await upgrade(database_url)
+    engine = make_engine(database_url, pool_size=args.consumers + 2)
+    factory = make_session_factory(engine)
+    runs: list[Figures] = []
+    try:
+        for run in range(1, args.runs + 1):
+            print(f"run {run}/{args.runs}", flush=True)
+            runs.append(await one_run(args, redis, factory))
+    finally:
         await engine.dispose()
         await redis.aclose()
+    print(f"\n{len(runs)} runs, median (min-max):")
+    for label, key, fmt in SUMMARY:
+        if all(key in r for r in runs):
+            print(f"  {label}: {spread([r[key] for r in runs], fmt)}")
 
 
 if __name__ == "__main__":
@@ -307,4 +383,5 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", type=int, default=3_000)
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
+    runs_option(parser)
     asyncio.run(main(parser.parse_args()))

@@ -8,37 +8,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
+from fault_app import fault_app
 
-from fullon_account_service.simulator.faults import FaultDice, FaultyPush, fault_middleware
+from fullon_account_service.simulator.faults import FaultDice
 from fullon_account_service.simulator.model import World
 from fullon_account_service.simulator.scenario import ScenarioConfig, build_world
 from fullon_account_service.simulator.server import serve
-
-
-def _rate_limited(retry_after_s: float) -> web.StreamResponse:
-    return web.json_response({"error": ["EAPI:Rate limit exceeded"]}, status=429)
-
-
-def _app(world: World, messages: int) -> web.Application:
-    async def rest(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async with FaultyPush(world, ws, name="test") as push:
-            await push.send_raw({"ack": True})
-            for i in range(messages):
-                push.post({"n": i})
-            async for _ in ws:
-                pass
-        return ws
-
-    app = web.Application(middlewares=[fault_middleware(world, _rate_limited, name="test")])
-    app.router.add_get("/rest", rest)
-    app.router.add_get("/ws", ws_handler)
-    return app
 
 
 @pytest.fixture
@@ -48,7 +23,7 @@ def world() -> World:
 
 @pytest.fixture
 async def base(world: World) -> AsyncIterator[str]:
-    runner, port = await serve(_app(world, messages=6))
+    runner, port = await serve(fault_app(world, messages=6, venue="test", push_name="test"))
     yield f"127.0.0.1:{port}"
     await runner.cleanup()
 

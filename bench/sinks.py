@@ -53,6 +53,7 @@ from fullon_account_service.contract import (
     TradeFill,
     event_id,
 )
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
@@ -60,7 +61,7 @@ from fullon_account_service.storage.account_cache import ACCOUNTS_KEY, AccountCa
 from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Exchange, Trade, TradeBook, User
-from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.latest_wins import Update
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
 from spread import runs_option, spread
@@ -284,7 +285,7 @@ async def one_run(
 
         async def write_trade(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, TradeFill)
-            record = TradeRecord.from_fill(envelope.payload, ex_id=envelope.ex_id, uid=uid, exchange="bybit")
+            record = Fill.from_contract(envelope.payload, ex_id=envelope.ex_id, uid=uid, exchange="bybit")
             async with factory() as session:
                 await TradeRepository(session).save_trades([record])
                 await session.commit()

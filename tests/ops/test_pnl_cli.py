@@ -8,17 +8,16 @@ import pytest
 from ops_helpers import invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.reports import pnl as pnl_report
-from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 T0 = 1_700_000_000_000
 
 
-def trade(
-    n: int, side: str, volume: float, price: float, symbol: str = "BTC/USD", ex_id: int = 7
-) -> TradeRecord:
-    return TradeRecord(
+def trade(n: int, side: str, volume: float, price: float, symbol: str = "BTC/USD", ex_id: int = 7) -> Fill:
+    return Fill(
         ex_id=ex_id,
         uid=1,
         exchange="kraken",
@@ -58,7 +57,7 @@ async def test_pnl_plot_writes_a_png(
     assert "5.00000000" in result.stdout
 
 
-async def store(factory: async_sessionmaker[AsyncSession], trades: list[TradeRecord]) -> None:
+async def store(factory: async_sessionmaker[AsyncSession], trades: list[Fill]) -> None:
     async with factory() as session:
         assert await TradeRepository(session).save_trades(trades) == len(trades)
         await session.commit()

@@ -15,10 +15,11 @@ from truth_events import NOW_MS, envelope, fill_payload, order_payload, simulate
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import Envelope
 from fullon_account_service.demo.report import DemoResult, summary_lines
+from fullon_account_service.ledger.fifo import FifoBook, PnlRow
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.models import Order, Trade

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import Envelope, Payload, Side, Source, TradeFill, event_id
-from fullon_account_service.sinks.pnl import Fill
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 
@@ -90,14 +90,4 @@ def random_fills(rnd: random.Random, n: int, *, prefix: str, symbols: tuple[str,
 
 def pnl_fill(f: TradeFill) -> Fill:
     """The pure engine's view of a published fill, to check stored books against ``compute``."""
-    return Fill(
-        f.ex_trade_id,
-        f.ex_order_id,
-        f.time_ms,
-        f.side.value,
-        f.volume,
-        f.price,
-        f.fee,
-        f.fee_currency,
-        f.leverage,
-    )
+    return Fill.from_contract(f, ex_id=0, uid=0, exchange="")

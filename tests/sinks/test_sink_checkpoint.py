@@ -9,20 +9,23 @@ import math
 import random
 from typing import Any
 
+import msgspec
 from sink_samples import Db
 from sqlalchemy import delete, select
 
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, compute
+from fullon_account_service.ledger.booked import booked
+from fullon_account_service.ledger.fifo import FifoBook, PnlRow, compute
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Trade, TradeBook
-from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 SYMBOL = "BTC/USDT"
 PNL = PnlRow.__struct_fields__
 
 
-def record(i: int, side: str, volume: float, price: float, time_ms: int | None = None) -> TradeRecord:
-    return TradeRecord(
+def record(i: int, side: str, volume: float, price: float, time_ms: int | None = None) -> Fill:
+    return Fill(
         ex_id=1,
         uid=1,
         exchange="kraken",
@@ -39,7 +42,7 @@ def record(i: int, side: str, volume: float, price: float, time_ms: int | None =
     )
 
 
-def long_position(n: int, seed: int) -> list[TradeRecord]:
+def long_position(n: int, seed: int) -> list[Fill]:
     """Mostly buys, so the position never returns to flat and its lots span the whole history."""
     rnd = random.Random(seed)
     return [
@@ -48,7 +51,7 @@ def long_position(n: int, seed: int) -> list[TradeRecord]:
     ]
 
 
-async def save(db: Db, records: list[TradeRecord], batch: int = 50) -> None:
+async def save(db: Db, records: list[Fill], batch: int = 50) -> None:
     for start in range(0, len(records), batch):
         async with db.factory() as session:
             await TradeRepository(session).save_trades(records[start : start + batch])
@@ -89,7 +92,7 @@ async def test_a_long_position_continues_from_its_checkpoint_alone(db: Db) -> No
     history = long_position(400, seed=1)
     await save(db, history)
     book = FifoBook(SYMBOL)
-    applied = compute(SYMBOL, [r.fill() for r in history], book)
+    applied = compute(SYMBOL, history, book)
     assert book.volume > 0 and len(book.lots) > 50  # open lots reaching far back
     assert_checkpoint(await checkpoint(db), book, applied[-1][0])
 
@@ -101,7 +104,7 @@ async def test_a_long_position_continues_from_its_checkpoint_alone(db: Db) -> No
     await save(db, nxt)
     rows = await stored(db)
     assert set(rows) == {"t00400", "t00401"}
-    full = compute(SYMBOL, [r.fill() for r in history + nxt])
+    full = compute(SYMBOL, history + nxt)
     for fill, want in full[-2:]:
         assert_pnl(rows[fill.ex_trade_id], want, fill.ex_trade_id)
 
@@ -113,7 +116,7 @@ async def test_a_late_fill_before_the_checkpoint_recomputes_from_its_time(db: Db
     await save(db, [late])
     rows = await stored(db)
     book = FifoBook(SYMBOL)
-    full = compute(SYMBOL, [r.fill() for r in [*history, late]], book)
+    full = compute(SYMBOL, [*history, late], book)
     assert len(rows) == len(full) == 201
     for fill, want in full:
         assert_pnl(rows[fill.ex_trade_id], want, fill.ex_trade_id)
@@ -121,7 +124,7 @@ async def test_a_late_fill_before_the_checkpoint_recomputes_from_its_time(db: Db
     # ... and the next in-order fill continues from the corrected checkpoint.
     nxt = record(1000, "sell", 2.0, 125.0, time_ms=5_000)
     await save(db, [nxt])
-    want = compute(SYMBOL, [r.fill() for r in [*history, late, nxt]])[-1][1]
+    want = compute(SYMBOL, [*history, late, nxt])[-1][1]
     assert_pnl((await stored(db))["t01000"], want, "next")
 
 
@@ -136,7 +139,7 @@ async def test_a_fill_reported_again_with_a_later_time_is_not_counted_twice(db: 
     rows = await stored(db)
     assert rows["t00010"].time_ms == history[10].time_ms
     book = FifoBook(SYMBOL)
-    full = compute(SYMBOL, [r.fill() for r in [*history, nxt]], book)
+    full = compute(SYMBOL, [*history, nxt], book)
     for fill, want in full:
         assert_pnl(rows[fill.ex_trade_id], want, fill.ex_trade_id)
     assert_checkpoint(await checkpoint(db), book, full[-1][0])
@@ -147,12 +150,14 @@ async def test_a_row_written_past_the_checkpoint_by_another_tool_is_folded_in(db
     await save(db, history)
     outsider = record(30, "sell", 2.5, 140.0)
     async with db.factory() as session:
-        values = {k: v for k, v in outsider.row(PnlRow(0, 0, 0, 0, 0, 0, 0)).values().items() if k not in PNL}
+        values = {
+            k: v
+            for k, v in msgspec.structs.asdict(booked(outsider, PnlRow(0, 0, 0, 0, 0, 0, 0))).items()
+            if k not in PNL
+        }
         session.add(Trade(**values, time=utc_from_ms(outsider.time_ms)))
         await session.commit()
     await save(db, [record(31, "sell", 1.0, 141.0)])
     rows = await stored(db)
-    for fill, want in compute(
-        SYMBOL, [r.fill() for r in [*history, outsider, record(31, "sell", 1.0, 141.0)]]
-    ):
+    for fill, want in compute(SYMBOL, [*history, outsider, record(31, "sell", 1.0, 141.0)]):
         assert_pnl(rows[fill.ex_trade_id], want, fill.ex_trade_id)

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from fullon_account_service.bus import Publisher
 from fullon_account_service.bus.streams import dead_letter_key
+from fullon_account_service.ledger.fifo import compute
 from fullon_account_service.settings import Settings
-from fullon_account_service.sinks.pnl import compute
 from fullon_account_service.storage.db.models import Trade
 
 HARNESS = Path(__file__).with_name("sink_harness.py")

@@ -17,14 +17,15 @@ from fullon_account_service.bus import Consumer, Publisher
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.contract import OrderStatus, OrderUpdate, Side, TradeFill
 from fullon_account_service.errors import ContractError, TransientError
+from fullon_account_service.ledger.fifo import compute
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
-from fullon_account_service.sinks.pnl import compute
 from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Order, Trade
-from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 PNL = ("cur_volume", "cur_avg_price", "cur_avg_cost", "cur_fee", "roi", "roi_pct", "total_fee")
 SYMBOLS = ("BTC/USDT", "ETH/USD:USD")
@@ -160,7 +161,7 @@ async def test_rows_without_pnl_make_the_symbol_recompute(db: Db) -> None:
         row = dict(ex_trade_id="t1", ex_order_id="o", side="buy", volume=2.0, time_ms=1, time=utc_from_ms(1))
         session.add(Trade(**row, **base))
         await session.commit()
-    later = TradeRecord(
+    later = Fill(
         ex_trade_id="t2", ex_order_id="o", side="sell", volume=1.0, time_ms=2, **{**base, "price": 12.0}
     )
     async with db.factory() as session:

@@ -14,10 +14,42 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, StoredFill, compute, restore, sort_key
+from fullon_account_service.ledger.checkpoint import StoredFill, restore
+from fullon_account_service.ledger.fifo import FifoBook, PnlRow, compute, sort_key
+from fullon_account_service.ledger.fills import Fill
 
 UNIT = 64
 SYMBOL = "BTC/USDT:USDT"
+
+
+def engine_fill(
+    ex_trade_id: str,
+    ex_order_id: str,
+    time_ms: int,
+    side: str,
+    volume: float,
+    price: float,
+    fee: float | None = None,
+    fee_currency: str | None = None,
+    leverage: float | None = None,
+) -> Fill:
+    """A fill with what the engine reads; the account fields it ignores are fixed."""
+    return Fill(
+        ex_id=1,
+        uid=1,
+        exchange="test",
+        ex_trade_id=ex_trade_id,
+        ex_order_id=ex_order_id,
+        symbol=SYMBOL,
+        side=side,
+        volume=volume,
+        price=price,
+        cost=volume * price,
+        time_ms=time_ms,
+        fee=fee,
+        fee_currency=fee_currency,
+        leverage=leverage,
+    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +126,7 @@ def fills(draw: st.DrawFn) -> list[Drawn]:
             fee_units = draw(st.integers(0, vol))
             fee, currency = fee_units / UNIT, "btc"
             units = vol - fee_units if side == "buy" else vol + fee_units
-        fill = Fill(
+        fill = engine_fill(
             ex_trade_id=f"t{i:03d}",
             ex_order_id=f"o{draw(st.integers(0, 3))}",
             time_ms=draw(st.integers(0, 20)),
@@ -145,8 +177,8 @@ def test_restore_from_stored_rows_continues_identically(drawn: list[Drawn], data
 
 def test_flip_splits_fee_and_books_close() -> None:
     book = FifoBook("ETH/USD")
-    book.apply(Fill("1", "a", 1, "buy", 2.0, 100.0, fee=2.0, fee_currency="USD"))
-    row = book.apply(Fill("2", "b", 2, "sell", 3.0, 110.0, fee=3.0, fee_currency="USD", leverage=2.0))
+    book.apply(engine_fill("1", "a", 1, "buy", 2.0, 100.0, fee=2.0, fee_currency="USD"))
+    row = book.apply(engine_fill("2", "b", 2, "sell", 3.0, 110.0, fee=3.0, fee_currency="USD", leverage=2.0))
     # closes 2 @ 100 -> +20, minus opening fee 2 and 2/3 of the closing fee 3
     assert row.roi == 20.0 - 2.0 - 2.0
     assert row.total_fee == 4.0
@@ -156,8 +188,8 @@ def test_flip_splits_fee_and_books_close() -> None:
 
 def test_base_fee_changes_quantity_not_price() -> None:
     book = FifoBook("BTC/USDT")
-    row = book.apply(Fill("1", "a", 1, "buy", 1.0, 50.0, fee=0.01, fee_currency="BTC"))
+    row = book.apply(engine_fill("1", "a", 1, "buy", 1.0, 50.0, fee=0.01, fee_currency="BTC"))
     assert (row.cur_volume, row.cur_avg_price, row.cur_fee) == (0.99, 50.0, 0.5)
-    row = book.apply(Fill("2", "a", 2, "sell", 0.98, 60.0, fee=0.01, fee_currency="BTC"))
+    row = book.apply(engine_fill("2", "a", 2, "sell", 0.98, 60.0, fee=0.01, fee_currency="BTC"))
     assert row.cur_volume == 0.0
     assert math.isclose(row.roi, 0.99 * 10.0 - 0.5 - 0.6)

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import FatalError
+from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.storage import DatabaseContext
 from fullon_account_service.storage.db.models import Trade
-from fullon_account_service.storage.db.order_versions import OrderRecord
 
 Factory = async_sessionmaker[AsyncSession]
 

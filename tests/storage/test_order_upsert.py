@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract.events import OrderStatus, OrderUpdate, Side
+from fullon_account_service.ledger.orders import OrderRecord, merge
 from fullon_account_service.storage import DatabaseContext
 from fullon_account_service.storage.db.models import Order
-from fullon_account_service.storage.db.order_versions import OrderRecord, merge
+from fullon_account_service.storage.db.order_upsert import order_row
 from fullon_account_service.storage.db.repositories.orders import fold
 
 Factory = async_sessionmaker[AsyncSession]
@@ -172,7 +173,7 @@ async def test_record_from_contract_update() -> None:
         update, ex_id=4, uid=2, exchange="hyperliquid", event_id="e1", exchange_ms=77
     )
     assert (record.side, record.status, record.updated_ms, record.event_id) == ("sell", "open", 77, "e1")
-    assert record.row(now=_now())["futures"] is True
+    assert order_row(record, now=_now())["futures"] is True
 
 
 def _now() -> Any:

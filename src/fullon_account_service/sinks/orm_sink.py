@@ -1,9 +1,9 @@
 """The ``orm`` consumer group: orders and trades into the database, one transaction per batch.
 
-Orders are upserted with monotonic state (``OrderRepository``), trades inserted once with FIFO
-PnL (``TradeRepository``), both in the same transaction, committed before the consumer
-acknowledges the batch: a crash after the commit replays the batch, and both writes are
-idempotent, so a replay changes nothing.
+Orders are upserted with monotonic state (``OrderRepository``, the rule of ``ledger.orders``),
+trades inserted once with FIFO PnL (``TradeRepository``, the engine of ``ledger.fifo``), both in
+the same transaction, committed before the consumer acknowledges the batch: a crash after the
+commit replays the batch, and both writes are idempotent, so a replay changes nothing.
 
 An event for an ex_id the database does not know, or a fill without a usable quantity or price,
 raises ``ContractError``: the consumer isolates it and dead-letters it; the rest of the batch is
@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract.events import Envelope, OrderUpdate, TradeFill
 from fullon_account_service.errors import ContractError
+from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.db.errors import translating
-from fullon_account_service.storage.db.order_versions import OrderRecord
 from fullon_account_service.storage.db.repositories.orders import OrderRepository
-from fullon_account_service.storage.db.repositories.trades import TradeRecord, TradeRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 GROUP = "orm"
 KINDS = ("order", "trade")
@@ -41,7 +42,7 @@ class OrmSink:
         if unknown:
             raise ContractError(f"events for unknown ex_id {sorted(unknown)}")
         orders: list[OrderRecord] = []
-        trades: list[TradeRecord] = []
+        trades: list[Fill] = []
         for envelope in envelopes:
             match envelope.payload:
                 case OrderUpdate() as update:
@@ -69,13 +70,13 @@ class OrmSink:
         return dataclasses.replace(record, cat_ex_id=self._known.cat_ex_id(envelope.ex_id))
 
 
-def _trade(envelope: Envelope, fill: TradeFill, cat_ex_id: int | None) -> TradeRecord:
+def _trade(envelope: Envelope, fill: TradeFill, cat_ex_id: int | None) -> Fill:
     if not fill.volume > 0 or not fill.price > 0:
         raise ContractError(
             f"fill {fill.ex_trade_id} of ex_id {envelope.ex_id} has volume {fill.volume} and price "
             f"{fill.price}: both must be positive"
         )
-    return TradeRecord.from_fill(
+    return Fill.from_contract(
         fill,
         ex_id=envelope.ex_id,
         uid=envelope.uid,

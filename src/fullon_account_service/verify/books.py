@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.cache_shapes import ACCOUNT_DATE
 from fullon_account_service.storage.db.errors import translating
@@ -24,7 +25,6 @@ from fullon_account_service.verify.compare import (
     AccountKey,
     Books,
     BooksComparison,
-    FillView,
     OrderView,
     compare_books,
 )
@@ -58,16 +58,7 @@ async def _load_sql(
                 trade.ex_trade_id, trade.ex_order_id, trade.time_ms, trade.roi, trade.cur_volume
             )
             books[trade.ex_id].add_fill(
-                FillView(
-                    ex_trade_id=trade.ex_trade_id,
-                    ex_order_id=trade.ex_order_id,
-                    symbol=trade.symbol,
-                    side=trade.side,
-                    price=trade.price,
-                    volume=trade.volume,
-                    fee=trade.fee,
-                    fee_currency=trade.fee_currency,
-                )
+                Fill(**{name: getattr(trade, name) for name in Fill.__struct_fields__})
             )
         for order in await session.scalars(select(Order).where(Order.ex_id.in_(ex_ids))):
             if order.ex_order_id is not None:  # a fullon bot's order the venue has not acknowledged

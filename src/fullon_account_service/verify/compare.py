@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.verify.expect import (
     BalanceView,
     PositionView,
@@ -44,18 +45,6 @@ DEFAULT_LIMIT = 50
 
 
 @dataclass(frozen=True, slots=True)
-class FillView:
-    ex_trade_id: str
-    ex_order_id: str
-    symbol: str
-    side: str
-    price: float
-    volume: float
-    fee: float | None
-    fee_currency: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderView:
     status: str
     filled: float | None
@@ -65,14 +54,14 @@ class OrderView:
 class Books:
     """One account as the service has it. ``fills`` keeps every copy of a trade id, to spot doubles."""
 
-    fills: dict[str, list[FillView]] = field(default_factory=dict)
+    fills: dict[str, list[Fill]] = field(default_factory=dict)
     orders: dict[str, OrderView] = field(default_factory=dict)
     balances: dict[str, BalanceView] = field(default_factory=dict)
     positions: dict[str, PositionView] = field(default_factory=dict)
     results: dict[str, TradeResult] = field(default_factory=dict)
     """What the sink computed per stored trade id (stored books only)."""
 
-    def add_fill(self, fill: FillView) -> None:
+    def add_fill(self, fill: Fill) -> None:
         self.fills.setdefault(fill.ex_trade_id, []).append(fill)
 
 
@@ -162,7 +151,7 @@ def _fills(
     label: str,
     venue: str,
     truth: list[dict[str, Any]],
-    have: Mapping[str, list[FillView]],
+    have: Mapping[str, list[Fill]],
 ) -> None:
     for fill in truth:
         result.fills += 1
@@ -178,9 +167,7 @@ def _fills(
         result.add(f"{label}: fill {trade_id} never happened on the venue")
 
 
-def _fill_fields(
-    result: BooksComparison, label: str, venue: str, fill: Mapping[str, Any], got: FillView
-) -> None:
+def _fill_fields(result: BooksComparison, label: str, venue: str, fill: Mapping[str, Any], got: Fill) -> None:
     wrong = [
         name
         for name, ok in (
@@ -202,7 +189,7 @@ def _fill_fields(
         )
 
 
-def _fee_ok(got: FillView, options: list[tuple[float, str]]) -> bool:
+def _fee_ok(got: Fill, options: list[tuple[float, str]]) -> bool:
     """An unknown fee is a difference (the truth knows it); an unknown currency is not held against it."""
     if got.fee is None:
         return False

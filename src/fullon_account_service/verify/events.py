@@ -25,31 +25,18 @@ from fullon_account_service.contract.events import (
     PositionSnapshot,
     TradeFill,
 )
+from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord, merge
 from fullon_account_service.sinks.cache_sink import event_ms
-from fullon_account_service.storage.db.order_versions import OrderRecord, merge
 from fullon_account_service.verify.compare import (
     DEFAULT_LIMIT,
     AccountKey,
     Books,
     BooksComparison,
-    FillView,
     OrderView,
     compare_books,
 )
 from fullon_account_service.verify.expect import BalanceView, PositionView
-
-
-def _fill(fill: TradeFill) -> FillView:
-    return FillView(
-        ex_trade_id=fill.ex_trade_id,
-        ex_order_id=fill.ex_order_id,
-        symbol=fill.symbol,
-        side=fill.side.value,
-        price=fill.price,
-        volume=fill.volume,
-        fee=fill.fee,
-        fee_currency=fill.fee_currency,
-    )
 
 
 def _balances(snapshots: list[Envelope]) -> dict[str, BalanceView]:
@@ -90,7 +77,11 @@ def fold_events(envelopes: Iterable[Envelope]) -> dict[int, Books]:
         seen.add(envelope.event_id)
         match envelope.payload:
             case TradeFill() as fill:
-                books[envelope.ex_id].add_fill(_fill(fill))
+                books[envelope.ex_id].add_fill(
+                    Fill.from_contract(
+                        fill, ex_id=envelope.ex_id, uid=envelope.uid, exchange=envelope.exchange
+                    )
+                )
             case OrderUpdate() as update:
                 record = OrderRecord.from_update(
                     update,

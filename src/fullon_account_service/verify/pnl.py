@@ -11,7 +11,7 @@ fills alone:
   LIFO and average cost all realise exactly the cash that went in and out, so the sum of the
   stored ``roi`` over the trip's fills must equal it.
 
-Fees follow the stored books' conventions (``sinks.pnl`` docstring): a fee in quote is paid in
+Fees follow the stored books' conventions (``ledger.fifo`` docstring): a fee in quote is paid in
 cash, a fee in base changes the quantity (a buy receives ``amount - fee``, a sell gives up
 ``amount + fee``), a fee in any other currency is outside the PnL. Where a venue may report a
 base fee as its quote value (``expect.fee_options``), the form the service stored is the one

@@ -9,7 +9,7 @@ zero-argument habit; services pass their factory in and share one engine.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,10 +18,8 @@ from fullon_account_service.storage.db.engine import make_engine, make_session_f
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.repositories.exchanges import ExchangeRepository
 from fullon_account_service.storage.db.repositories.orders import OrderRepository
+from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.db.repositories.users import UserRepository
-
-if TYPE_CHECKING:
-    from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 
 class DatabaseContext:
@@ -72,8 +70,6 @@ class DatabaseContext:
     @property
     def trades(self) -> TradeRepository:
         if self._trades is None:
-            from fullon_account_service.storage.db.repositories.trades import TradeRepository
-
             self._trades = TradeRepository(self.session)
         return self._trades
 

@@ -26,8 +26,8 @@ bot's own values are never overwritten), ``trades.order_type`` ``"unknown"``. Ti
 tables are UTC in ``timestamp without time zone``, fullon's type (see ``column_types``).
 
 Our own table, not fullon's: ``trade_books``, one row per (ex_id, symbol) holding the open FIFO
-lots after the newest fill stored (see ``storage.db.repositories.trade_books``), so the PnL of the
-next fills continues from it instead of re-reading the fills that opened those lots.
+lots after the newest fill stored (see ``storage.db.repositories.trade_books``, ``ledger.checkpoint``),
+so the PnL of the next fills continues from it instead of re-reading the fills that opened those lots.
 
 Orders and trades carry ``uid`` / ``ex_id`` without foreign keys on purpose: they are history
 written by the sinks from the bus, and must neither be rejected nor cascade-deleted because an
@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from fullon_account_service.ledger.conventions import TERMINAL_STATUSES
 from fullon_account_service.storage.db.column_types import BigId, UtcDateTime, utc_now
 
 NAMING_CONVENTION = {
@@ -63,12 +64,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 """Named constraints: SQLite batch migrations can only alter a constraint they can name."""
-
-TERMINAL_STATUSES = ("closed", "canceled", "expired", "rejected")
-UNKNOWN_BOT_ID = 0
-"""``orders.bot_id`` of an order no known fullon bot placed (fullon requires a value)."""
-UNKNOWN = "unknown"
-"""``orders.reason`` / ``trades.order_type`` when nobody said (fullon requires a value)."""
 
 
 def _now() -> datetime:

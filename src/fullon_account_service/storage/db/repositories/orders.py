@@ -1,6 +1,7 @@
 """Orders: one row per (ex_id, ex_order_id), upserted in batches with monotonic state.
 
-The combining rule lives in ``order_versions``; this module only batches it. A batch is folded
+The combining rule lives in ``ledger.orders`` (its SQL form in ``order_upsert``); this module
+only batches it. A batch is folded
 per key in Python first (one ``INSERT .. ON CONFLICT`` may not touch a row twice), then written
 as one prepared ``INSERT .. ON CONFLICT DO UPDATE`` executed for all rows (executemany): one
 compiled statement, no bind-parameter limit, several times faster than a multi-row VALUES.
@@ -17,14 +18,10 @@ from sqlalchemy import Executable, Table, desc, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fullon_account_service.ledger.orders import KEY_FIELDS, OrderRecord, merge
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Order
-from fullon_account_service.storage.db.order_versions import (
-    KEY_FIELDS,
-    OrderRecord,
-    merge,
-    upsert_assignments,
-)
+from fullon_account_service.storage.db.order_upsert import order_row, upsert_assignments
 
 _INSERTS: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _upserts: dict[str, Executable] = {}
@@ -72,7 +69,7 @@ class OrderRepository:
         now = self._clock()
         statement = _upsert_statement(self._session.get_bind().dialect.name)
         async with translating("save orders"):
-            await self._session.execute(statement, [record.row(now) for record in folded])
+            await self._session.execute(statement, [order_row(record, now) for record in folded])
         return len(folded)
 
     async def get_order(self, ex_id: int, ex_order_id: str) -> Order | None:

@@ -22,12 +22,12 @@ from sqlalchemy import Table, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fullon_account_service.sinks.pnl import FifoBook, Lot
+from fullon_account_service.ledger.checkpoint import decode_lots, encode_lots
+from fullon_account_service.ledger.fifo import FifoBook
+from fullon_account_service.ledger.fills import GroupKey, SortKey
 from fullon_account_service.storage.db.models import TradeBook
-from fullon_account_service.storage.db.repositories.trade_records import GroupKey, SortKey
 
 TABLE = cast(Table, TradeBook.__table__)
-_LOTS = msgspec.json.Decoder(list[tuple[float, float, float]])
 _ENCODE = msgspec.json.Encoder()
 
 
@@ -47,15 +47,7 @@ class Checkpoint:
             self.behind_from = key[0]
 
     def book(self, symbol: str) -> FifoBook:
-        raw = _LOTS.decode(self.lots)
-        direction = 1 if raw and raw[0][0] > 0 else -1
-        return FifoBook(symbol, [Lot(abs(qty), price, fee) for qty, price, fee in raw], direction)
-
-
-def encode_lots(book: FifoBook) -> str:
-    """Signed quantities (the side of the position), so the JSON says what it holds on its own."""
-    side = book.direction
-    return _ENCODE.encode([(side * lot.qty, lot.price, lot.fee_per_unit) for lot in book.lots]).decode()
+        return decode_lots(symbol, self.lots)
 
 
 def checkpoint_row(ex_id: int, symbol: str, last: SortKey, book: FifoBook) -> dict[str, Any]:

@@ -18,31 +18,19 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fullon_account_service.sinks.pnl import FifoBook, Fill, PnlRow, restore
+from fullon_account_service.ledger.booked import PNL_FIELDS
+from fullon_account_service.ledger.checkpoint import restore
+from fullon_account_service.ledger.fifo import FifoBook
+from fullon_account_service.ledger.fills import Fill, GroupKey
 from fullon_account_service.storage.db.models import Trade
-
-GroupKey = tuple[int, str]
 
 FIRST_PAGE_ROWS = 16
 MAX_KEYS_PER_STATEMENT = 10_000
 
 TABLE = cast(Table, Trade.__table__)
 C = TABLE.c
-READ_COLUMNS = (
-    C.trade_id,
-    C.ex_id,
-    C.symbol,
-    C.ex_trade_id,
-    C.ex_order_id,
-    C.time_ms,
-    C.side,
-    C.volume,
-    C.price,
-    C.fee,
-    C.fee_currency,
-    C.leverage,
-    *(C[name] for name in PnlRow.__struct_fields__),
-)
+FILL_FIELDS = Fill.__struct_fields__
+READ_COLUMNS = (C.trade_id, *(C[name] for name in FILL_FIELDS), *(C[name] for name in PNL_FIELDS))
 
 _PG_EXISTING = text(
     "SELECT t.ex_trade_id, t.ex_order_id FROM trades AS t "
@@ -53,17 +41,10 @@ _PG_EXISTING = text(
 
 
 def stored_fill(row: Row[Any]) -> Fill:
-    return Fill(
-        row.ex_trade_id,
-        row.ex_order_id,
-        row.time_ms,
-        row.side.lower(),
-        row.volume,
-        row.price,
-        row.fee,
-        row.fee_currency,
-        row.leverage,
-    )
+    """The fill of a stored row; another tool may have written its side in capitals."""
+    values = {name: getattr(row, name) for name in FILL_FIELDS}
+    values["side"] = row.side.lower()
+    return Fill(**values)
 
 
 async def existing_keys(session: AsyncSession, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

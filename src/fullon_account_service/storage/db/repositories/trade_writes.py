@@ -14,21 +14,19 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fullon_account_service.ledger.booked import PNL_FIELDS, BookedFill
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.repositories.trade_books import PG_UPSERT, write_checkpoints
 from fullon_account_service.storage.db.repositories.trade_history import TABLE, C
-from fullon_account_service.storage.db.repositories.trade_plan import PNL_FIELDS, BatchPlan
-from fullon_account_service.storage.db.repositories.trade_records import TradeRow
+from fullon_account_service.storage.db.repositories.trade_plan import BatchPlan
 
-_PG_TYPES = {
-    **dict.fromkeys(("ex_trade_id", "ex_order_id", "exchange", "symbol", "order_type", "side"), "VARCHAR"),
-    **dict.fromkeys(("fee_currency", "liquidity", "event_id", "exec_kind"), "VARCHAR"),
-    **dict.fromkeys(("uid", "ex_id", "cat_ex_id"), "INTEGER"),
-    **dict.fromkeys(("volume", "price", "cost", "fee", "leverage", *PNL_FIELDS), "DOUBLE PRECISION"),
-    "time_ms": "BIGINT",
-}
+_PG = PGDialect()  # type: ignore[no-untyped-call]
+_PG_TYPES = {name: C[name].type.compile(dialect=_PG) for name in BookedFill.__struct_fields__}
+"""The row's columns with the model's PostgreSQL types: a column added to ``Fill`` and to the
+model reaches the insert without another edit."""
 _PG_WRITE = text(
     "WITH inserted AS ("
     f"INSERT INTO trades ({', '.join(_PG_TYPES)}, time) "
@@ -65,10 +63,12 @@ async def write_plan(session: AsyncSession, plan: BatchPlan) -> int:
     return inserted
 
 
-async def _sqlite_insert(session: AsyncSession, trades: list[TradeRow]) -> int:
+async def _sqlite_insert(session: AsyncSession, trades: list[msgspec.Struct]) -> int:
     if not trades:
         return 0
-    rows = [{**trade.values(), "time": utc_from_ms(trade.time_ms)} for trade in trades]
+    rows = [msgspec.structs.asdict(trade) for trade in trades]
+    for row in rows:
+        row["time"] = utc_from_ms(row["time_ms"])
     stmt = (
         sqlite.insert(TABLE)
         .on_conflict_do_nothing(index_elements=["ex_trade_id", "ex_order_id"])

@@ -35,15 +35,15 @@ from collections.abc import Sequence
 from sqlalchemy import desc, false, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fullon_account_service.ledger.fills import Fill, GroupKey
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Trade
 from fullon_account_service.storage.db.repositories.trade_books import Checkpoint, read_checkpoints
 from fullon_account_service.storage.db.repositories.trade_history import TABLE, C, books_before, existing_keys
 from fullon_account_service.storage.db.repositories.trade_plan import BatchPlan, presumed_new, rebuild_start
-from fullon_account_service.storage.db.repositories.trade_records import GroupKey, TradeRecord
 from fullon_account_service.storage.db.repositories.trade_writes import write_plan
 
-__all__ = ["TradeRecord", "TradeRepository", "lock_key"]
+__all__ = ["TradeRepository", "lock_key"]
 
 
 def lock_key(ex_id: int, symbol: str) -> int:
@@ -60,7 +60,7 @@ class TradeRepository:
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
-    async def save_trades(self, records: Sequence[TradeRecord]) -> int:
+    async def save_trades(self, records: Sequence[Fill]) -> int:
         """Insert the new fills of a batch and bring PnL up to date; how many were new."""
         unique = list({record.key: record for record in reversed(records)}.values())
         if not unique:
@@ -68,12 +68,12 @@ class TradeRepository:
         async with translating("save trades"):
             await self._lock(sorted({record.group for record in unique}))
             checkpoints = await read_checkpoints(self._session, {record.group for record in unique})
-            presumed: list[TradeRecord] = []
-            unsure: list[TradeRecord] = []
+            presumed: list[Fill] = []
+            unsure: list[Fill] = []
             for record in unique:
                 (presumed if presumed_new(record, checkpoints.get(record.group)) else unsure).append(record)
             stored = await existing_keys(self._session, [r.key for r in unsure]) if unsure else set()
-            groups: defaultdict[GroupKey, list[TradeRecord]] = defaultdict(list)
+            groups: defaultdict[GroupKey, list[Fill]] = defaultdict(list)
             for record in presumed + [r for r in unsure if r.key not in stored]:
                 groups[record.group].append(record)
             plan, starts = await self._plan(groups, checkpoints)
@@ -83,7 +83,7 @@ class TradeRepository:
         return inserted
 
     async def _plan(
-        self, groups: dict[GroupKey, list[TradeRecord]], checkpoints: dict[GroupKey, Checkpoint]
+        self, groups: dict[GroupKey, list[Fill]], checkpoints: dict[GroupKey, Checkpoint]
     ) -> tuple[BatchPlan, dict[GroupKey, int]]:
         """The writes of the batch, and per group the earliest time they touch."""
         plan = BatchPlan()

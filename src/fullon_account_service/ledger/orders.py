@@ -1,4 +1,4 @@
-"""How versions of one order combine into the stored row: the rule, in Python and in SQL.
+"""How versions of one order combine into one state: the rule, whatever the arrival order.
 
 An order is seen many times, over WebSocket and REST, late and out of order. Whatever the arrival
 order, the stored row must end up the same, so two versions are combined by a rule that does not
@@ -18,24 +18,19 @@ depend on which came first:
 - ``order_type`` ``"unknown"`` (a stream that does not say, e.g. Hyperliquid ``orderUpdates``)
   counts as not known: it never replaces a known type, and a known type replaces it.
 
-``merge`` applies the rule to two records (used to fold duplicates inside one batch, since one
-``INSERT .. ON CONFLICT`` may not touch a row twice); ``upsert_assignments`` builds the same rule
-as SQL ``CASE`` expressions for the ``DO UPDATE SET`` clause, for PostgreSQL and SQLite alike.
+``merge`` applies the rule to two records (the orders repository folds duplicates inside one batch
+with it, since one ``INSERT .. ON CONFLICT`` may not touch a row twice; ``verify`` folds bus
+events with it); ``storage.db.order_upsert`` states the same rule in SQL for the stored row.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, literal_column, null, or_
-from sqlalchemy.sql.elements import KeyedColumnElement
-
 from fullon_account_service.contract.events import OrderUpdate
-from fullon_account_service.storage.db.column_types import utc_from_ms
-from fullon_account_service.storage.db.models import TERMINAL_STATUSES, UNKNOWN, UNKNOWN_BOT_ID
+from fullon_account_service.ledger.conventions import TERMINAL_STATUSES, UNKNOWN, UNKNOWN_BOT_ID
 
 KEY_FIELDS = ("ex_id", "ex_order_id")
 OWNER_FIELDS = {"bot_id": UNKNOWN_BOT_ID, "reason": UNKNOWN}
@@ -147,18 +142,6 @@ class OrderRecord:
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    def row(self, now: datetime) -> dict[str, Any]:
-        """The column values of an INSERT of this version (the conflict branch combines them)."""
-        values = dataclasses.asdict(self)
-        values["futures"] = self.futures or ":" in self.symbol
-        values["final_volume"] = self.filled if self.is_terminal else None
-        for name, unknown in OWNER_FIELDS.items():
-            if values[name] is None:
-                values[name] = unknown
-        at_ms = self.updated_ms if self.updated_ms is not None else self.created_ms
-        values["timestamp"] = utc_from_ms(at_ms) if at_ms is not None else now
-        return values
-
 
 def _first(a: Any, b: Any) -> Any:
     return a if a is not None else b
@@ -205,57 +188,3 @@ def merge(current: OrderRecord, incoming: OrderRecord) -> OrderRecord:
     changes["created_ms"] = _min(current.created_ms, incoming.created_ms)
     changes["updated_ms"] = _first(winner.updated_ms, loser.updated_ms) if wins else current.updated_ms
     return dataclasses.replace(current, **changes)
-
-
-_TERMINAL_LITERALS: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in TERMINAL_STATUSES]
-
-
-def _is_terminal(status: ColumnElement[Any]) -> ColumnElement[bool]:
-    """Inline constants (the statement must stay valid for executemany) compared one by one:
-    SQLite builds a temporary b-tree for every ``IN (...)`` list on every row."""
-    return or_(*(status == value for value in _TERMINAL_LITERALS))
-
-
-def _greatest(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
-
-
-def _least(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((a.is_(None), b), (b.is_(None), a), (a < b, a), else_=b)
-
-
-def upsert_assignments(
-    table: Table, excluded: Any
-) -> dict[str, ColumnElement[Any] | KeyedColumnElement[Any]]:
-    """``DO UPDATE SET`` values implementing ``merge`` in SQL (``excluded`` = incoming row)."""
-    cur, inc = table.c, excluded
-    inc_terminal, cur_terminal = _is_terminal(inc.status), _is_terminal(cur.status)
-    wins = or_(
-        and_(inc_terminal, ~cur_terminal),
-        and_(
-            inc_terminal == cur_terminal,
-            or_(inc.updated_ms.is_(None), cur.updated_ms.is_(None), inc.updated_ms >= cur.updated_ms),
-        ),
-    )
-    values: dict[str, ColumnElement[Any] | KeyedColumnElement[Any]] = {
-        name: case((wins, func.coalesce(inc[name], cur[name])), else_=func.coalesce(cur[name], inc[name]))
-        for name in VERSIONED_FIELDS
-    }
-    for name, unset_value in OWNER_FIELDS.items():
-        unset = or_(cur[name].is_(None), cur[name] == literal_column(repr(unset_value)))
-        values[name] = case((unset, inc[name]), else_=cur[name])
-    unknown_type: ColumnElement[str] = literal_column(f"'{UNKNOWN_TYPE}'")
-    values["order_type"] = case(
-        (inc.order_type == unknown_type, cur.order_type),
-        (cur.order_type == unknown_type, inc.order_type),
-        else_=values["order_type"],
-    )
-    status = case((wins, inc.status), else_=cur.status)
-    filled = _greatest(cur.filled, inc.filled)
-    values["status"] = status
-    values["filled"] = filled
-    values["final_volume"] = case((_is_terminal(status), filled), else_=null())
-    values["created_ms"] = _least(cur.created_ms, inc.created_ms)
-    values["updated_ms"] = case((wins, func.coalesce(inc.updated_ms, cur.updated_ms)), else_=cur.updated_ms)
-    values["timestamp"] = case((wins, inc.timestamp), else_=cur.timestamp)
-    return values

@@ -1,7 +1,8 @@
 """Realised PnL by true FIFO lots, one book per (ex_id, symbol).
 
 Pure arithmetic: no I/O, no clock. The trades repository feeds it the fills of one symbol in
-order and writes what it returns into fullon's ``trades`` columns.
+order and writes what it returns into fullon's ``trades`` columns; ``checkpoint`` saves and
+restores its open lots.
 
 Order
     Fills are applied in ``(time_ms, ex_trade_id, ex_order_id)`` order (``sort_key``), whatever
@@ -49,31 +50,19 @@ Output per fill (the position after the fill, and the result of the part it clos
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-_REL_EPS = 1e-9
+from fullon_account_service.ledger.fills import Fill, SortKey
 
-
-class Fill(msgspec.Struct, frozen=True, gc=False):
-    """Immutable records as msgspec Structs: a sink builds one of each per fill, and a Struct is
-    built an order of magnitude faster than a frozen dataclass."""
-
-    ex_trade_id: str
-    ex_order_id: str
-    time_ms: int
-    side: str
-    volume: float
-    price: float
-    fee: float | None = None
-    fee_currency: str | None = None
-    leverage: float | None = None
+REL_EPS = 1e-9
 
 
 class PnlRow(msgspec.Struct, frozen=True, gc=False):
+    """The position after a fill and the result of the part it closed (a Struct: one per fill)."""
+
     cur_volume: float
     cur_avg_price: float
     cur_avg_cost: float
@@ -90,7 +79,7 @@ class Lot:
     fee_per_unit: float
 
 
-def sort_key(fill: Fill) -> tuple[int, str, str]:
+def sort_key(fill: Fill) -> SortKey:
     return (fill.time_ms, fill.ex_trade_id, fill.ex_order_id)
 
 
@@ -101,7 +90,7 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
 
 def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= _REL_EPS * max(abs(a), abs(b))
+    return abs(a - b) <= REL_EPS * max(abs(a), abs(b))
 
 
 def normalise(fill: Fill, base: str, quote: str) -> tuple[int, float, float]:
@@ -196,7 +185,7 @@ class FifoBook:
             pnl += side * (price - lot.price) * take
             cost += take * lot.price
             fees += take * lot.fee_per_unit
-        if remaining <= _REL_EPS * qty:
+        if remaining <= REL_EPS * qty:
             remaining = 0.0
         return remaining, pnl, cost, fees
 
@@ -205,63 +194,3 @@ def compute(symbol: str, fills: Iterable[Fill], book: FifoBook | None = None) ->
     """Apply fills in canonical order to ``book`` (a fresh one by default)."""
     book = book if book is not None else FifoBook(symbol)
     return [(fill, book.apply(fill)) for fill in sorted(fills, key=sort_key)]
-
-
-class Recorded(Protocol):
-    """A stored row: its fill and the position its row recorded after it."""
-
-    @property
-    def cur_volume(self) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFill:
-    fill: Fill
-    cur_volume: float
-
-
-R = TypeVar("R", bound=Recorded)
-
-
-def restore(
-    symbol: str,
-    newest_first: Sequence[R],
-    exhausted: bool,
-    fill_of: Callable[[R], Fill] = lambda row: row.fill,  # type: ignore[attr-defined]
-) -> FifoBook | None:
-    """Rebuild the open lots after ``newest_first[0]`` from stored rows, without replaying history.
-
-    Under FIFO the open lots are the newest units opened since the position last crossed or
-    touched zero, so walking back from the newest row and taking each same-side fill's opening
-    quantity until the recorded position is covered gives them exactly. ``exhausted`` says the
-    sequence reaches the first fill of the symbol. Returns None when more rows are needed.
-    ``fill_of`` turns a row into its fill; only the rows walked over are converted.
-    """
-    if not newest_first:
-        return FifoBook(symbol) if exhausted else None
-    if newest_first[0].cur_volume == 0:
-        return FifoBook(symbol)
-    book = FifoBook(symbol)
-    position = float(newest_first[0].cur_volume)
-    side = 1 if position > 0 else -1
-    need = abs(position)
-    lots: list[Lot] = []
-    for i, row in enumerate(newest_first):
-        is_last = i + 1 == len(newest_first)
-        if is_last and not exhausted:
-            return None
-        before = 0.0 if is_last else newest_first[i + 1].cur_volume
-        fill = fill_of(row)
-        direction, qty, fee_q = normalise(fill, book.base, book.quote)
-        if direction == side and qty > 0:
-            crossed = before * side < 0
-            opened = abs(row.cur_volume) if crossed else qty
-            take = min(opened, need)
-            lots.append(Lot(take, fill.price, fee_q / qty))
-            need -= take
-            if need <= _REL_EPS * abs(position):
-                break
-        if before == 0 or before * side < 0:
-            break
-    lots.reverse()
-    return FifoBook(symbol, lots, side)

@@ -10,74 +10,47 @@ The faults the run injected are counted alongside, so a checker can match them a
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fullon_account_service.simulator.history import TruthRecorder
 from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, SimPosition, World
 
+_ORDER_NAMES = {"order_id": "id", "order_type": "type"}
+_FILL_NAMES = {"trade_id": "id"}
+"""The simulator's field names that the truth file spells the way ccxt does."""
+_ORDER_INTERNAL = frozenset({"builder_fee_rate"})
+"""Fields of how the simulator charges, not of what the venue shows."""
+
+
+def _record(
+    record: SimOrder | SimFill | SimPosition,
+    names: Mapping[str, str] | None = None,
+    leave_out: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """A record's fields under their truth names: the file follows the records, never a copy."""
+    names = names or {}
+    return {
+        names.get(f.name, f.name): getattr(record, f.name)
+        for f in dataclasses.fields(record)
+        if f.name not in leave_out
+    }
+
 
 def _order(o: SimOrder) -> dict[str, Any]:
-    return {
-        "id": o.order_id,
-        "client_order_id": o.client_order_id,
-        "symbol": o.symbol,
-        "side": o.side,
-        "type": o.order_type,
-        "status": o.status,
-        "price": o.price,
-        "amount": o.amount,
-        "filled": o.filled,
-        "remaining": o.remaining,
-        "cost": o.cost,
-        "average": o.average,
-        "fee": o.fee,
-        "fee_currency": o.fee_currency,
-        "leverage": o.leverage,
-        "reduce_only": o.reduce_only,
-        "trigger_kind": o.trigger_kind,
-        "trigger_price": o.trigger_price,
-        "triggered": o.triggered,
-        "protection_price": o.protection_price,
-        "venue_initiated": o.venue_initiated,
-        "created_ms": o.created_ms,
-        "updated_ms": o.updated_ms,
-    }
-
-
-def _fill(f: SimFill) -> dict[str, Any]:
-    return {
-        "id": f.trade_id,
-        "order_id": f.order_id,
-        "symbol": f.symbol,
-        "side": f.side,
-        "price": f.price,
-        "amount": f.amount,
-        "cost": f.cost,
-        "fee": f.fee,
-        "fee_currency": f.fee_currency,
-        "taker": f.taker,
-        "ts_ms": f.ts_ms,
-        "leverage": f.leverage,
-        "exec_kind": f.exec_kind,
-        "builder_fee": f.builder_fee,
-    }
+    return {**_record(o, _ORDER_NAMES, _ORDER_INTERNAL), "remaining": o.remaining, "average": o.average}
 
 
 def _position(p: SimPosition) -> dict[str, Any]:
     return {
-        "symbol": p.symbol,
+        **_record(p),
         "side": p.side,
-        "contracts": p.contracts,
-        "entry_price": p.entry_price,
-        "mark_price": p.mark_price,
-        "leverage": p.leverage,
         "unrealized_pnl": p.unrealized_pnl,
         "margin": p.margin,
         "liquidation_price": p.liquidation_price,
-        "updated_ms": p.updated_ms,
-        "isolated": p.isolated,
     }
 
 
@@ -95,7 +68,7 @@ def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) ->
         },
         "positions": [_position(p) for _, p in sorted(account.positions.items())],
         "orders": [_order(o) for o in account.orders.values()],
-        "fills": [_fill(f) for f in account.fills],
+        "fills": [_record(f, _FILL_NAMES) for f in account.fills],
         "fundings": [
             {"id": f.funding_id, "symbol": f.symbol, "fee": f.fee, "currency": f.currency, "ts_ms": f.ts_ms}
             for f in account.fundings

@@ -5,7 +5,7 @@ this check and the stored-books check agree on what "final" means:
 
 - fills are deduplicated by ``event_id`` (one fill, one id whatever channel saw it); a fill that
   still shows up under two ids would be stored twice, and is reported;
-- order versions combine by the storage rule (``order_versions.merge``: terminal beats open,
+- order versions combine by the ledger rule (``ledger.orders.merge``: terminal beats open,
   later beats earlier, filled never goes down);
 - balance and position snapshots apply in exchange-time order: a complete one replaces, a
   partial one is laid over, a flat position closes its symbol.

@@ -16,19 +16,19 @@ from fullon_account_service.ledger.fills import Fill
 PNL_FIELDS = PnlRow.__struct_fields__
 BookedFill = msgspec.defstruct(
     "BookedFill",
-    [(field.name, field.type) for field in msgspec.structs.fields(PnlRow)],
-    bases=(Fill,),
+    [(field.name, field.type) for struct in (Fill, PnlRow) for field in msgspec.structs.fields(struct)],
     module=__name__,
-    kw_only=True,
     frozen=True,
     gc=False,
 )
-"""A Struct, so a batch of them is JSON-encoded without a dict per row."""
+"""A Struct, so a batch of them is JSON-encoded without a dict per row; positional, so one is
+built from the two records' tuples without naming 26 fields per fill."""
+_ORDER_TYPE = Fill.__struct_fields__.index("order_type")
 
 
 def booked(fill: Fill, pnl: PnlRow) -> msgspec.Struct:
     """The row of ``fill``; an unknown ``order_type`` is stored as ``"unknown"`` (fullon requires one)."""
-    values = msgspec.structs.asdict(fill)
-    if fill.order_type is None:
-        values["order_type"] = UNKNOWN
-    return BookedFill(**values, **msgspec.structs.asdict(pnl))
+    values = [*msgspec.structs.astuple(fill), *msgspec.structs.astuple(pnl)]
+    if values[_ORDER_TYPE] is None:
+        values[_ORDER_TYPE] = UNKNOWN
+    return BookedFill(*values)

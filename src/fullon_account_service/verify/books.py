@@ -8,6 +8,7 @@ the PnL included (``pnl``). Read-only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.cache_shapes import ACCOUNT_DATE
 from fullon_account_service.storage.db.errors import translating
@@ -25,7 +27,6 @@ from fullon_account_service.verify.compare import (
     AccountKey,
     Books,
     BooksComparison,
-    OrderView,
     compare_books,
 )
 from fullon_account_service.verify.expect import BalanceView, PositionView
@@ -62,7 +63,9 @@ async def _load_sql(
             )
         for order in await session.scalars(select(Order).where(Order.ex_id.in_(ex_ids))):
             if order.ex_order_id is not None:  # a fullon bot's order the venue has not acknowledged
-                books[order.ex_id].orders[order.ex_order_id] = OrderView(order.status, order.filled)
+                books[order.ex_id].orders[order.ex_order_id] = OrderRecord(
+                    **{f.name: getattr(order, f.name) for f in dataclasses.fields(OrderRecord)}
+                )
 
 
 async def _load_cache(cache: AccountCache, ex_ids: Collection[int], books: StoredBooks) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.verify.expect import (
     BalanceView,
     PositionView,
@@ -44,18 +45,12 @@ ABS_TOL = 1e-12
 DEFAULT_LIMIT = 50
 
 
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    status: str
-    filled: float | None
-
-
 @dataclass(slots=True)
 class Books:
     """One account as the service has it. ``fills`` keeps every copy of a trade id, to spot doubles."""
 
     fills: dict[str, list[Fill]] = field(default_factory=dict)
-    orders: dict[str, OrderView] = field(default_factory=dict)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
     balances: dict[str, BalanceView] = field(default_factory=dict)
     positions: dict[str, PositionView] = field(default_factory=dict)
     results: dict[str, TradeResult] = field(default_factory=dict)
@@ -201,7 +196,7 @@ def _orders(
     label: str,
     venue: str,
     truth: list[dict[str, Any]],
-    have: Mapping[str, OrderView],
+    have: Mapping[str, OrderRecord],
 ) -> None:
     for order in truth:
         result.orders += 1

@@ -33,7 +33,6 @@ from fullon_account_service.verify.compare import (
     AccountKey,
     Books,
     BooksComparison,
-    OrderView,
     compare_books,
 )
 from fullon_account_service.verify.expect import BalanceView, PositionView
@@ -97,7 +96,7 @@ def fold_events(envelopes: Iterable[Envelope]) -> dict[int, Books]:
             case PositionSnapshot():
                 positions[envelope.ex_id].append(envelope)
     for (ex_id, ex_order_id), record in orders.items():
-        books[ex_id].orders[ex_order_id] = OrderView(record.status, record.filled)
+        books[ex_id].orders[ex_order_id] = record
     for ex_id, items in balances.items():
         books[ex_id].balances = _balances(items)
     for ex_id, items in positions.items():

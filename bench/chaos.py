@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 
 from chaos_harness import ChaosOptions, run_chaos
@@ -24,6 +25,8 @@ def main() -> int:
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="deadline to catch up, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, AOF, cluster)")
     args = parser.parse_args()
+    # SIGTERM ends the run like Ctrl-C, so its finaliser kills every process it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     failed = 0
     for seed in args.seed or [1]:
         options = ChaosOptions(

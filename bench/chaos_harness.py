@@ -21,6 +21,7 @@ is taken as things stand then. Every process started is killed at the end, on an
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import random
 import shutil
@@ -89,6 +90,7 @@ class ChaosRun:
         self.rng = random.Random(f"chaos|{options.seed}")
         self.root = Path(tempfile.mkdtemp(prefix=f"fullon-chaos-{options.seed}-"))
         self.reaper = Reaper()
+        atexit.register(self.reaper.reap)  # an interpreter that exits without running ``finally``
         self.redis = PrivateRedis(self.root, self.reaper)
         self.pg = PrivatePostgres(self.root, self.reaper)
         self.sim = SimulatorProcess(
@@ -119,6 +121,7 @@ class ChaosRun:
             with contextlib.suppress(RuntimeError):
                 await self.pg.stop_immediate()
             self.reaper.reap()
+            atexit.unregister(self.reaper.reap)
             if not self.options.keep_dir:
                 shutil.rmtree(self.root, ignore_errors=True)
         return self.verdict

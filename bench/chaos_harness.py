@@ -28,12 +28,13 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chaos_procs import CLI, pipeline, service_env
 from chaos_servers import PrivatePostgres, PrivateRedis, Reaper, run_checked
@@ -179,11 +180,11 @@ class ChaosRun:
         seconds: float,
         *,
         kinds: tuple[str, ...],
-        outages: list[tuple[float, Callable[[], Awaitable[None]]]] | None = None,
+        outages: Sequence[tuple[float, Callable[[], Awaitable[None]]]] = (),
     ) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        pending = sorted(outages or [], key=lambda o: o[0])
+        pending = sorted(outages, key=lambda o: o[0])
         next_kill = start + self.rng.uniform(*self.options.kill_every_s)
         turn = 0
         while (now := loop.time()) - start < seconds:
@@ -270,7 +271,7 @@ class ChaosRun:
             await client.aclose()
             await engine.dispose()
 
-    async def _books_settled(self, client: aioredis.Redis, factory: object) -> bool:
+    async def _books_settled(self, client: aioredis.Redis, factory: async_sessionmaker[AsyncSession]) -> bool:
         """No lag, nothing pending, and the books equal the truth: the comparison kept in the verdict."""
         try:
             groups = await read_groups(client, PREFIX)
@@ -278,7 +279,7 @@ class ChaosRun:
             return False
         drained = all(g.lag == 0 and g.pending == 0 for g in groups)
         truth = await self.sim.truth()
-        stored = await load_stored(set(self.sim.ex_ids.values()), factory, client)  # type: ignore[arg-type]
+        stored = await load_stored(set(self.sim.ex_ids.values()), factory, client)
         self.verdict.comparison = compare_books(truth, self.sim.ex_ids, stored, check_pnl=True)
         self.verdict.fills = fill_counts(truth, self.sim.ex_ids, stored)
         return drained and self.verdict.comparison.equal

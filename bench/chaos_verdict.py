@@ -110,7 +110,7 @@ class ChaosVerdict:
 
     @property
     def mismatched(self) -> int:
-        return max(self.comparison.total_differences - self.fills.differences, 0)
+        return max(int(self.comparison.total_differences) - self.fills.differences, 0)
 
     def failures(self) -> list[str]:
         out = list(self.problems)

@@ -69,13 +69,9 @@ class Service:
             return self.ready_marker in f.read()
 
     async def kill(self) -> None:
-        if self._proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        await self._proc.wait()
-        self.reaper.discard(self._proc.pid)
-        self._proc = None
+        if self._proc is not None:
+            await self.reaper.kill(self._proc)
+            self._proc = None
 
     def reap_exit(self) -> bool:
         """True (and the code recorded) if it ended by itself since it was started."""

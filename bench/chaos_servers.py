@@ -51,6 +51,13 @@ class Reaper:
     def discard(self, pgid: int) -> None:
         self.groups.discard(pgid)
 
+    async def kill(self, proc: asyncio.subprocess.Process) -> None:
+        """SIGKILL ``proc``'s group and wait for ``proc`` to be gone."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        self.discard(proc.pid)
+
     def reap(self) -> None:
         for pgid in sorted(self.groups):
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -124,13 +131,9 @@ class PrivateRedis:
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown save, only the append-only file survives."""
-        if self._proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        await self._proc.wait()
-        self._reaper.discard(self._proc.pid)
-        self._proc = None
+        if self._proc is not None:
+            await self._reaper.kill(self._proc)
+            self._proc = None
 
 
 class PrivatePostgres:

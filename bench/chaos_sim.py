@@ -10,11 +10,8 @@ secrets (0600) and the ccxt URL overrides, which are then given the loopback req
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -136,9 +133,6 @@ class SimulatorProcess:
         if self._http is not None:
             await self._http.close()
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
-            self.reaper.discard(self._proc.pid)
+            await self.reaper.kill(self._proc)
         if self._drain is not None:
             await asyncio.gather(self._drain, return_exceptions=True)

@@ -110,3 +110,22 @@ async def test_background_engine_runs_and_stops() -> None:
         assert steps > 10
         await asyncio.sleep(0.05)
         assert sim.engine.steps == steps
+
+
+async def test_scenario_stop_endpoint_stops_the_engine_and_keeps_serving() -> None:
+    config = ScenarioConfig(accounts_per_venue=1, seed=2, rate_per_s=500)
+    async with (
+        asyncio.timeout(30),
+        Simulator(config, venues=()) as sim,
+        aiohttp.ClientSession(sim.control_url) as session,
+    ):
+        sim.start_engine()
+        while sim.engine.steps == 0:  # the engine offers no "stepped" event
+            await asyncio.sleep(0.01)
+        async with session.post("/scenario/stop") as r:
+            stopped = (await r.json())["steps"]
+        assert stopped == sim.engine.steps > 0
+        async with session.get("/truth") as r:
+            assert r.status == 200
+        async with session.post("/scenario/stop") as r:
+            assert (await r.json())["steps"] == stopped == sim.engine.steps

@@ -31,7 +31,8 @@ VENUES = ("kraken", "bybit", "hyperliquid")
 
 def _announce(sim: Simulator) -> None:
     typer.echo(
-        f"control endpoint: {sim.control_url}  (GET/POST /faults, GET /truth, GET /stats, POST /step?n=K)"
+        f"control endpoint: {sim.control_url}  (GET/POST /faults, GET /truth, GET /stats,"
+        " POST /step?n=K, POST /scenario/stop)"
     )
     for name, reason in sim.unavailable.items():
         typer.echo(f"venue {name} unavailable: {reason}", err=True)

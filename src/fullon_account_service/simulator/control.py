@@ -6,6 +6,9 @@
   relative to the world clock. Unknown fields or wrong types -> 400.
 - ``GET /truth`` -> ``ground_truth(world, recorder)`` (with balance and position history).
 - ``POST /step?n=K`` -> run K scenario steps now (1..100000); answers the total step count.
+- ``POST /scenario/stop`` -> stop the paced scenario and wait for its last step; the venues keep
+  serving, so a run can let the service catch up and then compare with a truth that no longer
+  moves. Answers the total step count.
 - ``GET /stats`` -> ``{"faults_injected": {"total": {kind: n}, "by_venue": {...}},
   "subscriptions": [{venue, index, channels: {name: {since_ms, active, subscribes}}}]}``: the
   faults actually injected so far (``simulator.stats``) and each account's private subscriptions
@@ -17,7 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
 from aiohttp import web
@@ -28,6 +31,7 @@ from fullon_account_service.simulator.scenario import ScenarioEngine
 from fullon_account_service.simulator.truth import ground_truth, simulator_stats
 
 ClientConfig = Callable[[SimAccount], dict[str, Any] | None]
+StopScenario = Callable[[], Awaitable[None]]
 
 _MAX_STEPS = 100_000
 _FAULT_TYPES: dict[str, Any] = get_type_hints(Faults)
@@ -65,6 +69,7 @@ def build_control_app(
     engine: ScenarioEngine,
     client_config: ClientConfig,
     recorder: TruthRecorder | None = None,
+    stop_scenario: StopScenario | None = None,
 ) -> web.Application:
     async def get_faults(_: web.Request) -> web.Response:
         return web.json_response(dataclasses.asdict(world.faults))
@@ -92,6 +97,12 @@ def build_control_app(
         engine.run_steps(n)
         return web.json_response({"steps": engine.steps})
 
+    async def post_scenario_stop(_: web.Request) -> web.Response:
+        if stop_scenario is None:
+            return web.json_response({"error": "this simulator has no paced scenario"}, status=404)
+        await stop_scenario()
+        return web.json_response({"steps": engine.steps})
+
     async def get_stats(_: web.Request) -> web.Response:
         return web.json_response(simulator_stats(world))
 
@@ -109,4 +120,5 @@ def build_control_app(
     app.router.add_post("/step", post_step)
     app.router.add_get("/accounts", get_accounts)
     app.router.add_get("/stats", get_stats)
+    app.router.add_post("/scenario/stop", post_scenario_stop)
     return app

@@ -83,7 +83,9 @@ class Simulator:
             for name in self._wanted:
                 await self._start_venue(name)
             runner, port = await serve(
-                build_control_app(self.world, self.engine, self._config_or_none, self.recorder),
+                build_control_app(
+                    self.world, self.engine, self._config_or_none, self.recorder, self.stop_engine
+                ),
                 access_log=self._access_log,
             )
             self._runners.append(runner)

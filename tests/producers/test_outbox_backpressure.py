@@ -24,6 +24,7 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
+from retry_policies import QUICK
 
 
 class Recording(Sensor):
@@ -92,8 +93,7 @@ async def test_dead_letters_wait_for_room_and_none_is_dropped(
         prefix=prefix,
         sensor=sensor,
         max_dead=5,
-        retry_delay_s=0.01,
-        max_retry_delay_s=0.05,  # type: ignore[arg-type]
+        retry=QUICK,
     )
     outbox.start()
     letters = [DeadPayload(reason=f"bad {i}", payload=b"{}") for i in range(12)]
@@ -150,7 +150,7 @@ async def test_a_bad_event_at_the_head_is_dead_lettered_and_other_accounts_go_on
     bad = _fills(1, 1)
     good = _fills(2, 5)
     publisher = PoisonPublisher(redis_client, prefix, poison=bad[0].event_id)
-    outbox = Outbox(publisher, redis_client, prefix=prefix, retry_delay_s=0.01, max_retry_delay_s=0.05)
+    outbox = Outbox(publisher, redis_client, prefix=prefix, retry=QUICK)
     outbox.start()
     async with asyncio.timeout(10):
         await asyncio.gather(outbox.publish(bad), outbox.publish(good))
@@ -170,7 +170,7 @@ async def test_an_error_every_event_hits_keeps_them_all(
     events = _fills(1, 3) + _fills(2, 3)
     publisher = PoisonPublisher(redis_client, prefix, poison="")
     publisher.all_fail = True
-    outbox = Outbox(publisher, redis_client, prefix=prefix, retry_delay_s=0.01, max_retry_delay_s=0.05)
+    outbox = Outbox(publisher, redis_client, prefix=prefix, retry=QUICK)
     outbox.start()
     await outbox.put(events)
     await _until(lambda: outbox.failures >= 3)

@@ -39,11 +39,11 @@ from fullon_account_service.producers.discovery import Discovery, Shard
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
-from fullon_account_service.producers.tasks import TaskGroup
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("daemon")
 SERVICE = "fullon_account_service"
@@ -62,7 +62,7 @@ class AccountDaemon:
         supervise_interval_s: float = 5.0,
     ) -> None:
         self._supervise_interval_s = supervise_interval_s
-        self._tasks = TaskGroup("daemon")
+        self._tasks = TaskSupervisor("daemon")
         self._settings = settings
         self._context = context
         self._factory = session_factory
@@ -128,6 +128,7 @@ class AccountDaemon:
             ex_ids=self._ex_ids,
             shard=self._shard,
             engine=self._engine or _engine_of(factory),
+            retry=self.context.retry.outage,
         )
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_log_background_error)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from fullon_account_service.bus.batch import Delivery
 from fullon_account_service.contract import (
     BalanceSnapshot,
@@ -26,6 +28,8 @@ from fullon_account_service.contract import (
     TradeFill,
     envelope_of,
 )
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.normalise import Normaliser
 
 NOW_MS = 1_700_000_000_000
 
@@ -80,9 +84,11 @@ def envelope(
     source: Source = Source.WS,
     exchange_ms: int | None = NOW_MS,
     received_ms: int | None = None,
+    eid: str | None = None,
 ) -> Envelope:
-    """``payload`` as a producer would publish it (received when it happened, unless given)."""
-    return envelope_of(
+    """``payload`` as a producer would publish it (received when it happened, unless given);
+    ``eid`` replaces the derived event id (a copy the producer should have deduplicated)."""
+    built = envelope_of(
         payload,
         ex_id=ex_id,
         uid=uid,
@@ -91,6 +97,26 @@ def envelope(
         received_ms=received_ms if received_ms is not None else exchange_ms or NOW_MS,
         exchange_ms=exchange_ms,
     )
+    return built if eid is None else msgspec.structs.replace(built, event_id=eid)
+
+
+def normalised_fills(n: int, *, ex_id: int = 1, tag: str = "T") -> list[Envelope]:
+    """``n`` Kraken fills of 1 BTC/USD at 1 as ccxt reports them, through the producer's normaliser
+    (ids ``{tag}{i}``, one millisecond apart)."""
+    ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
+    rows = [
+        {
+            "id": f"{tag}{i}",
+            "order": "O",
+            "symbol": "BTC/USD",
+            "side": "buy",
+            "price": 1.0,
+            "amount": 1.0,
+            "timestamp": NOW_MS + i,
+        }
+        for i in range(n)
+    ]
+    return Normaliser(ref, {"BTC/USD"}, str).trades(rows, Source.REST).envelopes
 
 
 def deliveries(envelopes: Sequence[Envelope], stream: str = "test:account:x") -> list[Delivery]:

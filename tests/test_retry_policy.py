@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -38,9 +39,17 @@ from retry_policies import CountingBackoff, counting
 REF = AccountRef(ex_id=1, uid=1, venue="kraken")
 
 
-async def _until(backoff: CountingBackoff) -> None:
-    async with asyncio.timeout(10):
-        await backoff.reached.wait()
+async def _until_asked(
+    backoff: CountingBackoff, loop: Coroutine[Any, Any, None], stop: asyncio.Event | None = None
+) -> None:
+    """Run ``loop`` until it asked ``backoff`` enough; then stop it (``stop``, else cancel)."""
+    async with TaskSupervisor("test") as tasks:
+        task = tasks.spawn(loop, name="loop")
+        async with asyncio.timeout(10):
+            await backoff.reached.wait()
+            if stop is not None:
+                stop.set()
+                await asyncio.gather(task, return_exceptions=True)
 
 
 def test_delays_double_up_to_the_cap_with_jitter_and_honour_at_least() -> None:
@@ -137,9 +146,7 @@ async def test_a_dropped_stream_reconnects_under_the_venue_policy(
     ctx = _context(settings, redis_client, venue=policy)
     collector = LiveAccountCollector(context=ctx)
     session = AccountSession(REF, _Flaky(0), Normaliser(REF, set(), str), asyncio.Lock())
-    async with TaskSupervisor("test") as tasks:
-        tasks.spawn(collector._watch(session, "balance"), name="watch")
-        await _until(backoff)
+    await _until_asked(backoff, collector._watch(session, "balance"))
     assert backoff.failures[:2] == [0, 1]
     await ctx.close()
 
@@ -160,9 +167,7 @@ async def test_a_failed_poll_retries_under_the_venue_policy(
     ctx.registry.acquire = acquire  # type: ignore[method-assign]
     ctx.reconciler.run = down  # type: ignore[method-assign]
     poller = RestAccountPoller(context=ctx, poll_interval=60.0)
-    async with TaskSupervisor("test") as tasks:
-        tasks.spawn(poller._run(REF), name="poll")
-        await _until(backoff)
+    await _until_asked(backoff, poller._run(REF))
     assert backoff.failures[:3] == [0, 1, 2]
     await ctx.close()
 
@@ -184,7 +189,8 @@ async def test_the_outbox_retries_a_batch_under_the_publish_policy(
     )
     outbox.start()
     await outbox.put([envelope(fill())])
-    await _until(backoff)
+    async with asyncio.timeout(10):
+        await backoff.reached.wait()
     assert backoff.failures[:2] == [0, 1] and outbox.pending == 1
     await outbox.close(timeout_s=0.0)
 
@@ -210,12 +216,7 @@ async def test_the_consumer_waits_out_an_outage_under_the_outage_policy(settings
         retry=policy,
     )
     stop = asyncio.Event()
-    async with TaskSupervisor("test") as tasks:
-        task = tasks.spawn(consumer.run(stop), name="consume")
-        await _until(backoff)
-        stop.set()
-        async with asyncio.timeout(10):
-            await asyncio.gather(task, return_exceptions=True)
+    await _until_asked(backoff, consumer.run(stop), stop)
     await redis.aclose()
     assert backoff.failures[:2] == [0, 1]
 
@@ -232,12 +233,7 @@ async def test_a_lost_listen_connection_retries_under_the_outage_policy() -> Non
     policy, backoff = counting(until=2)
     discovery = Discovery(None, interval_s=60.0, engine=_LostEngine(), retry=policy)  # type: ignore[arg-type]
     stop = asyncio.Event()
-    async with TaskSupervisor("test") as tasks:
-        task = tasks.spawn(discovery._listen(stop), name="listen")
-        await _until(backoff)
-        stop.set()
-        async with asyncio.timeout(10):
-            await asyncio.gather(task, return_exceptions=True)
+    await _until_asked(backoff, discovery._listen(stop), stop)
     assert backoff.failures[:2] == [0, 1]
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
+from factories import normalised_fills
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
-from fullon_account_service.contract import Envelope, Source
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
 from fullon_account_service.metrics.sensor import Sensor
-from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.normalise import DeadPayload, Normaliser
+from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
 from retry_policies import QUICK
@@ -57,21 +57,7 @@ class DownRedis:
 
 
 def _fills(ex_id: int, n: int) -> list[Envelope]:
-    ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
-    norm = Normaliser(ref, {"BTC/USD"}, str)
-    rows = [
-        {
-            "id": f"T{ex_id}-{i}",
-            "order": "O",
-            "symbol": "BTC/USD",
-            "side": "buy",
-            "price": 1.0,
-            "amount": 1.0,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(n)
-    ]
-    return norm.trades(rows, Source.REST).envelopes
+    return normalised_fills(n, ex_id=ex_id, tag=f"T{ex_id}-")
 
 
 async def _until(check: Any, timeout_s: float = 10.0) -> None:

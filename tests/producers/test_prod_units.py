@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from factories import normalised_fills
 from fullon_account_service.bus.publisher import Publisher
-from fullon_account_service.contract import Envelope, Source
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import ConfigError, CredentialsError, TransientError
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector, CollectionStrategy
@@ -116,20 +117,7 @@ def test_shard_is_stable_and_partitions() -> None:
 
 
 def _envelopes(n: int) -> list[Envelope]:
-    norm = Normaliser(AccountRef(ex_id=1, uid=1, venue="kraken"), {"BTC/USD"}, str)
-    rows = [
-        {
-            "id": f"T{i}",
-            "order": "O",
-            "symbol": "BTC/USD",
-            "side": "buy",
-            "price": 1.0,
-            "amount": 1.0,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(n)
-    ]
-    return norm.trades(rows, Source.REST).envelopes
+    return normalised_fills(n)
 
 
 class FlakyPublisher(Publisher):

@@ -17,7 +17,7 @@ from fullon_account_service.contract import (
     Side,
     Source,
     TradeFill,
-    event_id,
+    envelope_of,
 )
 
 T0 = 1_760_000_000_000
@@ -84,18 +84,21 @@ def payload(i: int, kind: str) -> Payload:
     )
 
 
-def envelope(i: int, kind: str) -> Envelope:
-    body = payload(i, kind)
-    return Envelope(
-        event_id=event_id(42, body, T0 + i),
-        ex_id=42,
-        uid=7,
+def wrap(body: Payload, ms: int, *, ex_id: int = 42, uid: int = 7, received_after_ms: int = 3) -> Envelope:
+    """``body`` as a Bybit producer publishes it, seen ``received_after_ms`` after ``ms``."""
+    return envelope_of(
+        body,
+        ex_id=ex_id,
+        uid=uid,
         exchange="bybit",
         source=Source.WS,
-        received_ms=T0 + i + 3,
-        exchange_ms=T0 + i,
-        payload=body,
+        received_ms=ms + received_after_ms,
+        exchange_ms=ms,
     )
+
+
+def envelope(i: int, kind: str) -> Envelope:
+    return wrap(payload(i, kind), T0 + i)
 
 
 def mixed(n: int) -> list[Envelope]:

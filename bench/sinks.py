@@ -42,6 +42,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import samples
 from fullon_account_service.bus import Consumer, Handler, Publisher
 from fullon_account_service.contract import (
     BalanceSnapshot,
@@ -49,9 +50,7 @@ from fullon_account_service.contract import (
     Envelope,
     Payload,
     Side,
-    Source,
     TradeFill,
-    event_id,
 )
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.sinks.accounts import KnownAccounts
@@ -77,15 +76,24 @@ ROUND_TRIP = 10
 
 
 def wrap(ex_id: int, payload: Payload, ms: int) -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload, ms),
-        ex_id=ex_id,
-        uid=1,
-        exchange="bybit",
-        source=Source.WS,
-        received_ms=ms + 5,
-        exchange_ms=ms,
-        payload=payload,
+    return samples.wrap(payload, ms, ex_id=ex_id, uid=1, received_after_ms=5)
+
+
+def fill(
+    tag: str, i: int, order: int, symbol: str, side: Side, volume: float, price: float, ms: int
+) -> TradeFill:
+    """A USDT-quoted fill paying a 0.1 % fee, ``{tag}-{i}`` of order ``{tag}-o{order}``."""
+    return TradeFill(
+        ex_trade_id=f"{tag}-{i}",
+        ex_order_id=f"{tag}-o{order}",
+        symbol=symbol,
+        side=side,
+        price=price,
+        volume=volume,
+        cost=price * volume,
+        time_ms=ms,
+        fee=price * volume * 0.001,
+        fee_currency="USDT",
     )
 
 
@@ -108,19 +116,7 @@ def fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int = T0) -> list[E
         else:
             side, volume = rnd.choice((Side.BUY, Side.SELL)), rnd.randint(1, 20) / 10
         position[(ex_id, symbol)] = round(held + (volume if side is Side.BUY else -volume), 9)
-        fill = TradeFill(
-            ex_trade_id=f"{tag}-{i}",
-            ex_order_id=f"{tag}-o{i // 4}",
-            symbol=symbol,
-            side=side,
-            price=price,
-            volume=volume,
-            cost=price * volume,
-            time_ms=start_ms + i,
-            fee=price * volume * 0.001,
-            fee_currency="USDT",
-        )
-        out.append(wrap(ex_id, fill, start_ms + i))
+        out.append(wrap(ex_id, fill(tag, i, i // 4, symbol, side, volume, price, start_ms + i), start_ms + i))
     return out
 
 
@@ -132,19 +128,7 @@ def walk_fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int) -> list[E
     for i in range(n):
         ex_id, symbol = ex_ids[i % len(ex_ids)], SYMBOLS[(i // len(ex_ids)) % len(SYMBOLS)]
         side, volume, price = rnd.choice((Side.BUY, Side.SELL)), rnd.randint(1, 20) / 10, 100 + rnd.random()
-        fill = TradeFill(
-            ex_trade_id=f"{tag}-{i}",
-            ex_order_id=f"{tag}-o{i}",
-            symbol=symbol,
-            side=side,
-            price=price,
-            volume=volume,
-            cost=price * volume,
-            time_ms=start_ms + i,
-            fee=price * volume * 0.001,
-            fee_currency="USDT",
-        )
-        out.append(wrap(ex_id, fill, start_ms + i))
+        out.append(wrap(ex_id, fill(tag, i, i, symbol, side, volume, price, start_ms + i), start_ms + i))
     return out
 
 

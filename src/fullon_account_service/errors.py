@@ -14,10 +14,11 @@
                                  dead-lettering
 
 Whether a failure is worth retrying is decided by its class, where it is translated: only a
-``TransientError`` is. ``should_retry`` states that rule for callers that hold a bare exception;
-the retry loops (the producer's REST session and poller, the bus consumer) apply it by catching
-``TransientError`` directly. The consumer also waits on ``StorageUnavailable`` rather than
-dead-letter every entry of a store that refuses them all.
+``TransientError`` is, and ``should_retry`` is the one place that states it (a REST call under
+the key lock, the outbox); loops that branch on the error's kind catch ``TransientError``
+directly. How long to wait between tries is ``retry.RetryPolicy``'s business, not the error's.
+The consumer also waits on ``StorageUnavailable`` rather than dead-letter every entry of a store
+that refuses them all.
 """
 
 from __future__ import annotations

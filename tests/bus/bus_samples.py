@@ -5,23 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from factories import NOW_MS, balance, envelope, fill, order, position
 from fullon_account_service.bus import Delivery
-from fullon_account_service.contract import (
-    KINDS,
-    BalanceSnapshot,
-    CurrencyBalance,
-    Envelope,
-    OrderStatus,
-    OrderUpdate,
-    Payload,
-    Position,
-    PositionSide,
-    PositionSnapshot,
-    Side,
-    Source,
-    TradeFill,
-    event_id,
-)
+from fullon_account_service.contract import KINDS, Envelope, Payload
 
 MakeEnvelope = Callable[[int, str], Envelope]
 
@@ -29,48 +15,17 @@ MakeEnvelope = Callable[[int, str], Envelope]
 def sample_payload(i: int, kind: str) -> Payload:
     match kind:
         case "balance":
-            usdt = CurrencyBalance(total=100.0 + i, free=100.0 + i, used=0.0)
-            return BalanceSnapshot(balances={"USDT": usdt})
+            return balance(total=100.0 + i, free=100.0 + i)
         case "order":
-            return OrderUpdate(
-                ex_order_id=f"o-{i}",
-                symbol="BTC/USDT",
-                side=Side.BUY,
-                order_type="limit",
-                status=OrderStatus.OPEN,
-                price=100.0,
-                volume=1.0,
-                filled=0.0,
-            )
+            return order(f"o-{i}", filled=0.0, volume=1.0)
         case "position":
-            return PositionSnapshot(
-                positions=[Position(symbol="BTC/USDT:USDT", side=PositionSide.LONG, volume=1.0 + i)]
-            )
+            return position(volume=1.0 + i)
         case _:
-            return TradeFill(
-                ex_trade_id=f"t-{i}",
-                ex_order_id=f"o-{i}",
-                symbol="BTC/USDT",
-                side=Side.SELL,
-                price=100.0,
-                volume=0.25,
-                cost=25.0,
-                time_ms=1_700_000_000_000 + i,
-            )
+            return fill(f"t-{i}", ex_order_id=f"o-{i}", volume=0.25, time_ms=NOW_MS + i)
 
 
 def sample_envelope(i: int, kind: str = "trade") -> Envelope:
-    payload = sample_payload(i, kind)
-    return Envelope(
-        event_id=event_id(7, payload, 1_700_000_000_000 + i),
-        ex_id=7,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_000 + i,
-        exchange_ms=1_700_000_000_000 + i,
-        payload=payload,
-    )
+    return envelope(sample_payload(i, kind), exchange_ms=NOW_MS + i)
 
 
 def mixed(n: int) -> list[Envelope]:

@@ -106,7 +106,7 @@ def test_light_copies_match_the_originals() -> None:
 def test_known_exchange_reads_ccxt_without_importing_it() -> None:
     import ccxt.pro
 
-    from fullon_account_service.cli.accounts_ops import known_exchange
+    from fullon_account_service.account_admin import known_exchange
 
     assert all(known_exchange(name) for name in ccxt.pro.exchanges)
     assert not known_exchange("nosuchexchange") and not known_exchange("../base")

@@ -15,63 +15,34 @@ import pytest
 import redis.asyncio as aioredis
 from typer.testing import CliRunner, Result
 
+import factories
+from factories import NOW_MS
 from fullon_account_service.bus import dead_letter, dead_letter_key, dlq_ops, stream_key
 from fullon_account_service.cli.app import app
 from fullon_account_service.contract import (
-    BalanceSnapshot,
-    CurrencyBalance,
     Envelope,
-    OrderStatus,
-    OrderUpdate,
     Payload,
     Side,
-    Source,
-    TradeFill,
     decode,
     encode,
-    event_id,
 )
 
 PREFIX = "test:account:"
 
 
 def envelope(payload: Payload, ex_id: int) -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload, 1_700_000_000_000),
-        ex_id=ex_id,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_100,
-        exchange_ms=1_700_000_000_000,
-        payload=payload,
-    )
+    return factories.envelope(payload, ex_id=ex_id, received_ms=NOW_MS + 100)
 
 
 TRADE = envelope(
-    TradeFill(
-        ex_trade_id="t-1",
-        ex_order_id="o-1",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        price=100.0,
-        volume=1.0,
-        cost=100.0,
-        time_ms=1_700_000_000_000,
-    ),
+    factories.fill(side=Side.BUY, volume=1.0),
     ex_id=7,
 )
 ORDER = envelope(
-    OrderUpdate(
-        ex_order_id="o-2",
-        symbol="BTC/USDT",
-        side=Side.SELL,
-        order_type="limit",
-        status=OrderStatus.OPEN,
-    ),
+    factories.order("o-2", side=Side.SELL, price=None, volume=None, filled=None),
     ex_id=8,
 )
-BALANCE = envelope(BalanceSnapshot(balances={"USD": CurrencyBalance(total=5.0)}), ex_id=7)
+BALANCE = envelope(factories.balance("USD", total=5.0, free=None, used=None), ex_id=7)
 
 
 @pytest.fixture

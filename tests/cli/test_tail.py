@@ -19,19 +19,15 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+import factories
+from factories import NOW_MS
 from fullon_account_service.bus import Publisher, dead_letter
 from fullon_account_service.contract import (
-    BalanceSnapshot,
-    CurrencyBalance,
     Envelope,
-    OrderStatus,
-    OrderUpdate,
     Payload,
     Side,
-    Source,
     TradeFill,
     encode,
-    event_id,
 )
 
 PREFIX = "test:account:"
@@ -47,48 +43,21 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 def envelope(payload: Payload, ex_id: int = 7, exchange: str = "kraken") -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload, 1_700_000_000_000),
-        ex_id=ex_id,
-        uid=1,
-        exchange=exchange,
-        source=Source.WS,
-        received_ms=1_700_000_000_100,
-        exchange_ms=1_700_000_000_000,
-        payload=payload,
-    )
+    return factories.envelope(payload, ex_id=ex_id, exchange=exchange, received_ms=NOW_MS + 100)
 
 
 def fill(trade_id: str, symbol: str = "BTC/USDT") -> TradeFill:
-    return TradeFill(
-        ex_trade_id=trade_id,
-        ex_order_id="o-1",
-        symbol=symbol,
-        side=Side.BUY,
-        price=101.5,
-        volume=0.25,
-        cost=25.375,
-        time_ms=1_700_000_000_000,
-    )
+    return factories.fill(trade_id, symbol=symbol, side=Side.BUY, price=101.5, volume=0.25)
 
 
 EVENTS = [
     envelope(fill("t-1")),
     envelope(
-        OrderUpdate(
-            ex_order_id="o-9",
-            symbol="ETH/USDT",
-            side=Side.SELL,
-            order_type="limit",
-            status=OrderStatus.OPEN,
-            price=2000.0,
-            volume=1.0,
-            filled=0.0,
-        ),
+        factories.order("o-9", symbol="ETH/USDT", side=Side.SELL, price=2000.0, volume=1.0),
         ex_id=8,
         exchange="bybit",
     ),
-    envelope(BalanceSnapshot(balances={"USDT": CurrencyBalance(total=10.0, free=8.0, used=2.0)})),
+    envelope(factories.balance(total=10.0, free=8.0, used=2.0)),
     envelope(fill("t-2", symbol="SOL/USDT")),
 ]
 

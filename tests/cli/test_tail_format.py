@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import factories
 from fullon_account_service.cli.tail_format import Filters, start_id, summary
 from fullon_account_service.contract import (
     BalanceSnapshot,
@@ -15,8 +16,6 @@ from fullon_account_service.contract import (
     PositionSnapshot,
     Side,
     Source,
-    TradeFill,
-    event_id,
 )
 
 
@@ -47,29 +46,14 @@ def test_bad_start(value: str) -> None:
 
 
 def envelope(payload: Payload, ex_id: int = 1, exchange: str = "kraken") -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload),
-        ex_id=ex_id,
-        uid=1,
-        exchange=exchange,
-        source=Source.REST,
-        received_ms=0,
-        payload=payload,
+    return factories.envelope(
+        payload, ex_id=ex_id, exchange=exchange, source=Source.REST, exchange_ms=None, received_ms=0
     )
 
 
 FILL = envelope(
-    TradeFill(
-        ex_trade_id="t",
-        ex_order_id="o",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        price=1.0,
-        volume=2.0,
-        cost=2.0,
-        time_ms=0,
-        fee=0.1,
-        fee_currency="USDT",
+    factories.fill(
+        "t", ex_order_id="o", side=Side.BUY, price=1.0, volume=2.0, time_ms=0, fee=0.1, fee_currency="USDT"
     )
 )
 POSITIONS = envelope(

@@ -7,43 +7,24 @@ from typing import Any
 import msgspec
 import pytest
 
+import factories
+from factories import NOW_MS, fill
 from fullon_account_service.contract import (
     SCHEMA_VERSION,
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
-    Source,
-    TradeFill,
     decode,
     encode,
-    event_id,
 )
 from fullon_account_service.contract.events import Side, schema_major
 from fullon_account_service.errors import ContractError
 
-FILL = TradeFill(
-    ex_trade_id="t-1",
-    ex_order_id="o-1",
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    price=100.0,
-    volume=0.5,
-    cost=50.0,
-    time_ms=1_700_000_000_000,
-)
+FILL = fill(side=Side.BUY)
 
 
 def envelope(payload: Any) -> Envelope:
-    return Envelope(
-        event_id=event_id(7, payload, 1_700_000_000_000),
-        ex_id=7,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_100,
-        exchange_ms=1_700_000_000_000,
-        payload=payload,
-    )
+    return factories.envelope(payload, received_ms=NOW_MS + 100)
 
 
 def newer_producer_bytes(original: Envelope, v: int) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import factories
+from factories import fill
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
@@ -10,39 +12,13 @@ from fullon_account_service.contract import (
     OrderStatus,
     OrderUpdate,
     Payload,
-    Side,
     Source,
-    TradeFill,
     event_id,
 )
 
 
-def fill(trade_id: str = "t-1", **changes: object) -> TradeFill:
-    fields: dict[str, object] = {
-        "ex_trade_id": trade_id,
-        "ex_order_id": "o-1",
-        "symbol": "BTC/USDT",
-        "side": Side.BUY,
-        "price": 100.0,
-        "volume": 0.5,
-        "cost": 50.0,
-        "time_ms": 1_700_000_000_000,
-    }
-    fields.update(changes)
-    return TradeFill(**fields)  # type: ignore[arg-type]
-
-
 def envelope(payload: Payload, source: Source, received_ms: int, ex_id: int = 3) -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload, 1_700_000_000_000),
-        ex_id=ex_id,
-        uid=1,
-        exchange="bybit",
-        source=source,
-        received_ms=received_ms,
-        exchange_ms=1_700_000_000_000,
-        payload=payload,
-    )
+    return factories.envelope(payload, ex_id=ex_id, exchange="bybit", source=source, received_ms=received_ms)
 
 
 def test_same_fill_over_ws_and_rest_has_same_id() -> None:
@@ -59,14 +35,7 @@ def test_different_fill_has_different_id() -> None:
 
 
 def order(status: OrderStatus, filled: float) -> OrderUpdate:
-    return OrderUpdate(
-        ex_order_id="o-1",
-        symbol="BTC/USDT",
-        side=Side.SELL,
-        order_type="limit",
-        status=status,
-        filled=filled,
-    )
+    return factories.order(status=status, filled=filled)
 
 
 def test_order_state_is_one_fact() -> None:

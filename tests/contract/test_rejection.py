@@ -8,66 +8,27 @@ from typing import Any
 import msgspec
 import pytest
 
+from factories import NOW_MS, balance, envelope, fill, order, position
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
-    Envelope,
-    OrderStatus,
-    OrderUpdate,
-    Position,
-    PositionSide,
-    PositionSnapshot,
-    Side,
     Source,
-    TradeFill,
     decode,
     encode,
-    event_id,
 )
 from fullon_account_service.contract.codec import MAX_EVENT_BYTES
 from fullon_account_service.errors import ContractError
 
 PAYLOADS: dict[str, Any] = {
-    "balance": BalanceSnapshot(balances={"USDT": CurrencyBalance(total=10.0, free=7.5, used=2.5)}),
-    "order": OrderUpdate(
-        ex_order_id="o-1",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        order_type="limit",
-        status=OrderStatus.OPEN,
-        price=100.0,
-        volume=2.0,
-        filled=0.5,
-    ),
-    "position": PositionSnapshot(
-        positions=[Position(symbol="BTC/USDT:USDT", side=PositionSide.LONG, volume=1.0, unrealized_pnl=-3.0)]
-    ),
-    "trade": TradeFill(
-        ex_trade_id="t-1",
-        ex_order_id="o-1",
-        symbol="BTC/USDT",
-        side=Side.SELL,
-        price=100.0,
-        volume=0.5,
-        cost=50.0,
-        time_ms=1_700_000_000_000,
-    ),
+    "balance": balance(total=10.0, free=7.5, used=2.5),
+    "order": order(filled=0.5),
+    "position": position(unrealized_pnl=-3.0),
+    "trade": fill(),
 }
 
 
 def envelope_dict(kind: str) -> dict[str, Any]:
-    payload = PAYLOADS[kind]
-    envelope = Envelope(
-        event_id=event_id(7, payload, 1_700_000_000_000),
-        ex_id=7,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_100,
-        exchange_ms=1_700_000_000_000,
-        payload=payload,
-    )
-    result: dict[str, Any] = msgspec.to_builtins(envelope)
+    result: dict[str, Any] = msgspec.to_builtins(envelope(PAYLOADS[kind], received_ms=NOW_MS + 100))
     return result
 
 
@@ -181,16 +142,7 @@ def test_oversized_payload_rejected_before_parsing() -> None:
 def test_oversized_but_valid_event_rejected() -> None:
     many = {f"C{i:07d}": CurrencyBalance(total=1.0) for i in range(40_000)}
     payload = BalanceSnapshot(balances=many)
-    envelope = Envelope(
-        event_id=event_id(1, payload),
-        ex_id=1,
-        uid=1,
-        exchange="kraken",
-        source=Source.REST,
-        received_ms=1,
-        payload=payload,
-    )
-    data = encode(envelope)
+    data = encode(envelope(payload, ex_id=1, source=Source.REST, exchange_ms=None, received_ms=1))
     assert len(data) > MAX_EVENT_BYTES
     with pytest.raises(ContractError, match="exceeds"):
         decode(data)

@@ -21,7 +21,7 @@ from fullon_account_service.contract import (
     TradeFill,
     decode,
     encode,
-    event_id,
+    envelope_of,
     validate,
 )
 
@@ -108,14 +108,13 @@ def envelopes(draw: st.DrawFn, payloads: st.SearchStrategy[object]) -> Envelope:
     payload = draw(payloads)
     ex_id = draw(st.integers(min_value=0, max_value=2**31))
     exchange_ms = draw(maybe(millis))
-    return Envelope(
-        event_id=event_id(ex_id, payload, exchange_ms),  # type: ignore[arg-type]
+    return envelope_of(
+        payload,  # type: ignore[arg-type]
         ex_id=ex_id,
         uid=draw(st.integers(min_value=0, max_value=2**31)),
         exchange=draw(st.sampled_from(["kraken", "bybit", "hyperliquid"])),
         source=draw(st.sampled_from(Source)),
         received_ms=draw(millis),
-        payload=payload,  # type: ignore[arg-type]
         exchange_ms=exchange_ms,  # type: ignore[arg-type]
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 from ops_helpers import invoke, invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.cli import accounts_ops as ops
+from fullon_account_service import account_admin as ops
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.discovery import NOTIFY_CHANNEL
 from fullon_account_service.simulator.scenario import ScenarioConfig

@@ -16,15 +16,10 @@ import redis
 from ops_helpers import run_cli
 from rich.console import Console
 
+import factories
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract import (
-    BalanceSnapshot,
-    CurrencyBalance,
-    Envelope,
     Payload,
-    Side,
-    Source,
-    TradeFill,
 )
 from fullon_account_service.demo.counters import EventCounter
 from fullon_account_service.demo.dashboard import progress_line, render
@@ -258,28 +253,13 @@ def test_summary_says_equal_or_lists_differences() -> None:
 
 
 def delivery(ex_id: int, kind: str) -> Delivery:
-    payload: Payload = BalanceSnapshot(balances={"USD": CurrencyBalance(total=1.0)})
+    payload: Payload = factories.balance("USD", total=1.0, free=None, used=None)
     if kind == "trade":
-        payload = TradeFill(
-            ex_trade_id="t",
-            ex_order_id="o",
-            symbol="BTC/USD",
-            side=Side.SELL,
-            price=100.0,
-            volume=0.25,
-            cost=25.0,
-            time_ms=1_700_000_000_000,
-        )
-    envelope = Envelope(
-        event_id=f"event-{ex_id}-{kind}",
-        ex_id=ex_id,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_000,
-        payload=payload,
+        payload = factories.fill("t", ex_order_id="o", symbol="BTC/USD", volume=0.25)
+    envelope = factories.envelope(
+        payload, ex_id=ex_id, exchange_ms=None, received_ms=factories.NOW_MS, eid=f"event-{ex_id}-{kind}"
     )
-    return Delivery("s", "1-0", envelope, 1)
+    return factories.deliveries([envelope], stream="s")[0]
 
 
 def test_counter_counts_stored_events_per_kind_and_account() -> None:

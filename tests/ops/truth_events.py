@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import factories
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
@@ -22,7 +23,6 @@ from fullon_account_service.contract import (
     Side,
     Source,
     TradeFill,
-    event_id,
 )
 from fullon_account_service.contract.events import Payload
 from fullon_account_service.simulator.ledger import Ledger
@@ -44,15 +44,8 @@ def simulated_truth(steps: int = 300, seed: int = 11) -> dict[str, Any]:
 def envelope(
     ex_id: int, venue: str, payload: Payload, exchange_ms: int, *, eid: str | None = None
 ) -> Envelope:
-    return Envelope(
-        event_id=eid or event_id(ex_id, payload, exchange_ms),
-        ex_id=ex_id,
-        uid=1,
-        exchange=venue,
-        source=Source.REST,
-        received_ms=exchange_ms,
-        exchange_ms=exchange_ms,
-        payload=payload,
+    return factories.envelope(
+        payload, ex_id=ex_id, exchange=venue, source=Source.REST, exchange_ms=exchange_ms, eid=eid
     )
 
 

@@ -25,6 +25,7 @@ from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.context import ProducerContext, Timing
+from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.server import Simulator
@@ -33,10 +34,16 @@ FAST = Timing(
     poll_interval_s=0.4,
     fast_poll_interval_s=0.2,
     silence_threshold_s=5.0,
-    reconnect_delay_s=0.1,
-    max_backoff_s=1.0,
     overlap_ms=60_000,
 )
+FAST_RETRY = RetryPolicies(
+    venue=RetryPolicy.exponential(0.1, 1.0),
+    call=RetryPolicy.exponential(0.1, 1.0, retries=3),
+    publish=RetryPolicy.exponential(0.05, 1.0),
+    outage=RetryPolicy.exponential(0.05, 1.0),
+)
+"""The settings' policies, shrunk like ``FAST`` (no zero delays: loops waiting out a simulated
+outage must not spin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ def make_context(
     *,
     env: dict[str, str] | None = None,
     timing: Timing = FAST,
+    retry: RetryPolicies = FAST_RETRY,
     sensor: Sensor = NULL_SENSOR,
 ) -> ProducerContext:
     return ProducerContext.from_settings(
@@ -88,6 +96,7 @@ def make_context(
         overrides=overrides(sim),
         env=env or credentials_env(bindings),
         timing=timing,
+        retry=retry,
         sensor=sensor,
     )
 

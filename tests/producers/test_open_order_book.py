@@ -6,7 +6,8 @@ from __future__ import annotations
 import fakeredis
 import redis.asyncio as aioredis
 
-from fullon_account_service.contract import Envelope, OrderStatus, OrderUpdate, Side, Source
+import factories
+from fullon_account_service.contract import Envelope, OrderStatus
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.producers.open_orders import OpenOrderBook, TrackedOrder
 
@@ -14,24 +15,8 @@ PREFIX = "test:account:"
 
 
 def order(order_id: str, status: OrderStatus, created_ms: int = 1_700_000_000_000) -> Envelope:
-    payload = OrderUpdate(
-        ex_order_id=order_id,
-        symbol="BTC/USD",
-        side=Side.BUY,
-        order_type="limit",
-        status=status,
-        created_ms=created_ms,
-    )
-    return Envelope(
-        event_id=f"{order_id}-{status}",
-        ex_id=4,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=created_ms,
-        exchange_ms=created_ms,
-        payload=payload,
-    )
+    payload = factories.order(order_id, symbol="BTC/USD", status=status, created_ms=created_ms)
+    return factories.envelope(payload, ex_id=4, exchange_ms=created_ms, eid=f"{order_id}-{status}")
 
 
 async def test_open_orders_survive_a_restart_and_leave_with_their_final_state(

@@ -15,15 +15,16 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
+from factories import normalised_fills
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
-from fullon_account_service.contract import Envelope, Source
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
 from fullon_account_service.metrics.sensor import Sensor
-from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.normalise import DeadPayload, Normaliser
+from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
+from retry_policies import QUICK
 
 
 class Recording(Sensor):
@@ -56,21 +57,7 @@ class DownRedis:
 
 
 def _fills(ex_id: int, n: int) -> list[Envelope]:
-    ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
-    norm = Normaliser(ref, {"BTC/USD"}, str)
-    rows = [
-        {
-            "id": f"T{ex_id}-{i}",
-            "order": "O",
-            "symbol": "BTC/USD",
-            "side": "buy",
-            "price": 1.0,
-            "amount": 1.0,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(n)
-    ]
-    return norm.trades(rows, Source.REST).envelopes
+    return normalised_fills(n, ex_id=ex_id, tag=f"T{ex_id}-")
 
 
 async def _until(check: Any, timeout_s: float = 10.0) -> None:
@@ -92,8 +79,7 @@ async def test_dead_letters_wait_for_room_and_none_is_dropped(
         prefix=prefix,
         sensor=sensor,
         max_dead=5,
-        retry_delay_s=0.01,
-        max_retry_delay_s=0.05,  # type: ignore[arg-type]
+        retry=QUICK,
     )
     outbox.start()
     letters = [DeadPayload(reason=f"bad {i}", payload=b"{}") for i in range(12)]
@@ -150,7 +136,7 @@ async def test_a_bad_event_at_the_head_is_dead_lettered_and_other_accounts_go_on
     bad = _fills(1, 1)
     good = _fills(2, 5)
     publisher = PoisonPublisher(redis_client, prefix, poison=bad[0].event_id)
-    outbox = Outbox(publisher, redis_client, prefix=prefix, retry_delay_s=0.01, max_retry_delay_s=0.05)
+    outbox = Outbox(publisher, redis_client, prefix=prefix, retry=QUICK)
     outbox.start()
     async with asyncio.timeout(10):
         await asyncio.gather(outbox.publish(bad), outbox.publish(good))
@@ -170,7 +156,7 @@ async def test_an_error_every_event_hits_keeps_them_all(
     events = _fills(1, 3) + _fills(2, 3)
     publisher = PoisonPublisher(redis_client, prefix, poison="")
     publisher.all_fail = True
-    outbox = Outbox(publisher, redis_client, prefix=prefix, retry_delay_s=0.01, max_retry_delay_s=0.05)
+    outbox = Outbox(publisher, redis_client, prefix=prefix, retry=QUICK)
     outbox.start()
     await outbox.put(events)
     await _until(lambda: outbox.failures >= 3)

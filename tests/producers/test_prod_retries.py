@@ -11,6 +11,7 @@ import pytest
 from fullon_account_service.errors import RateLimited, TransientError
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.retry import RetryPolicy
 
 
 class _Flaky:
@@ -31,7 +32,7 @@ class _Flaky:
 def _session(client: _Flaky, max_retries: int) -> AccountSession:
     ref = AccountRef(ex_id=1, uid=1, venue="kraken")
     return AccountSession(
-        ref, client, normaliser=None, key_lock=asyncio.Lock(), max_retries=max_retries, retry_delay_s=0.0
+        ref, client, normaliser=None, key_lock=asyncio.Lock(), retry=RetryPolicy.immediate(max_retries)
     )
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from factories import normalised_fills
 from fullon_account_service.bus.publisher import Publisher
-from fullon_account_service.contract import Envelope, Source
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import ConfigError, CredentialsError, TransientError
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector, CollectionStrategy
@@ -22,8 +23,10 @@ from fullon_account_service.producers.discovery import Shard
 from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.redaction import redact_text
+from fullon_account_service.retry import RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.utils.capability_detector import CapabilityDetector as SeedDetector
+from retry_policies import QUICK
 
 
 def test_env_credentials_and_wallet_mapping() -> None:
@@ -114,20 +117,7 @@ def test_shard_is_stable_and_partitions() -> None:
 
 
 def _envelopes(n: int) -> list[Envelope]:
-    norm = Normaliser(AccountRef(ex_id=1, uid=1, venue="kraken"), {"BTC/USD"}, str)
-    rows = [
-        {
-            "id": f"T{i}",
-            "order": "O",
-            "symbol": "BTC/USD",
-            "side": "buy",
-            "price": 1.0,
-            "amount": 1.0,
-            "timestamp": 1_700_000_000_000 + i,
-        }
-        for i in range(n)
-    ]
-    return norm.trades(rows, Source.REST).envelopes
+    return normalised_fills(n)
 
 
 class FlakyPublisher(Publisher):
@@ -148,9 +138,7 @@ async def test_outbox_keeps_events_while_redis_is_down(
 ) -> None:
     prefix = settings.stream_prefix
     publisher = FlakyPublisher(redis_client, prefix)
-    outbox = Outbox(
-        publisher, redis_client, prefix=prefix, retry_delay_s=0.01, max_retry_delay_s=0.05, max_pending=10
-    )
+    outbox = Outbox(publisher, redis_client, prefix=prefix, retry=QUICK, max_pending=10)
     outbox.start()
     envelopes = _envelopes(25)
     waiter = asyncio.create_task(outbox.publish(envelopes))
@@ -167,7 +155,6 @@ async def test_rate_limits_slow_the_poller_and_honour_retry_after(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     from fullon_account_service.errors import RateLimited
-    from fullon_account_service.producers.backoff import Backoff
     from fullon_account_service.producers.context import ProducerContext
     from fullon_account_service.producers.rest_poller import RestAccountPoller
     from fullon_account_service.producers.session import AccountSession
@@ -183,7 +170,7 @@ async def test_rate_limits_slow_the_poller_and_honour_retry_after(
     poller = RestAccountPoller(context=ctx, poll_interval=0.5)
     ref = AccountRef(ex_id=1, uid=1, venue="kraken")
     session = AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock())
-    backoff = Backoff(0.5, 60.0)
+    backoff = RetryPolicy.exponential(0.5, 60.0).start()
     delays = [(await poller._cycle(session, False, backoff))[0] for _ in range(6)]
     assert all(d is not None and d >= 2.0 for d in delays)
     assert delays[-1] > 8.0 > 0.5  # exponential: far slower than the normal interval

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fullon_account_service.bus.consumer import Delivery
-from fullon_account_service.contract import Envelope, Payload, Side, Source, TradeFill, event_id
+import factories
+from factories import NOW_MS, deliveries
+from fullon_account_service.contract import Envelope, Payload, Side, TradeFill
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 
 EX_IDS = (1, 2)
+__all__ = ["Db", "deliveries", "envelope", "pnl_fill", "random_fills", "reset_database"]
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,9 @@ async def reset_database(url: str) -> None:
     await engine.dispose()
 
 
-def envelope(payload: Payload, *, ex_id: int = 1, exchange_ms: int | None = 1_700_000_000_000) -> Envelope:
-    return Envelope(
-        event_id=event_id(ex_id, payload, exchange_ms),
-        ex_id=ex_id,
-        uid=1,
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=1_700_000_000_500,
-        exchange_ms=exchange_ms,
-        payload=payload,
-    )
-
-
-def deliveries(envelopes: list[Envelope]) -> list[Delivery]:
-    return [Delivery("test:account:x", f"{i + 1}-0", e, 1) for i, e in enumerate(envelopes)]
+def envelope(payload: Payload, *, ex_id: int = 1, exchange_ms: int | None = NOW_MS) -> Envelope:
+    """The sinks' envelope: account 1 unless told, received half a second after ``NOW_MS``."""
+    return factories.envelope(payload, ex_id=ex_id, exchange_ms=exchange_ms, received_ms=NOW_MS + 500)
 
 
 def random_fills(rnd: random.Random, n: int, *, prefix: str, symbols: tuple[str, ...]) -> list[TradeFill]:
@@ -71,15 +61,14 @@ def random_fills(rnd: random.Random, n: int, *, prefix: str, symbols: tuple[str,
         )
         currency = {"quote": symbol.split("/")[1], "base": symbol.split("/")[0], "none": None}[kind]
         fills.append(
-            TradeFill(
-                ex_trade_id=f"{prefix}t{i:04d}",
+            factories.fill(
+                f"{prefix}t{i:04d}",
                 ex_order_id=f"{prefix}o{i // 3}",
                 symbol=symbol,
                 side=side,
                 price=price,
                 volume=volume,
-                cost=price * volume,
-                time_ms=1_700_000_000_000 + rnd.randint(0, n // 2) * 1000,
+                time_ms=NOW_MS + rnd.randint(0, n // 2) * 1000,
                 fee=fee,
                 fee_currency=currency,
                 leverage=rnd.choice((None, 1.0, 3.0)),

@@ -11,19 +11,13 @@ import redis.asyncio as aioredis
 from sink_samples import Db, envelope
 from sqlalchemy import select
 
+import factories
 from fullon_account_service.bus import Consumer, Handler, stream_key
 from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key
 from fullon_account_service.contract import (
-    BalanceSnapshot,
-    CurrencyBalance,
     Envelope,
     OrderStatus,
-    OrderUpdate,
-    Position,
-    PositionSide,
-    PositionSnapshot,
     Side,
-    TradeFill,
 )
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.accounts import KnownAccounts
@@ -35,27 +29,10 @@ from fullon_account_service.storage.db.models import Order, Trade
 MINOR = 1001  # schema 1.1
 MAJOR = 2000  # schema 2.0
 
-FILL = TradeFill(
-    ex_trade_id="t-new",
-    ex_order_id="o-new",
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    price=100.0,
-    volume=2.0,
-    cost=200.0,
-    time_ms=1_700_000_000_000,
-)
-ORDER = OrderUpdate(
-    ex_order_id="o-new",
-    symbol="BTC/USDT",
-    side=Side.BUY,
-    order_type="limit",
-    status=OrderStatus.CLOSED,
-    volume=2.0,
-    filled=2.0,
-)
-BALANCE = BalanceSnapshot(balances={"USDT": CurrencyBalance(total=10.0, free=8.0, used=2.0)})
-POSITION = PositionSnapshot(positions=[Position(symbol="BTC/USDT:USDT", side=PositionSide.LONG, volume=3.0)])
+FILL = factories.fill("t-new", ex_order_id="o-new", side=Side.BUY, volume=2.0)
+ORDER = factories.order("o-new", status=OrderStatus.CLOSED, price=None, volume=2.0, filled=2.0)
+BALANCE = factories.balance(total=10.0, free=8.0, used=2.0)
+POSITION = factories.position(volume=3.0)
 
 
 def newer(original: Envelope, v: int) -> bytes:

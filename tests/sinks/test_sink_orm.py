@@ -13,6 +13,7 @@ from sink_samples import Db, deliveries, envelope, pnl_fill, random_fills
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import factories
 from fullon_account_service.bus import Consumer, Publisher
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.contract import OrderStatus, OrderUpdate, Side, TradeFill
@@ -123,28 +124,10 @@ async def test_replaying_the_whole_stream_changes_nothing(db: Db) -> None:
 
 async def test_unknown_account_and_unusable_fill_are_contract_errors(db: Db) -> None:
     sink = OrmSink(db.factory, KnownAccounts(db.factory))
-    good = TradeFill(
-        ex_trade_id="t1",
-        ex_order_id="o1",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        price=10.0,
-        volume=1.0,
-        cost=10.0,
-        time_ms=1,
-    )
+    good = factories.fill("t1", ex_order_id="o1", side=Side.BUY, price=10.0, volume=1.0, time_ms=1)
     with pytest.raises(ContractError, match="unknown ex_id"):
         await sink.handle(deliveries([envelope(good, ex_id=99)]))
-    empty = TradeFill(
-        ex_trade_id="t2",
-        ex_order_id="o1",
-        symbol="BTC/USDT",
-        side=Side.BUY,
-        price=10.0,
-        volume=0.0,
-        cost=0.0,
-        time_ms=1,
-    )
+    empty = factories.fill("t2", ex_order_id="o1", side=Side.BUY, price=10.0, volume=0.0, time_ms=1)
     with pytest.raises(ContractError, match="must be positive"):
         await sink.handle(deliveries([envelope(empty)]))
     await sink.handle(deliveries([envelope(good)]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sink_samples import Db, deliveries, envelope
 from sqlalchemy import select
 
+from factories import fill
 from fullon_account_service.contract import ExecKind, OrderStatus, OrderUpdate, Side, TradeFill
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
@@ -12,15 +13,12 @@ from fullon_account_service.storage.db.models import Order, Trade
 
 
 def _fill(trade_id: str, kind: ExecKind | None) -> TradeFill:
-    return TradeFill(
-        ex_trade_id=trade_id,
+    return fill(
+        trade_id,
         ex_order_id=f"o-{trade_id}",
         symbol="BTC/USDT:USDT",
-        side=Side.SELL,
         price=50_000.0,
         volume=0.01,
-        cost=500.0,
-        time_ms=1_700_000_000_000,
         exec_kind=kind,
     )
 

@@ -20,15 +20,14 @@ import sqlalchemy as sa
 from schema_head import HEAD
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from factories import envelope
 from fullon_account_service.bus import Publisher
 from fullon_account_service.contract import (
     Envelope,
     OrderStatus,
     OrderUpdate,
     Side,
-    Source,
     TradeFill,
-    event_id,
 )
 from fullon_account_service.errors import FatalError
 from fullon_account_service.settings import Settings
@@ -175,16 +174,7 @@ def _create_fullon_database(conn: sa.Connection) -> dict[str, int]:
 
 
 def _envelope(ids: dict[str, int], payload: Any, exchange_ms: int) -> Envelope:
-    return Envelope(
-        event_id=event_id(ids["ex_id"], payload, exchange_ms),
-        ex_id=ids["ex_id"],
-        uid=ids["uid"],
-        exchange="kraken",
-        source=Source.WS,
-        received_ms=exchange_ms,
-        exchange_ms=exchange_ms,
-        payload=payload,
-    )
+    return envelope(payload, ex_id=ids["ex_id"], uid=ids["uid"], exchange_ms=exchange_ms)
 
 
 def _events(ids: dict[str, int]) -> list[Envelope]:

@@ -58,13 +58,12 @@ from fullon_account_service.errors import (
     TransientError,
 )
 from fullon_account_service.logs import get_logger
+from fullon_account_service.retry import OUTAGE_RETRY, RetryPolicy
 
 __all__ = ["Consumer", "Delivery", "Handler"]
 
 log = get_logger("bus")
 
-MIN_BACKOFF_S = 0.1
-MAX_BACKOFF_S = 5.0
 SYSTEM_WIDE_FAILURES = 3
 MAX_REMEMBERED_POISON = 10_000
 WAIT_ERRORS = (TransientError, StorageUnavailable)
@@ -87,6 +86,7 @@ class Consumer:
         max_deliveries: int = 5,
         trim_interval_s: float = 60.0,
         retain_entries: int = 0,
+        retry: RetryPolicy = OUTAGE_RETRY,
     ) -> None:
         self._redis = redis
         self._streams = tuple(stream_key(prefix, kind) for kind in kinds)
@@ -96,6 +96,7 @@ class Consumer:
         self._max_deliveries = max_deliveries
         self._trim_interval_s = trim_interval_s
         self._retain_entries = retain_entries
+        self._retry = retry
         self._group = group
         self._held: Held | None = None
         # (stream, entry id) of entries seen failing while a neighbour was stored, oldest first.
@@ -272,12 +273,12 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first.
 
-        Redis outages, and handler failures that hit every entry, are waited out with capped
-        exponential backoff; while waiting, the reason is recorded for ``health`` and the held
-        entries are kept from going idle. Any other error of the round (a Redis error reply) is
-        waited on and reported the same way, never retried silently.
+        Redis outages, and handler failures that hit every entry, are waited out under the
+        injected retry policy (capped exponential backoff); while waiting, the reason is recorded
+        for ``health`` and the held entries are kept from going idle. Any other error of the round
+        (a Redis error reply) is waited on and reported the same way, never retried silently.
         """
-        backoff = MIN_BACKOFF_S
+        attempts = self._retry.start()
         ready = False
         next_trim = time.monotonic() + self._trim_interval_s
         try:
@@ -291,21 +292,21 @@ class Consumer:
                     if time.monotonic() >= next_trim:
                         next_trim = time.monotonic() + self._trim_interval_s
                         await self.trim()
-                    backoff = MIN_BACKOFF_S
+                    attempts.reset()
                 except AccountServiceError as e:
+                    delay = attempts.next()
                     level = log.error if isinstance(e, FatalError) else log.warning
                     level(
                         "consumer waiting after error",
                         group=self._group,
                         error=e,
                         holding=self.holding,
-                        retry_in_s=backoff,
+                        retry_in_s=round(delay, 3),
                     )
                     await self._status.error(f"{type(e).__name__}: {e}")
                     await self._keep_held()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                        await asyncio.wait_for(stop.wait(), delay)
         finally:
             await asyncio.shield(self._status.clear())
 

@@ -54,10 +54,6 @@ class SinkStatus:
         self._clock = clock
         self._since_ms: int | None = None
 
-    @property
-    def failing(self) -> bool:
-        return self._since_ms is not None
-
     async def error(self, reason: str) -> None:
         now_ms = int(self._clock() * 1000)
         if self._since_ms is None:

@@ -77,7 +77,7 @@ def add(
     test: Annotated[bool, typer.Option("--test", help="Mark as a test (sandbox) account.")] = False,
 ) -> None:
     """Register an exchange account and say where its credentials go."""
-    from fullon_account_service.cli import accounts_ops as ops
+    from fullon_account_service import account_admin as ops
 
     row = _run(
         lambda _s, factory: ops.add_account(
@@ -97,7 +97,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
 ) -> None:
     """Every account with its owner, flags and whether credentials are found (never the values)."""
-    from fullon_account_service.cli import accounts_ops as ops
+    from fullon_account_service import account_admin as ops
 
     rows = _run(lambda settings, factory: ops.list_accounts(factory, secrets_file=settings.secrets_file))
     if as_json:
@@ -130,7 +130,7 @@ def remove(
     ] = False,
 ) -> None:
     """Delete an account (or deactivate it); its stored orders and trades stay."""
-    from fullon_account_service.cli import accounts_ops as ops
+    from fullon_account_service import account_admin as ops
 
     found = _run(lambda _s, factory: ops.remove_account(factory, ex_id, deactivate=deactivate))
     if not found:
@@ -144,7 +144,7 @@ def test_(
     ex_id: Annotated[int, typer.Option("--ex-id", help="Account to check.")],
 ) -> None:
     """Fetch the balance once with the account's credentials: ok, or why not."""
-    from fullon_account_service.cli import accounts_ops as ops
+    from fullon_account_service import account_admin as ops
 
     result = _run(
         lambda settings, factory: ops.check_account(factory, ex_id, secrets_file=settings.secrets_file)

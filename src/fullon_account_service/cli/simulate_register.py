@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.cli.accounts_ops import add_account
+from fullon_account_service.account_admin import add_account
 from fullon_account_service.producers.credentials import load_secrets_file
 from fullon_account_service.storage.db.context import DatabaseContext
 

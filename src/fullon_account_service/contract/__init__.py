@@ -21,7 +21,7 @@ from fullon_account_service.contract.events import (
     Source,
     TradeFill,
 )
-from fullon_account_service.contract.ids import event_id
+from fullon_account_service.contract.ids import envelope_of, event_id
 
 __all__ = [
     "KINDS",
@@ -44,6 +44,7 @@ __all__ = [
     "TradeFill",
     "decode",
     "encode",
+    "envelope_of",
     "event_id",
     "validate",
 ]

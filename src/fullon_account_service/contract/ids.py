@@ -13,9 +13,11 @@ import msgspec
 
 from fullon_account_service.contract.events import (
     BalanceSnapshot,
+    Envelope,
     OrderUpdate,
     Payload,
     PositionSnapshot,
+    Source,
     TradeFill,
 )
 
@@ -41,3 +43,27 @@ def event_id(ex_id: int, payload: Payload, exchange_ms: int | None = None) -> st
             return _digest("order", ex_id, payload.ex_order_id, payload.status.value, payload.filled)
         case BalanceSnapshot() | PositionSnapshot():
             return _digest(payload, ex_id, exchange_ms)
+
+
+def envelope_of(
+    payload: Payload,
+    *,
+    ex_id: int,
+    uid: int,
+    exchange: str,
+    source: Source,
+    received_ms: int,
+    exchange_ms: int | None,
+) -> Envelope:
+    """``payload`` in an envelope whose id is derived from the fact (``event_id``); not validated,
+    so the caller decides whether to ``validate`` (producers) or to build a bad one (tests)."""
+    return Envelope(
+        event_id=event_id(ex_id, payload, exchange_ms),
+        ex_id=ex_id,
+        uid=uid,
+        exchange=exchange,
+        source=source,
+        received_ms=received_ms,
+        exchange_ms=exchange_ms,
+        payload=payload,
+    )

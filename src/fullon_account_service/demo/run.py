@@ -42,7 +42,6 @@ from fullon_account_service.logs import configure_logging, get_logger
 from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.daemon import AccountDaemon
-from fullon_account_service.producers.tasks import TaskGroup
 from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -50,6 +49,7 @@ from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.sinks.runner import GROUPS, run_sink
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
+from fullon_account_service.supervisor import TaskSupervisor
 from fullon_account_service.verify.books import verify_books
 from fullon_account_service.verify.compare import BooksComparison
 
@@ -91,7 +91,7 @@ class Demo:
         self.phase = "starting"
         self.counter = EventCounter()
         self.sensor: Sensor = start_metrics(settings)
-        self.tasks = TaskGroup("demo")
+        self.tasks = TaskSupervisor("demo")
         self._end_run = asyncio.Event()
         self._abort_settle = asyncio.Event()
         self._stop_sinks = asyncio.Event()

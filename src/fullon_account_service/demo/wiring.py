@@ -20,10 +20,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fullon_account_service.cli.accounts_ops import add_account
+from fullon_account_service.account_admin import add_account
 from fullon_account_service.metrics.sensor import Sensor
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.context import ProducerContext, Timing
+from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.server import Simulator
 
@@ -60,8 +61,13 @@ def demo_timing(options: DemoOptions) -> Timing:
         poll_interval_s=poll,
         fast_poll_interval_s=min(1.0, poll),
         silence_threshold_s=max(3 * poll, 10.0),
-        reconnect_delay_s=0.5,
-        max_backoff_s=5.0,
+    )
+
+
+def demo_retry(settings: Settings) -> RetryPolicies:
+    """The settings' policies with venue retries capped at 5 s, so an outage heals in view."""
+    return dataclasses.replace(
+        RetryPolicies.from_settings(settings), venue=RetryPolicy.exponential(settings.reconnect_delay_s, 5.0)
     )
 
 
@@ -139,6 +145,7 @@ def producer_context(
         overrides=venue_overrides(sim),
         env=dict(env),
         timing=demo_timing(options),
+        retry=demo_retry(settings),
         sensor=sensor,
     )
 

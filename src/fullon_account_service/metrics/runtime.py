@@ -28,6 +28,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.prometheus import PrometheusSensor, serve_metrics
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.settings import Settings
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("metrics")
 _process_sensor: PrometheusSensor | None = None
@@ -64,18 +65,10 @@ class StreamStatePoller:
         self._prefix = prefix
         self._sensor = sensor
         self._interval_s = interval_s
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSupervisor("metrics")
 
     def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
-        task = asyncio.create_task(self.run(stop), name="metrics-stream-state")
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("stream state poller failed", error=repr(task.exception()))
+        return self._tasks.spawn(self.run(stop), name="metrics-stream-state")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: a Redis outage costs readings, never the process."""
@@ -91,10 +84,7 @@ class StreamStatePoller:
                 pass
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
 
 def sink_metrics(

@@ -72,9 +72,6 @@ class ClientFactory:
         self._session: aiohttp.ClientSession | None = None
         self._ssl = ssl.create_default_context(cafile=certifi.where())
 
-    def set_override(self, venue: str, config: Mapping[str, Any]) -> None:
-        self._overrides[venue.lower()] = strip_credentials(config)
-
     def _base_config(self, venue: str) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self._ssl, enable_cleanup_closed=True, limit=0)
@@ -118,12 +115,6 @@ class ClientFactory:
                     raise translate(e, f"{venue} load_markets", loader) from e
                 self._loaders[venue] = loader
         client.set_markets_from_exchange(loader)
-
-    def venues_loaded(self) -> list[str]:
-        return sorted(self._loaders)
-
-    def markets_loaded(self, venue: str) -> bool:
-        return venue in self._loaders
 
     async def close(self) -> None:
         loaders, self._loaders = self._loaders, {}

@@ -1,8 +1,9 @@
 """Everything the collector, the poller and the daemon share, built once and injected.
 
-``ProducerContext.from_settings`` is the one place producers build Redis clients, ccxt factories
-and the outbox; tests build a context around their own Redis and simulator overrides. ``status``
-is the board where loops post each account's state for the daemon's ProcessCache heartbeat.
+``ProducerContext.from_settings`` is the one place producers build Redis clients, ccxt factories,
+retry policies and the outbox; tests build a context around their own Redis and simulator
+overrides. ``status`` is the board where loops post each account's state for the daemon's
+ProcessCache heartbeat.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
 from fullon_account_service.redis_client import make_redis
+from fullon_account_service.retry import RetryPolicies
 from fullon_account_service.settings import Settings
 
 _log = get_logger("producers.context")
@@ -37,8 +39,6 @@ class Timing:
     poll_interval_s: float = 60.0
     fast_poll_interval_s: float = 5.0
     silence_threshold_s: float = 120.0
-    reconnect_delay_s: float = 5.0
-    max_backoff_s: float = 300.0
     overlap_ms: int = 60_000
     ws_silence_s: float = 15.0
     """A socket that read no frame at all (data or pong) for this long is reopened; never less
@@ -51,7 +51,6 @@ class Timing:
             poll_interval_s=poll,
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
             silence_threshold_s=max(2 * poll, 30.0),
-            reconnect_delay_s=settings.reconnect_delay_s,
             ws_silence_s=settings.ws_silence_s,
         )
 
@@ -67,6 +66,7 @@ class ProducerContext:
     reconciler: Reconciler
     cursors: CursorStore
     timing: Timing
+    retry: RetryPolicies
     sensor: Sensor = NULL_SENSOR
     status: dict[int, tuple[str, str]] = field(default_factory=dict)
     owns_redis: bool = False
@@ -80,6 +80,7 @@ class ProducerContext:
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
         timing: Timing | None = None,
+        retry: RetryPolicies | None = None,
         sensor: Sensor = NULL_SENSOR,
         factory: ClientFactory | None = None,
     ) -> ProducerContext:
@@ -89,6 +90,7 @@ class ProducerContext:
         factory = factory or ClientFactory(overrides if overrides is not None else load_overrides(env))
         resolver = CredentialResolver(env, settings.secrets_file)
         timing = timing or Timing.from_settings(settings)
+        retry = retry or RetryPolicies.from_settings(settings)
         prefix = settings.stream_prefix
         outbox = Outbox(
             Publisher(client, prefix=prefix),
@@ -96,6 +98,7 @@ class ProducerContext:
             prefix=prefix,
             sensor=sensor,
             batch_size=settings.batch_size,
+            retry=retry.publish,
         )
         cursors = CursorStore(client, prefix=prefix)
         return cls(
@@ -106,8 +109,7 @@ class ProducerContext:
                 factory,
                 resolver,
                 sensor,
-                max_retries=settings.max_retries,
-                retry_delay_s=min(timing.reconnect_delay_s, 1.0),
+                retry=retry.call,
                 dead_letter=outbox.dead_nowait,
             ),
             detector=CapabilityDetector(),
@@ -117,6 +119,7 @@ class ProducerContext:
             ),
             cursors=cursors,
             timing=timing,
+            retry=retry,
             sensor=sensor,
             owns_redis=owns,
         )

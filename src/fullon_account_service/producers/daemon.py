@@ -29,21 +29,26 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.errors import AccountServiceError, ConfigError
+from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.runtime import start_metrics
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.credentials import load_secrets_file
+from fullon_account_service.producers.daemon_checks import (
+    check_redis,
+    check_requested,
+    engine_of,
+    log_background_error,
+)
 from fullon_account_service.producers.discovery import Discovery, Shard
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
-from fullon_account_service.producers.tasks import TaskGroup
-from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("daemon")
 SERVICE = "fullon_account_service"
@@ -62,7 +67,7 @@ class AccountDaemon:
         supervise_interval_s: float = 5.0,
     ) -> None:
         self._supervise_interval_s = supervise_interval_s
-        self._tasks = TaskGroup("daemon")
+        self._tasks = TaskSupervisor("daemon")
         self._settings = settings
         self._context = context
         self._factory = session_factory
@@ -127,10 +132,11 @@ class AccountDaemon:
             interval_s=self.settings.rediscover_interval_s,
             ex_ids=self._ex_ids,
             shard=self._shard,
-            engine=self._engine or _engine_of(factory),
+            engine=self._engine or engine_of(factory),
+            retry=self.context.retry.outage,
         )
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(_log_background_error)
+        loop.set_exception_handler(log_background_error)
         installed = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -138,8 +144,8 @@ class AccountDaemon:
                 installed.append(sig)
         self._start_heartbeat()
         try:
-            await self._check_requested(factory)
-            await self._check_redis()
+            await check_requested(factory, self._ex_ids)
+            await check_redis(self.context.redis)
             await self.discovery.run(self._apply, self._stop)
         finally:
             for sig in installed:
@@ -147,31 +153,6 @@ class AccountDaemon:
             finished, self._finished = self._finished, None
             await self._shutdown()
             finished.set()
-
-    async def _check_requested(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        """``--ex-id`` naming no active account is a configuration error, said at once."""
-        if not self._ex_ids:
-            return
-        try:
-            active = await Discovery(factory, interval_s=1.0).snapshot()
-        except AccountServiceError as e:
-            self.logger.error("database unreachable; cannot list the accounts yet", error=str(e))
-            return
-        unknown = sorted(set(self._ex_ids) - set(active))
-        if unknown:
-            raise ConfigError(
-                f"--ex-id {', '.join(map(str, unknown))}: no active account with this ex_id"
-                " (see `fullon-account accounts list`)"
-            )
-
-    async def _check_redis(self) -> None:
-        try:
-            await self.context.redis.ping()
-        except Exception as e:
-            self.logger.error(
-                "redis unreachable; events wait in memory until it answers",
-                error=redact_text(f"{type(e).__name__}: {e}")[:300],
-            )
 
     def _start_heartbeat(self) -> None:
         """One ProcessCache heartbeat and one loop supervisor per daemon, whether it runs all
@@ -333,22 +314,3 @@ class AccountDaemon:
             "live_collector": "active" if self.live_collector else "inactive",
             "rest_poller": "active" if self.rest_poller else "inactive",
         }
-
-
-def _log_background_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """asyncio's last resort for errors nobody awaited (ccxt spawns REST snapshots and socket
-    callbacks of its own): one redacted log line instead of a traceback on the producer's output.
-    Installed on the daemon's loop for the rest of the loop's life, since such errors surface when
-    a future is collected, often after the daemon stopped."""
-    error = context.get("exception")
-    text = f"{type(error).__name__}: {error}" if error is not None else ""
-    _log.warning(
-        "background error in a library task",
-        message=redact_text(str(context.get("message", "")))[:200],
-        error=redact_text(text)[:300],
-    )
-
-
-def _engine_of(factory: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
-    bind = factory.kw.get("bind")
-    return bind if isinstance(bind, AsyncEngine) else None

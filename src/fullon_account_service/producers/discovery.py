@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
+from fullon_account_service.retry import OUTAGE_RETRY, RetryPolicy
 from fullon_account_service.storage.db.context import DatabaseContext
+from fullon_account_service.supervisor import TaskSupervisor
 
 NOTIFY_CHANNEL = "fullon_account_exchanges"
 _log = get_logger("producers.discovery")
@@ -66,14 +68,15 @@ class Discovery:
         ex_ids: Collection[int] | None = None,
         shard: Shard | None = None,
         engine: AsyncEngine | None = None,
+        retry: RetryPolicy = OUTAGE_RETRY,
     ) -> None:
         self._factory = session_factory
         self._interval = interval_s
         self._ex_ids = set(ex_ids) if ex_ids else None
         self._shard = shard
         self._engine = engine
+        self._retry = retry
         self._wake = asyncio.Event()
-        self.listening = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,8 +94,8 @@ class Discovery:
 
     async def run(self, apply: Apply, stop: asyncio.Event) -> None:
         """Apply the current set now and after every interval or NOTIFY, until ``stop``."""
-        listener = asyncio.create_task(self._listen(stop), name="discovery-listen")
-        try:
+        async with TaskSupervisor("discovery") as tasks:
+            tasks.spawn(self._listen(stop), name="discovery-listen")
             while not stop.is_set():
                 self._wake.clear()
                 try:
@@ -104,19 +107,17 @@ class Discovery:
                         await self._wake.wait()
                 except TimeoutError:
                     pass
-        finally:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         if self._engine is None or self._engine.dialect.name != "postgresql":
             return
+        attempts = self._retry.start()
         while not stop.is_set():
             try:
                 async with self._engine.connect() as conn:
                     raw: Any = (await conn.get_raw_connection()).driver_connection
                     await raw.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                    self.listening = True
+                    attempts.reset()
                     while not stop.is_set() and not raw.is_closed():
                         try:
                             async with asyncio.timeout(5.0):
@@ -124,6 +125,10 @@ class Discovery:
                         except TimeoutError:
                             pass
             except Exception as e:
-                self.listening = False
-                _log.warning("LISTEN connection lost; relying on the interval", error=repr(e))
-                await asyncio.sleep(min(self._interval, 5.0))
+                delay = attempts.next()
+                _log.warning(
+                    "LISTEN connection lost; relying on the interval",
+                    error=repr(e),
+                    retry_in_s=round(delay, 2),
+                )
+                await asyncio.sleep(delay)

@@ -38,10 +38,6 @@ class Heartbeat:
         self._ids: dict[int, str] = {}
         self._last: dict[int, float] = {}
 
-    @property
-    def process_ids(self) -> dict[int, str]:
-        return dict(self._ids)
-
     async def register(self, ref: AccountRef, strategy: str) -> None:
         params = {"ex_id": ref.ex_id, "exchange": ref.venue, "name": ref.name, "strategy": strategy}
         try:

@@ -31,7 +31,6 @@ from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import venue_reads
 from fullon_account_service.producers.account import AccountRef, account_ref
-from fullon_account_service.producers.backoff import Backoff
 from fullon_account_service.producers.bad_input import message_dead_letter, preview
 from fullon_account_service.producers.balance_split import orders_move_split
 from fullon_account_service.producers.ccxt_errors import translate
@@ -39,8 +38,9 @@ from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.tasks import TaskGroup, supervised
 from fullon_account_service.producers.ws_watchdog import watchdog
+from fullon_account_service.retry import Attempts
+from fullon_account_service.supervisor import TaskSupervisor, restarting
 
 _log = get_logger("producers.live_collector")
 _WS_AUTH = "stream credentials rejected: "
@@ -58,7 +58,7 @@ class LiveAccountCollector:
     ) -> None:
         self._exchanges = list(exchanges or [])
         self._context = context
-        self._tasks = TaskGroup("live_collector")
+        self._tasks = TaskSupervisor("live_collector")
         self._loops: dict[int, asyncio.Task[None] | None] = {}
         self._refs: dict[int, AccountRef] = {}
 
@@ -95,7 +95,7 @@ class LiveAccountCollector:
     async def _run(self, ref: AccountRef, streams: list[str]) -> None:
         """Acquire the session (retrying), then run one watch loop per stream and the watchdog."""
         ctx = self.context
-        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        backoff = ctx.retry.venue.start()
         session = await ctx.registry.acquire_with_retry(
             ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
         )
@@ -112,9 +112,9 @@ class LiveAccountCollector:
     ) -> Awaitable[None]:
         """One kind's loop: an unexpected failure restarts this kind only, after a backoff."""
         ctx, ref = self.context, session.ref
-        return supervised(
+        return restarting(
             run,
-            Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s),
+            ctx.retry.venue.start(),
             partial(ctx.sensor.on_ws_loop_restart, ref.venue, kind),
             ex_id=ref.ex_id,
             kind=kind,
@@ -153,10 +153,6 @@ class LiveAccountCollector:
         self._loops.clear()
         self._refs.clear()
         await self._tasks.cancel_all()
-
-    @property
-    def collecting(self) -> list[int]:
-        return sorted(self._loops)
 
     async def on_balance_update(self, exchange: Any, balances: dict[str, Any]) -> None:
         """A WebSocket balance that leaves free/used unknown (Kraken sends totals only) is
@@ -220,7 +216,7 @@ class LiveAccountCollector:
         ctx = self.context
         ref = session.ref
         detector = ctx.detector
-        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        backoff = ctx.retry.venue.start()
         method = getattr(session.client, _WATCH[kind])
         reconnecting = False
         while True:
@@ -249,7 +245,9 @@ class LiveAccountCollector:
                 session.request_reconcile()
             await self._handle(session, kind, result)
 
-    def _stream_failed(self, session: AccountSession, kind: str, error: Exception, backoff: Backoff) -> float:
+    def _stream_failed(
+        self, session: AccountSession, kind: str, error: Exception, backoff: Attempts
+    ) -> float:
         """Account for one failed ``watch_*`` call; the delay before the next try."""
         ctx = self.context
         ref = session.ref

@@ -22,7 +22,6 @@ fault: they stay buffered, the error is logged and the flusher retries with back
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,12 +31,13 @@ import redis.asyncio as aioredis
 from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.contract import Envelope, encode
-from fullon_account_service.errors import TransientError
+from fullon_account_service.errors import TransientError, should_retry
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.normalise import DeadPayload
-from fullon_account_service.producers.tasks import TaskGroup
 from fullon_account_service.redaction import redact_text
+from fullon_account_service.retry import PUBLISH_RETRY, RetryPolicy
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("producers.outbox")
 EVENTS = "events"
@@ -65,8 +65,7 @@ class Outbox:
         max_pending: int = 100_000,
         max_dead: int = 10_000,
         batch_size: int = 500,
-        retry_delay_s: float = 0.2,
-        max_retry_delay_s: float = 5.0,
+        retry: RetryPolicy = PUBLISH_RETRY,
     ) -> None:
         self._publisher = publisher
         self._redis = redis
@@ -75,19 +74,17 @@ class Outbox:
         self._max = max_pending
         self._max_dead = max_dead
         self._batch = batch_size
-        self._retry = retry_delay_s
-        self._max_retry = max_retry_delay_s
+        self._retry = retry
         self._items: deque[_Item] = deque()
         self._inflight = 0
         self._dead: deque[DeadPayload] = deque()
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
-        self._tasks = TaskGroup("outbox")
+        self._tasks = TaskSupervisor("outbox")
         self._overflowing = False
         self.published = 0
         self.failures = 0
-        self.dead_lettered = 0
         self.waits = 0
         """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
 
@@ -157,7 +154,7 @@ class Outbox:
         self._wake.set()
 
     async def _run(self) -> None:
-        delay = self._retry
+        attempts = self._retry.start()
         while True:
             if not self._items and not self._dead:
                 self._wake.clear()
@@ -167,10 +164,9 @@ class Outbox:
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
             if ok:
-                delay = self._retry
+                attempts.reset()
                 continue
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, self._max_retry)
+            await asyncio.sleep(attempts.next())
 
     async def _attempt(self, flush: Callable[[], Awaitable[None]], what: str) -> bool:
         """One flush; any failure means "retry later" (the flusher must never die)."""
@@ -180,7 +176,7 @@ class Outbox:
             self.failures += 1
             pending = self.pending if what == EVENTS else len(self._dead)
             error = redact_text(repr(e))[:300]
-            if isinstance(e, TransientError):
+            if should_retry(e):
                 _log.warning("publish failed; kept for retry", buffer=what, pending=pending, error=error)
             else:
                 _log.error(
@@ -260,7 +256,6 @@ class Outbox:
             item = self._dead[0]
             await dead_letter(self._redis, prefix=self._prefix, reason=item.reason, payload=item.payload)
             self._dead.popleft()
-            self.dead_lettered += 1
             self._space.set()
             self._sensor.on_dead_letter("producer")
         self._overflowing = False

@@ -193,7 +193,3 @@ class Reconciler:
         """Orders a stream reported open: resolved against the venue after a restart if their
         final state never reaches the bus (they leave the set only through a REST read)."""
         await self._open.track(session.ref.ex_id, envelopes)
-
-    async def ws_fills_published(self, session: AccountSession, event_ids: list[str]) -> None:
-        """Fills seen over WebSocket and published: REST re-reads need not send them again."""
-        session.remember_fills(event_ids)

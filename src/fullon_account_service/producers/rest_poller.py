@@ -22,11 +22,11 @@ from fullon_account_service.contract import Source
 from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
-from fullon_account_service.producers.backoff import Backoff
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.reconcile import ALL_KINDS
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.tasks import TaskGroup
+from fullon_account_service.retry import Attempts
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("producers.rest_poller")
 _WS_TO_REST = {"balance": "balance", "orders": "orders", "positions": "positions", "my_trades": "fills"}
@@ -43,7 +43,7 @@ class RestAccountPoller:
         self._exchanges = list(exchanges or [])
         self._context = context
         self._poll_interval = poll_interval
-        self._tasks = TaskGroup("rest_poller")
+        self._tasks = TaskSupervisor("rest_poller")
         self._loops: dict[int, asyncio.Task[None]] = {}
         self.cycles: dict[int, int] = {}
 
@@ -104,7 +104,7 @@ class RestAccountPoller:
 
     async def _run(self, ref: AccountRef) -> None:
         ctx = self.context
-        backoff = Backoff(ctx.timing.reconnect_delay_s, ctx.timing.max_backoff_s)
+        backoff = ctx.retry.venue.start()
         session = await ctx.registry.acquire_with_retry(
             ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
         )
@@ -113,7 +113,7 @@ class RestAccountPoller:
         finally:
             await ctx.registry.release(ref.ex_id)
 
-    async def _loop(self, session: AccountSession, backoff: Backoff) -> None:
+    async def _loop(self, session: AccountSession, backoff: Attempts) -> None:
         ctx = self.context
         ref = session.ref
         full = True
@@ -129,7 +129,7 @@ class RestAccountPoller:
             await self._sleep(session, delay, wakeable, ctx.timing.fast_poll_interval_s)
 
     async def _cycle(
-        self, session: AccountSession, full: bool, backoff: Backoff
+        self, session: AccountSession, full: bool, backoff: Attempts
     ) -> tuple[float | None, bool]:
         """One read; ``(None, _)`` on success, else the delay before the next try."""
         ctx = self.context

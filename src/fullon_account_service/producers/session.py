@@ -23,18 +23,18 @@ from fullon_account_service.errors import (
     ConfigError,
     CredentialsError,
     RateLimited,
-    TransientError,
+    should_retry,
 )
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers import ws_guard
 from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.backoff import Backoff
 from fullon_account_service.producers.bad_input import frame_dead_letter, preview
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
+from fullon_account_service.retry import NO_RETRY, Attempts, RetryPolicy
 
 DeadLetterSink = Callable[[DeadPayload], None]
 """Takes a dead letter without waiting (``Outbox.dead_nowait``)."""
@@ -49,10 +49,9 @@ class AccountSession:
     normaliser: Normaliser
     key_lock: asyncio.Lock
     sensor: Sensor = NULL_SENSOR
-    max_retries: int = 0
-    """Extra tries of a call that failed on the network (``ACCOUNT_MAX_RETRIES``); rate limits
-    are not retried here, the poller backs off from them as a whole."""
-    retry_delay_s: float = 0.5
+    retry: RetryPolicy = NO_RETRY
+    """Tries of a call that failed on the network (``RetryPolicies.call``: ``ACCOUNT_MAX_RETRIES``
+    extra tries); rate limits are not retried here, the poller backs off from them as a whole."""
     error: str | None = None
     """Why the account is not collecting (credentials rejected, ...), else ``None``."""
     wake_poller: asyncio.Event = field(default_factory=asyncio.Event)
@@ -73,7 +72,7 @@ class AccountSession:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One REST call (each request signed under the key lock); ccxt errors become ours."""
         fn: Callable[..., Awaitable[Any]] = getattr(self.client, method)
-        attempt = 0
+        attempts = self.retry.start()
         while True:
             self.sensor.on_rest_call(self.ref.venue, method)
             try:
@@ -82,11 +81,10 @@ class AccountSession:
                 raise
             except Exception as e:
                 error = translate(e, f"{self.ref.venue} {method}", self.client)
-                retryable = isinstance(error, TransientError) and not isinstance(error, RateLimited)
-                if not retryable or attempt >= self.max_retries:
+                retryable = should_retry(error) and not isinstance(error, RateLimited)
+                if not retryable or attempts.exhausted:
                     raise error from e
-            attempt += 1
-            await asyncio.sleep(self.retry_delay_s * attempt)
+            await asyncio.sleep(attempts.next())
 
     def on_bad_frame(self, url: str, error: BaseException, data: Any) -> None:
         """A frame the client could not read: dead-letter it, reconcile what it may have said."""
@@ -139,22 +137,20 @@ class SessionRegistry:
         resolver: CredentialResolver,
         sensor: Sensor = NULL_SENSOR,
         *,
-        max_retries: int = 0,
-        retry_delay_s: float = 0.5,
+        retry: RetryPolicy = NO_RETRY,
         dead_letter: DeadLetterSink | None = None,
     ) -> None:
         self._dead_letter = dead_letter
         self._factory = factory
         self._resolver = resolver
         self._sensor = sensor
-        self._max_retries = max_retries
-        self._retry_delay_s = retry_delay_s
+        self._retry = retry
         self._sessions: dict[int, AccountSession] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._creating: dict[int, asyncio.Lock] = {}
 
     async def acquire_with_retry(
-        self, ref: AccountRef, backoff: Backoff, on_error: Callable[[str, str], None]
+        self, ref: AccountRef, backoff: Attempts, on_error: Callable[[str, str], None]
     ) -> AccountSession:
         """``acquire`` until it works: a venue outage or a rate limit at start-up only delays the
         account; missing or rejected credentials mark it in error (``on_error``) and retry slowly."""
@@ -163,7 +159,7 @@ class SessionRegistry:
                 session = await self.acquire(ref)
             except (CredentialsError, ConfigError) as e:
                 on_error("error", str(e))
-                await asyncio.sleep(backoff.next(at_least_s=backoff.max_s))
+                await asyncio.sleep(backoff.next(at_least_s=backoff.cap_s))
             except RateLimited as e:
                 self._sensor.on_rate_limited(ref.venue)
                 on_error("starting", f"rate limited: {e}")
@@ -205,8 +201,7 @@ class SessionRegistry:
             normaliser,
             key_lock,
             self._sensor,
-            max_retries=self._max_retries,
-            retry_delay_s=self._retry_delay_s,
+            retry=self._retry,
             dead_letter=self._dead_letter,
         )
         ws_guard.attach(client, lock=key_lock, on_bad_frame=session.on_bad_frame)

@@ -58,6 +58,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from fullon_account_service.logs import get_logger
 from fullon_account_service.simulator.model import World
+from fullon_account_service.supervisor import TaskSupervisor
 
 __all__ = ["FaultDice", "FaultyPush", "fault_middleware"]
 
@@ -185,21 +186,18 @@ class FaultyPush:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._held: tuple[str, str | None] | None = None
         self._held_at = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskSupervisor("simulator-ws-push")
         self.closed = False
 
     async def __aenter__(self) -> FaultyPush:
-        self._task = asyncio.create_task(self._writer(), name=f"sim-ws-push-{id(self)}")
-        self._task.add_done_callback(_log_failure)
+        self._tasks.spawn(self._writer(), name=f"sim-ws-push-{id(self)}")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def post(self, payload: Any) -> None:
         if not self.closed:
@@ -264,8 +262,3 @@ class FaultyPush:
         await self.ws.send_str(text)
         if damage is not None:
             self._dice.count(damage)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.warning("ws push writer failed", task=task.get_name(), error=repr(task.exception()))

@@ -26,6 +26,7 @@ from fullon_account_service.simulator.model import Faults, SimAccount, World
 from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEngine, build_world
 from fullon_account_service.simulator.truth import ground_truth, simulator_stats
 from fullon_account_service.simulator.venue import VenueSpec
+from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("simulator.server")
 HOST = "127.0.0.1"
@@ -76,7 +77,7 @@ class Simulator:
         self._runners: list[web.AppRunner] = []
         self.control_url = ""
         self._stop = asyncio.Event()
-        self._engine_tasks: set[asyncio.Task[None]] = set()
+        self._engine_tasks = TaskSupervisor("simulator")
 
     async def __aenter__(self) -> Simulator:
         try:
@@ -148,17 +149,8 @@ class Simulator:
         if self._engine_tasks:
             return
         self._stop.clear()
-        task = asyncio.create_task(self.engine.run(self._stop), name="simulator-scenario")
-        self._engine_tasks.add(task)
-        task.add_done_callback(self._engine_done)
-
-    def _engine_done(self, task: asyncio.Task[None]) -> None:
-        self._engine_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("scenario engine failed", error=repr(task.exception()))
+        self._engine_tasks.spawn(self.engine.run(self._stop), name="simulator-scenario")
 
     async def stop_engine(self) -> None:
         self._stop.set()
-        tasks = list(self._engine_tasks)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._engine_tasks.join()

@@ -1,8 +1,8 @@
 """Running one sink: the consumer, its handler and the database engine, until told to stop.
 
-Everything that can fail for a while is waited out by ``Consumer.run`` (capped exponential
-backoff): a Redis outage, and a database outage, which the handler reports as
-``TransientError`` so the batch stays pending, uncounted, and is retried when the database is
+Everything that can fail for a while is waited out by ``Consumer.run`` under the retry policy
+(``retry.RetryPolicies.outage``): a Redis outage, and a database outage, which the handler
+reports as ``TransientError`` so the batch stays pending, uncounted, and is retried when the database is
 back. Nothing is acknowledged before it is stored, and nothing is dropped for being late.
 Setting ``stop`` (SIGTERM in the CLI) lets the batch in hand finish, commit and be acknowledged.
 """
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fullon_account_service.bus.consumer import Consumer, Handler
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks import cache_sink, orm_sink
 from fullon_account_service.sinks.accounts import KnownAccounts
@@ -49,11 +50,13 @@ async def run_sink(
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
     wrap: Callable[[Handler], Handler] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> None:
     """Consume ``group``'s streams until ``stop`` is set.
 
     ``session_factory`` shares an engine the caller owns; without one an engine is built from
     ``settings`` and disposed on exit. ``wrap`` decorates the handler (metrics, test hooks).
+    ``retry`` paces the waits through an outage (default: ``RetryPolicies.from_settings``).
     """
     if group not in GROUPS:
         raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
@@ -74,6 +77,7 @@ async def run_sink(
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             retain_entries=settings.stream_retain,
+            retry=retry or RetryPolicies.from_settings(settings).outage,
         )
         log.info("sink started", group=group, consumer=consumer_name, streams=consumer.streams)
         await consumer.run(stop)

@@ -41,6 +41,7 @@ from fullon_account_service.simulator.model import (
     World,
 )
 from fullon_account_service.simulator.venues.hyperliquid import markets, render
+from fullon_account_service.supervisor import TaskSupervisor
 
 VENUE = "hyperliquid"
 EARLY_ORDER_HIDE_MS = 1000
@@ -232,11 +233,6 @@ def _cloid(account: SimAccount | None, fill: SimFill) -> str | None:
     return order.client_order_id if order else None
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.warning("hyperliquid ws task failed", task=task.get_name(), error=repr(task.exception()))
-
-
 def ws_route(
     world: World, faults: EventFaults, push_interval_s: float
 ) -> tuple[
@@ -249,18 +245,18 @@ def ws_route(
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         sockets.add(ws)
-        async with FaultyPush(world, ws, name=VENUE) as push:
+        async with (
+            FaultyPush(world, ws, name=VENUE) as push,
+            TaskSupervisor("simulator-hyperliquid") as tasks,
+        ):
             session = _Session(world, push, faults)
-            ticker = asyncio.create_task(session.tick(push_interval_s), name=f"hl-ws-state-tick-{id(ws)}")
-            ticker.add_done_callback(_log_failure)
+            tasks.spawn(session.tick(push_interval_s), name=f"hl-ws-state-tick-{id(ws)}")
             try:
                 async for msg in ws:
                     if msg.type == WSMsgType.TEXT:
                         await session.on_text(msg.data)
             finally:
                 session.close()
-                ticker.cancel()
-                await asyncio.gather(ticker, return_exceptions=True)
         return ws
 
     async def on_shutdown(app: web.Application) -> None:

@@ -49,10 +49,6 @@ def asset(code: str) -> Asset:
     return _ASSETS.get(code) or Asset(code, code, 8)
 
 
-def code_of(asset_id: str) -> str:
-    return _BY_ID.get(asset_id, asset_id)
-
-
 def decimals_of(step: float) -> int:
     """Number of decimals of a tick or lot step (0.01 -> 2)."""
     return max(0, round(-math.log10(step)))

@@ -1,4 +1,5 @@
-"""What ``fullon-account accounts`` does, without the terminal: usable by the demo and by tests.
+"""Account administration (what ``fullon-account accounts`` does), without the terminal: below
+both the CLI and the demo, so the demo never imports the CLI.
 
 Every change commits with ``NOTIFY fullon_account_exchanges`` on PostgreSQL (delivered at
 commit), so running producers pick the account up or drop it at once instead of at their next

@@ -35,7 +35,7 @@ FAST = Timing(
     silence_threshold_s=5.0,
     reconnect_delay_s=0.1,
     max_backoff_s=1.0,
-    overlap_ms=60_000,
+    audit_interval_s=1.0,
 )
 
 

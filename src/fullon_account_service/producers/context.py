@@ -18,6 +18,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
+from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.open_orders import OpenOrderBook
@@ -39,7 +40,11 @@ class Timing:
     silence_threshold_s: float = 120.0
     reconnect_delay_s: float = 5.0
     max_backoff_s: float = 300.0
-    overlap_ms: int = 60_000
+    clock_skew_ms: int = 5_000
+    """The venue clock skew assumed before (and unless) a larger one is measured; history
+    re-reads reach back twice the skew (``clock_skew``)."""
+    audit_interval_s: float = 300.0
+    """Longest time between two audits of an account whose streams are quiet."""
     ws_silence_s: float = 15.0
     """A socket that read no frame at all (data or pong) for this long is reopened; never less
     than 1.5x the venue's ping interval, so an idle account's socket is not cut."""
@@ -52,6 +57,8 @@ class Timing:
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
             silence_threshold_s=max(2 * poll, 30.0),
             reconnect_delay_s=settings.reconnect_delay_s,
+            clock_skew_ms=settings.clock_skew_ms,
+            audit_interval_s=max(settings.audit_interval_s, poll),
             ws_silence_s=settings.ws_silence_s,
         )
 
@@ -113,7 +120,10 @@ class ProducerContext:
             detector=CapabilityDetector(),
             outbox=outbox,
             reconciler=Reconciler(
-                outbox, cursors, OpenOrderBook(client, prefix=prefix), overlap_ms=timing.overlap_ms
+                outbox,
+                cursors,
+                OpenOrderBook(client, prefix=prefix),
+                skew=ClockSkew(timing.clock_skew_ms),
             ),
             cursors=cursors,
             timing=timing,

@@ -38,6 +38,7 @@ from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
+from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.tasks import TaskGroup, supervised
 from fullon_account_service.producers.ws_watchdog import watchdog
@@ -172,6 +173,7 @@ class LiveAccountCollector:
         batch = session.normaliser.orders(orders, Source.WS)
         await self.context.reconciler.track_orders(session, batch.envelopes)
         await self._publish(batch)
+        session.changed_since_audit = True
         if orders_move_split(session.ref.venue, batch):
             session.request_rest_once("balance")
 
@@ -187,14 +189,22 @@ class LiveAccountCollector:
         await self._publish(session.normaliser.positions(positions, Source.WS, complete=complete))
 
     async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
-        """Fills over WebSocket: published and awaited, then remembered so REST does not resend."""
+        """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
+
+        A new fill asks for the open orders once (a venue may report partial fills on its trade
+        channel only, as Kraken does), never for the history: audits and reconciliations read
+        that. Each fresh fill is a sample of the venue's clock skew."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self.context.outbox.publish(fresh, batch.dead)
-        session.remember_fills([e.event_id for e in fresh])
+        session.remember_fills(fresh)
         if fresh:
-            session.request_rest_once("orders")
+            skew = self.context.reconciler.skew
+            for e in fresh:
+                skew.observe(session.ref.venue, e.received_ms, e.exchange_ms)
+            session.changed_since_audit = True
+            session.request_rest_once(OPEN_ORDERS)
 
     def _session(self, exchange: Any) -> AccountSession:
         session = self.context.registry.get(account_ref(exchange).ex_id)

@@ -23,6 +23,7 @@ from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
 from fullon_account_service.redis_client import make_redis
@@ -103,6 +104,7 @@ class ProducerContext:
             prefix=prefix,
             sensor=sensor,
             batch_size=settings.batch_size,
+            states=PublishedStates(),
         )
         cursors = CursorStore(client, prefix=prefix)
         return cls(

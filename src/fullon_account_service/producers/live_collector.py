@@ -146,6 +146,8 @@ class LiveAccountCollector:
             return
         task = self._loops.pop(ex_id)
         self._refs.pop(ex_id, None)
+        if self.context.outbox.states is not None:
+            self.context.outbox.states.forget(ex_id)
         if task is not None:
             await self._tasks.cancel(task)
 

@@ -41,10 +41,13 @@ from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPL
 from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.tasks import TaskGroup, supervised
+from fullon_account_service.producers.ws_backlog import held_back
 from fullon_account_service.producers.ws_watchdog import watchdog
 
 _log = get_logger("producers.live_collector")
 _WS_AUTH = "stream credentials rejected: "
+_MAX_HELD_BACK = 10
+"""Rounds of held-back rows taken before waiting on the stream again (``ws_backlog``)."""
 _WATCH = {
     "balance": "watch_balance",
     "orders": "watch_orders",
@@ -260,6 +263,11 @@ class LiveAccountCollector:
                 reconnecting = False
                 session.request_reconcile()
             await self._handle(session, kind, result)
+            for _ in range(_MAX_HELD_BACK):
+                rows = held_back(session.client, kind)
+                if not rows:
+                    break
+                await self._handle(session, kind, rows)
 
     def _stream_failed(self, session: AccountSession, kind: str, error: Exception, backoff: Backoff) -> float:
         """Account for one failed ``watch_*`` call; the delay before the next try."""

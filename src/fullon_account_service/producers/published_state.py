@@ -32,9 +32,11 @@ import msgspec
 
 from fullon_account_service.contract import BalanceSnapshot, Envelope, OrderUpdate, PositionSnapshot
 
-MAX_ENTRIES_PER_ACCOUNT = 1_000
-"""Orders (open ones and those closed within a re-read's overlap), currencies and symbols."""
-MAX_AGE_S = 3_600.0
+MAX_ENTRIES_PER_ACCOUNT = 500
+"""Orders (open ones and those closed within a re-read's reach), currencies and symbols."""
+MAX_AGE_S = 900.0
+"""Three default audit intervals: what an audit or an open-order read lists again is refreshed
+well before it expires; what no read lists any more need not be remembered."""
 
 _encode = msgspec.json.Encoder().encode
 Key = tuple[str, str]

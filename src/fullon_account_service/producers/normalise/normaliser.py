@@ -42,7 +42,7 @@ from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
 
-_MAX_KNOWN_ORDERS = 1_000
+_MAX_KNOWN_ORDERS = 500
 _MAX_DEAD_BYTES = 64 * 1024
 _IMMUTABLE_ORDER_FIELDS = ("symbol", "side", "type", "amount", "price")
 

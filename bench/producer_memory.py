@@ -106,6 +106,8 @@ def producer_env(
         "ACCOUNT_SECRETS_FILE": "",
         "ACCOUNT_DATA_DIR": str(work / "data"),
         "LOG_LEVEL": "WARNING",
+        # audits every 5 s while fills come: what a stream held back reaches the bus soon
+        "ACCOUNT_POLL_INTERVAL": "5",
     }
     for ex_id, account in zip(ex_ids, accounts, strict=True):
         env[f"EX_ID_{ex_id}_KEY"] = account.api_key
@@ -179,13 +181,13 @@ def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[
 
 async def drive(sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int) -> None:
     """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
-    time, each chunk waiting (up to a minute) for the producer to put its fills on the bus."""
+    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus."""
     target = per_account * len(accounts)
     while sum(len(a.fills) for a in accounts) < target:
         sim.engine.run_steps(STEP_CHUNK)
         made = sum(len(a.fills) for a in accounts)
         try:
-            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 60, "the producer")
+            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer")
         except TimeoutError:
             print(f"  (behind: {await redis.xlen(stream_key(PREFIX, 'trade'))} of {made} fills on the bus)")
 

@@ -1,145 +1,239 @@
-"""RSS per account of one producer process, shared markets vs one client loading its own markets.
+"""RSS per account of the real ``fullon-account producer`` process, sockets open and under fills.
 
-Not a timed test. The parent runs the simulator (``--venue``, 1,000 accounts) and, for each
-account count and mode, starts a fresh child process that builds that many account clients
-against it and reports its RSS growth:
+Not a timed test. For each account count (and first for one account, the baseline of the same
+run) the parent starts the simulator (``--venue``), a private ``redis-server`` on a free loopback
+port and a SQLite database holding that many accounts, then the real producer as a subprocess,
+and reads its RSS from ``/proc/<pid>/status``:
 
-- ``shared``: the producer's way: ``SessionRegistry`` -> ``ClientFactory`` (one market load per
-  venue, one aiohttp session and SSL context for all clients) + a normaliser per account;
-- ``baseline``: one plain ccxt.pro client per account, each with its own session, loading its
-  own markets.
-Every client makes one ``fetch_balance`` so its HTTP machinery is really in use. WebSocket
-connections are not opened (they cost the same in both modes).
+- *open*: every account's private channels subscribed and its first reconciliation on the bus;
+- *half* and *full*: after ``--fills`` / 2 and ``--fills`` fills per account (the simulator's
+  scenario steps, paced so the producer keeps up: each chunk waits until the bus holds the fills).
 
-    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000]
+It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
+the growth per fill per account between *half* and *full*: flat memory means about 0 there.
+
+    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import ccxt.pro
-import psutil
+import redis.asyncio as aioredis
 
-from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.clients import ClientFactory, strip_credentials
-from fullon_account_service.producers.credentials import CredentialResolver
-from fullon_account_service.producers.session import SessionRegistry
+from fullon_account_service.bus.streams import stream_key
+from fullon_account_service.producers.clients import strip_credentials
+from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.storage import DatabaseContext
+from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+from fullon_account_service.storage.db.migrate import upgrade
 
 MIB = 1024 * 1024
+PREFIX = "bench:memory:"
+FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
+STEP_CHUNK = 200
 
 
-def rss() -> int:
-    gc.collect()
-    return int(psutil.Process().memory_info().rss)
+@dataclass(frozen=True, slots=True)
+class Sample:
+    accounts: int
+    open_mib: float
+    half_mib: float
+    full_mib: float
+    fills: int
 
 
-async def _gathered(coros: list[Any], chunk: int = 50) -> None:
-    for i in range(0, len(coros), chunk):
-        await asyncio.gather(*coros[i : i + chunk])
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-async def child(mode: str, venue: str, configs: list[dict[str, Any]]) -> dict[str, float]:
-    n = len(configs)
-    overrides = {venue: {**strip_credentials(configs[0]), "rateLimit": 1}}
-    factory = ClientFactory(overrides)
-    # warm-up: imports, the ccxt class, one market load, so both modes start from the same floor
-    warm = getattr(ccxt.pro, venue)(dict(configs[0], rateLimit=1))
-    await warm.load_markets()
-    await warm.close()
-    before = rss()
-    clients: list[Any] = []
-    if mode == "shared":
-        env = {}
-        for i, config in enumerate(configs):
-            env[f"EX_ID_{i}_KEY"] = config.get("apiKey") or config["walletAddress"]
-            env[f"EX_ID_{i}_SECRET"] = config.get("secret") or config["privateKey"]
-        registry = SessionRegistry(factory, CredentialResolver(env))
-        for i in range(n):
-            clients.append((await registry.acquire(AccountRef(ex_id=i, uid=1, venue=venue))).client)
-    else:
-        for config in configs:
-            client = getattr(ccxt.pro, venue)(dict(config, rateLimit=1, timeout_on_exit=0))
-            await client.load_markets()
-            clients.append(client)
-    await _gathered([c.fetch_balance() for c in clients])
-    after = rss()
-    for client in clients:
-        await client.close()
-    await factory.close()
-    return {"accounts": n, "mib_per_account": (after - before) / n / MIB, "rss_mib": after / MIB}
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-def _write_configs(configs: list[dict[str, Any]]) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(configs, f)
-    return f.name
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(0.2)
 
 
-async def parent(venue: str, counts: list[int]) -> None:
-    config = ScenarioConfig(venues=(venue,), accounts_per_venue=max(counts), seed=1)
-    async with Simulator(config) as sim:
-        configs = [sim.client_config(a) for a in sim.world.accounts_of(venue)]
-        rows = []
-        for n in counts:
-            path = _write_configs(configs[:n])
-            result: dict[str, dict[str, float]] = {}
-            for mode in ("shared", "baseline"):
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    mode,
-                    "--venue",
-                    venue,
-                    "--configs",
-                    path,
-                    stdout=subprocess.PIPE,
+async def register(url: str, venue: str, n: int) -> list[int]:
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        async with DatabaseContext(make_session_factory(engine)) as db:
+            user = await db.users.add("bench@example.com")
+            ex_ids = [(await db.exchanges.add(user.uid, venue, f"{venue}-{i}")).ex_id for i in range(n)]
+            await db.commit()
+    finally:
+        await engine.dispose()
+    return ex_ids
+
+
+def producer_env(
+    sim: Simulator, accounts: list[SimAccount], ex_ids: list[int], work: Path, redis_url: str, db_url: str
+) -> dict[str, str]:
+    venue = accounts[0].venue
+    overrides = {venue: {**strip_credentials(sim.client_config(accounts[0])), "rateLimit": 20}}
+    (work / "overrides.json").write_text(json.dumps(overrides))
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "ACCOUNT_STREAM_PREFIX": PREFIX,
+        "ACCOUNT_EXCHANGE_OVERRIDES": str(work / "overrides.json"),
+        "ACCOUNT_SECRETS_FILE": "",
+        "ACCOUNT_DATA_DIR": str(work / "data"),
+        "LOG_LEVEL": "WARNING",
+        # audits every 5 s while fills come: what a stream held back reaches the bus soon
+        "ACCOUNT_POLL_INTERVAL": "5",
+    }
+    for ex_id, account in zip(ex_ids, accounts, strict=True):
+        env[f"EX_ID_{ex_id}_KEY"] = account.api_key
+        env[f"EX_ID_{ex_id}_SECRET"] = account.secret
+    return env
+
+
+async def measure(venue: str, n: int, fills: int, seed: int) -> Sample:
+    config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
+        work = Path(tmp)
+        port = free_port()
+        redis_proc = await asyncio.create_subprocess_exec(
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            stdout=subprocess.DEVNULL,
+        )
+        redis = aioredis.Redis(port=port)
+        producer: asyncio.subprocess.Process | None = None
+        try:
+            await until(_pings(redis), 30, "redis-server")
+            db_url = f"sqlite+aiosqlite:///{work / 'accounts.db'}"
+            ex_ids = await register(db_url, venue, n)
+            async with Simulator(config) as sim:
+                accounts = sim.world.accounts_of(venue)
+                env = producer_env(sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url)
+                script = Path(sys.executable).with_name("fullon-account")
+                producer = await asyncio.create_subprocess_exec(
+                    str(script), "producer", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
-                out, _ = await proc.communicate()
-                result[mode] = json.loads(out.decode().strip().splitlines()[-1])
-            os.unlink(path)
-            rows.append((n, result["shared"], result["baseline"]))
-    print(f"venue {venue}; RSS growth per account (MiB), one process each")
-    print("| accounts | shared (producer) | baseline (own markets) | baseline / shared | producer RSS MiB |")
-    print("|---------:|------------------:|-----------------------:|------------------:|-----------------:|")
-    for n, shared, base in rows:
-        ratio = (
-            base["mib_per_account"] / shared["mib_per_account"]
-            if shared["mib_per_account"] > 0
-            else float("inf")
-        )
+                for account in accounts:
+                    await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
+                await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
+                opened = rss_mib(producer.pid)
+                await drive(sim, redis, accounts, fills // 2)
+                half = rss_mib(producer.pid)
+                await drive(sim, redis, accounts, fills)
+                full = rss_mib(producer.pid)
+                made = sum(len(a.fills) for a in accounts)
+        finally:
+            if producer is not None and producer.returncode is None:
+                producer.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(producer.wait(), 60)
+                except TimeoutError:
+                    producer.kill()
+                    await producer.wait()
+            await redis.aclose()
+            redis_proc.terminate()
+            await asyncio.wait_for(redis_proc.wait(), 30)
+    return Sample(n, opened, half, full, made)
+
+
+def _pings(redis: aioredis.Redis) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            return bool(await redis.ping())
+        except OSError:
+            return False
+        except aioredis.ConnectionError:
+            return False
+
+    return check
+
+
+def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return int(await redis.xlen(stream_key(PREFIX, kind))) >= count
+
+    return check
+
+
+async def drive(sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int) -> None:
+    """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
+    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus."""
+    target = per_account * len(accounts)
+    while sum(len(a.fills) for a in accounts) < target:
+        sim.engine.run_steps(STEP_CHUNK)
+        made = sum(len(a.fills) for a in accounts)
+        try:
+            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer")
+        except TimeoutError:
+            print(f"  (behind: {await redis.xlen(stream_key(PREFIX, 'trade'))} of {made} fills on the bus)")
+
+
+def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
+    print(f"venue {venue}; real producer process; RSS MiB; baseline = the same with 1 account")
+    print(
+        f"baseline: open {base.open_mib:.1f}, after {fills // 2} fills {base.half_mib:.1f}, "
+        f"after {fills} fills {base.full_mib:.1f}"
+    )
+    print(
+        "| accounts | fills made | RSS open | RSS full | MiB/account open | MiB/account "
+        f"{fills // 2} fills | MiB/account {fills} fills | KB per fill per account "
+        f"({fills // 2}->{fills}) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in rows:
+        extra = s.accounts - 1
+        per = [(getattr(s, f) - getattr(base, f)) / extra for f in ("open_mib", "half_mib", "full_mib")]
+        growth_kb = (s.full_mib - s.half_mib) * 1024 / s.accounts / max(fills - fills // 2, 1)
         print(
-            f"| {n:>8} | {shared['mib_per_account']:>17.3f} | {base['mib_per_account']:>22.3f} "
-            f"| {ratio:>16.1f}x | {shared['rss_mib']:>16.1f} |"
+            f"| {s.accounts} | {s.fills} | {s.open_mib:.1f} | {s.full_mib:.1f} | {per[0]:.3f} | "
+            f"{per[1]:.3f} | {per[2]:.3f} | {growth_kb:.2f} |"
         )
+
+
+async def run(venue: str, counts: list[int], fills: int, seed: int) -> None:
+    print(f"seed {seed}")
+    base = await measure(venue, 1, fills, seed)
+    rows = []
+    for n in counts:
+        rows.append(await measure(venue, n, fills, seed))
+        print(f"  measured {n} accounts", flush=True)
+    report(venue, fills, base, rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--venue", default="kraken", choices=("kraken", "bybit", "hyperliquid"))
+    parser.add_argument("--venue", default="kraken", choices=sorted(FILL_CHANNEL))
     parser.add_argument("--counts", default="10,100,1000")
-    parser.add_argument("--child", choices=("shared", "baseline"))
-    parser.add_argument("--configs")
+    parser.add_argument("--fills", type=int, default=300, help="fills per account (measured at half and all)")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if args.child:
-        configs = json.loads(Path(args.configs).read_text())
-        print(json.dumps(asyncio.run(child(args.child, args.venue, configs))))
-        return
-    asyncio.run(parent(args.venue, [int(c) for c in args.counts.split(",")]))
+    asyncio.run(run(args.venue, [int(c) for c in args.counts.split(",")], args.fills, args.seed))
 
 
 if __name__ == "__main__":

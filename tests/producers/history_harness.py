@@ -14,6 +14,7 @@ from producer_harness import Binding, make_context, read_bus
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
+from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.reconcile import ALL_KINDS, Reconciler
 from fullon_account_service.producers.session import AccountSession
@@ -78,7 +79,7 @@ async def producer(
         ctx.outbox,
         ctx.cursors,
         OpenOrderBook(redis, prefix=prefix),
-        overlap_ms=OVERLAP_MS,
+        skew=ClockSkew(OVERLAP_MS // 2),
         clock_ms=clock,
         max_pages=max_pages,
     )

@@ -34,7 +34,7 @@ FAST = Timing(
     poll_interval_s=0.4,
     fast_poll_interval_s=0.2,
     silence_threshold_s=5.0,
-    overlap_ms=60_000,
+    audit_interval_s=1.0,
 )
 FAST_RETRY = RetryPolicies(
     venue=RetryPolicy.exponential(0.1, 1.0),

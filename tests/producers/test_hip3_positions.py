@@ -50,7 +50,8 @@ async def test_ws_positions_with_hip3_dexes_are_partial_and_ask_for_rest(
 
             session.rest_once.clear()
             session.client.markets["XYZ-TSLA/USDC:USDC"] = {"baseName": "xyz:TSLA", "id": "xyz:TSLA"}
-            await collector.on_position_update(binding.ref, [row])
+            # a changed position (the same one again would be dropped as a repeat)
+            await collector.on_position_update(binding.ref, [{**row, "contracts": 0.6}])
             await eventually(lambda: _published(redis_client, prefix, ex_id, 2), timeout_s=30)
             hip3 = (await _ours(redis_client, prefix, ex_id))[-1]
             assert hip3.partial, "a main-dex message must not close HIP-3 positions"

@@ -32,6 +32,13 @@ from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.ws_guard import guarded_class
 
 OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"
+WS_CACHE_OPTIONS: dict[str, Any] = {"ordersLimit": 100, "tradesLimit": 100, "newUpdates": True}
+"""ccxt keeps the last ``ordersLimit`` orders and ``tradesLimit`` fills each stream delivered
+(1,000 each by default, ~2-3 KB apiece, the bulk of a busy account's memory). With ``newUpdates``
+each ``watch_*`` call returns what arrived since the previous one, so the caches need to hold
+only what arrives while one message is handled; more than that in one go is caught by the
+reconciliation a full outbox asks for, or by the next audit. The normaliser remembers the fields
+a later update of an order may leave out."""
 CREDENTIAL_KEYS = frozenset({"apiKey", "secret", "password", "uid", "walletAddress", "privateKey", "token"})
 
 
@@ -83,7 +90,9 @@ class ClientFactory:
             "ssl_context": self._ssl,
             "timeout_on_exit": 0,
         }
-        config.update(self._overrides.get(venue, {}))
+        override = self._overrides.get(venue, {})
+        config.update(override)
+        config["options"] = {**WS_CACHE_OPTIONS, **override.get("options", {})}
         return config
 
     def _klass(self, venue: str) -> Any:

@@ -19,10 +19,12 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
+from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
 from fullon_account_service.redis_client import make_redis
@@ -39,7 +41,11 @@ class Timing:
     poll_interval_s: float = 60.0
     fast_poll_interval_s: float = 5.0
     silence_threshold_s: float = 120.0
-    overlap_ms: int = 60_000
+    clock_skew_ms: int = 5_000
+    """The venue clock skew assumed before (and unless) a larger one is measured; history
+    re-reads reach back twice the skew (``clock_skew``)."""
+    audit_interval_s: float = 300.0
+    """Longest time between two audits of an account whose streams are quiet."""
     ws_silence_s: float = 15.0
     """A socket that read no frame at all (data or pong) for this long is reopened; never less
     than 1.5x the venue's ping interval, so an idle account's socket is not cut."""
@@ -51,6 +57,8 @@ class Timing:
             poll_interval_s=poll,
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
             silence_threshold_s=max(2 * poll, 30.0),
+            clock_skew_ms=settings.clock_skew_ms,
+            audit_interval_s=max(settings.audit_interval_s, poll),
             ws_silence_s=settings.ws_silence_s,
         )
 
@@ -99,6 +107,7 @@ class ProducerContext:
             sensor=sensor,
             batch_size=settings.batch_size,
             retry=retry.publish,
+            states=PublishedStates(),
         )
         cursors = CursorStore(client, prefix=prefix)
         return cls(
@@ -115,7 +124,10 @@ class ProducerContext:
             detector=CapabilityDetector(),
             outbox=outbox,
             reconciler=Reconciler(
-                outbox, cursors, OpenOrderBook(client, prefix=prefix), overlap_ms=timing.overlap_ms
+                outbox,
+                cursors,
+                OpenOrderBook(client, prefix=prefix),
+                skew=ClockSkew(timing.clock_skew_ms),
             ),
             cursors=cursors,
             timing=timing,

@@ -37,13 +37,17 @@ from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
+from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.ws_backlog import held_back
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
 from fullon_account_service.supervisor import TaskSupervisor, restarting
 
 _log = get_logger("producers.live_collector")
 _WS_AUTH = "stream credentials rejected: "
+_MAX_HELD_BACK = 10
+"""Rounds of held-back rows taken before waiting on the stream again (``ws_backlog``)."""
 _WATCH = {
     "balance": "watch_balance",
     "orders": "watch_orders",
@@ -145,6 +149,8 @@ class LiveAccountCollector:
             return
         task = self._loops.pop(ex_id)
         self._refs.pop(ex_id, None)
+        if self.context.outbox.states is not None:
+            self.context.outbox.states.forget(ex_id)
         if task is not None:
             await self._tasks.cancel(task)
 
@@ -168,6 +174,7 @@ class LiveAccountCollector:
         batch = session.normaliser.orders(orders, Source.WS)
         await self.context.reconciler.track_orders(session, batch.envelopes)
         await self._publish(batch)
+        session.changed_since_audit = True
         if orders_move_split(session.ref.venue, batch):
             session.request_rest_once("balance")
 
@@ -183,14 +190,22 @@ class LiveAccountCollector:
         await self._publish(session.normaliser.positions(positions, Source.WS, complete=complete))
 
     async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
-        """Fills over WebSocket: published and awaited, then remembered so REST does not resend."""
+        """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
+
+        A new fill asks for the open orders once (a venue may report partial fills on its trade
+        channel only, as Kraken does), never for the history: audits and reconciliations read
+        that. Each fresh fill is a sample of the venue's clock skew."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self.context.outbox.publish(fresh, batch.dead)
-        session.remember_fills([e.event_id for e in fresh])
+        session.remember_fills(fresh)
         if fresh:
-            session.request_rest_once("orders")
+            skew = self.context.reconciler.skew
+            for e in fresh:
+                skew.observe(session.ref.venue, e.received_ms, e.exchange_ms)
+            session.changed_since_audit = True
+            session.request_rest_once(OPEN_ORDERS)
 
     def _session(self, exchange: Any) -> AccountSession:
         session = self.context.registry.get(account_ref(exchange).ex_id)
@@ -244,6 +259,11 @@ class LiveAccountCollector:
                 reconnecting = False
                 session.request_reconcile()
             await self._handle(session, kind, result)
+            for _ in range(_MAX_HELD_BACK):
+                rows = held_back(session.client, kind)
+                if not rows:
+                    break
+                await self._handle(session, kind, rows)
 
     def _stream_failed(
         self, session: AccountSession, kind: str, error: Exception, backoff: Attempts

@@ -11,6 +11,11 @@ Dead letters: ``put``/``publish`` wait the same way while ``max_dead`` wait; ``d
 bad-frame path, called from inside ccxt's reader, which cannot wait) keeps the letter past the
 bound and counts it. The sensor sees each wait (``on_backpressure``), each overflow and the depth.
 
+With a ``PublishedStates`` memory, an order, balance or position event that repeats the state last
+queued for it is dropped before it is queued (``published_state``); ``publish`` then also waits
+until everything queued before it is on the bus, so its caller may rely on the repeated state
+being there.
+
 One bad event never holds the others back: when a batch fails with an error that is not
 transient (an event that cannot be encoded, a reply Redis gives for that entry only), its events
 are published one by one; an event that fails while others of the batch go through is
@@ -35,6 +40,7 @@ from fullon_account_service.errors import TransientError, should_retry
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.normalise import DeadPayload
+from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.retry import PUBLISH_RETRY, RetryPolicy
 from fullon_account_service.supervisor import TaskSupervisor
@@ -66,7 +72,9 @@ class Outbox:
         max_dead: int = 10_000,
         batch_size: int = 500,
         retry: RetryPolicy = PUBLISH_RETRY,
+        states: PublishedStates | None = None,
     ) -> None:
+        self.states = states
         self._publisher = publisher
         self._redis = redis
         self._prefix = prefix
@@ -87,6 +95,9 @@ class Outbox:
         self.failures = 0
         self.waits = 0
         """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
+        self._queued = 0
+        self._settled = 0
+        self._progress = asyncio.Event()
 
     @property
     def pending(self) -> int:
@@ -103,20 +114,30 @@ class Outbox:
     async def put(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
         """Queue for publishing; waits only while a buffer is full."""
         await self._add_dead(dead)
-        for envelope in envelopes:
+        for envelope in self._fresh(envelopes):
             await self._append(_Item(envelope, None))
 
     async def publish(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
-        """Queue and wait until every envelope is on the bus (or dead-lettered as unpublishable)."""
+        """Queue and wait until every envelope is on the bus (or dead-lettered as unpublishable);
+        one dropped as a repeat: until its state, queued earlier, is."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
         await self._add_dead(dead)
-        for envelope in envelopes:
+        fresh = self._fresh(envelopes)
+        for envelope in fresh:
             future: asyncio.Future[None] = loop.create_future()
             futures.append(future)
             await self._append(_Item(envelope, future))
         if futures:
             await asyncio.gather(*futures)
+        if len(fresh) < len(envelopes):
+            target = self._queued
+            while self._settled < target:
+                self._progress.clear()
+                await self._progress.wait()
+
+    def _fresh(self, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
+        return envelopes if self.states is None else self.states.fresh(envelopes)
 
     def dead_nowait(self, letter: DeadPayload) -> None:
         """Queue a dead letter from code that cannot wait; past ``max_dead`` it is kept and counted."""
@@ -151,6 +172,7 @@ class Outbox:
                 self._space.clear()
                 await self._space.wait()
         self._items.append(item)
+        self._queued += 1
         self._wake.set()
 
     async def _run(self) -> None:
@@ -222,6 +244,7 @@ class Outbox:
             self._restore([f for f, _ in failed])
             raise _Unpublishable(f"{len(failed)} events: {failed[0][1]!r}")
         self._published(published)
+        self._settle(len(failed))
         for item, error in failed:
             self._dead.append(_unpublishable(item.envelope, error))
             _log.error(
@@ -234,6 +257,12 @@ class Outbox:
                 item.done.set_result(None)
         self._wake.set()
 
+    def _settle(self, count: int) -> None:
+        """``count`` more items left the buffer for good, in the order they were queued."""
+        self._settled += count
+        self._space.set()
+        self._progress.set()
+
     def _restore(self, items: list[_Item]) -> None:
         self._items.extendleft(reversed(items))
 
@@ -241,7 +270,7 @@ class Outbox:
         if not batch:
             return
         self.published += len(batch)
-        self._space.set()
+        self._settle(len(batch))
         counts: dict[tuple[str, str], int] = {}
         for item in batch:
             key = (item.envelope.kind, item.envelope.exchange)

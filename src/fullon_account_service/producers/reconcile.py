@@ -1,10 +1,13 @@
 """REST reads of one account, turned into events: the gap-filler behind every stream.
 
-Used three ways: by the poller each cycle for the kinds the strategy leaves to REST (and fills
-always), at start, and after every WebSocket reconnect for everything (``RECONCILE`` source), so
-whatever happened while a stream was down reaches the bus.
+Used four ways: by the poller each cycle for the kinds the strategy leaves to REST, in periodic
+audits of the kinds on WebSocket, at start and after every WebSocket reconnect for everything
+(``RECONCILE`` source), so whatever happened while a stream was down reaches the bus; and for the
+open orders alone after a WebSocket fill (``open_orders``: a venue may report partial fills on its
+trade channel only), which reads no history.
 
-- Fills are read from the Redis cursor (minus an overlap). A read cut short by the page budget or
+- Fills are read from the Redis cursor (minus an overlap: twice the venue's clock skew, see
+  ``clock_skew``). A read cut short by the page budget or
   a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
   on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
   cursor moves only after the fills before it are on the bus.
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history, venue_reads
+from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
@@ -32,6 +36,7 @@ from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.walk import Walk, step
 
 ALL_KINDS = ("balance", "orders", "positions", "fills")
+OPEN_ORDERS = "open_orders"
 _log = get_logger("producers.reconcile")
 
 
@@ -46,7 +51,7 @@ class Reconciler:
         cursors: CursorStore,
         open_orders: OpenOrderBook,
         *,
-        overlap_ms: int = 60_000,
+        skew: ClockSkew | None = None,
         lookback_ms: int = 6 * 24 * 3600 * 1000,
         clock_ms: Callable[[], int] = wall_ms,
         max_pages: int = history.MAX_PAGES,
@@ -56,7 +61,7 @@ class Reconciler:
         self._cursors = cursors
         self._order_cursors = cursors.named("order_cursor")
         self._open = open_orders
-        self._overlap = overlap_ms
+        self.skew = skew or ClockSkew(30_000)
         self._lookback = lookback_ms
         self._now = clock_ms
         self._max_pages = max_pages
@@ -66,16 +71,20 @@ class Reconciler:
         self._unknown: dict[int, set[str]] = {}
 
     async def run(self, session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
-        """Read ``kinds`` (balance, orders, positions, fills) once; errors propagate (ours)."""
+        """Read ``kinds`` (balance, orders or open_orders, positions, fills) once; errors
+        propagate (ours)."""
         wanted = set(kinds)
         if "balance" in wanted:
             await self.balance(session, source)
+        if "fills" in wanted and await self.fills(session, source) and "orders" not in wanted:
+            # Fills no stream reported: the orders they belong to may have changed unseen too.
+            session.rest_once.add("orders")
         if "orders" in wanted:
             await self.orders(session, source)
+        elif OPEN_ORDERS in wanted:
+            await self.open_orders(session, source)
         if "positions" in wanted:
             await self.positions(session, source)
-        if "fills" in wanted:
-            await self.fills(session, source)
 
     async def _put(self, batch: Batch) -> None:
         await self._outbox.put(batch.envelopes, batch.dead)
@@ -98,21 +107,28 @@ class Reconciler:
             rows.extend(await call)
         await self._put(session.normaliser.positions(rows, source, complete=True))
 
-    async def _cursor_walk(self, ex_id: int, started: int, *stores: CursorStore) -> Walk:
+    async def _cursor_walk(self, ex_id: int, started: int, overlap: int, *stores: CursorStore) -> Walk:
         """From the first of ``stores`` holding a cursor for ``ex_id``, minus the overlap."""
         for store in stores:
             cursor = await store.get(ex_id)
             if cursor is not None:
-                return Walk(max(cursor - self._overlap, 0))
-        return Walk(max(started - self._lookback - self._overlap, 0))
+                return Walk(max(cursor - overlap, 0))
+        return Walk(max(started - self._lookback - overlap, 0))
+
+    async def open_orders(self, session: AccountSession, source: Source) -> None:
+        """The open list alone: one call, no history, no probes (audits do those)."""
+        batch = session.normaliser.orders(await history.fetch_open_orders(session), source)
+        await self._outbox.publish(batch.envelopes, batch.dead)
+        await self._open.settle(session.ref.ex_id, batch.envelopes)
 
     async def orders(self, session: AccountSession, source: Source) -> None:
         """Open orders, closed history and probes of tracked orders, all on the bus before the
         tracked set forgets an order."""
         ex_id = session.ref.ex_id
         started = self._now()
+        overlap = self.skew.overlap_ms(session.ref.venue)
         walk = self._order_walks.get(ex_id) or await self._cursor_walk(
-            ex_id, started, self._order_cursors, self._cursors
+            ex_id, started, overlap, self._order_cursors, self._cursors
         )
         open_rows = await history.fetch_open_orders(session)
         read = await history.fetch_closed_orders(
@@ -131,7 +147,7 @@ class Reconciler:
             return
         self._order_walks.pop(ex_id, None)
         reached = outcome.reached_ms if outcome.reached_ms is not None else started
-        await self._order_cursors.advance(ex_id, reached - self._overlap)
+        await self._order_cursors.advance(ex_id, reached - overlap)
 
     async def _probe(
         self, session: AccountSession, source: Source, seen: list[Envelope], *, full: bool
@@ -160,18 +176,20 @@ class Reconciler:
         if len(missing) > len(probe):
             session.rest_once.add("orders")
 
-    async def fills(self, session: AccountSession, source: Source) -> None:
-        """Fills since the cursor, published before the cursor moves past them."""
+    async def fills(self, session: AccountSession, source: Source) -> int:
+        """Fills since the cursor, published before the cursor moves past them; how many were
+        not on the bus yet."""
         ex_id = session.ref.ex_id
         started = self._now()
-        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, self._cursors)
+        overlap = self.skew.overlap_ms(session.ref.venue)
+        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, self._cursors)
         read = await history.fetch_fills(session, walk.since_ms, walk.until_ms, started, self._max_pages)
         batch = session.normaliser.trades(read.rows, source)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self._outbox.publish(fresh, batch.dead)
-        session.remember_fills([e.event_id for e in fresh])
+        session.remember_fills(fresh)
         if fresh:
-            session.rest_once.add("orders")
+            session.changed_since_audit = True
         outcome = step(walk, read, started)
         if outcome.next is not None:
             self._fill_walks[ex_id] = outcome.next
@@ -183,11 +201,13 @@ class Reconciler:
                 resume_from_ms=outcome.next.since_ms,
                 gap_until_ms=outcome.next.until_ms,
             )
-            return
+            return len(fresh)
         self._fill_walks.pop(ex_id, None)
         reached = outcome.reached_ms if outcome.reached_ms is not None else started
         newest = max((e.exchange_ms or 0 for e in batch.envelopes), default=0)
-        await self._cursors.advance(ex_id, max(newest, reached - self._overlap))
+        cursor = await self._cursors.advance(ex_id, max(newest, reached - overlap))
+        session.forget_fills_before(cursor - overlap)
+        return len(fresh)
 
     async def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> None:
         """Orders a stream reported open: resolved against the venue after a restart if their

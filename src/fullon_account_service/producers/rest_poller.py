@@ -1,9 +1,13 @@
 """``RestAccountPoller``: one REST loop per account, one sleep per cycle.
 
-Each cycle reads what the strategy leaves to REST, plus fills always (the fill cursor moves here),
-plus any stream the collector reported down or silent. The first cycle, and the one after a
-WebSocket reconnect, reads everything (a reconciliation). The errors REST calls and Redis raise
-(translated to ours) never end the loop:
+Each cycle reads what the strategy leaves to REST, plus any stream the collector reported down or
+silent, plus what the collector asked for once (the open orders after a WebSocket fill). The
+first cycle, and the one after a WebSocket reconnect, reads everything (a reconciliation). The
+kinds on WebSocket are audited (everything read again from the cursors, as REST) so a message a
+stream lost still reaches the bus: at the poll interval while the streams report fills or orders,
+every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the cursors, so an audit
+reads what changed since the last one, plus twice the venue's clock skew. The errors REST calls
+and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
   the cursor has not moved, so nothing is lost, only later;
@@ -15,6 +19,7 @@ WebSocket reconnect, reads everything (a reconciliation). The errors REST calls 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +28,7 @@ from fullon_account_service.errors import AccountServiceError, CredentialsError,
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.reconcile import ALL_KINDS
+from fullon_account_service.producers.reconcile import ALL_KINDS, OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.retry import Attempts
 from fullon_account_service.supervisor import TaskSupervisor
@@ -91,16 +96,23 @@ class RestAccountPoller:
             "poll_interval": self.poll_interval,
         }
 
-    def _kinds(self, session: AccountSession, full: bool) -> tuple[str, ...]:
-        if full:
-            return ALL_KINDS
-        caps = self.context.detector.capabilities(session.ref)
-        kinds = {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
-        kinds |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
-        kinds |= session.rest_once
+    def _kinds(self, session: AccountSession, full: bool) -> tuple[tuple[str, ...], bool]:
+        """What this cycle reads, and whether it is an audit (or a reconciliation)."""
+        audit = full or self._audit_due(session)
+        kinds = set(ALL_KINDS) if audit else set(session.rest_once)
         session.rest_once = set()
-        kinds.add("fills")
-        return tuple(k for k in ALL_KINDS if k in kinds)
+        if not audit:
+            caps = self.context.detector.capabilities(session.ref)
+            kinds |= {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
+            kinds |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
+        return tuple(k for k in (*ALL_KINDS, OPEN_ORDERS) if k in kinds), audit
+
+    def _audit_due(self, session: AccountSession) -> bool:
+        if session.last_audit_at is None:
+            return True
+        timing = self.context.timing
+        every = self.poll_interval if session.changed_since_audit else timing.audit_interval_s
+        return time.monotonic() - session.last_audit_at >= every
 
     async def _run(self, ref: AccountRef) -> None:
         ctx = self.context
@@ -135,9 +147,7 @@ class RestAccountPoller:
         ctx = self.context
         ref = session.ref
         try:
-            await ctx.reconciler.run(
-                session, self._kinds(session, full), Source.RECONCILE if full else Source.REST
-            )
+            await self._read(session, full)
         except RateLimited as e:
             ctx.sensor.on_rate_limited(ref.venue)
             delay = backoff.next(at_least_s=e.retry_after_s or 0.0)
@@ -160,6 +170,19 @@ class RestAccountPoller:
         session.error = None
         ctx.set_status(ref.ex_id, "running", "collecting")
         return None, True
+
+    async def _read(self, session: AccountSession, full: bool) -> None:
+        """One cycle's reads; an audit that fails leaves the account due for another."""
+        kinds, audit = self._kinds(session, full)
+        if audit:
+            session.changed_since_audit = False
+        try:
+            await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
+        except BaseException:
+            session.changed_since_audit |= audit
+            raise
+        if audit:
+            session.last_audit_at = time.monotonic()
 
     @staticmethod
     async def _sleep(session: AccountSession, delay: float, wakeable: bool, min_gap_s: float) -> None:

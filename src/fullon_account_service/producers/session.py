@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import (
     AccountServiceError,
     ConfigError,
@@ -40,6 +41,9 @@ DeadLetterSink = Callable[[DeadPayload], None]
 """Takes a dead letter without waiting (``Outbox.dead_nowait``)."""
 
 _log = get_logger("producers.session")
+MAX_REMEMBERED_FILLS = 1_000
+"""Past this, a re-read may send a fill again (same event id, the sinks drop it): a busy account
+costs no more memory than a quiet one."""
 
 
 @dataclass(slots=True)
@@ -60,11 +64,16 @@ class AccountSession:
     """Streams currently silent or down: while non-empty the poller runs at its fast interval."""
     last_ws_at: dict[str, float] = field(default_factory=dict)
     rest_once: set[str] = field(default_factory=set)
-    """Kinds the poller should read on its next cycle only (e.g. orders after a new fill)."""
+    """Kinds the poller should read on its next cycle only (e.g. open orders after a new fill)."""
     reconcile_requested: bool = False
     """Set after a WebSocket reconnect: the poller's next cycle reads everything."""
-    published_fills: dict[str, None] = field(default_factory=dict)
-    """Event ids of fills already on the bus (bounded, oldest dropped): re-reads are not re-sent."""
+    changed_since_audit: bool = False
+    """A stream reported fills or orders since the last audit: the next one comes sooner."""
+    last_audit_at: float | None = None
+    """``time.monotonic()`` of the last audit or reconciliation that completed."""
+    published_fills: dict[str, int] = field(default_factory=dict)
+    """Event id -> exchange time of fills already on the bus, so re-reads do not send them again;
+    bounded in count and forgotten once the fill cursor is past them (``forget_fills_before``)."""
     refs: int = 0
     dead_letter: DeadLetterSink | None = None
     bad_frames: int = 0
@@ -102,11 +111,17 @@ class AccountSession:
             self.dead_letter(letter)
         self.request_reconcile()
 
-    def remember_fills(self, event_ids: list[str], limit: int = 20_000) -> None:
-        for event_id in event_ids:
-            self.published_fills[event_id] = None
+    def remember_fills(self, fills: list[Envelope], limit: int = MAX_REMEMBERED_FILLS) -> None:
+        for fill in fills:
+            self.published_fills[fill.event_id] = fill.exchange_ms or 0
         while len(self.published_fills) > limit:
             self.published_fills.pop(next(iter(self.published_fills)))
+
+    def forget_fills_before(self, time_ms: int) -> None:
+        """Fills older than ``time_ms`` (where the next re-read starts) cannot be read again."""
+        old = [event_id for event_id, at in self.published_fills.items() if at < time_ms]
+        for event_id in old:
+            del self.published_fills[event_id]
 
     def request_poll(self, reason: str) -> None:
         self.fast_poll.add(reason)

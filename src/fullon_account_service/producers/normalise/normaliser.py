@@ -42,7 +42,7 @@ from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
 
-_MAX_KNOWN_ORDERS = 10_000
+_MAX_KNOWN_ORDERS = 500
 _MAX_DEAD_BYTES = 64 * 1024
 _IMMUTABLE_ORDER_FIELDS = ("symbol", "side", "type", "amount", "price")
 
@@ -189,6 +189,7 @@ class Normaliser:
             row = {**row, **{f: known[f] for f in missing if f in known}}
         facts = {f: row[f] for f in _IMMUTABLE_ORDER_FIELDS if row.get(f) not in (None, "")}
         if facts:
+            self._known.pop(key, None)  # the least recently seen order goes first
             self._known[key] = {**known, **facts}
             if len(self._known) > _MAX_KNOWN_ORDERS:
                 self._known.pop(next(iter(self._known)))

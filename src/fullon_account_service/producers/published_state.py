@@ -1,0 +1,155 @@
+"""The last state queued for the bus, per account: an event that repeats it is not sent again.
+
+REST audits and reconciliations read again what the streams already said (open orders, the
+closed orders and balances of the overlap), and a venue pushes an unchanged balance or position
+snapshot now and then. Sinks keep the latest state, so a repeat only costs bus traffic, storage
+work and CPU; this memory drops it before it is queued. Fills never pass through here (their own
+memory is the session's ``published_fills``).
+
+What counts as the same state:
+- an order: same status, filled, average, fee (and fee currency), price, volume and trigger price;
+- a balance: per currency, the same free/used/total; a complete snapshot repeats only the last
+  complete snapshot, and only while no partial update was queued since;
+- a position: the same, per symbol (a complete snapshot likewise).
+
+"Latest wins" holds because an event is compared with the last state *queued* for the same
+order, currency or symbol, never with an older one: a state that differs from the latest, even
+one seen before, goes out. The memory lives in the process, so a restarted producer publishes
+its first state of everything again. It is bounded per account in count (the oldest-updated
+entries go first) and in age (an entry not refreshed for ``max_age_s`` is forgotten); forgetting
+only ever lets a repeat through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from fullon_account_service.contract import BalanceSnapshot, Envelope, OrderUpdate, PositionSnapshot
+
+MAX_ENTRIES_PER_ACCOUNT = 500
+"""Orders (open ones and those closed within a re-read's reach), currencies and symbols."""
+MAX_AGE_S = 900.0
+"""Three default audit intervals: what an audit or an open-order read lists again is refreshed
+well before it expires; what no read lists any more need not be remembered."""
+
+_encode = msgspec.json.Encoder().encode
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Account:
+    entries: OrderedDict[Key, tuple[Any, float]] = field(default_factory=OrderedDict)
+    whole: dict[str, bytes] = field(default_factory=dict)
+    """Kind -> the last complete snapshot of that kind, while no partial one followed it."""
+
+
+class PublishedStates:
+    def __init__(
+        self,
+        *,
+        max_entries: int = MAX_ENTRIES_PER_ACCOUNT,
+        max_age_s: float = MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max = max_entries
+        self._max_age = max_age_s
+        self._clock = clock
+        self._accounts: dict[int, _Account] = {}
+        self.repeats = 0
+        """Events dropped as repeats since start (the sensor's view of what this saves)."""
+
+    def fresh(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
+        """The envelopes that change a state (or carry no state: fills), remembered as queued."""
+        now = self._clock()
+        out = []
+        for envelope in envelopes:
+            if self._changes(envelope, now):
+                out.append(envelope)
+            else:
+                self.repeats += 1
+        return out
+
+    def forget(self, ex_id: int) -> None:
+        """An account no longer collected here: its next start publishes everything again."""
+        self._accounts.pop(ex_id, None)
+
+    def entries(self, ex_id: int) -> int:
+        account = self._accounts.get(ex_id)
+        return len(account.entries) if account is not None else 0
+
+    def _changes(self, envelope: Envelope, now: float) -> bool:
+        payload = envelope.payload
+        if not isinstance(payload, OrderUpdate | BalanceSnapshot | PositionSnapshot):
+            return True
+        account = self._accounts.get(envelope.ex_id)
+        if account is None:
+            account = self._accounts[envelope.ex_id] = _Account()
+        self._expire(account, now)
+        changed = self._changed(account, payload, now)
+        self._bound(account)
+        return changed
+
+    def _changed(
+        self, account: _Account, payload: OrderUpdate | BalanceSnapshot | PositionSnapshot, now: float
+    ) -> bool:
+        if isinstance(payload, OrderUpdate):
+            return _put(account, {("o", payload.ex_order_id): _order_state(payload)}, now)
+        if isinstance(payload, BalanceSnapshot):
+            kind = "b"
+            states: dict[Key, Any] = {(kind, c): _encode(b) for c, b in payload.balances.items()}
+        else:
+            kind = "p"
+            states = {(kind, p.symbol): _encode(p) for p in payload.positions}
+        if payload.partial:
+            account.whole.pop(kind, None)
+            return _put(account, states, now)
+        whole = _encode(payload)
+        changed = account.whole.get(kind) != whole
+        account.whole[kind] = whole
+        for key in [k for k in account.entries if k[0] == kind and k not in states]:
+            del account.entries[key]
+        _put(account, states, now)
+        return changed
+
+    def _expire(self, account: _Account, now: float) -> None:
+        entries = account.entries
+        while entries:
+            key, (_, at) = next(iter(entries.items()))
+            if now - at < self._max_age:
+                return
+            del entries[key]
+            account.whole.pop(key[0], None)
+
+    def _bound(self, account: _Account) -> None:
+        while len(account.entries) > self._max:
+            key, _ = account.entries.popitem(last=False)
+            account.whole.pop(key[0], None)
+
+
+def _order_state(order: OrderUpdate) -> tuple[Any, ...]:
+    return (
+        order.status,
+        order.filled,
+        order.average,
+        order.fee,
+        order.fee_currency,
+        order.price,
+        order.volume,
+        order.trigger_price,
+    )
+
+
+def _put(account: _Account, states: dict[Key, Any], now: float) -> bool:
+    """Remember ``states`` as the latest; True if any of them differs from what was remembered."""
+    changed = False
+    for key, state in states.items():
+        old = account.entries.pop(key, None)
+        changed = changed or old is None or old[0] != state
+        account.entries[key] = (state, now)
+    return changed

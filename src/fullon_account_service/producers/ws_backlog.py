@@ -1,0 +1,31 @@
+"""Updates ccxt holds back: what a stream delivered while no ``watch_*`` call was waiting.
+
+ccxt hands a message to a ``watch_*`` call only through a pending future (``Client.resolve``
+resolves one if there is one), and caches the message's rows meanwhile. A row that arrives while
+the collector is busy publishing the previous batch is therefore handed over only with the *next*
+message on that channel: the tail of a burst of fills would wait for the account's next fill, or
+for the next REST audit. After each handled message the collector takes those rows from the
+cache itself, the way ``watch_*`` does with ``newUpdates`` (``getLimit`` marks them consumed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ccxt.async_support.base.ws.cache import ArrayCache
+
+_CACHES = {"orders": "orders", "my_trades": "myTrades"}
+
+
+def held_back(client: Any, kind: str) -> list[Any]:
+    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+    name = _CACHES.get(kind)
+    cache = getattr(client, name, None) if name else None
+    # ``_clear_all_updates`` is set once the new rows were taken, until the next row arrives
+    if not isinstance(cache, ArrayCache) or cache._clear_all_updates:
+        return []
+    count = cache.getLimit(None, None) or 0
+    if count <= 0:
+        return []
+    rows: list[Any] = client.filter_by_symbol_since_limit(cache, None, None, count, True)
+    return rows

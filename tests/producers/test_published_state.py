@@ -1,0 +1,188 @@
+"""A state is published once per change; "latest wins" survives; the memory stays bounded.
+
+Each verdict is checked both ways: the repeat is dropped, and a changed (or older, or forgotten)
+state goes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.bus.streams import stream_key
+from fullon_account_service.contract import (
+    BalanceSnapshot,
+    CurrencyBalance,
+    Envelope,
+    OrderStatus,
+    OrderUpdate,
+    Payload,
+    Position,
+    PositionSide,
+    PositionSnapshot,
+    Side,
+    Source,
+    TradeFill,
+    event_id,
+)
+from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.published_state import PublishedStates
+
+_stamp = iter(range(1_700_000_000_000, 1_800_000_000_000))
+
+
+def envelope(payload: Payload, ex_id: int = 1) -> Envelope:
+    """Every envelope its own time (and event id), as successive reads of one state would be."""
+    at = next(_stamp)
+    return Envelope(
+        event_id=event_id(ex_id, payload, at),
+        ex_id=ex_id,
+        uid=1,
+        exchange="kraken",
+        source=Source.REST,
+        received_ms=at,
+        exchange_ms=at,
+        payload=payload,
+    )
+
+
+def order(status: OrderStatus = OrderStatus.OPEN, filled: float = 0.0, order_id: str = "O1") -> Envelope:
+    return envelope(
+        OrderUpdate(
+            ex_order_id=order_id,
+            symbol="BTC/USD",
+            side=Side.BUY,
+            order_type="limit",
+            status=status,
+            price=100.0,
+            volume=1.0,
+            filled=filled,
+            updated_ms=next(_stamp),
+        )
+    )
+
+
+def balance(partial: bool = False, **totals: float) -> Envelope:
+    rows = {c: CurrencyBalance(total=t, free=t, used=0.0) for c, t in totals.items()}
+    return envelope(BalanceSnapshot(balances=rows, partial=partial))
+
+
+def positions(*rows: tuple[str, float], partial: bool = False) -> Envelope:
+    items = [
+        Position(symbol=s, side=PositionSide.LONG if v else PositionSide.FLAT, volume=abs(v)) for s, v in rows
+    ]
+    return envelope(PositionSnapshot(positions=items, partial=partial))
+
+
+def fill(trade_id: str) -> Envelope:
+    return envelope(
+        TradeFill(
+            ex_trade_id=trade_id,
+            ex_order_id="O1",
+            symbol="BTC/USD",
+            side=Side.BUY,
+            price=100.0,
+            volume=1.0,
+            cost=100.0,
+            time_ms=1,
+        )
+    )
+
+
+def test_an_order_state_goes_out_once_and_every_change_goes_out() -> None:
+    states = PublishedStates()
+    sent = [
+        states.fresh([e])
+        for e in (
+            order(),
+            order(),  # repeat (another read, another time)
+            order(filled=0.5),
+            order(filled=0.5),  # repeat
+            order(OrderStatus.CLOSED, 1.0),
+            order(OrderStatus.CLOSED, 1.0),  # repeat
+        )
+    ]
+    assert [len(s) for s in sent] == [1, 0, 1, 0, 1, 0]
+    assert states.repeats == 3
+
+
+def test_latest_wins_a_state_seen_before_goes_out_again_when_it_differs_from_the_last() -> None:
+    states = PublishedStates()
+    assert states.fresh([order(filled=0.5)])
+    assert states.fresh([order(filled=0.2)])  # an older read arriving late: still the latest queued
+    assert states.fresh([order(filled=0.5)]), "the state seen first is not the latest queued any more"
+
+
+def test_fills_are_never_dropped_here() -> None:
+    states = PublishedStates()
+    same = fill("T1")
+    assert states.fresh([same, same]) == [same, same]
+
+
+def test_balances_complete_snapshots_repeat_only_the_last_complete_one_without_partials_since() -> None:
+    states = PublishedStates()
+    assert states.fresh([balance(USD=10, BTC=1)])
+    assert not states.fresh([balance(USD=10, BTC=1)])
+    assert states.fresh([balance(USD=11, BTC=1)])
+    assert not states.fresh([balance(True, USD=11)]), "a partial repeating each currency is a repeat"
+    assert states.fresh([balance(True, USD=12)])
+    assert states.fresh([balance(USD=11, BTC=1)]), "after a partial, a complete snapshot goes out"
+    assert not states.fresh([balance(USD=11, BTC=1)])
+    assert states.fresh([balance(USD=11)]), "a currency gone from a complete snapshot is a change"
+
+
+def test_positions_per_symbol() -> None:
+    states = PublishedStates()
+    assert states.fresh([positions(("BTC/USDT:USDT", 1.0), ("ETH/USDT:USDT", 2.0))])
+    assert not states.fresh([positions(("BTC/USDT:USDT", 1.0), ("ETH/USDT:USDT", 2.0))])
+    assert not states.fresh([positions(("ETH/USDT:USDT", 2.0), partial=True)])
+    assert states.fresh([positions(("ETH/USDT:USDT", 0.0), partial=True)]), "closing a symbol is a change"
+    assert states.fresh([positions(("BTC/USDT:USDT", 1.0))])
+    assert not states.fresh([positions(("BTC/USDT:USDT", 1.0))])
+
+
+def test_a_new_memory_after_a_restart_or_a_forgotten_account_publishes_the_first_state_again() -> None:
+    first = PublishedStates()
+    assert first.fresh([order()])
+    assert PublishedStates().fresh([order()]), "a restarted producer publishes its first state"
+    first.forget(1)
+    assert first.fresh([order()])
+
+
+def test_the_memory_is_bounded_in_count_and_age_and_forgetting_lets_a_repeat_through() -> None:
+    now = [0.0]
+    states = PublishedStates(max_entries=3, max_age_s=10.0, clock=lambda: now[0])
+    for n in range(5):
+        assert states.fresh([order(order_id=f"O{n}")])
+    assert states.entries(1) == 3
+    assert states.fresh([order(order_id="O0")]), "evicted by count: sent again"
+    assert not states.fresh([order(order_id="O4")])
+    now[0] = 11.0
+    assert states.fresh([order(order_id="O4")]), "expired: sent again"
+    assert states.entries(1) == 1
+    assert states.fresh([balance(USD=1)]) and not states.fresh([balance(USD=1)])
+    now[0] = 22.0
+    assert states.fresh([balance(USD=1)]), "an expired currency makes the complete snapshot unknown"
+
+
+async def test_publish_of_a_repeat_waits_until_the_state_queued_before_it_is_on_the_bus(
+    redis_client: aioredis.Redis,
+) -> None:
+    prefix = "h7test:"
+    outbox = Outbox(
+        Publisher(redis_client, prefix=prefix), redis_client, prefix=prefix, states=PublishedStates()
+    )
+    closed = order(OrderStatus.CLOSED, 1.0)
+    await outbox.put([closed])  # queued by a stream, not yet flushed: the flusher has not started
+    waiting = asyncio.ensure_future(outbox.publish([order(OrderStatus.CLOSED, 1.0)]))
+    await asyncio.sleep(0)
+    assert not waiting.done(), "a repeat's publish returned before its state reached the bus"
+    outbox.start()
+    try:
+        async with asyncio.timeout(30):
+            await waiting
+        assert await redis_client.xlen(stream_key(prefix, "order")) == 1
+    finally:
+        await outbox.close()

@@ -1,0 +1,36 @@
+"""Rows ccxt cached while no ``watch_*`` call waited are taken once, and never twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt.pro
+from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
+
+from fullon_account_service.producers.ws_backlog import held_back
+
+
+def _row(n: int) -> dict[str, Any]:
+    return {"id": f"T{n}", "symbol": "BTC/USD", "timestamp": 1_700_000_000_000 + n}
+
+
+async def test_rows_cached_after_a_watch_returned_are_taken_once() -> None:
+    client = ccxt.pro.kraken()
+    try:
+        cache = ArrayCacheBySymbolById(100)
+        client.myTrades = cache
+        cache.append(_row(1))
+        cache.getLimit(None, None)  # what watch_my_trades does when it hands rows over
+        assert held_back(client, "my_trades") == [], "rows already handed over are not taken again"
+
+        cache.append(_row(2))
+        cache.append(_row(3))
+        assert [r["id"] for r in held_back(client, "my_trades")] == ["T2", "T3"]
+        assert held_back(client, "my_trades") == []
+
+        cache.append(_row(2))  # an update of a row taken before comes again
+        assert [r["id"] for r in held_back(client, "my_trades")] == ["T2"]
+        assert held_back(client, "orders") == [], "no order cache yet: nothing held back"
+        assert held_back(client, "balance") == []
+    finally:
+        await client.close()

@@ -9,6 +9,10 @@ interleaved (every invocation once per round) so that noise hits all of them ali
 median of ``--rounds`` (5) is kept. ``demo (first frame)`` is the time until the demo's first
 line reaches its output, the process then being stopped.
 
+The ``floor:`` rows import only the libraries a command that reads the database cannot do
+without (typer; SQLAlchemy's asyncio extension, which imports its ORM, with the backend's async
+dialect; our models), so a command's time can be told apart from its libraries' own import cost.
+
     uv run python bench/cli_startup.py [--rounds 5]
 """
 
@@ -70,12 +74,30 @@ def first_line(argv: list[str], env: dict[str, str]) -> Sample:
             proc.wait()
 
 
+def floors(env: dict[str, str]) -> dict[str, str]:
+    """Row name -> the imports it times (see the module docstring)."""
+    dialect = (
+        "sqlalchemy.dialects.postgresql.asyncpg, asyncpg"
+        if env.get("DATABASE_URL", "").startswith("postgresql")
+        else "sqlalchemy.dialects.sqlite.aiosqlite, aiosqlite"
+    )
+    engine = f"typer, sqlalchemy.ext.asyncio, {dialect}"
+    return {
+        "floor: typer": "typer",
+        "floor: typer + pydantic": "typer, pydantic",
+        "floor: typer + SQLAlchemy async + dialect": engine,
+        "floor: ... + our models": f"{engine}, fullon_account_service.storage.db.models",
+    }
+
+
 def cases(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
     bad = {**env, **BAD}
     run: dict[str, Callable[[], Sample]] = {
         "python -c pass (baseline)": lambda: timed([sys.executable, "-c", "pass"], env, {0}),
         "--help": lambda: timed([ENTRY, "--help"], env, {0}),
     }
+    for name, modules in floors(env).items():
+        run[name] = lambda m=modules: timed([sys.executable, "-c", f"import {m}"], env, {0})
     for name in COMMANDS:
         run[f"{name} --help"] = lambda name=name: timed([ENTRY, name, "--help"], env, {0})
     for words in (["accounts", "list"], ["accounts", "add"], ["db", "upgrade"]):
@@ -90,6 +112,10 @@ def cases(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
     ):
         run[f"{' '.join(words)}, configuration error"] = lambda w=words: timed([ENTRY, *w], bad, {2})
     run["accounts list"] = lambda: timed([ENTRY, "accounts", "list"], env, {0})
+    run["accounts remove --ex-id 999 (unknown, exit 1)"] = lambda: timed(
+        [ENTRY, "accounts", "remove", "--ex-id", "999"], env, {1}
+    )
+    run["dlq list"] = lambda: timed([ENTRY, "dlq", "list"], env, {0})
     run["db current"] = lambda: timed([ENTRY, "db", "current"], env, {0})
     run["pnl --ex-id 999 (unknown, exit 2)"] = lambda: timed([ENTRY, "pnl", "--ex-id", "999"], env, {2})
     run["health"] = lambda: timed([ENTRY, "health"], env, {0, 1})

@@ -6,7 +6,8 @@ commit), so running producers pick the account up or drop it at once instead of 
 re-read. ``check_account`` makes one authenticated call (``fetch_balance``) through the same
 credential resolver and client factory the producers use, so "ok" here means the producer will
 get in too. Nothing here returns or prints a secret: errors carry the class name and a redacted
-message.
+message. The repositories and the change notice are imported by the commands that write: ``list``
+reads the models alone, and starts faster for it.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import AccountServiceError, ConfigError, CredentialsError
 from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
-from fullon_account_service.producers.discovery import notify_exchanges_changed
 from fullon_account_service.redaction import redact_text
-from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Exchange, User
 
@@ -93,6 +92,9 @@ async def add_account(
     test: bool = False,
 ) -> Exchange:
     """Creates the user and the exchange kind when missing; refuses a second account of one name."""
+    from fullon_account_service.producers.discovery import notify_exchanges_changed
+    from fullon_account_service.storage.db.context import DatabaseContext
+
     if not known_exchange(exchange):
         raise ConfigError(f"{exchange!r} is not a ccxt.pro exchange id (e.g. kraken, bybit, hyperliquid)")
     async with DatabaseContext(factory) as db:
@@ -146,6 +148,9 @@ def _credential_state(resolver: CredentialResolver, ex_id: int) -> tuple[str, st
 
 async def remove_account(factory: async_sessionmaker[AsyncSession], ex_id: int, *, deactivate: bool) -> bool:
     """Delete the row, or only switch it off; orders and trades stay either way. False: no such ex_id."""
+    from fullon_account_service.producers.discovery import notify_exchanges_changed
+    from fullon_account_service.storage.db.context import DatabaseContext
+
     async with DatabaseContext(factory) as db:
         if deactivate:
             found = await db.exchanges.set_active(ex_id, False)
@@ -166,6 +171,7 @@ async def check_account(
     """One ``fetch_balance`` with the account's credentials, against the venue (or its override)."""
     from fullon_account_service.producers.ccxt_errors import translate
     from fullon_account_service.producers.clients import ClientFactory, load_overrides
+    from fullon_account_service.storage.db.context import DatabaseContext
 
     async with DatabaseContext(factory) as db:
         row = await db.exchanges.get(ex_id)

@@ -18,9 +18,20 @@ from fullon_account_service.cli.app import COMMANDS
 from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
 from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
 
-HEAVY = ("ccxt", "matplotlib", "sqlalchemy", "alembic", "aiohttp", "fakeredis")
-WRAPPER = f"""
-import json, sys
+REPOSITORIES = "fullon_account_service.storage.db.repositories"
+HEAVY = (
+    "ccxt",
+    "matplotlib",
+    "sqlalchemy",
+    "alembic",
+    "aiohttp",
+    "fakeredis",
+    "pydantic",
+    REPOSITORIES,
+)
+"""Never imported by help or a configuration error; ``run`` reports which of ``watch`` were."""
+WRAPPER = """
+import json, os, sys
 from fullon_account_service.cli.app import main
 sys.argv = ["fullon-account", *sys.argv[1:]]
 try:
@@ -29,17 +40,20 @@ except SystemExit as e:
     code = e.code
 else:
     code = 0
-print(json.dumps({{"code": code, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}), file=sys.stderr)
+watched = json.loads(os.environ["CLI_IMPORTS_WATCH"])
+print(json.dumps({"code": code, "heavy": [m for m in watched if m in sys.modules]}), file=sys.stderr)
 """
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, watch: tuple[str, ...] = HEAVY
+) -> tuple[int, list[str], str]:
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {}), "CLI_IMPORTS_WATCH": json.dumps(watch)},
     )
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     return report["code"], report["heavy"], proc.stdout + proc.stderr
@@ -136,3 +150,62 @@ def test_commands_that_talk_to_no_exchange_never_import_ccxt(words: list[str], t
     code, heavy, output = run(*words, env=env)
     assert code in (0, 1, 2), output
     assert "ccxt" not in heavy and "matplotlib" not in heavy, output
+
+
+def test_subcommand_help_offers_no_shell_completion() -> None:
+    """Completion is installed for the whole program, never per subcommand."""
+    for words in (["db"], ["pnl"], ["accounts", "list"]):
+        _, _, output = run(*words, "--help", env={"COLUMNS": "200"})
+        assert "completion" not in output, words
+
+
+@pytest.mark.parametrize(("words", "suggestion"), [(["acounts", "list"], "'accounts'"), (["pnll"], "'pnl'")])
+def test_a_mistyped_command_gets_a_suggestion(words: list[str], suggestion: str) -> None:
+    """Before the settings are read: a typo is news even when the environment is wrong too."""
+    code, heavy, output = run(*words, env={"ACCOUNT_POLL_INTERVAL": "often", "COLUMNS": "200"})
+    assert code == 2, output
+    assert f"No such command '{words[0]}'. Did you mean {suggestion}?" in output
+    assert "configuration error" not in output
+    assert heavy == []
+
+
+def test_a_mistyped_subcommand_gets_a_suggestion() -> None:
+    code, _, output = run("accounts", "lsit", env={"COLUMNS": "200"})
+    assert code == 2 and "No such command 'lsit'. Did you mean 'list'?" in output, output
+
+
+def test_a_command_nothing_like_any_gets_no_suggestion() -> None:
+    code, _, output = run("frobnicate", env={"COLUMNS": "200"})
+    assert code == 2 and "No such command 'frobnicate'" in output and "Did you mean" not in output
+
+
+LIGHT = [
+    (["db", "current"], {"alembic", "structlog", "pydantic", REPOSITORIES}),
+    (["accounts", "list"], {"alembic", "structlog", "pydantic", REPOSITORIES}),
+    # typer checks the value of --ex-id through pydantic: its cost is typer's.
+    (["pnl", "--ex-id", "1"], {"alembic", "structlog", REPOSITORIES}),
+]
+
+
+@pytest.mark.parametrize(("words", "absent"), LIGHT, ids=[" ".join(w) for w, _ in LIGHT])
+def test_reads_of_a_migrated_database_import_no_migration_tool_nor_logging(
+    words: list[str], absent: set[str], tmp_path: Path
+) -> None:
+    """Alembic (half a second), structlog and the repositories stay out of a read; an embedded
+    database is migrated once beforehand, as a first command would have done."""
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, _, output = run("db", "upgrade", env=env)
+    assert code == 0, output
+    code, heavy, output = run(*words, env=env, watch=(*HEAVY, "structlog"))
+    assert code in (0, 2), output
+    assert "sqlalchemy" in heavy, "the read went to the database"
+    assert absent.isdisjoint(heavy), f"{' '.join(words)} imported {absent & set(heavy)}"
+
+
+def test_accounts_list_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) -> None:
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run("accounts", "list", "--json", env=env)
+    assert code == 0, output
+    assert "[]" in output and "alembic" in heavy
+    code, _, output = run("db", "current", env=env)
+    assert code == 0 and "at revision none" not in output, output

@@ -2,8 +2,10 @@
 
 Credentials never pass through here: ``add`` says which variables or secrets-file entry to set,
 ``list`` only says whether they are found, ``test`` reports ok or the error class with a redacted
-message. On the embedded SQLite database the schema is brought up to date first, so these work
-on a fresh install; PostgreSQL is migrated by ``db upgrade`` (a deploy step).
+message. On the embedded SQLite database a command that finds a table or column missing (a fresh
+install, an older schema) brings the schema up to date and runs once more, so these work on a
+fresh install without paying for Alembic on every run; PostgreSQL is migrated by ``db upgrade``
+(a deploy step).
 
 Each command imports its operations and the database layer when it runs: they pull in ccxt and
 SQLAlchemy, which take seconds to import, and the app imports this module for every command.
@@ -36,21 +38,29 @@ accounts_app = typer.Typer(
     name="accounts",
     help="Add, list, remove and test the exchange accounts the producers watch.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 
 async def with_database(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
+    """Run ``work``; on SQLite, a schema that lacks what it needs is upgraded and ``work`` run again
+    (its transaction was rolled back, so nothing is done twice)."""
+    from fullon_account_service.errors import StorageUnavailable
     from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 
-    if settings.is_sqlite:
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            return await work(make_session_factory(engine))
+        except StorageUnavailable:
+            if not settings.is_sqlite:
+                raise
         from fullon_account_service.storage.db.migrate import upgrade
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
         await upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
         return await work(make_session_factory(engine))
     finally:
         await engine.dispose()

@@ -18,10 +18,12 @@ that ``fullon-account --help`` shows for it.
 from __future__ import annotations
 
 import importlib
+from difflib import get_close_matches
 from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+from typer.models import DefaultPlaceholder
 
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
@@ -49,22 +51,65 @@ _LISTING = "fullon_account.listing"
 """``ctx.meta`` flag: the group's help is being drawn, so a command only needs its name and help."""
 
 
+class _FalseHelpFlag:
+    """``--help`` defaulting to ``False`` rather than typer's ``None``.
+
+    typer checks every option's value through a pydantic ``TypeAdapter`` unless the value is a
+    bool already, and importing pydantic for that costs about 0.2 s: with ``None`` as its default,
+    the help flag alone made every command pay it to learn that help was not asked for.
+    """
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
+
+class _Command(_FalseHelpFlag, TyperCommand):
+    pass
+
+
+class _Group(_FalseHelpFlag, TyperGroup):
+    pass
+
+
+def _false_help_flags(app: typer.Typer) -> typer.Typer:
+    """``app`` with its group and commands built by the classes above (unless they name their own)."""
+    if app.info.cls is None or isinstance(app.info.cls, DefaultPlaceholder):
+        app.info.cls = _Group
+    for command in app.registered_commands:
+        if command.cls in (None, TyperCommand):
+            command.cls = _Command
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _false_help_flags(group.typer_instance)
+    return app
+
+
 def load_command(name: str) -> Any:
     """The click command (or group) of ``COMMANDS[name]``: imports its module."""
     module, _, attr = COMMANDS[name].target.partition(":")
     obj = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
     if isinstance(obj, typer.Typer):
-        return typer.main.get_command(obj)
-    single = typer.Typer()
-    single.command(name)(obj)
+        return typer.main.get_command(_false_help_flags(obj))
+    single = typer.Typer(add_completion=False)
+    single.command(name, cls=_Command)(obj)
     return typer.main.get_command(single)
+
+
+def unknown_command(name: str) -> str:
+    """typer's message for a mistyped command, with its suggestion, from the registry's names."""
+    matches = get_close_matches(name, list(COMMANDS))
+    suggestion = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+    return f"No such command {name!r}.{suggestion}"
 
 
 def _help_requested(ctx: Any, args: list[str]) -> bool:
     return any(arg in ctx.help_option_names for arg in args)
 
 
-class _LazyGroup(TyperGroup):
+class _LazyGroup(_FalseHelpFlag, TyperGroup):
     # ``ctx`` and the commands are click types, which typer has vendored since 0.2x: ``Any`` keeps
     # this working whichever click typer ships with.
     def list_commands(self, ctx: Any) -> list[str]:
@@ -85,8 +130,16 @@ class _LazyGroup(TyperGroup):
             ctx.meta[_LISTING] = False
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        """Read the settings before the command's module is imported (help needs none)."""
-        if not ctx.resilient_parsing and not _help_requested(ctx, args[1:]):
+        """Read the settings before the command's module is imported (help needs none).
+
+        A mistyped command is reported first, with the suggestion typer draws from
+        ``self.commands``, which the lazy registry leaves empty.
+        """
+        if ctx.resilient_parsing:
+            return super().resolve_command(ctx, args)
+        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            ctx.fail(unknown_command(args[0]))
+        if not _help_requested(ctx, args[1:]):
             try:
                 ctx.obj = Settings.from_env()
             except ConfigError as e:

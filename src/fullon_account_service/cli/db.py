@@ -17,7 +17,9 @@ from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 
-db_app = typer.Typer(name="db", help="Create or update the database schema.", no_args_is_help=True)
+db_app = typer.Typer(
+    name="db", help="Create or update the database schema.", no_args_is_help=True, add_completion=False
+)
 
 
 def _where(url: str) -> str:
@@ -53,11 +55,11 @@ def upgrade(
 @db_app.command()
 def current() -> None:
     """Print the revision the database is at ("none" if never migrated)."""
-    from fullon_account_service.storage.db import migrate
+    from fullon_account_service.storage.db.revision import current as read_current
 
     url = Settings.from_env().database_url
     try:
-        revision = asyncio.run(migrate.current(url))
+        revision = asyncio.run(read_current(url))
     except AccountServiceError as e:
         raise _fail(e) from None
     typer.echo(f"{_where(url)}: at revision {revision or 'none'}")

@@ -33,7 +33,9 @@ from fullon_account_service.settings import Settings
 
 T = TypeVar("T")
 
-dlq_app = typer.Typer(name="dlq", help="List, show, replay or drop dead letters.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    name="dlq", help="List, show, replay or drop dead letters.", no_args_is_help=True, add_completion=False
+)
 
 Ids = Annotated[list[str] | None, typer.Argument(help="Dead-letter ids (as `dlq list` shows them).")]
 Reason = Annotated[str | None, typer.Option("--reason", help="Only letters whose reason contains this.")]

@@ -21,16 +21,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.revision import current as current
 from fullon_account_service.storage.db.time_ms_trigger import time_ms_trigger
-from fullon_account_service.storage.db.version_table import VERSION_TABLE, legacy_revisions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -73,31 +71,6 @@ def _create_missing(connection: Connection) -> list[str]:
 
 async def downgrade(database_url: str, revision: str = "base") -> None:
     await _run(database_url, lambda cfg: command.downgrade(cfg, revision), "downgrade")
-
-
-async def current(database_url: str) -> str | None:
-    """The revision the database is at; ``None`` for a database never migrated. A revision of
-    ours still in ``alembic_version`` (an install from before our own version table) counts."""
-    ours = {
-        script.revision
-        for script in ScriptDirectory.from_config(alembic_config(database_url)).walk_revisions()
-    }
-    engine = make_engine(database_url)
-    try:
-        async with translating("read schema revision"), engine.connect() as conn:
-            return await conn.run_sync(lambda c: _current_revision(c, ours))
-    finally:
-        await engine.dispose()
-
-
-def _current_revision(connection: Connection, ours: set[str]) -> str | None:
-    revision = MigrationContext.configure(
-        connection, opts={"version_table": VERSION_TABLE}
-    ).get_current_revision()
-    if revision is not None:
-        return revision
-    legacy = legacy_revisions(connection, ours)
-    return legacy[0] if legacy else None
 
 
 async def _run(database_url: str, action: Callable[[Config], None], name: str) -> None:

@@ -20,7 +20,7 @@ VERSION_TABLE = "fullon_account_alembic_version"
 LEGACY_VERSION_TABLE = "alembic_version"
 
 
-def _version_table(name: str) -> Table:
+def version_table(name: str) -> Table:
     """The shape Alembic gives a version table."""
     return Table(
         name,
@@ -34,7 +34,7 @@ def legacy_revisions(connection: Connection, ours: Collection[str]) -> list[str]
     """Our revision ids found in ``alembic_version`` (none when the table is absent)."""
     if not inspect(connection).has_table(LEGACY_VERSION_TABLE):
         return []
-    legacy = _version_table(LEGACY_VERSION_TABLE)
+    legacy = version_table(LEGACY_VERSION_TABLE)
     return [r for r in connection.scalars(select(legacy.c.version_num)) if r in ours]
 
 
@@ -43,8 +43,8 @@ def adopt_legacy_revision(connection: Connection, ours: Collection[str]) -> list
     found = legacy_revisions(connection, ours)
     if not found:
         return []
-    table = _version_table(VERSION_TABLE)
-    legacy = _version_table(LEGACY_VERSION_TABLE)
+    table = version_table(VERSION_TABLE)
+    legacy = version_table(LEGACY_VERSION_TABLE)
     table.create(connection, checkfirst=True)
     if connection.scalar(select(table.c.version_num).limit(1)) is None:
         connection.execute(insert(table), [{"version_num": r} for r in found])

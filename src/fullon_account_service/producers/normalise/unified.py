@@ -1,7 +1,8 @@
 """ccxt unified structures (order, trade, position, balance) -> contract payloads.
 
 Works for every venue because ccxt already parsed the wire format; venue quirks that the unified
-structure hides or gets wrong are handled in ``venues``. Unknown stays ``None``; malformed raises
+structure hides or gets wrong are corrected first by the venue's adapter
+(``producers.venues.<venue>.normalise``). Unknown stays ``None``; malformed raises
 ``ContractError`` (the caller dead-letters); a symbol the venue never listed is malformed.
 """
 

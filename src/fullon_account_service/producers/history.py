@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 MAX_PAGES = 50
 
@@ -46,7 +46,7 @@ def time_ms(row: Row) -> int | None:
     return stamp if isinstance(stamp, int) else None
 
 
-def closed_method(session: AccountSession) -> str:
+def closed_method(session: VenueCalls) -> str:
     has = session.client.has
     return (
         "fetch_canceled_and_closed_orders"
@@ -55,7 +55,7 @@ def closed_method(session: AccountSession) -> str:
     )
 
 
-def has_positions(session: AccountSession) -> bool:
+def has_positions(session: VenueCalls) -> bool:
     """Positions exist only where the venue lists contracts (Kraken spot never has any)."""
     if not session.client.has.get("fetchPositions"):
         return False

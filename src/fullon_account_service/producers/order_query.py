@@ -14,12 +14,12 @@ import ccxt
 from fullon_account_service.errors import AccountServiceError, FatalError
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 _NOT_FOUND = (ccxt.OrderNotFound, ccxt.InvalidOrder)
 
 
-async def call_for_order(session: AccountSession, method: str, *args: Any) -> Any:
+async def call_for_order(session: VenueCalls, method: str, *args: Any) -> Any:
     """The call's answer, or ``None`` when the venue says it has no such order or refuses the
     question for this order alone (a bad id or symbol): one odd entry never stops the others."""
     try:

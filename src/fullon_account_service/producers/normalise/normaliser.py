@@ -36,12 +36,13 @@ from fullon_account_service.contract import (
 )
 from fullon_account_service.errors import ContractError
 from fullon_account_service.logs import get_logger
-from fullon_account_service.producers import venues
 from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.fields import balance_rows
 from fullon_account_service.producers.normalise import unified
-from fullon_account_service.producers.normalise.common import NotAFill
 from fullon_account_service.producers.normalise.wallets import Wallets
+from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.venues.adapter import Fix
+from fullon_account_service.producers.venues.common import NotAFill
 from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
@@ -92,9 +93,7 @@ class Normaliser:
         self._clock = clock
         self.rest_balance: dict[str, CurrencyBalance] = {}
         self._known: dict[str, dict[str, Any]] = {}
-        # ``venues`` is bound as a module: its adapters import the normalise helpers (a cycle of
-        # packages, not of modules), so the registry is looked up when an account starts.
-        adapter = venues.adapter_for(ref.venue)
+        adapter = adapter_for(ref.venue)
         self._venue = adapter.normalise
         self._wallets = Wallets(adapter.quirks.wallets) if adapter.quirks.wallets else None
         self.leverage: dict[str, float] = {}
@@ -136,7 +135,7 @@ class Normaliser:
         except ContractError as e:
             batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(balance)))
             return batch
-        rows, rejected = (fixed, []) if fixed is not None else unified.balance_rows(balance)
+        rows, rejected = (fixed, []) if fixed is not None else balance_rows(balance)
         for reason in rejected:
             batch.dead.append(
                 DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))

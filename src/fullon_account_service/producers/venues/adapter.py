@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fullon_account_service.contract import CurrencyBalance
 
 if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
     from fullon_account_service.producers.history import HistoryRead, Row
     from fullon_account_service.producers.open_orders import TrackedOrder
-    from fullon_account_service.producers.session import AccountSession
 
 CurrencyCode = Callable[[str], str]
 WsBalance = tuple[dict[str, CurrencyBalance], bool]
@@ -55,14 +55,14 @@ class History(Protocol):
     """``history.py``: each read covers ``[since, until]`` (``until`` ``None``: up to ``now``)
     within ``max_pages`` calls and says where a cut read left its gap (``HistoryRead``)."""
 
-    async def fetch_open_orders(self, session: AccountSession) -> list[Row]: ...
+    async def fetch_open_orders(self, session: VenueCalls) -> list[Row]: ...
 
     async def fetch_closed_orders(
-        self, session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
     ) -> HistoryRead: ...
 
     async def fetch_fills(
-        self, session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
     ) -> HistoryRead: ...
 
 
@@ -75,7 +75,7 @@ class Reads(Protocol):
     def position_params(self, markets: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
     async def query_order(
-        self, session: AccountSession, order_id: str, tracked: TrackedOrder
+        self, session: VenueCalls, order_id: str, tracked: TrackedOrder
     ) -> dict[str, Any] | None: ...
 
 

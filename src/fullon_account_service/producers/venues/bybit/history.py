@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fullon_account_service.producers.history import MAX_PAGES, HistoryRead, Row, closed_method, stamps
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 WINDOW_MS = 7 * 24 * 3600 * 1000
 _CATEGORIES: tuple[dict[str, Any], ...] = ({"type": "swap", "subType": "linear"}, {"type": "spot"})
@@ -27,7 +27,7 @@ _OPEN = {"paginate": True, "paginationCalls": MAX_PAGES}
 _FILL_PARAMS: dict[str, Any] = {"execType": ""}
 
 
-async def fetch_open_orders(session: AccountSession) -> list[Row]:
+async def fetch_open_orders(session: VenueCalls) -> list[Row]:
     rows: list[Row] = []
     for category in _CATEGORIES:
         rows.extend(await session.call("fetch_open_orders", None, None, None, {**category, **_OPEN}))
@@ -35,19 +35,19 @@ async def fetch_open_orders(session: AccountSession) -> list[Row]:
 
 
 async def fetch_closed_orders(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     return await _windows(session, closed_method(session), since, until, now, max_pages)
 
 
 async def fetch_fills(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     return await _windows(session, "fetch_my_trades", since, until, now, max_pages, _FILL_PARAMS)
 
 
 async def _windows(
-    session: AccountSession,
+    session: VenueCalls,
     method: str,
     since: int,
     until: int | None,
@@ -87,7 +87,7 @@ async def _windows(
 
 
 async def _cursor_pages(
-    session: AccountSession,
+    session: VenueCalls,
     method: str,
     start: int,
     stop: int,

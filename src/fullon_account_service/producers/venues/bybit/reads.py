@@ -12,14 +12,14 @@ from fullon_account_service.producers.order_query import call_for_order, match
 from fullon_account_service.producers.venues.generic import reads as generic
 
 if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
     from fullon_account_service.producers.open_orders import TrackedOrder
-    from fullon_account_service.producers.session import AccountSession
 
 balance_params = generic.balance_params
 position_params = generic.position_params
 
 
-async def query_order(session: AccountSession, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:
+async def query_order(session: VenueCalls, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:
     symbol = tracked.symbol or None
     if tracked.created_ms is not None:
         rows = await call_for_order(

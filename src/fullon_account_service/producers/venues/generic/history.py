@@ -10,24 +10,24 @@ from typing import TYPE_CHECKING
 from fullon_account_service.producers.history import HistoryRead, Row, closed_method
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 
-async def fetch_open_orders(session: AccountSession) -> list[Row]:
+async def fetch_open_orders(session: VenueCalls) -> list[Row]:
     """Open orders are few by nature (venues cap them per account): one call."""
     result: list[Row] = await session.call("fetch_open_orders")
     return result
 
 
 async def fetch_closed_orders(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
     return HistoryRead(await session.call(closed_method(session), None, since, None, params), complete=True)
 
 
 async def fetch_fills(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
     return HistoryRead(await session.call("fetch_my_trades", None, since, None, params), complete=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from fullon_account_service.contract import CurrencyBalance
 from fullon_account_service.errors import ContractError
-from fullon_account_service.producers.normalise.unified import balance_rows
+from fullon_account_service.producers.fields import balance_rows
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
 
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from fullon_account_service.producers.order_query import call_for_order, match
 
 if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
     from fullon_account_service.producers.open_orders import TrackedOrder
-    from fullon_account_service.producers.session import AccountSession
 
 
 def balance_params() -> list[dict[str, Any]]:
@@ -21,5 +21,5 @@ def position_params(markets: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{}]
 
 
-async def query_order(session: AccountSession, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:
+async def query_order(session: VenueCalls, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:
     return match(await call_for_order(session, "fetch_order", order_id, tracked.symbol or None), order_id)

@@ -11,7 +11,7 @@ from fullon_account_service.producers.history import HistoryRead, Row, stamps
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 fetch_closed_orders = generic.fetch_closed_orders
 fetch_open_orders = generic.fetch_open_orders
@@ -20,7 +20,7 @@ FILL_PAGE = 2000
 
 
 async def fetch_fills(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     """Move ``startTime`` to the newest fill of each full page.
 

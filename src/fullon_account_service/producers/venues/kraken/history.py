@@ -16,7 +16,7 @@ from fullon_account_service.producers.history import HistoryRead, Row, closed_me
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
-    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.calls import VenueCalls
 
 PAGE = 50
 
@@ -40,7 +40,7 @@ def _closed_ms(row: Row) -> int | None:
 
 
 async def fetch_closed_orders(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     extra: dict[str, Any] = {"closetime": "close"}
     if until is not None:
@@ -51,14 +51,14 @@ async def fetch_closed_orders(
 
 
 async def fetch_fills(
-    session: AccountSession, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
 ) -> HistoryRead:
     extra = {} if until is None else {"end": _ceil_s(until)}
     return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, time_ms)
 
 
 async def _newest_first(
-    session: AccountSession,
+    session: VenueCalls,
     method: str,
     since: int,
     until: int | None,

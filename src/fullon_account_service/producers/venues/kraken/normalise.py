@@ -24,9 +24,9 @@ from typing import Any
 
 from fullon_account_service.contract import CurrencyBalance
 from fullon_account_service.errors import ContractError
-from fullon_account_service.producers.normalise.common import fee, market_field, nonzero, raw
-from fullon_account_service.producers.normalise.fields import number, required_text
+from fullon_account_service.producers.fields import number, required_text
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
+from fullon_account_service.producers.venues.common import fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
 rest_balance = generic.rest_balance

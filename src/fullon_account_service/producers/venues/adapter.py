@@ -9,7 +9,7 @@ Each venue folder (``producers/venues/<exchange id>/``) answers these from the s
 
 Each role is a ``Protocol`` the module itself satisfies (mypy checks every folder's modules against
 them), so a folder's ``__init__`` is one line: ``VenueAdapter(name, capabilities, history,
-normalise, reads)``. A role a venue has nothing special for re-exports the ``generic`` module's
+normalise, reads)``. A role a venue has nothing special for takes the ``generic`` module's
 functions. ``registry`` maps exchange ids to adapters, and any id it does not list gets the
 ``generic`` one (plain ccxt, one call per read).
 """

@@ -25,9 +25,6 @@ from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBala
 from fullon_account_service.producers.venues.common import NotAFill, fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
-rest_balance = generic.rest_balance
-wallet_of = generic.wallet_of
-
 _TRIGGER_KINDS = {
     "Stop": "stop",
     "StopLoss": "stop",
@@ -123,3 +120,8 @@ def ws_balance(
                 raise ContractError("bybit coin row is not an object")
             rows[code(required_text(coin, "coin"))] = _coin_balance(coin)
     return rows, False
+
+
+# One wallet, whose REST balance ccxt reads with our meaning.
+rest_balance = generic.rest_balance
+wallet_of = generic.wallet_of

@@ -29,9 +29,6 @@ from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBala
 from fullon_account_service.producers.venues.common import fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
-rest_balance = generic.rest_balance
-wallet_of = generic.wallet_of
-
 _TYPES = {
     "stop-loss": "stop",
     "stop-loss-limit": "stop_limit",
@@ -123,3 +120,8 @@ def ws_balance(
         else:
             rows[currency] = CurrencyBalance(total=total)
     return rows, False
+
+
+# One wallet, whose REST balance ccxt reads with our meaning.
+rest_balance = generic.rest_balance
+wallet_of = generic.wallet_of

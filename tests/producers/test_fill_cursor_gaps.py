@@ -22,7 +22,7 @@ from producer_harness import bind_accounts, eventually, read_bus
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
-from fullon_account_service.producers.history import KRAKEN_PAGE
+from fullon_account_service.producers.venues.kraken.history import PAGE as KRAKEN_PAGE
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator

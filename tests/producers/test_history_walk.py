@@ -11,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fullon_account_service.producers import history
-from fullon_account_service.producers.history import BYBIT_WINDOW_MS, HistoryRead
+from fullon_account_service.producers.history import HistoryRead
+from fullon_account_service.producers.venues import adapter_for
+from fullon_account_service.producers.venues.bybit.history import WINDOW_MS as BYBIT_WINDOW_MS
+from fullon_account_service.producers.venues.hyperliquid import history as hyperliquid_history
+from fullon_account_service.producers.venues.kraken import history as kraken_history
 from fullon_account_service.producers.walk import Walk, step
 
 Row = dict[str, Any]
@@ -25,7 +28,7 @@ class _Ref:
 
 @dataclass
 class FakeVenue:
-    """Rows at the given times; pages as ``venue`` does (see ``producers.history``)."""
+    """Rows at the given times; pages as ``venue`` does (see its adapter's ``history``)."""
 
     venue: str
     times: list[int]
@@ -73,7 +76,8 @@ async def _walk_all(venue: FakeVenue, since: int, now: int, max_pages: int) -> t
     while walk is not None:
         cycles += 1
         assert cycles < 500, "the walk does not progress"
-        read: HistoryRead = await history.fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages)  # type: ignore[arg-type]
+        fetch_fills = adapter_for(venue.venue).history.fetch_fills
+        read: HistoryRead = await fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages)  # type: ignore[arg-type]
         read_ids |= {r["id"] for r in read.rows}
         outcome = step(walk, read, now)
         unread = [r["timestamp"] for r in venue.rows if r["id"] not in read_ids and r["timestamp"] >= since]
@@ -104,16 +108,16 @@ async def test_every_row_is_read_and_the_cursor_never_passes_a_gap(
     since = NOW - 20 * 24 * 3600 * 1000
     fake = FakeVenue(venue, [since + s * 1000 + (s * jitter) % 1000 for s in seconds], page)
     if venue == "kraken":
-        history_page, history.KRAKEN_PAGE = history.KRAKEN_PAGE, page
+        history_page, kraken_history.PAGE = kraken_history.PAGE, page
     elif venue == "hyperliquid":
-        history_page, history.HYPERLIQUID_FILL_PAGE = history.HYPERLIQUID_FILL_PAGE, page
+        history_page, hyperliquid_history.FILL_PAGE = hyperliquid_history.FILL_PAGE, page
     try:
         got, _ = await _walk_all(fake, since, NOW, max_pages)
     finally:
         if venue == "kraken":
-            history.KRAKEN_PAGE = history_page
+            kraken_history.PAGE = history_page
         elif venue == "hyperliquid":
-            history.HYPERLIQUID_FILL_PAGE = history_page
+            hyperliquid_history.FILL_PAGE = history_page
     assert got == {r["id"] for r in fake.rows}
 
 

@@ -9,7 +9,8 @@ import pytest
 from venue_shapes import Venue, venue
 
 from fullon_account_service.contract import ExecKind, Source
-from fullon_account_service.producers.venue_reads import balance_params, hip3_dexes, position_params
+from fullon_account_service.producers.venues import adapter_for
+from fullon_account_service.producers.venues.hyperliquid.reads import hip3_dexes
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 
@@ -169,7 +170,7 @@ async def test_isolated_and_cross_positions(hyperliquid: Venue) -> None:
 async def test_spot_wallet_is_collected_and_merged_per_currency(hyperliquid: Venue) -> None:
     """Real ccxt against the simulator: the perp account and the spot wallet, one USDC."""
     ex = hyperliquid.exchange
-    assert balance_params("hyperliquid") == [{}, {"type": "spot"}]
+    assert adapter_for("hyperliquid").reads.balance_params() == [{}, {"type": "spot"}]
     perp = await ex.fetch_balance()
     spot = await ex.fetch_balance({"type": "spot"})
     assert spot["HYPE"]["total"] == pytest.approx(25.0) and spot["USDC"]["total"] == pytest.approx(5000.0)
@@ -188,5 +189,5 @@ def test_hip3_dexes_come_from_the_markets() -> None:
         "XYZ-TSLA/USDC:USDC": {"baseName": "xyz:TSLA"},
     }
     assert hip3_dexes(markets) == ["xyz"]
-    assert position_params("hyperliquid", markets) == [{}, {"dex": "xyz"}]
-    assert position_params("bybit", markets) == [{}]
+    assert adapter_for("hyperliquid").reads.position_params(markets) == [{}, {"dex": "xyz"}]
+    assert adapter_for("bybit").reads.position_params(markets) == [{}]

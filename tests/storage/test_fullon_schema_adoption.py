@@ -33,7 +33,8 @@ from fullon_account_service.errors import FatalError
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import run_sink
 from fullon_account_service.storage.db import make_session_factory
-from fullon_account_service.storage.db.migrate import current, downgrade, upgrade
+from fullon_account_service.storage.db.migrate import downgrade, upgrade
+from fullon_account_service.storage.db.revision import current
 from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 FULLON_REVISION = "9f1c2b3a4d5e"

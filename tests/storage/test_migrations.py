@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from fullon_account_service.cli.app import app
 from fullon_account_service.storage.db.engine import make_engine
-from fullon_account_service.storage.db.migrate import current, downgrade, upgrade
+from fullon_account_service.storage.db.migrate import downgrade, upgrade
 from fullon_account_service.storage.db.models import Base
+from fullon_account_service.storage.db.revision import current
 from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
 

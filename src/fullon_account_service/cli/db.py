@@ -40,11 +40,12 @@ def upgrade(
 ) -> None:
     """Migrate the database to REVISION (the latest by default)."""
     from fullon_account_service.storage.db import migrate
+    from fullon_account_service.storage.db import revision as revisions
 
     url = Settings.from_env().database_url
     try:
         restored = asyncio.run(migrate.upgrade(url, revision))
-        now = asyncio.run(migrate.current(url))
+        now = asyncio.run(revisions.current(url))
     except AccountServiceError as e:
         raise _fail(e) from None
     if restored:

@@ -29,16 +29,15 @@ import ccxt
 from fullon_account_service.contract import BalanceSnapshot, Payload, Source
 from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
-from fullon_account_service.producers import venue_reads
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.bad_input import message_dead_letter, preview
 from fullon_account_service.producers.balance_split import orders_move_split
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
-from fullon_account_service.producers.normalise.venues import WS_POSITIONS_COMPLETE
 from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_backlog import held_back
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
@@ -180,8 +179,9 @@ class LiveAccountCollector:
 
     async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
-        complete = WS_POSITIONS_COMPLETE.get(session.ref.venue, False)
-        if complete and len(venue_reads.position_params(session.ref.venue, session.client.markets)) > 1:
+        venue = adapter_for(session.ref.venue)
+        complete = venue.quirks.ws_positions_complete
+        if complete and len(venue.reads.position_params(session.client.markets)) > 1:
             # The stream lists the main dex only: as a complete snapshot it would close the account's
             # positions on its other (HIP-3) dexes. Publish what it says, and let one REST read of
             # every dex close what it no longer lists.

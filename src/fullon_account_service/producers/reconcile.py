@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
 from fullon_account_service.logs import get_logger
-from fullon_account_service.producers import history, venue_reads
+from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.normalise import Batch
@@ -33,6 +33,7 @@ from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.resolve import resolve
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.walk import Walk, step
 
 ALL_KINDS = ("balance", "orders", "positions", "fills")
@@ -90,7 +91,7 @@ class Reconciler:
         await self._outbox.put(batch.envelopes, batch.dead)
 
     async def balance(self, session: AccountSession, source: Source) -> None:
-        for params in venue_reads.balance_params(session.ref.venue):
+        for params in adapter_for(session.ref.venue).reads.balance_params():
             balance = await (
                 session.call("fetch_balance", params) if params else session.call("fetch_balance")
             )
@@ -100,7 +101,7 @@ class Reconciler:
         if not history.has_positions(session):
             return
         rows = []
-        for params in venue_reads.position_params(session.ref.venue, session.client.markets):
+        for params in adapter_for(session.ref.venue).reads.position_params(session.client.markets):
             call = (
                 session.call("fetch_positions", None, params) if params else session.call("fetch_positions")
             )
@@ -117,7 +118,8 @@ class Reconciler:
 
     async def open_orders(self, session: AccountSession, source: Source) -> None:
         """The open list alone: one call, no history, no probes (audits do those)."""
-        batch = session.normaliser.orders(await history.fetch_open_orders(session), source)
+        open_rows = await adapter_for(session.ref.venue).history.fetch_open_orders(session)
+        batch = session.normaliser.orders(open_rows, source)
         await self._outbox.publish(batch.envelopes, batch.dead)
         await self._open.settle(session.ref.ex_id, batch.envelopes)
 
@@ -130,8 +132,9 @@ class Reconciler:
         walk = self._order_walks.get(ex_id) or await self._cursor_walk(
             ex_id, started, overlap, self._order_cursors, self._cursors
         )
-        open_rows = await history.fetch_open_orders(session)
-        read = await history.fetch_closed_orders(
+        paging = adapter_for(session.ref.venue).history
+        open_rows = await paging.fetch_open_orders(session)
+        read = await paging.fetch_closed_orders(
             session, walk.since_ms, walk.until_ms, started, self._max_pages
         )
         batch = session.normaliser.orders(read.rows, source)
@@ -183,7 +186,9 @@ class Reconciler:
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
         walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, self._cursors)
-        read = await history.fetch_fills(session, walk.since_ms, walk.until_ms, started, self._max_pages)
+        read = await adapter_for(session.ref.venue).history.fetch_fills(
+            session, walk.since_ms, walk.until_ms, started, self._max_pages
+        )
         batch = session.normaliser.trades(read.rows, source)
         fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
         await self._outbox.publish(fresh, batch.dead)

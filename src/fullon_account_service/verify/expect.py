@@ -2,7 +2,7 @@
 
 Balances are wallet balances (realised only), as the ledger keeps them: the producers publish
 every venue's balances with that meaning (Bybit's ``walletBalance``, Hyperliquid's account value
-less unrealised PnL; see ``producers.normalise.venues``). Free and used follow the truth too;
+less unrealised PnL; see ``producers.venues.hyperliquid.normalise``). Free and used follow the truth too;
 where a channel does not carry them the service stores them unknown, which ``compare`` accepts.
 
 Order statuses are what the venue can say: Kraken has no "rejected" and reports such an order

@@ -8,7 +8,8 @@ It remembers three things about its account, all to stay honest rather than to g
 - the leverage of each symbol's latest position or order: venues set leverage per symbol and no
   fill row carries it, so a fill is stamped with the leverage its symbol had when it happened
   (``None`` until a position or order of the symbol has said).
-Venue corrections (``fixes``) run on every order and fill before the unified reading. Nothing here
+The venue adapter's corrections (``normalise.order_fixes`` / ``trade_fixes``) run on every order
+and fill before the unified reading. Nothing here
 raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``; a venue
 execution that is not a trade (funding) is dropped with a debug log.
 """
@@ -36,8 +37,12 @@ from fullon_account_service.contract import (
 from fullon_account_service.errors import ContractError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.normalise import fixes, unified, venues
-from fullon_account_service.producers.normalise.wallets import WALLETS, Wallets, wallet_of
+from fullon_account_service.producers.fields import balance_rows
+from fullon_account_service.producers.normalise import unified
+from fullon_account_service.producers.normalise.wallets import Wallets
+from fullon_account_service.producers.venues import adapter_for
+from fullon_account_service.producers.venues.adapter import Fix
+from fullon_account_service.producers.venues.common import NotAFill
 from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
@@ -88,7 +93,9 @@ class Normaliser:
         self._clock = clock
         self.rest_balance: dict[str, CurrencyBalance] = {}
         self._known: dict[str, dict[str, Any]] = {}
-        self._wallets = Wallets(WALLETS[ref.venue]) if ref.venue in WALLETS else None
+        adapter = adapter_for(ref.venue)
+        self._venue = adapter.normalise
+        self._wallets = Wallets(adapter.quirks.wallets) if adapter.quirks.wallets else None
         self.leverage: dict[str, float] = {}
         """Latest leverage per symbol, from positions and orders (stamped on fills)."""
 
@@ -124,19 +131,18 @@ class Normaliser:
         """A complete REST balance; remembered to complete later WebSocket updates."""
         batch = Batch()
         try:
-            fixed = venues.rest_balance(self.ref.venue, balance)
+            fixed = self._venue.rest_balance(balance)
         except ContractError as e:
             batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(balance)))
             return batch
-        rows, rejected = (fixed, []) if fixed is not None else unified.balance_rows(balance)
+        rows, rejected = (fixed, []) if fixed is not None else balance_rows(balance)
         for reason in rejected:
             batch.dead.append(
                 DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))
             )
         self.rest_balance = dict(rows)
         complete = not rejected
-        wallet = wallet_of(self.ref.venue, balance.get("info"))
-        if self._wallets is not None and wallet is not None:
+        if self._wallets is not None and (wallet := self._venue.wallet_of(balance.get("info"))) is not None:
             rows, whole = self._wallets.update(wallet, rows)
             complete = complete and whole
         snapshot = BalanceSnapshot(balances=rows, partial=not complete)
@@ -147,9 +153,11 @@ class Normaliser:
         batch = Batch()
 
         def build() -> tuple[Payload, int | None]:
-            rows, complete = venues.ws_balance(self.ref.venue, balance, self._code, self.rest_balance)
-            wallet = wallet_of(self.ref.venue, balance.get("info"))
-            if self._wallets is not None and wallet is not None:
+            rows, complete = self._venue.ws_balance(balance, self._code, self.rest_balance)
+            if (
+                self._wallets is not None
+                and (wallet := self._venue.wallet_of(balance.get("info"))) is not None
+            ):
                 rows, complete = self._wallets.update(wallet, rows, whole=complete)
             return BalanceSnapshot(balances=rows, partial=not complete), _ts(balance)
 
@@ -162,7 +170,7 @@ class Normaliser:
             if not isinstance(row, dict):
                 batch.dead.append(DeadPayload("order row is not an object", _raw(row)))
                 continue
-            completed = self._complete_order(fixes.order_fixes(self.ref.venue, row, self._market(row)))
+            completed = self._complete_order(_fixed(self._venue.order_fixes, row, self._market(row)))
             if completed is None:
                 batch.held_back += 1
                 continue
@@ -203,8 +211,8 @@ class Normaliser:
                 continue
 
             try:
-                fixed = fixes.trade_fixes(self.ref.venue, row, self._market(row))
-            except fixes.NotAFill as e:
+                fixed = _fixed(self._venue.trade_fixes, row, self._market(row))
+            except NotAFill as e:
                 _log.debug("not a fill; dropped", ex_id=self.ref.ex_id, reason=str(e), id=str(row.get("id")))
                 continue
 
@@ -239,6 +247,15 @@ class Normaliser:
         snapshot = PositionSnapshot(positions=parsed, partial=not complete)
         self._add(batch, lambda: (snapshot, None), source, [])
         return batch
+
+
+def _fixed(fix: Fix, row: dict[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with the venue's corrections of the raw row ccxt keeps in ``info`` (none without one)."""
+    info = row.get("info")
+    if not isinstance(info, dict):
+        return row
+    changes = fix(row, info, market)
+    return {**row, **changes} if changes else row
 
 
 def _ts(balance: Mapping[str, Any]) -> int | None:

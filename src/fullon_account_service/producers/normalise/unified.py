@@ -1,7 +1,8 @@
 """ccxt unified structures (order, trade, position, balance) -> contract payloads.
 
 Works for every venue because ccxt already parsed the wire format; venue quirks that the unified
-structure hides or gets wrong are handled in ``venues``. Unknown stays ``None``; malformed raises
+structure hides or gets wrong are corrected first by the venue's adapter
+(``producers.venues.<venue>.normalise``). Unknown stays ``None``; malformed raises
 ``ContractError`` (the caller dead-letters); a symbol the venue never listed is malformed.
 """
 
@@ -11,7 +12,6 @@ from collections.abc import Container, Mapping
 from typing import Any
 
 from fullon_account_service.contract import (
-    CurrencyBalance,
     ExecKind,
     Liquidity,
     OrderStatus,
@@ -22,7 +22,7 @@ from fullon_account_service.contract import (
     TradeFill,
 )
 from fullon_account_service.errors import ContractError
-from fullon_account_service.producers.normalise.fields import (
+from fullon_account_service.producers.fields import (
     number,
     positive_or_none,
     required_number,
@@ -36,7 +36,6 @@ _NO_LIMIT_TYPES = frozenset({"market", "stop", "take_profit", "trailing_stop"})
 """Order types that execute at market once live: their ``price`` on the wire is a protection
 (slippage) price, published as ``protection_price``, never as ``price``."""
 _EXEC_KINDS = {k.value: k for k in ExecKind}
-_BALANCE_META = frozenset({"info", "timestamp", "datetime", "free", "used", "total", "debt"})
 
 
 def symbol_of(row: Mapping[str, Any], markets: Container[str]) -> str:
@@ -147,19 +146,3 @@ def position(row: dict[str, Any], markets: Container[str]) -> Position:
         margin=margin if margin is not None else number(row, "collateral"),
         margin_mode=mode if mode in ("cross", "isolated") else None,
     )
-
-
-def balance_rows(balance: Mapping[str, Any]) -> tuple[dict[str, CurrencyBalance], list[str]]:
-    """Per-currency balances of a unified balance dict, and the reasons for rows left out."""
-    rows: dict[str, CurrencyBalance] = {}
-    rejected: list[str] = []
-    for code, value in balance.items():
-        if code in _BALANCE_META or not isinstance(value, dict):
-            continue
-        try:
-            rows[str(code)] = CurrencyBalance(
-                total=number(value, "total"), free=number(value, "free"), used=number(value, "used")
-            )
-        except ContractError as e:
-            rejected.append(f"{code}: {e}")
-    return rows, rejected

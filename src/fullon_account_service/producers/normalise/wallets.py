@@ -1,7 +1,8 @@
 """Accounts whose currencies sit in several wallets, published as one balance per currency.
 
 Hyperliquid keeps a perp account (``clearinghouseState``: USDC) and a spot wallet
-(``spotClearinghouseState``: USDC, HYPE, ...) apart; fullon stores one balance per currency. We
+(``spotClearinghouseState``: USDC, HYPE, ...) apart; fullon stores one balance per currency. The
+venue adapter names the wallets (``Quirks.wallets``) and which one a read came from. We
 publish what the account holds: per currency the sum of its wallets (total, used and free added
 up), so a read of one wallet never hides the other. The snapshot is complete only once every
 wallet has been read; until then it is partial (merged into what is stored).
@@ -10,18 +11,8 @@ wallet has been read; until then it is partial (merged into what is stored).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from fullon_account_service.contract import CurrencyBalance
-
-WALLETS = {"hyperliquid": ("perp", "spot")}
-
-
-def wallet_of(venue: str, info: Any) -> str | None:
-    """Which wallet a balance read came from (``None``: the venue has one wallet)."""
-    if venue != "hyperliquid":
-        return None
-    return "perp" if isinstance(info, dict) and "marginSummary" in info else "spot"
 
 
 def _add(a: float | None, b: float | None) -> float | None:

@@ -27,7 +27,6 @@ from sqlalchemy.engine import Connection
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Base
-from fullon_account_service.storage.db.revision import current as current
 from fullon_account_service.storage.db.time_ms_trigger import time_ms_trigger
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

@@ -9,6 +9,8 @@
   ``triggerPrice`` is their trigger.
 - ``execType``: ``Funding`` is not a fill; ``AdlTrade``, ``BustTrade`` and ``Settle`` are marked.
 - ccxt maps ``PartiallyFilledCanceled`` to closed; the order was canceled (with a partial fill).
+- WS balances: ``total`` is equity; we publish ``walletBalance`` like REST, and recompute free/used
+  with the REST rule (availableToWithdraw, else locked + position IM + order IM).
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fullon_account_service.contract import ExecKind
-from fullon_account_service.producers.normalise.common import NotAFill, fee, market_field, nonzero, raw
+from fullon_account_service.contract import CurrencyBalance, ExecKind
+from fullon_account_service.errors import ContractError
+from fullon_account_service.producers.fields import number, required_text
+from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
+from fullon_account_service.producers.venues.common import NotAFill, fee, market_field, nonzero, raw
+from fullon_account_service.producers.venues.generic import normalise as generic
 
 _TRIGGER_KINDS = {
     "Stop": "stop",
@@ -81,3 +87,41 @@ def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
     if cost is not None:
         changes.update(fee(cost, fee_currency(info, market, row.get("side"))))
     return changes
+
+
+def _coin_balance(row: dict[str, Any]) -> CurrencyBalance:
+    """One Bybit coin row with the REST meaning of each field."""
+    total = number(row, "walletBalance")
+    free = number(row, "availableToWithdraw")
+    if free is None:
+        free = number(row, "free")
+    if free is not None:
+        used = total - free if total is not None and total >= free else None
+        return CurrencyBalance(total=total, free=free, used=used)
+    used = sum(number(row, name) or 0.0 for name in ("locked", "totalPositionIM", "totalOrderIM"))
+    if total is None:
+        return CurrencyBalance(used=used)
+    return CurrencyBalance(total=total, free=total - used if total >= used else None, used=used)
+
+
+def ws_balance(
+    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+) -> WsBalance:
+    info = balance.get("info")
+    if not isinstance(info, list):
+        raise ContractError("bybit wallet message without a data list")
+    rows: dict[str, CurrencyBalance] = {}
+    for account in info:
+        coins = account.get("coin") if isinstance(account, dict) else None
+        if not isinstance(coins, list):
+            raise ContractError("bybit wallet entry without a coin list")
+        for coin in coins:
+            if not isinstance(coin, dict):
+                raise ContractError("bybit coin row is not an object")
+            rows[code(required_text(coin, "coin"))] = _coin_balance(coin)
+    return rows, False
+
+
+# One wallet, whose REST balance ccxt reads with our meaning.
+rest_balance = generic.rest_balance
+wallet_of = generic.wallet_of

@@ -9,11 +9,14 @@ the payload with that reason instead of publishing a made-up number.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+from fullon_account_service.contract import CurrencyBalance
 from fullon_account_service.errors import ContractError
 
 _MAX_TEXT = 256
+_BALANCE_META = frozenset({"info", "timestamp", "datetime", "free", "used", "total", "debt"})
 
 
 def number(row: dict[str, Any], field: str, *, signed: bool = False) -> float | None:
@@ -63,3 +66,19 @@ def timestamp_ms(row: dict[str, Any], field: str) -> int | None:
 def positive_or_none(value: float | None) -> float | None:
     """Leverage and similar: zero means "not reported" on every venue we read."""
     return value if value is not None and value > 0 else None
+
+
+def balance_rows(balance: Mapping[str, Any]) -> tuple[dict[str, CurrencyBalance], list[str]]:
+    """Per-currency balances of a unified balance dict, and the reasons for rows left out."""
+    rows: dict[str, CurrencyBalance] = {}
+    rejected: list[str] = []
+    for code, value in balance.items():
+        if code in _BALANCE_META or not isinstance(value, dict):
+            continue
+        try:
+            rows[str(code)] = CurrencyBalance(
+                total=number(value, "total"), free=number(value, "free"), used=number(value, "used")
+            )
+        except ContractError as e:
+            rejected.append(f"{code}: {e}")
+    return rows, rejected

@@ -12,6 +12,8 @@
   published with the TradesHistory meaning on both channels, so either channel stores the same
   fee: a WS fee in base becomes ``qty * price``, computed in decimals (the venue may round its REST
   copy to the pair's ``cost_decimals``; then the two differ in that last digit).
+- WS balances: the ``balances`` channel sends the total only. free/used are taken from the last
+  REST snapshot when its total is the same number (nothing moved since), otherwise left unknown.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from fullon_account_service.producers.normalise.common import fee, market_field, nonzero, raw
+from fullon_account_service.contract import CurrencyBalance
+from fullon_account_service.errors import ContractError
+from fullon_account_service.producers.fields import number, required_text
+from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
+from fullon_account_service.producers.venues.common import fee, market_field, nonzero, raw
+from fullon_account_service.producers.venues.generic import normalise as generic
 
 _TYPES = {
     "stop-loss": "stop",
@@ -92,3 +99,29 @@ def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
     except ArithmeticError:
         return {}
     return fee(float(value), quote)
+
+
+def ws_balance(
+    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+) -> WsBalance:
+    info = balance.get("info")
+    data = info.get("data") if isinstance(info, dict) else None
+    if not isinstance(data, list):
+        raise ContractError("kraken balances message without a data list")
+    rows: dict[str, CurrencyBalance] = {}
+    for item in data:
+        if not isinstance(item, dict):
+            raise ContractError("kraken balances row is not an object")
+        currency = code(required_text(item, "asset"))
+        total = number(item, "balance")
+        known = rest.get(currency)
+        if known is not None and total is not None and known.total == total:
+            rows[currency] = CurrencyBalance(total=total, free=known.free, used=known.used)
+        else:
+            rows[currency] = CurrencyBalance(total=total)
+    return rows, False
+
+
+# One wallet, whose REST balance ccxt reads with our meaning.
+rest_balance = generic.rest_balance
+wallet_of = generic.wallet_of

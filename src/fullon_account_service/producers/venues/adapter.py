@@ -1,0 +1,120 @@
+"""What the shared producer machinery asks of a venue, one role module per kind of question.
+
+Each venue folder (``producers/venues/<exchange id>/``) answers these from the same file roles:
+
+- ``history.py``: how REST history is paged (open orders, closed orders, fills);
+- ``reads.py``: which REST reads cover the whole account and how one order is looked up by id;
+- ``normalise.py``: what the venue's raw rows mean where ccxt's unified reading gets them wrong;
+- ``capabilities.py``: the static quirks (wallets, what a WebSocket message covers).
+
+Each role is a ``Protocol`` the module itself satisfies (mypy checks every folder's modules against
+them), so a folder's ``__init__`` is one line: ``VenueAdapter(name, capabilities, history,
+normalise, reads)``. A role a venue has nothing special for takes the ``generic`` module's
+functions. ``registry`` maps exchange ids to adapters, and any id it does not list gets the
+``generic`` one (plain ccxt, one call per read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fullon_account_service.contract import CurrencyBalance
+
+if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
+    from fullon_account_service.producers.history import HistoryRead, Row
+    from fullon_account_service.producers.open_orders import TrackedOrder
+
+CurrencyCode = Callable[[str], str]
+WsBalance = tuple[dict[str, CurrencyBalance], bool]
+Fix = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""A correction of one order or fill: ``(row, info, market)`` -> the keys it corrects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """Static facts of a venue (``capabilities.py``); the defaults are plain ccxt's."""
+
+    wallets: tuple[str, ...] = ()
+    """Wallets whose balances are summed per currency (empty: one wallet)."""
+    ws_positions_complete: bool = False
+    """A ``watch_positions`` result is every open position, not only the rows that changed."""
+    split_only_over_rest: bool = False
+    """WebSocket balances cannot keep free/used right: an order update asks for a REST balance."""
+
+
+class Capabilities(Protocol):
+    """``capabilities.py``."""
+
+    QUIRKS: Quirks
+
+
+class History(Protocol):
+    """``history.py``: each read covers ``[since, until]`` (``until`` ``None``: up to ``now``)
+    within ``max_pages`` calls and says where a cut read left its gap (``HistoryRead``)."""
+
+    async def fetch_open_orders(self, session: VenueCalls) -> list[Row]: ...
+
+    async def fetch_closed_orders(
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    ) -> HistoryRead: ...
+
+    async def fetch_fills(
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    ) -> HistoryRead: ...
+
+
+class Reads(Protocol):
+    """``reads.py``: the ``params`` of each ``fetch_balance`` / ``fetch_positions`` call that
+    together cover the account, and the venue's row for one order id (``None``: unknown)."""
+
+    def balance_params(self) -> list[dict[str, Any]]: ...
+
+    def position_params(self, markets: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    async def query_order(
+        self, session: VenueCalls, order_id: str, tracked: TrackedOrder
+    ) -> dict[str, Any] | None: ...
+
+
+class Normalise(Protocol):
+    """``normalise.py``. ``order_fixes`` / ``trade_fixes`` read ``(row, info, market)`` and return
+    the unified keys they correct plus ``protectionPrice`` / ``execKind`` (``trade_fixes`` raises
+    ``NotAFill`` for an execution that is no trade). ``ws_balance`` returns the currencies a
+    WebSocket balance carried, with the REST meaning, and whether they are the whole account
+    (``rest``: the last complete REST snapshot). ``rest_balance`` is ``None`` where ccxt's unified
+    REST balance means what ours does. ``wallet_of`` names the wallet of ``QUIRKS.wallets`` a
+    balance's ``info`` came from."""
+
+    def order_fixes(
+        self, row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def trade_fixes(
+        self, row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def ws_balance(
+        self, balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+    ) -> WsBalance: ...
+
+    def rest_balance(self, balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | None: ...
+
+    def wallet_of(self, info: Any) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAdapter:
+    """One venue's role modules (``name``: the ccxt exchange id, ``generic`` for the fallback)."""
+
+    name: str
+    capabilities: Capabilities
+    history: History
+    normalise: Normalise
+    reads: Reads
+
+    @property
+    def quirks(self) -> Quirks:
+        return self.capabilities.QUIRKS

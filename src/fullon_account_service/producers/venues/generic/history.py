@@ -1,0 +1,33 @@
+"""Paging of a venue we know nothing special about: one ccxt call per read, taken as complete.
+
+No venue without its own adapter is simulated or tested, so nothing here guesses at pages.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fullon_account_service.producers.history import HistoryRead, Row, closed_method
+
+if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
+
+
+async def fetch_open_orders(session: VenueCalls) -> list[Row]:
+    """Open orders are few by nature (venues cap them per account): one call."""
+    result: list[Row] = await session.call("fetch_open_orders")
+    return result
+
+
+async def fetch_closed_orders(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    params = {} if until is None else {"until": until}
+    return HistoryRead(await session.call(closed_method(session), None, since, None, params), complete=True)
+
+
+async def fetch_fills(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    params = {} if until is None else {"until": until}
+    return HistoryRead(await session.call("fetch_my_trades", None, since, None, params), complete=True)

@@ -1,0 +1,33 @@
+"""Hyperliquid reads: the wallets and perp dexes ccxt reads apart.
+
+``fetch_balance()`` reads the perp account (``clearinghouseState``) only; the spot wallet needs
+``{"type": "spot"}`` (``spotClearinghouseState``). Positions of HIP-3 perp dexes need ``{"dex":
+name}`` (one ``clearinghouseState`` per dex); the dex names come from the loaded markets (a HIP-3
+market's ``baseName`` is ``dex:COIN``). One order is ``fetch_order`` (``orderStatus`` by oid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fullon_account_service.producers.venues.generic import reads as generic
+
+query_order = generic.query_order
+
+
+def balance_params() -> list[dict[str, Any]]:
+    return [{}, {"type": "spot"}]
+
+
+def hip3_dexes(markets: Mapping[str, Any]) -> list[str]:
+    names = set()
+    for market in markets.values():
+        base = str(market.get("baseName") or "") if isinstance(market, Mapping) else ""
+        if ":" in base:
+            names.add(base.split(":", 1)[0])
+    return sorted(names)
+
+
+def position_params(markets: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{}, *({"dex": dex} for dex in hip3_dexes(markets))]

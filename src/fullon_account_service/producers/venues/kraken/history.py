@@ -1,0 +1,86 @@
+"""Kraken paging: TradesHistory / ClosedOrders answer 50 rows per call, newest first.
+
+Trades are ordered by time, closed orders by closing time (asked with ``closetime=close``), paged
+by the ``ofs`` offset (ccxt has no pagination for them). A cut read holds the newest rows: the gap
+is ``[since, oldest time read]``, everything after it was read. ``end`` is in whole seconds, so a
+cut read makes progress unless one second holds a whole budget of rows (2,500 fills). Open orders
+are one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fullon_account_service.producers.history import HistoryRead, Row, closed_method, time_ms
+from fullon_account_service.producers.venues.generic import history as generic
+
+if TYPE_CHECKING:
+    from fullon_account_service.producers.calls import VenueCalls
+
+PAGE = 50
+
+fetch_open_orders = generic.fetch_open_orders
+
+
+def _ceil_s(ms: int) -> int:
+    """Kraken's inclusive ``end``, in whole seconds, covering ``ms`` (ccxt's ``until`` would
+    add a second, and sends milliseconds for ClosedOrders)."""
+    return -(-ms // 1000)
+
+
+def _closed_ms(row: Row) -> int | None:
+    """Kraken orders its closed orders by closing time (``closetm``), not by ccxt's timestamp
+    (the opening time): a cut read's boundary is the oldest closing time read."""
+    info = row.get("info")
+    try:
+        return int(float(info["closetm"]) * 1000) if isinstance(info, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+async def fetch_closed_orders(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    extra: dict[str, Any] = {"closetime": "close"}
+    if until is not None:
+        extra["end"] = _ceil_s(until)
+    return await _newest_first(
+        session, closed_method(session), since, until, now, extra, max_pages, _closed_ms
+    )
+
+
+async def fetch_fills(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    extra = {} if until is None else {"end": _ceil_s(until)}
+    return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, time_ms)
+
+
+async def _newest_first(
+    session: VenueCalls,
+    method: str,
+    since: int,
+    until: int | None,
+    now: int,
+    extra: dict[str, Any],
+    max_pages: int,
+    stamp: Callable[[Row], int | None],
+) -> HistoryRead:
+    """``ofs`` pages, newest first by ``stamp``. A full last page at the budget means older rows
+    remain: the gap ends at the oldest ``stamp`` read."""
+    rows: list[Row] = []
+    for page_number in range(max_pages):
+        page = await session.call(method, None, since, None, {**extra, "ofs": page_number * PAGE})
+        rows.extend(page)
+        if len(page) < PAGE:
+            return HistoryRead(rows, complete=True)
+    stamps = [t for t in map(stamp, rows) if t is not None]
+    oldest = min(stamps) if stamps else since
+    return HistoryRead(
+        rows,
+        complete=False,
+        resume_from_ms=since,
+        gap_until_ms=oldest,
+        read_to_ms=until if until is not None else now,
+    )

@@ -1,0 +1,10 @@
+"""Kraken reads as plain ccxt: one balance call (spot wallet), no positions (spot has none), and
+``fetch_order`` (QueryOrders by txid) for one order."""
+
+from __future__ import annotations
+
+from fullon_account_service.producers.venues.generic import reads as generic
+
+balance_params = generic.balance_params
+position_params = generic.position_params
+query_order = generic.query_order

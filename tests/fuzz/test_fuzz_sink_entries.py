@@ -199,6 +199,24 @@ async def _assert_dead_letters(redis: aioredis.Redis, prefix: str, bads: dict[tu
 
 
 _run = itertools.count()
+_KINDS = {"orm": ("order", "trade"), "cache": ("balance", "position")}
+
+
+async def _consume(
+    redis: aioredis.Redis,
+    settings: Settings,
+    group: str,
+    handler: Handler,
+    entries: list[Good | tuple[str, Bad]],
+) -> tuple[int, Published]:
+    """Publish ``entries`` on fresh streams, drain them through ``handler`` and check the dead
+    letters; the example's number (in every id it published) and what it published."""
+    run = next(_run)
+    prefix = f"{settings.stream_prefix}fuzz{run}:"
+    published = await _publish(redis, prefix, run, entries)
+    await _drain(redis, prefix, group, _KINDS[group], handler, len(entries))
+    await _assert_dead_letters(redis, prefix, published.bads)
+    return run, published
 
 
 @FUZZ
@@ -211,12 +229,8 @@ _run = itertools.count()
 async def test_orm_sink_dead_letters_bad_entries_and_stores_good_ones_once(
     entries: list[Good | tuple[str, Bad]], db: Db, redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    run = next(_run)
-    prefix = f"{settings.stream_prefix}fuzz{run}:"
-    published = await _publish(redis_client, prefix, run, entries)
     sink = OrmSink(db.factory, KnownAccounts(db.factory))
-    await _drain(redis_client, prefix, "orm", ("order", "trade"), sink.handle, len(entries))
-    await _assert_dead_letters(redis_client, prefix, published.bads)
+    run, published = await _consume(redis_client, settings, "orm", sink.handle, entries)
 
     async with db.factory() as session:
         trades = (
@@ -253,13 +267,9 @@ async def test_orm_sink_dead_letters_bad_entries_and_stores_good_ones_once(
 async def test_cache_sink_dead_letters_bad_entries_and_stores_good_ones(
     entries: list[Good | tuple[str, Bad]], db: Db, redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    run = next(_run)
-    prefix = f"{settings.stream_prefix}fuzz{run}:"
-    published = await _publish(redis_client, prefix, run, entries)
     cache = AccountCache(redis_client)
     sink = CacheSink(cache, KnownAccounts(db.factory))
-    await _drain(redis_client, prefix, "cache", ("balance", "position"), sink.handle, len(entries))
-    await _assert_dead_letters(redis_client, prefix, published.bads)
+    run, published = await _consume(redis_client, settings, "cache", sink.handle, entries)
 
     for ex_id in (1, 2):
         account = await cache.get_account(ex_id) or {}

@@ -56,7 +56,7 @@ async def test_dead_lettered_after_max_deliveries(redis_client: aioredis.Redis, 
     await consumer.ensure_groups()
     ids = await Publisher(redis_client, prefix=prefix).publish(envelopes)
 
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         while not await dead_letters(redis_client, prefix):
             await consumer.run_once()
 
@@ -120,7 +120,7 @@ async def test_transient_handler_failure_never_dead_letters(
     await Publisher(redis_client, prefix=prefix).publish([envelope])
     for _ in range(MAX + 2):
         with pytest.raises(TransientError):
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(60):
                 while True:
                     await consumer.run_once()
         await asyncio.sleep(0.06)
@@ -129,7 +129,7 @@ async def test_transient_handler_failure_never_dead_letters(
     assert await trade_pending(redis_client, prefix) == 1
 
     handler.fail_ids.clear()  # the database is back
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         while not handler.handled:
             await consumer.run_once()
     assert await trade_pending(redis_client, prefix) == 0

@@ -99,7 +99,7 @@ async def test_two_consumers_of_one_group_split_the_work(redis_client: aioredis.
     await first.ensure_groups()
     await second.ensure_groups()  # idempotent
     total = 0
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         while total < 20:
             total += await first.run_once() + await second.run_once()
     assert handler.handled == {e.event_id: 1 for e in envelopes}
@@ -144,7 +144,7 @@ async def test_run_until_stopped(redis_client: aioredis.Redis, prefix: str) -> N
     task = asyncio.create_task(sink.run(stop), name="test-consumer")
     envelopes = mixed(6)
     await Publisher(redis_client, prefix=prefix).publish(envelopes)
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         while sum(handler.handled.values()) < 6:
             await asyncio.sleep(0.01)
         stop.set()
@@ -160,6 +160,6 @@ async def test_run_survives_an_outage_and_stops() -> None:
     await asyncio.sleep(0.5)
     assert not task.done()
     stop.set()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         await task
     await dead.aclose()

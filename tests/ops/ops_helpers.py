@@ -25,8 +25,14 @@ async def invoke_async(args: Sequence[str], env: Mapping[str, str]) -> Result:
     return await asyncio.to_thread(invoke, args, env)
 
 
+PROCESS_DEADLINE_S = 300.0
+"""How long a test waits for a subprocess of ours to start, say something or exit. A deadline
+reached only when something is wrong: on a loaded 2-core machine starting Python, importing ccxt
+and migrating a database alone took over 60 s (a full suite with two CPU hogs beside it)."""
+
+
 async def run_cli(
-    args: Sequence[str], env: Mapping[str, str], timeout_s: float = 60.0
+    args: Sequence[str], env: Mapping[str, str], timeout_s: float = PROCESS_DEADLINE_S
 ) -> tuple[int, str, str]:
     """In a separate process, through the installed entry point; (exit code, stdout, stderr).
 

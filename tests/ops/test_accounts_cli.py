@@ -94,7 +94,7 @@ async def test_changes_notify_the_producers(
         assert await ops.remove_account(session_factory, row.ex_id, deactivate=False)
         assert not await ops.remove_account(session_factory, row.ex_id, deactivate=False)
         if postgres:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(60):
                 channels = [await woken.get() for _ in range(3)]
             assert channels == [NOTIFY_CHANNEL] * 3
             await asyncio.sleep(0.1)

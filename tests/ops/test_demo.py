@@ -51,7 +51,7 @@ async def test_demo_with_duration_exits_0_with_equal_books(tmp_path: Path) -> No
         real.flushdb()
     data = tmp_path / "data"
     env = {"ACCOUNT_DATA_DIR": str(data), "LOG_LEVEL": "INFO", "ACCOUNT_METRICS_PORT": ""}
-    code, out, err = await run_cli(["demo", "--duration", "20"], env, timeout_s=90)
+    code, out, err = await run_cli(["demo", "--duration", "20"], env)
 
     assert code == 0, f"stdout:\n{out}\nstderr:\n{err}"
     assert EQUAL_LINE in out

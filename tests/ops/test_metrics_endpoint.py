@@ -89,7 +89,7 @@ async def test_stream_state_and_sink_batches_reach_the_scrape(
         block_ms=10,
     )
     await consumer.ensure_groups()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         assert await consumer.run_once() == 2
     stop = asyncio.Event()
     poller = StreamStatePoller(redis_client, PREFIX, sensor, interval_s=0.05)

@@ -7,6 +7,7 @@ import signal
 import socket
 from pathlib import Path
 
+from ops_helpers import PROCESS_DEADLINE_S
 from producer_proc import add_accounts, start_producer
 
 
@@ -21,7 +22,7 @@ async def test_unknown_ex_id_exits_2_and_names_it(cli_env: dict[str, str], redis
     unknown = ex_id + 998
     producer = await start_producer(["--ex-id", str(unknown)], {**cli_env, "REDIS_URL": redis_url})
     try:
-        assert await producer.wait(60) == 2, producer.output
+        assert await producer.wait(PROCESS_DEADLINE_S) == 2, producer.output
     finally:
         await producer.kill()
     assert f"--ex-id {unknown}: no active account" in producer.output
@@ -38,7 +39,7 @@ async def test_secrets_file_readable_by_others_exits_2(
     env = {**cli_env, "REDIS_URL": redis_url, "ACCOUNT_SECRETS_FILE": str(secrets)}
     producer = await start_producer([], env)
     try:
-        assert await producer.wait(60) == 2, producer.output
+        assert await producer.wait(PROCESS_DEADLINE_S) == 2, producer.output
     finally:
         await producer.kill()
     assert f"ACCOUNT_SECRETS_FILE={secrets} has mode 0644" in producer.output
@@ -51,10 +52,10 @@ async def test_missing_credentials_are_reported_at_once(cli_env: dict[str, str],
     env = {**cli_env, "REDIS_URL": redis_url, "ACCOUNT_REDISCOVER_INTERVAL": "600"}
     producer = await start_producer([], env)
     try:
-        line = await producer.wait_for_line(lambda s: "account in error" in s, timeout_s=60)
+        line = await producer.wait_for_line(lambda s: "account in error" in s, timeout_s=PROCESS_DEADLINE_S)
         assert f"EX_ID_{ex_id}_KEY" in line
         producer.proc.send_signal(signal.SIGTERM)
-        assert await producer.wait(30) == 0, producer.output
+        assert await producer.wait(PROCESS_DEADLINE_S) == 0, producer.output
     finally:
         await producer.kill()
 
@@ -64,10 +65,10 @@ async def test_unreachable_redis_is_reported_at_once(cli_env: dict[str, str]) ->
     env = {**cli_env, "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}
     producer = await start_producer([], env)
     try:
-        line = await producer.wait_for_line(lambda s: "redis unreachable" in s, timeout_s=60)
+        line = await producer.wait_for_line(lambda s: "redis unreachable" in s, timeout_s=PROCESS_DEADLINE_S)
         assert "Connection" in line or "connect" in line
         producer.proc.send_signal(signal.SIGTERM)
-        await producer.wait(30)
+        await producer.wait(PROCESS_DEADLINE_S)
     finally:
         await producer.kill()
     assert "Traceback" not in producer.output
@@ -81,10 +82,12 @@ async def test_unreachable_database_is_reported_at_once(cli_env: dict[str, str],
     }
     producer = await start_producer([], env)
     try:
-        line = await producer.wait_for_line(lambda s: "database" in s and "fail" in s, timeout_s=60)
+        line = await producer.wait_for_line(
+            lambda s: "database" in s and "fail" in s, timeout_s=PROCESS_DEADLINE_S
+        )
         assert "discovery failed" in line
         producer.proc.send_signal(signal.SIGTERM)
-        await producer.wait(30)
+        await producer.wait(PROCESS_DEADLINE_S)
     finally:
         await producer.kill()
     assert "Traceback" not in producer.output

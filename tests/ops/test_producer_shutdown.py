@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from ops_helpers import PROCESS_DEADLINE_S
 from producer_proc import add_accounts, simulator_env, start_producer
 
 from fullon_account_service.bus.streams import stream_key
@@ -45,8 +46,8 @@ async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
         try:
             for venue in sim.venues:
                 account = sim.world.accounts_of(venue)[0]
-                await sim.world.subscriptions.wait(account, CHANNELS[venue], timeout_s=90)
-            async with asyncio.timeout(60):
+                await sim.world.subscriptions.wait(account, CHANNELS[venue], timeout_s=PROCESS_DEADLINE_S)
+            async with asyncio.timeout(PROCESS_DEADLINE_S):
                 while await redis.xlen(stream_key(PREFIX, "balance")) == 0:
                     await asyncio.sleep(0.1)
             sim.world.faults.slow_response_ms = 3000

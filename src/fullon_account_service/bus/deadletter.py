@@ -3,7 +3,9 @@
 A dead letter keeps the original bytes untouched, so an operator can read the event with
 ``fullon-account dlq show`` (or ``tail --dlq``), fix the cause and put it back on its stream with
 ``fullon-account dlq replay``. The reason is redacted first: it is often an exception message, and
-those may quote a request with credentials in it.
+those may quote a request with credentials in it. It is also kept to one line (line breaks and
+other control characters it quotes from the bad input are escaped), so a log line or
+``tail --dlq`` row shows the whole reason and nothing the input smuggled in.
 
 The stream is never capped or trimmed: a letter leaves it only when an operator replays or drops
 it (``bus.dlq_ops``). Its length is a metric and ``health`` warns while it is not empty.
@@ -11,6 +13,7 @@ it (``bus.dlq_ops``). Its length is a metric and ``health`` warns while it is no
 
 from __future__ import annotations
 
+import re
 import time
 
 import redis.asyncio as aioredis
@@ -22,13 +25,19 @@ from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.redaction import redact_text
 
 MAX_REASON_CHARS = 2_000
+_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped (``\\n``, ``\\x1b``...)."""
+    return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def dead_letter_fields(
     *, reason: str, payload: bytes, stream: str, entry_id: str, group: str, consumer: str
 ) -> dict[FieldT, EncodableT]:
     return {
-        b"reason": redact_text(reason)[:MAX_REASON_CHARS].encode(),
+        b"reason": one_line(redact_text(reason))[:MAX_REASON_CHARS].encode(),
         b"stream": stream.encode(),
         b"entry_id": entry_id.encode(),
         b"group": group.encode(),

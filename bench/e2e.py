@@ -19,6 +19,9 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
   position is not a new fact), and the producer's CPU ms per WebSocket event;
 - each process's CPU (% of one core) over the step.
 
+``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
+its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).
+
 Then the baseline: the events of the run replayed one at a time through the sinks' handlers
 (``e2e_baseline``), and the ratio of the best sustained rate kept up with to it.
 ``--quick`` is a smoke run (one venue, one account, one low rate for a few seconds).
@@ -31,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -41,6 +45,7 @@ import redis.asyncio as aioredis
 
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
+from e2e_profile import report_profiles, start_profiles, stop_profiles
 from e2e_stack import Proc, cpu_s, start_pipeline, start_simulator
 from e2e_watch import POLL_S, Watcher, now_ms
 from fullon_account_service.storage.db import make_engine, make_session_factory
@@ -145,10 +150,13 @@ def options() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="scenario seed (default: random, printed)")
     parser.add_argument("--baseline", type=int, default=3_000, help="events the baseline replays")
     parser.add_argument("--stop-after-saturation", type=int, default=1, help="rates missed before stopping")
+    parser.add_argument("--profile", type=Path, help="py-spy the processes into DIR")
     parser.add_argument("--quick", action="store_true", help="smoke run: one account, one low rate, seconds")
     args = parser.parse_args()
     if args.quick:
         args.rates, args.step_s, args.accounts, args.venues, args.baseline = "5", 3.0, 1, "bybit", 200
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if args.seed is None:
         args.seed = random.randrange(1_000_000)
     return args
@@ -195,6 +203,7 @@ async def main(args: argparse.Namespace) -> None:
                     raise SystemExit("e2e: the pipeline did not settle after start-up")
                 watcher.keep_raw = watcher.total() + args.baseline
                 print(f"e2e: warmed up ({watcher.total():,} events on the bus)\n")
+                spies = await start_profiles(procs, args.profile) if args.profile else []
                 print(HEADER)
                 results: list[StepFigures] = []
                 for rate in rates:
@@ -204,12 +213,15 @@ async def main(args: argparse.Namespace) -> None:
                     missed = [f for f in results if not f.kept_up]
                     if len(missed) >= args.stop_after_saturation and not results[-1].kept_up:
                         break
+                await stop_profiles(spies)
             for proc in pipeline:
                 await proc.stop()
             replay = watcher.raw[len(watcher.raw) - min(len(watcher.raw), args.baseline) :]
             await forget_stored(factory, redis, ex_ids)
             base = await one_at_a_time(factory, redis, replay)
             report(results, base, len(replay))
+            if args.profile:
+                report_profiles(args.profile, list(procs))
         finally:
             for proc in procs.values():
                 await proc.stop()
@@ -239,4 +251,5 @@ def report(results: list[StepFigures], base: float, replayed: int) -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     asyncio.run(main(options()))

@@ -88,6 +88,8 @@ class Watcher:
     _stored_upto: dict[str, int] = field(default_factory=dict)
     _facts: dict[tuple[object, ...], bytes] = field(default_factory=dict)
     _group_of: dict[str, str] = field(default_factory=dict)
+    _grouped: set[str] = field(default_factory=set)
+    _existing: set[str] = field(default_factory=set)
     keep_raw: int = 0
     raw: list[tuple[tuple[int, int], str, bytes]] = field(default_factory=list)
     """The first ``keep_raw`` entries as read (id, stream, codec bytes), for the baseline's replay."""
@@ -102,23 +104,38 @@ class Watcher:
                 self._group_of[key] = group
 
     async def poll(self) -> None:
-        keys = list(self.entries)
+        # No command that can fail: fakeredis's TCP server drops the connection after an error
+        # reply in a pipeline. So XINFO only once the stream exists, XPENDING once the group does.
+        missing = [key for key in self.entries if key not in self._existing]
+        if missing:
+            probe = self.redis.pipeline(transaction=False)
+            for key in missing:
+                probe.exists(key)
+            self._existing.update(key for key, n in zip(missing, await probe.execute(), strict=True) if n)
+        keys = [key for key in self.entries if key in self._existing]
         pipe = self.redis.pipeline(transaction=False)
         for key in keys:
             pipe.xinfo_groups(key)
-            pipe.xpending(key, self._group_of[key])
+            if key in self._grouped:
+                pipe.xpending(key, self._group_of[key])
         for key in keys:
             pipe.xrange(key, min=f"({self._last_id[key]}", count=READ_COUNT)
         replies = await pipe.execute(raise_on_error=False)
         seen_at = now_ms()
-        progress = replies[: 2 * len(keys)]
-        for key, read in zip(keys, replies[2 * len(keys) :], strict=True):
+        progress = iter(replies[: len(replies) - len(keys)])
+        for key, read in zip(keys, replies[len(replies) - len(keys) :], strict=True):
             if isinstance(read, list):
                 self._add(key, read)
-        for i, key in enumerate(keys):
-            groups, pending = progress[2 * i], progress[2 * i + 1]
-            if isinstance(groups, list) and isinstance(pending, dict):
-                self._mark(key, groups, pending, seen_at)
+        for key in keys:
+            groups = next(progress)
+            pending = next(progress) if key in self._grouped else None
+            if not isinstance(groups, list):
+                continue
+            info = next((g for g in groups if _text(g["name"]) == self._group_of[key]), None)
+            if info is not None and isinstance(pending, dict):
+                self._mark(key, info, pending, seen_at)
+            elif info is not None:
+                self._grouped.add(key)
 
     def _add(self, key: str, read: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         out = self.entries[key]
@@ -137,11 +154,7 @@ class Watcher:
             if len(self.raw) < self.keep_raw:
                 self.raw.append((parse_id(entry_id), key, fields[ENTRY_FIELD]))
 
-    def _mark(self, key: str, groups: list[dict[str, object]], pending: dict[str, object], at: float) -> None:
-        group = self._group_of[key]
-        info = next((g for g in groups if _text(g["name"]) == group), None)
-        if info is None:
-            return
+    def _mark(self, key: str, info: dict[str, object], pending: dict[str, object], at: float) -> None:
         delivered = parse_id(_text(info["last-delivered-id"]))
         frontier = delivered
         if int(str(pending["pending"])) > 0:

@@ -90,6 +90,7 @@ class Watcher:
     _group_of: dict[str, str] = field(default_factory=dict)
     _grouped: set[str] = field(default_factory=set)
     _existing: set[str] = field(default_factory=set)
+    _ws_seen: int = 0
     keep_raw: int = 0
     raw: list[tuple[tuple[int, int], str, bytes]] = field(default_factory=list)
     """The first ``keep_raw`` entries as read (id, stream, codec bytes), for the baseline's replay."""
@@ -147,6 +148,7 @@ class Watcher:
             self._facts[fact] = state
             exchange = float(envelope.exchange_ms) if envelope.exchange_ms is not None else None
             ws = envelope.source is Source.WS
+            self._ws_seen += ws
             received = float(envelope.received_ms)
             bus_id = parse_id(entry_id)
             out.append(Seen(envelope.kind, envelope.ex_id, ws, exchange, received, bus_id, repeat))
@@ -168,6 +170,17 @@ class Watcher:
 
     def backlog(self) -> int:
         return sum(len(out) - self._stored_upto[key] for key, out in self.entries.items())
+
+    def pushed(self) -> int:
+        """WebSocket entries seen so far."""
+        return self._ws_seen
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"{key}: {len(out)} read, {len(out) - self._stored_upto[key]} unstored"
+            + ("" if key in self._grouped else " (no group)")
+            for key, out in self.entries.items()
+        )
 
     def total(self) -> int:
         return sum(len(out) for out in self.entries.values())

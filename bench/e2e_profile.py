@@ -19,6 +19,9 @@ from e2e_stack import Proc
 
 PY_SPY = ("uvx", "py-spy", "record", "--format", "raw", "--rate", "100", "--nonblocking")
 CCXT_PARSE = "handle_message"
+IDLE = "select (selectors.py"
+"""The event loop waiting for sockets: with ``--nonblocking`` py-spy cannot always tell a thread is
+idle, so samples with this innermost frame are left out of every share."""
 
 
 async def start_profiles(procs: dict[str, Proc], directory: Path) -> list[asyncio.subprocess.Process]:
@@ -50,32 +53,33 @@ async def stop_profiles(spies: list[asyncio.subprocess.Process]) -> None:
             await spy.wait()
 
 
-def samples(path: Path) -> tuple[int, int]:
-    """(all samples, samples with ccxt's ``handle_message`` on the stack) of a raw profile."""
-    total = inside = 0
+def stacks(path: Path) -> list[tuple[list[str], int]]:
+    """(frames, samples) per distinct busy stack of a raw profile."""
+    out = []
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        total += int(count)
-        if any(CCXT_PARSE in frame and "ccxt" in frame for frame in stack.split(";")):
-            inside += int(count)
-    return total, inside
+        frames = stack.split(";")
+        if count.isdigit() and IDLE not in frames[-1]:
+            out.append((frames, int(count)))
+    return out
+
+
+def samples(path: Path) -> tuple[int, int]:
+    """(busy samples, samples with ccxt's ``handle_message`` on the stack) of a raw profile."""
+    busy = stacks(path)
+    inside = sum(n for frames, n in busy if any(CCXT_PARSE in f and "ccxt" in f for f in frames))
+    return sum(n for _, n in busy), inside
 
 
 def top_frames(path: Path, n: int = 10) -> list[tuple[str, float]]:
-    """The functions running when sampled (self time, the innermost frame), as shares."""
+    """The functions running when sampled (self time, the innermost frame), as shares of busy."""
     by_frame: dict[str, int] = {}
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        total += int(count)
-        leaf = stack.rsplit(";", 1)[-1]
-        by_frame[leaf] = by_frame.get(leaf, 0) + int(count)
+    busy = stacks(path)
+    for frames, count in busy:
+        by_frame[frames[-1]] = by_frame.get(frames[-1], 0) + count
+    total = max(1, sum(n for _, n in busy))
     ranked = sorted(by_frame.items(), key=lambda kv: -kv[1])[:n]
-    return [(frame, count / max(1, total)) for frame, count in ranked]
+    return [(frame, count / total) for frame, count in ranked]
 
 
 def report_profiles(directory: Path, names: list[str]) -> None:
@@ -85,7 +89,7 @@ def report_profiles(directory: Path, names: list[str]) -> None:
             print(f"profile {name}: none written (py-spy needs ptrace on the process)")
             continue
         total, inside = samples(path)
-        print(f"profile {name}: {total:,} samples, {path}")
+        print(f"profile {name}: {total:,} busy samples, {path}")
         if name == "producer" and inside:
             share = inside / total
             print(

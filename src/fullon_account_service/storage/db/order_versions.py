@@ -149,7 +149,8 @@ class OrderRecord:
 
     def row(self, now: datetime) -> dict[str, Any]:
         """The column values of an INSERT of this version (the conflict branch combines them)."""
-        values = dataclasses.asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field (all scalars) at ~30x the cost.
+        values = {name: getattr(self, name) for name in _RECORD_FIELDS}
         values["futures"] = self.futures or ":" in self.symbol
         values["final_volume"] = self.filled if self.is_terminal else None
         for name, unknown in OWNER_FIELDS.items():
@@ -158,6 +159,9 @@ class OrderRecord:
         at_ms = self.updated_ms if self.updated_ms is not None else self.created_ms
         values["timestamp"] = utc_from_ms(at_ms) if at_ms is not None else now
         return values
+
+
+_RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OrderRecord))
 
 
 def _first(a: Any, b: Any) -> Any:

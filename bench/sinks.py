@@ -21,7 +21,10 @@ Baseline: ``AccountCache.upsert_user_account`` per snapshot (newer snapshots tha
 that every write lands: one write per snapshot), compared with both.
 
 ``--runs`` (default 3) repeats all of it, each run on fresh accounts and streams with its own
-baseline, and ends with each figure as ``median (min-max)`` over the runs.
+baseline, and ends with each figure as ``median (min-max)`` over the runs. Before each run the
+bench's tables are vacuumed (``--no-vacuum`` to keep the dead rows of earlier runs, as before) and
+their dead rows printed; after it, the CPU left idle and the load average (``machine``): a run
+that left no CPU idle shared the machine with other jobs, and its figures say little.
 
 The database is migrated if needed; the bench adds its own user and accounts, and removes them
 and their rows at the end. Redis keys live under a per-run stream prefix; the ``accounts`` fields
@@ -63,6 +66,7 @@ from fullon_account_service.storage.db.models import Exchange, Trade, TradeBook,
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.latest_wins import Update
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
+from machine import CpuTimes, cpu_since, dead_rows, vacuum
 from spread import runs_option, spread
 
 T0 = 1_700_000_000_000
@@ -347,8 +351,12 @@ async def main(args: argparse.Namespace) -> None:
     runs: list[Figures] = []
     try:
         for run in range(1, args.runs + 1):
-            print(f"run {run}/{args.runs}", flush=True)
+            print(f"run {run}/{args.runs}: {await dead_rows(engine)}", flush=True)
+            if not args.no_vacuum:
+                await vacuum(engine)
+            started = CpuTimes.now()
             runs.append(await one_run(args, redis, factory))
+            print(f"  during the run: {cpu_since(started)}", flush=True)
     finally:
         await engine.dispose()
         await redis.aclose()
@@ -368,5 +376,6 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", type=int, default=3_000)
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
+    parser.add_argument("--no-vacuum", action="store_true", help="keep the last run's dead rows")
     runs_option(parser)
     asyncio.run(main(parser.parse_args()))

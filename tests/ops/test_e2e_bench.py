@@ -1,0 +1,97 @@
+"""``bench/e2e.py --quick`` runs to its table, so the end-to-end benchmark cannot rot unnoticed.
+
+It asserts nothing about speed (the machine may be busy): only that every process started, events
+went from the simulator through the producer, the bus and both sinks into storage, and the figures
+were printed. Without ``REDIS_URL`` it runs on a private ``redis-server`` on a free loopback port
+rather than fakeredis's TCP server: on it the sinks' consumer groups were still behind the first
+entries after 120 s (not investigated further); the database is then a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "e2e.py"
+RUN_S = 1_200.0
+REDIS_START_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def bench_redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The shared ``redis_url`` (wiped) with ``REDIS_URL``, else a private ``redis-server``."""
+    if os.environ.get("REDIS_URL"):
+        yield request.getfixturevalue("redis_url")
+        return
+    binary = shutil.which("redis-server")
+    assert binary is not None, "without REDIS_URL this test needs redis-server on PATH"
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + REDIS_START_S
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def test_e2e_bench_quick_prints_its_table(
+    bench_redis_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    database_url = cli_env["DATABASE_URL"] or f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BENCH),
+        "--quick",
+        "--redis-url",
+        bench_redis_url,
+        "--database-url",
+        database_url,
+        env={**os.environ, "ACCOUNT_DATA_DIR": str(tmp_path / "data")},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(RUN_S):
+            out, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("steps/s"))
+    cells = lines[header + 1].split()
+    assert cells[0] == "5", text
+    offered, stored = (float(c.replace(",", "")) for c in cells[1:3])
+    assert offered > 0 and stored > 0, text
+    assert any(line.startswith("baseline (") for line in lines), text

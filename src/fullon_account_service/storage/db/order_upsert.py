@@ -18,7 +18,6 @@ from fullon_account_service.ledger.conventions import TERMINAL_STATUSES
 from fullon_account_service.ledger.orders import OWNER_FIELDS, UNKNOWN_TYPE, VERSIONED_FIELDS, OrderRecord
 from fullon_account_service.storage.db.column_types import utc_from_ms
 
-
 _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OrderRecord))
 
 

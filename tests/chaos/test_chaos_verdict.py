@@ -13,7 +13,9 @@ from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEngine, build_world
 from fullon_account_service.simulator.truth import ground_truth
 from fullon_account_service.verify import compare_books
-from fullon_account_service.verify.compare import Books, FillView, OrderView
+from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord
+from fullon_account_service.verify.compare import Books
 from fullon_account_service.verify.expect import (
     expected_balances,
     expected_positions,
@@ -44,13 +46,18 @@ def perfect(truth: dict[str, Any]) -> tuple[AccountIds, dict[int, Books]]:
         for fill in account["fills"]:
             fee, currency = fee_options(venue, fill)[0]
             have.add_fill(
-                FillView(
-                    fill["id"], fill["order_id"], fill["symbol"], fill["side"],
-                    fill["price"], fill["amount"], fee, currency,
+                Fill(
+                    ex_id=ex_id, uid=1, exchange=venue, ex_trade_id=fill["id"], ex_order_id=fill["order_id"],
+                    symbol=fill["symbol"], side=fill["side"], volume=fill["amount"], price=fill["price"],
+                    cost=fill["price"] * fill["amount"], time_ms=fill["ts_ms"], fee=fee, fee_currency=currency,
                 )
             )  # fmt: skip
         for order in account["orders"]:
-            have.orders[order["id"]] = OrderView(expected_status(venue, order["status"]), order["filled"])
+            have.orders[order["id"]] = OrderRecord(
+                ex_id=ex_id, uid=1, exchange=venue, ex_order_id=order["id"], symbol=order["symbol"],
+                side=order["side"], order_type=order["type"], status=expected_status(venue, order["status"]),
+                filled=order["filled"],
+            )  # fmt: skip
         have.balances = dict(expected_balances(account))
         have.positions = dict(expected_positions(account))
     return ids, books

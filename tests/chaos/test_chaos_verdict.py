@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from chaos_verdict import ChaosVerdict, canary_hits, fill_counts, judge_letters, log_files
+from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.simulator.ledger import Ledger
 from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEngine, build_world
 from fullon_account_service.simulator.truth import ground_truth
 from fullon_account_service.verify import compare_books
-from fullon_account_service.ledger.fills import Fill
-from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.verify.compare import Books
 from fullon_account_service.verify.expect import (
     expected_balances,

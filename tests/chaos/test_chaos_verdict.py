@@ -45,11 +45,12 @@ def perfect(truth: dict[str, Any]) -> tuple[AccountIds, dict[int, Books]]:
         have = books[ex_id] = Books()
         for fill in account["fills"]:
             fee, currency = fee_options(venue, fill)[0]
+            price, amount = fill["price"], fill["amount"]
             have.add_fill(
                 Fill(
                     ex_id=ex_id, uid=1, exchange=venue, ex_trade_id=fill["id"], ex_order_id=fill["order_id"],
-                    symbol=fill["symbol"], side=fill["side"], volume=fill["amount"], price=fill["price"],
-                    cost=fill["price"] * fill["amount"], time_ms=fill["ts_ms"], fee=fee, fee_currency=currency,
+                    symbol=fill["symbol"], side=fill["side"], volume=amount, price=price, cost=price * amount,
+                    time_ms=fill["ts_ms"], fee=fee, fee_currency=currency,
                 )
             )  # fmt: skip
         for order in account["orders"]:

@@ -12,7 +12,12 @@ and reads its RSS from ``/proc/<pid>/status``:
 It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
 the growth per fill per account between *half* and *full*: flat memory means about 0 there.
 
-    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
+With ``--arenas`` the producer runs under a small probe that, on ``SIGUSR1``, writes CPython's
+allocator statistics (``sys._debugmallocstats``) to a file: at each point the bench prints the
+pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
+from RSS held by arenas that a past peak left fragmented (issue 18).
+
+    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300] [--arenas]
 """
 
 from __future__ import annotations
@@ -46,6 +51,26 @@ MIB = 1024 * 1024
 PREFIX = "bench:memory:"
 FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
 STEP_CHUNK = 200
+ARENA_PROBE = """
+import gc, os, signal, sys
+from fullon_account_service.cli.app import main
+
+def stats(*_):
+    gc.collect()
+    path = os.environ["BENCH_MALLOC_STATS"]
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    sys._debugmallocstats()
+    os.dup2(saved, 2)
+    os.close(fd)
+    os.close(saved)
+    os.replace(path + ".tmp", path)
+
+signal.signal(signal.SIGUSR1, stats)
+sys.argv = ["fullon-account", "producer"]
+main()
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +140,41 @@ def producer_env(
     return env
 
 
-async def measure(venue: str, n: int, fills: int, seed: int) -> Sample:
+async def print_arenas(pid: int, path: Path, label: str) -> None:
+    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks."""
+    _ask_stats(pid, path)
+    await until(_exists(path), 120, "the allocator statistics")
+    fields = _read_stats(path)
+    print(
+        f"  {label}: RSS {rss_mib(pid):.1f} MiB, pymalloc arenas {fields['arenas allocated current']} "
+        f"(high-water {fields['arenas highwater mark']}), live small objects "
+        f"{int(fields['bytes in allocated blocks']) / MIB:.1f} MiB, free in arenas "
+        f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
+        flush=True,
+    )
+
+
+def _ask_stats(pid: int, path: Path) -> None:
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+
+
+def _read_stats(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        fields[key.strip("# ").strip()] = value.strip().replace(",", "")
+    return fields
+
+
+def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await asyncio.to_thread(path.exists)
+
+    return check
+
+
+async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = False) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
         work = Path(tmp)
@@ -134,17 +193,25 @@ async def measure(venue: str, n: int, fills: int, seed: int) -> Sample:
                 accounts = sim.world.accounts_of(venue)
                 env = producer_env(sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url)
                 script = Path(sys.executable).with_name("fullon-account")
+                command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
+                env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
                 producer = await asyncio.create_subprocess_exec(
-                    str(script), "producer", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 for account in accounts:
                     await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
                 opened = rss_mib(producer.pid)
+                if arenas:
+                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, open")
                 await drive(sim, redis, accounts, fills // 2)
                 half = rss_mib(producer.pid)
+                if arenas:
+                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, half")
                 await drive(sim, redis, accounts, fills)
                 full = rss_mib(producer.pid)
+                if arenas:
+                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, full")
                 made = sum(len(a.fills) for a in accounts)
         finally:
             if producer is not None and producer.returncode is None:
@@ -214,12 +281,12 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
         )
 
 
-async def run(venue: str, counts: list[int], fills: int, seed: int) -> None:
+async def run(venue: str, counts: list[int], fills: int, seed: int, arenas: bool) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed)
+    base = await measure(venue, 1, fills, seed, arenas)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed))
+        rows.append(await measure(venue, n, fills, seed, arenas))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
 
@@ -232,8 +299,10 @@ def main() -> None:
     parser.add_argument("--counts", default="10,100,1000")
     parser.add_argument("--fills", type=int, default=300, help="fills per account (measured at half and all)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--arenas", action="store_true", help="print pymalloc arenas at each point")
     args = parser.parse_args()
-    asyncio.run(run(args.venue, [int(c) for c in args.counts.split(",")], args.fills, args.seed))
+    counts = [int(c) for c in args.counts.split(",")]
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, args.arenas))
 
 
 if __name__ == "__main__":

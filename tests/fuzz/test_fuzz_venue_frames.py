@@ -104,6 +104,7 @@ def _feed(recording: Recording, frames: list[str]) -> tuple[list[Output], Replay
     return [replayer.feed(recording.url, text) for text in frames], replayer
 
 
+@pytest.mark.once
 @FUZZ
 @given(items=FRAMES)
 async def test_bad_frames_are_dead_lettered_and_good_ones_publish_unchanged(

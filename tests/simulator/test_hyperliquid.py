@@ -346,7 +346,7 @@ async def test_fetch_order_by_id_and_client_id() -> None:
 
 async def test_live_scenario_streams_converge_to_ground_truth() -> None:
     """With the engine running, what the sockets delivered ends up equal to the ledger."""
-    async with running(steps=50, rate_per_s=400, accounts=1) as hl, asyncio.timeout(20):
+    async with running(steps=50, rate_per_s=400, accounts=1) as hl, asyncio.timeout(90):
         account = hl.accounts[0]
         async with client(hl.config(account)) as ex:
             await ex.load_markets()
@@ -360,10 +360,20 @@ async def test_live_scenario_streams_converge_to_ground_truth() -> None:
             await orders_task
             assert 0 < len(account.fills) < 900, "inside ccxt's 1000-row caches"
             expected = {f.trade_id for f in account.fills}
-            for _ in range(100):  # the last pushes may still be in flight
-                if {t["id"] for t in ex.myTrades} == expected:
-                    break
-                await asyncio.sleep(0.02)
+
+            def converged() -> bool:
+                """The last pushes may still be in flight after the engine stopped."""
+                if {t["id"] for t in ex.myTrades} != expected:
+                    return False
+                return all(
+                    o["status"] == account.orders[o["id"]].status
+                    and o["filled"] == approx(account.orders[o["id"]].filled)
+                    for o in ex.orders
+                )
+
+            deadline = asyncio.get_running_loop().time() + 60
+            while not converged() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
             assert {t["id"] for t in ex.myTrades} == expected
             seen = {o["id"]: o for o in ex.orders}
             assert seen, "the engine placed or changed orders while watched"

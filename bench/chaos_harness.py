@@ -76,6 +76,9 @@ def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: 
             "ACCOUNT_SECRETS_FILE": str(sim.secrets),
             "ACCOUNT_EXCHANGE_OVERRIDES": str(sim.overrides),
             "ACCOUNT_POLL_INTERVAL": "2",
+            # Redis is SIGKILLed with an AOF synced every second, so it can lose events it had
+            # acknowledged; the REST audits put them back, and must come within the settle deadline.
+            "ACCOUNT_AUDIT_INTERVAL_S": "10",
             "ACCOUNT_RECONNECT_DELAY": "0.5",
             "ACCOUNT_CLAIM_IDLE_MS": "3000",
             "LOG_CONSOLE": "true",

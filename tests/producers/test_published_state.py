@@ -151,6 +151,14 @@ def test_a_new_memory_after_a_restart_or_a_forgotten_account_publishes_the_first
     assert first.fresh([order()])
 
 
+def test_a_failed_bus_forgets_every_state_so_the_next_read_goes_out_again() -> None:
+    states = PublishedStates()
+    assert states.fresh([order(), balance(USD=1)])
+    assert not states.fresh([order()]) and not states.fresh([balance(USD=1)])
+    states.forget_all()
+    assert states.fresh([order()]) and states.fresh([balance(USD=1)])
+
+
 def test_the_memory_is_bounded_in_count_and_age_and_forgetting_lets_a_repeat_through() -> None:
     now = [0.0]
     states = PublishedStates(max_entries=3, max_age_s=10.0, clock=lambda: now[0])

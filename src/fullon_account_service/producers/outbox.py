@@ -196,6 +196,8 @@ class Outbox:
             await flush()
         except Exception as e:
             self.failures += 1
+            if self.states is not None:
+                self.states.forget_all()
             pending = self.pending if what == EVENTS else len(self._dead)
             error = redact_text(repr(e))[:300]
             if should_retry(e):

@@ -79,6 +79,12 @@ class PublishedStates:
         """An account no longer collected here: its next start publishes everything again."""
         self._accounts.pop(ex_id, None)
 
+    def forget_all(self) -> None:
+        """The bus failed: a Redis that dies may lose writes it had acknowledged (an append-only
+        file synced every second), so no state is known to be on the bus any more, and the next
+        read of each state must be published again rather than dropped as a repeat."""
+        self._accounts.clear()
+
     def entries(self, ex_id: int) -> int:
         account = self._accounts.get(ex_id)
         return len(account.entries) if account is not None else 0

@@ -17,6 +17,8 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    LedgerEntry,
+    LedgerReason,
     OrderStatus,
     OrderUpdate,
     Payload,
@@ -73,6 +75,19 @@ def balance(
 def position(symbol: str = "BTC/USDT:USDT", volume: float = 1.0, **fields: Any) -> PositionSnapshot:
     side = fields.pop("side", PositionSide.LONG)
     return PositionSnapshot(positions=[Position(symbol=symbol, side=side, volume=volume, **fields)])
+
+
+def ledger_entry(ledger_id: str = "l-1", **fields: Any) -> LedgerEntry:
+    """A funding payment of -0.5 USDT on BTC/USDT:USDT."""
+    values: dict[str, Any] = {
+        "currency": "USDT",
+        "amount": -0.5,
+        "reason": LedgerReason.FUNDING,
+        "time_ms": NOW_MS,
+        "symbol": "BTC/USDT:USDT",
+    }
+    values.update(fields)
+    return LedgerEntry(ex_ledger_id=ledger_id, **values)
 
 
 def envelope(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from factories import NOW_MS, balance, envelope, fill, order, position
+from factories import NOW_MS, balance, envelope, fill, ledger_entry, order, position
 from fullon_account_service.bus import Delivery
 from fullon_account_service.contract import KINDS, Envelope, Payload
 
@@ -20,6 +20,8 @@ def sample_payload(i: int, kind: str) -> Payload:
             return order(f"o-{i}", filled=0.0, volume=1.0)
         case "position":
             return position(volume=1.0 + i)
+        case "ledger":
+            return ledger_entry(f"l-{i}", time_ms=NOW_MS + i)
         case _:
             return fill(f"t-{i}", ex_order_id=f"o-{i}", volume=0.25, time_ms=NOW_MS + i)
 

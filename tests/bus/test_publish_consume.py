@@ -26,9 +26,9 @@ def consumer(
 
 
 async def test_publish_puts_each_kind_on_its_stream(redis_client: aioredis.Redis, prefix: str) -> None:
-    envelopes = mixed(8)
+    envelopes = mixed(2 * len(KINDS))
     ids = await Publisher(redis_client, prefix=prefix).publish(envelopes)
-    assert len(ids) == 8
+    assert len(ids) == 2 * len(KINDS)
     for envelope, entry_id in zip(envelopes, ids, strict=True):
         [(got_id, fields)] = await redis_client.xrange(stream_key(prefix, envelope.kind), entry_id, entry_id)
         assert got_id.decode() == entry_id

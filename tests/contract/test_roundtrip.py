@@ -10,6 +10,8 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    LedgerEntry,
+    LedgerReason,
     Liquidity,
     OrderStatus,
     OrderUpdate,
@@ -101,6 +103,19 @@ fills = st.builds(
     leverage=maybe(leverage),
     order_type=maybe(text),
 )
+ledger_entries = st.builds(
+    LedgerEntry,
+    ex_ledger_id=text,
+    currency=currency,
+    amount=signed,
+    reason=st.sampled_from(LedgerReason),
+    time_ms=millis,
+    raw_type=maybe(text),
+    symbol=maybe(text),
+    balance_after=maybe(signed),
+    fee=maybe(amount),
+    fee_currency=maybe(currency),
+)
 
 
 @st.composite
@@ -150,6 +165,12 @@ def test_trade_round_trip(envelope: Envelope) -> None:
     assert_round_trip(envelope)
 
 
+@given(envelopes(ledger_entries))
+def test_ledger_round_trip(envelope: Envelope) -> None:
+    assert envelope.kind == "ledger"
+    assert_round_trip(envelope)
+
+
 def test_every_kind_has_a_round_trip_test() -> None:
-    tested = {BalanceSnapshot, OrderUpdate, PositionSnapshot, TradeFill}
+    tested = {BalanceSnapshot, OrderUpdate, PositionSnapshot, TradeFill, LedgerEntry}
     assert tested == set(KIND_OF)

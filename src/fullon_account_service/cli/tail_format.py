@@ -17,6 +17,7 @@ from fullon_account_service.bus.streams import parse_id, previous_id
 from fullon_account_service.contract import (
     BalanceSnapshot,
     Envelope,
+    LedgerEntry,
     OrderUpdate,
     PositionSnapshot,
     TradeFill,
@@ -117,6 +118,10 @@ def summary(envelope: Envelope) -> str:
             f"{x.symbol} {x.side} {_num(x.volume)} @ {_num(x.entry_price)} upnl {_num(x.unrealized_pnl)}"
             for x in p.positions
         )
+    if isinstance(p, LedgerEntry):
+        fee = f" fee {_num(p.fee)} {p.fee_currency or p.currency}" if p.fee is not None else ""
+        where = f" {p.symbol}" if p.symbol else ""
+        return f"{p.reason} {_num(p.amount)} {p.currency}{where}{fee} ledger {p.ex_ledger_id}"
     return _balance_summary(p)
 
 

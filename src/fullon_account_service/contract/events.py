@@ -27,7 +27,9 @@ import msgspec
 SCHEMA_MAJOR = 1
 SCHEMA_MINOR = 0
 SCHEMA_VERSION = SCHEMA_MAJOR if SCHEMA_MINOR == 0 else SCHEMA_MAJOR * 1000 + SCHEMA_MINOR
-"""What this producer writes in ``v``: unchanged from the first schema until a minor is added."""
+"""What this producer writes in ``v``: unchanged from the first schema until a minor is added. The
+``ledger`` kind came without one: it has its own stream, which no older sink reads, and consumers
+that accept ``v`` 1 only must keep reading the other streams."""
 
 _LIMIT = 1e300
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=_LIMIT)]
@@ -95,6 +97,21 @@ ORDER_TYPES: tuple[str, ...] = (
 )
 """The ``order_type`` values producers publish (see docs/fields.md); ``unknown`` when no channel
 has said. Trigger orders (stop, take-profit, trailing) carry ``trigger_price`` when the venue sends it."""
+
+
+class LedgerReason(enum.StrEnum):
+    """Why a balance moved without a fill; ``OTHER`` keeps the venue's own word in ``raw_type``."""
+
+    FUNDING = "funding"
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
+    REBATE = "rebate"
+    LIQUIDATION = "liquidation"
+    INTEREST = "interest"
+    ADJUSTMENT = "adjustment"
+    OTHER = "other"
 
 
 class Source(enum.StrEnum):
@@ -194,7 +211,30 @@ class TradeFill(_Payload, frozen=True, tag="trade"):
     """Liquidation, bust, ADL or settlement fills say so; ``None`` for an ordinary trade."""
 
 
-Payload = BalanceSnapshot | OrderUpdate | PositionSnapshot | TradeFill
+class LedgerEntry(_Payload, frozen=True, tag="ledger"):
+    """One balance change that is not a fill: funding, a deposit, a withdrawal, a transfer, a
+    rebate, a liquidation charge, interest or an adjustment.
+
+    ``amount`` is signed from the account's side (a funding paid or a withdrawal is negative) and
+    excludes ``fee``, which is charged on top in ``fee_currency`` (the entry's ``currency`` when
+    that is ``None``): the balance moves by ``amount - fee``. ``balance_after`` is the venue's
+    balance of ``currency`` after the entry, where the venue reports it. ``symbol`` names the
+    market for funding and liquidations; ``raw_type`` keeps the venue's own type word.
+    """
+
+    ex_ledger_id: Text
+    currency: Currency
+    amount: Signed
+    reason: LedgerReason
+    time_ms: TimestampMs
+    raw_type: Text | None = None
+    symbol: Text | None = None
+    balance_after: Signed | None = None
+    fee: Amount | None = None
+    fee_currency: Currency | None = None
+
+
+Payload = BalanceSnapshot | OrderUpdate | PositionSnapshot | TradeFill | LedgerEntry
 
 
 class Envelope(msgspec.Struct, frozen=True, gc=False):
@@ -230,5 +270,6 @@ KIND_OF: dict[type[msgspec.Struct], str] = {
     OrderUpdate: "order",
     PositionSnapshot: "position",
     TradeFill: "trade",
+    LedgerEntry: "ledger",
 }
 KINDS: tuple[str, ...] = tuple(KIND_OF.values())

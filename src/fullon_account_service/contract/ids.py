@@ -14,6 +14,7 @@ import msgspec
 from fullon_account_service.contract.events import (
     BalanceSnapshot,
     Envelope,
+    LedgerEntry,
     OrderUpdate,
     Payload,
     PositionSnapshot,
@@ -32,6 +33,8 @@ def event_id(ex_id: int, payload: Payload, exchange_ms: int | None = None) -> st
     """Identity of a fact.
 
     - fill: the venue's trade id and order id: one fill, one id, whatever channel saw it;
+    - ledger entry: the venue's ledger (or transaction) id and the currency: a venue that
+      books one transaction in two currencies gives two entries under one id;
     - order: order id + status + filled quantity: each state of an order is one fact;
     - balance / position: the whole content plus the exchange time, so a repeated identical
       snapshot dedupes while a real change does not.
@@ -39,6 +42,8 @@ def event_id(ex_id: int, payload: Payload, exchange_ms: int | None = None) -> st
     match payload:
         case TradeFill():
             return _digest("trade", ex_id, payload.ex_trade_id, payload.ex_order_id)
+        case LedgerEntry():
+            return _digest("ledger", ex_id, payload.ex_ledger_id, payload.currency)
         case OrderUpdate():
             return _digest("order", ex_id, payload.ex_order_id, payload.status.value, payload.filled)
         case BalanceSnapshot() | PositionSnapshot():

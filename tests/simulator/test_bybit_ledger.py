@@ -3,13 +3,20 @@ withdrawal records and the ``Funding`` executions give back every ledger entry o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from bybit_helpers import approx, client
 from ledger_helpers import START_MS, entries_of, funded_sim
 
+from fullon_account_service.simulator.server import Simulator
+
 pytestmark = pytest.mark.asyncio
+
+
+def _subscribed(sim: Simulator, channel: str) -> bool:
+    return any(row["channels"].get(channel, {}).get("active") for row in sim.world.subscriptions.as_json())
 
 
 async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() -> None:
@@ -76,3 +83,20 @@ async def test_ledger_refuses_a_bad_signature_and_a_long_window() -> None:
         async with client(sim.client_config(account)) as ex:
             with pytest.raises(Exception, match="10001"):
                 await ex.fetch_ledger(params={"startTime": START_MS, "endTime": START_MS + 8 * 86_400_000})
+
+
+async def test_funding_is_pushed_on_the_execution_topic() -> None:
+    async with funded_sim("bybit", steps=300) as (sim, account, _), client(sim.client_config(account)) as ex:
+        symbol = next(s for s, p in sorted(account.positions.items()) if p.contracts)
+        ex.options["watchMyTrades"] = {"execType": ["Funding"]}  # ccxt keeps trade executions only by default
+        pending = asyncio.ensure_future(ex.watch_my_trades())
+        try:
+            async with asyncio.timeout(10):
+                while not _subscribed(sim, "execution"):
+                    await asyncio.sleep(0.01)
+                entry = sim.ledger.funding(account, symbol, 0.0001)
+                pushed = await pending
+        finally:
+            pending.cancel()
+        assert [(t["id"], t["info"]["execType"]) for t in pushed] == [(entry.entry_id, "Funding")]
+        assert float(pushed[0]["info"]["execFee"]) == approx(-entry.amount)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from typing import get_args
 
 import pytest
 
 from fullon_account_service.simulator.ledger import Ledger
-from fullon_account_service.simulator.model import SimAccount, SimFill, World
+from fullon_account_service.simulator.model import LedgerReason, SimAccount, SimFill, World
 from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEngine, build_world
 from fullon_account_service.simulator.truth import ground_truth
 
@@ -74,16 +75,7 @@ def test_balance_change_is_fills_fees_and_ledger_entries(seed: int) -> None:
             change = account.balances.get(currency).total if currency in account.balances else 0.0
             change -= before.get(currency, 0.0)
             assert change == pytest.approx(flows[currency], abs=1e-6), (account.venue, currency)
-    assert reasons == {
-        "funding",
-        "deposit",
-        "withdrawal",
-        "transfer_in",
-        "transfer_out",
-        "rebate",
-        "interest",
-        "adjustment",
-    }
+    assert reasons == set(get_args(LedgerReason)) - {"liquidation", "other"}
 
 
 def test_an_unexplained_change_is_caught() -> None:

@@ -95,6 +95,7 @@ async def test_funding_is_pushed_on_the_execution_topic() -> None:
                 while not _subscribed(sim, "execution"):
                     await asyncio.sleep(0.01)
                 entry = sim.ledger.funding(account, symbol, 0.0001)
+                assert entry is not None
                 pushed = await pending
         finally:
             pending.cancel()

@@ -40,7 +40,7 @@ async def _check_matches_models(url: str) -> None:
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
-            ours = {"users", "cat_exchanges", "exchanges", "orders", "trades", "trade_books"}
+            ours = {"users", "cat_exchanges", "exchanges", "orders", "trades", "trade_books", "ledger"}
             assert ours <= await conn.run_sync(_tables)
     finally:
         await engine.dispose()
@@ -62,7 +62,7 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            assert not {"orders", "trades", "users", "trade_books"} & await conn.run_sync(_tables)
+            assert not {"orders", "trades", "users", "trade_books", "ledger"} & await conn.run_sync(_tables)
     finally:
         await engine.dispose()
     await upgrade(database_url)

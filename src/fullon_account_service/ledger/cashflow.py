@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 
 QTY_EPS = 1e-10
@@ -40,23 +41,6 @@ class Flow(NamedTuple):
     currency: str
     amount: float
     cause: str
-
-
-class EntryLike(Protocol):
-    """What a ledger entry must say to be counted: the contract's ``LedgerEntry`` or a stored row."""
-
-    @property
-    def ex_ledger_id(self) -> str: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def amount(self) -> float: ...
-    @property
-    def time_ms(self) -> int: ...
-    @property
-    def fee(self) -> float | None: ...
-    @property
-    def fee_currency(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +108,12 @@ def fill_flows(fills: Iterable[Fill], fee_in_base: Collection[str] = ()) -> list
     return flows
 
 
-def entry_flows(entries: Iterable[EntryLike]) -> list[Flow]:
+def entry_flows(entries: Iterable[LedgerRecord]) -> list[Flow]:
     flows: list[Flow] = []
     for entry in entries:
         cause = f"ledger {entry.ex_ledger_id}"
         currency = entry.currency.upper()
         flows.append(Flow(entry.time_ms, currency, entry.amount, cause))
         if entry.fee:
-            flows.append(Flow(entry.time_ms, (entry.fee_currency or currency).upper(), -entry.fee, cause))
+            flows.append(Flow(entry.time_ms, entry.fee_in.upper(), -entry.fee, cause))
     return flows

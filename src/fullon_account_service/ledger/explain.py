@@ -17,16 +17,18 @@ consecutive clear anchors, so a busy moment widens a window instead of blurring 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fullon_account_service.ledger.cashflow import Flow
 
-ABS_TOLERANCE = 1e-8
-REL_TOLERANCE = 1e-9
+ABS_TOLERANCE = 1e-7
+REL_TOLERANCE = 1e-12
 """A remainder within ``ABS_TOLERANCE + REL_TOLERANCE x (|before| + |after| + sum |flows|)`` is
-zero: the venues' own arithmetic rounds at 1e-8 or coarser, floats add ~1e-16 per operation."""
+zero: the venues state balances to 8 decimals (two anchors, each rounded, plus the flows' own
+rounding stay well under 1e-7), floats add ~1e-16 relative per operation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ def explain_currency(
     times = [f.time_ms for f in mine]
     clear = clear_anchors(anchors, times, band_ms)
     windows: list[Window] = []
-    for start, end in zip(clear, clear[1:], strict=False):
+    for start, end in itertools.pairwise(clear):
         inside = mine[bisect.bisect_right(times, start.time_ms) : bisect.bisect_right(times, end.time_ms)]
         moved = sum(f.amount for f in inside)
         scale = abs(start.total) + abs(end.total) + sum(abs(f.amount) for f in inside)

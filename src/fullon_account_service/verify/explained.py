@@ -92,7 +92,7 @@ async def explain_account(
                 Order.ex_id == ex_id, Order.fee_currency.is_not(None)
             )
         )
-        fee_in_base = _fee_in_base(orders.tuples())
+        fee_in_base = _fee_in_base((row[0], row[1], row[2]) for row in orders)
         entries = await LedgerRepository(session).entries_of(ex_id)
     flows = fill_flows(fills, fee_in_base) + entry_flows(entries)
     windows = explain(anchors, flows, band_ms=band_ms)

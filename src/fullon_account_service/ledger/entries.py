@@ -9,12 +9,28 @@ columns (but the surrogate key), named the same, so adding a column means adding
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import msgspec
 
-from fullon_account_service.contract.events import LedgerEntry
+from fullon_account_service.contract.events import LedgerEntry, LedgerReason
 
 LedgerKey = tuple[int, str, str]
 """(ex_id, ex_ledger_id, currency): one entry; a second entry under the key is the same fact."""
+
+
+SYMBOL_CHARGES = (LedgerReason.FUNDING.value, LedgerReason.LIQUIDATION.value)
+"""The reasons booked per (ex_id, symbol) beside the FIFO PnL of the symbol's trades."""
+
+
+class SymbolCharge(NamedTuple):
+    """What the entries of one reason moved on one symbol, in one currency: their amounts, and
+    minus their fees charged in that currency."""
+
+    symbol: str | None
+    currency: str
+    reason: str
+    amount: float
 
 
 class LedgerRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):

@@ -4,7 +4,8 @@ The simulator books fills (spot cash, perp realised PnL at its average entry, fe
 deposits and withdrawals with its own arithmetic (``simulator.accounting``); this helper replays a
 list of actions through it on one Bybit account (spot and linear perps), takes a balance anchor
 of every currency after each action, and returns what the service would store: the fills as
-``Fill`` records, the cash movements as ``LedgerRecord`` rows, and the anchors.
+``Fill`` records, the simulator's ledger entries (funding, deposits, withdrawals with their fee,
+transfers, rebates, interest, adjustments) as ``LedgerRecord`` rows, and the anchors.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from fullon_account_service.ledger.explain import Anchor
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.simulator.catalog import catalog
 from fullon_account_service.simulator.ledger import Ledger
-from fullon_account_service.simulator.model import Faults, SimAccount, SimBalance, World
+from fullon_account_service.simulator.model import Faults, LedgerReason, SimAccount, SimBalance, World
 
 STEP_MS = 10_000
 ANCHOR_AFTER_MS = 5_000
 BAND_MS = 1_000
 START = {"USDT": 10_000_000.0, "BTC": 100.0, "ETH": 1_000.0}
 
-Kind = Literal["spot", "perp", "deposit", "withdraw", "funding", "liquidate", "price"]
+Kind = Literal["spot", "perp", "deposit", "withdraw", "transfer", "other", "funding", "liquidate", "price"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +54,8 @@ class _Clock:
         return self.now
 
 
-def _entry(n: int, currency: str, amount: float, reason: str, time_ms: int) -> LedgerRecord:
-    return LedgerRecord(
-        ex_id=1,
-        uid=1,
-        exchange="bybit",
-        ex_ledger_id=f"l-{n}",
-        currency=currency,
-        amount=amount,
-        reason=reason,
-        time_ms=time_ms,
-    )
-
-
-def _apply(ledger: Ledger, account: SimAccount, action: Action, history: History, clock: _Clock) -> None:
-    n = len(history.entries)
+def _apply(ledger: Ledger, account: SimAccount, action: Action) -> None:
+    free = account.balances[action.currency].free
     if action.kind in ("spot", "perp"):
         order = ledger.place_order(account, action.symbol, action.side, "market", action.amount)
         if order.status == "open":
@@ -75,13 +63,15 @@ def _apply(ledger: Ledger, account: SimAccount, action: Action, history: History
             ledger.fill(account, order, action.amount, action.price, taker=True, fee_in_base=fib)
     elif action.kind == "deposit":
         ledger.deposit(account, action.currency, action.amount)
-        history.entries.append(_entry(n, action.currency, action.amount, "deposit", clock.now))
-    elif action.kind == "withdraw" and action.amount <= account.balances[action.currency].free:
+    elif action.kind == "withdraw" and action.amount * 1.01 <= free:
         ledger.withdraw(account, action.currency, action.amount)
-        history.entries.append(_entry(n, action.currency, -action.amount, "withdrawal", clock.now))
+    elif action.kind == "transfer" and (action.side == "buy" or action.amount <= free):
+        ledger.transfer(account, action.currency, action.amount if action.side == "buy" else -action.amount)
+    elif action.kind == "other":
+        reason: LedgerReason = "rebate" if action.side == "buy" else "interest"
+        ledger.book(account, action.currency, action.amount, reason)
     elif action.kind == "funding" and action.symbol in account.positions:
-        paid = ledger.funding(account, action.symbol, 0.0001)
-        history.entries.append(_entry(n, paid.currency, -paid.fee, "funding", paid.ts_ms))
+        ledger.funding(account, action.symbol, 0.0001)
     elif action.kind == "liquidate" and action.symbol in account.positions:
         ledger.liquidate(account, action.symbol, "liquidation", action.price)
     elif action.kind == "price":
@@ -98,7 +88,7 @@ def simulate(actions: list[Action]) -> History:
     _anchor(account, history, clock.now)
     for action in actions:
         clock.now += STEP_MS
-        _apply(ledger, account, action, history, clock)
+        _apply(ledger, account, action)
         _anchor(account, history, clock.now + ANCHOR_AFTER_MS)
     history.fills = [
         Fill(
@@ -117,6 +107,21 @@ def simulate(actions: list[Action]) -> History:
             fee_currency=f.fee_currency,
         )
         for f in account.fills
+    ]
+    history.entries = [
+        LedgerRecord(
+            ex_id=1,
+            uid=1,
+            exchange="bybit",
+            ex_ledger_id=e.entry_id,
+            currency=e.currency,
+            amount=e.amount,
+            reason=e.reason,
+            time_ms=e.ts_ms,
+            fee=e.fee,
+            fee_currency=e.fee_currency,
+        )
+        for e in account.ledger
     ]
     return history
 

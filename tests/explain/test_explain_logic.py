@@ -122,7 +122,8 @@ _PERP = st.builds(
 )
 _CASH = st.builds(
     Action,
-    kind=st.sampled_from(["deposit", "withdraw"]),
+    kind=st.sampled_from(["deposit", "withdraw", "transfer", "other"]),
+    side=st.sampled_from(["buy", "sell"]),
     currency=st.sampled_from(["USDT", "BTC"]),
     amount=st.floats(0.01, 50.0),
 )

@@ -27,7 +27,7 @@ from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.models import Ledger, Trade
 from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.verify.explained import AccountExplanation, explain_accounts
-from fullon_account_service.verify.stored_through import stored_through_ms
+from fullon_account_service.verify.stored_through import LEDGER_CURSOR, stored_through_ms
 
 S = 1_000
 
@@ -89,7 +89,9 @@ async def stored(
     snapshots = [envelope(b, ex_id=ex_id, exchange="bybit", exchange_ms=ms) for ms, b in ANCHORS]
     await sink.handle(deliveries(snapshots))
     await sink.handle(deliveries(snapshots))  # a redelivery adds no anchor
-    await CursorStore(redis_client, prefix=prefix).advance(ex_id, NOW_MS + 100 * S)
+    cursors = CursorStore(redis_client, prefix=prefix)
+    await cursors.advance(ex_id, NOW_MS + 100 * S)
+    await cursors.named(LEDGER_CURSOR).advance(ex_id, NOW_MS + 100 * S)
     return Stored(ex_id, session_factory, redis_client, prefix)
 
 
@@ -153,6 +155,17 @@ async def test_damaged_data_leaves_a_remainder_that_names_account_currency_and_w
     assert problem.startswith(named)
 
 
+async def test_without_a_collected_ledger_a_remainder_is_a_warning(stored: Stored) -> None:
+    await CursorStore(stored.redis, prefix=stored.prefix).named(LEDGER_CURSOR).delete(stored.ex_id)
+    await _drop_entry(stored)
+    account = await stored.explain()
+    assert account.unexplained and not account.failing
+    report = HealthReport()
+    add_explanations(report, [account])
+    assert report.healthy
+    assert any("no ledger entries are collected" in w for w in report.warnings)
+
+
 async def test_windows_wait_until_the_fills_are_surely_stored(stored: Stored) -> None:
     await CursorStore(stored.redis, prefix=stored.prefix).delete(stored.ex_id)
     account = await stored.explain()
@@ -161,6 +174,12 @@ async def test_windows_wait_until_the_fills_are_surely_stored(stored: Stored) ->
     await CursorStore(stored.redis, prefix=stored.prefix).advance(stored.ex_id, NOW_MS + 30 * S)
     account = await stored.explain()
     assert (len(account.windows), account.waiting) == (2, 2)
+
+    ledger = CursorStore(stored.redis, prefix=stored.prefix).named(LEDGER_CURSOR)
+    await ledger.delete(stored.ex_id)
+    await ledger.advance(stored.ex_id, NOW_MS + 10 * S)
+    account = await stored.explain()
+    assert (len(account.windows), account.waiting) == (0, 4)  # the ledger is read up to 10 s only
 
 
 async def test_a_fill_on_the_stream_not_yet_stored_holds_the_windows_back(stored: Stored) -> None:

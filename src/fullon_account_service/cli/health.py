@@ -7,7 +7,8 @@ a cron check. Exit code 3 when data flows but the dead-letter stream holds more 
 
 It also explains every account's balance changes (``verify.explained``) from the balance anchors
 in Redis and the fills and ledger entries in the database: a remainder is a problem (exit 1)
-naming the account, the currency and the window. ``--no-explain`` skips that (Redis only); a
+naming the account, the currency and the window (a warning for an account whose producer collects
+no ledger entries, where a deposit is unexplained by design). ``--no-explain`` skips that (Redis only); a
 database that cannot be read is a warning, not a verdict.
 """
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 
 def add_explanations(report: HealthReport, explanations: list[AccountExplanation]) -> None:
-    """Balance explained into ``report``: each unexplained window is a problem naming it."""
+    """Balance explained into ``report``: each unexplained window is a problem naming it (a
+    warning for an account whose ledger is not collected)."""
     from fullon_account_service.verify.explained import describe
 
     for account in explanations:
@@ -40,8 +42,11 @@ def add_explanations(report: HealthReport, explanations: list[AccountExplanation
             "stored_through_ms": account.stored_through_ms,
             "remainders": account.remainders(),
         }
-        for window in account.unexplained:
+        for window in account.failing:
             report.fail(describe(account.ex_id, window))
+        if not account.ledger_collected:
+            windows = account.unexplained
+            report.warnings += [describe(account.ex_id, w, ledger_collected=False) for w in windows]
 
 
 async def _explain(settings: Settings, redis: Redis, report: HealthReport) -> None:

@@ -4,7 +4,9 @@ Reads the balance anchors (``storage.balance_anchors``), the account's stored fi
 its orders' fee currencies (Kraken's fee-in-base orders, see ``ledger.cashflow``) and its ledger
 entries (``ledger``), and runs ``ledger.explain`` over them. Only windows ending when the fills and
 ledger entries are surely stored (``stored_through``) are judged; the later ones are counted as
-``waiting``. Read-only.
+``waiting``. An account whose producer collects no ledger entries (``ledger_collected`` false: a
+venue without ledger support) cannot explain a deposit or a funding payment: its remainders are
+reported apart (``AccountExplanation.failing``). Read-only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fullon_account_service.storage.db.models import Order
 from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.storage.db.repositories.trade_history import READ_COLUMNS, stored_fill
 from fullon_account_service.storage.db.repositories.trade_history import C as TRADES
-from fullon_account_service.verify.stored_through import stored_through_ms
+from fullon_account_service.verify.stored_through import ledger_collected, stored_through_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +38,17 @@ class AccountExplanation:
     waiting: int = 0
     """Windows not judged yet: their fills or ledger entries may still be on their way."""
     stored_through_ms: int | None = None
+    ledger_collected: bool = True
+    """False: the producer reads no ledger for this account, so a remainder may be a deposit."""
 
     @property
     def unexplained(self) -> list[Window]:
         return [w for w in self.windows if not w.ok]
+
+    @property
+    def failing(self) -> list[Window]:
+        """The remainders that fail a verdict: all of them when the ledger is collected."""
+        return self.unexplained if self.ledger_collected else []
 
     def remainders(self) -> dict[str, float]:
         """Per currency, the largest unexplained remainder of its windows (0.0 when all explain)."""
@@ -55,12 +64,13 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def describe(ex_id: int, window: Window) -> str:
+def describe(ex_id: int, window: Window, *, ledger_collected: bool = True) -> str:
     """One line naming the account, the currency and the window of a remainder."""
     return (
         f"account {ex_id} {window.currency}: {window.remainder:+.10g} unexplained between "
         f"{_iso(window.t0_ms)} and {_iso(window.t1_ms)} (balance {window.before:.10g} -> "
         f"{window.after:.10g}, {window.flows} fills/entries explain {window.explained:+.10g})"
+        + ("" if ledger_collected else "; no ledger entries are collected for this account")
     )
 
 
@@ -97,7 +107,8 @@ async def explain_account(
     flows = fill_flows(fills, fee_in_base) + entry_flows(entries)
     windows = explain(anchors, flows, band_ms=band_ms)
     judged = [w for w in windows if through is not None and w.t1_ms <= through]
-    return AccountExplanation(ex_id, judged, len(windows) - len(judged), through)
+    collected = await ledger_collected(redis, prefix, ex_id)
+    return AccountExplanation(ex_id, judged, len(windows) - len(judged), through, collected)
 
 
 async def explain_accounts(

@@ -72,3 +72,9 @@ async def stored_through_ms(redis: aioredis.Redis, prefix: str, ex_id: int) -> i
             return None
         bounds.append(cursor)
     return min(bounds)
+
+
+async def ledger_collected(redis: aioredis.Redis, prefix: str, ex_id: int) -> bool:
+    """Whether the producer reads ``ex_id``'s ledger (its ledger cursor exists): without it a
+    deposit or a funding payment is unexplained by design, not lost."""
+    return await CursorStore(redis, prefix=prefix).named(LEDGER_CURSOR).get(ex_id) is not None

@@ -57,17 +57,19 @@ def explained_lines(accounts: Sequence[AccountExplanation]) -> list[str]:
     waiting = sum(a.waiting for a in accounts)
     failing = [describe(a.ex_id, w) for a in accounts for w in a.failing]
     counts = f"{judged} windows over {len(accounts)} accounts, {waiting} waiting for their fills"
+    unjudged = [describe(a.ex_id, w) for a in accounts if not a.ledger_collected for w in a.unexplained]
     lines: list[str] = []
     if failing:
         lines.append(f"balances: NOT explained: {len(failing)} of {judged} windows leave a remainder")
         _listed(lines, failing)
     elif judged == 0:
         lines.append(f"balances: NOT explained: no window could be judged ({counts})")
+    elif unjudged:
+        lines.append(f"{EXPLAINED_LINE} where a ledger is collected ({counts})")
     else:
         lines.append(f"{EXPLAINED_LINE} ({counts})")
-    unjudged = [describe(a.ex_id, w) for a in accounts if not a.ledger_collected for w in a.unexplained]
     if unjudged:
-        lines.append(f"  not judged, for want of a ledger: {len(unjudged)} windows")
+        lines.append(f"  not judged, for want of a ledger: {len(unjudged)} windows unexplained")
         _listed(lines, unjudged)
     return lines
 

@@ -90,11 +90,22 @@ def simulate(actions: list[Action]) -> History:
         clock.now += STEP_MS
         _apply(ledger, account, action)
         _anchor(account, history, clock.now + ANCHOR_AFTER_MS)
-    history.fills = [
+    history.fills, history.entries = sim_fills(account), sim_entries(account)
+    return history
+
+
+def _anchor(account: SimAccount, history: History, time_ms: int) -> None:
+    for currency, balance in account.balances.items():
+        history.anchors.setdefault(currency, []).append(Anchor(time_ms, balance.total))
+
+
+def sim_fills(account: SimAccount) -> list[Fill]:
+    """The account's fills as the trades table gives them back."""
+    return [
         Fill(
             ex_id=1,
             uid=1,
-            exchange="bybit",
+            exchange=account.venue,
             ex_trade_id=f.trade_id,
             ex_order_id=f.order_id,
             symbol=f.symbol,
@@ -108,11 +119,15 @@ def simulate(actions: list[Action]) -> History:
         )
         for f in account.fills
     ]
-    history.entries = [
+
+
+def sim_entries(account: SimAccount) -> list[LedgerRecord]:
+    """The account's ledger entries as the ledger table gives them back."""
+    return [
         LedgerRecord(
             ex_id=1,
             uid=1,
-            exchange="bybit",
+            exchange=account.venue,
             ex_ledger_id=e.entry_id,
             currency=e.currency,
             amount=e.amount,
@@ -123,9 +138,3 @@ def simulate(actions: list[Action]) -> History:
         )
         for e in account.ledger
     ]
-    return history
-
-
-def _anchor(account: SimAccount, history: History, time_ms: int) -> None:
-    for currency, balance in account.balances.items():
-        history.anchors.setdefault(currency, []).append(Anchor(time_ms, balance.total))

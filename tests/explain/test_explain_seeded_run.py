@@ -11,6 +11,7 @@ out does not.
 from __future__ import annotations
 
 import pytest
+from explain_history import sim_entries, sim_fills
 
 from fullon_account_service.ledger.cashflow import entry_flows, fill_flows
 from fullon_account_service.ledger.entries import LedgerRecord
@@ -41,45 +42,6 @@ def _anchor(account: SimAccount, anchors: dict[str, list[Anchor]], time_ms: int)
         anchors.setdefault(currency, []).append(Anchor(time_ms, balance.total))
 
 
-def _fills(account: SimAccount) -> list[Fill]:
-    return [
-        Fill(
-            ex_id=1,
-            uid=1,
-            exchange=account.venue,
-            ex_trade_id=f.trade_id,
-            ex_order_id=f.order_id,
-            symbol=f.symbol,
-            side=f.side,
-            volume=f.amount,
-            price=f.price,
-            cost=f.cost,
-            time_ms=f.ts_ms,
-            fee=f.fee,
-            fee_currency=f.fee_currency,
-        )
-        for f in account.fills
-    ]
-
-
-def _entries(account: SimAccount) -> list[LedgerRecord]:
-    return [
-        LedgerRecord(
-            ex_id=1,
-            uid=1,
-            exchange=account.venue,
-            ex_ledger_id=e.entry_id,
-            currency=e.currency,
-            amount=e.amount,
-            reason=e.reason,
-            time_ms=e.ts_ms,
-            fee=e.fee,
-            fee_currency=e.fee_currency,
-        )
-        for e in account.ledger
-    ]
-
-
 @pytest.fixture(scope="module")
 def run() -> Run:
     clock = _Clock()
@@ -95,7 +57,7 @@ def run() -> Run:
             _anchor(account, anchors[f"{account.venue}-{account.index}"], clock.now + STEP_MS // 2)
         clock.now += STEP_MS
     return {
-        f"{a.venue}-{a.index}": (_fills(a), _entries(a), anchors[f"{a.venue}-{a.index}"])
+        f"{a.venue}-{a.index}": (sim_fills(a), sim_entries(a), anchors[f"{a.venue}-{a.index}"])
         for a in world.accounts
     }
 

@@ -9,7 +9,7 @@ Nothing commits here: the ORM sink commits the ledger with the orders and trades
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 import msgspec
@@ -110,11 +110,11 @@ class LedgerRepository:
                     found[key] = found.get(key, 0.0) + float(amount)
         return [SymbolCharge(*key, amount) for key, amount in sorted(found.items(), key=_charge_order)]
 
-    async def entries_of(self, ex_id: int | None = None) -> list[LedgerRecord]:
-        """Every stored entry (of ``ex_id`` when given), oldest first."""
+    async def entries_of(self, ex_ids: Collection[int] | None = None) -> list[LedgerRecord]:
+        """Every stored entry (of ``ex_ids`` when given), by account, oldest first."""
         stmt = select(*_COLUMNS).order_by(C.ex_id, C.time_ms, C.ex_ledger_id, C.currency)
-        if ex_id is not None:
-            stmt = stmt.where(C.ex_id == ex_id)
+        if ex_ids is not None:
+            stmt = stmt.where(C.ex_id.in_(list(ex_ids)))
         async with translating("read ledger entries"):
             return [_record(row) for row in await self._session.execute(stmt)]
 

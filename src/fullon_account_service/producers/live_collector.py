@@ -197,9 +197,9 @@ class LiveAccountCollector:
         that. Each fresh fill is a sample of the venue's clock skew."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
-        fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
+        fresh = session.published_fills.fresh(batch.envelopes)
         await self.context.outbox.publish(fresh, batch.dead)
-        session.remember_fills(fresh)
+        session.published_fills.remember(fresh)
         if fresh:
             skew = self.context.reconciler.skew
             for e in fresh:

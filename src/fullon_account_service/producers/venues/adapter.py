@@ -2,7 +2,7 @@
 
 Each venue folder (``producers/venues/<exchange id>/``) answers these from the same file roles:
 
-- ``history.py``: how REST history is paged (open orders, closed orders, fills);
+- ``history.py``: how REST history is paged (open orders, closed orders, fills, ledger);
 - ``reads.py``: which REST reads cover the whole account and how one order is looked up by id;
 - ``normalise.py``: what the venue's raw rows mean where ccxt's unified reading gets them wrong;
 - ``capabilities.py``: the static quirks (wallets, what a WebSocket message covers).
@@ -31,6 +31,9 @@ CurrencyCode = Callable[[str], str]
 WsBalance = tuple[dict[str, CurrencyBalance], bool]
 Fix = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 """A correction of one order or fill: ``(row, info, market)`` -> the keys it corrects."""
+LedgerFix = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""The reading of one ledger row: ``(row, info, markets)`` -> the ledger keys (see
+``Normalise.ledger_fixes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,11 @@ class Quirks:
     """A ``watch_positions`` result is every open position, not only the rows that changed."""
     split_only_over_rest: bool = False
     """WebSocket balances cannot keep free/used right: an order update asks for a REST balance."""
+    ledger_calls: tuple[str, ...] = ("fetchLedger",)
+    """The ccxt calls (``has`` keys) the adapter's ledger read uses, each only where ``has``
+    lists it; the account has a ledger when any of them is listed."""
+    ledger_stream: bool = False
+    """The venue pushes ledger rows on a private stream the adapter reads (``ws_ledger``)."""
 
 
 class Capabilities(Protocol):
@@ -64,6 +72,13 @@ class History(Protocol):
     async def fetch_fills(
         self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
     ) -> HistoryRead: ...
+
+    async def fetch_ledger(
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    ) -> HistoryRead:
+        """Ledger rows (funding, deposits, transfers...); complete and empty where the venue has no
+        ledger call (``Quirks.ledger_calls``)."""
+        ...
 
 
 class Reads(Protocol):
@@ -103,6 +118,16 @@ class Normalise(Protocol):
     def rest_balance(self, balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | None: ...
 
     def wallet_of(self, info: Any) -> str | None: ...
+
+    def ledger_fixes(
+        self, row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The ledger keys of one ccxt ledger (or funding / transaction) row: ``id``,
+        ``currency``, ``signedAmount`` (from the account's side, fee excluded), ``reason`` (a
+        ``LedgerReason`` value), ``rawType``, ``symbol``, ``after`` (balance after), ``fee``
+        (``{cost, currency}``), ``timestamp``; raises ``NotALedgerEntry`` for a row a fill
+        accounts for."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

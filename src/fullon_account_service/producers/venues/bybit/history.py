@@ -8,21 +8,30 @@ read, and the later windows for the next walk. A cut read makes progress unless 
 holds a whole budget of rows (5,000 fills). ccxt's ``fetch_my_trades`` asks for ``execType=Trade``
 only, which leaves out liquidation takeovers (``BustTrade``) and auto-deleveraging (``AdlTrade``);
 an empty ``execType`` lists every execution (funding rows are dropped by the normaliser). Open
-orders are read per category, paged by ccxt.
+orders are read per category, paged by ccxt. The ledger (``/v5/account/transaction-log``) is one
+history over every category, walked in the same 7-day windows, 50 rows a page.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.producers.history import MAX_PAGES, HistoryRead, Row, closed_method, stamps
+from fullon_account_service.producers.history import (
+    MAX_PAGES,
+    HistoryRead,
+    Row,
+    closed_method,
+    has_call,
+    stamps,
+)
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
 
 WINDOW_MS = 7 * 24 * 3600 * 1000
 _CATEGORIES: tuple[dict[str, Any], ...] = ({"type": "swap", "subType": "linear"}, {"type": "spot"})
-_LIMIT = {"fetch_my_trades": 100, "fetch_canceled_and_closed_orders": 50}
+_EVERY_CATEGORY: tuple[dict[str, Any], ...] = ({},)
+_LIMIT = {"fetch_my_trades": 100, "fetch_canceled_and_closed_orders": 50, "fetch_ledger": 50}
 _OPEN = {"paginate": True, "paginationCalls": MAX_PAGES}
 _FILL_PARAMS: dict[str, Any] = {"execType": ""}
 
@@ -46,6 +55,14 @@ async def fetch_fills(
     return await _windows(session, "fetch_my_trades", since, until, now, max_pages, _FILL_PARAMS)
 
 
+async def fetch_ledger(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    if not has_call(session.client.has, "fetchLedger"):
+        return HistoryRead([], complete=True)
+    return await _windows(session, "fetch_ledger", since, until, now, max_pages, categories=_EVERY_CATEGORY)
+
+
 async def _windows(
     session: VenueCalls,
     method: str,
@@ -54,6 +71,7 @@ async def _windows(
     now: int,
     max_pages: int,
     extra: dict[str, Any] | None = None,
+    categories: tuple[dict[str, Any], ...] = _CATEGORIES,
 ) -> HistoryRead:
     """7-day windows, oldest window first; inside a window each category newest first."""
     rows: list[Row] = []
@@ -69,7 +87,7 @@ async def _windows(
         # The last window up to now asks for startTime only (the venue's 7 days after it), so a
         # venue clock ahead of ours loses nothing at the top.
         open_end = until is None and stop >= end
-        for category in _CATEGORIES:
+        for category in categories:
             got, left, cut_at = await _cursor_pages(
                 session, method, start, stop, category, budget, send_end=not open_end, extra=extra
             )

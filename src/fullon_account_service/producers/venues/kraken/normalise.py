@@ -14,6 +14,11 @@
   copy to the pair's ``cost_decimals``; then the two differ in that last digit).
 - WS balances: the ``balances`` channel sends the total only. free/used are taken from the last
   REST snapshot when its total is the same number (nothing moved since), otherwise left unknown.
+- Ledger (``Ledgers`` over REST, and the rows with a ``ledger_id`` an update of the WS
+  ``balances`` channel carries): ``amount`` is signed and excludes ``fee``; ``balance`` is the
+  balance after. ``trade`` rows are a fill's cash flow and are left out; ``rollover`` (margin
+  interest) is interest; ``transfer`` is in or out by its sign; the REST key and the WS
+  ``ledger_id`` are the same ledger id.
 """
 
 from __future__ import annotations
@@ -22,13 +27,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from fullon_account_service.contract import CurrencyBalance
+from fullon_account_service.contract import CurrencyBalance, LedgerReason
 from fullon_account_service.errors import ContractError
 from fullon_account_service.producers.fields import number, required_text
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
-from fullon_account_service.producers.venues.common import fee, market_field, nonzero, raw
+from fullon_account_service.producers.venues.common import NotALedgerEntry, fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
+_LEDGER_REASONS = {
+    "deposit": LedgerReason.DEPOSIT,
+    "withdrawal": LedgerReason.WITHDRAWAL,
+    "rollover": LedgerReason.INTEREST,
+    "adjustment": LedgerReason.ADJUSTMENT,
+    "credit": LedgerReason.REBATE,
+}
 _TYPES = {
     "stop-loss": "stop",
     "stop-loss-limit": "stop_limit",
@@ -120,6 +132,29 @@ def ws_balance(
         else:
             rows[currency] = CurrencyBalance(total=total)
     return rows, False
+
+
+def ledger_fixes(
+    row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+) -> dict[str, Any]:
+    kind = str(info.get("type") or "")
+    if kind == "trade":
+        raise NotALedgerEntry("kraken trade row is a fill's cash flow")
+    amount = number(dict(info), "amount", signed=True)
+    changes: dict[str, Any] = {
+        "signedAmount": amount,
+        "reason": generic.reason_of(kind, amount, _LEDGER_REASONS),
+        "rawType": kind or None,
+    }
+    if "ledger_id" in info:  # a row of the WS balances channel, which ccxt does not parse
+        changes.update(
+            id=raw(info.get("ledger_id")),
+            currency=raw(row.get("currency")),
+            after=info.get("balance"),
+            fee={"cost": info.get("fee"), "currency": row.get("currency")},
+            timestamp=row.get("timestamp"),
+        )
+    return changes
 
 
 # One wallet, whose REST balance ccxt reads with our meaning.

@@ -28,7 +28,6 @@ from typing import Any
 import ccxt.pro
 
 from fullon_account_service.producers.account import AccountRef, account_ref
-from fullon_account_service.producers.history import has_ledger
 from fullon_account_service.producers.venues import adapter_for
 
 KINDS = ("balance", "orders", "positions", "my_trades")
@@ -92,7 +91,7 @@ class CapabilityDetector:
                 kind: has.get(_HAS_KEY[kind]) is True and not self._demoted(ref.ex_id, kind) for kind in KINDS
             }
         quirks = adapter_for(ref.venue).quirks
-        if has_ledger(has, quirks):
+        if quirks.has_ledger(has):
             caps[LEDGER] = (
                 quirks.ledger_stream and not ref.force_rest and not self._demoted(ref.ex_id, LEDGER)
             )

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
-    from fullon_account_service.producers.venues.adapter import Quirks
 
 MAX_PAGES = 50
 
@@ -59,11 +58,6 @@ def closed_method(session: VenueCalls) -> str:
 def has_call(has: Mapping[str, Any], call: str) -> bool:
     """ccxt's ``has`` says ``call`` (e.g. ``fetchLedger``) exists: ``True``, never ``None``/``False``."""
     return has.get(call) is True
-
-
-def has_ledger(has: Mapping[str, Any], quirks: Quirks) -> bool:
-    """The account has a ledger to read: ccxt's ``has`` lists one of its adapter's ledger calls."""
-    return any(has_call(has, call) for call in quirks.ledger_calls)
 
 
 def has_positions(session: VenueCalls) -> bool:

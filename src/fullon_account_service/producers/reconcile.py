@@ -31,7 +31,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
-from fullon_account_service.producers.history import HistoryRead, Row, has_ledger
+from fullon_account_service.producers.history import HistoryRead, Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
@@ -214,9 +214,9 @@ class Reconciler:
 
     async def ledger(self, session: AccountSession, source: Source) -> int:
         """Ledger entries since the ledger cursor, the same way as fills; nothing where the venue
-        has no ledger (``CapabilityDetector.has_ledger``)."""
+        has no ledger (``Quirks.has_ledger``)."""
         venue = adapter_for(session.ref.venue)
-        if not has_ledger(session.client.has, venue.quirks):
+        if not venue.quirks.has_ledger(session.client.has):
             return 0
         return await self._walk_history(
             session,

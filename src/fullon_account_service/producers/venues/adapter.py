@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fullon_account_service.contract import CurrencyBalance
+from fullon_account_service.producers.history import has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -51,6 +52,10 @@ class Quirks:
     lists it; the account has a ledger when any of them is listed."""
     ledger_stream: bool = False
     """The venue pushes ledger rows on a private stream the adapter reads (``ws_ledger``)."""
+
+    def has_ledger(self, has: Mapping[str, Any]) -> bool:
+        """The account has a ledger to read: ccxt's ``has`` lists one of the ledger calls."""
+        return any(has_call(has, call) for call in self.ledger_calls)
 
 
 class Capabilities(Protocol):

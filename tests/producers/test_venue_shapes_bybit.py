@@ -258,7 +258,7 @@ async def test_simulated_funding_and_adl_over_rest_with_every_exec_type(bybit: V
     adl = sim.ledger.liquidate(account, "ETH/USDT:USDT", "adl", 3010.0)
     params = {"type": "swap", "subType": "linear", "execType": ""}
     rows = await bybit.exchange.fetch_my_trades(None, None, None, params)
-    assert {r["id"] for r in rows} == {funding.funding_id, adl.trade_id, account.fills[0].trade_id}
+    assert {r["id"] for r in rows} == {funding.entry_id, adl.trade_id, account.fills[0].trade_id}
     plain = await bybit.exchange.fetch_my_trades(None, None, None, {"type": "swap", "subType": "linear"})
     assert {r["id"] for r in plain} == {account.fills[0].trade_id}  # ccxt's execType=Trade
     batch = bybit.normaliser.trades(rows, Source.REST)

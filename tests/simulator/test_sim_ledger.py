@@ -15,6 +15,7 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     Change,
     FillAdded,
+    LedgerAdded,
     OrderChanged,
     PositionChanged,
     SimAccount,
@@ -140,10 +141,17 @@ def test_deposit_withdraw_and_overdraw() -> None:
     ledger, acc, changes = _setup("bybit", {"USDT": 100.0})
     ledger.deposit(acc, "USDT", 50.0)
     ledger.withdraw(acc, "USDT", 120.0)
-    assert acc.balances["USDT"].total == pytest.approx(30.0)
-    assert all(isinstance(c, BalancesChanged) for c in changes) and len(changes) == 2
+    assert acc.balances["USDT"].total == pytest.approx(30.0 - 0.12)  # the 0.1 % withdrawal fee on top
+    assert [type(c) for c in changes] == [LedgerAdded, BalancesChanged] * 2
+    assert [(e.amount, e.fee, e.reason, e.raw_type) for e in acc.ledger] == [
+        (50.0, 0.0, "deposit", "DEPOSIT"),
+        (-120.0, 0.12, "withdrawal", "WITHDRAW"),
+    ]
+    assert acc.ledger[-1].balance_after == pytest.approx(29.88)
     with pytest.raises(ValueError):
-        ledger.withdraw(acc, "USDT", 31.0)
+        ledger.withdraw(acc, "USDT", 29.86)
+    with pytest.raises(ValueError, match="no liquidation"):
+        ledger.book(acc, "USDT", 1.0, "liquidation")
 
 
 def test_timestamps_strictly_increase_and_ids_have_venue_shapes() -> None:

@@ -13,6 +13,7 @@ import random
 
 from fullon_account_service.simulator.accounting import fee_rate
 from fullon_account_service.simulator.ledger import Ledger
+from fullon_account_service.simulator.ledger_kinds import withdrawal_fee
 from fullon_account_service.simulator.model import (
     Market,
     OrderSide,
@@ -229,8 +230,9 @@ class Actions:
 
     def withdraw(self, account: SimAccount) -> bool:
         currency = self.rng.choice(sorted(account.balances))
-        amount = round(self._free(account, currency) * self.rng.uniform(0.005, 0.03), 8)
-        if amount <= 0:
+        free = self._free(account, currency)
+        amount = round(free * self.rng.uniform(0.005, 0.03), 8)
+        if amount <= 0 or amount + withdrawal_fee(account.venue, currency, amount) > free:
             return False
         self.ledger.withdraw(account, currency, amount)
         return True

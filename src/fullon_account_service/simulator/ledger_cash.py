@@ -1,7 +1,8 @@
 """Prices and cash movements outside trading, and the per-account clock every event takes.
 
 ``CashLedger`` is the part of the simulator's ledger (``ledger.Ledger``) that is not orders and
-fills: funding payments, deposits, withdrawals and mark prices, plus what every mutation shares
+fills: ledger entries (funding payments, deposits, withdrawals, transfers, rebates, interest,
+adjustments; each recorded in ``SimAccount.ledger``) and mark prices, plus what every mutation shares
 (markets, last prices, each account's strictly increasing clock and id counters, and the
 ``BalancesChanged`` notification of the currencies a mutation moved).
 """
@@ -12,15 +13,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from fullon_account_service.simulator import accounting
-from fullon_account_service.simulator.ids import IdKind, make_id
+from fullon_account_service.simulator.ids import IdKind, hyperliquid_funding_id, make_id
+from fullon_account_service.simulator.ledger_kinds import cash_decimals, raw_type, withdrawal_fee
 from fullon_account_service.simulator.model import (
     BalancesChanged,
-    FundingAdded,
+    FundingTerms,
+    LedgerAdded,
+    LedgerReason,
     Market,
     PositionChanged,
     SimAccount,
     SimBalance,
-    SimFunding,
+    SimLedgerEntry,
     SimOrder,
     World,
 )
@@ -36,7 +40,8 @@ class AccountState:
 
 
 class CashLedger:
-    """Applies funding and cash events to ``world`` and tells the listeners."""
+    """Applies ledger entries and prices to ``world`` and tells the listeners (``LedgerAdded``
+    before the ``BalancesChanged`` it causes)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -62,50 +67,77 @@ class CashLedger:
         """Timestamp of the account's latest event (0 before any)."""
         return self._st(account).last_ms
 
-    # -- funding and prices ---------------------------------------------------------------------
-    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimFunding:
+    # -- ledger entries and prices ---------------------------------------------------------------
+    def book(
+        self,
+        account: SimAccount,
+        currency: str,
+        amount: float,
+        reason: LedgerReason,
+        *,
+        fee: float = 0.0,
+        symbol: str | None = None,
+        funding: FundingTerms | None = None,
+    ) -> SimLedgerEntry:
+        """Move ``currency`` by ``amount - fee`` (rounded as the venue shows them) and record why.
+
+        Refused (``ValueError``) when the venue has no such entries or a debit exceeds free funds."""
+        raw = raw_type(account.venue, reason)
+        decimals = cash_decimals(account.venue, currency)
+        amount, fee = round(amount, decimals), round(fee, decimals)
+        if fee < 0:
+            raise ValueError("a ledger fee cannot be negative")
+        balance = account.balances.get(currency, SimBalance(0.0))
+        if amount - fee < 0 and reason != "funding" and fee - amount > balance.free + EPS:
+            raise ValueError(f"cannot take {fee - amount} {currency}: free is {balance.free}")
+        ts = self._ts(account)
+        before = accounting.snapshot(account)
+        accounting.adjust(account, currency, amount - fee)
+        entry = SimLedgerEntry(
+            entry_id=self._entry_id(account, reason, symbol, ts),
+            currency=currency,
+            amount=amount,
+            reason=reason,
+            raw_type=raw,
+            ts_ms=ts,
+            balance_after=account.balances[currency].total,
+            symbol=symbol,
+            fee=fee,
+            funding=funding,
+        )
+        account.ledger.append(entry)
+        account.emit(LedgerAdded(entry))
+        self._emit_balances(account, before)
+        return entry
+
+    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimLedgerEntry:
         """A funding payment on the ``symbol`` position: longs pay ``rate`` x value, shorts receive."""
         pos = account.positions.get(symbol)
         if pos is None:
             raise ValueError(f"no {symbol} position to fund")
         market = self.market(account, symbol)
-        before = accounting.snapshot(account)
         size = abs(pos.contracts)
-        fee = round(size * pos.mark_price * rate * (1.0 if pos.contracts > 0 else -1.0), 8)
-        currency = str(market.settle)
-        accounting.adjust(account, currency, -fee)
-        funding = SimFunding(
-            funding_id=self._next_id(account, "funding"),
-            symbol=symbol,
-            side="buy" if pos.contracts > 0 else "sell",
-            size=size,
-            mark_price=pos.mark_price,
-            rate=rate,
-            fee=fee,
-            currency=currency,
-            ts_ms=self._ts(account),
-        )
-        account.fundings.append(funding)
-        account.emit(FundingAdded(funding))
-        self._emit_balances(account, before)
-        return funding
+        paid = size * pos.mark_price * rate * (1.0 if pos.contracts > 0 else -1.0)
+        terms = FundingTerms("buy" if pos.contracts > 0 else "sell", size, pos.mark_price, rate)
+        return self.book(account, str(market.settle), -paid, "funding", symbol=symbol, funding=terms)
 
-    def deposit(self, account: SimAccount, currency: str, amount: float) -> None:
+    def deposit(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
         if amount <= 0:
             raise ValueError("deposit must be positive")
-        self._ts(account)
-        before = accounting.snapshot(account)
-        accounting.adjust(account, currency, amount)
-        self._emit_balances(account, before)
+        return self.book(account, currency, amount, "deposit")
 
-    def withdraw(self, account: SimAccount, currency: str, amount: float) -> None:
-        balance = account.balances.get(currency, SimBalance(0.0))
-        if amount <= 0 or amount > balance.free + EPS:
-            raise ValueError(f"cannot withdraw {amount} {currency}: free is {balance.free}")
-        self._ts(account)
-        before = accounting.snapshot(account)
-        accounting.adjust(account, currency, -amount)
-        self._emit_balances(account, before)
+    def withdraw(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
+        """``amount`` leaves for an address; the venue's withdrawal fee is charged on top."""
+        if amount <= 0:
+            raise ValueError("withdrawal must be positive")
+        fee = withdrawal_fee(account.venue, currency, amount)
+        return self.book(account, currency, -amount, "withdrawal", fee=fee)
+
+    def transfer(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
+        """From (``amount`` > 0) or to (< 0) another wallet or sub-account of the same owner."""
+        if amount == 0:
+            raise ValueError("transfer must not be zero")
+        return self.book(account, currency, amount, "transfer_in" if amount > 0 else "transfer_out")
 
     def mark(self, account: SimAccount, symbol: str, price: float) -> None:
         """Move ``symbol``'s mark price; the account's position (if any) is revalued."""
@@ -144,6 +176,11 @@ class CashLedger:
         st = self._st(account)
         st.last_ms = max(self.world.now_ms(), st.last_ms + 1)
         return st.last_ms
+
+    def _entry_id(self, account: SimAccount, reason: LedgerReason, symbol: str | None, ts: int) -> str:
+        if account.venue == "hyperliquid" and reason == "funding" and symbol is not None:
+            return hyperliquid_funding_id(self.market(account, symbol).base, ts)
+        return self._next_id(account, "ledger")
 
     def _next_id(self, account: SimAccount, kind: IdKind) -> str:
         counters = self._st(account).counters

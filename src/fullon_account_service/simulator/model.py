@@ -20,6 +20,18 @@ OrderType = Literal["limit", "market"]
 TriggerKind = Literal["stop", "take_profit", "trailing_stop"]
 ExecKind = Literal["liquidation", "bust", "adl"]
 SimOrderStatus = Literal["open", "closed", "canceled", "rejected"]
+LedgerReason = Literal[
+    "funding",
+    "deposit",
+    "withdrawal",
+    "transfer_in",
+    "transfer_out",
+    "rebate",
+    "liquidation",
+    "interest",
+    "adjustment",
+    "other",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +112,40 @@ class SimFill:
 
 
 @dataclass(frozen=True, slots=True)
-class SimFunding:
-    """A funding payment on a perp position: ``fee`` > 0 was paid, < 0 received (Bybit's sign)."""
+class FundingTerms:
+    """What a funding payment was computed from: the position (side, size) at ``mark_price`` and
+    the interval's ``rate`` (longs pay a positive rate)."""
 
-    funding_id: str
-    symbol: str
     side: OrderSide
     size: float
     mark_price: float
     rate: float
-    fee: float
+
+
+@dataclass(frozen=True, slots=True)
+class SimLedgerEntry:
+    """One balance change that is not a fill: funding, a deposit, a withdrawal, a transfer, ...
+
+    ``amount`` is signed from the account's side (paid or sent is negative) and excludes ``fee``,
+    charged on top in the same currency: the balance moves by ``amount - fee`` and is then
+    ``balance_after``. ``raw_type`` is the venue's own word for the kind; ``symbol`` and
+    ``funding`` are set on funding payments only.
+    """
+
+    entry_id: str
     currency: str
+    amount: float
+    reason: LedgerReason
+    raw_type: str
     ts_ms: int
+    balance_after: float
+    symbol: str | None = None
+    fee: float = 0.0
+    funding: FundingTerms | None = None
+
+    @property
+    def fee_currency(self) -> str | None:
+        return self.currency if self.fee else None
 
 
 @dataclass(slots=True)
@@ -165,8 +199,8 @@ class FillAdded:
 
 
 @dataclass(frozen=True, slots=True)
-class FundingAdded:
-    funding: SimFunding
+class LedgerAdded:
+    entry: SimLedgerEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +213,7 @@ class PositionChanged:
     symbol: str
 
 
-Change = OrderChanged | FillAdded | FundingAdded | BalancesChanged | PositionChanged
+Change = OrderChanged | FillAdded | LedgerAdded | BalancesChanged | PositionChanged
 Listener = Callable[["SimAccount", Change], None]
 
 
@@ -193,8 +227,8 @@ class SimAccount:
     balances: dict[str, SimBalance] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     fills: list[SimFill] = field(default_factory=list)
-    fundings: list[SimFunding] = field(default_factory=list)
-    """Funding payments (not fills): Bybit lists them as ``Funding`` executions."""
+    ledger: list[SimLedgerEntry] = field(default_factory=list)
+    """Balance changes that are not fills (funding, deposits, transfers, ...), in time order."""
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)

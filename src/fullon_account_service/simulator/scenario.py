@@ -33,6 +33,7 @@ _SPOT_WALLETS: dict[str, dict[str, float]] = {"hyperliquid": {"USDC": 5_000.0, "
 _ISOLATED: dict[str, tuple[str, ...]] = {"hyperliquid": ("ETH/USDC:USDC",)}
 """Symbols even-numbered accounts trade in isolated margin."""
 
+_FUNDING_SCALES = (1.0, 0.5, -0.5, -1.0)
 _MIN_TICK_S = 0.01
 _MAX_STEPS_PER_TICK = 2_000
 
@@ -43,6 +44,11 @@ class ScenarioConfig:
     accounts_per_venue: int = 2
     seed: int = 7
     rate_per_s: float = 20.0
+    funding_every_s: float = 60.0
+    """Scenario time between funding payments on open perp positions (epoch-aligned, as venues)."""
+    funding_rate: float = 0.0001
+    """Funding rate per interval (a fraction of the position's value); each interval and symbol
+    pays it at a seeded sign and size (x1, x0.5, -0.5 or -1): longs pay when positive."""
 
     def __post_init__(self) -> None:
         unknown = set(self.venues) - set(VENUES)
@@ -52,6 +58,10 @@ class ScenarioConfig:
             raise ValueError("accounts_per_venue must be between 1 and 1000")
         if self.rate_per_s <= 0:
             raise ValueError("rate_per_s must be positive")
+        if self.funding_every_s <= 0:
+            raise ValueError("funding_every_s must be positive")
+        if not 0 <= self.funding_rate < 0.01:
+            raise ValueError("funding_rate must be in [0, 0.01)")
 
 
 def wall_clock_ms() -> int:
@@ -109,12 +119,16 @@ class ScenarioEngine:
             (actions.place_trigger, 3),
             (actions.trigger_or_cancel, 3),
             (actions.liquidate, 1),
-            (actions.funding, 2),
+            (actions.transfer, 2),
+            (actions.credit, 1),
         ]
         self._fallbacks = (actions.place_limit, actions.progress, actions.move_price)
         self._accounts = [a for a in world.accounts if a.venue in config.venues]
+        self._funding_every_ms = max(int(config.funding_every_s * 1000), 1)
+        self._next_funding_ms: int | None = None
 
     def step(self) -> None:
+        self._fund_when_due()
         account = self._rng.choice(self._accounts)
         funcs, weights = zip(*self._weighted, strict=True)
         action = self._rng.choices(funcs, weights)[0]
@@ -123,6 +137,25 @@ class ScenarioEngine:
                 if fallback(account):
                     break
         self.steps += 1
+
+    def _fund_when_due(self) -> None:
+        """At each funding time (multiples of ``funding_every_s`` of the world clock) every open perp
+        position pays or receives; intervals the clock skipped are not paid twice."""
+        now = self.world.now_ms()
+        due = self._next_funding_ms
+        if due is not None and now < due:
+            return
+        self._next_funding_ms = (now // self._funding_every_ms + 1) * self._funding_every_ms
+        if due is None:
+            return
+        rates: dict[tuple[str, str], float] = {}
+        for account in self._accounts:
+            for symbol in sorted(account.positions):
+                key = (account.venue, symbol)
+                if key not in rates:
+                    rates[key] = self.config.funding_rate * self._rng.choice(_FUNDING_SCALES)
+                if rates[key]:
+                    self.ledger.funding(account, symbol, rates[key])
 
     def run_steps(self, n: int) -> None:
         for _ in range(n):

@@ -1,8 +1,10 @@
 """Ground truth as plain JSON: what checkers compare the service's output against.
 
 Accounts are identified by venue, index and a non-secret label (Hyperliquid's wallet address is
-public; API keys and secrets never appear). Orders are listed in creation order, fills in time
-order; balances carry total/used/free, positions their entry, mark and unrealised pnl.
+public; API keys and secrets never appear). Orders are listed in creation order, fills and
+``ledger`` entries in time order; balances carry total/used/free, positions their entry, mark and
+unrealised pnl. A ledger entry's ``amount`` is signed from the account's side and excludes its
+``fee`` (the balance moved by ``amount - fee``); ``id`` is the venue's ledger id.
 ``balances`` is what the account holds per currency across its wallets (Hyperliquid's spot wallet
 added to its perp account, as the producers publish it); ``spot_balances`` lists the spot wallet alone.
 The faults the run injected are counted alongside, so a checker can match them against dead letters.
@@ -17,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from fullon_account_service.simulator.history import TruthRecorder
-from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, SimPosition, World
+from fullon_account_service.simulator.model import (
+    SimAccount,
+    SimFill,
+    SimLedgerEntry,
+    SimOrder,
+    SimPosition,
+    World,
+)
 
 _ORDER_NAMES = {"order_id": "id", "order_type": "type"}
 _FILL_NAMES = {"trade_id": "id"}
@@ -54,6 +63,20 @@ def _position(p: SimPosition) -> dict[str, Any]:
     }
 
 
+def _ledger_entry(e: SimLedgerEntry) -> dict[str, Any]:
+    return {
+        "id": e.entry_id,
+        "currency": e.currency,
+        "amount": e.amount,
+        "reason": e.reason,
+        "symbol": e.symbol,
+        "fee": e.fee,
+        "fee_currency": e.fee_currency,
+        "raw_type": e.raw_type,
+        "ts_ms": e.ts_ms,
+    }
+
+
 def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) -> dict[str, Any]:
     truth: dict[str, Any] = {
         "venue": account.venue,
@@ -69,10 +92,7 @@ def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) ->
         "positions": [_position(p) for _, p in sorted(account.positions.items())],
         "orders": [_order(o) for o in account.orders.values()],
         "fills": [_record(f, _FILL_NAMES) for f in account.fills],
-        "fundings": [
-            {"id": f.funding_id, "symbol": f.symbol, "fee": f.fee, "currency": f.currency, "ts_ms": f.ts_ms}
-            for f in account.fundings
-        ],
+        "ledger": [_ledger_entry(e) for e in account.ledger],
     }
     if recorder is not None:
         truth.update(recorder.history(account))

@@ -4,19 +4,31 @@ that is not plain trading (``Actions``).
 - ``place_trigger`` / ``trigger_or_cancel``: stop, take-profit and trailing orders (where the venue
   has them) rest untriggered, then are triggered (a market one fills at once) or canceled.
 - ``liquidate``: Hyperliquid liquidates a position, Bybit takes it over (bust) or auto-deleverages.
-- ``funding``: a Bybit funding payment on a position.
+- ``transfer``, ``credit``: cash moved from or to another wallet; a rebate, interest or adjustment
+  (where the venue has them). Funding is not an action: the engine pays it on a schedule.
 """
 
 from __future__ import annotations
 
 from fullon_account_service.simulator.actions import MAX_OPEN_ORDERS, Actions, round_step
-from fullon_account_service.simulator.model import ExecKind, OrderSide, OrderType, SimAccount, TriggerKind
+from fullon_account_service.simulator.ledger_kinds import reasons
+from fullon_account_service.simulator.model import (
+    ExecKind,
+    LedgerReason,
+    OrderSide,
+    OrderType,
+    SimAccount,
+    TriggerKind,
+)
 
 _TRIGGER_KINDS: dict[str, tuple[TriggerKind, ...]] = {
     "kraken": ("stop", "take_profit", "trailing_stop"),
     "bybit": ("stop", "take_profit", "trailing_stop"),
     "hyperliquid": ("stop", "take_profit"),
 }
+
+_CREDITS: tuple[LedgerReason, ...] = ("rebate", "interest", "adjustment")
+_CASH = frozenset({"USDT", "USDC", "USD", "EUR"})
 
 
 class VenueActions(Actions):
@@ -67,13 +79,37 @@ class VenueActions(Actions):
             return self._sweep(account, order, self.ledger.price(account.venue, order.symbol))
         return True
 
-    def funding(self, account: SimAccount) -> bool:
-        """A funding interval on one Bybit position (the other venues' funding is not modelled)."""
-        if account.venue != "bybit" or not account.positions:
+    def transfer(self, account: SimAccount) -> bool:
+        """Funds come in from, or go out to, another wallet or sub-account of the same owner."""
+        if "transfer_in" not in reasons(account.venue):
             return False
-        symbol = self.rng.choice(sorted(account.positions))
-        self.ledger.funding(account, symbol, self.rng.choice((0.0001, -0.0001, 0.00005)))
+        currency = self._cash_currency(account)
+        if self.rng.random() < 0.5:
+            amount = max(account.balances[currency].total, 1.0) * self.rng.uniform(0.005, 0.02)
+        else:
+            amount = -self._free(account, currency) * self.rng.uniform(0.005, 0.02)
+        if round(amount, 4) == 0:
+            return False
+        self.ledger.transfer(account, currency, amount)
         return True
+
+    def credit(self, account: SimAccount) -> bool:
+        """A fee rebate, borrow interest or a balance adjustment, where the venue books them."""
+        kinds = [r for r in _CREDITS if r in reasons(account.venue)]
+        if not kinds:
+            return False
+        reason = self.rng.choice(kinds)
+        currency = self._cash_currency(account)
+        size = self.rng.uniform(0.5, 5.0)
+        amount = -min(size, self._free(account, currency) / 2) if reason == "interest" else size
+        if round(amount, 4) == 0:
+            return False
+        self.ledger.book(account, currency, amount, reason)
+        return True
+
+    def _cash_currency(self, account: SimAccount) -> str:
+        """The account's margin or quote currency (USDT, USDC, USD or EUR): what cash moves in."""
+        return self.rng.choice([c for c in sorted(account.balances) if c in _CASH])
 
     def liquidate(self, account: SimAccount) -> bool:
         """The venue closes a position: Hyperliquid liquidates, Bybit takes over (bust) or ADLs."""

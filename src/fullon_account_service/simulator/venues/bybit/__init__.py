@@ -14,7 +14,7 @@ from aiohttp import web
 
 from fullon_account_service.simulator.faults import fault_middleware
 from fullon_account_service.simulator.model import SimAccount, World
-from fullon_account_service.simulator.venues.bybit import markets, rest, ws
+from fullon_account_service.simulator.venues.bybit import cash, markets, rest, ws
 from fullon_account_service.simulator.venues.bybit.auth import (
     CLOCK,
     WORLD,
@@ -46,6 +46,7 @@ class BybitVenue:
         app[CLOCK] = self._clock_ms
         markets.add_routes(app)
         rest.add_routes(app)
+        cash.add_routes(app)
         ws.add_routes(app)
         return app
 

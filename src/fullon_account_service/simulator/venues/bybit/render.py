@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from fullon_account_service.simulator.model import (
+    FundingTerms,
     Market,
     SimFill,
-    SimFunding,
+    SimLedgerEntry,
     SimOrder,
     SimPosition,
 )
@@ -43,8 +44,8 @@ def category(market: Market) -> str:
     return "spot" if market.kind == "spot" else "linear"
 
 
-def _side(side: str) -> str:
-    return "Buy" if side == "buy" else "Sell"
+def side(value: str) -> str:
+    return "Buy" if value == "buy" else "Sell"
 
 
 _STOP_ORDER_TYPES = {"stop": "StopLoss", "take_profit": "TakeProfit", "trailing_stop": "TrailingStop"}
@@ -83,7 +84,7 @@ def order_row(order: SimOrder, market: Market, *, with_category: bool = False) -
         "symbol": market.venue_id,
         "price": fmt(price),
         "qty": fmt(order.amount),
-        "side": _side(order.side),
+        "side": side(order.side),
         "isLeverage": "0" if spot else "",
         "positionIdx": 0,
         "orderStatus": order_status(order, market),
@@ -155,7 +156,7 @@ def execution_row(
         "symbol": market.venue_id,
         "orderId": fill.order_id,
         "orderLinkId": (order.client_order_id or "") if order else "",
-        "side": _side(fill.side),
+        "side": side(fill.side),
         "orderPrice": fmt(order.price or order.protection_price or 0.0) if order else "0",
         "orderQty": fmt(order.amount) if order else "0",
         "leavesQty": fmt(order.remaining) if order else "0",
@@ -189,26 +190,34 @@ def execution_row(
     return row
 
 
-def funding_row(funding: SimFunding, market: Market, *, with_category: bool = False) -> dict[str, Any]:
-    """A ``Funding`` execution: no order, ``execFee`` > 0 paid (< 0 received) at ``feeRate``."""
+def _terms(entry: SimLedgerEntry) -> FundingTerms:
+    if entry.funding is None:
+        raise ValueError(f"ledger entry {entry.entry_id} is not a funding payment")
+    return entry.funding
+
+
+def funding_row(entry: SimLedgerEntry, market: Market, *, with_category: bool = False) -> dict[str, Any]:
+    """A ``Funding`` execution: no order, ``execFee`` > 0 paid (< 0 received) at ``feeRate``; its
+    ``execId`` is the ledger entry's id (the transaction log's ``tradeId``)."""
+    funding = _terms(entry)
     value = funding.size * funding.mark_price
     row: dict[str, Any] = {
         "symbol": market.venue_id,
         "orderId": "",
         "orderLinkId": "",
-        "side": _side(funding.side),
+        "side": side(funding.side),
         "orderPrice": "0",
         "orderQty": "0",
         "leavesQty": "0",
         "orderType": "UNKNOWN",
         "stopOrderType": "UNKNOWN",
-        "execFee": fmt(funding.fee),
-        "execId": funding.funding_id,
+        "execFee": fmt(-entry.amount),
+        "execId": entry.entry_id,
         "execPrice": fmt(funding.mark_price),
         "execQty": fmt(funding.size),
         "execType": "Funding",
         "execValue": fmt(value),
-        "execTime": str(funding.ts_ms),
+        "execTime": str(entry.ts_ms),
         "feeCurrency": "",
         "isMaker": False,
         "feeRate": fmt(funding.rate),
@@ -219,7 +228,7 @@ def funding_row(funding: SimFunding, market: Market, *, with_category: bool = Fa
         "underlyingPrice": "",
         "blockTradeId": "",
         "closedSize": "",
-        "seq": funding.ts_ms,
+        "seq": entry.ts_ms,
     }
     if with_category:
         row["category"] = "linear"

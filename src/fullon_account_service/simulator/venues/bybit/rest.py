@@ -25,7 +25,14 @@ from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, Byb
 WEEK_MS = 7 * 24 * 3600 * 1000
 _FOREVER_MS = 2**62
 RECENT_CLOSED = 500
-_LIMITS = {"realtime": (20, 50), "history": (20, 50), "execution": (50, 100), "position": (20, 200)}
+_LIMITS = {
+    "realtime": (20, 50),
+    "history": (20, 50),
+    "execution": (50, 100),
+    "position": (20, 200),
+    "transaction-log": (20, 50),
+    "asset-record": (50, 50),
+}
 
 T = TypeVar("T")
 
@@ -56,36 +63,39 @@ def venue_markets(request: web.Request) -> dict[str, Market]:
     return {m.symbol: m for m in request.app[WORLD].markets.get("bybit", [])}
 
 
-def _params_error(detail: str) -> BybitError:
+def params_error(detail: str) -> BybitError:
     return BybitError(10001, f"params error: {detail}")
 
 
-def _int(query: Any, name: str) -> int | None:
+def int_param(query: Any, name: str) -> int | None:
     value = query.get(name)
     if value in (None, ""):
         return None
     try:
         return int(value)
     except ValueError:
-        raise _params_error(f"{name} invalid") from None
+        raise params_error(f"{name} invalid") from None
 
 
 def _category(query: Any, allowed: Sequence[str]) -> str:
     cat = str(query.get("category", ""))
     if cat not in allowed:
-        raise _params_error("Category is invalid")
+        raise params_error("Category is invalid")
     return cat
 
 
-def _window(query: Any, now_ms: int) -> tuple[int, int]:
-    start, end = _int(query, "startTime"), _int(query, "endTime")
+def window(query: Any, now_ms: int, span_ms: int = WEEK_MS) -> tuple[int, int]:
+    """``startTime``/``endTime`` as the venue reads them, at most ``span_ms`` apart (7 days for
+    orders, executions and the transaction log, 30 for deposit and withdrawal records)."""
+    start, end = int_param(query, "startTime"), int_param(query, "endTime")
     if start is None:
-        # Neither: "the last 7 days", up to whatever exists; only an end: the week before it.
-        return (now_ms - WEEK_MS, _FOREVER_MS) if end is None else (end - WEEK_MS, end)
+        # Neither: the last span, up to whatever exists; only an end: the span before it.
+        return (now_ms - span_ms, _FOREVER_MS) if end is None else (end - span_ms, end)
     if end is None:
-        return start, start + WEEK_MS
-    if end < start or end - start > WEEK_MS:
-        raise _params_error("The time range between startTime and endTime cannot exceed 7 days")
+        return start, start + span_ms
+    if end < start or end - start > span_ms:
+        days = span_ms // (24 * 3600 * 1000)
+        raise params_error(f"The time range between startTime and endTime cannot exceed {days} days")
     return start, end
 
 
@@ -95,7 +105,7 @@ def paginate(
     """Newest first, one page; the cursor is the (time, id) of the page's last row, so rows that
     arrive between calls never shift the next page."""
     default, maximum = _LIMITS[kind]
-    limit = min(max(_int(query, "limit") or default, 1), maximum)
+    limit = min(max(int_param(query, "limit") or default, 1), maximum)
     ordered = sorted(items, key=key, reverse=True)
     cursor = str(query.get("cursor", ""))
     if cursor:
@@ -103,7 +113,7 @@ def paginate(
         try:
             after = (int(ts), ident)
         except ValueError:
-            raise _params_error("cursor invalid") from None
+            raise params_error("cursor invalid") from None
         ordered = [i for i in ordered if key(i) < after]
     page = ordered[:limit]
     more = len(ordered) > limit
@@ -111,7 +121,7 @@ def paginate(
     return page, (f"{last[0]}_{last[1]}" if more and last else "")
 
 
-def _json(request: web.Request, result: dict[str, Any]) -> web.Response:
+def json_result(request: web.Request, result: dict[str, Any]) -> web.Response:
     return web.json_response(render.ok_body(result, request.app[WORLD].now_ms()))
 
 
@@ -146,19 +156,19 @@ def _order_page(
 ) -> web.Response:
     page, cursor = paginate(pairs, _order_key, request.query, kind)
     rows = [render.order_row(o, m) for o, m in page]
-    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+    return json_result(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
 
 
 @signed
 async def wallet_balance(request: web.Request, account: SimAccount) -> web.Response:
     account_type = request.query.get("accountType", "")
     if account_type != "UNIFIED":
-        raise _params_error("accountType only support UNIFIED")
+        raise params_error("accountType only support UNIFIED")
     entry = wallet.wallet_entry(account, venue_markets(request))
     wanted = [c for c in request.query.get("coin", "").split(",") if c]
     if wanted:
         entry["coin"] = [row for row in entry["coin"] if row["coin"] in wanted]
-    return _json(request, {"list": [entry]})
+    return json_result(request, {"list": [entry]})
 
 
 @signed
@@ -166,7 +176,7 @@ async def open_orders(request: web.Request, account: SimAccount) -> web.Response
     query = request.query
     cat = _category(query, ("linear", "spot", "inverse", "option"))
     if cat == "linear" and not (query.get("symbol") or query.get("settleCoin") or query.get("baseCoin")):
-        raise _params_error("symbol, settleCoin or baseCoin is required")
+        raise params_error("symbol, settleCoin or baseCoin is required")
     pairs = _orders_in(request, account, cat)
     if query.get("orderId") or query.get("orderLinkId") or query.get("openOnly") in ("1", "2"):
         # Closed orders too, among the category's most recent ones (fetch_order's route).
@@ -181,7 +191,7 @@ async def open_orders(request: web.Request, account: SimAccount) -> web.Response
 async def order_history(request: web.Request, account: SimAccount) -> web.Response:
     query = request.query
     cat = _category(query, ("linear", "spot", "inverse", "option"))
-    start, end = _window(query, request.app[WORLD].now_ms())
+    start, end = window(query, request.app[WORLD].now_ms())
     status = query.get("orderStatus", "")
     pairs = [
         (o, m)
@@ -199,7 +209,7 @@ Execution = tuple[int, str, Callable[[], dict[str, Any]]]
 async def executions(request: web.Request, account: SimAccount) -> web.Response:
     query = request.query
     cat = _category(query, ("linear", "spot", "inverse", "option"))
-    start, end = _window(query, request.app[WORLD].now_ms())
+    start, end = window(query, request.app[WORLD].now_ms())
     markets = venue_markets(request)
     exec_type = query.get("execType", "")
     pairs: list[tuple[SimFill, Market]] = []
@@ -219,17 +229,15 @@ async def executions(request: web.Request, account: SimAccount) -> web.Response:
         for f, m in pairs
     ]
     if exec_type in ("", "Funding") and cat == "linear" and not query.get("orderId"):
-        for funding in account.fundings:
-            market = markets.get(funding.symbol)
-            if market is None or not start <= funding.ts_ms <= end:
+        for entry in account.ledger:
+            market = markets.get(entry.symbol or "")
+            if market is None or entry.funding is None or not start <= entry.ts_ms <= end:
                 continue
             if not query.get("symbol") or market.venue_id == query["symbol"]:
-                entries.append(
-                    (funding.ts_ms, funding.funding_id, partial(render.funding_row, funding, market))
-                )
+                entries.append((entry.ts_ms, entry.entry_id, partial(render.funding_row, entry, market)))
     page, cursor = paginate(entries, lambda e: (e[0], e[1]), query, "execution")
     rows = [make() for _, _, make in page]
-    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+    return json_result(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
 
 
 @signed
@@ -238,7 +246,7 @@ async def positions(request: web.Request, account: SimAccount) -> web.Response:
     cat = _category(query, ("linear", "inverse", "option"))
     symbol, settle = query.get("symbol", ""), query.get("settleCoin", "")
     if cat == "linear" and not (symbol or settle or query.get("baseCoin")):
-        raise _params_error("symbol or settleCoin is required")
+        raise params_error("symbol or settleCoin is required")
     now = request.app[WORLD].now_ms()
     markets = [m for m in venue_markets(request).values() if m.kind == "swap" and m.settle == m.quote]
     pairs: list[tuple[Market, Any]] = []
@@ -257,7 +265,7 @@ async def positions(request: web.Request, account: SimAccount) -> web.Response:
         pairs, lambda p: (p[1].updated_ms if p[1] else now, p[0].venue_id), query, "position"
     )
     rows = [render.position_row(m, p, now) for m, p in page]
-    return _json(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
+    return json_result(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
 
 
 def add_routes(app: web.Application) -> None:

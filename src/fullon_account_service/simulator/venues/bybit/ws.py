@@ -27,7 +27,7 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     Change,
     FillAdded,
-    FundingAdded,
+    LedgerAdded,
     OrderChanged,
     PositionChanged,
     SimAccount,
@@ -126,11 +126,11 @@ class PrivateSession:
                 row = render.execution_row(change.fill, market, order, with_category=True)
                 self._post("execution", render.category(market), [row])
                 self._post("execution.fast", render.category(market), [_fast(row)])
-        elif isinstance(change, FundingAdded):
-            market = self._markets.get(change.funding.symbol)
-            if market is not None:
+        elif isinstance(change, LedgerAdded) and change.entry.symbol is not None:
+            market = self._markets.get(change.entry.symbol)
+            if market is not None and change.entry.funding is not None:
                 self._post(
-                    "execution", "linear", [render.funding_row(change.funding, market, with_category=True)]
+                    "execution", "linear", [render.funding_row(change.entry, market, with_category=True)]
                 )
         elif isinstance(change, PositionChanged):
             market = self._markets.get(change.symbol)

@@ -1,0 +1,171 @@
+"""Bybit v5 ledger endpoints: the unified account's transaction log and the deposit and withdrawal
+records, with the rows the venue sends.
+
+``/v5/account/transaction-log`` lists every ledger entry but deposits and withdrawals: funding as
+``SETTLEMENT`` (its ``tradeId`` is the ``Funding`` execution's ``execId``), ``TRANSFER_IN`` /
+``TRANSFER_OUT``, ``FEE_REFUND``, ``INTEREST`` and ``BONUS``; ``change`` is the signed amount and
+``cashBalance`` the balance after it. Trades are not repeated there (they are executions).
+Deposits and withdrawals are listed by ``/v5/asset/deposit/query-record`` and
+``/v5/asset/withdraw/query-record`` (amount unsigned, ``withdrawFee`` on top). All three page
+newest first with ``nextPageCursor``; the log takes a 7-day ``startTime``/``endTime`` window, the
+records a 30-day one, as the venue does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from fullon_account_service.simulator.model import Market, SimAccount, SimLedgerEntry
+from fullon_account_service.simulator.venues.bybit import render
+from fullon_account_service.simulator.venues.bybit.auth import WORLD, signed
+from fullon_account_service.simulator.venues.bybit.rest import (
+    json_result,
+    paginate,
+    params_error,
+    venue_markets,
+    window,
+)
+
+MONTH_MS = 30 * 24 * 3600 * 1000
+_RECORDS = frozenset({"deposit", "withdrawal"})
+_CHAIN = {"USDT": "ETH", "BTC": "BTC", "ETH": "ETH", "SOL": "SOL"}
+
+
+def _key(entry: SimLedgerEntry) -> tuple[int, str]:
+    return entry.ts_ms, entry.entry_id
+
+
+def _tx_hash(entry: SimLedgerEntry) -> str:
+    return hashlib.sha256(entry.entry_id.encode()).hexdigest()
+
+
+def log_row(entry: SimLedgerEntry, market: Market | None) -> dict[str, Any]:
+    terms = entry.funding
+    return {
+        "id": entry.entry_id,
+        "symbol": market.venue_id if market else "",
+        "category": "linear" if market else "",
+        "side": render.side(terms.side) if terms else "None",
+        "transactionTime": str(entry.ts_ms),
+        "type": entry.raw_type,
+        "transSubType": "",
+        "qty": render.fmt(terms.size) if terms else "0",
+        "size": render.fmt(terms.size) if terms else "0",
+        "currency": entry.currency,
+        "tradePrice": render.fmt(terms.mark_price) if terms else "0",
+        "funding": render.fmt(entry.amount) if terms else "",
+        "fee": render.fmt(entry.fee),
+        "cashFlow": "0",
+        "change": render.fmt(entry.amount - entry.fee),
+        "cashBalance": render.fmt(entry.balance_after),
+        "feeRate": render.fmt(terms.rate) if terms else "0",
+        "bonusChange": "",
+        "tradeId": entry.entry_id if terms else "",
+        "orderId": "",
+        "orderLinkId": "",
+        "extraFees": "",
+    }
+
+
+def deposit_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.entry_id,
+        "coin": entry.currency,
+        "chain": _CHAIN.get(entry.currency, "ETH"),
+        "amount": render.fmt(entry.amount),
+        "txID": _tx_hash(entry),
+        "status": 3,
+        "toAddress": "0x" + _tx_hash(entry)[:40],
+        "tag": "",
+        "depositFee": "",
+        "successAt": str(entry.ts_ms),
+        "confirmations": "64",
+        "txIndex": "0",
+        "blockHash": "",
+        "batchReleaseLimit": "-1",
+        "depositType": "0",
+        "fromAddress": "",
+    }
+
+
+def withdrawal_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    return {
+        "withdrawId": entry.entry_id,
+        "coin": entry.currency,
+        "chain": _CHAIN.get(entry.currency, "ETH"),
+        "amount": render.fmt(-entry.amount),
+        "txID": _tx_hash(entry),
+        "status": "success",
+        "toAddress": "0x" + _tx_hash(entry)[:40],
+        "tag": "",
+        "withdrawFee": render.fmt(entry.fee),
+        "createTime": str(entry.ts_ms),
+        "updateTime": str(entry.ts_ms),
+        "withdrawType": 0,
+    }
+
+
+def _in(entry: SimLedgerEntry, query: Any, coin_param: str, start: int, end: int) -> bool:
+    coin = query.get(coin_param, "")
+    return start <= entry.ts_ms <= end and (not coin or entry.currency == coin)
+
+
+@signed
+async def transaction_log(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    if query.get("accountType", "UNIFIED") != "UNIFIED":
+        raise params_error("accountType only support UNIFIED")
+    cat = query.get("category", "")
+    if cat not in ("", "spot", "linear", "option"):
+        raise params_error("Category is invalid")
+    start, end = window(query, request.app[WORLD].now_ms())
+    markets = venue_markets(request)
+    entries: list[tuple[SimLedgerEntry, Market | None]] = []
+    for entry in account.ledger:
+        market = markets.get(entry.symbol) if entry.symbol else None
+        if entry.reason in _RECORDS or not _in(entry, query, "currency", start, end):
+            continue
+        if query.get("type") and entry.raw_type != query["type"]:
+            continue
+        if cat and (market is None or render.category(market) != cat):
+            continue
+        if query.get("baseCoin") and (market is None or market.base != query["baseCoin"]):
+            continue
+        entries.append((entry, market))
+    page, cursor = paginate(entries, lambda p: _key(p[0]), query, "transaction-log")
+    rows = [log_row(e, m) for e, m in page]
+    return json_result(request, {"list": rows, "nextPageCursor": cursor})
+
+
+def _records(request: web.Request, account: SimAccount, reason: str) -> list[SimLedgerEntry]:
+    start, end = window(request.query, request.app[WORLD].now_ms(), MONTH_MS)
+    return [e for e in account.ledger if e.reason == reason and _in(e, request.query, "coin", start, end)]
+
+
+@signed
+async def deposit_records(request: web.Request, account: SimAccount) -> web.Response:
+    page, cursor = paginate(_records(request, account, "deposit"), _key, request.query, "asset-record")
+    return json_result(request, {"rows": [deposit_row(e) for e in page], "nextPageCursor": cursor})
+
+
+@signed
+async def withdrawal_records(request: web.Request, account: SimAccount) -> web.Response:
+    query = request.query
+    if query.get("withdrawType", "0") not in ("0", "2"):
+        return json_result(request, {"rows": [], "nextPageCursor": ""})
+    entries = [
+        e
+        for e in _records(request, account, "withdrawal")
+        if not query.get("withdrawID") or e.entry_id == query["withdrawID"]
+    ]
+    page, cursor = paginate(entries, _key, query, "asset-record")
+    return json_result(request, {"rows": [withdrawal_row(e) for e in page], "nextPageCursor": cursor})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v5/account/transaction-log", transaction_log)
+    app.router.add_get("/v5/asset/deposit/query-record", deposit_records)
+    app.router.add_get("/v5/asset/withdraw/query-record", withdrawal_records)

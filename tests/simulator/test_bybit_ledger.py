@@ -1,0 +1,97 @@
+"""Bybit's ledger as ccxt reads it: the transaction log (``fetch_ledger``), the deposit and
+withdrawal records and the ``Funding`` executions give back every ledger entry of the truth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from bybit_helpers import START_MS, approx, client, run
+from sim_clock import Clock
+
+from fullon_account_service.simulator.model import SimAccount, SimLedgerEntry
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
+
+pytestmark = pytest.mark.asyncio
+
+
+@asynccontextmanager
+async def funded_sim(steps: int = 1500) -> AsyncIterator[tuple[Simulator, SimAccount]]:
+    clock = Clock(START_MS)
+    config = ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=3, funding_every_s=4)
+    async with Simulator(config, now_ms=clock) as sim:
+        run(sim, clock, steps)
+        yield sim, sim.world.accounts[0]
+
+
+def _of(account: SimAccount, *reasons: str) -> dict[str, SimLedgerEntry]:
+    return {e.entry_id: e for e in account.ledger if e.reason in reasons}
+
+
+async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() -> None:
+    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
+        rows = await ex.fetch_ledger(since=START_MS, params={"paginate": True, "paginationCalls": 100})
+        wanted = {e.entry_id: e for e in account.ledger if e.reason not in ("deposit", "withdrawal")}
+        assert {e.reason for e in wanted.values()} >= {"funding", "transfer_in", "transfer_out"}
+        assert sorted(r["id"] for r in rows) == sorted(wanted)
+        for row in rows:
+            entry = wanted[row["id"]]
+            assert row["currency"] == entry.currency
+            assert row["info"]["type"] == entry.raw_type
+            assert row["direction"] == ("out" if entry.amount - entry.fee < 0 else "in")
+            assert row["amount"] == approx(abs(entry.amount - entry.fee))
+            assert row["after"] == approx(entry.balance_after)
+            assert row["timestamp"] == entry.ts_ms
+            if entry.reason == "funding":
+                assert row["info"]["tradeId"] == entry.entry_id
+                assert row["info"]["symbol"] == entry.symbol.replace("/", "").split(":")[0]
+
+
+async def test_deposit_and_withdrawal_records() -> None:
+    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
+        deposits = await ex.fetch_deposits(since=START_MS, params={"paginate": True})
+        withdrawals = await ex.fetch_withdrawals(since=START_MS, params={"paginate": True})
+        for parsed, reason in ((deposits, "deposit"), (withdrawals, "withdrawal")):
+            wanted = _of(account, reason)
+            assert wanted
+            assert sorted(t["id"] for t in parsed) == sorted(wanted)
+            for t in parsed:
+                entry = wanted[t["id"]]
+                assert t["type"] == reason
+                assert t["currency"] == entry.currency
+                assert t["amount"] == approx(abs(entry.amount))
+                assert t["timestamp"] == entry.ts_ms
+                assert t["status"] == "ok"
+                if reason == "withdrawal":
+                    assert t["fee"]["cost"] == approx(entry.fee)
+
+
+async def test_funding_executions_match_the_ledger() -> None:
+    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
+        fundings = _of(account, "funding")
+        rows: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(100):
+            response = await ex.private_get_v5_execution_list(
+                {"category": "linear", "execType": "Funding", "startTime": START_MS, "cursor": cursor}
+            )
+            rows += response["result"]["list"]
+            cursor = response["result"]["nextPageCursor"]
+            if not cursor:
+                break
+        assert {r["execId"] for r in rows} == set(fundings)
+        for row in rows:
+            assert float(row["execFee"]) == approx(-fundings[row["execId"]].amount)
+
+
+async def test_ledger_refuses_a_bad_signature_and_a_long_window() -> None:
+    async with funded_sim(steps=10) as (sim, account):
+        async with client({**sim.client_config(account), "secret": "wrong"}) as ex:
+            with pytest.raises(Exception, match="10004"):
+                await ex.fetch_ledger()
+        async with client(sim.client_config(account)) as ex:
+            with pytest.raises(Exception, match="10001"):
+                await ex.fetch_ledger(params={"startTime": START_MS, "endTime": START_MS + 8 * 86_400_000})

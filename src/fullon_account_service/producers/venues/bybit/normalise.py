@@ -17,6 +17,9 @@
   of the ``Funding`` execution the ``execution`` stream pushes for it, so both readings carry one
   ledger id (other rows: ``id``). ``symbol`` (with ``category``) names the market of funding and
   liquidations; ``cashBalance`` is the balance after.
+- Deposits and withdrawals are not in the transaction log: their records (ccxt transactions,
+  amount unsigned, ``withdrawFee`` on top) are read beside it, and counted once ``ok``; their
+  ``raw_type`` is ``DEPOSIT`` / ``WITHDRAW``.
 - A ``Funding`` execution (the ``execution`` stream): ``execFee`` > 0 was paid, < 0 received, in
   the settle coin.
 """
@@ -57,7 +60,7 @@ _LEDGER_REASONS = {
     "TRANSFER_OUT": LedgerReason.TRANSFER_OUT,
     "INTEREST": LedgerReason.INTEREST,
     "FEE_REFUND": LedgerReason.REBATE,
-    "BONUS": LedgerReason.REBATE,
+    "BONUS": LedgerReason.ADJUSTMENT,
     "BONUS_RECOLLECT": LedgerReason.ADJUSTMENT,
     "DEPOSIT": LedgerReason.DEPOSIT,
     "WITHDRAW": LedgerReason.WITHDRAWAL,
@@ -170,6 +173,8 @@ def ledger_fixes(
 ) -> dict[str, Any]:
     if "execType" in info:
         return _funding_execution(row, info, markets)
+    if "txid" in row:
+        return _transfer_record(row)
     kind = str(info.get("type") or "")
     if kind == "TRADE":
         raise NotALedgerEntry("bybit TRADE row is a fill's cash flow")
@@ -187,6 +192,16 @@ def ledger_fixes(
     if reason in _WITH_SYMBOL:
         changes["symbol"] = market_symbol(markets, raw(info.get("symbol")), raw(info.get("category")))
     return changes
+
+
+def _transfer_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A deposit or withdrawal record (ccxt's transaction): counted once the venue says ``ok``."""
+    if row.get("status") != "ok":
+        raise NotALedgerEntry(f"bybit {row.get('type')} is {row.get('status')}, not done yet")
+    amount = required_number(dict(row), "amount")
+    if row.get("type") == "deposit":
+        return {"signedAmount": amount, "reason": LedgerReason.DEPOSIT, "rawType": "DEPOSIT"}
+    return {"signedAmount": -amount, "reason": LedgerReason.WITHDRAWAL, "rawType": "WITHDRAW"}
 
 
 def _funding_execution(

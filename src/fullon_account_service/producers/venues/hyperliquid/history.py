@@ -11,9 +11,10 @@ direction.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, has_call, stamps
+from fullon_account_service.producers.history import HistoryRead, Row, has_call, merge_reads, stamps
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
@@ -42,12 +43,9 @@ async def fetch_ledger(
         for method, call in _LEDGER_CALLS
         if has_call(has, call)
     ]
+    merged = merge_reads(reads)
     address = getattr(session.client, "walletAddress", None)
-    rows = [{**row, "account": address} for read in reads for row in read.rows]
-    cut = [read.resume_from_ms for read in reads if not read.complete and read.resume_from_ms is not None]
-    if cut:
-        return HistoryRead(rows, complete=False, resume_from_ms=min(cut))
-    return HistoryRead(rows, complete=True)
+    return replace(merged, rows=[{**row, "account": address} for row in merged.rows])
 
 
 async def _oldest_first(

@@ -30,13 +30,14 @@ from producer_harness import (
     read_bus,
 )
 
-from fullon_account_service.contract import LedgerEntry
+from fullon_account_service.contract import LedgerEntry, Source
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import Faults
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -99,6 +100,10 @@ async def test_every_ledger_entry_once_with_funding_on_its_symbol(
         truth = [t for b in bindings for t in account_truth(b.account)["ledger"]]
         reasons = Counter(t["reason"] for t in truth)
         assert reasons["funding"] > 0 and len(reasons) >= 3, reasons  # the run had funding and more
+        if adapter_for(venue).quirks.ledger_stream:
+            bus = await read_bus(redis_client, settings.stream_prefix)
+            pushed = [e for e in bus if isinstance(e.payload, LedgerEntry) and e.source is Source.WS]
+            assert pushed, "the venue pushes ledger rows: some must come from its stream"
 
 
 @pytest.mark.parametrize("venue", LEDGER_VENUES)

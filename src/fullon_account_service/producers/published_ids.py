@@ -1,6 +1,10 @@
 """Event ids of history rows already on the bus (fills, ledger entries), so a re-read of the
 overlap does not send them again.
 
+A stream and a REST read may hold the same row at once: ``publish`` claims the ids before it
+awaits the bus, so the second reader finds them taken, and gives them back if the publish fails
+(the next read sends them then).
+
 Bounded twice: by count (``limit``; past it a re-read may send a row again, with the same event
 id, which the sinks drop), and by time (``forget_before``: rows older than where the next re-read
 starts cannot be read again). A busy account costs no more memory than a quiet one.
@@ -8,7 +12,7 @@ starts cannot be read again). A busy account costs no more memory than a quiet o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from fullon_account_service.contract import Envelope
 
@@ -23,6 +27,22 @@ class PublishedIds:
 
     def __len__(self) -> int:
         return len(self._at)
+
+    async def publish(
+        self,
+        envelopes: Iterable[Envelope],
+        send: Callable[[list[Envelope]], Awaitable[None]],
+    ) -> list[Envelope]:
+        """Send (``send``) the envelopes not published yet; those it sent."""
+        fresh = self.fresh(envelopes)
+        self.remember(fresh)
+        try:
+            await send(fresh)
+        except BaseException:
+            for e in fresh:
+                self._at.pop(e.event_id, None)
+            raise
+        return fresh
 
     def fresh(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
         """The envelopes not published yet (one of each id)."""

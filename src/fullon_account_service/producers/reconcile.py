@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
 from fullon_account_service.logs import get_logger
@@ -244,9 +245,7 @@ class Reconciler:
         walk = track.walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, track.cursors)
         read = await read_span(session, walk.since_ms, walk.until_ms, started, self._max_pages)
         batch = normalise(read.rows, source)
-        fresh = published.fresh(batch.envelopes)
-        await self._outbox.publish(fresh, batch.dead)
-        published.remember(fresh)
+        fresh = await published.publish(batch.envelopes, partial(self._outbox.publish, dead=batch.dead))
         outcome = step(walk, read, started)
         if outcome.next is not None:
             track.walks[ex_id] = outcome.next

@@ -27,7 +27,7 @@ from fullon_account_service.errors import (
 )
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
-from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers import ws_guard, ws_ledger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.bad_input import frame_dead_letter, preview
 from fullon_account_service.producers.ccxt_errors import translate
@@ -211,7 +211,12 @@ class SessionRegistry:
             retry=self._retry,
             dead_letter=self._dead_letter,
         )
-        ws_guard.attach(client, lock=key_lock, on_bad_frame=session.on_bad_frame)
+        ws_guard.attach(
+            client,
+            lock=key_lock,
+            on_bad_frame=session.on_bad_frame,
+            ledger_tap=ws_ledger.tap_for(client, ref.venue),
+        )
         return session
 
     async def release(self, ex_id: int) -> None:

@@ -98,6 +98,11 @@ class Reads(Protocol):
         self, session: VenueCalls, order_id: str, tracked: TrackedOrder
     ) -> dict[str, Any] | None: ...
 
+    def ledger_streams(self, client: Any) -> list[tuple[str, dict[str, Any], str]]:
+        """``(url, subscribe message, subscribe hash)`` of each stream the venue pushes ledger rows
+        on only when asked (empty: they ride a channel another watch subscribes to)."""
+        ...
+
 
 class Normalise(Protocol):
     """``normalise.py``. ``order_fixes`` / ``trade_fixes`` read ``(row, info, market)`` and return
@@ -123,6 +128,10 @@ class Normalise(Protocol):
     def rest_balance(self, balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | None: ...
 
     def wallet_of(self, info: Any) -> str | None: ...
+
+    def ws_ledger(self, message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+        """The ledger rows of one parsed WebSocket frame, in the shape ``ledger_fixes`` reads."""
+        ...
 
     def ledger_fixes(
         self, row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]

@@ -21,7 +21,8 @@
   amount unsigned, ``withdrawFee`` on top) are read beside it, and counted once ``ok``; their
   ``raw_type`` is ``DEPOSIT`` / ``WITHDRAW``.
 - A ``Funding`` execution (the ``execution`` stream): ``execFee`` > 0 was paid, < 0 received, in
-  the settle coin.
+  the settle coin. It is published as the transaction log names it (``raw_type`` ``SETTLEMENT``),
+  so both channels carry the same entry; only the balance after is the log's alone.
 """
 
 from __future__ import annotations
@@ -217,12 +218,21 @@ def _funding_execution(
         "currency": currency,
         "signedAmount": -required_number(dict(info), "execFee", signed=True),
         "reason": LedgerReason.FUNDING,
-        "rawType": "Funding",
+        "rawType": "SETTLEMENT",
         "symbol": symbol,
         "after": None,
         "fee": None,
         "timestamp": number(dict(info), "execTime"),
     }
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """The ``Funding`` rows of an ``execution`` message (ccxt's trade handler drops them)."""
+    if not str(message.get("topic") or "").startswith("execution"):
+        return []
+    data = message.get("data")
+    rows = data if isinstance(data, list) else []
+    return [{"info": r} for r in rows if isinstance(r, dict) and r.get("execType") == "Funding"]
 
 
 # One wallet, whose REST balance ccxt reads with our meaning.

@@ -90,3 +90,8 @@ def ledger_fixes(
         raise NotALedgerEntry(f"ledger type {kind!r} is a fill's cash flow")
     amount = signed_amount(row)
     return {"signedAmount": amount, "reason": reason_of(kind, amount, _REASONS), "rawType": kind or None}
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """No stream we know of a plain ccxt venue carries ledger rows."""
+    return []

@@ -222,3 +222,19 @@ def _fee(delta: Mapping[str, Any]) -> dict[str, Any] | None:
     if cost is None:
         return None
     return {"cost": cost, "currency": raw(delta.get("feeToken")) or _currency(delta)}
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """``userFundings`` (flat funding rows) and ``userNonFundingLedgerUpdates`` (the REST rows)."""
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return []
+    channel = message.get("channel")
+    if channel == "userFundings":
+        rows = data.get("fundings")
+    elif channel == "userNonFundingLedgerUpdates":
+        rows = data.get("nonFundingLedgerUpdates")
+    else:
+        return []
+    user = data.get("user")
+    return [{"info": r, "account": user} for r in rows or [] if isinstance(r, dict)]

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -155,6 +156,30 @@ def ledger_fixes(
             timestamp=row.get("timestamp"),
         )
     return changes
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """The rows with a ``ledger_id`` of a ``balances`` update (ccxt keeps only their totals)."""
+    data = message.get("data")
+    if message.get("channel") != "balances" or message.get("type") != "update" or not isinstance(data, list):
+        return []
+    rows = []
+    for item in data:
+        if not isinstance(item, dict) or raw(item.get("ledger_id")) is None:
+            continue
+        asset = raw(item.get("asset"))
+        rows.append({"info": item, "currency": code(asset) if asset else None, "timestamp": _iso_ms(item)})
+    return rows
+
+
+def _iso_ms(item: Mapping[str, Any]) -> int | None:
+    stamp = raw(item.get("timestamp"))
+    if stamp is None:
+        return None
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 # One wallet, whose REST balance ccxt reads with our meaning.

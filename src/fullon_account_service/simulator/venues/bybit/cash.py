@@ -70,16 +70,23 @@ def log_row(entry: SimLedgerEntry, market: Market | None) -> dict[str, Any]:
     }
 
 
+def _transfer(entry: SimLedgerEntry) -> dict[str, Any]:
+    """What a deposit and a withdrawal record share: the coin, the chain and the on-chain side."""
+    return {
+        "coin": entry.currency,
+        "chain": _CHAIN.get(entry.currency, "ETH"),
+        "amount": render.fmt(abs(entry.amount)),
+        "txID": _tx_hash(entry),
+        "toAddress": "0x" + _tx_hash(entry)[:40],
+        "tag": "",
+    }
+
+
 def deposit_row(entry: SimLedgerEntry) -> dict[str, Any]:
     return {
         "id": entry.entry_id,
-        "coin": entry.currency,
-        "chain": _CHAIN.get(entry.currency, "ETH"),
-        "amount": render.fmt(entry.amount),
-        "txID": _tx_hash(entry),
+        **_transfer(entry),
         "status": 3,
-        "toAddress": "0x" + _tx_hash(entry)[:40],
-        "tag": "",
         "depositFee": "",
         "successAt": str(entry.ts_ms),
         "confirmations": "64",
@@ -94,13 +101,8 @@ def deposit_row(entry: SimLedgerEntry) -> dict[str, Any]:
 def withdrawal_row(entry: SimLedgerEntry) -> dict[str, Any]:
     return {
         "withdrawId": entry.entry_id,
-        "coin": entry.currency,
-        "chain": _CHAIN.get(entry.currency, "ETH"),
-        "amount": render.fmt(-entry.amount),
-        "txID": _tx_hash(entry),
+        **_transfer(entry),
         "status": "success",
-        "toAddress": "0x" + _tx_hash(entry)[:40],
-        "tag": "",
         "withdrawFee": render.fmt(entry.fee),
         "createTime": str(entry.ts_ms),
         "updateTime": str(entry.ts_ms),

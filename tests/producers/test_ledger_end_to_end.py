@@ -44,7 +44,7 @@ from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.simulator.truth import account_truth
 
-LEDGER_VENUES = ("bybit",)
+LEDGER_VENUES = ("bybit", "kraken", "hyperliquid")
 """Venues whose simulator serves the ledger endpoints."""
 
 
@@ -99,7 +99,8 @@ async def test_every_ledger_entry_once_with_funding_on_its_symbol(
         bindings = await _run(sim, settings, redis_client, seconds=3.0)
         truth = [t for b in bindings for t in account_truth(b.account)["ledger"]]
         reasons = Counter(t["reason"] for t in truth)
-        assert reasons["funding"] > 0 and len(reasons) >= 3, reasons  # the run had funding and more
+        assert len(reasons) >= 3, reasons
+        assert reasons["funding"] > 0 or venue == "kraken", reasons  # Kraken spot has no funding
         if adapter_for(venue).quirks.ledger_stream:
             bus = await read_bus(redis_client, settings.stream_prefix)
             pushed = [e for e in bus if isinstance(e.payload, LedgerEntry) and e.source is Source.WS]

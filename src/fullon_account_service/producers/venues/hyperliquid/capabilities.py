@@ -1,7 +1,8 @@
 """Hyperliquid keeps a perp account and a spot wallet apart (summed per currency, see
 ``normalise.wallets``), and its position stream pushes the whole ``clearinghouseState`` of the
 main dex. Its ledger is two histories: funding (``fetchFundingHistory``) and the other balance
-changes (``fetchLedger``)."""
+changes (``fetchLedger``), both also pushed on subscriptions of their own (``userFundings``,
+``userNonFundingLedgerUpdates``; see ``reads.ledger_streams``)."""
 
 from __future__ import annotations
 
@@ -11,4 +12,5 @@ QUIRKS = Quirks(
     wallets=("perp", "spot"),
     ws_positions_complete=True,
     ledger_calls=("fetchFundingHistory", "fetchLedger"),
+    ledger_stream=True,
 )

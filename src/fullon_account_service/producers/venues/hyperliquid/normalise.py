@@ -15,8 +15,8 @@
 - Wallets: the perp account (``clearinghouseState``, it has ``marginSummary``) and the spot
   wallet (``spotClearinghouseState``) are read apart and summed per currency (``wallets``).
 - Funding (``userFunding``; the ``userFundings`` stream): ``usdc`` > 0 was received. The venue
-  gives every funding row the zero hash, so its ledger id is ``funding:<coin>:<time>`` (one
-  payment per coin and funding time), the same on both channels.
+  gives every funding row the zero hash, so its ledger id is ``<coin>:<time>`` (one payment per
+  coin and funding time), the same on both channels.
 - Ledger (``userNonFundingLedgerUpdates``, REST and stream): each ``delta.type`` read for its
   sign: ``deposit`` in, ``withdraw`` out (``fee`` on top); transfers and ``send`` out when our
   address is the sender (``user``), in otherwise; vault deposits out, vault withdrawals and
@@ -159,7 +159,7 @@ def ledger_fixes(
     if kind == "funding":
         coin = raw(delta.get("coin"))
         return {
-            "id": f"funding:{coin}:{int(time)}",
+            "id": f"{coin}:{int(time)}",
             "currency": "USDC",
             "signedAmount": required_number(delta, "usdc", signed=True),
             "reason": LedgerReason.FUNDING,

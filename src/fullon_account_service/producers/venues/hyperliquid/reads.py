@@ -4,6 +4,7 @@
 ``{"type": "spot"}`` (``spotClearinghouseState``). Positions of HIP-3 perp dexes need ``{"dex":
 name}`` (one ``clearinghouseState`` per dex); the dex names come from the loaded markets (a HIP-3
 market's ``baseName`` is ``dex:COIN``). One order is ``fetch_order`` (``orderStatus`` by oid).
+Ledger rows are pushed only on subscriptions ccxt never sends (``ledger_streams``).
 """
 
 from __future__ import annotations

@@ -3,36 +3,24 @@ withdrawal records and the ``Funding`` executions give back every ledger entry o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
 from typing import Any
 
 import pytest
-from bybit_helpers import START_MS, approx, client, run
-from sim_clock import Clock
+from bybit_helpers import approx, client
+from ledger_helpers import START_MS, entries_of, funded_sim
 
-from fullon_account_service.simulator.model import SimAccount, SimLedgerEntry
-from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 
 pytestmark = pytest.mark.asyncio
 
 
-@asynccontextmanager
-async def funded_sim(steps: int = 1500) -> AsyncIterator[tuple[Simulator, SimAccount]]:
-    clock = Clock(START_MS)
-    config = ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=3, funding_every_s=4)
-    async with Simulator(config, now_ms=clock) as sim:
-        run(sim, clock, steps)
-        yield sim, sim.world.accounts[0]
-
-
-def _of(account: SimAccount, *reasons: str) -> dict[str, SimLedgerEntry]:
-    return {e.entry_id: e for e in account.ledger if e.reason in reasons}
+def _subscribed(sim: Simulator, channel: str) -> bool:
+    return any(row["channels"].get(channel, {}).get("active") for row in sim.world.subscriptions.as_json())
 
 
 async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() -> None:
-    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
+    async with funded_sim("bybit") as (sim, account, _), client(sim.client_config(account)) as ex:
         rows = await ex.fetch_ledger(since=START_MS, params={"paginate": True, "paginationCalls": 100})
         wanted = {e.entry_id: e for e in account.ledger if e.reason not in ("deposit", "withdrawal")}
         assert {e.reason for e in wanted.values()} >= {"funding", "transfer_in", "transfer_out"}
@@ -51,11 +39,11 @@ async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() 
 
 
 async def test_deposit_and_withdrawal_records() -> None:
-    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
+    async with funded_sim("bybit") as (sim, account, _), client(sim.client_config(account)) as ex:
         deposits = await ex.fetch_deposits(since=START_MS, params={"paginate": True})
         withdrawals = await ex.fetch_withdrawals(since=START_MS, params={"paginate": True})
         for parsed, reason in ((deposits, "deposit"), (withdrawals, "withdrawal")):
-            wanted = _of(account, reason)
+            wanted = entries_of(account, reason)
             assert wanted
             assert sorted(t["id"] for t in parsed) == sorted(wanted)
             for t in parsed:
@@ -70,8 +58,8 @@ async def test_deposit_and_withdrawal_records() -> None:
 
 
 async def test_funding_executions_match_the_ledger() -> None:
-    async with funded_sim() as (sim, account), client(sim.client_config(account)) as ex:
-        fundings = _of(account, "funding")
+    async with funded_sim("bybit") as (sim, account, _), client(sim.client_config(account)) as ex:
+        fundings = entries_of(account, "funding")
         rows: list[dict[str, Any]] = []
         cursor = ""
         for _ in range(100):
@@ -88,10 +76,34 @@ async def test_funding_executions_match_the_ledger() -> None:
 
 
 async def test_ledger_refuses_a_bad_signature_and_a_long_window() -> None:
-    async with funded_sim(steps=10) as (sim, account):
+    async with funded_sim("bybit", steps=10) as (sim, account, _):
         async with client({**sim.client_config(account), "secret": "wrong"}) as ex:
             with pytest.raises(Exception, match="10004"):
                 await ex.fetch_ledger()
         async with client(sim.client_config(account)) as ex:
             with pytest.raises(Exception, match="10001"):
                 await ex.fetch_ledger(params={"startTime": START_MS, "endTime": START_MS + 8 * 86_400_000})
+            # startTime alone spans 24 h: from a day and a bit before the entry, it is not listed
+            entry = sim.ledger.book(account, "USDT", 5.0, "adjustment")
+            assert await ex.fetch_ledger(since=entry.ts_ms - 86_400_001) == []
+            assert [r["id"] for r in await ex.fetch_ledger(since=entry.ts_ms - 86_399_000)] == [
+                entry.entry_id
+            ]
+
+
+async def test_funding_is_pushed_on_the_execution_topic() -> None:
+    async with funded_sim("bybit", steps=300) as (sim, account, _), client(sim.client_config(account)) as ex:
+        symbol = next(s for s, p in sorted(account.positions.items()) if p.contracts)
+        ex.options["watchMyTrades"] = {"execType": ["Funding"]}  # ccxt keeps trade executions only by default
+        pending = asyncio.ensure_future(ex.watch_my_trades())
+        try:
+            async with asyncio.timeout(10):
+                while not _subscribed(sim, "execution"):
+                    await asyncio.sleep(0.01)
+                entry = sim.ledger.funding(account, symbol, 0.0001)
+                assert entry is not None
+                pushed = await pending
+        finally:
+            pending.cancel()
+        assert [(t["id"], t["info"]["execType"]) for t in pushed] == [(entry.entry_id, "Funding")]
+        assert float(pushed[0]["info"]["execFee"]) == approx(-entry.amount)

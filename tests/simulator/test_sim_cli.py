@@ -25,6 +25,8 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
             "7",
             "--rate",
             "50",
+            "--funding-every-s",
+            "0.5",
             "--duration",
             "2",
             "--truth",
@@ -51,6 +53,7 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
         ("hyperliquid", 0),
         ("hyperliquid", 1),
     }
+    assert all(isinstance(a["ledger"], list) for a in written["accounts"])
 
     per_venue = json.loads(overrides.read_text())
     assert set(per_venue) == {"kraken", "hyperliquid"}
@@ -80,3 +83,15 @@ def test_simulate_refuses_an_unknown_fault() -> None:
     )
     assert done.returncode == 2
     assert "unknown fault 'nope'" in done.stderr
+
+
+def test_simulate_refuses_a_funding_interval_of_zero() -> None:
+    done = subprocess.run(
+        [*CLI, "simulate", "--venues", "kraken", "--duration", "1", "--funding-every-s", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "funding_every_s must be positive" in done.stderr

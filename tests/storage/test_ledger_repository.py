@@ -33,9 +33,9 @@ async def save(factory: Factory, records: list[LedgerRecord]) -> int:
         return await db.ledger.save_entries(records)
 
 
-async def stored(factory: Factory, ex_id: int | None = None) -> list[LedgerRecord]:
+async def stored(factory: Factory) -> list[LedgerRecord]:
     async with DatabaseContext(factory) as db:
-        return await db.ledger.entries_of(ex_id)
+        return await db.ledger.entries_of()
 
 
 async def test_each_entry_is_stored_once_across_repeats(session_factory: Factory) -> None:

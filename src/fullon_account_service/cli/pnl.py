@@ -28,15 +28,15 @@ async def _load(settings: Settings, ex_id: int) -> tuple[bool, PnlReport]:
     from fullon_account_service.reports.pnl import build_report
     from fullon_account_service.storage.db.engine import make_engine, make_session_factory
     from fullon_account_service.storage.db.errors import translating
+    from fullon_account_service.storage.db.ledger_charges import symbol_charges
     from fullon_account_service.storage.db.models import Exchange, Trade
-    from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 
     engine = make_engine(settings.database_url)
     try:
         async with translating("read trades"), make_session_factory(engine)() as session:
             known = await session.scalar(select(Exchange.ex_id).where(Exchange.ex_id == ex_id)) is not None
             trades = (await session.scalars(select(Trade).where(Trade.ex_id == ex_id))).all()
-            charges = await LedgerRepository(session).symbol_charges(ex_id)
+            charges = await symbol_charges(session, ex_id)
             return known, build_report(trades, charges)
     finally:
         await engine.dispose()

@@ -125,6 +125,12 @@ def simulate(
     accounts: Annotated[int, typer.Option(help="Accounts per venue.")] = 5,
     seed: Annotated[int, typer.Option(help="Scenario seed: same seed, same history.")] = 7,
     rate: Annotated[float, typer.Option(help="Scenario events per second (0.0167 = one a minute).")] = 20.0,
+    funding_every_s: Annotated[
+        float, typer.Option(help="Seconds of scenario time between funding payments on open perp positions.")
+    ] = 60.0,
+    funding_rate: Annotated[
+        float, typer.Option(help="Funding rate per interval (share of position value; longs pay when > 0).")
+    ] = 0.0001,
     truth: Annotated[Path | None, typer.Option(help="Write the ground truth JSON here on exit.")] = None,
     faults: Annotated[
         str,
@@ -160,6 +166,8 @@ def simulate(
             accounts_per_venue=accounts,
             seed=seed,
             rate_per_s=rate,
+            funding_every_s=funding_every_s,
+            funding_rate=funding_rate,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e

@@ -33,10 +33,13 @@ _FILL_NAMES = {"trade_id": "id"}
 """The simulator's field names that the truth file spells the way ccxt does."""
 _ORDER_INTERNAL = frozenset({"builder_fee_rate"})
 """Fields of how the simulator charges, not of what the venue shows."""
+_LEDGER_NAMES = {"entry_id": "id"}
+_LEDGER_INTERNAL = frozenset({"balance_after", "funding"})
+"""Rendering inputs (the balance after, a funding's position and rate), not part of the entry's truth."""
 
 
 def _record(
-    record: SimOrder | SimFill | SimPosition,
+    record: SimOrder | SimFill | SimPosition | SimLedgerEntry,
     names: Mapping[str, str] | None = None,
     leave_out: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
@@ -64,17 +67,7 @@ def _position(p: SimPosition) -> dict[str, Any]:
 
 
 def _ledger_entry(e: SimLedgerEntry) -> dict[str, Any]:
-    return {
-        "id": e.entry_id,
-        "currency": e.currency,
-        "amount": e.amount,
-        "reason": e.reason,
-        "symbol": e.symbol,
-        "fee": e.fee,
-        "fee_currency": e.fee_currency,
-        "raw_type": e.raw_type,
-        "ts_ms": e.ts_ms,
-    }
+    return {**_record(e, _LEDGER_NAMES, _LEDGER_INTERNAL), "fee_currency": e.fee_currency}
 
 
 def account_truth(account: SimAccount, recorder: TruthRecorder | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The venue answers a body it cannot read with HTTP 422 and a plain-text deseriali
 an unknown address with empty state (never an auth error), and an action signed by a key it does
 not know with ``{"status": "err", "response": "User or API Wallet 0x... does not exist."}``.
 Lists are capped like the venue's: the newest 2000 historical orders and fills,
-``userFillsByTime`` the first 2000 from ``startTime`` (the venue's paging contract).
+``userFillsByTime`` the first 2000 from ``startTime`` (the venue's paging contract), ``userFunding``
+and ``userNonFundingLedgerUpdates`` the first 500 (see ``cash``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from fullon_account_service.simulator.model import SimAccount, SimOrder, World
-from fullon_account_service.simulator.venues.hyperliquid import auth, markets, render
+from fullon_account_service.simulator.venues.hyperliquid import auth, cash, markets, render
 
 VENUE = "hyperliquid"
 PAGE = render.PAGE
@@ -102,13 +103,29 @@ def _user_fills(ctx: Ctx, body: dict[str, Any]) -> Any:
     return list(reversed(_fills(ctx, body)))[:PAGE]
 
 
-def _user_fills_by_time(ctx: Ctx, body: dict[str, Any]) -> Any:
-    start = body.get("startTime")
-    end = body.get("endTime")
+def _window(ctx: Ctx, body: dict[str, Any]) -> tuple[int, int]:
+    start, end = body.get("startTime"), body.get("endTime")
     if not isinstance(start, int):
         raise BadRequest("missing field `startTime`")
-    stop = end if isinstance(end, int) else ctx.world.now_ms()
+    return start, end if isinstance(end, int) else ctx.world.now_ms()
+
+
+def _user_fills_by_time(ctx: Ctx, body: dict[str, Any]) -> Any:
+    start, stop = _window(ctx, body)
     return [row for row in _fills(ctx, body) if start <= row["time"] <= stop][:PAGE]
+
+
+def _user_funding(ctx: Ctx, body: dict[str, Any]) -> Any:
+    start, end = _window(ctx, body)
+    return [cash.funding_row(e) for e in cash.in_window(cash.fundings(_account(ctx, body)), start, end)]
+
+
+def _user_non_funding_ledger_updates(ctx: Ctx, body: dict[str, Any]) -> Any:
+    start, end = _window(ctx, body)
+    account = _account(ctx, body)
+    if account is None:
+        return []
+    return [cash.ledger_row(e, account) for e in cash.in_window(cash.non_funding(account), start, end)]
 
 
 def _clearinghouse_state(ctx: Ctx, body: dict[str, Any]) -> Any:
@@ -148,6 +165,8 @@ INFO: dict[str, InfoHandler] = {
     "orderStatus": _order_status,
     "userFills": _user_fills,
     "userFillsByTime": _user_fills_by_time,
+    "userFunding": _user_funding,
+    "userNonFundingLedgerUpdates": _user_non_funding_ledger_updates,
 }
 
 

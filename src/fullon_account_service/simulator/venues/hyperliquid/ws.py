@@ -12,6 +12,8 @@ Pushes, driven by the account's ``Change`` notifications:
   second caller waits for the next push.
 - ``userFills``: a snapshot with ``isSnapshot: true`` (oldest first, newest 2000), then each fill.
 - ``orderUpdates``: every order change; no snapshot (the venue sends none).
+- ``userFundings`` / ``userNonFundingLedgerUpdates``: a snapshot with ``isSnapshot: true`` (oldest
+  first, the newest 500), then each new entry (rows from ``cash``).
 
 ``EventFaults`` holds the per-event fault decisions made once per fill/order for the whole venue
 (a fill kept off every socket, an order hidden from REST for a moment).
@@ -33,6 +35,7 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     Change,
     FillAdded,
+    LedgerAdded,
     OrderChanged,
     PositionChanged,
     SimAccount,
@@ -40,12 +43,14 @@ from fullon_account_service.simulator.model import (
     SimOrder,
     World,
 )
-from fullon_account_service.simulator.venues.hyperliquid import markets, render
+from fullon_account_service.simulator.venues.hyperliquid import cash, markets, render
 from fullon_account_service.supervisor import TaskSupervisor
 
 VENUE = "hyperliquid"
 EARLY_ORDER_HIDE_MS = 1000
-_TOPICS = frozenset({"clearinghouseState", "orderUpdates", "userFills"})
+_TOPICS = frozenset(
+    {"clearinghouseState", "orderUpdates", "userFills", "userFundings", "userNonFundingLedgerUpdates"}
+)
 _PARSE_ERROR = "Error parsing JSON into valid websocket request: "
 _log = get_logger("simulator.hyperliquid")
 
@@ -143,6 +148,12 @@ class _Session:
             self.schedule_state(user)
         elif topic == "userFills":
             self.push.post(self._fills_snapshot(user, account))
+        elif topic == "userFundings":
+            rows = [cash.ws_funding(e) for e in cash.fundings(account)]
+            self._post_ledger(topic, user, rows[-cash.LEDGER_PAGE :], snapshot=True)
+        elif topic == "userNonFundingLedgerUpdates" and account is not None:
+            rows = [cash.ledger_row(e, account) for e in cash.non_funding(account)]
+            self._post_ledger(topic, user, rows[-cash.LEDGER_PAGE :], snapshot=True)
 
     async def _unsubscribe(self, key: tuple[str, str], sub: dict[str, Any]) -> None:
         if self.subs.pop(key, None) is None:
@@ -175,9 +186,23 @@ class _Session:
             "data": {"isSnapshot": True, "user": user, "fills": shown[-render.PAGE :]},
         }
 
+    def _post_ledger(self, topic: str, user: str, rows: list[dict[str, Any]], *, snapshot: bool) -> None:
+        field = "fundings" if topic == "userFundings" else "nonFundingLedgerUpdates"
+        data: dict[str, Any] = {"user": user, field: rows}
+        if snapshot:
+            data = {"isSnapshot": True, **data}
+        self.push.post({"channel": topic, "data": data})
+
     def on_change(self, account: SimAccount, change: Change) -> None:
         user = (account.wallet_address or "").lower()
-        if isinstance(change, BalancesChanged | PositionChanged):
+        if isinstance(change, LedgerAdded):
+            entry = change.entry
+            if entry.reason == "funding" and ("userFundings", user) in self.subs:
+                self._post_ledger("userFundings", user, [cash.ws_funding(entry)], snapshot=False)
+            elif entry.reason != "funding" and ("userNonFundingLedgerUpdates", user) in self.subs:
+                row = cash.ledger_row(entry, account)
+                self._post_ledger("userNonFundingLedgerUpdates", user, [row], snapshot=False)
+        elif isinstance(change, BalancesChanged | PositionChanged):
             if ("clearinghouseState", user) in self.subs:
                 self.schedule_state(user)
         elif isinstance(change, OrderChanged):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from fullon_account_service.simulator.model import Market, SimBalance, SimFill, SimOrder
+from fullon_account_service.simulator.model import Market, SimBalance, SimFill, SimLedgerEntry, SimOrder
 from fullon_account_service.simulator.venues.kraken.markets import altname, asset, decimals_of
 
 ExecType = Literal["pending_new", "new", "filled", "canceled"]
@@ -221,6 +221,52 @@ def trade_row(fill: SimFill, market: Market, order_type: str) -> dict[str, Any]:
     }
 
 
+_SUBTYPES = {"transfer_in": "spotfromfutures", "transfer_out": "spottofutures"}
+
+
+def ledger_ref(entry: SimLedgerEntry) -> str:
+    """The entry's ``refid``: the funding transaction behind it, named after the entry."""
+    return derived_id(entry.entry_id, "F")
+
+
+def ledger_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    """A ``Ledgers`` row: ``amount`` signed and without ``fee``; ``balance`` after both."""
+    a = asset(entry.currency)
+    return {
+        "aclass": "currency",
+        "amount": num(entry.amount, a.decimals),
+        "asset": a.asset_id,
+        "balance": num(entry.balance_after, a.decimals),
+        "fee": num(entry.fee, a.decimals),
+        "refid": ledger_ref(entry),
+        "time": entry.ts_ms / 1000,
+        "type": entry.raw_type,
+        "subtype": _SUBTYPES.get(entry.reason, ""),
+    }
+
+
+_METHODS = {"BTC": "Bitcoin", "ETH": "Ether", "USD": "Bank Frick (SWIFT)", "EUR": "SEPA"}
+
+
+def funding_status_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    """A ``DepositStatus`` / ``WithdrawStatus`` row: ``refid`` is the ledger row's ``refid``;
+    ``amount`` unsigned, ``fee`` on top, ``time`` in whole seconds, as Kraken lists them."""
+    a = asset(entry.currency)
+    digest = hashlib.sha256(entry.entry_id.encode()).hexdigest()
+    return {
+        "method": _METHODS.get(entry.currency, entry.currency),
+        "aclass": "currency",
+        "asset": a.asset_id,
+        "refid": ledger_ref(entry),
+        "txid": "0x" + digest,
+        "info": "0x" + digest[:40],
+        "amount": num(abs(entry.amount), a.decimals),
+        "fee": num(entry.fee, a.decimals),
+        "time": entry.ts_ms // 1000,
+        "status": "Success",
+    }
+
+
 # -- WebSocket v2 ---------------------------------------------------------------------------------
 def ws_balance_snapshot_row(code: str, bal: SimBalance) -> dict[str, Any]:
     return {
@@ -250,6 +296,15 @@ def ws_balance_update_row(
         "wallet_type": "spot",
         "wallet_id": "main",
     }
+
+
+def ws_ledger_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    """A ledger entry that is not a trade on the ``balances`` channel, with the ``Ledgers`` row's id."""
+    row = ws_balance_update_row(
+        entry.currency, entry.balance_after, entry.amount, entry.raw_type, ledger_ref(entry), entry.ts_ms
+    )
+    subtype = _SUBTYPES.get(entry.reason, "")
+    return {**row, "ledger_id": entry.entry_id, "fee": entry.fee, "subtype": subtype}
 
 
 def ws_order_status(order: SimOrder) -> str:

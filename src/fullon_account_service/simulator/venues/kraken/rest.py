@@ -5,6 +5,7 @@ first, with ``count`` = all matches and ``ofs`` to page; ``start`` is exclusive 
 inclusive, both unix seconds (or an order/trade id). ccxt sends ``ClosedOrders.end`` in
 milliseconds; Kraken reads it as seconds (far future), and so does this simulator.
 ``OpenOrders`` ignores ``start`` (not one of its parameters) and ccxt filters locally.
+``Ledgers`` pages the same way over the ledger entries that are not trades.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fullon_account_service.simulator.venues.kraken.auth import (
     AuthFailure,
     TokenBook,
 )
+from fullon_account_service.simulator.venues.kraken.markets import asset
 
 PAGE_SIZE = 50
 Fields = dict[str, str]
@@ -90,6 +92,10 @@ class PrivateApi:
             "TradesHistory": self.trades_history,
             "QueryTrades": self.query_trades,
             "OpenPositions": self.open_positions,
+            "Ledgers": self.ledgers,
+            "QueryLedgers": self.query_ledgers,
+            "DepositStatus": lambda account, fields: self.funding_status(account, fields, "deposit"),
+            "WithdrawStatus": lambda account, fields: self.funding_status(account, fields, "withdrawal"),
             "GetWebSocketsToken": self.websockets_token,
         }
 
@@ -175,6 +181,43 @@ class PrivateApi:
         if not ids or len(found) != len(ids):
             raise BadArguments("txid")
         return found
+
+    def ledgers(self, account: SimAccount, fields: Fields) -> Any:
+        """Non-trade ledger entries (trades are in ``TradesHistory``), newest first, filtered by
+        ``asset`` (REST ids or codes, comma-separated), ``type`` and the ``start``/``end`` window."""
+        entries = account.ledger
+        times = {e.entry_id: e.ts_ms / 1000 for e in entries}
+        start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
+        assets = {a for a in fields.get("asset", "all").split(",") if a and a != "all"}
+        kind = fields.get("type", "all")
+        chosen = [
+            e
+            for e in reversed(entries)
+            if _in_window(e.ts_ms / 1000, start, end)
+            and (not assets or e.currency in assets or asset(e.currency).asset_id in assets)
+            and kind in ("all", e.raw_type)
+        ]
+        rows = [(e.entry_id, render.ledger_row(e)) for e in chosen]
+        return {"ledger": _page(rows, fields), "count": len(rows)}
+
+    def query_ledgers(self, account: SimAccount, fields: Fields) -> Any:
+        ids = {i for i in fields.get("id", "").split(",") if i}
+        found = {e.entry_id: render.ledger_row(e) for e in account.ledger if e.entry_id in ids}
+        if not ids or len(found) != len(ids):
+            raise BadArguments("id")
+        return found
+
+    def funding_status(self, account: SimAccount, fields: Fields, reason: str) -> Any:
+        """Deposits or withdrawals, newest first, by ``asset`` and the ``start``/``end`` window."""
+        start, end = _bound(fields.get("start"), {}), _bound(fields.get("end"), {})
+        wanted = fields.get("asset")
+        return [
+            render.funding_status_row(e)
+            for e in reversed(account.ledger)
+            if e.reason == reason
+            and _in_window(e.ts_ms / 1000, start, end)
+            and (not wanted or wanted in (e.currency, asset(e.currency).asset_id))
+        ]
 
     def open_positions(self, account: SimAccount, fields: Fields) -> Any:
         """Spot accounts hold no margin positions: ``[]`` consolidated, ``{}`` per position."""

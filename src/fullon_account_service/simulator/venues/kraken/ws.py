@@ -7,7 +7,9 @@ account's ``Change`` notifications. ``{"method":"ping"}`` is answered with ``met
 What is pushed, like Kraken: an order's ``pending_new`` and ``new`` on placement, then only its
 end (``filled``, ``canceled``); partial fills travel as ``exec_type: trade`` rows (which ccxt routes
 to my-trades only). Balances are ledger entries: a push only when a total changes, never for a
-hold. Trade rows are always in messages of their own so ccxt routes them right.
+hold. A change that is a ledger entry (deposit, withdrawal, transfer, credit, adjustment) carries
+that entry's ``ledger_id``, ``type``, ``subtype`` and ``fee``, as ``Ledgers`` lists it. Trade rows
+are always in messages of their own so ccxt routes them right.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from fullon_account_service.simulator.model import (
     BalancesChanged,
     Change,
     FillAdded,
+    LedgerAdded,
     OrderChanged,
     SimAccount,
     SimFill,
+    SimLedgerEntry,
     SimOrder,
     World,
 )
@@ -88,6 +92,8 @@ class Session:
         self.sequence: dict[str, int] = {}
         self.totals: dict[str, float] = {}
         self.fill_ref: str | None = None
+        self.ledger_entry: SimLedgerEntry | None = None
+        """The ledger entry behind the next ``BalancesChanged`` (it is announced just before)."""
 
     # -- requests --------------------------------------------------------------------------------
     async def handle(self, text: str) -> None:
@@ -196,6 +202,8 @@ class Session:
         elif isinstance(change, OrderChanged):
             if "executions" in self.channels:
                 self._order_update(change.order)
+        elif isinstance(change, LedgerAdded):
+            self.ledger_entry = change.entry
         elif isinstance(change, BalancesChanged):
             self._balances_update(account, change.currencies)
 
@@ -209,6 +217,7 @@ class Session:
 
     def _balances_update(self, account: SimAccount, currencies: tuple[str, ...]) -> None:
         ref, self.fill_ref = self.fill_ref, None
+        entry, self.ledger_entry = self.ledger_entry, None
         if "balances" not in self.channels:
             return
         now_ms = self.world.now_ms()
@@ -220,6 +229,9 @@ class Session:
             if amount == 0:
                 continue
             self.totals[code] = total
+            if entry is not None and entry.currency == code:
+                rows.append(render.ws_ledger_row(entry))
+                continue
             kind = "trade" if ref else ("deposit" if amount > 0 else "withdrawal")
             ref_id = ref or render.derived_id(f"{account.index}|{code}|{now_ms}|{total}", "F")
             rows.append(render.ws_balance_update_row(code, total, amount, kind, ref_id, now_ms))

@@ -9,15 +9,15 @@ Nothing commits here: the ORM sink commits the ledger with the orders and trades
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Row, Table, func, select, tuple_
+from sqlalchemy import Row, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fullon_account_service.ledger.entries import SYMBOL_CHARGES, LedgerKey, LedgerRecord, SymbolCharge
+from fullon_account_service.ledger.entries import LedgerKey, LedgerRecord
 from fullon_account_service.logs import get_logger
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Ledger
@@ -87,41 +87,13 @@ class LedgerRepository:
             )
             return [_record(row) for row in result]
 
-    async def symbol_charges(self, ex_id: int) -> list[SymbolCharge]:
-        """Funding and liquidation charges of ``ex_id`` per (symbol, currency, reason): the sum of
-        their amounts, less their fees, each in its own currency (never converted)."""
-        charged = C.reason.in_(SYMBOL_CHARGES)
-        fee_currency = func.coalesce(C.fee_currency, C.currency)
-        amounts = (
-            select(C.symbol, C.currency, C.reason, func.sum(C.amount))
-            .where(C.ex_id == ex_id, charged)
-            .group_by(C.symbol, C.currency, C.reason)
-        )
-        fees = (
-            select(C.symbol, fee_currency, C.reason, -func.sum(C.fee))
-            .where(C.ex_id == ex_id, charged, C.fee.is_not(None))
-            .group_by(C.symbol, fee_currency, C.reason)
-        )
-        async with translating("read ledger charges"):
-            found: dict[tuple[str | None, str, str], float] = {}
-            for stmt in (amounts, fees):
-                for symbol, currency, reason, amount in await self._session.execute(stmt):
-                    key = (symbol, currency, reason)
-                    found[key] = found.get(key, 0.0) + float(amount)
-        return [SymbolCharge(*key, amount) for key, amount in sorted(found.items(), key=_charge_order)]
-
-    async def entries_of(self, ex_id: int | None = None) -> list[LedgerRecord]:
-        """Every stored entry (of ``ex_id`` when given), oldest first."""
+    async def entries_of(self, ex_ids: Collection[int] | None = None) -> list[LedgerRecord]:
+        """Every stored entry (of ``ex_ids`` when given), by account, oldest first."""
         stmt = select(*_COLUMNS).order_by(C.ex_id, C.time_ms, C.ex_ledger_id, C.currency)
-        if ex_id is not None:
-            stmt = stmt.where(C.ex_id == ex_id)
+        if ex_ids is not None:
+            stmt = stmt.where(C.ex_id.in_(list(ex_ids)))
         async with translating("read ledger entries"):
             return [_record(row) for row in await self._session.execute(stmt)]
-
-
-def _charge_order(item: tuple[tuple[str | None, str, str], float]) -> tuple[str, str, str]:
-    (symbol, currency, reason), _ = item
-    return (symbol or "", currency, reason)
 
 
 def _insert(dialect: str) -> postgresql.Insert | sqlite.Insert:

@@ -103,7 +103,7 @@ async def explain_account(
             )
         )
         fee_in_base = _fee_in_base((row[0], row[1], row[2]) for row in orders)
-        entries = await LedgerRepository(session).entries_of(ex_id)
+        entries = await LedgerRepository(session).entries_of([ex_id])
     flows = fill_flows(fills, fee_in_base) + entry_flows(entries)
     windows = explain(anchors, flows, band_ms=band_ms)
     judged = [w for w in windows if through is not None and w.t1_ms <= through]

@@ -4,18 +4,22 @@ fills are surely stored."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
 
 from factories import NOW_MS, deliveries, envelope, fill, ledger_entry
+from fullon_account_service.cli.app import app
 from fullon_account_service.cli.health import add_explanations
 from fullon_account_service.contract import BalanceSnapshot, CurrencyBalance, LedgerReason, Side
 from fullon_account_service.health import HealthReport
-from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.accounts import KnownAccounts
@@ -25,7 +29,6 @@ from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.balance_anchors import BalanceAnchors
 from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.models import Ledger, Trade
-from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.verify.explained import AccountExplanation, explain_accounts
 from fullon_account_service.verify.stored_through import LEDGER_CURSOR, stored_through_ms
 
@@ -69,30 +72,38 @@ class Stored:
         return account
 
 
+async def store_history(
+    factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, prefix: str, *, cache_sink: bool = True
+) -> Stored:
+    """The history above through the real sinks, its cursors past it (as a producer leaves them);
+    ``cache_sink`` False records the anchors alone (a Redis over TCP in tests runs no scripts)."""
+    async with DatabaseContext(factory) as db:
+        user = await db.users.add("explain@example.com")
+        ex_id = (await db.exchanges.add(user.uid, "bybit", "main")).ex_id
+    known = KnownAccounts(factory)
+    facts = [envelope(f, ex_id=ex_id, exchange="bybit", exchange_ms=f.time_ms) for f in [*FILLS, *ENTRIES]]
+    await OrmSink(factory, known).handle(deliveries(facts))
+    anchors = BalanceAnchors(redis, prefix=prefix)
+    if cache_sink:
+        sink = CacheSink(AccountCache(redis), known, anchors)
+        snapshots = [envelope(b, ex_id=ex_id, exchange="bybit", exchange_ms=ms) for ms, b in ANCHORS]
+        await sink.handle(deliveries(snapshots))
+        await sink.handle(deliveries(snapshots))  # a redelivery adds no anchor
+    else:
+        await anchors.record(
+            (ex_id, ms, {cur: row.total for cur, row in snap.balances.items()}) for ms, snap in ANCHORS
+        )
+    cursors = CursorStore(redis, prefix=prefix)
+    await cursors.advance(ex_id, NOW_MS + 100 * S)
+    await cursors.named(LEDGER_CURSOR).advance(ex_id, NOW_MS + 100 * S)
+    return Stored(ex_id, factory, redis, prefix)
+
+
 @pytest.fixture
 async def stored(
     session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, settings: Settings
 ) -> Stored:
-    async with DatabaseContext(session_factory) as db:
-        user = await db.users.add("explain@example.com")
-        ex_id = (await db.exchanges.add(user.uid, "bybit", "main")).ex_id
-    prefix = settings.stream_prefix
-    known = KnownAccounts(session_factory)
-    await OrmSink(session_factory, known).handle(
-        deliveries([envelope(f, ex_id=ex_id, exchange="bybit", exchange_ms=f.time_ms) for f in FILLS])
-    )
-    records = [LedgerRecord.from_contract(e, ex_id=ex_id, uid=1, exchange="bybit") for e in ENTRIES]
-    async with session_factory() as session:
-        await LedgerRepository(session).save_entries(records)
-        await session.commit()
-    sink = CacheSink(AccountCache(redis_client), known, BalanceAnchors(redis_client, prefix=prefix))
-    snapshots = [envelope(b, ex_id=ex_id, exchange="bybit", exchange_ms=ms) for ms, b in ANCHORS]
-    await sink.handle(deliveries(snapshots))
-    await sink.handle(deliveries(snapshots))  # a redelivery adds no anchor
-    cursors = CursorStore(redis_client, prefix=prefix)
-    await cursors.advance(ex_id, NOW_MS + 100 * S)
-    await cursors.named(LEDGER_CURSOR).advance(ex_id, NOW_MS + 100 * S)
-    return Stored(ex_id, session_factory, redis_client, prefix)
+    return await store_history(session_factory, redis_client, settings.stream_prefix)
 
 
 async def test_every_window_explains_to_zero(stored: Stored) -> None:
@@ -201,3 +212,35 @@ async def test_anchors_keep_each_total_once_and_trim_the_oldest(redis_client: ai
     await anchors.record([(1, 4, {"USD": 4.0})])
     assert [a.time_ms for a in (await anchors.read(1))["USD"]] == [2, 3, 4]
     assert await anchors.accounts() == [1]
+
+
+async def test_the_health_command_fails_naming_the_window_and_passes_without_explaining(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        stored = await store_history(session_factory, redis, settings.stream_prefix, cache_sink=False)
+        await _drop_entry(stored)
+    finally:
+        await redis.aclose()
+    env = {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": settings.database_url,
+        "ACCOUNT_STREAM_PREFIX": settings.stream_prefix,
+        "ACCOUNT_DATA_DIR": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def health(*args: str) -> Result:
+        return CliRunner().invoke(app, ["health", "--json", *args], env=env)
+
+    failed = await asyncio.to_thread(health)
+    assert failed.exit_code == 1, failed.output
+    report = json.loads(failed.stdout)
+    assert [p for p in report["problems"] if "unexplained" in p] == [
+        f"account {stored.ex_id} USDT: -0.3 unexplained between 2023-11-14T22:13:40.000Z and "
+        "2023-11-14T22:14:20.000Z (balance 499.5 -> 695.845, 4 fills/entries explain +196.645)"
+    ]
+    assert report["balance_explained"][str(stored.ex_id)]["remainders"]["USDT"] == pytest.approx(-0.3)
+    passed = await asyncio.to_thread(health, "--no-explain")
+    assert passed.exit_code == 0, passed.output

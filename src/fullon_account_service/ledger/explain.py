@@ -79,30 +79,27 @@ def explain_currency(
     """The windows of one currency (``flows`` of other currencies are ignored)."""
     mine = sorted((f for f in flows if f.currency == currency), key=lambda f: f.time_ms)
     times = [f.time_ms for f in mine]
-    clear = clear_anchors(anchors, times, band_ms)
     windows: list[Window] = []
-    for start, end in itertools.pairwise(clear):
-        inside = mine[bisect.bisect_right(times, start.time_ms) : bisect.bisect_right(times, end.time_ms)]
-        moved = sum(f.amount for f in inside)
-        scale = abs(start.total) + abs(end.total) + sum(abs(f.amount) for f in inside)
-        windows.append(
-            Window(
-                currency,
-                start.time_ms,
-                end.time_ms,
-                start.total,
-                end.total,
-                moved,
-                len(inside),
-                ABS_TOLERANCE + REL_TOLERANCE * scale,
-            )
-        )
+    for start, end in itertools.pairwise(clear_anchors(anchors, times, band_ms)):
+        moved = turnover = 0.0
+        first, last = bisect.bisect_right(times, start.time_ms), bisect.bisect_right(times, end.time_ms)
+        for flow in mine[first:last]:
+            moved += flow.amount
+            turnover += abs(flow.amount)
+        scale = abs(start.total) + abs(end.total) + turnover
+        tolerance = ABS_TOLERANCE + REL_TOLERANCE * scale
+        span = (start.time_ms, end.time_ms, start.total, end.total)
+        windows.append(Window(currency, *span, moved, last - first, tolerance))
     return windows
 
 
 def explain(anchors: Mapping[str, Iterable[Anchor]], flows: Sequence[Flow], *, band_ms: int) -> list[Window]:
     """Every window of every currency with anchors, by currency then time."""
+    by_currency: dict[str, list[Flow]] = defaultdict(list)
+    for flow in flows:
+        by_currency[flow.currency].append(flow)
     windows: list[Window] = []
     for currency in sorted(anchors):
-        windows += explain_currency(currency, anchors[currency], flows, band_ms=band_ms)
+        mine = by_currency.get(currency, [])
+        windows += explain_currency(currency, anchors[currency], mine, band_ms=band_ms)
     return windows

@@ -2,7 +2,7 @@
 
 ``save_entries`` inserts with ``ON CONFLICT DO NOTHING``: an entry seen again (over WebSocket and
 REST, or redelivered after a crash) is dropped. A repeat that disagrees with the stored entry
-(same key, another amount or fee) keeps the first and is logged, as fills are: the venue's ledger
+(same key, another amount or fee) keeps the first, as fills do, and is logged: the venue's ledger
 id names one fact, so a second version is a venue or producer bug to look at, not a correction.
 Nothing commits here: the ORM sink commits the ledger with the orders and trades of its batch.
 """

@@ -85,7 +85,7 @@ async def test_strategies_per_venue_and_forced_rest() -> None:
         "orders": True,
         "positions": False,
         "my_trades": True,
-        "ledger": False,
+        "ledger": True,
     }
     forced = AccountRef(ex_id=5, uid=1, venue="bybit", force_rest=True)
     assert await SeedDetector().detect_strategy(forced) is CollectionStrategy.REST_ONLY

@@ -257,7 +257,7 @@ class LiveAccountCollector:
         reconnecting = False
         while True:
             if detector.is_demoted(ref.ex_id, kind):
-                session.request_poll(kind)
+                _cover(session, kind)
                 await asyncio.sleep(ctx.timing.poll_interval_s)
                 continue
             try:
@@ -267,7 +267,7 @@ class LiveAccountCollector:
                 continue
             except Exception as e:
                 reconnecting = True
-                session.request_poll(kind)
+                _cover(session, kind)
                 await asyncio.sleep(self._stream_failed(session, kind, e, backoff))
                 continue
             backoff.reset()
@@ -341,6 +341,16 @@ class LiveAccountCollector:
             )
             await self.context.outbox.put((), [letter])
             session.request_reconcile()
+
+
+def _cover(session: AccountSession, kind: str) -> None:
+    """Have REST cover a kind whose stream is down. The ledger is read once (its stream may stay
+    quiet for hours after it is back, which must not keep the poller at its fast pace); the
+    reconciliation after the reconnect reads it again."""
+    if kind == LEDGER:
+        session.request_rest_once(LEDGER)
+    else:
+        session.request_poll(kind)
 
 
 def _has_unknown_split(payload: Payload) -> bool:

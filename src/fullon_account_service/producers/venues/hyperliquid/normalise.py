@@ -237,4 +237,5 @@ def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, 
     else:
         return []
     user = data.get("user")
-    return [{"info": r, "account": user} for r in rows or [] if isinstance(r, dict)]
+    listed = rows if isinstance(rows, list) else []
+    return [{"info": r, "account": user} for r in listed if isinstance(r, dict)]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fullon_account_service.bus import Delivery
 from fullon_account_service.bus.consumer import Handler
 from fullon_account_service.contract import decode
+from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import build_handler
 from fullon_account_service.storage.account_cache import ACCOUNTS_KEY, POSITIONS_KEY
 from fullon_account_service.storage.db.models import Order, Trade, TradeBook
@@ -48,7 +49,10 @@ async def one_at_a_time(
     raw: Sequence[tuple[tuple[int, int], str, bytes]],
 ) -> float:
     """Events per second, each stored on its own as it comes."""
-    handlers: dict[str, Handler] = {group: build_handler(group, redis, factory) for group in ("cache", "orm")}
+    handlers: dict[str, Handler] = {
+        group: build_handler(group, redis, factory, prefix=Settings.from_env().stream_prefix)
+        for group in ("cache", "orm")
+    }
     entries = sorted(raw)
     deliveries = [Delivery(stream, f"{ms}-{seq}", decode(data), 1) for (ms, seq), stream, data in entries]
     start = time.perf_counter()

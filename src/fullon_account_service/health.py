@@ -9,7 +9,9 @@ Unhealthy (``healthy=False``) means data is not reaching storage:
 - a sink consumer reports it is waiting on an error (the database refuses every write, a store is
   unreachable; see ``bus.sink_status``): the problem names its group and the reason;
 - a group's lag exceeds ``max_lag``;
-- an account's cached balances are older than ``max_age_s`` (when given).
+- an account's cached balances are older than ``max_age_s`` (when given);
+- a balance change is not explained (added by the ``health`` command, which reads the database:
+  ``cli.health.add_explanations``).
 Everything else worth a look (dead letters, processes in error, stale process entries, a sink's
 error record it stopped refreshing) is a warning, so one account with bad keys never fails a
 probe. Dead letters beyond ``dlq_warn`` set ``dead_letters_over``: data flows, but someone has
@@ -54,6 +56,8 @@ class HealthReport:
     sink_errors: list[dict[str, Any]] = field(default_factory=list)
     freshness_s: dict[str, float] = field(default_factory=dict)
     processes: list[dict[str, Any]] = field(default_factory=list)
+    balance_explained: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per ex_id: windows judged, windows waiting, and per currency the largest remainder."""
 
     def fail(self, problem: str) -> None:
         self.healthy = False

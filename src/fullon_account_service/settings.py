@@ -50,6 +50,7 @@ class Settings:
     secrets_file: Path | None = None
     metrics_port: int | None = None
     dlq_warn: int = 1_000
+    explain_band_ms: int = 2_000
 
     @property
     def embedded_redis(self) -> bool:
@@ -206,4 +207,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         secrets_file=Path(secrets) if secrets else None,
         metrics_port=metrics or None,
         dlq_warn=_get(env, "ACCOUNT_DLQ_WARN", _non_negative_int, "an integer >= 0", 1_000),
+        explain_band_ms=_get(env, "ACCOUNT_EXPLAIN_BAND_MS", _non_negative_int, "an integer >= 0", 2_000),
     )

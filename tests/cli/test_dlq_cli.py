@@ -183,3 +183,27 @@ async def test_drop_asks_first_unless_yes(
     everything = await cli(redis_url, "drop", "--all", "--yes")
     assert everything.exit_code == 0 and "dropped 3 letter(s)" in everything.output
     assert await dead_ids(redis) == []
+
+
+async def test_a_ledger_letter_is_listed_by_kind_and_replayed_to_the_ledger_stream(
+    redis: aioredis.Redis, redis_url: str, letters: dict[str, str]
+) -> None:
+    entry = envelope(factories.ledger_entry("l-9"), ex_id=99)
+    letter = await dead_letter(
+        redis,
+        prefix=PREFIX,
+        reason="rejected by handler: events for unknown ex_id [99]",
+        payload=encode(entry),
+        stream=stream_key(PREFIX, "ledger"),
+        entry_id="1700000000001-0",
+        group="orm",
+        consumer="c1",
+    )
+    assert [(x["id"], x["kind"], x["ex_id"]) for x in await listed(redis_url, "--kind", "ledger")] == [
+        (letter, "ledger", 99)
+    ]
+    result = await cli(redis_url, "replay", "--kind", "ledger")
+    assert result.exit_code == 0, result.output
+    [(_, fields)] = await redis.xrange(stream_key(PREFIX, "ledger"))
+    assert decode(fields[b"e"]) == entry
+    assert letter not in await dead_ids(redis)

@@ -24,6 +24,7 @@ from factories import NOW_MS
 from fullon_account_service.bus import Publisher, dead_letter
 from fullon_account_service.contract import (
     Envelope,
+    LedgerReason,
     Payload,
     Side,
     TradeFill,
@@ -212,3 +213,19 @@ def wait_until_following(proc: subprocess.Popen[str]) -> None:
         if not line and proc.poll() is not None:
             break
     raise AssertionError(f"tail did not start (rc={proc.poll()})")
+
+
+async def test_ledger_entries_are_shown_and_filtered_by_kind_and_symbol(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    funding = envelope(factories.ledger_entry("f-1"), exchange="bybit")
+    deposit = envelope(factories.ledger_entry("d-1", reason=LedgerReason.DEPOSIT, amount=100.0, symbol=None))
+    await Publisher(redis, prefix=PREFIX).publish([*EVENTS, funding, deposit])
+    rich = tail(redis_url, "--from", "0", "--kind", "ledger", "--count", "2")
+    assert rich.returncode == 0, rich.stderr
+    assert "funding -0.5 USDT BTC/USDT:USDT ledger f-1" in rich.stdout
+    assert "deposit 100 USDT ledger d-1" in rich.stdout
+    assert len(rich.stdout.splitlines()) == 2
+    result = tail(redis_url, "--from", "0", "--json", "--symbol", "BTC/USDT:USDT", "--timeout", "1")
+    assert [line["envelope"]["event_id"] for line in json_lines(result.stdout)] == [funding.event_id]
+    assert json_lines(result.stdout)[0]["stream"] == f"{PREFIX}ledger"

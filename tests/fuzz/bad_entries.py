@@ -30,6 +30,9 @@ REQUIRED: dict[str, tuple[Path, ...]] = {
         ("payload", f)
         for f in ("ex_trade_id", "ex_order_id", "symbol", "side", "price", "volume", "cost", "time_ms")
     ),
+    "ledger": tuple(
+        ("payload", f) for f in ("ex_ledger_id", "currency", "amount", "reason", "time_ms", "kind")
+    ),
 }
 """Keys whose absence makes an entry undecodable (optional keys have defaults)."""
 
@@ -38,14 +41,16 @@ AMOUNTS: dict[str, tuple[Path, ...]] = {
     "position": (("payload", "positions", 0, "volume"), ("payload", "positions", 0, "entry_price")),
     "order": (("payload", "price"), ("payload", "volume"), ("payload", "filled")),
     "trade": (("payload", "price"), ("payload", "volume"), ("payload", "cost"), ("payload", "fee")),
+    "ledger": (("payload", "fee"),),
 }
-"""Quantities: finite and non-negative in the contract."""
+"""Quantities: finite and non-negative in the contract (a ledger amount is signed: only its fee)."""
 
 TEXTS: dict[str, tuple[Path, ...]] = {
     "balance": (("exchange",), ("event_id",)),
     "position": (("payload", "positions", 0, "symbol"), ("exchange",)),
     "order": (("payload", "symbol"), ("payload", "ex_order_id"), ("payload", "order_type")),
     "trade": (("payload", "symbol"), ("payload", "ex_trade_id"), ("event_id",)),
+    "ledger": (("payload", "ex_ledger_id"), ("payload", "symbol"), ("payload", "raw_type")),
 }
 
 
@@ -131,7 +136,7 @@ def bad_entries(kind: str, *, unusable_fill: bool = False) -> st.SearchStrategy[
             st.just("unknown kind"),
             st.just(("payload", "kind")),
             st.text(min_size=1, max_size=12).filter(
-                lambda k: k not in ("balance", "position", "order", "trade")
+                lambda k: k not in ("balance", "position", "order", "trade", "ledger")
             ),
         ),
         st.builds(

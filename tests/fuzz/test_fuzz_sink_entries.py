@@ -5,8 +5,8 @@ streams and lets a ``Consumer`` with the real sink drain them in small batches. 
 or hold anything back, and afterwards:
 - the dead-letter stream holds exactly the damaged entries, each with a reason saying why
   (``undecodable: ...`` from the codec, ``rejected by handler: ...`` from the sink);
-- every good entry is stored exactly once with its own values (the trade and order rows; the
-  AccountCache balances and positions), and nothing of a refused entry is stored.
+- every good entry is stored exactly once with its own values (the trade, order and ledger rows;
+  the AccountCache balances and positions), and nothing of a refused entry is stored.
 Ids carry the example's number, so examples share the database and Redis without seeing each other.
 """
 
@@ -30,6 +30,8 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    LedgerEntry,
+    LedgerReason,
     OrderStatus,
     OrderUpdate,
     Payload,
@@ -95,6 +97,17 @@ def _payload(good: Good, tag: str) -> Payload:
                 fee=good.c,
                 fee_currency=None if good.c is None else "USDT",
             )
+        case "ledger":
+            return LedgerEntry(
+                ex_ledger_id=f"l{tag}",
+                currency="USDT",
+                amount=good.a - good.b,
+                reason=LedgerReason.FUNDING,
+                time_ms=T0,
+                raw_type="Funding",
+                symbol="BTC/USDT:USDT",
+                fee=good.c,
+            )
         case "order":
             return OrderUpdate(
                 ex_order_id=f"o{tag}",
@@ -134,6 +147,7 @@ _FOREIGN = {
     ),
 }
 _FOREIGN["position"] = _FOREIGN["balance"]
+_FOREIGN["ledger"] = _FOREIGN["trade"]
 
 
 @dataclass
@@ -199,7 +213,7 @@ async def _assert_dead_letters(redis: aioredis.Redis, prefix: str, bads: dict[tu
 
 
 _run = itertools.count()
-_KINDS = {"orm": ("order", "trade"), "cache": ("balance", "position")}
+_KINDS = {"orm": ("order", "trade", "ledger"), "cache": ("balance", "position")}
 
 
 async def _consume(
@@ -220,7 +234,7 @@ async def _consume(
 
 
 @FUZZ
-@given(entries=_entries(("order", "trade"), unusable_fill=True))
+@given(entries=_entries(_KINDS["orm"], unusable_fill=True))
 # Found by fuzzing: the reason quoted the bad value's line break, so the dead letter's reason
 # (and the log line) spanned two lines.
 @example(
@@ -248,18 +262,31 @@ async def test_orm_sink_dead_letters_bad_entries_and_stores_good_ones_once(
                 {"p": f"o{run}-%"},
             )
         ).all()
+        entries_stored = (
+            await session.execute(
+                text("SELECT ex_ledger_id, ex_id, amount, fee FROM ledger WHERE ex_ledger_id LIKE :p"),
+                {"p": f"l{run}-%"},
+            )
+        ).all()
     want_trades = {}
     want_orders = {}
+    want_entries = {}
     for env in published.goods.values():
         match env.payload:
             case TradeFill() as f:
                 want_trades[f.ex_trade_id] = (env.ex_id, f.price, f.volume, f.fee)
             case OrderUpdate() as o:
                 want_orders[o.ex_order_id] = (env.ex_id, o.price, o.volume, o.filled)
+            case LedgerEntry() as e:
+                want_entries[e.ex_ledger_id] = (env.ex_id, e.amount, e.fee)
     assert sorted(r[0] for r in trades) == sorted(want_trades), "a fill stored twice, lost or invented"
     assert {r[0]: tuple(r[1:]) for r in trades} == want_trades
     assert sorted(r[0] for r in orders) == sorted(want_orders), "an order stored twice, lost or invented"
     assert {r[0]: tuple(r[1:]) for r in orders} == want_orders
+    assert sorted(r[0] for r in entries_stored) == sorted(want_entries), (
+        "a ledger entry stored twice, lost or invented"
+    )
+    assert {r[0]: tuple(r[1:]) for r in entries_stored} == want_entries
 
 
 @FUZZ

@@ -24,7 +24,7 @@ from fullon_account_service.contract import (
 from fullon_account_service.demo.counters import EventCounter
 from fullon_account_service.demo.dashboard import progress_line, render
 from fullon_account_service.demo.layout import ROTATE_S, fit
-from fullon_account_service.demo.report import EQUAL_LINE, DemoResult, summary_lines
+from fullon_account_service.demo.report import EQUAL_LINE, EXPLAINED_LINE, DemoResult, summary_lines
 from fullon_account_service.demo.screen import Screen
 from fullon_account_service.demo.snapshot import (
     AccountLine,
@@ -35,9 +35,11 @@ from fullon_account_service.demo.snapshot import (
     Snapshot,
 )
 from fullon_account_service.demo.wiring import DemoAccount
+from fullon_account_service.ledger.explain import Window
 from fullon_account_service.simulator.credentials import make_credentials
 from fullon_account_service.simulator.scenario import VENUES
 from fullon_account_service.verify.compare import BooksComparison
+from fullon_account_service.verify.explained import AccountExplanation
 
 
 def _real_redis() -> redis.Redis | None:
@@ -55,6 +57,7 @@ async def test_demo_with_duration_exits_0_with_equal_books(tmp_path: Path) -> No
 
     assert code == 0, f"stdout:\n{out}\nstderr:\n{err}"
     assert EQUAL_LINE in out
+    assert EXPLAINED_LINE in out and "balances: NOT explained" not in out
     assert "events processed:" in out and "accounts: 6 (kraken 2, bybit 2, hyperliquid 2)" in out
     assert "running:" in out, "a non-terminal gets progress lines"
     assert out.startswith("[starting the simulator"), "the first frame comes before the slow imports"
@@ -238,7 +241,7 @@ def test_summary_says_equal_or_lists_differences() -> None:
     result = DemoResult(accounts, kinds, 10, equal, True, 1.5, "x.db", "x.log")
     lines = summary_lines(result)
     assert result.ok
-    assert f"{EQUAL_LINE} (2 accounts, 2 orders, 3 fills)" in lines
+    assert f"{EQUAL_LINE} (2 accounts, 2 orders, 3 fills, 0 ledger entries)" in lines
     assert "  events processed: 6 (balance 1 order 2 position 0 trade 3 ledger 0)" in lines
     assert "  accounts: 2 (kraken 1, bybit 1)" in lines
 
@@ -273,3 +276,34 @@ def test_counter_counts_stored_events_per_kind_and_account() -> None:
     assert counter.rate() == 1.0
     now[0] = 200.0
     assert counter.rate() == 0.0
+
+
+def test_summary_says_balances_explained_or_names_the_remainders() -> None:
+    accounts = [DemoAccount(1, "kraken", 0, "a")]
+    kinds = {"balance": 1}
+    equal = BooksComparison(accounts=1)
+    zero = Window("USD", 1_000, 2_000, 10.0, 12.0, 2.0, 1, 1e-7)
+    off = Window("USD", 2_000, 3_000, 12.0, 11.0, -0.5, 1, 1e-7)
+    explained = [AccountExplanation(1, [zero], waiting=2, stored_through_ms=2_000)]
+    result = DemoResult(accounts, kinds, 10, equal, True, 1.5, "x.db", "x.log", explained=explained)
+    assert result.ok
+    assert f"{EXPLAINED_LINE} (1 windows over 1 accounts, 2 waiting for their fills)" in summary_lines(result)
+
+    broken = [AccountExplanation(1, [zero, off], stored_through_ms=3_000)]
+    result = DemoResult(accounts, kinds, 10, equal, True, 1.5, "x.db", "x.log", explained=broken)
+    text = "\n".join(summary_lines(result))
+    assert not result.ok
+    assert "balances: NOT explained: 1 of 2 windows leave a remainder" in text
+    window = "between 1970-01-01T00:00:02.000Z and 1970-01-01T00:00:03.000Z"
+    assert f"account 1 USD: -0.5 unexplained {window}" in text
+
+    nothing = [AccountExplanation(1, [], waiting=3)]
+    result = DemoResult(accounts, kinds, 10, equal, True, 1.5, "x.db", "x.log", explained=nothing)
+    assert not result.ok
+    assert "no window could be judged" in "\n".join(summary_lines(result))
+
+    no_ledger = [AccountExplanation(1, [zero, off], stored_through_ms=3_000, ledger_collected=False)]
+    result = DemoResult(accounts, kinds, 10, equal, True, 1.5, "x.db", "x.log", explained=no_ledger)
+    text = "\n".join(summary_lines(result))
+    assert result.ok
+    assert "where a ledger is collected" in text and "not judged, for want of a ledger: 1 windows" in text

@@ -1,15 +1,19 @@
-"""``fullon-account pnl``: realised PnL from stored trades, per quote currency, drawn to a PNG."""
+"""``fullon-account pnl``: realised PnL from stored trades with the ledger's funding and liquidation
+charges beside it, per currency, drawn to a PNG."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from ops_helpers import invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.reports import pnl as pnl_report
+from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -123,3 +127,94 @@ async def test_unknown_ex_id_exits_2_with_a_message(cli_env: dict[str, str]) -> 
     code, out, err = await run_cli(["pnl", "--ex-id", "424242"], cli_env)
     assert code == 2, out + err
     assert "no account with ex_id 424242" in err
+
+
+def ledger(
+    n: int, amount: float, symbol: str | None, reason: str = "funding", **fields: object
+) -> LedgerRecord:
+    values: dict[str, object] = {
+        "ex_id": 9,
+        "uid": 1,
+        "exchange": "bybit",
+        "ex_ledger_id": f"L{n}",
+        "currency": "USDT",
+        "amount": amount,
+        "reason": reason,
+        "time_ms": T0 + n * 60_000,
+        "symbol": symbol,
+    }
+    values.update(fields)
+    return LedgerRecord(**values)  # type: ignore[arg-type]
+
+
+def table_rows(stdout: str) -> dict[tuple[str, str], list[str]]:
+    """The printed table's rows keyed by (symbol, currency), cells stripped."""
+    found = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 9 and cells[0] and cells[0] != "symbol":
+            found[(cells[0], cells[1])] = cells[2:]
+    return found
+
+
+async def test_pnl_shows_funding_and_liquidation_beside_trading_pnl_per_currency(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    """Funding in the quote joins the symbol's row; an inverse perp's funding in BTC gets its own."""
+    fee = 0.5
+    await store(
+        session_factory,
+        [
+            msgspec.structs.replace(trade(1, "buy", 1.0, 100.0, "BTC/USDT:USDT", ex_id=9), fee=fee),
+            msgspec.structs.replace(trade(2, "sell", 1.0, 110.0, "BTC/USDT:USDT", ex_id=9), fee=fee),
+        ],
+    )
+    async with session_factory() as session:
+        entries = [
+            ledger(3, -0.25, "BTC/USDT:USDT"),
+            ledger(4, 0.75, "BTC/USDT:USDT", fee=0.05),
+            ledger(5, -2.0, "BTC/USDT:USDT", "liquidation"),
+            ledger(6, -0.001, "BTC/USD:BTC", currency="BTC"),
+            ledger(7, 100.0, None, "deposit"),  # not a charge on a symbol: not in the PnL
+            ledger(8, -0.1, None),
+        ]
+        assert await LedgerRepository(session).save_entries(entries) == len(entries)
+        await session.commit()
+    env = {"DATABASE_URL": database_url, "ACCOUNT_DATA_DIR": str(tmp_path), "COLUMNS": "250"}
+    result = await invoke_async(["pnl", "--ex-id", "9"], env)
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.stdout)
+    # trades, volume, trading PnL, fees, funding, liquidation, net
+    assert rows[("BTC/USDT:USDT", "USDT")] == [
+        "2",
+        "2",
+        "9.00000000",
+        "1",
+        "0.45000000",
+        "-2.00000000",
+        "7.45000000",
+    ]
+    assert rows[("(no symbol)", "USDT")][4:] == ["-0.10000000", "0.00000000", "-0.10000000"]
+    assert rows[("total USDT", "USDT")][2:] == ["9.00000000", "1", "0.35000000", "-2.00000000", "7.35000000"]
+    assert rows[("BTC/USD:BTC", "BTC")][2:] == ["0.00000000", "0", "-0.00100000", "0.00000000", "-0.00100000"]
+    assert rows[("total BTC", "BTC")][-1] == "-0.00100000"
+    assert set(rows) == {
+        ("BTC/USDT:USDT", "USDT"),
+        ("(no symbol)", "USDT"),
+        ("total USDT", "USDT"),
+        ("BTC/USD:BTC", "BTC"),
+        ("total BTC", "BTC"),
+    }
+
+
+async def test_pnl_of_an_account_with_only_ledger_entries(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    async with session_factory() as session:
+        await LedgerRepository(session).save_entries([ledger(1, -0.3, "ETH/USDT:USDT", ex_id=10)])
+        await session.commit()
+    env = {"DATABASE_URL": database_url, "ACCOUNT_DATA_DIR": str(tmp_path), "COLUMNS": "250"}
+    result = await invoke_async(["pnl", "--ex-id", "10", "--plot", str(tmp_path / "p.png")], env)
+    assert result.exit_code == 0, result.output
+    assert table_rows(result.stdout)[("ETH/USDT:USDT", "USDT")][-1] == "-0.30000000"
+    assert (tmp_path / "p.png").read_bytes().startswith(PNG_MAGIC)

@@ -17,6 +17,7 @@ from fullon_account_service.contract import Envelope
 from fullon_account_service.demo.report import DemoResult, summary_lines
 from fullon_account_service.ledger.fifo import FifoBook, PnlRow
 from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.sinks import orm_sink
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
@@ -49,7 +50,7 @@ async def store(
 ) -> None:
     known = KnownAccounts(factory)
     deliveries = [Delivery("s", f"{i}-0", e, 1) for i, e in enumerate(envelopes, 1)]
-    await OrmSink(factory, known).handle([d for d in deliveries if d.envelope.kind in ("order", "trade")])
+    await OrmSink(factory, known).handle([d for d in deliveries if d.envelope.kind in orm_sink.KINDS])
     await CacheSink(AccountCache(redis), known).handle(
         [d for d in deliveries if d.envelope.kind in ("balance", "position")]
     )

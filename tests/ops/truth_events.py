@@ -15,6 +15,8 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    LedgerEntry,
+    LedgerReason,
     OrderStatus,
     OrderUpdate,
     Position,
@@ -62,6 +64,20 @@ def fill_payload(fill: Mapping[str, Any]) -> TradeFill:
         fee=fill["fee"],
         fee_currency=fill["fee_currency"],
         leverage=fill["leverage"],
+    )
+
+
+def ledger_payload(entry: Mapping[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        ex_ledger_id=entry["id"],
+        currency=entry["currency"],
+        amount=entry["amount"],
+        reason=LedgerReason(entry["reason"]),
+        time_ms=entry["ts_ms"],
+        raw_type=entry.get("raw_type"),
+        symbol=entry.get("symbol"),
+        fee=entry.get("fee"),
+        fee_currency=entry.get("fee_currency"),
     )
 
 
@@ -114,13 +130,16 @@ def positions_payload(account: Mapping[str, Any]) -> PositionSnapshot:
 
 
 def truth_envelopes(truth: Mapping[str, Any], ex_ids: Mapping[tuple[str, int], int]) -> list[Envelope]:
-    """Every fill, every order's final state, and one complete balance and position snapshot."""
+    """Every fill, every ledger entry, every order's final state, and one complete balance and
+    position snapshot."""
     out: list[Envelope] = []
     for account in truth["accounts"]:
         venue = account["venue"]
         ex_id = ex_ids[(venue, account["index"])]
         for fill in account["fills"]:
             out.append(envelope(ex_id, venue, fill_payload(fill), fill["ts_ms"]))
+        for entry in account.get("ledger") or []:
+            out.append(envelope(ex_id, venue, ledger_payload(entry), entry["ts_ms"]))
         for order in account["orders"]:
             payload = order_payload(order, venue_status(venue, order["status"]))
             out.append(envelope(ex_id, venue, payload, order["updated_ms"]))

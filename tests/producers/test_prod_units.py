@@ -80,7 +80,13 @@ async def test_strategies_per_venue_and_forced_rest() -> None:
         ref = AccountRef(ex_id=n, uid=1, venue=venue)
         assert await detector.detect_strategy(ref) is strategy
     caps = await detector.get_capabilities(AccountRef(ex_id=1, uid=1, venue="kraken"))
-    assert caps == {"balance": True, "orders": True, "positions": False, "my_trades": True}
+    assert caps == {
+        "balance": True,
+        "orders": True,
+        "positions": False,
+        "my_trades": True,
+        "ledger": True,
+    }
     forced = AccountRef(ex_id=5, uid=1, venue="bybit", force_rest=True)
     assert await SeedDetector().detect_strategy(forced) is CollectionStrategy.REST_ONLY
 

@@ -40,7 +40,7 @@ async def _check_matches_models(url: str) -> None:
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
-            ours = {"users", "cat_exchanges", "exchanges", "orders", "trades", "trade_books"}
+            ours = {"users", "cat_exchanges", "exchanges", "orders", "trades", "trade_books", "ledger"}
             assert ours <= await conn.run_sync(_tables)
     finally:
         await engine.dispose()
@@ -62,7 +62,7 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            assert not {"orders", "trades", "users", "trade_books"} & await conn.run_sync(_tables)
+            assert not {"orders", "trades", "users", "trade_books", "ledger"} & await conn.run_sync(_tables)
     finally:
         await engine.dispose()
     await upgrade(database_url)
@@ -96,5 +96,23 @@ async def test_db_upgrade_recreates_a_dropped_table_alembic_thinks_is_there(data
             )
             stored = (await conn.execute(text("SELECT time_ms FROM trades"))).scalar_one()
         assert stored == 1_704_164_645_678
+    finally:
+        await engine.dispose()
+
+
+async def test_ledger_revision_goes_down_and_up_alone(database_url: str) -> None:
+    """0005 only adds the ledger: down to 0004 drops it and keeps the rest, up adds it back."""
+    await upgrade(database_url)
+    await downgrade(database_url, "0004")
+    assert await current(database_url) == "0004"
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(_tables)
+        assert "ledger" not in tables and {"orders", "trades", "trade_books"} <= tables
+        await upgrade(database_url)
+        async with engine.connect() as conn:
+            assert "ledger" in await conn.run_sync(_tables)
+            assert await conn.run_sync(_differences) == []
     finally:
         await engine.dispose()

@@ -4,6 +4,12 @@ Exit code 0 when healthy, 1 when not (data is not reaching storage: a stalled gr
 waiting on a broken store, too much lag, stale balances): usable as a Kubernetes exec probe or in
 a cron check. Exit code 3 when data flows but the dead-letter stream holds more than
 ``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off).
+
+It also explains every account's balance changes (``verify.explained``) from the balance anchors
+in Redis and the fills and ledger entries in the database: a remainder is a problem (exit 1)
+naming the account, the currency and the window (a warning for an account whose producer collects
+no ledger entries, where a deposit is unexplained by design). ``--no-explain`` skips that (Redis only); a
+database that cannot be read is a warning, not a verdict.
 """
 
 from __future__ import annotations
@@ -17,13 +23,61 @@ import typer
 from fullon_account_service.settings import Settings
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
     from rich.console import Console
 
     from fullon_account_service.health import HealthReport
+    from fullon_account_service.verify.explained import AccountExplanation
+
+
+def add_explanations(report: HealthReport, explanations: list[AccountExplanation]) -> None:
+    """Balance explained into ``report``: each unexplained window is a problem naming it (a
+    warning for an account whose ledger is not collected)."""
+    from fullon_account_service.verify.explained import describe
+
+    for account in explanations:
+        report.balance_explained[str(account.ex_id)] = {
+            "windows": len(account.windows),
+            "waiting": account.waiting,
+            "stored_through_ms": account.stored_through_ms,
+            "remainders": account.remainders(),
+        }
+        for window in account.failing:
+            report.fail(describe(account.ex_id, window))
+        if not account.ledger_collected:
+            windows = account.unexplained
+            report.warnings += [describe(account.ex_id, w, ledger_collected=False) for w in windows]
+
+
+async def _explain(settings: Settings, redis: Redis, report: HealthReport) -> None:
+    from fullon_account_service.errors import AccountServiceError
+    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+    from fullon_account_service.verify.explained import explain_accounts
+
+    engine = make_engine(settings.database_url)
+    try:
+        explanations = await explain_accounts(
+            make_session_factory(engine),
+            redis,
+            prefix=settings.stream_prefix,
+            band_ms=settings.explain_band_ms,
+        )
+    except AccountServiceError as e:
+        report.warnings.append(f"balance explained not checked: {e}")
+        return
+    finally:
+        await engine.dispose()
+    add_explanations(report, explanations)
 
 
 async def _collect(
-    settings: Settings, stall_after_s: float, max_lag: int, max_age_s: float | None, dlq_warn: int
+    settings: Settings,
+    stall_after_s: float,
+    max_lag: int,
+    max_age_s: float | None,
+    dlq_warn: int,
+    *,
+    explain: bool,
 ) -> HealthReport:
     from fullon_account_service.health import collect_health
     from fullon_account_service.redis_client import make_redis
@@ -38,6 +92,8 @@ async def _collect(
             max_age_s=max_age_s,
             dlq_warn=dlq_warn,
         )
+        if explain:
+            await _explain(settings, redis, report)
     finally:
         await redis.aclose()
     if settings.embedded_redis:
@@ -63,6 +119,13 @@ def _render(report: HealthReport, console: Console) -> None:
             str(p.get("component")), str(p.get("status")), str(p.get("message")), str(p.get("updated_at"))
         )
     console.print(procs)
+    explained = Table(
+        "ex_id", "windows", "waiting", "largest remainder per currency", title="balance explained"
+    )
+    for ex_id, row in sorted(report.balance_explained.items()):
+        worst = ", ".join(f"{cur} {value:+.10g}" for cur, value in sorted(row["remainders"].items()))
+        explained.add_row(ex_id, str(row["windows"]), str(row["waiting"]), worst)
+    console.print(explained)
     console.print(f"dead letters: {report.dead_letters}")
     for record in report.sink_errors:
         who = f"{record.get('group')}/{record.get('consumer')}"
@@ -86,11 +149,15 @@ def health(
         int | None,
         typer.Option(min=0, help="Exit 3 above this many dead letters (default ACCOUNT_DLQ_WARN; 0: never)."),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain/--no-explain", help="Explain every balance change (reads the database)."),
+    ] = True,
 ) -> None:
     """Report health; exit 1 when data is not flowing into storage, 3 when dead letters pile up."""
     settings = Settings.from_env()
     threshold = settings.dlq_warn if dlq_warn is None else dlq_warn
-    report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold))
+    report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold, explain=explain))
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
     else:

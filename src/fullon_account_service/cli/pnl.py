@@ -1,8 +1,10 @@
-"""``fullon-account pnl --ex-id N``: realised PnL per symbol, totalled per quote currency.
+"""``fullon-account pnl --ex-id N``: per symbol, trading PnL, fees, funding, liquidation charges
+and the net, totalled per currency.
 
-Each symbol's PnL is in its quote currency, so totals are given per currency and never summed
-across them. An ex_id that is neither a registered account nor has stored trades is a mistake
-(exit 2); trades of a removed account are still shown.
+Each row is one (symbol, currency): trading PnL is in the symbol's quote currency, a ledger charge
+in the currency the venue booked it in, and totals are given per currency, never summed across
+them. An ex_id that is neither a registered account nor has stored trades or ledger entries is a
+mistake (exit 2); those of a removed account are still shown.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ if TYPE_CHECKING:
 
 
 async def _load(settings: Settings, ex_id: int) -> tuple[bool, PnlReport]:
-    """(whether the ex_id is a registered account, the report of its stored trades)."""
+    """(whether the ex_id is a registered account, the report of its stored trades and charges)."""
     from sqlalchemy import select
 
     from fullon_account_service.reports.pnl import build_report
     from fullon_account_service.storage.db.engine import make_engine, make_session_factory
     from fullon_account_service.storage.db.errors import translating
+    from fullon_account_service.storage.db.ledger_charges import symbol_charges
     from fullon_account_service.storage.db.models import Exchange, Trade
 
     engine = make_engine(settings.database_url)
@@ -33,7 +36,8 @@ async def _load(settings: Settings, ex_id: int) -> tuple[bool, PnlReport]:
         async with translating("read trades"), make_session_factory(engine)() as session:
             known = await session.scalar(select(Exchange.ex_id).where(Exchange.ex_id == ex_id)) is not None
             trades = (await session.scalars(select(Trade).where(Trade.ex_id == ex_id))).all()
-            return known, build_report(trades)
+            charges = await symbol_charges(session, ex_id)
+            return known, build_report(trades, charges)
     finally:
         await engine.dispose()
 
@@ -42,20 +46,31 @@ def _print(report: PnlReport, ex_id: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("symbol", "currency", "trades", "volume", "fees", "realised PnL", title=f"ex_id {ex_id}")
+    table = Table(
+        "symbol",
+        "currency",
+        "trades",
+        "volume",
+        "trading PnL",
+        "fees (in trading PnL)",
+        "funding",
+        "liquidation",
+        "net PnL",
+        title=f"ex_id {ex_id}",
+    )
     for currency in report.currencies():
-        for row in report.in_currency(currency):
+        for row in [*report.in_currency(currency), report.total(currency)]:
             table.add_row(
                 row.symbol,
                 currency,
                 str(row.trades),
                 f"{row.volume:.8g}",
-                f"{row.fees:.8g}",
                 f"{row.realised:.8f}",
+                f"{row.fees:.8g}",
+                f"{row.funding:.8f}",
+                f"{row.liquidation:.8f}",
+                f"{row.net:.8f}",
             )
-    fees = report.fee_totals
-    for currency, total in report.totals.items():
-        table.add_row(f"total {currency}", currency, "", "", f"{fees[currency]:.8g}", f"{total:.8f}")
     Console().print(table)
 
 
@@ -65,7 +80,8 @@ def pnl(
         Path | None, typer.Option(help="Write cumulative realised PnL per symbol as a PNG here.")
     ] = None,
 ) -> None:
-    """Realised PnL per symbol (FIFO, net of fees) from the stored trades, totalled per currency."""
+    """Per symbol: trading PnL (FIFO, net of fees), funding, liquidation charges and the net,
+    totalled per currency."""
     from fullon_account_service.errors import AccountServiceError
     from fullon_account_service.redaction import redact_text
 
@@ -75,10 +91,10 @@ def pnl(
         typer.echo(f"error: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
     if not known and not report.symbols:
-        typer.echo(f"no account with ex_id {ex_id} and no trades stored for it", err=True)
+        typer.echo(f"no account with ex_id {ex_id} and no trades or ledger entries stored for it", err=True)
         raise typer.Exit(2)
     if not report.symbols:
-        typer.echo(f"ex_id {ex_id}: no trades stored yet")
+        typer.echo(f"ex_id {ex_id}: no trades or ledger entries stored yet")
         return
     _print(report, ex_id)
     if plot is not None:

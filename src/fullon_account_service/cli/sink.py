@@ -6,6 +6,10 @@ between them, and the entries of one that died are claimed by the others after
 
 With no Redis configured it refuses to start (exit 2) unless ``--embedded``: a sink alone on an
 in-process Redis would wait for events no producer can send it (``cli.shared_redis``).
+
+With metrics on (``ACCOUNT_METRICS_PORT``), an ``orm`` sink also sets the
+``fullon_account_balance_unexplained`` gauge every minute (``verify.explained_poller``): it has the
+database the explanation reads.
 """
 
 from __future__ import annotations
@@ -27,9 +31,17 @@ GROUPS = ("cache", "orm")
 
 
 async def _run(settings: Settings, group: str, consumer: str) -> None:
-    from fullon_account_service.metrics.runtime import StreamStatePoller, sink_metrics, start_metrics
+    from fullon_account_service.metrics.runtime import (
+        PeriodicReading,
+        StreamStatePoller,
+        sink_metrics,
+        start_metrics,
+    )
+    from fullon_account_service.metrics.sensor import NULL_SENSOR
     from fullon_account_service.redis_client import make_redis
     from fullon_account_service.sinks.runner import run_sink
+    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
+    from fullon_account_service.verify.explained_poller import ExplainPoller
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -38,12 +50,22 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
             loop.add_signal_handler(sig, stop.set)
     redis = make_redis(settings)
     sensor = start_metrics(settings)
-    poller = StreamStatePoller(redis, settings.stream_prefix, sensor)
-    poller.start(stop)
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    pollers: list[PeriodicReading] = [StreamStatePoller(redis, settings.stream_prefix, sensor)]
+    if group == "orm" and sensor is not NULL_SENSOR:
+        prefix, band_ms = settings.stream_prefix, settings.explain_band_ms
+        pollers.append(ExplainPoller(factory, redis, sensor, prefix=prefix, band_ms=band_ms))
+    for poller in pollers:
+        poller.start(stop)
     try:
-        await run_sink(settings, group, consumer, redis, stop, wrap=sink_metrics(sensor, group))
+        await run_sink(
+            settings, group, consumer, redis, stop, session_factory=factory, wrap=sink_metrics(sensor, group)
+        )
     finally:
-        await poller.aclose()
+        for poller in pollers:
+            await poller.aclose()
+        await engine.dispose()
         await redis.aclose()
 
 

@@ -26,7 +26,13 @@ from fullon_account_service.contract import (
 _EPOCH_MS_FROM = (
     100_000_000_000  # numbers this large are milliseconds (year 1973 onwards), smaller are seconds
 )
-_KIND_STYLE = {"balance": "cyan", "order": "yellow", "position": "magenta", "trade": "green"}
+_KIND_STYLE = {
+    "balance": "cyan",
+    "order": "yellow",
+    "position": "magenta",
+    "trade": "green",
+    "ledger": "blue",
+}
 _MAX_CURRENCIES = 4
 
 
@@ -82,10 +88,13 @@ class Filters:
 
 
 def symbols_of(envelope: Envelope) -> set[str]:
-    """Balances have currencies, not symbols: a symbol filter leaves them out."""
+    """Balances have currencies, not symbols: a symbol filter leaves them out (and ledger entries
+    without a market: deposits, withdrawals, transfers)."""
     payload = envelope.payload
     if isinstance(payload, OrderUpdate | TradeFill):
         return {payload.symbol}
+    if isinstance(payload, LedgerEntry):
+        return {payload.symbol} if payload.symbol else set()
     if isinstance(payload, PositionSnapshot):
         return {p.symbol for p in payload.positions}
     return set()

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -52,6 +52,7 @@ from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.supervisor import TaskSupervisor
 from fullon_account_service.verify.books import verify_books
 from fullon_account_service.verify.compare import BooksComparison
+from fullon_account_service.verify.explained import AccountExplanation, explain_accounts
 
 _log = get_logger("demo")
 SHUTDOWN_TIMEOUT_S = 15.0
@@ -180,6 +181,7 @@ class Demo:
         try:
             await self._wait_started(daemon)
             settled = await self._scenario(sim, settler)
+            explained = await self._explain(factory, reader_redis, keys.values())
             await self.tasks.cancel(refresher)
             self.phase = "done"
             with contextlib.suppress(AccountServiceError):
@@ -201,7 +203,24 @@ class Demo:
             database=str(self.paths.database),
             log_path=str(self.paths.log),
             problems=tuple(self._problems),
+            explained=explained,
         )
+
+    async def _explain(
+        self, factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, ex_ids: Iterable[int]
+    ) -> list[AccountExplanation]:
+        """Balance explained over every account, once the books settled."""
+        try:
+            return await explain_accounts(
+                factory,
+                redis,
+                prefix=self.settings.stream_prefix,
+                band_ms=self.settings.explain_band_ms,
+                ex_ids=list(ex_ids),
+            )
+        except AccountServiceError as e:
+            self._problems.append(f"balance explained could not be read: {e}")
+            return []
 
     def _wrap(self, group: str) -> Callable[[Handler], Handler]:
         metrics = sink_metrics(self.sensor, group) if self.sensor is not NULL_SENSOR else None

@@ -77,6 +77,12 @@ class PrometheusSensor(Sensor):
             ["buffer"],
             registry=registry,
         )
+        self.unexplained = Gauge(
+            f"{_NS}_balance_unexplained",
+            "Largest balance change no fill, fee or ledger entry explains, per account and currency",
+            ["ex_id", "currency"],
+            registry=registry,
+        )
         self.buffer_overflow = Counter(
             f"{_NS}_producer_buffer_overflow",
             "Entries kept past a producer buffer's bound by a writer that cannot wait",
@@ -121,6 +127,9 @@ class PrometheusSensor(Sensor):
 
     def on_backpressure(self, buffer: str) -> None:
         self.backpressure.labels(buffer).inc()
+
+    def on_balance_unexplained(self, ex_id: int, currency: str, remainder: float) -> None:
+        self.unexplained.labels(str(ex_id), currency).set(remainder)
 
     def on_buffer_overflow(self, buffer: str) -> None:
         self.buffer_overflow.labels(buffer).inc()

@@ -55,28 +55,29 @@ async def record_stream_state(redis: aioredis.Redis, prefix: str, sensor: Sensor
     sensor.on_dead_letter_size(int(await redis.xlen(dead_letter_key(prefix))))
 
 
-class StreamStatePoller:
-    """Reads stream state into a sensor periodically, in one owned background task."""
+class PeriodicReading:
+    """Takes a reading (``read``) every ``interval_s`` in one owned background task."""
 
-    def __init__(
-        self, redis: aioredis.Redis, prefix: str, sensor: Sensor, *, interval_s: float = 15.0
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._sensor = sensor
+    name = "metrics-reading"
+    what = "take a metrics reading"
+
+    def __init__(self, *, interval_s: float) -> None:
         self._interval_s = interval_s
         self._tasks = TaskSupervisor("metrics")
 
+    async def read(self) -> None:
+        raise NotImplementedError
+
     def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
-        return self._tasks.spawn(self.run(stop), name="metrics-stream-state")
+        return self._tasks.spawn(self.run(stop), name=self.name)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: a Redis outage costs readings, never the process."""
+        """Until ``stop``: an outage of what it reads costs readings, never the process."""
         while not stop.is_set():
             try:
-                await record_stream_state(self._redis, self._prefix, self._sensor)
+                await self.read()
             except (rex.RedisError, OSError, AccountServiceError) as e:
-                _log.warning("could not read stream state", error=repr(e))
+                _log.warning(f"could not {self.what}", error=repr(e))
             try:
                 async with asyncio.timeout(self._interval_s):
                     await stop.wait()
@@ -85,6 +86,24 @@ class StreamStatePoller:
 
     async def aclose(self) -> None:
         await self._tasks.cancel_all()
+
+
+class StreamStatePoller(PeriodicReading):
+    """Reads stream state into a sensor periodically."""
+
+    name = "metrics-stream-state"
+    what = "read stream state"
+
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str, sensor: Sensor, *, interval_s: float = 15.0
+    ) -> None:
+        super().__init__(interval_s=interval_s)
+        self._redis = redis
+        self._prefix = prefix
+        self._sensor = sensor
+
+    async def read(self) -> None:
+        await record_stream_state(self._redis, self._prefix, self._sensor)
 
 
 def sink_metrics(

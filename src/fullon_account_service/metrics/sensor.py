@@ -44,6 +44,10 @@ class Sensor:
     def on_backpressure(self, buffer: str) -> None:
         """A writer waited because ``buffer`` was full (the buffer slowed it down, dropped nothing)."""
 
+    def on_balance_unexplained(self, ex_id: int, currency: str, remainder: float) -> None:
+        """Periodic reading: the largest unexplained balance change of an account's currency
+        (0.0 when every judged window explains to zero)."""
+
     def on_buffer_overflow(self, buffer: str) -> None:
         """An entry was kept past ``buffer``'s bound because its writer cannot wait (nothing dropped)."""
 

@@ -9,6 +9,12 @@ only says whether they are *also* watched.
     balance, orders and positions on WS -> FULL_WEBSOCKET
     some of them                        -> PARTIAL_WEBSOCKET
     none                                -> REST_ONLY
+
+``ledger`` (funding, deposits, transfers...) is reported only for a venue that has one: ccxt's
+``has`` lists one of the ledger calls its adapter reads (``Quirks.ledger_calls``); a venue
+without any has no ``ledger`` key, and nothing asks it for one. Like fills, the ledger is
+always read over REST from its own cursor; ``True`` says the venue also pushes it on a stream
+the adapter reads (``Quirks.ledger_stream``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from typing import Any
 import ccxt.pro
 
 from fullon_account_service.producers.account import AccountRef, account_ref
+from fullon_account_service.producers.venues import adapter_for
 
 KINDS = ("balance", "orders", "positions", "my_trades")
+LEDGER = "ledger"
 _HAS_KEY = {
     "balance": "watchBalance",
     "orders": "watchOrders",
@@ -75,12 +83,19 @@ class CapabilityDetector:
 
     def capabilities(self, ref: AccountRef) -> dict[str, bool]:
         """Synchronous core of ``get_capabilities`` for callers already inside the producer."""
-        if ref.force_rest:
-            return dict.fromkeys(KINDS, False)
         has = self.venue_has(ref.venue)
-        return {
-            kind: has.get(_HAS_KEY[kind]) is True and not self._demoted(ref.ex_id, kind) for kind in KINDS
-        }
+        if ref.force_rest:
+            caps = dict.fromkeys(KINDS, False)
+        else:
+            caps = {
+                kind: has.get(_HAS_KEY[kind]) is True and not self._demoted(ref.ex_id, kind) for kind in KINDS
+            }
+        quirks = adapter_for(ref.venue).quirks
+        if quirks.has_ledger(has):
+            caps[LEDGER] = (
+                quirks.ledger_stream and not ref.force_rest and not self._demoted(ref.ex_id, LEDGER)
+            )
+        return caps
 
     @staticmethod
     def strategy(capabilities: dict[str, bool]) -> CollectionStrategy:

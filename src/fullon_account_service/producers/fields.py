@@ -34,8 +34,8 @@ def number(row: dict[str, Any], field: str, *, signed: bool = False) -> float | 
     return result
 
 
-def required_number(row: dict[str, Any], field: str) -> float:
-    result = number(row, field)
+def required_number(row: dict[str, Any], field: str, *, signed: bool = False) -> float:
+    result = number(row, field, signed=signed)
     if result is None:
         raise ContractError(f"{field} is missing")
     return result

@@ -9,7 +9,7 @@ the unread part is, so the caller keeps its cursor at the first gap and goes on 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,31 @@ class HistoryRead:
     read_to_ms: int | None = None
 
 
+def merge_reads(reads: list[HistoryRead]) -> HistoryRead:
+    """Several histories of one span read as one (a venue whose ledger is split over calls).
+
+    Every row before the earliest ``resume_from_ms`` of the cut reads was read; their gaps
+    together run from there to the latest ``gap_until_ms`` (to the end of the span if any gap
+    does), and above it every read reached at least the lowest ``read_to_ms``."""
+    rows = [row for read in reads for row in read.rows]
+    cut = [read for read in reads if not read.complete]
+    if not cut:
+        return HistoryRead(rows, complete=True)
+    resumes = [read.resume_from_ms for read in cut]
+    resume = None if None in resumes else min(r for r in resumes if r is not None)
+    gaps = [read.gap_until_ms for read in cut]
+    if resume is None or None in gaps:
+        return HistoryRead(rows, complete=False, resume_from_ms=resume)
+    tops = [read.read_to_ms if read.read_to_ms is not None else read.gap_until_ms for read in cut]
+    return HistoryRead(
+        rows,
+        complete=False,
+        resume_from_ms=resume,
+        gap_until_ms=max(g for g in gaps if g is not None),
+        read_to_ms=min(t for t in tops if t is not None),
+    )
+
+
 def stamps(rows: Iterable[Row]) -> list[int]:
     return [r["timestamp"] for r in rows if isinstance(r.get("timestamp"), int)]
 
@@ -53,6 +78,11 @@ def closed_method(session: VenueCalls) -> str:
         if has.get("fetchCanceledAndClosedOrders")
         else "fetch_closed_orders"
     )
+
+
+def has_call(has: Mapping[str, Any], call: str) -> bool:
+    """ccxt's ``has`` says ``call`` (e.g. ``fetchLedger``) exists: ``True``, never ``None``/``False``."""
+    return has.get(call) is True
 
 
 def has_positions(session: VenueCalls) -> bool:

@@ -9,6 +9,8 @@ A loop publishes what its stream says and reports to the account's session:
   REST reconciliation once the stream is back;
 - rejected credentials on a stream: the account is marked in error (as the poller does) and the
   stream retried slowly;
+- ledger rows (funding, transfers...) where the venue pushes them (``ws_ledger``): published
+  unless already on the bus, like fills; the REST ledger read covers every reconnect;
 - repeated failures or an unsupported stream: the capability detector moves the kind to REST
   for a cool-down; the loop waits it out and tries WebSocket again.
 Each kind's loop is supervised on its own: an unexpected failure restarts that kind only, after
@@ -32,6 +34,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.bad_input import message_dead_letter, preview
 from fullon_account_service.producers.balance_split import orders_move_split
+from fullon_account_service.producers.capabilities import LEDGER
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Batch
@@ -39,6 +42,7 @@ from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_backlog import held_back
+from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
 from fullon_account_service.supervisor import TaskSupervisor, restarting
@@ -102,10 +106,12 @@ class LiveAccountCollector:
         session = await ctx.registry.acquire_with_retry(
             ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
         )
+        # Ledger rows come seldom (funding every few hours): a quiet ledger stream is no silence.
+        watched = [kind for kind in streams if kind != LEDGER]
         try:
             await asyncio.gather(
                 *(self._supervise(session, kind, partial(self._watch, session, kind)) for kind in streams),
-                self._supervise(session, "watchdog", partial(watchdog, session, streams, ctx.timing)),
+                self._supervise(session, "watchdog", partial(watchdog, session, watched, ctx.timing)),
             )
         finally:
             await ctx.registry.release(ref.ex_id)
@@ -189,6 +195,14 @@ class LiveAccountCollector:
             session.request_rest_once("positions")
         await self._publish(session.normaliser.positions(positions, Source.WS, complete=complete))
 
+    async def on_ledger_update(self, exchange: Any, rows: list[dict[str, Any]]) -> None:
+        """Ledger rows a stream pushed: published unless already on the bus, then remembered so
+        the REST ledger read does not send them again."""
+        session = self._session(exchange)
+        batch = session.normaliser.ledger(rows, Source.WS)
+        outbox = self.context.outbox
+        await session.published_ledger.publish(batch.envelopes, partial(outbox.publish, dead=batch.dead))
+
     async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
         """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
 
@@ -197,9 +211,10 @@ class LiveAccountCollector:
         that. Each fresh fill is a sample of the venue's clock skew."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
-        fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
-        await self.context.outbox.publish(fresh, batch.dead)
-        session.remember_fills(fresh)
+        outbox = self.context.outbox
+        fresh = await session.published_fills.publish(
+            batch.envelopes, partial(outbox.publish, dead=batch.dead)
+        )
         if fresh:
             skew = self.context.reconciler.skew
             for e in fresh:
@@ -224,6 +239,8 @@ class LiveAccountCollector:
             await self.on_order_update(ref, list(result))
         elif kind == "positions":
             await self.on_position_update(ref, list(result))
+        elif kind == LEDGER:
+            await self.on_ledger_update(ref, list(result))
         else:
             await self.on_trade_update(ref, list(result))
 
@@ -232,11 +249,15 @@ class LiveAccountCollector:
         ref = session.ref
         detector = ctx.detector
         backoff = ctx.retry.venue.start()
-        method = getattr(session.client, _WATCH[kind])
+        method = (
+            partial(watch_ledger, session.client, ref.venue)
+            if kind == LEDGER
+            else getattr(session.client, _WATCH[kind])
+        )
         reconnecting = False
         while True:
             if detector.is_demoted(ref.ex_id, kind):
-                session.request_poll(kind)
+                _cover(session, kind)
                 await asyncio.sleep(ctx.timing.poll_interval_s)
                 continue
             try:
@@ -246,7 +267,7 @@ class LiveAccountCollector:
                 continue
             except Exception as e:
                 reconnecting = True
-                session.request_poll(kind)
+                _cover(session, kind)
                 await asyncio.sleep(self._stream_failed(session, kind, e, backoff))
                 continue
             backoff.reset()
@@ -320,6 +341,16 @@ class LiveAccountCollector:
             )
             await self.context.outbox.put((), [letter])
             session.request_reconcile()
+
+
+def _cover(session: AccountSession, kind: str) -> None:
+    """Have REST cover a kind whose stream is down. The ledger is read once (its stream may stay
+    quiet for hours after it is back, which must not keep the poller at its fast pace); the
+    reconciliation after the reconnect reads it again."""
+    if kind == LEDGER:
+        session.request_rest_once(LEDGER)
+    else:
+        session.request_poll(kind)
 
 
 def _has_unknown_split(payload: Payload) -> bool:

@@ -11,6 +11,8 @@ trade channel only), which reads no history.
   a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
   on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
   cursor moves only after the fills before it are on the bus.
+- Ledger entries (funding, deposits, transfers...) are read the same way from their own cursor
+  (``ledger_cursor``), where the venue has a ledger, and deduplicated by event id like fills.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
   Redis cursor (``order_cursor``; the lookback where there is none yet: never the fill cursor,
   which the same reconciliation has just moved past every order closed before it). Every order the
@@ -22,24 +24,38 @@ trade channel only), which reads no history.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.producers.history import HistoryRead, Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.resolve import resolve
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.walk import Walk, step
 
-ALL_KINDS = ("balance", "orders", "positions", "fills")
+ALL_KINDS = ("balance", "orders", "positions", "fills", "ledger")
 OPEN_ORDERS = "open_orders"
 _log = get_logger("producers.reconcile")
+_SpanRead = Callable[[AccountSession, int, "int | None", int, int], Awaitable[HistoryRead]]
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """A history read by cursor: its name (for logs), its Redis cursors and the walks under way."""
+
+    name: str
+    cursors: CursorStore
+    walks: dict[int, Walk] = field(default_factory=dict)
 
 
 def wall_ms() -> int:
@@ -68,12 +84,13 @@ class Reconciler:
         self._now = clock_ms
         self._max_pages = max_pages
         self._max_probes = max_probes
-        self._fill_walks: dict[int, Walk] = {}
+        self._fills = _Tracked("fill", cursors)
+        self._ledger = _Tracked("ledger", cursors.named("ledger_cursor"))
         self._order_walks: dict[int, Walk] = {}
         self._unknown: dict[int, set[str]] = {}
 
     async def run(self, session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
-        """Read ``kinds`` (balance, orders or open_orders, positions, fills) once; errors
+        """Read ``kinds`` (balance, orders or open_orders, positions, fills, ledger) once; errors
         propagate (ours)."""
         wanted = set(kinds)
         if "balance" in wanted:
@@ -87,6 +104,8 @@ class Reconciler:
             await self.open_orders(session, source)
         if "positions" in wanted:
             await self.positions(session, source)
+        if "ledger" in wanted:
+            await self.ledger(session, source)
 
     async def _put(self, batch: Batch) -> None:
         await self._outbox.put(batch.envelopes, batch.dead)
@@ -182,36 +201,68 @@ class Reconciler:
     async def fills(self, session: AccountSession, source: Source) -> int:
         """Fills since the cursor, published before the cursor moves past them; how many were
         not on the bus yet."""
+        fresh = await self._walk_history(
+            session,
+            source,
+            self._fills,
+            adapter_for(session.ref.venue).history.fetch_fills,
+            session.normaliser.trades,
+            session.published_fills,
+        )
+        if fresh:
+            session.changed_since_audit = True
+        return fresh
+
+    async def ledger(self, session: AccountSession, source: Source) -> int:
+        """Ledger entries since the ledger cursor, the same way as fills; nothing where the venue
+        has no ledger (``Quirks.has_ledger``)."""
+        venue = adapter_for(session.ref.venue)
+        if not venue.quirks.has_ledger(session.client.has):
+            return 0
+        return await self._walk_history(
+            session,
+            source,
+            self._ledger,
+            venue.history.fetch_ledger,
+            session.normaliser.ledger,
+            session.published_ledger,
+        )
+
+    async def _walk_history(
+        self,
+        session: AccountSession,
+        source: Source,
+        track: _Tracked,
+        read_span: _SpanRead,
+        normalise: Callable[[list[Row], Source], Batch],
+        published: PublishedIds,
+    ) -> int:
+        """One history since its cursor, published before the cursor moves past it; how many
+        rows were not on the bus yet."""
         ex_id = session.ref.ex_id
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
-        walk = self._fill_walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, self._cursors)
-        read = await adapter_for(session.ref.venue).history.fetch_fills(
-            session, walk.since_ms, walk.until_ms, started, self._max_pages
-        )
-        batch = session.normaliser.trades(read.rows, source)
-        fresh = [e for e in batch.envelopes if e.event_id not in session.published_fills]
-        await self._outbox.publish(fresh, batch.dead)
-        session.remember_fills(fresh)
-        if fresh:
-            session.changed_since_audit = True
+        walk = track.walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, track.cursors)
+        read = await read_span(session, walk.since_ms, walk.until_ms, started, self._max_pages)
+        batch = normalise(read.rows, source)
+        fresh = await published.publish(batch.envelopes, partial(self._outbox.publish, dead=batch.dead))
         outcome = step(walk, read, started)
         if outcome.next is not None:
-            self._fill_walks[ex_id] = outcome.next
+            track.walks[ex_id] = outcome.next
             session.wake_poller.set()
-            await self._cursors.advance(ex_id, outcome.safe_ms)
+            await track.cursors.advance(ex_id, outcome.safe_ms)
             _log.info(
-                "fill history read in part; continuing from the gap",
+                f"{track.name} history read in part; continuing from the gap",
                 ex_id=ex_id,
                 resume_from_ms=outcome.next.since_ms,
                 gap_until_ms=outcome.next.until_ms,
             )
             return len(fresh)
-        self._fill_walks.pop(ex_id, None)
+        track.walks.pop(ex_id, None)
         reached = outcome.reached_ms if outcome.reached_ms is not None else started
         newest = max((e.exchange_ms or 0 for e in batch.envelopes), default=0)
-        cursor = await self._cursors.advance(ex_id, max(newest, reached - overlap))
-        session.forget_fills_before(cursor - overlap)
+        cursor = await track.cursors.advance(ex_id, max(newest, reached - overlap))
+        published.forget_before(cursor - overlap)
         return len(fresh)
 
     async def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> None:

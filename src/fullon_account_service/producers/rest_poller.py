@@ -34,7 +34,13 @@ from fullon_account_service.retry import Attempts
 from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("producers.rest_poller")
-_WS_TO_REST = {"balance": "balance", "orders": "orders", "positions": "positions", "my_trades": "fills"}
+_WS_TO_REST = {
+    "balance": "balance",
+    "orders": "orders",
+    "positions": "positions",
+    "my_trades": "fills",
+    "ledger": "ledger",
+}
 
 
 class RestAccountPoller:

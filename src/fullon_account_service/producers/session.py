@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import (
     AccountServiceError,
     ConfigError,
@@ -28,13 +27,14 @@ from fullon_account_service.errors import (
 )
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
-from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers import ws_guard, ws_ledger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.bad_input import frame_dead_letter, preview
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
+from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.retry import NO_RETRY, Attempts, RetryPolicy
 
 DeadLetterSink = Callable[[DeadPayload], None]
@@ -44,6 +44,8 @@ _log = get_logger("producers.session")
 MAX_REMEMBERED_FILLS = 1_000
 """Past this, a re-read may send a fill again (same event id, the sinks drop it): a busy account
 costs no more memory than a quiet one."""
+MAX_REMEMBERED_LEDGER = 1_000
+"""The same bound for ledger entries (``published_ledger``)."""
 
 
 @dataclass(slots=True)
@@ -71,9 +73,11 @@ class AccountSession:
     """A stream reported fills or orders since the last audit: the next one comes sooner."""
     last_audit_at: float | None = None
     """``time.monotonic()`` of the last audit or reconciliation that completed."""
-    published_fills: dict[str, int] = field(default_factory=dict)
-    """Event id -> exchange time of fills already on the bus, so re-reads do not send them again;
-    bounded in count and forgotten once the fill cursor is past them (``forget_fills_before``)."""
+    published_fills: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_FILLS))
+    """Fills already on the bus, so re-reads do not send them again; bounded in count and
+    forgotten once the fill cursor is past them."""
+    published_ledger: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_LEDGER))
+    """Ledger entries already on the bus (REST re-reads and the venue's stream), bounded alike."""
     refs: int = 0
     dead_letter: DeadLetterSink | None = None
     bad_frames: int = 0
@@ -110,18 +114,6 @@ class AccountSession:
         if self.dead_letter is not None:
             self.dead_letter(letter)
         self.request_reconcile()
-
-    def remember_fills(self, fills: list[Envelope], limit: int = MAX_REMEMBERED_FILLS) -> None:
-        for fill in fills:
-            self.published_fills[fill.event_id] = fill.exchange_ms or 0
-        while len(self.published_fills) > limit:
-            self.published_fills.pop(next(iter(self.published_fills)))
-
-    def forget_fills_before(self, time_ms: int) -> None:
-        """Fills older than ``time_ms`` (where the next re-read starts) cannot be read again."""
-        old = [event_id for event_id, at in self.published_fills.items() if at < time_ms]
-        for event_id in old:
-            del self.published_fills[event_id]
 
     def request_poll(self, reason: str) -> None:
         self.fast_poll.add(reason)
@@ -222,7 +214,12 @@ class SessionRegistry:
             retry=self._retry,
             dead_letter=self._dead_letter,
         )
-        ws_guard.attach(client, lock=key_lock, on_bad_frame=session.on_bad_frame)
+        ws_guard.attach(
+            client,
+            lock=key_lock,
+            on_bad_frame=session.on_bad_frame,
+            ledger_tap=ws_ledger.tap_for(client, ref.venue),
+        )
         return session
 
     async def release(self, ex_id: int) -> None:

@@ -10,6 +10,8 @@ no fork of ccxt:
   ``handle_message`` that catches the error and hands the frame to ``on_bad_frame`` (the session
   dead-letters it and asks for a reconciliation), so the next frame is read at once. Each frame
   also stamps the time of the last frame per socket, which the silence watchdog reads.
+- **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
+  venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.ws_ledger import LedgerBuffer, LedgerTap
 
 BadFrameHandler = Callable[[str, BaseException, Any], None]
 """``(url, error, raw frame data)``; called from ccxt's reader callback, so it must not block."""
@@ -37,6 +40,13 @@ class _GuardedExchange:
     _fullon_lock: Any = None
     _fullon_on_bad_frame: BadFrameHandler | None = None
     _fullon_last_frame: dict[str, float] | None = None
+    _fullon_ledger: LedgerBuffer | None = None
+
+    def handle_message(self, client: Any, message: Any) -> Any:
+        result = super().handle_message(client, message)  # type: ignore[misc]
+        if self._fullon_ledger is not None:
+            self._fullon_ledger.feed(client, message)
+        return result
 
     def client(self, url: str) -> Any:
         ws_client = super().client(url)  # type: ignore[misc]
@@ -87,11 +97,18 @@ def guarded_class(klass: type) -> type:
     return guarded
 
 
-def attach(client: Any, *, lock: Any = None, on_bad_frame: BadFrameHandler | None = None) -> None:
-    """Give an account client its key lock and its bad-frame handler."""
+def attach(
+    client: Any,
+    *,
+    lock: Any = None,
+    on_bad_frame: BadFrameHandler | None = None,
+    ledger_tap: LedgerTap | None = None,
+) -> None:
+    """Give an account client its key lock, its bad-frame handler and its ledger buffer."""
     client._fullon_lock = lock
     client._fullon_on_bad_frame = on_bad_frame
     client._fullon_last_frame = {}
+    client._fullon_ledger = LedgerBuffer(ledger_tap) if ledger_tap is not None else None
 
 
 def touch(client: Any, url: str, now: float) -> None:

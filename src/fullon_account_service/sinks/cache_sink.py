@@ -17,6 +17,10 @@ both hashes, in one script call (see ``storage.latest_wins``):
 The stored time is checked atomically at write time, against the complete snapshot a write
 starts from, so a newer snapshot written by another consumer is never overwritten by an older one,
 and partial snapshots newer than it are merged over it instead.
+
+Every balance event's totals are also recorded as balance anchors (``storage.balance_anchors``,
+when the sink is given the store), after the cache write: a crash between the two redelivers the
+batch, and both writes are idempotent.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from fullon_account_service.contract.events import BalanceSnapshot, Envelope, Po
 from fullon_account_service.errors import ContractError
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.account_cache import AccountCache
+from fullon_account_service.storage.balance_anchors import BalanceAnchors
 from fullon_account_service.storage.cache_shapes import position_from_contract
 from fullon_account_service.storage.latest_wins import Update, newest_run
 
@@ -63,9 +68,12 @@ def _contents(
 
 
 class CacheSink:
-    def __init__(self, cache: AccountCache, known: KnownAccounts) -> None:
+    def __init__(
+        self, cache: AccountCache, known: KnownAccounts, anchors: BalanceAnchors | None = None
+    ) -> None:
         self._cache = cache
         self._known = known
+        self._anchors = anchors
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         balances: defaultdict[int, list[Received]] = defaultdict(list)
@@ -83,3 +91,9 @@ class CacheSink:
         if unknown:
             raise ContractError(f"events for unknown ex_id {sorted(unknown)}")
         await self._cache.apply_snapshots(_contents(balances, _balances), _contents(positions, _positions))
+        if self._anchors is not None:
+            await self._anchors.record(
+                (ex_id, ms, {cur: row.total for cur, row in snap.balances.items()})
+                for ex_id, items in balances.items()
+                for ms, _, snap in items
+            )

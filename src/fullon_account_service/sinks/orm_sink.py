@@ -1,9 +1,11 @@
-"""The ``orm`` consumer group: orders and trades into the database, one transaction per batch.
+"""The ``orm`` consumer group: orders, trades and ledger entries into the database, one
+transaction per batch.
 
 Orders are upserted with monotonic state (``OrderRepository``, the rule of ``ledger.orders``),
-trades inserted once with FIFO PnL (``TradeRepository``, the engine of ``ledger.fifo``), both in
-the same transaction, committed before the consumer acknowledges the batch: a crash after the
-commit replays the batch, and both writes are idempotent, so a replay changes nothing.
+trades inserted once with FIFO PnL (``TradeRepository``, the engine of ``ledger.fifo``), ledger
+entries inserted once per (ex_id, ex_ledger_id, currency) (``LedgerRepository``), all in the same
+transaction, committed before the consumer acknowledges the batch: a crash after the commit
+replays the batch, and every write is idempotent, so a replay changes nothing.
 
 An event for an ex_id the database does not know, or a fill without a usable quantity or price,
 raises ``ContractError``: the consumer isolates it and dead-letters it; the rest of the batch is
@@ -18,17 +20,19 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.bus.consumer import Delivery
-from fullon_account_service.contract.events import Envelope, OrderUpdate, TradeFill
+from fullon_account_service.contract.events import Envelope, LedgerEntry, OrderUpdate, TradeFill
 from fullon_account_service.errors import ContractError
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.db.errors import translating
+from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.storage.db.repositories.orders import OrderRepository
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
 GROUP = "orm"
-KINDS = ("order", "trade")
+KINDS = ("order", "trade", "ledger")
 
 
 class OrmSink:
@@ -43,19 +47,23 @@ class OrmSink:
             raise ContractError(f"events for unknown ex_id {sorted(unknown)}")
         orders: list[OrderRecord] = []
         trades: list[Fill] = []
+        entries: list[LedgerRecord] = []
         for envelope in envelopes:
             match envelope.payload:
                 case OrderUpdate() as update:
                     orders.append(self._order(envelope, update))
                 case TradeFill() as fill:
                     trades.append(_trade(envelope, fill, self._known.cat_ex_id(envelope.ex_id)))
+                case LedgerEntry() as entry:
+                    entries.append(_entry(envelope, entry))
                 case _:
                     raise ContractError(f"{envelope.kind} event delivered to the orm sink")
         # Key order keeps two sinks upserting overlapping orders from locking rows crosswise.
         orders.sort(key=lambda record: record.key)
-        async with translating("store orders and trades"), self._factory() as session:
+        async with translating("store orders, trades and ledger entries"), self._factory() as session:
             await OrderRepository(session).save_orders(orders)
             await TradeRepository(session).save_trades(trades)
+            await LedgerRepository(session).save_entries(entries)
             await session.commit()
 
     def _order(self, envelope: Envelope, update: OrderUpdate) -> OrderRecord:
@@ -83,4 +91,10 @@ def _trade(envelope: Envelope, fill: TradeFill, cat_ex_id: int | None) -> Fill:
         exchange=envelope.exchange,
         event_id=envelope.event_id,
         cat_ex_id=cat_ex_id,
+    )
+
+
+def _entry(envelope: Envelope, entry: LedgerEntry) -> LedgerRecord:
+    return LedgerRecord.from_contract(
+        entry, ex_id=envelope.ex_id, uid=envelope.uid, exchange=envelope.exchange, event_id=envelope.event_id
     )

@@ -23,6 +23,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.sinks import cache_sink, orm_sink
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.account_cache import AccountCache
+from fullon_account_service.storage.balance_anchors import BalanceAnchors
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 
 log = get_logger("sink")
@@ -31,11 +32,16 @@ GROUPS: dict[str, tuple[str, ...]] = {cache_sink.GROUP: cache_sink.KINDS, orm_si
 
 
 def build_handler(
-    group: str, redis: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
+    group: str,
+    redis: aioredis.Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    prefix: str,
 ) -> Handler:
     known = KnownAccounts(session_factory)
     if group == cache_sink.GROUP:
-        return cache_sink.CacheSink(AccountCache(redis), known).handle
+        anchors = BalanceAnchors(redis, prefix=prefix)
+        return cache_sink.CacheSink(AccountCache(redis), known, anchors).handle
     if group == orm_sink.GROUP:
         return orm_sink.OrmSink(session_factory, known).handle
     raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
@@ -65,7 +71,7 @@ async def run_sink(
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
     try:
-        handler = build_handler(group, redis, session_factory)
+        handler = build_handler(group, redis, session_factory, prefix=settings.stream_prefix)
         consumer = Consumer(
             redis,
             prefix=settings.stream_prefix,

@@ -1,9 +1,9 @@
 """Stored books against the ground truth: the end-to-end check of the whole pipeline.
 
 Reads what the sinks wrote (``trades`` and ``orders`` tables with each trade's realised PnL and
-position, the ``accounts`` and ``account_positions`` hashes of AccountCache) for the ex_ids
-given and compares it with ``simulator.truth.ground_truth(world)`` by the rules of ``compare``,
-the PnL included (``pnl``). Read-only.
+position, the ``ledger`` table, the ``accounts`` and ``account_positions`` hashes of
+AccountCache) for the ex_ids given and compares it with ``simulator.truth.ground_truth(world)``
+by the rules of ``compare``, the PnL included (``pnl``). Read-only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.cache_shapes import ACCOUNT_DATE
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Order, Trade
+from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.verify.compare import (
     DEFAULT_LIMIT,
     AccountKey,
@@ -66,6 +67,8 @@ async def _load_sql(
                 books[order.ex_id].orders[order.ex_order_id] = OrderRecord(
                     **{f.name: getattr(order, f.name) for f in dataclasses.fields(OrderRecord)}
                 )
+        for entry in await LedgerRepository(session).entries_of(ex_ids):
+            books[entry.ex_id].add_entry(entry)
 
 
 async def _load_cache(cache: AccountCache, ex_ids: Collection[int], books: StoredBooks) -> None:

@@ -5,6 +5,9 @@ so both checks apply the same rules:
 
 - fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
   volume and fee; no fill the simulator never made;
+- ledger entries (``ledger``): every entry of the truth exactly once (by ledger id and currency),
+  with its amount, reason, symbol, fee and time; no entry the venue never booked. A truth
+  without the ``ledger`` key (written before the simulator had a ledger) expects none;
 - orders: every order with its final status (as the venue names it) and filled quantity; an
   unknown ``filled`` or fee is a difference, since the truth knows them;
 - balances and positions: what the venue would show for the truth (see ``expect``); free and used
@@ -24,8 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord
+from fullon_account_service.verify.entries import compare_ledger
 from fullon_account_service.verify.expect import (
     BalanceView,
     PositionView,
@@ -47,9 +52,11 @@ DEFAULT_LIMIT = 50
 
 @dataclass(slots=True)
 class Books:
-    """One account as the service has it. ``fills`` keeps every copy of a trade id, to spot doubles."""
+    """One account as the service has it. ``fills`` keeps every copy of a trade id, ``ledger``
+    every copy of a (ledger id, currency), to spot doubles."""
 
     fills: dict[str, list[Fill]] = field(default_factory=dict)
+    ledger: dict[tuple[str, str], list[LedgerRecord]] = field(default_factory=dict)
     orders: dict[str, OrderRecord] = field(default_factory=dict)
     balances: dict[str, BalanceView] = field(default_factory=dict)
     positions: dict[str, PositionView] = field(default_factory=dict)
@@ -58,6 +65,9 @@ class Books:
 
     def add_fill(self, fill: Fill) -> None:
         self.fills.setdefault(fill.ex_trade_id, []).append(fill)
+
+    def add_entry(self, entry: LedgerRecord) -> None:
+        self.ledger.setdefault((entry.ex_ledger_id, entry.currency), []).append(entry)
 
 
 @dataclass(slots=True)
@@ -68,6 +78,7 @@ class BooksComparison:
     accounts: int = 0
     fills: int = 0
     orders: int = 0
+    ledger: int = 0
     limit: int = DEFAULT_LIMIT
 
     @property
@@ -81,6 +92,7 @@ class BooksComparison:
 
     def summary(self) -> str:
         checked = f"{self.accounts} accounts, {self.orders} orders, {self.fills} fills"
+        checked += f", {self.ledger} ledger entries"
         if self.equal:
             return f"equal ({checked})"
         return f"{self.total_differences} differences ({checked})"
@@ -117,6 +129,7 @@ def compare_books(
         have = books.get(ex_id, Books())
         _fills(result, label, account["venue"], account["fills"], have.fills)
         _orders(result, label, account["venue"], account["orders"], have.orders)
+        result.ledger += compare_ledger(result.add, label, account.get("ledger") or [], have.ledger)
         _balances(result, label, expected_balances(account), have.balances)
         _positions(result, label, expected_positions(account), have.positions)
         if check_pnl:

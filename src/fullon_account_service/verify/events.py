@@ -3,8 +3,8 @@
 The envelopes (in publish order, duplicates and all) are folded the way the sinks fold them, so
 this check and the stored-books check agree on what "final" means:
 
-- fills are deduplicated by ``event_id`` (one fill, one id whatever channel saw it); a fill that
-  still shows up under two ids would be stored twice, and is reported;
+- fills and ledger entries are deduplicated by ``event_id`` (one fact, one id whatever channel
+  saw it); one that still shows up under two ids would be stored twice, and is reported;
 - order versions combine by the ledger rule (``ledger.orders.merge``: terminal beats open,
   later beats earlier, filled never goes down);
 - balance and position snapshots apply in exchange-time order: a complete one replaces, a
@@ -20,11 +20,13 @@ from typing import Any
 from fullon_account_service.contract.events import (
     BalanceSnapshot,
     Envelope,
+    LedgerEntry,
     OrderUpdate,
     PositionSide,
     PositionSnapshot,
     TradeFill,
 )
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord, merge
 from fullon_account_service.sinks.cache_sink import event_ms
@@ -79,6 +81,12 @@ def fold_events(envelopes: Iterable[Envelope]) -> dict[int, Books]:
                 books[envelope.ex_id].add_fill(
                     Fill.from_contract(
                         fill, ex_id=envelope.ex_id, uid=envelope.uid, exchange=envelope.exchange
+                    )
+                )
+            case LedgerEntry() as entry:
+                books[envelope.ex_id].add_entry(
+                    LedgerRecord.from_contract(
+                        entry, ex_id=envelope.ex_id, uid=envelope.uid, exchange=envelope.exchange
                     )
                 )
             case OrderUpdate() as update:

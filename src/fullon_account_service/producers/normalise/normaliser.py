@@ -11,7 +11,8 @@ It remembers three things about its account, all to stay honest rather than to g
 The venue adapter's corrections (``normalise.order_fixes`` / ``trade_fixes``) run on every order
 and fill before the unified reading. Nothing here
 raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``; a venue
-execution that is not a trade (funding) is dropped with a debug log.
+execution that is not a trade (funding) is dropped with a debug log, and so is a ledger row a
+fill already accounts for (``NotALedgerEntry``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from fullon_account_service.producers.normalise import unified
 from fullon_account_service.producers.normalise.wallets import Wallets
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.venues.adapter import Fix
-from fullon_account_service.producers.venues.common import NotAFill
+from fullon_account_service.producers.venues.common import NotAFill, NotALedgerEntry
 from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
@@ -222,6 +223,33 @@ class Normaliser:
                 if fill.leverage is None and leverage is not None:
                     fill = msgspec.structs.replace(fill, leverage=leverage)
                 return fill, fill.time_ms
+
+            self._add(batch, build, source, row)
+        return batch
+
+    def ledger(self, rows: Iterable[Any], source: Source) -> Batch:
+        """Ledger rows (ccxt ledger entries, or the venue's funding / transfer rows its adapter
+        reads) -> ``LedgerEntry`` envelopes, stamped with the entry's venue time."""
+        batch = Batch()
+        markets = self._markets if isinstance(self._markets, Mapping) else {}
+        for row in rows:
+            if not isinstance(row, dict):
+                batch.dead.append(DeadPayload("ledger row is not an object", _raw(row)))
+                continue
+            info = row.get("info")
+            try:
+                read = self._venue.ledger_fixes(row, info if isinstance(info, dict) else {}, markets)
+                fixed = {**row, **read}
+            except NotALedgerEntry as e:
+                _log.debug("not a ledger entry; dropped", ex_id=self.ref.ex_id, reason=str(e))
+                continue
+            except ContractError as e:
+                batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(row)))
+                continue
+
+            def build(r: dict[str, Any] = fixed) -> tuple[Payload, int | None]:
+                entry = unified.ledger_entry(r, self._markets)
+                return entry, entry.time_ms
 
             self._add(batch, build, source, row)
         return batch

@@ -1,4 +1,4 @@
-"""ccxt unified structures (order, trade, position, balance) -> contract payloads.
+"""ccxt unified structures (order, trade, position, balance, ledger entry) -> contract payloads.
 
 Works for every venue because ccxt already parsed the wire format; venue quirks that the unified
 structure hides or gets wrong are corrected first by the venue's adapter
@@ -13,6 +13,8 @@ from typing import Any
 
 from fullon_account_service.contract import (
     ExecKind,
+    LedgerEntry,
+    LedgerReason,
     Liquidity,
     OrderStatus,
     OrderUpdate,
@@ -36,6 +38,7 @@ _NO_LIMIT_TYPES = frozenset({"market", "stop", "take_profit", "trailing_stop"})
 """Order types that execute at market once live: their ``price`` on the wire is a protection
 (slippage) price, published as ``protection_price``, never as ``price``."""
 _EXEC_KINDS = {k.value: k for k in ExecKind}
+_REASONS = {r.value: r for r in LedgerReason}
 
 
 def symbol_of(row: Mapping[str, Any], markets: Container[str]) -> str:
@@ -145,4 +148,39 @@ def position(row: dict[str, Any], markets: Container[str]) -> Position:
         liquidation_price=positive_or_none(number(row, "liquidationPrice")),
         margin=margin if margin is not None else number(row, "collateral"),
         margin_mode=mode if mode in ("cross", "isolated") else None,
+    )
+
+
+def ledger_entry(row: dict[str, Any], markets: Container[str]) -> LedgerEntry:
+    """A ledger row with the keys the venue's ``ledger_fixes`` set (``signedAmount``, ``reason``...).
+
+    A negative fee (a credit) is folded into the amount, so the balance still moves by
+    ``amount - fee`` and ``fee`` stays a charge."""
+    reason = _REASONS.get(str(row.get("reason")))
+    if reason is None:
+        raise ContractError(f"ledger reason={row.get('reason')!r} is not known")
+    amount = number(row, "signedAmount", signed=True)
+    if amount is None:
+        raise ContractError("ledger amount is missing")
+    time_ms = timestamp_ms(row, "timestamp")
+    if time_ms is None:
+        raise ContractError("timestamp is missing")
+    fee, fee_currency = None, None
+    fee_row = row.get("fee")
+    if isinstance(fee_row, dict):
+        fee, fee_currency = number(fee_row, "cost", signed=True), text(fee_row, "currency")
+    if fee is not None and fee < 0:
+        amount, fee = amount - fee, 0.0
+    currency = required_text(row, "currency")
+    return LedgerEntry(
+        ex_ledger_id=required_text(row, "id"),
+        currency=currency,
+        amount=amount,
+        reason=reason,
+        time_ms=time_ms,
+        raw_type=text(row, "rawType"),
+        symbol=symbol_of(row, markets) if row.get("symbol") else None,
+        balance_after=number(row, "after", signed=True),
+        fee=fee,
+        fee_currency=fee_currency if fee_currency != currency else None,
     )

@@ -2,7 +2,7 @@
 
 Each venue folder (``producers/venues/<exchange id>/``) answers these from the same file roles:
 
-- ``history.py``: how REST history is paged (open orders, closed orders, fills);
+- ``history.py``: how REST history is paged (open orders, closed orders, fills, ledger);
 - ``reads.py``: which REST reads cover the whole account and how one order is looked up by id;
 - ``normalise.py``: what the venue's raw rows mean where ccxt's unified reading gets them wrong;
 - ``capabilities.py``: the static quirks (wallets, what a WebSocket message covers).
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fullon_account_service.contract import CurrencyBalance
+from fullon_account_service.producers.history import has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -31,6 +32,9 @@ CurrencyCode = Callable[[str], str]
 WsBalance = tuple[dict[str, CurrencyBalance], bool]
 Fix = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
 """A correction of one order or fill: ``(row, info, market)`` -> the keys it corrects."""
+LedgerFix = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""The reading of one ledger row: ``(row, info, markets)`` -> the ledger keys (see
+``Normalise.ledger_fixes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,15 @@ class Quirks:
     """A ``watch_positions`` result is every open position, not only the rows that changed."""
     split_only_over_rest: bool = False
     """WebSocket balances cannot keep free/used right: an order update asks for a REST balance."""
+    ledger_calls: tuple[str, ...] = ("fetchLedger",)
+    """The ccxt calls (``has`` keys) the adapter's ledger read uses, each only where ``has``
+    lists it; the account has a ledger when any of them is listed."""
+    ledger_stream: bool = False
+    """The venue pushes ledger rows on a private stream the adapter reads (``ws_ledger``)."""
+
+    def has_ledger(self, has: Mapping[str, Any]) -> bool:
+        """The account has a ledger to read: ccxt's ``has`` lists one of the ledger calls."""
+        return any(has_call(has, call) for call in self.ledger_calls)
 
 
 class Capabilities(Protocol):
@@ -65,6 +78,13 @@ class History(Protocol):
         self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
     ) -> HistoryRead: ...
 
+    async def fetch_ledger(
+        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    ) -> HistoryRead:
+        """Ledger rows (funding, deposits, transfers...); complete and empty where the venue has no
+        ledger call (``Quirks.ledger_calls``)."""
+        ...
+
 
 class Reads(Protocol):
     """``reads.py``: the ``params`` of each ``fetch_balance`` / ``fetch_positions`` call that
@@ -77,6 +97,11 @@ class Reads(Protocol):
     async def query_order(
         self, session: VenueCalls, order_id: str, tracked: TrackedOrder
     ) -> dict[str, Any] | None: ...
+
+    def ledger_streams(self, client: Any) -> list[tuple[str, dict[str, Any], str]]:
+        """``(url, subscribe message, subscribe hash)`` of each stream the venue pushes ledger rows
+        on only when asked (empty: they ride a channel another watch subscribes to)."""
+        ...
 
 
 class Normalise(Protocol):
@@ -103,6 +128,20 @@ class Normalise(Protocol):
     def rest_balance(self, balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | None: ...
 
     def wallet_of(self, info: Any) -> str | None: ...
+
+    def ws_ledger(self, message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+        """The ledger rows of one parsed WebSocket frame, in the shape ``ledger_fixes`` reads."""
+        ...
+
+    def ledger_fixes(
+        self, row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The ledger keys of one ccxt ledger (or funding / transaction) row: ``id``,
+        ``currency``, ``signedAmount`` (from the account's side, fee excluded), ``reason`` (a
+        ``LedgerReason`` value), ``rawType``, ``symbol``, ``after`` (balance after), ``fee``
+        (``{cost, currency}``), ``timestamp``; raises ``NotALedgerEntry`` for a row a fill
+        accounts for."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,12 @@ class NotAFill(ValueError):
     """A venue execution that is not a trade (a funding payment): never published as a fill."""
 
 
+class NotALedgerEntry(ValueError):
+    """A venue ledger row that a fill already accounts for (a trade's cash flow or its fee), or
+    one that moves nothing the account's published balances hold: never published as a ledger
+    entry."""
+
+
 def raw(value: Any) -> str | None:
     """A raw venue value as text; ``None`` and ``""`` (the venues' "not set") are ``None``."""
     if value is None or value == "":

@@ -17,6 +17,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.repositories.exchanges import ExchangeRepository
+from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.storage.db.repositories.orders import OrderRepository
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.db.repositories.users import UserRepository
@@ -26,6 +27,7 @@ class DatabaseContext:
     users: UserRepository
     exchanges: ExchangeRepository
     orders: OrderRepository
+    ledger: LedgerRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._factory = session_factory
@@ -41,6 +43,7 @@ class DatabaseContext:
         self.users = UserRepository(self._session)
         self.exchanges = ExchangeRepository(self._session)
         self.orders = OrderRepository(self._session)
+        self.ledger = LedgerRepository(self._session)
         return self
 
     async def __aexit__(

@@ -28,6 +28,8 @@ tables are UTC in ``timestamp without time zone``, fullon's type (see ``column_t
 Our own table, not fullon's: ``trade_books``, one row per (ex_id, symbol) holding the open FIFO
 lots after the newest fill stored (see ``storage.db.repositories.trade_books``, ``ledger.checkpoint``),
 so the PnL of the next fills continues from it instead of re-reading the fills that opened those lots.
+And ``ledger``: balance changes that are not fills (funding, deposits, withdrawals, transfers,
+rebates, liquidation charges, interest, adjustments), one row per (ex_id, ex_ledger_id, currency).
 
 Orders and trades carry ``uid`` / ``ex_id`` without foreign keys on purpose: they are history
 written by the sinks from the bus, and must neither be rejected nor cascade-deleted because an
@@ -222,3 +224,35 @@ class TradeBook(Base):
     last_ex_order_id: Mapped[str] = mapped_column(String(128))
     volume: Mapped[float] = mapped_column(Double)
     lots: Mapped[str] = mapped_column(Text)
+
+
+class Ledger(Base):
+    """One balance change that is not a fill; the columns are ``ledger.entries.LedgerRecord``'s.
+
+    Stored once per (ex_id, ex_ledger_id, currency): a repeat is dropped, whatever channel saw it.
+    ``amount`` is signed from the account's side and excludes ``fee``; ``reason`` is a
+    ``LedgerReason`` value, ``raw_type`` the venue's own word; ``time_ms`` is the venue's time.
+    """
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        UniqueConstraint("ex_id", "ex_ledger_id", "currency"),
+        Index(None, "ex_id", "time_ms"),
+        Index(None, "ex_id", "symbol"),
+    )
+
+    ledger_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ex_id: Mapped[int] = mapped_column(Integer)
+    uid: Mapped[int] = mapped_column(Integer)
+    exchange: Mapped[str] = mapped_column(String(64))
+    ex_ledger_id: Mapped[str] = mapped_column(String(256))
+    currency: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(String(16))
+    time_ms: Mapped[int] = mapped_column(BigId)
+    raw_type: Mapped[str | None] = mapped_column(String(256))
+    symbol: Mapped[str | None] = mapped_column(String(64))
+    balance_after: Mapped[float | None] = mapped_column(Double)
+    fee: Mapped[float | None] = mapped_column(Double)
+    fee_currency: Mapped[str | None] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(64))

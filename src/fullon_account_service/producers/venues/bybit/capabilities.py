@@ -1,8 +1,8 @@
-"""Bybit has none of the quirks ``Quirks`` names: one unified wallet, and its position stream
-sends the rows that changed."""
+"""Bybit: one unified wallet, and its position stream sends the rows that changed. Funding is
+pushed on the ``execution`` stream (``Funding`` rows, which ccxt drops: ``ws_ledger`` keeps them)."""
 
 from __future__ import annotations
 
 from fullon_account_service.producers.venues.adapter import Quirks
 
-QUIRKS = Quirks()
+QUIRKS = Quirks(ledger_stream=True)

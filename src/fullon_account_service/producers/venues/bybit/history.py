@@ -8,21 +8,45 @@ read, and the later windows for the next walk. A cut read makes progress unless 
 holds a whole budget of rows (5,000 fills). ccxt's ``fetch_my_trades`` asks for ``execType=Trade``
 only, which leaves out liquidation takeovers (``BustTrade``) and auto-deleveraging (``AdlTrade``);
 an empty ``execType`` lists every execution (funding rows are dropped by the normaliser). Open
-orders are read per category, paged by ccxt.
+orders are read per category, paged by ccxt. The ledger is three histories read as one
+(``merge_reads``): the transaction log (``/v5/account/transaction-log``, every category, 7-day
+windows) and the deposit and withdrawal records (``/v5/asset/.../query-record``, 30-day windows),
+each newest first, 50 rows a page, cursor-paged like the executions.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.producers.history import MAX_PAGES, HistoryRead, Row, closed_method, stamps
+from fullon_account_service.producers.history import (
+    MAX_PAGES,
+    HistoryRead,
+    Row,
+    closed_method,
+    has_call,
+    merge_reads,
+    stamps,
+)
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
 
 WINDOW_MS = 7 * 24 * 3600 * 1000
+RECORD_WINDOW_MS = 30 * 24 * 3600 * 1000
+_LEDGER_READS = (
+    ("fetch_ledger", "fetchLedger", WINDOW_MS),
+    ("fetch_deposits", "fetchDeposits", RECORD_WINDOW_MS),
+    ("fetch_withdrawals", "fetchWithdrawals", RECORD_WINDOW_MS),
+)
 _CATEGORIES: tuple[dict[str, Any], ...] = ({"type": "swap", "subType": "linear"}, {"type": "spot"})
-_LIMIT = {"fetch_my_trades": 100, "fetch_canceled_and_closed_orders": 50}
+_EVERY_CATEGORY: tuple[dict[str, Any], ...] = ({},)
+_LIMIT = {
+    "fetch_my_trades": 100,
+    "fetch_canceled_and_closed_orders": 50,
+    "fetch_ledger": 50,
+    "fetch_deposits": 50,
+    "fetch_withdrawals": 50,
+}
 _OPEN = {"paginate": True, "paginationCalls": MAX_PAGES}
 _FILL_PARAMS: dict[str, Any] = {"execType": ""}
 
@@ -46,6 +70,21 @@ async def fetch_fills(
     return await _windows(session, "fetch_my_trades", since, until, now, max_pages, _FILL_PARAMS)
 
 
+async def fetch_ledger(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    has = session.client.has
+    return merge_reads(
+        [
+            await _windows(
+                session, method, since, until, now, max_pages, categories=_EVERY_CATEGORY, span_ms=span
+            )
+            for method, call, span in _LEDGER_READS
+            if has_call(has, call)
+        ]
+    )
+
+
 async def _windows(
     session: VenueCalls,
     method: str,
@@ -54,8 +93,11 @@ async def _windows(
     now: int,
     max_pages: int,
     extra: dict[str, Any] | None = None,
+    categories: tuple[dict[str, Any], ...] = _CATEGORIES,
+    span_ms: int = WINDOW_MS,
 ) -> HistoryRead:
-    """7-day windows, oldest window first; inside a window each category newest first."""
+    """Windows of ``span_ms`` (the venue's longest range), oldest window first; inside a window
+    each category newest first."""
     rows: list[Row] = []
     extra = extra or {}
     end = until if until is not None else now
@@ -64,12 +106,12 @@ async def _windows(
     if start > end:
         return HistoryRead(rows, complete=True)
     while True:
-        stop = min(start + WINDOW_MS, end)
+        stop = min(start + span_ms, end)
         gap_until: int | None = None
         # The last window up to now asks for startTime only (the venue's 7 days after it), so a
         # venue clock ahead of ours loses nothing at the top.
         open_end = until is None and stop >= end
-        for category in _CATEGORIES:
+        for category in categories:
             got, left, cut_at = await _cursor_pages(
                 session, method, start, stop, category, budget, send_end=not open_end, extra=extra
             )

@@ -11,6 +11,18 @@
 - ccxt maps ``PartiallyFilledCanceled`` to closed; the order was canceled (with a partial fill).
 - WS balances: ``total`` is equity; we publish ``walletBalance`` like REST, and recompute free/used
   with the REST rule (availableToWithdraw, else locked + position IM + order IM).
+- Ledger (``/v5/account/transaction-log``): ``change`` is the wallet's move, net of ``fee``
+  (``cashFlow + funding - fee``); the published amount is ``change + fee``. ``TRADE`` rows are a
+  fill's cash flow and are left out. ``SETTLEMENT`` is funding; its ``tradeId`` is the ``execId``
+  of the ``Funding`` execution the ``execution`` stream pushes for it, so both readings carry one
+  ledger id (other rows: ``id``). ``symbol`` (with ``category``) names the market of funding and
+  liquidations; ``cashBalance`` is the balance after.
+- Deposits and withdrawals are not in the transaction log: their records (ccxt transactions,
+  amount unsigned, ``withdrawFee`` on top) are read beside it, and counted once ``ok``; their
+  ``raw_type`` is ``DEPOSIT`` / ``WITHDRAW``.
+- A ``Funding`` execution (the ``execution`` stream): ``execFee`` > 0 was paid, < 0 received, in
+  the settle coin. It is published as the transaction log names it (``raw_type`` ``SETTLEMENT``),
+  so both channels carry the same entry; only the balance after is the log's alone.
 """
 
 from __future__ import annotations
@@ -18,11 +30,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fullon_account_service.contract import CurrencyBalance, ExecKind
+from fullon_account_service.contract import CurrencyBalance, ExecKind, LedgerReason
 from fullon_account_service.errors import ContractError
-from fullon_account_service.producers.fields import number, required_text
+from fullon_account_service.producers.fields import number, required_number, required_text
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
-from fullon_account_service.producers.venues.common import NotAFill, fee, market_field, nonzero, raw
+from fullon_account_service.producers.venues.common import (
+    NotAFill,
+    NotALedgerEntry,
+    fee,
+    market_field,
+    nonzero,
+    raw,
+)
 from fullon_account_service.producers.venues.generic import normalise as generic
 
 _TRIGGER_KINDS = {
@@ -34,6 +53,21 @@ _TRIGGER_KINDS = {
     "PartialTakeProfit": "take_profit",
     "TrailingStop": "trailing_stop",
 }
+_LEDGER_REASONS = {
+    "SETTLEMENT": LedgerReason.FUNDING,
+    "LIQUIDATION": LedgerReason.LIQUIDATION,
+    "ADL": LedgerReason.LIQUIDATION,
+    "TRANSFER_IN": LedgerReason.TRANSFER_IN,
+    "TRANSFER_OUT": LedgerReason.TRANSFER_OUT,
+    "INTEREST": LedgerReason.INTEREST,
+    "FEE_REFUND": LedgerReason.REBATE,
+    "BONUS": LedgerReason.ADJUSTMENT,
+    "BONUS_RECOLLECT": LedgerReason.ADJUSTMENT,
+    "DEPOSIT": LedgerReason.DEPOSIT,
+    "WITHDRAW": LedgerReason.WITHDRAWAL,
+}
+_WITH_SYMBOL = frozenset({LedgerReason.FUNDING, LedgerReason.LIQUIDATION})
+_CATEGORY_KIND = {"linear": "linear", "inverse": "inverse", "spot": "spot"}
 _EXEC_KINDS = {
     "AdlTrade": ExecKind.ADL,
     "BustTrade": ExecKind.BUST,
@@ -120,6 +154,85 @@ def ws_balance(
                 raise ContractError("bybit coin row is not an object")
             rows[code(required_text(coin, "coin"))] = _coin_balance(coin)
     return rows, False
+
+
+def market_symbol(markets: Mapping[str, Any], market_id: str | None, category: str | None) -> str | None:
+    """The unified symbol of a raw Bybit ``symbol`` in ``category`` (spot and linear share ids)."""
+    if market_id is None:
+        return None
+    kind = _CATEGORY_KIND.get(str(category or "linear"), "linear")
+    for symbol, market in markets.items():
+        if not isinstance(market, Mapping) or market.get("id") != market_id:
+            continue
+        if (kind == "spot") == bool(market.get("spot")) and (kind == "spot" or bool(market.get(kind))):
+            return str(symbol)
+    raise ContractError(f"unknown bybit {kind} market {market_id!r}")
+
+
+def ledger_fixes(
+    row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+) -> dict[str, Any]:
+    if "execType" in info:
+        return _funding_execution(row, info, markets)
+    if "txid" in row:
+        return _transfer_record(row)
+    kind = str(info.get("type") or "")
+    if kind == "TRADE":
+        raise NotALedgerEntry("bybit TRADE row is a fill's cash flow")
+    reason = _LEDGER_REASONS.get(kind, LedgerReason.OTHER)
+    charged = number(dict(info), "fee", signed=True) or 0.0
+    changes: dict[str, Any] = {
+        "signedAmount": required_number(dict(info), "change", signed=True) + charged,
+        "reason": reason,
+        "rawType": kind or None,
+        "fee": {"cost": charged, "currency": row.get("currency")},
+        "symbol": None,
+    }
+    if reason is LedgerReason.FUNDING and raw(info.get("tradeId")) is not None:
+        changes["id"] = raw(info.get("tradeId"))
+    if reason in _WITH_SYMBOL:
+        changes["symbol"] = market_symbol(markets, raw(info.get("symbol")), raw(info.get("category")))
+    return changes
+
+
+def _transfer_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A deposit or withdrawal record (ccxt's transaction): counted once the venue says ``ok``."""
+    if row.get("status") != "ok":
+        raise NotALedgerEntry(f"bybit {row.get('type')} is {row.get('status')}, not done yet")
+    amount = required_number(dict(row), "amount")
+    if row.get("type") == "deposit":
+        return {"signedAmount": amount, "reason": LedgerReason.DEPOSIT, "rawType": "DEPOSIT"}
+    return {"signedAmount": -amount, "reason": LedgerReason.WITHDRAWAL, "rawType": "WITHDRAW"}
+
+
+def _funding_execution(
+    row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+) -> dict[str, Any]:
+    if info.get("execType") != "Funding":
+        raise NotALedgerEntry("bybit execution is a trade")
+    symbol = market_symbol(markets, raw(info.get("symbol")), raw(info.get("category")))
+    market = markets.get(symbol) if symbol is not None else None
+    currency = fee_currency(info, market if isinstance(market, Mapping) else {}, info.get("side"))
+    return {
+        "id": required_text(dict(info), "execId"),
+        "currency": currency,
+        "signedAmount": -required_number(dict(info), "execFee", signed=True),
+        "reason": LedgerReason.FUNDING,
+        "rawType": "SETTLEMENT",
+        "symbol": symbol,
+        "after": None,
+        "fee": None,
+        "timestamp": number(dict(info), "execTime"),
+    }
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """The ``Funding`` rows of an ``execution`` message (ccxt's trade handler drops them)."""
+    if not str(message.get("topic") or "").startswith("execution"):
+        return []
+    data = message.get("data")
+    rows = data if isinstance(data, list) else []
+    return [{"info": r} for r in rows if isinstance(r, dict) and r.get("execType") == "Funding"]
 
 
 # One wallet, whose REST balance ccxt reads with our meaning.

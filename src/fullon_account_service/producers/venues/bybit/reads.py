@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 balance_params = generic.balance_params
 position_params = generic.position_params
+ledger_streams = generic.ledger_streams
 
 
 async def query_order(session: VenueCalls, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:

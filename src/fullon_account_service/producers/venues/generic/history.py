@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, closed_method
+from fullon_account_service.producers.history import HistoryRead, Row, closed_method, has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -31,3 +31,13 @@ async def fetch_fills(
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
     return HistoryRead(await session.call("fetch_my_trades", None, since, None, params), complete=True)
+
+
+async def fetch_ledger(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    """``fetch_ledger`` where ccxt's ``has`` says the venue has it; nothing (complete) otherwise."""
+    if not has_call(session.client.has, "fetchLedger"):
+        return HistoryRead([], complete=True)
+    params = {} if until is None else {"until": until}
+    return HistoryRead(await session.call("fetch_ledger", None, since, None, params), complete=True)

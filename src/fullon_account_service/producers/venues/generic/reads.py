@@ -23,3 +23,7 @@ def position_params(markets: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 async def query_order(session: VenueCalls, order_id: str, tracked: TrackedOrder) -> dict[str, Any] | None:
     return match(await call_for_order(session, "fetch_order", order_id, tracked.symbol or None), order_id)
+
+
+def ledger_streams(client: Any) -> list[tuple[str, dict[str, Any], str]]:
+    return []

@@ -14,6 +14,16 @@
   alike; a ``clearinghouseState`` message is the whole perp account.
 - Wallets: the perp account (``clearinghouseState``, it has ``marginSummary``) and the spot
   wallet (``spotClearinghouseState``) are read apart and summed per currency (``wallets``).
+- Funding (``userFunding``; the ``userFundings`` stream): ``usdc`` > 0 was received. The venue
+  gives every funding row the zero hash, so its ledger id is ``<coin>:<time>`` (one payment per
+  coin and funding time), the same on both channels.
+- Ledger (``userNonFundingLedgerUpdates``, REST and stream): each ``delta.type`` read for its
+  sign: ``deposit`` in, ``withdraw`` out (``fee`` on top); transfers and ``send`` out when our
+  address is the sender (``user``), in otherwise; vault deposits out, vault withdrawals and
+  distributions in; ``rewardsClaim`` a rebate. ``accountClassTransfer`` (perp <-> spot) moves
+  nothing the summed wallets hold and is left out. A ``liquidation`` row moves nothing itself
+  (its fills do): amount 0, the symbol of the first position it closed. The ledger id is the
+  transaction ``hash``.
 """
 
 from __future__ import annotations
@@ -21,12 +31,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fullon_account_service.contract import CurrencyBalance, ExecKind
+from fullon_account_service.contract import CurrencyBalance, ExecKind, LedgerReason
 from fullon_account_service.errors import ContractError
-from fullon_account_service.producers.fields import number, required_text
+from fullon_account_service.producers.fields import number, required_number, required_text
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
-from fullon_account_service.producers.venues.common import fee, nonzero, raw
+from fullon_account_service.producers.venues.common import NotALedgerEntry, fee, nonzero, raw
 
+_INWARD = {
+    "deposit": LedgerReason.DEPOSIT,
+    "vaultWithdraw": LedgerReason.TRANSFER_IN,
+    "vaultDistribution": LedgerReason.TRANSFER_IN,
+    "rewardsClaim": LedgerReason.REBATE,
+    "spotGenesis": LedgerReason.DEPOSIT,
+}
+_OUTWARD = {
+    "withdraw": LedgerReason.WITHDRAWAL,
+    "vaultDeposit": LedgerReason.TRANSFER_OUT,
+    "vaultCreate": LedgerReason.TRANSFER_OUT,
+}
+_BETWEEN_USERS = frozenset({"internalTransfer", "subAccountTransfer", "spotTransfer", "send"})
 _TYPES = {
     "limit": "limit",
     "market": "market",
@@ -114,3 +137,105 @@ def rest_balance(balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | Non
 
 def wallet_of(info: Any) -> str | None:
     return "perp" if isinstance(info, dict) and "marginSummary" in info else "spot"
+
+
+def perp_symbol(markets: Mapping[str, Any], coin: str | None) -> str | None:
+    """The perp market of a Hyperliquid ``coin`` name (``BTC``, or ``dex:COIN`` on a HIP-3 dex)."""
+    if coin is None:
+        return None
+    for symbol, market in markets.items():
+        if isinstance(market, Mapping) and market.get("swap") and market.get("baseName") == coin:
+            return str(symbol)
+    raise ContractError(f"unknown hyperliquid perp coin {coin!r}")
+
+
+def ledger_fixes(
+    row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+) -> dict[str, Any]:
+    found = info.get("delta")
+    delta: dict[str, Any] = found if isinstance(found, dict) else dict(info)
+    kind = str(delta.get("type") or ("funding" if "fundingRate" in delta else ""))
+    time = required_number(dict(info), "time")
+    if kind == "funding":
+        coin = raw(delta.get("coin"))
+        return {
+            "id": f"{coin}:{int(time)}",
+            "currency": "USDC",
+            "signedAmount": required_number(delta, "usdc", signed=True),
+            "reason": LedgerReason.FUNDING,
+            "rawType": "funding",
+            "symbol": perp_symbol(markets, coin),
+            "timestamp": time,
+            "fee": None,
+        }
+    if kind == "accountClassTransfer":
+        raise NotALedgerEntry("hyperliquid perp <-> spot transfer moves nothing the summed wallets hold")
+    changes: dict[str, Any] = {
+        "id": required_text(dict(info), "hash"),
+        "currency": _currency(delta),
+        "reason": LedgerReason.OTHER,
+        "rawType": kind or None,
+        "timestamp": time,
+        "symbol": None,
+        "fee": _fee(delta),
+    }
+    if kind == "liquidation":
+        positions = delta.get("liquidatedPositions")
+        first = positions[0] if isinstance(positions, list) and positions else {}
+        coin = raw(first.get("coin")) if isinstance(first, dict) else None
+        changes.update(signedAmount=0.0, reason=LedgerReason.LIQUIDATION, symbol=perp_symbol(markets, coin))
+        return changes
+    size = _size(delta)
+    if kind in _INWARD:
+        changes.update(signedAmount=size, reason=_INWARD[kind])
+    elif kind in _OUTWARD:
+        changes.update(signedAmount=-size, reason=_OUTWARD[kind])
+    elif kind in _BETWEEN_USERS:
+        outward = str(delta.get("user") or "").lower() == str(row.get("account") or "").lower()
+        reason = LedgerReason.TRANSFER_OUT if outward else LedgerReason.TRANSFER_IN
+        changes.update(signedAmount=-size if outward else size, reason=reason)
+    elif kind == "cStakingTransfer":
+        inward = delta.get("isDeposit") is not True
+        reason = LedgerReason.TRANSFER_IN if inward else LedgerReason.TRANSFER_OUT
+        changes.update(signedAmount=size if inward else -size, reason=reason)
+    else:
+        changes["signedAmount"] = size
+    return changes
+
+
+def _size(delta: Mapping[str, Any]) -> float:
+    """The (unsigned) size of a ledger update: ``netWithdrawnUsd``, ``usdc`` or ``amount``."""
+    for name in ("netWithdrawnUsd", "usdc", "amount"):
+        value = number(dict(delta), name, signed=True)
+        if value is not None:
+            return abs(value)
+    raise ContractError("hyperliquid ledger update without an amount")
+
+
+def _currency(delta: Mapping[str, Any]) -> str:
+    token = raw(delta.get("token"))
+    return token.split(":", 1)[0] if token is not None else "USDC"
+
+
+def _fee(delta: Mapping[str, Any]) -> dict[str, Any] | None:
+    cost = raw(delta.get("fee"))
+    if cost is None:
+        return None
+    return {"cost": cost, "currency": raw(delta.get("feeToken")) or _currency(delta)}
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """``userFundings`` (flat funding rows) and ``userNonFundingLedgerUpdates`` (the REST rows)."""
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return []
+    channel = message.get("channel")
+    if channel == "userFundings":
+        rows = data.get("fundings")
+    elif channel == "userNonFundingLedgerUpdates":
+        rows = data.get("nonFundingLedgerUpdates")
+    else:
+        return []
+    user = data.get("user")
+    listed = rows if isinstance(rows, list) else []
+    return [{"info": r, "account": user} for r in listed if isinstance(r, dict)]

@@ -4,6 +4,7 @@
 ``{"type": "spot"}`` (``spotClearinghouseState``). Positions of HIP-3 perp dexes need ``{"dex":
 name}`` (one ``clearinghouseState`` per dex); the dex names come from the loaded markets (a HIP-3
 market's ``baseName`` is ``dex:COIN``). One order is ``fetch_order`` (``orderStatus`` by oid).
+Ledger rows are pushed only on subscriptions ccxt never sends (``ledger_streams``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,21 @@ from typing import Any
 from fullon_account_service.producers.venues.generic import reads as generic
 
 query_order = generic.query_order
+LEDGER_CHANNELS = ("userFundings", "userNonFundingLedgerUpdates")
+
+
+def ledger_streams(client: Any) -> list[tuple[str, dict[str, Any], str]]:
+    """The two ledger subscriptions of the account's address, on the socket ccxt uses."""
+    address = str(getattr(client, "walletAddress", "") or "")
+    url = client.urls["api"]["ws"]["public"]
+    return [
+        (
+            url,
+            {"method": "subscribe", "subscription": {"type": kind, "user": address}},
+            f"fullon:{kind}:{address}",
+        )
+        for kind in LEDGER_CHANNELS
+    ]
 
 
 def balance_params() -> list[dict[str, Any]]:

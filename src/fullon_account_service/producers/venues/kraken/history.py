@@ -4,7 +4,7 @@ Trades are ordered by time, closed orders by closing time (asked with ``closetim
 by the ``ofs`` offset (ccxt has no pagination for them). A cut read holds the newest rows: the gap
 is ``[since, oldest time read]``, everything after it was read. ``end`` is in whole seconds, so a
 cut read makes progress unless one second holds a whole budget of rows (2,500 fills). Open orders
-are one call.
+are one call. The ledger (``Ledgers``) pages the same way, by entry time.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.producers.history import HistoryRead, Row, closed_method, time_ms
+from fullon_account_service.producers.history import HistoryRead, Row, closed_method, has_call, time_ms
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
@@ -55,6 +55,15 @@ async def fetch_fills(
 ) -> HistoryRead:
     extra = {} if until is None else {"end": _ceil_s(until)}
     return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, time_ms)
+
+
+async def fetch_ledger(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+) -> HistoryRead:
+    if not has_call(session.client.has, "fetchLedger"):
+        return HistoryRead([], complete=True)
+    extra = {} if until is None else {"end": _ceil_s(until)}
+    return await _newest_first(session, "fetch_ledger", since, until, now, extra, max_pages, time_ms)
 
 
 async def _newest_first(

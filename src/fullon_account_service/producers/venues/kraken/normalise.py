@@ -14,21 +14,34 @@
   copy to the pair's ``cost_decimals``; then the two differ in that last digit).
 - WS balances: the ``balances`` channel sends the total only. free/used are taken from the last
   REST snapshot when its total is the same number (nothing moved since), otherwise left unknown.
+- Ledger (``Ledgers`` over REST, and the rows with a ``ledger_id`` an update of the WS
+  ``balances`` channel carries): ``amount`` is signed and excludes ``fee``; ``balance`` is the
+  balance after. ``trade`` rows are a fill's cash flow and are left out; ``rollover`` (margin
+  interest) is interest; ``transfer`` is in or out by its sign; the REST key and the WS
+  ``ledger_id`` are the same ledger id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fullon_account_service.contract import CurrencyBalance
+from fullon_account_service.contract import CurrencyBalance, LedgerReason
 from fullon_account_service.errors import ContractError
 from fullon_account_service.producers.fields import number, required_text
 from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBalance
-from fullon_account_service.producers.venues.common import fee, market_field, nonzero, raw
+from fullon_account_service.producers.venues.common import NotALedgerEntry, fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
+_LEDGER_REASONS = {
+    "deposit": LedgerReason.DEPOSIT,
+    "withdrawal": LedgerReason.WITHDRAWAL,
+    "rollover": LedgerReason.INTEREST,
+    "adjustment": LedgerReason.ADJUSTMENT,
+    "credit": LedgerReason.REBATE,
+}
 _TYPES = {
     "stop-loss": "stop",
     "stop-loss-limit": "stop_limit",
@@ -120,6 +133,53 @@ def ws_balance(
         else:
             rows[currency] = CurrencyBalance(total=total)
     return rows, False
+
+
+def ledger_fixes(
+    row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
+) -> dict[str, Any]:
+    kind = str(info.get("type") or "")
+    if kind == "trade":
+        raise NotALedgerEntry("kraken trade row is a fill's cash flow")
+    amount = number(dict(info), "amount", signed=True)
+    changes: dict[str, Any] = {
+        "signedAmount": amount,
+        "reason": generic.reason_of(kind, amount, _LEDGER_REASONS),
+        "rawType": kind or None,
+    }
+    if "ledger_id" in info:  # a row of the WS balances channel, which ccxt does not parse
+        changes.update(
+            id=raw(info.get("ledger_id")),
+            currency=raw(row.get("currency")),
+            after=info.get("balance"),
+            fee={"cost": info.get("fee"), "currency": row.get("currency")},
+            timestamp=row.get("timestamp"),
+        )
+    return changes
+
+
+def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
+    """The rows with a ``ledger_id`` of a ``balances`` update (ccxt keeps only their totals)."""
+    data = message.get("data")
+    if message.get("channel") != "balances" or message.get("type") != "update" or not isinstance(data, list):
+        return []
+    rows = []
+    for item in data:
+        if not isinstance(item, dict) or raw(item.get("ledger_id")) is None:
+            continue
+        asset = raw(item.get("asset"))
+        rows.append({"info": item, "currency": code(asset) if asset else None, "timestamp": _iso_ms(item)})
+    return rows
+
+
+def _iso_ms(item: Mapping[str, Any]) -> int | None:
+    stamp = raw(item.get("timestamp"))
+    if stamp is None:
+        return None
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 # One wallet, whose REST balance ccxt reads with our meaning.

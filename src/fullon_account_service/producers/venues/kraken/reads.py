@@ -7,4 +7,5 @@ from fullon_account_service.producers.venues.generic import reads as generic
 
 balance_params = generic.balance_params
 position_params = generic.position_params
+ledger_streams = generic.ledger_streams
 query_order = generic.query_order

@@ -6,8 +6,9 @@ transaction. ``TradeRepository`` computes FIFO PnL with ``ledger`` as it stores 
 """
 
 from fullon_account_service.storage.db.repositories.exchanges import ExchangeRepository
+from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
 from fullon_account_service.storage.db.repositories.orders import OrderRepository
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.db.repositories.users import UserRepository
 
-__all__ = ["ExchangeRepository", "OrderRepository", "TradeRepository", "UserRepository"]
+__all__ = ["ExchangeRepository", "LedgerRepository", "OrderRepository", "TradeRepository", "UserRepository"]

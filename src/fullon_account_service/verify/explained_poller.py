@@ -1,0 +1,60 @@
+"""The ``balance_unexplained`` gauge: balance explained (``verify.explained``) read periodically.
+
+No event carries the remainder: it is a comparison of stored balances, fills and ledger entries.
+The ``orm`` sink process, which has both the database and Redis, runs ``ExplainPoller``; every
+``interval_s`` it explains every account with balance anchors and sets, per ex_id and currency,
+the largest remainder of the judged windows (0.0 when all explain). Here, not in ``metrics``,
+which producers import: it reads the sinks' storage.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fullon_account_service.metrics.runtime import PeriodicReading
+from fullon_account_service.metrics.sensor import Sensor
+from fullon_account_service.verify.explained import explain_accounts
+
+
+async def record_explained(
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: aioredis.Redis,
+    sensor: Sensor,
+    *,
+    prefix: str,
+    band_ms: int,
+) -> None:
+    """One explanation of every account into ``sensor``."""
+    for account in await explain_accounts(session_factory, redis, prefix=prefix, band_ms=band_ms):
+        for currency, remainder in account.remainders().items():
+            sensor.on_balance_unexplained(account.ex_id, currency, remainder)
+
+
+class ExplainPoller(PeriodicReading):
+    """Runs ``record_explained`` every ``interval_s``."""
+
+    name = "metrics-balance-explained"
+    what = "explain balances"
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        redis: aioredis.Redis,
+        sensor: Sensor,
+        *,
+        prefix: str,
+        band_ms: int,
+        interval_s: float = 60.0,
+    ) -> None:
+        super().__init__(interval_s=interval_s)
+        self._factory = session_factory
+        self._redis = redis
+        self._sensor = sensor
+        self._prefix = prefix
+        self._band_ms = band_ms
+
+    async def read(self) -> None:
+        await record_explained(
+            self._factory, self._redis, self._sensor, prefix=self._prefix, band_ms=self._band_ms
+        )

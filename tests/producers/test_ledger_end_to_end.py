@@ -1,0 +1,163 @@
+"""Ledger entries end to end: real ccxt against the simulator, the producer's collector and poller,
+the bus compared with the simulator's ground truth.
+
+Every ledger entry of the truth must be on the bus exactly once (one stream entry per ledger id
+and currency), with its reason, signed amount, fee and, for funding, its symbol; also while the
+simulator drops the WebSockets every second. A venue whose ccxt ``has`` lists no ledger call
+reports no ``ledger`` capability and is collected as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import ccxt.pro
+import pytest
+import redis.asyncio as aioredis
+from producer_harness import (
+    FAST,
+    FAST_RETRY,
+    Binding,
+    bind_accounts,
+    close,
+    credentials_env,
+    eventually,
+    make_context,
+    overrides,
+    read_bus,
+)
+
+from fullon_account_service.contract import LedgerEntry, Source
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.capabilities import CapabilityDetector
+from fullon_account_service.producers.clients import ClientFactory
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.venues import adapter_for
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.model import Faults
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.simulator.truth import account_truth
+
+LEDGER_VENUES = ("bybit", "kraken", "hyperliquid")
+"""Venues whose simulator serves the ledger endpoints."""
+
+
+def _config(venue: str, seed: int) -> ScenarioConfig:
+    return ScenarioConfig(
+        venues=(venue,), accounts_per_venue=2, seed=seed, rate_per_s=60, funding_every_s=0.5
+    )
+
+
+async def check_ledger(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
+    bus = [e for e in await read_bus(redis, prefix) if isinstance(e.payload, LedgerEntry)]
+    for b in bindings:
+        truth = account_truth(b.account)["ledger"]
+        mine: list[LedgerEntry] = [e.payload for e in bus if e.ex_id == b.ref.ex_id]  # type: ignore[misc]
+        seen = Counter((p.ex_ledger_id, p.currency) for p in mine)
+        want = {(t["id"], t["currency"]) for t in truth}
+        assert set(seen) == want, f"ex_id {b.ref.ex_id}: missing {want - set(seen)}, extra {set(seen) - want}"
+        assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
+        got = {(p.ex_ledger_id, p.currency): p for p in mine}
+        for t in truth:
+            p = got[(t["id"], t["currency"])]
+            assert p.reason.value == t["reason"] and p.raw_type == t["raw_type"], (p, t)
+            assert close(p.amount, t["amount"]) and close(p.fee or 0.0, t["fee"]), (p, t)
+            assert p.symbol == t["symbol"], (p, t)
+            assert p.time_ms == t["ts_ms"], (p, t)
+
+
+async def _run(sim: Simulator, settings: Settings, redis: aioredis.Redis, seconds: float) -> list[Binding]:
+    bindings = bind_accounts(sim)
+    ctx = make_context(sim, settings, redis, bindings)
+    collector, poller = LiveAccountCollector(context=ctx), RestAccountPoller(context=ctx)
+    try:
+        for b in bindings:
+            await collector.start_exchange(b.ref)
+            await poller.start_exchange(b.ref)
+        sim.start_engine()
+        await asyncio.sleep(seconds)
+        await sim.stop_engine()
+        await eventually(lambda: check_ledger(redis, settings.stream_prefix, bindings), timeout_s=30)
+    finally:
+        await collector.stop_collection()
+        await poller.stop_polling()
+        await ctx.close()
+    return bindings
+
+
+@pytest.mark.parametrize("venue", LEDGER_VENUES)
+async def test_every_ledger_entry_once_with_funding_on_its_symbol(
+    venue: str, settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    async with Simulator(_config(venue, seed=21)) as sim:
+        bindings = await _run(sim, settings, redis_client, seconds=3.0)
+        truth = [t for b in bindings for t in account_truth(b.account)["ledger"]]
+        reasons = Counter(t["reason"] for t in truth)
+        assert len(reasons) >= 3, reasons
+        assert reasons["funding"] > 0 or venue == "kraken", reasons  # Kraken spot has no funding
+        if adapter_for(venue).quirks.ledger_stream:
+            bus = await read_bus(redis_client, settings.stream_prefix)
+            pushed = [e for e in bus if isinstance(e.payload, LedgerEntry) and e.source is Source.WS]
+            assert pushed, "the venue pushes ledger rows: some must come from its stream"
+
+
+@pytest.mark.parametrize("venue", LEDGER_VENUES)
+async def test_ledger_exactly_once_across_websocket_drops(
+    venue: str, settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    async with Simulator(_config(venue, seed=22), faults=Faults(ws_drop_every_s=1.0)) as sim:
+        await _run(sim, settings, redis_client, seconds=3.0)
+        assert sim.world.fault_counts.totals().get("ws_drop", 0) > 0, sim.world.fault_counts.totals()
+
+
+class _NoLedger:
+    """ccxt.pro with a Kraken whose ``has`` lists no ledger call."""
+
+    class kraken(ccxt.pro.kraken):
+        def describe(self) -> Any:
+            described = super().describe()
+            described["has"] = {**described["has"], "fetchLedger": False}
+            return described
+
+
+async def test_a_venue_without_a_ledger_reports_none_and_is_collected_as_before(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    ref = AccountRef(ex_id=1, uid=1, venue="kraken")
+    assert "ledger" in CapabilityDetector().capabilities(ref)
+    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=23)) as sim:
+        bindings = bind_accounts(sim)
+        ctx = ProducerContext.from_settings(
+            settings,
+            redis=redis_client,
+            overrides=overrides(sim),
+            env=credentials_env(bindings),
+            timing=FAST,
+            retry=FAST_RETRY,
+            factory=ClientFactory(overrides(sim), module=_NoLedger),
+        )
+        ctx.detector = CapabilityDetector(module=_NoLedger)
+        caps = await ctx.detector.get_capabilities(bindings[0].ref)
+        assert "ledger" not in caps and caps["balance"] is True
+        poller = RestAccountPoller(context=ctx)
+        try:
+            await poller.start_exchange(bindings[0].ref)
+            sim.start_engine()
+
+            def polled() -> None:
+                assert poller.cycles.get(1, 0) >= 3
+                assert ctx.status[1] == ("running", "collecting"), ctx.status[1]
+
+            await eventually(polled, timeout_s=20)
+            await sim.stop_engine()
+        finally:
+            await poller.stop_polling()
+            await ctx.close()
+        bus = await read_bus(redis_client, settings.stream_prefix)
+        assert bus and not [e for e in bus if isinstance(e.payload, LedgerEntry)]

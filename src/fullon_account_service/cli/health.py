@@ -37,6 +37,7 @@ async def _collect(
             max_lag=max_lag,
             max_age_s=max_age_s,
             dlq_warn=dlq_warn,
+            partitions=settings.stream_partitions,
         )
     finally:
         await redis.aclose()

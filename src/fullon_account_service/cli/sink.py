@@ -38,7 +38,7 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
             loop.add_signal_handler(sig, stop.set)
     redis = make_redis(settings)
     sensor = start_metrics(settings)
-    poller = StreamStatePoller(redis, settings.stream_prefix, sensor)
+    poller = StreamStatePoller(redis, settings.stream_prefix, sensor, partitions=settings.stream_partitions)
     poller.start(stop)
     try:
         await run_sink(settings, group, consumer, redis, stop, wrap=sink_metrics(sensor, group))

@@ -220,6 +220,9 @@ class GroupReader:
             reply = await self._raw.xreadgroup(
                 self._group, self._consumer, self._new[group], count=count, block=block
             )
+            if self._clustered and isinstance(reply, dict):
+                # redis-py's RESP3 parsing wraps each stream's entries in one more list
+                reply = {name: items[0] if items else [] for name, items in reply.items()}
             return entries_of(reply)
 
         return await read_spread(self._groups, read, block_ms or None)

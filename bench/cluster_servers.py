@@ -57,8 +57,9 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        """Any node's URL: the cluster client finds the others from it."""
-        return f"redis://127.0.0.1:{self.ports[0]}/0"
+        """A master's URL (the cluster client finds the others from any node; a plain client
+        given it can write there, whichever node a failover promoted)."""
+        return f"redis://127.0.0.1:{self.master_ports()[0]}/0"
 
     def node(self, port: int) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
@@ -133,8 +134,22 @@ class LocalCluster:
         _wait(
             f"replica {replica} promoted", lambda: self.node(replica).info("replication")["role"] == "master"
         )
+        for port in self.ports:  # every node's slot map names the new master, none the old one
+            _wait(
+                f"node {port} seeing {replica} as master",
+                lambda p=port: self._masters_seen(p) == set(self.master_ports()),
+            )
         self.wait_healthy()
         return replica
+
+    def _masters_seen(self, port: int) -> set[int]:
+        return {int(master[1]) for _, _, master, *_ in self.node(port).cluster("SLOTS")}
+
+    def flush(self) -> None:
+        """Empty every master (each asked directly, so a slot map that is a moment old cannot
+        send a FLUSHDB to a node that just became a replica)."""
+        for port in self.master_ports():
+            self.node(port).flushdb()
 
     def stop(self) -> None:
         for proc in self._procs.values():

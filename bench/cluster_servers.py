@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +36,12 @@ def free_port() -> int:
         return port
 
 
-def _wait(what: str, ready: object, timeout_s: float = READY_TIMEOUT_S) -> None:
+def _wait(what: str, ready: Callable[[], object], timeout_s: float = READY_TIMEOUT_S) -> None:
     """Poll ``ready()`` until it is true, or fail naming ``what`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         with contextlib.suppress(redis.RedisError):
-            if ready():  # type: ignore[operator]
+            if ready():
                 return
         if time.monotonic() > deadline:
             raise RuntimeError(f"local cluster: {what} not reached within {timeout_s:g}s")

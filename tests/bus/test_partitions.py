@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+import fakeredis
 import pytest
 import redis.asyncio as aioredis
 from bus_samples import Recorder, sample_envelope
@@ -14,6 +15,7 @@ from cluster_servers import LocalCluster
 from factories import NOW_MS, envelope, fill
 from fullon_account_service.bus import Consumer, Publisher, stream_key
 from fullon_account_service.bus.dlq_ops import LetterFilter, read_letters, replay
+from fullon_account_service.bus.slots import slot_groups
 from fullon_account_service.bus.streams import (
     event_streams,
     kind_of_stream,
@@ -23,6 +25,7 @@ from fullon_account_service.bus.streams import (
 from fullon_account_service.contract import KINDS, Envelope
 from fullon_account_service.errors import TransientError
 from fullon_account_service.health import read_groups
+from fullon_account_service.redis_client import cluster_client
 from fullon_account_service.retry import RetryPolicy
 
 PARTITIONS = 3
@@ -65,6 +68,18 @@ def test_one_partition_is_the_plain_stream() -> None:
     assert kind_of_stream("p:", "p:order") == "order"
     assert kind_of_stream("p:", "p:dead") is None
     assert kind_of_stream("p:", "q:order") is None
+
+
+def test_reads_are_grouped_by_slot_only_on_a_cluster() -> None:
+    streams = event_streams("p:", ["trade", "balance"], PARTITIONS)
+    one_node = fakeredis.FakeAsyncRedis()
+    assert slot_groups(one_node, streams) == [tuple(streams)]
+    groups = slot_groups(cluster_client("redis://127.0.0.1:1/0"), streams)  # built, never connected
+    assert sorted(groups) == sorted(
+        (partition_key("p:", "trade", i, PARTITIONS), partition_key("p:", "balance", i, PARTITIONS))
+        for i in range(PARTITIONS)
+    )
+    assert slot_groups(one_node, []) == []
 
 
 async def test_each_account_keeps_its_order_across_partitions(

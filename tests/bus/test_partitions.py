@@ -24,7 +24,7 @@ from fullon_account_service.bus.streams import (
 )
 from fullon_account_service.contract import KINDS, Envelope
 from fullon_account_service.errors import TransientError
-from fullon_account_service.health import read_groups
+from fullon_account_service.health import collect_health, read_groups
 from fullon_account_service.redis_client import cluster_client
 from fullon_account_service.retry import RetryPolicy
 
@@ -105,10 +105,25 @@ async def test_each_account_keeps_its_order_across_partitions(
     assert all(times == sorted(times) and len(times) == 20 for times in seen.values())
     # Trimming and the lag reading cover every partition.
     assert await consumer.trim() == len(sent)
-    groups = await read_groups(redis_client, prefix, PARTITIONS)
-    trade_streams = {g.stream for g in groups if kind_of_stream(prefix, g.stream) == "trade"}
+    report = await collect_health(redis_client, prefix, partitions=PARTITIONS)
+    trade_streams = {g.stream for g in report.groups if kind_of_stream(prefix, g.stream) == "trade"}
     assert trade_streams == set(partition_keys(prefix, "trade", PARTITIONS))
-    assert all(g.lag == 0 and g.pending == 0 for g in groups)
+    assert all(g.lag == 0 and g.pending == 0 for g in report.groups)
+    assert report.healthy, report.problems
+
+
+async def test_health_sees_lag_on_one_partition(redis_client: aioredis.Redis, prefix: str) -> None:
+    """A partition nobody consumes shows its own lag, and fails the probe when it is too far behind."""
+    await sink(redis_client, prefix, Recorder()).ensure_groups()
+    await Publisher(redis_client, prefix=prefix, partitions=PARTITIONS).publish(
+        [trade(i, 4) for i in range(5)]
+    )
+    groups = await read_groups(redis_client, prefix, PARTITIONS)
+    lagging = {g.stream: g.lag for g in groups if g.lag}
+    assert lagging == {partition_key(prefix, "trade", 4 % PARTITIONS, PARTITIONS): 5}
+    report = await collect_health(redis_client, prefix, partitions=PARTITIONS, max_lag=3)
+    assert not report.healthy
+    assert any("lags by 5" in problem for problem in report.problems)
 
 
 async def test_a_dead_letter_goes_back_to_its_partition(redis_client: aioredis.Redis, prefix: str) -> None:

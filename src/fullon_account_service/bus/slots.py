@@ -56,10 +56,10 @@ async def _all(
     read: Callable[[tuple[str, ...], int | None], Coroutine[Any, Any, list[T]]],
     block_ms: int | None,
 ) -> list[T]:
-    """The first failure is raised as itself (callers handle a ``RedisError``, not a group of them)."""
-    try:
-        async with asyncio.TaskGroup() as tasks:
-            reads = [tasks.create_task(read(group, block_ms)) for group in groups]
-    except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return [item for done in reads for item in done.result()]
+    """Every read to its end, even when one fails (none is left running unowned); then the first
+    failure is raised as itself (callers handle a ``RedisError``, not a group of them)."""
+    done = await asyncio.gather(*(read(group, block_ms) for group in groups), return_exceptions=True)
+    for result in done:
+        if isinstance(result, BaseException):
+            raise result
+    return [item for result in done if not isinstance(result, BaseException) for item in result]

@@ -26,6 +26,8 @@ from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
 from fullon_account_service.storage.db.version_table import VERSION_TABLE
 
+pytest_plugins = ("cluster_session",)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fullon_account_service.errors import ConfigError
+from fullon_account_service.redis_client import is_cluster, make_redis
 from fullon_account_service.settings import Settings
 
 
@@ -116,6 +117,9 @@ def test_seed_variables_are_read() -> None:
         ("ACCOUNT_MAX_RETRIES", "1.5", {}),
         ("REDIS_URL", "http://localhost:6379", {}),
         ("DATABASE_URL", "mysql://localhost/x", {}),
+        ("ACCOUNT_REDIS_CLUSTER", "sometimes", {"REDIS_URL": "redis://n1:6379/0"}),
+        ("ACCOUNT_STREAM_PARTITIONS", "0", {}),
+        ("ACCOUNT_STREAM_PARTITIONS", "two", {}),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, str]) -> None:
@@ -125,3 +129,22 @@ def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, st
     assert name in message
     assert value in message
     assert "expected" in message
+
+
+def test_cluster_and_partitions() -> None:
+    plain = Settings.from_env({"REDIS_URL": "redis://n1:6379/0"})
+    assert (plain.redis_cluster, plain.stream_partitions) == (False, 1)
+    env = {
+        "REDIS_URL": "redis://n1:6379/0",
+        "ACCOUNT_REDIS_CLUSTER": "true",
+        "ACCOUNT_STREAM_PARTITIONS": "6",
+    }
+    clustered = Settings.from_env(env)
+    assert (clustered.redis_cluster, clustered.stream_partitions) == (True, 6)
+    assert is_cluster(make_redis(clustered))  # built without connecting
+    assert not is_cluster(make_redis(plain))
+
+
+def test_cluster_needs_a_redis_url() -> None:
+    with pytest.raises(ConfigError, match="ACCOUNT_REDIS_CLUSTER=true needs REDIS_URL"):
+        Settings.from_env({"ACCOUNT_REDIS_CLUSTER": "true"})

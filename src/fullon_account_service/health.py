@@ -27,7 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from fullon_account_service.bus.sink_status import read_sink_errors
-from fullon_account_service.bus.streams import dead_letter_key, parse_id, stream_key
+from fullon_account_service.bus.streams import dead_letter_key, event_streams, parse_id
 from fullon_account_service.contract import KINDS
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.process_cache import ProcessCache
@@ -99,11 +99,12 @@ async def _groups(redis: aioredis.Redis, stream: str) -> list[GroupState]:
     return states
 
 
-async def read_groups(redis: aioredis.Redis, prefix: str) -> list[GroupState]:
-    """Every consumer group of every event stream: what a probe and the metrics poller both read."""
+async def read_groups(redis: aioredis.Redis, prefix: str, partitions: int = 1) -> list[GroupState]:
+    """Every consumer group of every event stream (each partition on its own): what a probe and
+    the metrics poller both read."""
     states: list[GroupState] = []
-    for kind in KINDS:
-        states.extend(await _groups(redis, stream_key(prefix, kind)))
+    for stream in event_streams(prefix, KINDS, partitions):
+        states.extend(await _groups(redis, stream))
     return states
 
 
@@ -116,11 +117,12 @@ async def collect_health(
     max_age_s: float | None = None,
     dlq_warn: int = 0,
     now: float | None = None,
+    partitions: int = 1,
 ) -> HealthReport:
     """``dlq_warn`` > 0: more dead letters than that set ``dead_letters_over``."""
     now = time.time() if now is None else now
     report = HealthReport()
-    report.groups = await read_groups(redis, prefix)
+    report.groups = await read_groups(redis, prefix, partitions)
     for g in report.groups:
         has_work = g.lag > 0 or g.pending > 0
         if has_work and (g.idle_ms is None or g.idle_ms > stall_after_s * 1000):

@@ -3,13 +3,20 @@
 With ``REDIS_URL`` unset the service is embedded: every client built in this process shares one
 in-memory fakeredis server, so producers and sinks started in one process see the same streams.
 fakeredis (and the numpy it pulls in) is imported only then: it costs most of a second.
+
+With ``ACCOUNT_REDIS_CLUSTER=true``, ``REDIS_URL`` names any node of a Redis Cluster and the client
+is redis-py's ``RedisCluster``, which finds the others and follows slot moves and failovers. It
+answers the same commands as a single-node client, so it is handed around under that type; the
+few places where the two differ (a command or transaction over keys of several slots) ask
+``is_cluster``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from fullon_account_service.settings import Settings
 
@@ -28,12 +35,26 @@ def embedded_server() -> fakeredis.FakeServer:
     return _embedded_server
 
 
+def is_cluster(redis: object) -> bool:
+    """Whether ``redis`` talks to a Redis Cluster: keys of different slots cannot share a command,
+    a script or a MULTI there."""
+    return isinstance(redis, RedisCluster)
+
+
+def cluster_client(url: str) -> aioredis.Redis:
+    """A cluster client from the URL of any of its nodes, typed as the single-node client."""
+    client = RedisCluster.from_url(url, health_check_interval=30, socket_keepalive=True)
+    return cast("aioredis.Redis", client)
+
+
 def make_redis(settings: Settings) -> aioredis.Redis:
     if settings.redis_url is None:
         import fakeredis
 
         client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=embedded_server())
         return client
+    if settings.redis_cluster:
+        return cluster_client(settings.redis_url)
     real: aioredis.Redis = aioredis.Redis.from_url(
         settings.redis_url, health_check_interval=30, socket_keepalive=True
     )

@@ -51,6 +51,8 @@ class Settings:
     metrics_port: int | None = None
     dlq_warn: int = 1_000
     explain_band_ms: int = 2_000
+    redis_cluster: bool = False
+    stream_partitions: int = 1
 
     @property
     def embedded_redis(self) -> bool:
@@ -183,9 +185,13 @@ def _parse(env: Mapping[str, str]) -> Settings:
     data_dir = Path(_get(env, "ACCOUNT_DATA_DIR", str, "a directory path", "data"))
     secrets = _get(env, "ACCOUNT_SECRETS_FILE", str, "a file path", "")
     metrics = _get(env, "ACCOUNT_METRICS_PORT", _port, "a TCP port (1-65535)", 0)
+    cluster = _get(env, "ACCOUNT_REDIS_CLUSTER", _bool, "true or false", False)
+    redis_url = _redis_url(env)
+    if cluster and redis_url is None:
+        raise ConfigError("ACCOUNT_REDIS_CLUSTER=true needs REDIS_URL (any node of the cluster)")
     return Settings(
         database_url=_database_url(env, data_dir),
-        redis_url=_redis_url(env),
+        redis_url=redis_url,
         data_dir=data_dir,
         log_level=_get(env, "LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "/".join(LOG_LEVELS), "INFO"),
         log_format=_get(
@@ -208,4 +214,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         metrics_port=metrics or None,
         dlq_warn=_get(env, "ACCOUNT_DLQ_WARN", _non_negative_int, "an integer >= 0", 1_000),
         explain_band_ms=_get(env, "ACCOUNT_EXPLAIN_BAND_MS", _non_negative_int, "an integer >= 0", 2_000),
+        redis_cluster=cluster,
+        stream_partitions=_get(env, "ACCOUNT_STREAM_PARTITIONS", _positive(int), "an integer > 0", 1),
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
 from bus_samples import Recorder, mixed, sample_envelope
+from redis.asyncio.cluster import RedisCluster
 
 from fullon_account_service.bus import Consumer, Delivery, Publisher, dead_letter_key, stream_key
 from fullon_account_service.bus.reader import StreamEntries, entries_of, payload_of
@@ -24,8 +26,10 @@ def trades(redis: aioredis.Redis, prefix: str, handler: Recorder) -> Consumer:
 @pytest.fixture
 async def resp3_client(settings: Settings, redis_client: aioredis.Redis) -> AsyncIterator[aioredis.Redis]:
     """A RESP3 client on the same backend; ``redis_client`` first, for its wiping of real Redis."""
-    if settings.redis_url:
-        client: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, protocol=3)
+    if settings.redis_cluster and settings.redis_url:
+        client: aioredis.Redis = cast("aioredis.Redis", RedisCluster.from_url(settings.redis_url, protocol=3))
+    elif settings.redis_url:
+        client = aioredis.Redis.from_url(settings.redis_url, protocol=3)
     else:
         client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), protocol=3)
     yield client

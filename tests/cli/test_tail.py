@@ -76,10 +76,10 @@ def environment(redis_url: str) -> dict[str, str]:
     return env
 
 
-def tail(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def tail(redis_url: str, *args: str, partitions: int = 1) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*command(), "tail", "--timeout", "15", *args],
-        env=environment(redis_url),
+        env={**environment(redis_url), "ACCOUNT_STREAM_PARTITIONS": str(partitions)},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -104,6 +104,16 @@ async def test_json_shows_published_events(redis: aioredis.Redis, redis_url: str
     assert first["stream"] == f"{PREFIX}trade"
     assert first["envelope"]["payload"]["symbol"] == "BTC/USDT"
     assert first["envelope"]["source"] == "ws"
+
+
+async def test_every_partition_is_shown(redis: aioredis.Redis, redis_url: str) -> None:
+    events = [envelope(fill(f"t-{ex_id}"), ex_id=ex_id) for ex_id in range(1, 7)]
+    await Publisher(redis, prefix=PREFIX, partitions=3).publish(events)
+    result = tail(redis_url, "--from", "0", "--json", "--count", "6", partitions=3)
+    assert result.returncode == 0, result.stderr
+    lines = json_lines(result.stdout)
+    assert sorted(line["envelope"]["ex_id"] for line in lines) == list(range(1, 7))
+    assert len({line["stream"] for line in lines}) == 3
 
 
 async def test_rich_output_shows_published_events(redis: aioredis.Redis, redis_url: str) -> None:

@@ -14,18 +14,27 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from factories import envelope, order
+from factories import envelope, fill, ledger_entry, order
+from fullon_account_service.contract import Payload
+from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.producers.redis_restart import RedisRestartWatch, run_ids
 
 DEADLINE_S = 60.0
 
 
+def remembered(payload: Payload) -> PublishedIds:
+    ids = PublishedIds(10)
+    ids.remember([envelope(payload)])
+    return ids
+
+
 @dataclass
 class Session:
     """What the watch touches of an ``AccountSession``."""
 
-    published_fills: dict[str, int] = field(default_factory=lambda: {"fill-1": 1})
+    published_fills: PublishedIds = field(default_factory=lambda: remembered(fill("t-1")))
+    published_ledger: PublishedIds = field(default_factory=lambda: remembered(ledger_entry("l-1")))
     reconciles: int = 0
 
     def request_reconcile(self) -> None:
@@ -56,12 +65,12 @@ async def test_a_new_run_id_forgets_what_was_published_and_reads_everything_agai
     assert not await w.check()  # the first sight only learns the server
     assert not await w.check()
     assert states.fresh([opened]) == []
-    assert all(s.reconciles == 0 and s.published_fills for s in sessions)
+    assert all(s.reconciles == 0 and len(s.published_fills) == len(s.published_ledger) == 1 for s in sessions)
 
     server.run_id = "b"
     assert await w.check()
     assert states.fresh([opened]) == [opened]
-    assert all(s.reconciles == 1 and not s.published_fills for s in sessions)
+    assert all(s.reconciles == 1 and not s.published_fills and not s.published_ledger for s in sessions)
     assert not await w.check()
     assert w.restarts == 1
 

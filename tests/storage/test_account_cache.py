@@ -9,8 +9,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from fullon_account_service.contract.events import Position, PositionSide
+from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage import AccountCache, ProcessCache
 from fullon_account_service.storage.cache_shapes import position_from_contract
+from fullon_account_service.storage.versioned_hash import freshness_key
 
 NOW = 1_700_000_000.0
 
@@ -123,7 +125,10 @@ async def test_freshness_is_recorded_per_exchange(redis_client: aioredis.Redis) 
     assert await cache.get_freshness(6) == NOW + 42.5
     assert await cache.get_positions_freshness(6) == NOW + 42.5
     assert await cache.get_positions_freshness(5) is None
-    assert float(await redis_client.hget("accounts:freshness", "6")) == NOW + 42.5
+    assert (
+        float(await redis_client.hget(freshness_key("accounts", clustered=is_cluster(redis_client)), "6"))
+        == NOW + 42.5
+    )
 
 
 async def test_an_older_snapshot_never_overwrites_a_newer_one(redis_client: aioredis.Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.crc import key_slot
 
 from fullon_account_service.storage.versioned_hash import (
     CHUNK,
@@ -13,6 +14,8 @@ from fullon_account_service.storage.versioned_hash import (
     Stored,
     VersionedHash,
     Write,
+    freshness_key,
+    version_key,
 )
 
 NOW = 1_700_000_000.25
@@ -31,8 +34,8 @@ async def test_a_batch_larger_than_one_call_is_written_whole(redis_client: aiore
     assert codes == [dict.fromkeys(range(count), WRITTEN), {1: WRITTEN}]
     assert await redis_client.hlen("docs") == count
     assert await redis_client.hget("docs", str(count - 1)) == b'{"n":%d}' % (count - 1)
-    assert await redis_client.hget("docs:exchange_ms", "17") == b"1017"
-    assert float(await redis_client.hget("docs:freshness", "17")) == NOW
+    assert await redis_client.hget(VersionedHash(redis_client, "docs").keys[1], "17") == b"1017"
+    assert float(await redis_client.hget(VersionedHash(redis_client, "docs").keys[2], "17")) == NOW
     assert await redis_client.hget("other", "1") == b'{"o":1}'
 
 
@@ -76,9 +79,19 @@ async def test_stale_conflicting_and_compare_and_set_entries(redis_client: aiore
         b"7": b'{"v":7}',
         b"9": b'{"v":9}',
     }
-    versions = await redis_client.hgetall("docs:exchange_ms")
+    versions = await redis_client.hgetall(VersionedHash(redis_client, "docs").keys[1])
     assert versions[b"4"] == b"120" and versions[b"5"] == b"130" and versions[b"7"] == b"100"
     assert versions[b"9"] == b"10" and versions[b"2"] == b"100"
     # A compare-and-set expecting an absent field fails once it exists.
     codes = await batch.write([[Write(9, b'{"v":"late"}', 20, expect=Stored(None, None))], []])
     assert codes[0] == {9: CONFLICT}
+
+
+def test_side_hashes_keep_their_names_on_one_node_and_share_the_slot_on_a_cluster() -> None:
+    assert (version_key("accounts"), freshness_key("accounts")) == (
+        "accounts:exchange_ms",
+        "accounts:freshness",
+    )
+    clustered = (version_key("accounts", clustered=True), freshness_key("accounts", clustered=True))
+    assert clustered == ("{accounts}:exchange_ms", "{accounts}:freshness")
+    assert {key_slot(k.encode()) for k in clustered} == {key_slot(b"accounts")}

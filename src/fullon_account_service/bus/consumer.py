@@ -48,7 +48,7 @@ from fullon_account_service.bus.batch import Delivery, Handler, Held, decode_par
 from fullon_account_service.bus.reader import GroupReader, RawEntry, Rejected, StreamEntries
 from fullon_account_service.bus.redis_errors import is_missing_group, translate
 from fullon_account_service.bus.sink_status import SinkStatus
-from fullon_account_service.bus.streams import stream_key
+from fullon_account_service.bus.streams import event_streams
 from fullon_account_service.bus.trim import trim_acknowledged
 from fullon_account_service.errors import (
     AccountServiceError,
@@ -87,9 +87,11 @@ class Consumer:
         trim_interval_s: float = 60.0,
         retain_entries: int = 0,
         retry: RetryPolicy = OUTAGE_RETRY,
+        partitions: int = 1,
     ) -> None:
         self._redis = redis
-        self._streams = tuple(stream_key(prefix, kind) for kind in kinds)
+        # Every partition of every kind: one group reads them all (see ``bus.streams``).
+        self._streams = tuple(event_streams(prefix, kinds, partitions))
         self._handler = handler
         self._batch_size = batch_size
         self._block_ms = block_ms

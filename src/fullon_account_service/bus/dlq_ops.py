@@ -8,8 +8,8 @@ kind from the origin stream's name when it does not.
 Replay puts the original bytes back on the stream they came from, as a new entry, and removes the
 letter only once that XADD succeeded (XADD, then XDEL of exactly the letters re-published): a
 crash in between leaves the letter as well as the new entry, a duplicate the sinks store once,
-never a loss. Only letters from one of this prefix's event streams are replayed; the others
-(a producer's raw payloads that never became events) are skipped with the reason.
+never a loss. Only letters from one of this prefix's event streams (any partition) are replayed;
+the others (a producer's raw payloads that never became events) are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from redis import exceptions as rex
 from redis.typing import EncodableT, FieldT
 
 from fullon_account_service.bus.redis_errors import execute, translate
-from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key, next_id, stream_key
-from fullon_account_service.contract import KINDS, Envelope, decode
+from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key, kind_of_stream, next_id
+from fullon_account_service.contract import Envelope, decode
 from fullon_account_service.errors import ContractError
 
 PAGE = 500
@@ -92,8 +92,7 @@ def letter_of(prefix: str, letter_id: str, fields: dict[bytes, bytes]) -> Letter
         envelope = decode(payload)
     except ContractError as e:
         undecodable = str(e)
-    origin_kind = stream[len(prefix) :] if stream.startswith(prefix) else ""
-    kind = envelope.kind if envelope is not None else origin_kind if origin_kind in KINDS else None
+    kind = envelope.kind if envelope is not None else kind_of_stream(prefix, stream)
     time_ms = _text(fields, b"time_ms")
     return Letter(
         letter_id=letter_id,
@@ -148,10 +147,9 @@ async def get_letters(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[s
 async def replay(redis: aioredis.Redis, prefix: str, letters: Sequence[Letter]) -> ReplayResult:
     """Re-publish each letter on its origin stream, then remove the letters that were."""
     result = ReplayResult()
-    streams = {stream_key(prefix, kind) for kind in KINDS}
     todo: list[Letter] = []
     for letter in letters:
-        if letter.stream not in streams:
+        if kind_of_stream(prefix, letter.stream) is None:
             result.skipped.append(
                 (letter.letter_id, f"not from an event stream of {prefix!r}: {letter.stream!r}")
             )

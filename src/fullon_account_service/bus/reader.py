@@ -7,7 +7,13 @@ Reads go through a sibling client on the injected client's connection pool whose
 XAUTOCLAIM replies are left as Redis sent them: redis-py would otherwise build a dict for every
 entry only for us to take one field out of it, about a quarter of the cost of a whole read + ack
 round (bench/RESULTS.md). The injected client, and everyone sharing its pool, keep redis-py's
-normal parsing.
+normal parsing. A cluster client has no pool to share: there the replies come parsed (each entry's
+fields as a dict) and are read in that shape.
+
+On a cluster a read of several streams is one XREADGROUP per slot (``bus.slots``), and the dead
+letter and the acknowledgement of its entry live on different slots: there the letter is written
+first and the entry acknowledged after, so a crash in between leaves a second letter for the
+entry, never a lost one.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
-from redis.typing import KeyT, StreamIdT
+from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from fullon_account_service.bus.deadletter import dead_letter_fields
 from fullon_account_service.bus.redis_errors import execute
+from fullon_account_service.bus.slots import read_spread, slot_groups
 from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key
+from fullon_account_service.redis_client import is_cluster
 
 UNPARSED_COMMANDS = ("XREADGROUP", "XAUTOCLAIM")
 
@@ -79,21 +87,26 @@ def _unparsed(response: Any, **options: Any) -> Any:
 
 
 def unparsed_reader(redis: aioredis.Redis) -> aioredis.Redis:
-    """A client sharing ``redis``'s connections whose stream reads return Redis's raw reply.
+    """A client sharing ``redis``'s connections whose stream reads return Redis's raw reply
+    (``redis`` itself when it is a cluster client, which has no pool to share).
 
     It owns no connection pool, so it needs no closing; ``redis`` keeps its own callbacks.
     """
+    if is_cluster(redis):
+        return redis
     raw = aioredis.Redis(connection_pool=redis.connection_pool)
     for command in UNPARSED_COMMANDS:
         raw.set_response_callback(command, _unparsed)
     return raw
 
 
-def payload_of(fields: list[bytes] | None) -> bytes:
-    """The ``e`` field of a raw entry (a flat field/value list); empty if the entry has none, so
-    the codec rejects it and it is dead-lettered like any other undecodable entry."""
+def payload_of(fields: list[bytes] | dict[bytes, bytes] | None) -> bytes:
+    """The ``e`` field of an entry (a raw flat field/value list, or a parsed dict); empty if the
+    entry has none, so the codec rejects it and it is dead-lettered like any undecodable entry."""
     if not fields:
         return b""
+    if isinstance(fields, dict):
+        return fields.get(ENTRY_FIELD, b"")
     for i in range(0, len(fields) - 1, 2):
         if fields[i] == ENTRY_FIELD:
             return fields[i + 1]
@@ -102,7 +115,10 @@ def payload_of(fields: list[bytes] | None) -> bytes:
 
 def payloads_of(items: list[list[Any]]) -> list[bytes]:
     # The publisher writes exactly one field, so the general lookup is rarely needed.
-    return [f[1] if (f := item[1]) and f[0] == ENTRY_FIELD else payload_of(f) for item in items]
+    return [
+        f[1] if (f := item[1]) and type(f) is list and f[0] == ENTRY_FIELD else payload_of(f)
+        for item in items
+    ]
 
 
 def entries_of(reply: Any) -> list[StreamEntries]:
@@ -128,7 +144,11 @@ class GroupReader:
     ) -> None:
         self._redis = redis
         self._raw = unparsed_reader(redis)
-        self._new: dict[KeyT, StreamIdT] = dict.fromkeys(streams, ">")
+        self._groups = slot_groups(redis, streams)
+        self._new: dict[tuple[str, ...], dict[KeyT, StreamIdT]] = {
+            group: dict.fromkeys(group, ">") for group in self._groups
+        }
+        self._clustered = is_cluster(redis)
         self._prefix = prefix
         self._streams = tuple(streams)
         self._group = group
@@ -195,10 +215,17 @@ class GroupReader:
     async def read_new(self, count: int, block_ms: int | None) -> list[StreamEntries]:
         """Entries never delivered to this group. ``block_ms`` None or 0 means do not wait (Redis
         reads BLOCK 0 as wait forever, which would make shutdown hang)."""
-        reply = await self._raw.xreadgroup(
-            self._group, self._consumer, self._new, count=count, block=block_ms or None
-        )
-        return entries_of(reply)
+
+        async def read(group: tuple[str, ...], block: int | None) -> list[StreamEntries]:
+            reply = await self._raw.xreadgroup(
+                self._group, self._consumer, self._new[group], count=count, block=block
+            )
+            if self._clustered and isinstance(reply, dict):
+                # redis-py's RESP3 parsing wraps each stream's entries in one more list
+                reply = {name: items[0] if items else [] for name, items in reply.items()}
+            return entries_of(reply)
+
+        return await read_spread(self._groups, read, block_ms or None)
 
     async def touch(self, parts: Sequence[StreamEntries]) -> None:
         """Reset the idle time of entries this consumer holds, without counting a delivery.
@@ -229,20 +256,32 @@ class GroupReader:
 
     async def dead_letter(self, rejected: Sequence[Rejected]) -> None:
         """Dead-letter and acknowledge in one MULTI: an entry is never lost between the two, nor
-        left pending after it was dead-lettered."""
+        left pending after it was dead-lettered. On a cluster: letters first, then the acks."""
         if not rejected:
+            return
+        if self._clustered:
+            await self._dead_letter_then_ack(rejected)
             return
         pipe = self._redis.pipeline(transaction=True)
         for item in rejected:
-            entry = item.entry
-            fields = dead_letter_fields(
-                reason=item.reason,
-                payload=entry.payload,
-                stream=entry.stream,
-                entry_id=entry.entry_id,
-                group=self._group,
-                consumer=self._consumer,
-            )
-            pipe.xadd(dead_letter_key(self._prefix), fields)
-            pipe.xack(entry.stream, self._group, entry.raw_id)
+            pipe.xadd(dead_letter_key(self._prefix), self._letter(item))
+            pipe.xack(item.entry.stream, self._group, item.entry.raw_id)
         await execute(pipe)
+
+    async def _dead_letter_then_ack(self, rejected: Sequence[Rejected]) -> None:
+        letters = self._redis.pipeline(transaction=False)
+        for item in rejected:
+            letters.xadd(dead_letter_key(self._prefix), self._letter(item))
+        await execute(letters)
+        await self.ack((item.entry.stream, [item.entry.raw_id]) for item in rejected)
+
+    def _letter(self, item: Rejected) -> dict[FieldT, EncodableT]:
+        entry = item.entry
+        return dead_letter_fields(
+            reason=item.reason,
+            payload=entry.payload,
+            stream=entry.stream,
+            entry_id=entry.entry_id,
+            group=self._group,
+            consumer=self._consumer,
+        )

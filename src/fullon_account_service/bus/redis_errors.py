@@ -1,7 +1,8 @@
 """Turns redis-py errors into our error tree at the bus boundary.
 
 Outages, timeouts and a server that is loading, read-only or out of memory pass with time, so
-they are transient; a server refusing every write (an ACL without the permission, a failed
+they are transient, as are a cluster's failover replies (a slot moving, a blocked read the
+failover ended); a server refusing every write (an ACL without the permission, a failed
 snapshot stopping writes) is ``StorageUnavailable``, for an operator to fix; any other error reply
 (wrong type, syntax) means our code or the data is wrong and retrying cannot help.
 """
@@ -21,7 +22,18 @@ from fullon_account_service.errors import (
 )
 from fullon_account_service.redaction import redact_text
 
-_TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY ", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT_REPLIES = (
+    "OOM",
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "BUSY ",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "UNBLOCKED",
+)
+_CLUSTER_MOVES = (rex.AskError, rex.TryAgainError, rex.ClusterError, rex.MasterDownError)
+"""Raised when redis-py's cluster client ran out of its own retries around a failover."""
 _UNAVAILABLE_REPLIES = ("NOPERM", "MISCONF")
 
 
@@ -29,6 +41,8 @@ def translate(err: rex.RedisError, action: str) -> AccountServiceError:
     message = redact_text(f"redis {action} failed: {type(err).__name__}: {err}")
     if isinstance(err, rex.NoPermissionError) or str(err).startswith(_UNAVAILABLE_REPLIES):
         return StorageUnavailable(message)
+    if isinstance(err, _CLUSTER_MOVES):
+        return TransientError(message)
     if isinstance(err, rex.ResponseError) and not str(err).startswith(_TRANSIENT_REPLIES):
         return FatalError(message)
     return TransientError(message)

@@ -3,9 +3,24 @@
 One stream per event kind keeps a slow sink of one kind from holding back the others and lets a
 sink subscribe to exactly what it stores. Every entry has a single field, ``e``, holding the codec
 bytes: the envelope already carries everything, so a second copy in Redis fields would only drift.
+
+Partitions (``ACCOUNT_STREAM_PARTITIONS``): a kind's stream can be split in ``n`` streams, an
+account's events all going to partition ``ex_id % n``, so each account keeps its order while the
+load spreads over a Redis Cluster's nodes. One partition is the plain ``{prefix}{kind}`` stream.
+With more, partition ``i`` of every kind is ``{prefix}{kind}:{<tag>}``: the hash tag is shared by
+the kinds of one partition, so a consumer reads all its kinds of a partition in one XREADGROUP,
+and it is picked so that partition ``i`` hashes into the ``i``-th of ``n`` equal slot ranges:
+partitions land on different masters of a cluster whose slots are evenly split. Changing ``n``
+moves accounts between streams: drain the streams first (``health`` shows no lag), or an
+account's old and new events may be stored out of order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from fullon_account_service.contract import KINDS
 from fullon_account_service.errors import ContractError
@@ -19,6 +34,40 @@ def stream_key(prefix: str, kind: str) -> str:
     if kind not in KINDS:
         raise ContractError(f"unknown event kind {kind!r}: expected one of {', '.join(KINDS)}")
     return f"{prefix}{kind}"
+
+
+@cache
+def partition_tag(index: int, partitions: int) -> str:
+    """The hash tag of partition ``index`` of ``partitions``: the first ``p<index>.<n>`` whose slot
+    lies in the ``index``-th of ``partitions`` equal slot ranges."""
+    n = 0
+    while key_slot(f"p{index}.{n}".encode()) * partitions // REDIS_CLUSTER_HASH_SLOTS != index:
+        n += 1
+    return f"p{index}.{n}"
+
+
+def partition_key(prefix: str, kind: str, index: int, partitions: int) -> str:
+    """Partition ``index``'s stream of ``kind``; the plain stream when there is one partition."""
+    key = stream_key(prefix, kind)
+    return key if partitions == 1 else f"{key}:{{{partition_tag(index, partitions)}}}"
+
+
+def partition_keys(prefix: str, kind: str, partitions: int) -> tuple[str, ...]:
+    """Every partition's stream of ``kind``, partition 0 first."""
+    return tuple(partition_key(prefix, kind, i, partitions) for i in range(partitions))
+
+
+def event_streams(prefix: str, kinds: Sequence[str], partitions: int) -> list[str]:
+    """The streams of ``kinds`` (in that order), each with all its partitions."""
+    return [key for kind in kinds for key in partition_keys(prefix, kind, partitions)]
+
+
+def kind_of_stream(prefix: str, stream: str) -> str | None:
+    """The event kind a stream of ``prefix`` carries (any partition), or None for another stream."""
+    if not stream.startswith(prefix):
+        return None
+    kind = stream[len(prefix) :].split(":{", 1)[0]
+    return kind if kind in KINDS else None
 
 
 def dead_letter_key(prefix: str) -> str:

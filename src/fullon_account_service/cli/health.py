@@ -91,6 +91,7 @@ async def _collect(
             max_lag=max_lag,
             max_age_s=max_age_s,
             dlq_warn=dlq_warn,
+            partitions=settings.stream_partitions,
         )
         if explain:
             await _explain(settings, redis, report)

@@ -52,7 +52,9 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
     sensor = start_metrics(settings)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    pollers: list[PeriodicReading] = [StreamStatePoller(redis, settings.stream_prefix, sensor)]
+    pollers: list[PeriodicReading] = [
+        StreamStatePoller(redis, settings.stream_prefix, sensor, partitions=settings.stream_partitions)
+    ]
     if group == "orm" and sensor is not NULL_SENSOR:
         prefix, band_ms = settings.stream_prefix, settings.explain_band_ms
         pollers.append(ExplainPoller(factory, redis, sensor, prefix=prefix, band_ms=band_ms))

@@ -41,7 +41,7 @@ def tail(
     """Follow the event streams (or the dead letters) without joining a consumer group."""
     from redis import exceptions as rex
 
-    from fullon_account_service.bus.streams import dead_letter_key, stream_key
+    from fullon_account_service.bus.streams import dead_letter_key, event_streams
     from fullon_account_service.cli import tail_format as fmt
     from fullon_account_service.cli.tail_follow import Output, run
     from fullon_account_service.contract import KINDS
@@ -64,7 +64,7 @@ def tail(
     streams = (
         [dead_letter_key(prefix)]
         if dlq
-        else [stream_key(prefix, k) for k in KINDS if not kinds or k in kinds]
+        else event_streams(prefix, [k for k in KINDS if not kinds or k in kinds], settings.stream_partitions)
     )
     filters = fmt.Filters(kinds, frozenset(ex_id or ()), fmt.lines_of(exchange), fmt.lines_of(symbol))
     out = Output(as_json, filters, count)

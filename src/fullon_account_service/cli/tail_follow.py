@@ -1,5 +1,8 @@
 """The read loop behind ``fullon-account tail``: XREAD from pinned positions, one line per entry.
 
+With partitions, the streams of a kind are read side by side: entries of one account come in
+order, those of different partitions interleave as they are read.
+
 Apart from the command so that ``tail --help`` does not import redis, msgspec and the contract.
 """
 
@@ -18,6 +21,7 @@ import typer
 from redis.typing import KeyT, StreamIdT
 from rich.console import Console
 
+from fullon_account_service.bus.slots import read_spread, slot_groups
 from fullon_account_service.bus.streams import ENTRY_FIELD
 from fullon_account_service.cli import tail_format as fmt
 from fullon_account_service.contract import Envelope, decode
@@ -129,6 +133,12 @@ async def _follow(
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     stop = _stop_on_signals()
     positions = await _start_ids(redis, streams, since)
+    groups = slot_groups(redis, streams)  # one XREAD per slot on a cluster (``bus.slots``)
+
+    async def read(group: tuple[str, ...], block: int | None) -> list[Any]:
+        reply = await redis.xread({s: positions[s] for s in group}, count=READ_COUNT, block=block)
+        return list(reply or ())
+
     # On stderr so --json output stays clean; also tells a script the watch has started.
     typer.echo(f"following {', '.join(streams)} from {since or 'now'}", err=True)
     while not out.done and not stop.is_set():
@@ -138,8 +148,7 @@ async def _follow(
             if left_ms <= 0:
                 return
             block_ms = max(1, min(block_ms, left_ms))
-        reply = await redis.xread(positions, count=READ_COUNT, block=block_ms)
-        for stream_name, entries in reply or ():
+        for stream_name, entries in await read_spread(groups, read, block_ms):
             stream = stream_name.decode()
             for raw_id, fields in entries:
                 entry_id = raw_id.decode()

@@ -48,9 +48,11 @@ def start_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> Sensor:
     return _process_sensor
 
 
-async def record_stream_state(redis: aioredis.Redis, prefix: str, sensor: Sensor) -> None:
-    """One reading of every consumer group and of the dead-letter stream into ``sensor``."""
-    for group in await read_groups(redis, prefix):
+async def record_stream_state(
+    redis: aioredis.Redis, prefix: str, sensor: Sensor, partitions: int = 1
+) -> None:
+    """One reading of every consumer group (per partition) and of the dead-letter stream."""
+    for group in await read_groups(redis, prefix, partitions):
         sensor.on_stream_state(group.stream, group.group, group.lag, group.pending)
     sensor.on_dead_letter_size(int(await redis.xlen(dead_letter_key(prefix))))
 
@@ -95,15 +97,22 @@ class StreamStatePoller(PeriodicReading):
     what = "read stream state"
 
     def __init__(
-        self, redis: aioredis.Redis, prefix: str, sensor: Sensor, *, interval_s: float = 15.0
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        sensor: Sensor,
+        *,
+        interval_s: float = 15.0,
+        partitions: int = 1,
     ) -> None:
         super().__init__(interval_s=interval_s)
         self._redis = redis
         self._prefix = prefix
+        self._partitions = partitions
         self._sensor = sensor
 
     async def read(self) -> None:
-        await record_stream_state(self._redis, self._prefix, self._sensor)
+        await record_stream_state(self._redis, self._prefix, self._sensor, self._partitions)
 
 
 def sink_metrics(

@@ -101,7 +101,7 @@ class ProducerContext:
         retry = retry or RetryPolicies.from_settings(settings)
         prefix = settings.stream_prefix
         outbox = Outbox(
-            Publisher(client, prefix=prefix),
+            Publisher(client, prefix=prefix, partitions=settings.stream_partitions),
             client,
             prefix=prefix,
             sensor=sensor,

@@ -4,11 +4,11 @@ With an append-only file synced every second, a killed Redis loses the last seco
 under a slow disk Redis may answer a write before the file has it. A replica promoted in a
 failover lacks what its master had not yet sent it. The producer cannot see which of its events
 are gone, and its memories of what is already on the bus (``PublishedStates`` and each session's
-``published_fills``) would keep it from sending them again: a re-read would find them, and drop
-them as repeats.
+``published_fills`` and ``published_ledger``) would keep it from sending them again: a re-read
+would find them, and drop them as repeats.
 
 So the producer compares the server's ``run_id`` (new on every start of a Redis process) with the
-one it saw last; when it changed, it forgets both memories and asks every account for a full
+one it saw last; when it changed, it forgets these memories and asks every account for a full
 reconciliation, which reads from the cursors (restored from the same Redis, so never ahead of the
 events that survived) and publishes everything it finds. Sinks drop what they already stored.
 """
@@ -69,7 +69,8 @@ class RedisRestartWatch:
             self._states.forget_all()
         accounts = 0
         for session in self._sessions():
-            session.published_fills.clear()
+            session.published_fills.forget_all()
+            session.published_ledger.forget_all()
             session.request_reconcile()
             accounts += 1
         _log.warning(

@@ -84,6 +84,7 @@ async def run_sink(
             max_deliveries=settings.max_deliveries,
             retain_entries=settings.stream_retain,
             retry=retry or RetryPolicies.from_settings(settings).outage,
+            partitions=settings.stream_partitions,
         )
         log.info("sink started", group=group, consumer=consumer_name, streams=consumer.streams)
         await consumer.run(stop)

@@ -10,7 +10,10 @@
 by ``"account" in component.lower()``, and the ex_id keeps one component per account. A process not
 updated for ``since_minutes`` (5 by default) is stale and left out of ``get_active_processes``;
 fullon's convention is at most one update per 30 s per item, which callers keep. Each write is one
-pipeline; Redis failures raise ``TransientError`` / ``FatalError``.
+pipeline, a MULTI on a single node; on a Redis Cluster these fullon names share no slot, so there
+it is a plain pipeline (a crash can leave a record without its index entry, which readers skip, or
+an index entry without its record, which ``get_active_processes`` removes). Redis failures raise
+``TransientError`` / ``FatalError``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage.redis_calls import awaited
 from fullon_account_service.storage.redis_holder import RedisHolder
 
@@ -67,6 +71,7 @@ class ProcessCache(RedisHolder):
     ) -> None:
         super().__init__(redis)
         self._clock = clock
+        self._atomic = not is_cluster(self._redis)
 
     def _iso(self, epoch_s: float) -> str:
         return datetime.fromtimestamp(epoch_s, UTC).isoformat()
@@ -94,7 +99,7 @@ class ProcessCache(RedisHolder):
             "updated_at": stamp,
             "heartbeat": stamp,
         }
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=self._atomic)
         pipe.set(data_key(process_id), msgspec.json.encode(data), ex=DATA_TTL_S)
         pipe.hset(active_key(process_type), process_id, stamp)
         pipe.hset(COMPONENTS_KEY, component, process_id)
@@ -130,7 +135,7 @@ class ProcessCache(RedisHolder):
             data["message"] = message
         if params:
             data["params"] = {**data.get("params", {}), **params}
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=self._atomic)
         pipe.set(data_key(process_id), msgspec.json.encode(data), ex=DATA_TTL_S)
         if data["status"] != ProcessStatus.STOPPED:
             pipe.hset(active_key(data["process_type"]), process_id, stamp)
@@ -145,7 +150,7 @@ class ProcessCache(RedisHolder):
         await self.update_process(
             process_id, ProcessStatus.STOPPED, message or "Process stopped", heartbeat=False
         )
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=self._atomic)
         pipe.hdel(active_key(data["process_type"]), process_id)
         await self._execute(pipe, "stop process")
         try:
@@ -183,7 +188,10 @@ class ProcessCache(RedisHolder):
         recent = [_text(pid) for pid, stamp in index.items() if _epoch(_text(stamp)) >= cutoff]
         if not recent:
             return []
-        raws = await self._redis.mget([data_key(pid) for pid in recent])
+        pipe = self._redis.pipeline(transaction=False)  # one GET per key: they span slots on a cluster
+        for pid in recent:
+            pipe.get(data_key(pid))
+        raws: list[bytes | None] = await pipe.execute()
         found, expired = [], []
         for pid, raw in zip(recent, raws, strict=True):
             if raw is None:

@@ -23,6 +23,13 @@ per hash two JSON arrays describe them (field, exchange times, expected time, by
 ``ARGV[2h+1]`` for the replacing writes, ``ARGV[2h+2]`` for the compare-and-sets. Lua cuts the
 bytes apart; its cjson decodes those arrays faster than Lua patterns parse text (the times are
 sent as strings, so no float formatting gets near them).
+
+On a Redis Cluster a script may only touch keys of one slot. The data hashes keep the names
+fullon reads (no hash tag), so there the side hashes are ``{<hash>}:exchange_ms`` and
+``{<hash>}:freshness``, which hash to the data hash's own slot; a batch is one script call per
+data hash, and the two reads of a batch are no longer one snapshot across hashes (a stale read
+only makes a compare-and-set answer ``CONFLICT``, and the caller reads again). A single node keeps
+the plain side names, so an existing deployment moves nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.errors import FatalError
+from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage.cache_shapes import decode
 from fullon_account_service.storage.redis_calls import awaited
 
@@ -121,12 +129,12 @@ return results
 Document = dict[str, Any]
 
 
-def freshness_key(key: str) -> str:
-    return f"{key}:freshness"
+def freshness_key(key: str, *, clustered: bool = False) -> str:
+    return f"{{{key}}}:freshness" if clustered else f"{key}:freshness"
 
 
-def version_key(key: str) -> str:
-    return f"{key}:exchange_ms"
+def version_key(key: str, *, clustered: bool = False) -> str:
+    return f"{{{key}}}:exchange_ms" if clustered else f"{key}:exchange_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +169,8 @@ class VersionedHash:
 
     def __init__(self, redis: aioredis.Redis, key: str) -> None:
         self._redis = redis
-        self.keys = (key, version_key(key), freshness_key(key))
+        clustered = is_cluster(redis)
+        self.keys = (key, version_key(key, clustered=clustered), freshness_key(key, clustered=clustered))
 
     @property
     def key(self) -> str:
@@ -205,6 +214,7 @@ class BatchWriter:
         self._keys = [key for h in self._hashes for key in h.keys]
         self._script = redis.register_script(_SCRIPT)
         self._clock = clock
+        self._clustered = is_cluster(redis)
 
     async def read(self, ex_ids: Sequence[Sequence[int]]) -> list[dict[int, Stored]]:
         """Document and time of each ``ex_ids[i]`` of hash ``i``, as one consistent snapshot."""
@@ -212,7 +222,7 @@ class BatchWriter:
         out: list[dict[int, Stored]] = [{} for _ in self._hashes]
         if not wanted:
             return out
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=not self._clustered)
         for h, ids in wanted:
             fields = [str(i) for i in ids]
             pipe.hmget(h.keys[0], fields)
@@ -248,38 +258,49 @@ class BatchWriter:
         return out
 
     async def _call(self, writes: list[list[Write]], now: str, out: list[dict[int, int]]) -> None:
-        """One script call. Per hash, replacing writes and compare-and-sets are described in
-        separate arrays (they carry different fields); the codes come back in the order sent."""
-        args: list[str | bytes] = [now, b""]
-        parts: list[bytes] = []
-        sent: list[tuple[int, int]] = []
-        for h, ws in enumerate(writes):
+        """One script call (one per hash on a cluster). Per hash, replacing writes and
+        compare-and-sets are described in separate arrays (they carry different fields); the
+        codes come back in the order sent."""
+        blobs: list[bytes] = []
+        metas: list[tuple[bytes, bytes]] = []
+        sent: list[list[int]] = []
+        for ws in writes:
             replaces: list[str | int] = []
             merges: list[str | int] = []
+            parts: list[bytes] = []
             merge_parts: list[bytes] = []
-            merged: list[tuple[int, int]] = []
+            replaced: list[int] = []
+            merged: list[int] = []
             for ex_id, value, top, base, expect in ws:
                 value = value or b""
                 at = "-" if top is None else str(top)
                 if expect is None:
                     replaces += (str(ex_id), at, at if base is None else str(base), len(value))
                     parts.append(value)
-                    sent.append((h, ex_id))
+                    replaced.append(ex_id)
                 else:
                     expected = expect.document or b""
                     version = "-" if expect.version is None else expect.version.decode()
                     merges += (str(ex_id), at, version, len(value), len(expected))
                     merge_parts += (value, expected)
-                    merged.append((h, ex_id))
-            parts += merge_parts
-            sent += merged
-            args += (_meta.encode(replaces), _meta.encode(merges))
-        args[1] = b"".join(parts)
+                    merged.append(ex_id)
+            blobs.append(b"".join(parts + merge_parts))
+            metas.append((_meta.encode(replaces), _meta.encode(merges)))
+            sent.append(replaced + merged)
         try:
-            codes: list[int] = await self._script(keys=self._keys, args=args)
+            if self._clustered:
+                codes: list[int] = []
+                for h, hashed in enumerate(self._hashes):
+                    if sent[h]:
+                        codes += await self._script(keys=hashed.keys, args=[now, blobs[h], *metas[h]])
+            else:
+                args: list[str | bytes] = [now, b"".join(blobs)]
+                args += [meta for pair in metas for meta in pair]
+                codes = await self._script(keys=self._keys, args=args)
         except rex.RedisError as e:
             raise translate(e, "write cached documents") from e
-        if len(codes) != len(sent):
-            raise FatalError(f"cache write script answered {len(codes)} of {len(sent)} entries")
-        for (h, ex_id), code in zip(sent, codes, strict=True):
+        flat = [(h, ex_id) for h, ex_ids in enumerate(sent) for ex_id in ex_ids]
+        if len(codes) != len(flat):
+            raise FatalError(f"cache write script answered {len(codes)} of {len(flat)} entries")
+        for (h, ex_id), code in zip(flat, codes, strict=True):
             out[h][ex_id] = int(code)

@@ -1,0 +1,48 @@
+"""The private Redis Cluster some suites run against with ``ACCOUNT_TEST_REDIS_CLUSTER=1``.
+
+A plugin of the root conftest: the cluster (3 masters, a replica each, on loopback ports:
+``bench/cluster_servers.py``) is started at most once per session, by the first test that asks
+for it, and killed at the end. Without the variable ``local_cluster`` is None and the tests marked
+``cluster`` (a failover during consumption) are skipped. The suites that run on it import their
+``settings`` / ``redis_client`` overrides from ``cluster_overrides``; ``.ci/run`` runs them a
+third time that way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from cluster_servers import LocalCluster  # noqa: E402
+
+CLUSTER = os.environ.get("ACCOUNT_TEST_REDIS_CLUSTER", "").strip() not in ("", "0")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if CLUSTER:
+        return
+    skip = pytest.mark.skip(reason="needs ACCOUNT_TEST_REDIS_CLUSTER=1 (a private Redis Cluster)")
+    for item in items:
+        if "cluster" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster | None]:
+    if not CLUSTER:
+        yield None
+        return
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -50,6 +50,8 @@ class Settings:
     secrets_file: Path | None = None
     metrics_port: int | None = None
     dlq_warn: int = 1_000
+    lease_ttl_s: float = 15.0
+    lease_renew_s: float = 5.0
 
     @property
     def embedded_redis(self) -> bool:
@@ -178,7 +180,21 @@ def _redis_parts(env: Mapping[str, str], prefix: str, default_host: str) -> str:
     return f"redis://{auth}{host}:{port}/{db}"
 
 
+def _lease_times(env: Mapping[str, str]) -> tuple[float, float]:
+    """Lease TTL and renewal interval; a renewal slower than half the TTL could let a lease lapse
+    after one late or lost renewal, so it is refused at start-up."""
+    ttl = _get(env, "ACCOUNT_LEASE_TTL_S", _positive(float), "seconds > 0", 15.0)
+    renew = _get(env, "ACCOUNT_LEASE_RENEW_S", _positive(float), "seconds > 0", min(5.0, ttl / 3))
+    if not renew < ttl / 2:
+        raise ConfigError(
+            f"ACCOUNT_LEASE_RENEW_S={renew:g} is invalid: expected less than half of"
+            f" ACCOUNT_LEASE_TTL_S={ttl:g}"
+        )
+    return ttl, renew
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
+    lease_ttl_s, lease_renew_s = _lease_times(env)
     data_dir = Path(_get(env, "ACCOUNT_DATA_DIR", str, "a directory path", "data"))
     secrets = _get(env, "ACCOUNT_SECRETS_FILE", str, "a file path", "")
     metrics = _get(env, "ACCOUNT_METRICS_PORT", _port, "a TCP port (1-65535)", 0)
@@ -206,4 +222,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         secrets_file=Path(secrets) if secrets else None,
         metrics_port=metrics or None,
         dlq_warn=_get(env, "ACCOUNT_DLQ_WARN", _non_negative_int, "an integer >= 0", 1_000),
+        lease_ttl_s=lease_ttl_s,
+        lease_renew_s=lease_renew_s,
     )

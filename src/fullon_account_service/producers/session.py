@@ -186,6 +186,10 @@ class SessionRegistry:
                 backoff.reset()
                 return session
 
+    @property
+    def resolver(self) -> CredentialResolver:
+        return self._resolver
+
     def get(self, ex_id: int) -> AccountSession | None:
         return self._sessions.get(ex_id)
 

@@ -17,6 +17,8 @@ in the book (``--shard`` or ``--ex-id`` modes, no leases) writes unfenced.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
@@ -24,6 +26,7 @@ from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.errors import StaleLeaseError
+from fullon_account_service.storage.redis_calls import Script
 
 UNFENCED = -1
 
@@ -71,18 +74,31 @@ def parse(raw: bytes | str | None) -> tuple[int | None, int]:
 
 
 class FenceBook:
-    """The lease token this producer holds per ex_id, shared by every ``CursorStore``; a token
-    stays after its lease is lost, so a late write is refused rather than written unfenced."""
+    """Per ex_id, the lease token this producer holds and until when (monotonic) the lease is surely
+    its own; shared by every ``CursorStore`` and by the clients (``may_sign``). A token stays after
+    its lease is lost, so a late write is refused rather than written unfenced; an ex_id never
+    leased (static modes) writes unfenced and signs freely."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._tokens: dict[int, int] = {}
+        self._until: dict[int, float] = {}
+        self._clock = clock
         self._on_stale: Callable[[int], None] = lambda ex_id: None
 
-    def set(self, ex_id: int, token: int) -> None:
+    def set(self, ex_id: int, token: int, valid_until: float = math.inf) -> None:
         self._tokens[ex_id] = token
+        self._until[ex_id] = valid_until
+
+    def expire(self, ex_id: int) -> None:
+        """The lease is no longer ours: no more signing; the token stays for fencing."""
+        if ex_id in self._until:
+            self._until[ex_id] = -math.inf
 
     def token(self, ex_id: int) -> int:
         return self._tokens.get(ex_id, UNFENCED)
+
+    def may_sign(self, ex_id: int) -> bool:
+        return self._clock() < self._until.get(ex_id, math.inf)
 
     def on_stale(self, callback: Callable[[int], None]) -> None:
         """Called with the ex_id whose write was refused (the lease pool drops it at once)."""
@@ -105,7 +121,7 @@ class CursorStore:
         self._prefix = prefix
         self._name = name
         self.fences = fences if fences is not None else FenceBook()
-        self._write = redis.register_script(_WRITE)
+        self._write = Script(redis, _WRITE)
 
     def named(self, name: str) -> CursorStore:
         """Another history's cursors on the same Redis (``order_cursor``: closed orders)."""
@@ -131,7 +147,7 @@ class CursorStore:
     async def _run(self, ex_id: int, time_ms: str, token: int) -> int | None:
         key = cursor_key(self._prefix, ex_id, self._name)
         try:
-            ok, value, stored = await self._write(keys=[key], args=[time_ms, token])
+            ok, value, stored = await self._write([key], [time_ms, token])
         except rex.RedisError as e:
             raise translate(e, "cursor write") from e
         if not int(ok):

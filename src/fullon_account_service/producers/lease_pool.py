@@ -126,7 +126,7 @@ class LeasePool:
                 surplus = sorted(self._held, key=lambda lease: _rank(self.owner, lease))
                 surplus = surplus[: max(len(self._held) - share, 0)]
                 for lease in surplus:
-                    del self._held[lease]
+                    self._drop(lease)
             if lost or surplus:
                 await self._apply(self._owned())
             await self._release(surplus)
@@ -138,12 +138,26 @@ class LeasePool:
         """Release every lease and leave the pool (shutdown, after the accounts stopped), so the
         others take the keys over at once rather than after the TTL."""
         async with self._lock:
-            leases, self._held = list(self._held), {}
+            leases = list(self._held)
+            for lease in leases:
+                self._drop(lease)
             await self._release(leases)
             try:
                 await self._store.join(leave=True)
             except AccountServiceError as e:
                 _log.warning("could not leave the producer pool; it ages out", error=str(e))
+
+    def _drop(self, lease: str) -> None:
+        """Forget a lease: its accounts may sign no more (their cursors stay fenced by its token)."""
+        del self._held[lease]
+        for ex_id in self._wanted.get(lease, {}):
+            self._fences.expire(ex_id)
+
+    def _confirm(self, lease: str, token: int, started: float) -> None:
+        valid_until = started + self._ttl - self._renew
+        self._held[lease] = _Lease(token, valid_until)
+        for ex_id in self._wanted.get(lease, {}):
+            self._fences.set(ex_id, token, valid_until)
 
     def _owned(self) -> dict[int, AccountRef]:
         return {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
@@ -153,7 +167,7 @@ class LeasePool:
         dropped = False
         for lease in list(self._held):
             if lease not in self._wanted:
-                del self._held[lease]
+                self._drop(lease)
                 await self._release([lease])
                 dropped = True
                 continue
@@ -167,10 +181,10 @@ class LeasePool:
                 held = None
             if held is None or held.token != self._held[lease].token:
                 _log.warning("lease lost; stopping its accounts", lease=lease)
-                del self._held[lease]
+                self._drop(lease)
                 dropped = True
             else:
-                self._held[lease].valid_until = started + self._ttl - self._renew
+                self._confirm(lease, held.token, started)
         return dropped
 
     async def _release(self, leases: list[str]) -> None:
@@ -199,7 +213,6 @@ class LeasePool:
                 continue
             try:
                 for ex_id in self._wanted[lease]:
-                    self._fences.set(ex_id, held.token)
                     for cursors in self._cursors:
                         await cursors.fence(ex_id, held.token)
             except AccountServiceError as e:
@@ -208,5 +221,5 @@ class LeasePool:
                 )
                 await self._release([lease])
                 continue
-            self._held[lease] = _Lease(held.token, started + self._ttl - self._renew)
+            self._confirm(lease, held.token, started)
             _log.info("lease taken", lease=lease, token=held.token, accounts=sorted(self._wanted[lease]))

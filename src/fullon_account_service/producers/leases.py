@@ -23,9 +23,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
-from redis.commands.core import AsyncScript
 
 from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.storage.redis_calls import Script
 
 _ACQUIRE = """
 local owner = redis.call('GET', KEYS[1])
@@ -97,10 +97,10 @@ class LeaseStore:
         self._prefix = prefix
         self.owner = owner
         self._ttl_ms = max(int(ttl_s * 1000), 1)
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-        self._join = redis.register_script(_JOIN)
+        self._acquire = Script(redis, _ACQUIRE)
+        self._renew = Script(redis, _RENEW)
+        self._release = Script(redis, _RELEASE)
+        self._join = Script(redis, _JOIN)
 
     def _keys(self, lease: str) -> list[str]:
         return [lease_key(self._prefix, lease), token_key(self._prefix, lease)]
@@ -132,8 +132,8 @@ class LeaseStore:
         members = await self._call(self._join, [pool_key(self._prefix)], [self.owner, ttl], "pool heartbeat")
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
-    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any], what: str) -> Any:
+    async def _call(self, script: Script, keys: list[str], args: list[Any], what: str) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await script(keys, args)
         except rex.RedisError as e:
             raise translate(e, f"lease {what}") from e

@@ -34,6 +34,7 @@ from fullon_account_service.producers.bad_input import frame_dead_letter, previe
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
+from fullon_account_service.producers.cursor import FenceBook
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
 from fullon_account_service.retry import NO_RETRY, Attempts, RetryPolicy
 
@@ -154,8 +155,10 @@ class SessionRegistry:
         *,
         retry: RetryPolicy = NO_RETRY,
         dead_letter: DeadLetterSink | None = None,
+        fences: FenceBook | None = None,
     ) -> None:
         self._dead_letter = dead_letter
+        self._fences = fences or FenceBook()
         self._factory = factory
         self._resolver = resolver
         self._sensor = sensor
@@ -223,7 +226,12 @@ class SessionRegistry:
             retry=self._retry,
             dead_letter=self._dead_letter,
         )
-        ws_guard.attach(client, lock=key_lock, on_bad_frame=session.on_bad_frame)
+        ws_guard.attach(
+            client,
+            lock=key_lock,
+            on_bad_frame=session.on_bad_frame,
+            may_sign=lambda: self._fences.may_sign(ref.ex_id),
+        )
         return session
 
     async def release(self, ex_id: int) -> None:

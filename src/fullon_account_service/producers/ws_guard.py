@@ -14,6 +14,9 @@ no fork of ccxt:
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
   and sent one at a time and venues that check nonces (Kraken) see them strictly increase.
+  Under the lock, ``may_sign`` (the lease book's answer, when leases are on) is asked first: a
+  producer whose lease on the key is no longer sure to be its own (its renewals failed, or its
+  process was paused past the TTL) raises ``StaleLeaseError`` instead of signing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
 
 BadFrameHandler = Callable[[str, BaseException, Any], None]
@@ -35,6 +39,7 @@ class _GuardedExchange:
     """Mixin placed before the ccxt class; attributes are set per instance by ``attach``."""
 
     _fullon_lock: Any = None
+    _fullon_may_sign: Callable[[], bool] | None = None
     _fullon_on_bad_frame: BadFrameHandler | None = None
     _fullon_last_frame: dict[str, float] | None = None
 
@@ -49,6 +54,9 @@ class _GuardedExchange:
         if lock is None:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
         async with lock:
+            may_sign = self._fullon_may_sign
+            if may_sign is not None and not may_sign():
+                raise StaleLeaseError("the lease on this API key is not confirmed; not signing")
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
 
 
@@ -87,9 +95,16 @@ def guarded_class(klass: type) -> type:
     return guarded
 
 
-def attach(client: Any, *, lock: Any = None, on_bad_frame: BadFrameHandler | None = None) -> None:
-    """Give an account client its key lock and its bad-frame handler."""
+def attach(
+    client: Any,
+    *,
+    lock: Any = None,
+    on_bad_frame: BadFrameHandler | None = None,
+    may_sign: Callable[[], bool] | None = None,
+) -> None:
+    """Give an account client its key lock, its lease check and its bad-frame handler."""
     client._fullon_lock = lock
+    client._fullon_may_sign = may_sign
     client._fullon_on_bad_frame = on_bad_frame
     client._fullon_last_frame = {}
 

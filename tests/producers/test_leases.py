@@ -16,6 +16,7 @@ from fullon_account_service.producers.cursor import CursorStore, FenceBook, curs
 from fullon_account_service.producers.lease_pool import LeasePool, fair_share
 from fullon_account_service.producers.leases import LeaseStore, lease_key
 from fullon_account_service.settings import Settings
+from fullon_account_service.storage import ProcessCache
 
 DEADLINE_S = 30.0
 
@@ -165,3 +166,14 @@ async def test_pool_splits_keys_and_takes_over_from_a_leaver(
     assert sorted(len(p.pool.held) for p in producers[1:]) == [3, 3]
     tokens = {lease: t for p in producers[1:] for lease, t in p.pool.held.items()}
     assert max(tokens.values()) >= 2
+
+
+async def test_an_old_owner_cannot_repoint_the_account_component(redis_client: aioredis.Redis) -> None:
+    clock = iter(float(t) for t in range(1_700_000_000, 1_700_000_100))
+    cache = ProcessCache(redis_client, clock=lambda: next(clock))
+    new = await cache.register_process("account", "account:kraken:7", token=2)
+    with pytest.raises(StaleLeaseError, match="older than the registered one"):
+        await cache.register_process("account", "account:kraken:7", token=1)
+    assert await redis_client.hget("process:components", "account:kraken:7") == new.encode()
+    newer = await cache.register_process("account", "account:kraken:7", token=3)
+    assert await redis_client.hget("process:components", "account:kraken:7") == newer.encode()

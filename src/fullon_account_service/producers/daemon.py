@@ -125,7 +125,7 @@ class AccountDaemon:
         if self.rest_poller is None:
             self.rest_poller = RestAccountPoller(context=ctx)
         if self._heartbeat is None:
-            self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx)
+            self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx, fences=ctx.cursors.fences)
 
     async def start(self) -> None:
         """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""

@@ -11,11 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fullon_account_service.errors import ConfigError, StaleLeaseError
+from fullon_account_service.producers import ws_guard
 from fullon_account_service.producers.account import AccountRef
-from fullon_account_service.producers.cursor import CursorStore, FenceBook, cursor_key
+from fullon_account_service.producers.clients import ClientFactory, strip_credentials
+from fullon_account_service.producers.credentials import Credentials
+from fullon_account_service.producers.cursor import UNFENCED, CursorStore, FenceBook, cursor_key
 from fullon_account_service.producers.lease_pool import LeasePool, fair_share
 from fullon_account_service.producers.leases import LeaseStore, lease_key
 from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.storage import ProcessCache
 
 DEADLINE_S = 30.0
@@ -177,3 +182,38 @@ async def test_an_old_owner_cannot_repoint_the_account_component(redis_client: a
     assert await redis_client.hget("process:components", "account:kraken:7") == new.encode()
     newer = await cache.register_process("account", "account:kraken:7", token=3)
     assert await redis_client.hget("process:components", "account:kraken:7") == newer.encode()
+
+
+def test_the_book_lets_a_client_sign_only_while_its_lease_is_sure() -> None:
+    now = [0.0]
+    book = FenceBook(clock=lambda: now[0])
+    assert book.may_sign(1) and book.token(1) == UNFENCED
+    book.set(1, 4, valid_until=10.0)
+    assert book.may_sign(1)
+    now[0] = 10.5
+    assert not book.may_sign(1)
+    book.set(1, 4, valid_until=20.0)
+    book.expire(1)
+    assert not book.may_sign(1) and book.token(1) == 4
+
+
+async def test_a_client_without_a_sure_lease_sends_nothing_signed() -> None:
+    """Real ccxt against the simulator: the refusal comes before the request is signed or sent."""
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=3)
+    async with Simulator(config) as sim:
+        account = sim.world.accounts_of("kraken")[0]
+        factory = ClientFactory({"kraken": strip_credentials(sim.client_config(account))})
+        client = factory.create("kraken", Credentials(account.api_key, account.secret))
+        sure = [False]
+        ws_guard.attach(client, lock=asyncio.Lock(), may_sign=lambda: sure[0])
+        try:
+            await factory.ensure_markets(client)
+            with pytest.raises(StaleLeaseError, match="not signing"):
+                await client.fetch_balance()
+            assert sim.world.signers.runs(account.api_key) == []
+            sure[0] = True
+            await client.fetch_balance()
+            assert [r.requests for r in sim.world.signers.runs(account.api_key)] == [1]
+        finally:
+            await client.close()
+            await factory.close()

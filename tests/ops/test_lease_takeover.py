@@ -1,6 +1,7 @@
 """Leased ownership with real processes: three producers share thirty Kraken accounts, one is killed
-and the others take its keys over, a fourth joins and takes its share, and through all of it no
-key is signed by two producers at once and every fill reaches the bus.
+and the others take its keys over, a fourth joins and takes its share, is paused past the lease
+TTL and resumed, and through all of it no key is signed by two producers at once and every fill
+reaches the bus.
 
 Each producer names itself to the simulator with its own ``X-Sim-Client`` header (its overrides
 file), so the simulator's ``SignerLog`` says which producer signed each key's requests, run by run.
@@ -181,6 +182,13 @@ async def test_leases_move_on_kill_and_join_without_overlap(
             await until(lambda: settled(live), "the fourth producer to take its share", producers)
             final = await holders(redis, leases)
             assert sorted(list(final.values()).count(p.pid) for p in live) == [10, 10, 10]
+
+            # Paused past the TTL, then resumed: its leases went to the others meanwhile, and on
+            # waking it must neither sign with them nor move their cursors before it notices.
+            joiner.proc.proc.send_signal(signal.SIGSTOP)
+            await until(lambda: settled(survivors), "the others to take the paused one's keys", producers)
+            joiner.proc.proc.send_signal(signal.SIGCONT)
+            await until(lambda: settled(live), "the resumed producer to take a share again", producers)
 
             await sim.stop_engine()
 

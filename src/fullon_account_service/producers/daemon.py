@@ -58,7 +58,7 @@ from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
-from fullon_account_service.supervisor import TaskSupervisor
+from fullon_account_service.supervisor import TaskSupervisor, restarting
 
 _log = get_logger("daemon")
 SERVICE = "fullon_account_service"
@@ -158,7 +158,11 @@ class AccountDaemon:
         if self._shard is None:
             self.pool = self._lease_pool()
             apply = self.pool.offer
-            self._tasks.spawn(self.pool.run(self._stop), name="daemon-leases")
+            pool, stop = self.pool, self._stop
+            self._tasks.spawn(
+                restarting(lambda: pool.run(stop), self.context.retry.outage.start(), loop="leases"),
+                name="daemon-leases",
+            )
         try:
             await check_requested(factory, self._ex_ids)
             await check_redis(self.context.redis)

@@ -14,9 +14,11 @@ no fork of ccxt:
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
   and sent one at a time and venues that check nonces (Kraken) see them strictly increase.
-  Under the lock, ``may_sign`` (the lease book's answer, when leases are on) is asked first: a
-  producer whose lease on the key is no longer sure to be its own (its renewals failed, or its
-  process was paused past the TTL) raises ``StaleLeaseError`` instead of signing.
+  ``sign`` asks ``may_sign`` (the lease book's answer, when leases are on) first, as late as
+  possible (after the lock and ccxt's rate-limit wait, right before the request is built and
+  sent): a producer whose lease on the key is no longer sure to be its own (its renewals failed,
+  or its process was paused past the TTL) raises ``StaleLeaseError`` instead of signing. Only
+  REST requests go through ``sign``: a socket already logged in keeps reading.
 """
 
 from __future__ import annotations
@@ -54,10 +56,13 @@ class _GuardedExchange:
         if lock is None:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
         async with lock:
-            may_sign = self._fullon_may_sign
-            if may_sign is not None and not may_sign():
-                raise StaleLeaseError("the lease on this API key is not confirmed; not signing")
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+
+    def sign(self, *args: Any, **kwargs: Any) -> Any:
+        may_sign = self._fullon_may_sign
+        if may_sign is not None and not may_sign():
+            raise StaleLeaseError("the lease on this API key is not confirmed; not signing")
+        return super().sign(*args, **kwargs)  # type: ignore[misc]
 
 
 def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:

@@ -44,6 +44,11 @@ class TransientError(AccountServiceError):
     pass
 
 
+class StaleLeaseError(AccountServiceError):
+    """A write fenced by a lease token older than the one the storage has seen: another producer
+    owns the account now, so this one must stop collecting it."""
+
+
 class RateLimited(TransientError):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)

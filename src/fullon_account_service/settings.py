@@ -53,6 +53,8 @@ class Settings:
     explain_band_ms: int = 2_000
     redis_cluster: bool = False
     stream_partitions: int = 1
+    lease_ttl_s: float = 15.0
+    lease_renew_s: float = 5.0
 
     @property
     def embedded_redis(self) -> bool:
@@ -181,7 +183,21 @@ def _redis_parts(env: Mapping[str, str], prefix: str, default_host: str) -> str:
     return f"redis://{auth}{host}:{port}/{db}"
 
 
+def _lease_times(env: Mapping[str, str]) -> tuple[float, float]:
+    """Lease TTL and renewal interval; a renewal slower than half the TTL could let a lease lapse
+    after one late or lost renewal, so it is refused at start-up."""
+    ttl = _get(env, "ACCOUNT_LEASE_TTL_S", _positive(float), "seconds > 0", 15.0)
+    renew = _get(env, "ACCOUNT_LEASE_RENEW_S", _positive(float), "seconds > 0", min(5.0, ttl / 3))
+    if not renew < ttl / 2:
+        raise ConfigError(
+            f"ACCOUNT_LEASE_RENEW_S={renew:g} is invalid: expected less than half of"
+            f" ACCOUNT_LEASE_TTL_S={ttl:g}"
+        )
+    return ttl, renew
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
+    lease_ttl_s, lease_renew_s = _lease_times(env)
     data_dir = Path(_get(env, "ACCOUNT_DATA_DIR", str, "a directory path", "data"))
     secrets = _get(env, "ACCOUNT_SECRETS_FILE", str, "a file path", "")
     metrics = _get(env, "ACCOUNT_METRICS_PORT", _port, "a TCP port (1-65535)", 0)
@@ -216,4 +232,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         explain_band_ms=_get(env, "ACCOUNT_EXPLAIN_BAND_MS", _non_negative_int, "an integer >= 0", 2_000),
         redis_cluster=cluster,
         stream_partitions=_get(env, "ACCOUNT_STREAM_PARTITIONS", _positive(int), "an integer > 0", 1),
+        lease_ttl_s=lease_ttl_s,
+        lease_renew_s=lease_renew_s,
     )

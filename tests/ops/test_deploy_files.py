@@ -214,3 +214,19 @@ def test_every_producer_and_sink_is_given_a_shared_redis() -> None:
             words[0] in ("producer", "sink") for label, words in systemd_invocations() if path.name in label
         ):
             assert "REDIS_URL=redis://" in service.get("Environment", ""), path.name
+
+
+def test_producers_are_leased_and_their_lease_settings_valid() -> None:
+    """Leases are the default ownership: no manifest pins a static shard, and the lease settings the
+    ConfigMap sets pass the renewal < TTL / 2 check."""
+    for _, args in INVOCATIONS:
+        if args and args[0] == "producer":
+            assert "--shard" not in args, args
+    config = next(
+        doc.get("data", {})
+        for doc in yaml_documents(DEPLOY / "kubernetes" / "config.yaml")
+        if doc["kind"] == "ConfigMap"
+    )
+    settings = Settings.from_env({k: str(v) for k, v in config.items()})
+    assert settings.lease_renew_s < settings.lease_ttl_s / 2
+    assert "ACCOUNT_LEASE_TTL_S" in config

@@ -1,9 +1,13 @@
 """``fullon-account producer``: collect every account (or ``--ex-id N``) until SIGTERM or Ctrl-C.
 
-``--shard i/n`` runs replica i of n: each takes the accounts whose ex_id hashes to its index, so
-n replicas split the accounts without coordinating. Exchange URLs can be overridden per ccxt id
-with a JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES`` (``{"kraken": {"urls": ...}}``), e.g. to
-point the producer at ``fullon-account simulate``; credentials never come from that file.
+By default producers share the accounts through leases in Redis (``producers.lease_pool``): start
+as many as needed, anywhere, and they split the API keys fairly, take over a dead one's accounts
+within ``ACCOUNT_LEASE_TTL_S`` and hand a share to a new one. ``--shard i/n`` is the static
+alternative: replica i of n takes the accounts whose ex_id hashes to its index, without leases.
+
+Exchange URLs can be overridden per ccxt id with a JSON file named by
+``ACCOUNT_EXCHANGE_OVERRIDES`` (``{"kraken": {"urls": ...}}``), e.g. to point the producer at
+``fullon-account simulate``; credentials never come from that file.
 
 With no Redis configured it refuses to start (exit 2) unless ``--embedded``: a producer alone on
 an in-process Redis publishes to nobody (``cli.shared_redis``). The check runs before the daemon,
@@ -24,7 +28,10 @@ from fullon_account_service.settings import Settings
 
 def producer(
     ex_id: Annotated[list[int] | None, typer.Option("--ex-id", help="Only this ex_id (repeatable).")] = None,
-    shard: Annotated[str | None, typer.Option(help="Replica i of n, as i/n (stable hash of ex_id).")] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Static mode instead of leases: replica i of n, as i/n (stable hash of ex_id)."),
+    ] = None,
     embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
 ) -> None:
     """Watch exchange accounts and publish their events to the bus."""

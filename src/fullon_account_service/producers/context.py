@@ -21,7 +21,7 @@ from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory, load_overrides
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.credentials import CredentialResolver
-from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.published_state import PublishedStates
@@ -109,7 +109,8 @@ class ProducerContext:
             retry=retry.publish,
             states=PublishedStates(),
         )
-        cursors = CursorStore(client, prefix=prefix)
+        fences = FenceBook()
+        cursors = CursorStore(client, prefix=prefix, fences=fences)
         return cls(
             settings=settings,
             redis=client,
@@ -120,6 +121,7 @@ class ProducerContext:
                 sensor,
                 retry=retry.call,
                 dead_letter=outbox.dead_nowait,
+                fences=fences,
             ),
             detector=CapabilityDetector(),
             outbox=outbox,

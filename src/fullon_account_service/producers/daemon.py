@@ -12,6 +12,11 @@ the log at once; the others go on. A supervisor restarts an account whose WebSoc
 poll loop died. ``start()`` refuses, with ``ConfigError``, a secrets file readable by others and
 an ``ex_ids`` filter naming an account the database does not have.
 
+Ownership: by default accounts are leased (``lease_pool``): every producer joins a pool in Redis
+and collects the accounts whose API key it holds a lease on, a fair share that moves when a
+producer dies or joins. ``shard=Shard(i, n)`` (``--shard i/n``) is the static alternative: a stable
+hash of ex_id, no coordination, no takeover.
+
 Stopping (SIGTERM/SIGINT or ``stop()``) cancels every loop at once, in-flight REST calls
 included, gives the outbox ``SHUTDOWN_DRAIN_S`` to publish what was read and closes the clients;
 what was not published is read again by the next start's reconciliation (the fill cursor never
@@ -22,14 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import socket
 import time
 from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.errors import AccountServiceError, CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.runtime import start_metrics
 from fullon_account_service.producers.account import AccountRef, account_ref
@@ -43,13 +51,15 @@ from fullon_account_service.producers.daemon_checks import (
 )
 from fullon_account_service.producers.discovery import Discovery, Shard
 from fullon_account_service.producers.heartbeat import Heartbeat
+from fullon_account_service.producers.lease_pool import LeasePool
+from fullon_account_service.producers.leases import LeaseStore, lease_id
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.redis_restart import RedisRestartWatch
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.process_cache import ProcessCache
-from fullon_account_service.supervisor import TaskSupervisor
+from fullon_account_service.supervisor import TaskSupervisor, restarting
 
 _log = get_logger("daemon")
 SERVICE = "fullon_account_service"
@@ -86,6 +96,7 @@ class AccountDaemon:
         self._running = False
         self._started_at: float | None = None
         self.discovery: Discovery | None = None
+        self.pool: LeasePool | None = None
         self.logger = get_logger("daemon")
 
     @property
@@ -116,7 +127,7 @@ class AccountDaemon:
         if self.rest_poller is None:
             self.rest_poller = RestAccountPoller(context=ctx)
         if self._heartbeat is None:
-            self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx)
+            self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx, fences=ctx.cursors.fences)
         if self._restart_watch is None:
             self._restart_watch = RedisRestartWatch(ctx.redis, ctx.outbox.states, ctx.registry.sessions)
 
@@ -147,16 +158,55 @@ class AccountDaemon:
                 loop.add_signal_handler(sig, self._request_stop)
                 installed.append(sig)
         self._start_heartbeat()
+        apply = self._apply
+        if self._shard is None:
+            self.pool = self._lease_pool()
+            apply = self.pool.offer
+            pool, stop = self.pool, self._stop
+            self._tasks.spawn(
+                restarting(lambda: pool.run(stop), self.context.retry.outage.start(), loop="leases"),
+                name="daemon-leases",
+            )
         try:
             await check_requested(factory, self._ex_ids)
             await check_redis(self.context.redis)
-            await self.discovery.run(self._apply, self._stop)
+            await self.discovery.run(apply, self._stop)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             finished, self._finished = self._finished, None
             await self._shutdown()
             finished.set()
+
+    def _lease_pool(self) -> LeasePool:
+        ctx = self.context
+        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        store = LeaseStore(
+            ctx.redis, prefix=self.settings.stream_prefix, owner=owner, ttl_s=self.settings.lease_ttl_s
+        )
+        self.logger.info(
+            "joining the producer pool",
+            producer=owner,
+            lease_ttl_s=self.settings.lease_ttl_s,
+            lease_renew_s=self.settings.lease_renew_s,
+        )
+        return LeasePool(
+            store,
+            ctx.cursors,
+            self._lease_of,
+            self._apply,
+            ttl_s=self.settings.lease_ttl_s,
+            renew_s=self.settings.lease_renew_s,
+        )
+
+    def _lease_of(self, ref: AccountRef) -> str:
+        """The lease an account is collected under: its API key's (an account without credentials
+        gets one of its own, and reports its error once started)."""
+        try:
+            key = self.context.registry.resolver.resolve(ref.ex_id).owner_key
+        except CredentialsError:
+            key = f"ex_id:{ref.ex_id}"
+        return lease_id(ref.venue, key)
 
     def _start_heartbeat(self) -> None:
         """One ProcessCache heartbeat and one loop supervisor per daemon, whether it runs all
@@ -289,6 +339,13 @@ class AccountDaemon:
             *(c.stop_collection() for c in [self.live_collector] if c),
             *(p.stop_polling() for p in [self.rest_poller] if p),
         )
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            try:
+                async with asyncio.timeout(SHUTDOWN_DRAIN_S):
+                    await pool.leave()
+            except TimeoutError:
+                self.logger.warning("leases not released at shutdown; they expire by themselves")
         heartbeat = self._heartbeat
         if heartbeat is not None:
             try:

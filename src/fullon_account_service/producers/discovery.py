@@ -2,9 +2,10 @@
 
 Every active exchange of every active user (``exchanges.get_active()``), optionally narrowed to
 chosen ex_ids and to this replica's shard (``--shard i/n``: a stable hash of ex_id, so replicas
-agree without talking). Re-read every ``ACCOUNT_REDISCOVER_INTERVAL`` seconds; on PostgreSQL a
-``LISTEN fullon_account_exchanges`` connection wakes the loop at once when anything runs
-``NOTIFY fullon_account_exchanges`` (``notify_exchanges_changed`` does, after a commit), so an
+agree without talking; without a shard the lease pool picks this producer's share). Re-read
+every ``ACCOUNT_REDISCOVER_INTERVAL`` seconds; on PostgreSQL a ``LISTEN fullon_account_exchanges``
+connection wakes the loop at once when anything runs ``NOTIFY fullon_account_exchanges``
+(``notify_exchanges_changed`` does, after a commit), so an
 account added, deactivated or removed starts or stops without waiting for the interval.
 """
 

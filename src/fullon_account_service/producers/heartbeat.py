@@ -2,7 +2,8 @@
 
 Loops post their state on ``ProducerContext.status``; the heartbeat turns it into
 ``update_process`` calls, rate-limited per account, so a thousand accounts cost about 33 writes a
-second at most, not one per event.
+second at most, not one per event. A leased account registers with its lease token, so an old
+owner cannot re-point the account's component at itself (``ProcessCache``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.cursor import UNFENCED, FenceBook
 from fullon_account_service.storage.process_cache import ProcessCache, account_component
 
 PROCESS_TYPE = "account"
@@ -30,8 +32,10 @@ class Heartbeat:
         *,
         interval_s: float = MIN_UPDATE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        fences: FenceBook | None = None,
     ) -> None:
         self._cache = cache
+        self._fences = fences or FenceBook()
         self._ctx = context
         self._interval = interval_s
         self._clock = clock
@@ -39,10 +43,23 @@ class Heartbeat:
         self._last: dict[int, float] = {}
 
     async def register(self, ref: AccountRef, strategy: str) -> None:
-        params = {"ex_id": ref.ex_id, "exchange": ref.venue, "name": ref.name, "strategy": strategy}
+        params: dict[str, object] = {
+            "ex_id": ref.ex_id,
+            "exchange": ref.venue,
+            "name": ref.name,
+            "strategy": strategy,
+        }
+        token = self._fences.token(ref.ex_id)
+        if token != UNFENCED:
+            params["lease_token"] = token
         try:
             self._ids[ref.ex_id] = await self._cache.register_process(
-                PROCESS_TYPE, account_component(ref.venue, ref.ex_id), params, "starting", "starting"
+                PROCESS_TYPE,
+                account_component(ref.venue, ref.ex_id),
+                params,
+                "starting",
+                "starting",
+                token=None if token == UNFENCED else token,
             )
         except AccountServiceError as e:
             _log.warning("process registration failed", ex_id=ref.ex_id, error=str(e))

@@ -33,6 +33,7 @@ from fullon_account_service.producers.bad_input import frame_dead_letter, previe
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.credentials import CredentialResolver
+from fullon_account_service.producers.cursor import FenceBook
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
 from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.retry import NO_RETRY, Attempts, RetryPolicy
@@ -146,8 +147,10 @@ class SessionRegistry:
         *,
         retry: RetryPolicy = NO_RETRY,
         dead_letter: DeadLetterSink | None = None,
+        fences: FenceBook | None = None,
     ) -> None:
         self._dead_letter = dead_letter
+        self._fences = fences or FenceBook()
         self._factory = factory
         self._resolver = resolver
         self._sensor = sensor
@@ -177,6 +180,10 @@ class SessionRegistry:
             else:
                 backoff.reset()
                 return session
+
+    @property
+    def resolver(self) -> CredentialResolver:
+        return self._resolver
 
     def get(self, ex_id: int) -> AccountSession | None:
         return self._sessions.get(ex_id)
@@ -219,6 +226,7 @@ class SessionRegistry:
             lock=key_lock,
             on_bad_frame=session.on_bad_frame,
             ledger_tap=ws_ledger.tap_for(client, ref.venue),
+            may_sign=lambda: self._fences.may_sign(ref.ex_id),
         )
         return session
 

@@ -16,6 +16,11 @@ no fork of ccxt:
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
   and sent one at a time and venues that check nonces (Kraken) see them strictly increase.
+  ``sign`` asks ``may_sign`` (the lease book's answer, when leases are on) first, as late as
+  possible (after the lock and ccxt's rate-limit wait, right before the request is built and
+  sent): a producer whose lease on the key is no longer sure to be its own (its renewals failed,
+  or its process was paused past the TTL) raises ``StaleLeaseError`` instead of signing. Only
+  REST requests go through ``sign``: a socket already logged in keeps reading.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.ws_ledger import LedgerBuffer, LedgerTap
 
@@ -38,6 +44,7 @@ class _GuardedExchange:
     """Mixin placed before the ccxt class; attributes are set per instance by ``attach``."""
 
     _fullon_lock: Any = None
+    _fullon_may_sign: Callable[[], bool] | None = None
     _fullon_on_bad_frame: BadFrameHandler | None = None
     _fullon_last_frame: dict[str, float] | None = None
     _fullon_ledger: LedgerBuffer | None = None
@@ -60,6 +67,12 @@ class _GuardedExchange:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
         async with lock:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+
+    def sign(self, *args: Any, **kwargs: Any) -> Any:
+        may_sign = self._fullon_may_sign
+        if may_sign is not None and not may_sign():
+            raise StaleLeaseError("the lease on this API key is not confirmed; not signing")
+        return super().sign(*args, **kwargs)  # type: ignore[misc]
 
 
 def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
@@ -103,9 +116,12 @@ def attach(
     lock: Any = None,
     on_bad_frame: BadFrameHandler | None = None,
     ledger_tap: LedgerTap | None = None,
+    may_sign: Callable[[], bool] | None = None,
 ) -> None:
-    """Give an account client its key lock, its bad-frame handler and its ledger buffer."""
+    """Give an account client its key lock, its lease check, its bad-frame handler and its ledger
+    buffer."""
     client._fullon_lock = lock
+    client._fullon_may_sign = may_sign
     client._fullon_on_bad_frame = on_bad_frame
     client._fullon_last_frame = {}
     client._fullon_ledger = LedgerBuffer(ledger_tap) if ledger_tap is not None else None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fullon_account_service.simulator.signers import SignerLog
 from fullon_account_service.simulator.stats import FaultCounts, SubscriptionBoard
 
 MarketKind = Literal["spot", "swap"]
@@ -292,6 +293,8 @@ class World:
     """Faults actually injected, per venue and kind."""
     subscriptions: SubscriptionBoard = field(default_factory=SubscriptionBoard)
     """Private channels each account's sockets subscribed to, and since when."""
+    signers: SignerLog = field(default_factory=SignerLog)
+    """Which client signed each API key's private requests, run by run."""
 
     def accounts_of(self, venue: str) -> list[SimAccount]:
         return [a for a in self.accounts if a.venue == venue]

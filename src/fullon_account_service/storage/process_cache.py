@@ -14,6 +14,12 @@ pipeline, a MULTI on a single node; on a Redis Cluster these fullon names share 
 it is a plain pipeline (a crash can leave a record without its index entry, which readers skip, or
 an index entry without its record, which ``get_active_processes`` removes). Redis failures raise
 ``TransientError`` / ``FatalError``.
+
+Leased accounts register with their lease's fencing token (``register_process(..., token=)``): the
+one entry two owners of an account share, ``process:components[component]``, is then written by a
+script that keeps the highest token per component in ``{process:components}:fence`` (same hash
+slot) and refuses an older one (``StaleLeaseError``), so an old owner that resumes cannot point
+the component back at its own process.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import redis.asyncio as aioredis
 from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage.redis_calls import awaited
 from fullon_account_service.storage.redis_holder import RedisHolder
 
 DATA_TTL_S = 86_400
 COMPONENTS_KEY = "process:components"
+COMPONENT_FENCE_KEY = "{process:components}:fence"
 _ACTIVE_PREFIX = "process:active:"
 
 _decoder = msgspec.json.Decoder(dict[str, Any])
@@ -83,6 +91,8 @@ class ProcessCache(RedisHolder):
         params: Mapping[str, Any] | None = None,
         message: str | None = None,
         status: str = ProcessStatus.STARTING,
+        *,
+        token: int | None = None,
     ) -> str:
         now = self._clock()
         stamp = self._iso(now)
@@ -99,12 +109,24 @@ class ProcessCache(RedisHolder):
             "updated_at": stamp,
             "heartbeat": stamp,
         }
+        if token is not None:
+            await self._link_fenced(component, process_id, token)
         pipe = self._redis.pipeline(transaction=self._atomic)
         pipe.set(data_key(process_id), msgspec.json.encode(data), ex=DATA_TTL_S)
         pipe.hset(active_key(process_type), process_id, stamp)
-        pipe.hset(COMPONENTS_KEY, component, process_id)
+        if token is None:
+            pipe.hset(COMPONENTS_KEY, component, process_id)
         await self._execute(pipe, "register process")
         return process_id
+
+    async def _link_fenced(self, component: str, process_id: str, token: int) -> None:
+        args = [COMPONENTS_KEY, COMPONENT_FENCE_KEY, component, process_id, str(token)]
+        try:
+            linked = await awaited(self._redis.eval(_LINK_FENCED, 2, *args))
+        except rex.RedisError as e:
+            raise translate(e, "register process") from e
+        if not int(linked):
+            raise StaleLeaseError(f"{component}: lease token {token} is older than the registered one")
 
     async def get_process(self, process_id: str) -> dict[str, Any] | None:
         try:
@@ -212,6 +234,15 @@ class ProcessCache(RedisHolder):
         except rex.RedisError as e:
             raise translate(e, action) from e
 
+
+_LINK_FENCED = """
+local newest = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[3]) < newest then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+"""Point ``component`` at ``process_id`` unless a newer lease token registered it."""
 
 _UNLINK_COMPONENT = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end

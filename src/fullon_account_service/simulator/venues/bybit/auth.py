@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from fullon_account_service.simulator.model import SimAccount, World
+from fullon_account_service.simulator.signers import client_of
 
 VENUE = "bybit"
 DEFAULT_RECV_WINDOW_MS = 5000
@@ -150,6 +151,7 @@ def signed(handler: SignedHandler) -> Handler:
         world, clock = request.app[WORLD], request.app[CLOCK]
         try:
             account = await authenticate_rest(request, world, clock)
+            world.signers.signed(account.api_key, client_of(request), world.now_ms())
             return await handler(request, account)
         except BybitError as e:
             return error_response(e, world.now_ms())

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, World
+from fullon_account_service.simulator.signers import client_of
 from fullon_account_service.simulator.venues.kraken import render
 from fullon_account_service.simulator.venues.kraken.auth import (
     INVALID_ARGUMENTS,
@@ -252,6 +253,7 @@ def routes(
             )
         except AuthFailure as e:
             return error(str(e))
+        world.signers.signed(account.api_key, client_of(request), world.now_ms())
         fields = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
         try:
             return ok(method(account, fields))

@@ -1,0 +1,225 @@
+"""Which of the active accounts this producer collects: those whose API key it holds a lease on.
+
+Discovery offers every active account; accounts are grouped by API key (``lease_id``: two
+accounts on one key sign with one nonce sequence, so one producer must own both). Every
+``renew_s`` (and at once when discovery or a refused write wakes it) the pool:
+
+1. renews each lease it holds; one it could not renew, or not confirm for ``ttl_s`` because Redis
+   did not answer, is dropped: its accounts stop at once (their ccxt clients close);
+2. heartbeats in the producer pool and computes its fair share: with ``n`` live producers sorted
+   by id and ``k`` keys, the first ``k % n`` producers take ``ceil(k/n)``, the others
+   ``floor(k/n)``, so the shares add up to ``k`` and every producer computes the same ones;
+3. gives up its surplus (stops those accounts first, then releases their leases, so the next owner
+   never signs while it still does) and takes free leases up to its share, each new lease's token
+   stamped on the account's cursors (``CursorStore.fence``) before its accounts start.
+
+Keys are tried in rendezvous order (a hash of producer and key), so producers reach for different
+keys and a producer keeps the same keys across restarts when it can. A producer that joins takes
+its share as the others shed their surplus; none restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from fullon_account_service.errors import AccountServiceError
+from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.producers.leases import LeaseStore
+
+_log = get_logger("producers.lease_pool")
+
+Apply = Callable[[dict[int, AccountRef]], Awaitable[None]]
+FENCED_CURSORS = ("cursor", "order_cursor")
+
+
+@dataclass(slots=True)
+class _Lease:
+    token: int
+    valid_until: float
+    """Local monotonic time up to which the lease is surely ours: the last confirmed renewal's
+    start plus the TTL, less one renewal interval, since it is checked only once per interval."""
+
+
+def fair_share(members: list[str], me: str, keys: int) -> int:
+    """How many of ``keys`` leases ``me`` should hold among the live ``members``."""
+    ranked = sorted(set(members) | {me})
+    base, extra = divmod(keys, len(ranked))
+    return base + (1 if ranked.index(me) < extra else 0)
+
+
+def _rank(owner: str, lease: str) -> bytes:
+    return hashlib.blake2b(f"{owner}\0{lease}".encode(), digest_size=8).digest()
+
+
+class LeasePool:
+    def __init__(
+        self,
+        store: LeaseStore,
+        cursors: CursorStore,
+        key_of: Callable[[AccountRef], str],
+        apply: Apply,
+        *,
+        ttl_s: float,
+        renew_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._cursors = [cursors.named(name) for name in FENCED_CURSORS]
+        self._fences = cursors.fences
+        self._key_of = key_of
+        self._apply = apply
+        self._ttl = ttl_s
+        self._renew = renew_s
+        self._clock = clock
+        self._wanted: dict[str, dict[int, AccountRef]] = {}
+        self._held: dict[str, _Lease] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._fences.on_stale(lambda ex_id: self._wake.set())
+
+    @property
+    def owner(self) -> str:
+        return self._store.owner
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Lease id -> fencing token, of the leases this producer holds now."""
+        return {lease: held.token for lease, held in self._held.items()}
+
+    async def offer(self, wanted: Mapping[int, AccountRef]) -> None:
+        """The active accounts (from discovery); collect this producer's share of them."""
+        groups: dict[str, dict[int, AccountRef]] = {}
+        for ex_id, ref in wanted.items():
+            groups.setdefault(self._key_of(ref), {})[ex_id] = ref
+        self._wanted = groups
+        await self.cycle()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Renew and rebalance every ``renew_s`` (sooner when woken) until ``stop``."""
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(self._renew):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if not stop.is_set():
+                await self.cycle()
+
+    async def cycle(self) -> None:
+        async with self._lock:
+            lost = await self._renew_held()
+            try:
+                members = await self._store.join()
+            except AccountServiceError as e:
+                _log.warning("pool heartbeat failed; keeping current leases", error=str(e))
+                members = None
+            surplus: list[str] = []
+            if members is not None:
+                share = fair_share(members, self.owner, len(self._wanted))
+                surplus = sorted(self._held, key=lambda lease: _rank(self.owner, lease))
+                surplus = surplus[: max(len(self._held) - share, 0)]
+                for lease in surplus:
+                    self._drop(lease)
+            if lost or surplus:
+                await self._apply(self._owned())
+            await self._release(surplus)
+            if members is not None:
+                await self._take(fair_share(members, self.owner, len(self._wanted)))
+            await self._apply(self._owned())
+
+    async def leave(self) -> None:
+        """Release every lease and leave the pool (shutdown, after the accounts stopped), so the
+        others take the keys over at once rather than after the TTL."""
+        async with self._lock:
+            leases = list(self._held)
+            for lease in leases:
+                self._drop(lease)
+            await self._release(leases)
+            try:
+                await self._store.join(leave=True)
+            except AccountServiceError as e:
+                _log.warning("could not leave the producer pool; it ages out", error=str(e))
+
+    def _drop(self, lease: str) -> None:
+        """Forget a lease: its accounts may sign no more (their cursors stay fenced by its token)."""
+        del self._held[lease]
+        for ex_id in self._wanted.get(lease, {}):
+            self._fences.expire(ex_id)
+
+    def _confirm(self, lease: str, token: int, started: float) -> None:
+        valid_until = started + self._ttl - self._renew
+        self._held[lease] = _Lease(token, valid_until)
+        for ex_id in self._wanted.get(lease, {}):
+            self._fences.set(ex_id, token, valid_until)
+
+    def _owned(self) -> dict[int, AccountRef]:
+        return {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
+
+    async def _renew_held(self) -> bool:
+        """Renew every held lease; whether any was dropped (lost, or no longer wanted)."""
+        dropped = False
+        for lease in list(self._held):
+            if lease not in self._wanted:
+                self._drop(lease)
+                await self._release([lease])
+                dropped = True
+                continue
+            started = self._clock()
+            try:
+                held = await self._store.renew(lease)
+            except AccountServiceError as e:
+                if started < self._held[lease].valid_until:
+                    _log.warning("lease renewal failed; retrying", lease=lease, error=str(e))
+                    continue
+                held = None
+            if held is None or held.token != self._held[lease].token:
+                _log.warning("lease lost; stopping its accounts", lease=lease)
+                self._drop(lease)
+                dropped = True
+            else:
+                self._confirm(lease, held.token, started)
+        return dropped
+
+    async def _release(self, leases: list[str]) -> None:
+        for lease in leases:
+            try:
+                await self._store.release(lease)
+            except AccountServiceError as e:
+                _log.warning("lease release failed; it expires by itself", lease=lease, error=str(e))
+
+    async def _take(self, share: int) -> None:
+        free = sorted(
+            (lease for lease in self._wanted if lease not in self._held),
+            key=lambda lease: _rank(self.owner, lease),
+            reverse=True,
+        )
+        for lease in free:
+            if len(self._held) >= share:
+                return
+            started = self._clock()
+            try:
+                held = await self._store.acquire(lease)
+            except AccountServiceError as e:
+                _log.warning("lease not taken", lease=lease, error=str(e))
+                continue
+            if held is None:
+                continue
+            try:
+                for ex_id in self._wanted[lease]:
+                    for cursors in self._cursors:
+                        await cursors.fence(ex_id, held.token)
+            except AccountServiceError as e:
+                _log.warning(
+                    "lease taken but its cursors not fenced; giving it up", lease=lease, error=str(e)
+                )
+                await self._release([lease])
+                continue
+            self._confirm(lease, held.token, started)
+            _log.info("lease taken", lease=lease, token=held.token, accounts=sorted(self._wanted[lease]))

@@ -1,0 +1,219 @@
+"""Leases and fencing on their own: tokens grow with every change of owner, a stale token's write is
+refused, the pool splits keys fairly and never lets two producers hold one key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fullon_account_service.errors import ConfigError, StaleLeaseError
+from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.clients import ClientFactory, strip_credentials
+from fullon_account_service.producers.credentials import Credentials
+from fullon_account_service.producers.cursor import UNFENCED, CursorStore, FenceBook, cursor_key
+from fullon_account_service.producers.lease_pool import LeasePool, fair_share
+from fullon_account_service.producers.leases import LeaseStore, lease_key
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.storage import ProcessCache
+
+DEADLINE_S = 30.0
+
+
+def store(redis: aioredis.Redis, settings: Settings, owner: str, ttl_s: float = 30.0) -> LeaseStore:
+    return LeaseStore(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=ttl_s)
+
+
+async def test_takeover_increments_the_token(redis_client: aioredis.Redis, settings: Settings) -> None:
+    a, b = store(redis_client, settings, "a"), store(redis_client, settings, "b")
+    first = await a.acquire("k")
+    assert first is not None and first.token == 1
+    assert await b.acquire("k") is None
+    assert await b.renew("k") is None
+    renewed = await a.renew("k")
+    again = await a.acquire("k")
+    assert renewed is not None and again is not None and renewed.token == again.token == 1
+    await b.release("k")
+    assert await a.holder("k") == "a"
+    await a.release("k")
+    taken = await b.acquire("k")
+    assert taken is not None and taken.token == 2
+    assert await a.renew("k") is None
+
+
+async def test_a_dead_owner_loses_its_lease_within_the_ttl(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    a, b = store(redis_client, settings, "a", ttl_s=0.3), store(redis_client, settings, "b")
+    assert await a.acquire("k") is not None
+    assert await redis_client.pttl(lease_key(settings.stream_prefix, "k")) <= 300
+    async with asyncio.timeout(DEADLINE_S):
+        while (taken := await b.acquire("k")) is None:
+            await asyncio.sleep(0.05)
+    assert taken.token == 2
+
+
+async def test_a_stale_token_moves_the_cursor_neither_way(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    old_book, new_book = FenceBook(), FenceBook()
+    old = CursorStore(redis_client, prefix=settings.stream_prefix, fences=old_book)
+    new = CursorStore(redis_client, prefix=settings.stream_prefix, fences=new_book)
+    old_book.set(1, 1)
+    await old.fence(1, 1)
+    assert await old.advance(1, 100) == 100
+    new_book.set(1, 2)
+    await new.fence(1, 2)
+    for time_ms in (200, 50):
+        with pytest.raises(StaleLeaseError, match="another producer owns this account"):
+            await old.advance(1, time_ms)
+    with pytest.raises(StaleLeaseError):
+        await old.fence(1, 1)
+    assert await new.get(1) == 100
+    assert await new.advance(1, 150) == 150
+    assert await redis_client.get(cursor_key(settings.stream_prefix, 1)) == b"150@2"
+
+
+async def test_a_cursor_written_before_leases_is_fenced_in_place(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    await redis_client.set(cursor_key(settings.stream_prefix, 1), "100")
+    book = FenceBook()
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix, fences=book)
+    await cursors.fence(1, 3)
+    book.set(1, 3)
+    assert await cursors.get(1) == 100
+    assert await cursors.advance(1, 90) == 100
+    assert await redis_client.get(cursor_key(settings.stream_prefix, 1)) == b"100@3"
+    await cursors.fence(2, 1)
+    assert await cursors.get(2) is None
+
+
+async def test_a_refused_write_is_reported_to_the_book(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    book = FenceBook()
+    refused: list[int] = []
+    book.on_stale(refused.append)
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix, fences=book)
+    await cursors.fence(7, 5)
+    book.set(7, 4)
+    with pytest.raises(StaleLeaseError):
+        await cursors.advance(7, 10)
+    assert refused == [7]
+
+
+@given(st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=9, unique=True), st.integers(0, 200))
+def test_fair_shares_add_up_and_differ_by_one_at_most(members: list[str], keys: int) -> None:
+    shares = [fair_share(members, m, keys) for m in members]
+    assert sum(shares) == keys
+    assert max(shares) - min(shares) <= 1
+
+
+def test_renewal_must_be_under_half_the_ttl() -> None:
+    with pytest.raises(ConfigError, match="ACCOUNT_LEASE_RENEW_S"):
+        Settings.from_env({"ACCOUNT_LEASE_TTL_S": "4", "ACCOUNT_LEASE_RENEW_S": "2"})
+    settings = Settings.from_env({"ACCOUNT_LEASE_TTL_S": "3"})
+    assert settings.lease_renew_s == 1.0
+
+
+class Producer:
+    """A pool whose ``apply`` records what it would collect."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        self.owned: dict[int, AccountRef] = {}
+        self.pool = LeasePool(
+            store(redis, settings, owner),
+            CursorStore(redis, prefix=settings.stream_prefix),
+            lambda ref: f"key{ref.ex_id // 2}",
+            self._apply,
+            ttl_s=30.0,
+            renew_s=1.0,
+        )
+
+    async def _apply(self, owned: dict[int, AccountRef]) -> None:
+        self.owned = owned
+
+
+async def test_pool_splits_keys_and_takes_over_from_a_leaver(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(12)}
+    producers = [Producer(redis_client, settings, f"p{i}") for i in range(3)]
+
+    def check_exclusive() -> None:
+        seen = [ex_id for p in producers for ex_id in p.owned]
+        assert len(seen) == len(set(seen)), "two producers collect one account"
+        for p in producers:
+            assert all(f"key{e // 2}" in p.pool.held for e in p.owned), "an account without its lease"
+
+    for p in producers:
+        await p.pool.offer(accounts)
+        check_exclusive()
+    for _ in range(3):
+        for p in producers:
+            await p.pool.cycle()
+            check_exclusive()
+    assert sorted(len(p.pool.held) for p in producers) == [2, 2, 2]
+    assert sorted(e for p in producers for e in p.owned) == list(range(12))
+    await producers[0].pool.leave()
+    producers[0].owned = {}
+    for _ in range(2):
+        for p in producers[1:]:
+            await p.pool.cycle()
+            check_exclusive()
+    assert sorted(len(p.pool.held) for p in producers[1:]) == [3, 3]
+    tokens = {lease: t for p in producers[1:] for lease, t in p.pool.held.items()}
+    assert max(tokens.values()) >= 2
+
+
+async def test_an_old_owner_cannot_repoint_the_account_component(redis_client: aioredis.Redis) -> None:
+    clock = iter(float(t) for t in range(1_700_000_000, 1_700_000_100))
+    cache = ProcessCache(redis_client, clock=lambda: next(clock))
+    new = await cache.register_process("account", "account:kraken:7", token=2)
+    with pytest.raises(StaleLeaseError, match="older than the registered one"):
+        await cache.register_process("account", "account:kraken:7", token=1)
+    assert await redis_client.hget("process:components", "account:kraken:7") == new.encode()
+    newer = await cache.register_process("account", "account:kraken:7", token=3)
+    assert await redis_client.hget("process:components", "account:kraken:7") == newer.encode()
+
+
+def test_the_book_lets_a_client_sign_only_while_its_lease_is_sure() -> None:
+    now = [0.0]
+    book = FenceBook(clock=lambda: now[0])
+    assert book.may_sign(1) and book.token(1) == UNFENCED
+    book.set(1, 4, valid_until=10.0)
+    assert book.may_sign(1)
+    now[0] = 10.5
+    assert not book.may_sign(1)
+    book.set(1, 4, valid_until=20.0)
+    book.expire(1)
+    assert not book.may_sign(1) and book.token(1) == 4
+
+
+async def test_a_client_without_a_sure_lease_sends_nothing_signed() -> None:
+    """Real ccxt against the simulator: the refusal comes before the request is signed or sent."""
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=3)
+    async with Simulator(config) as sim:
+        account = sim.world.accounts_of("kraken")[0]
+        factory = ClientFactory({"kraken": strip_credentials(sim.client_config(account))})
+        client = factory.create("kraken", Credentials(account.api_key, account.secret))
+        sure = [False]
+        ws_guard.attach(client, lock=asyncio.Lock(), may_sign=lambda: sure[0])
+        try:
+            await factory.ensure_markets(client)
+            with pytest.raises(StaleLeaseError, match="not signing"):
+                await client.fetch_balance()
+            assert sim.world.signers.runs(account.api_key) == []
+            sure[0] = True
+            await client.fetch_balance()
+            assert [r.requests for r in sim.world.signers.runs(account.api_key)] == [1]
+        finally:
+            await client.close()
+            await factory.close()

@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from sqlalchemy import delete
@@ -143,7 +146,9 @@ async def orm_long_positions(
     await publish(redis, prefix, envelopes)
     sink = OrmSink(factory, KnownAccounts(factory)).handle
     part = len(envelopes) // LONG_SEGMENTS
-    return [await consume(redis, prefix, "orm", ("trade",), [sink], part) for _ in range(LONG_SEGMENTS)]
+    return [
+        (await consume(redis, prefix, "orm", ("trade",), [sink], part)).per_s for _ in range(LONG_SEGMENTS)
+    ]
 
 
 def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelope]:
@@ -160,6 +165,13 @@ def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelop
     return out
 
 
+class Rate(NamedTuple):
+    per_s: float
+    """Events per second of wall time."""
+    per_cpu_s: float
+    """Events per CPU second of this process (the sink's own cost, whatever else the machine runs)."""
+
+
 async def consume(
     redis: aioredis.Redis,
     prefix: str,
@@ -167,8 +179,10 @@ async def consume(
     kinds: tuple[str, ...],
     handlers: Sequence[Handler],
     n: int,
-) -> float:
-    """Events/s for ``len(handlers)`` consumers draining ``n`` published events."""
+    profile: Path | None = None,
+) -> Rate:
+    """Events/s for ``len(handlers)`` consumers draining ``n`` published events; with ``profile``,
+    the drain is profiled in CPU time (``cProfile`` on ``time.process_time``) into that file."""
     consumers = [
         Consumer(
             redis,
@@ -192,9 +206,15 @@ async def consume(
             handled = await consumer.run_once()  # not ``done += await``: that loses updates
             done += handled
 
-    start = time.perf_counter()
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     await asyncio.gather(*(drain(c) for c in consumers))
-    return n / (time.perf_counter() - start)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    return Rate(n / (time.perf_counter() - start), n / (time.process_time() - cpu))
 
 
 class CountingCache(AccountCache):
@@ -214,11 +234,11 @@ class CountingCache(AccountCache):
         return result
 
 
-async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> float:
-    start = time.perf_counter()
+async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> Rate:
+    start, cpu = time.perf_counter(), time.process_time()
     for envelope in items:
         await write(envelope)
-    return len(items) / (time.perf_counter() - start)
+    return Rate(len(items) / (time.perf_counter() - start), len(items) / (time.process_time() - cpu))
 
 
 async def setup_accounts(
@@ -269,7 +289,9 @@ async def one_run(
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
         await publish(redis, prefix, fills(trade_ids, args.trades, f"{tag}s"))
         sinks = [OrmSink(factory, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        out["orm"] = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades)
+        profile = args.profile and args.profile / f"orm-{tag}.prof"
+        orm = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades, profile)
+        out["orm"], out["orm_cpu"] = orm
 
         async def write_trade(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, TradeFill)
@@ -279,11 +301,13 @@ async def one_run(
                 await session.commit()
 
         later = T0 + args.trades
-        out["orm_base"] = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
+        base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
+        out["orm_base"], out["orm_base_cpu"] = base
         out["orm_x"] = out["orm"] / out["orm_base"]
         print(
             f"  sink {out['orm']:,.0f} trades/s; one at a time {out['orm_base']:,.0f} trades/s;"
-            f" x{out['orm_x']:.1f}"
+            f" x{out['orm_x']:.1f}; per CPU second of the bench process: sink {out['orm_cpu']:,.0f},"
+            f" one at a time {out['orm_base_cpu']:,.0f}"
         )
         if args.long_trades:
             long_ids = ex_ids[TRADE_ACCOUNTS : TRADE_ACCOUNTS + LONG_ACCOUNTS]
@@ -298,9 +322,11 @@ async def one_run(
         await publish(redis, prefix, snapshots(ex_ids[: args.cache_accounts], args.snapshots))
         counting = CountingCache(redis)
         handlers = [CacheSink(counting, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        out["cache"] = await consume(
-            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots
+        profile = args.profile and args.profile / f"cache-{tag}.prof"
+        cache_rate = await consume(
+            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots, profile
         )
+        out["cache"], out["cache_cpu"] = cache_rate
         out["cache_writes"] = out["cache"] * counting.written / args.snapshots
         folded = args.snapshots - counting.written - counting.stale
         cache = AccountCache(redis)
@@ -312,14 +338,16 @@ async def one_run(
 
         # Newer than everything the sink stored, so each write lands instead of being skipped as stale.
         newer = snapshots(ex_ids[: args.cache_accounts], args.baseline, T0 + args.snapshots)
-        out["cache_base"] = await one_by_one(newer, write_snapshot)
+        out["cache_base"], out["cache_base_cpu"] = await one_by_one(newer, write_snapshot)
         out["cache_x"] = out["cache"] / out["cache_base"]
         out["cache_writes_x"] = out["cache_writes"] / out["cache_base"]
         print(
             f"  sink {out['cache']:,.0f} snapshots/s consumed, {out['cache_writes']:,.0f} accounts written/s"
             f" ({counting.written:,} written, {folded:,} folded away in batches, {counting.stale:,} stale);"
             f" one at a time {out['cache_base']:,.0f} snapshots (= writes)/s;"
-            f" x{out['cache_x']:.1f} consumed, x{out['cache_writes_x']:.1f} written"
+            f" x{out['cache_x']:.1f} consumed, x{out['cache_writes_x']:.1f} written;"
+            f" per CPU second of the bench process: sink {out['cache_cpu']:,.0f},"
+            f" one at a time {out['cache_base_cpu']:,.0f}"
         )
     finally:
         await cleanup(factory, redis, prefix, uid, ex_ids)
@@ -330,6 +358,7 @@ SUMMARY = (
     ("ORM sink, trades/s", "orm", ",.0f"),
     ("ORM one at a time, trades/s", "orm_base", ",.0f"),
     ("ORM ratio", "orm_x", ".1f"),
+    ("ORM sink, trades per CPU second of the bench process", "orm_cpu", ",.0f"),
     ("ORM long positions, first part, trades/s", "long_first", ",.0f"),
     ("ORM long positions, last part, trades/s", "long_last", ",.0f"),
     ("cache sink, snapshots consumed/s", "cache", ",.0f"),
@@ -337,6 +366,7 @@ SUMMARY = (
     ("cache one at a time, snapshots (= writes)/s", "cache_base", ",.0f"),
     ("cache ratio, consumed", "cache_x", ".1f"),
     ("cache ratio, written", "cache_writes_x", ".1f"),
+    ("cache sink, snapshots per CPU second of the bench process", "cache_cpu", ",.0f"),
 )
 
 
@@ -377,5 +407,6 @@ if __name__ == "__main__":
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
     parser.add_argument("--no-vacuum", action="store_true", help="keep the last run's dead rows")
+    parser.add_argument("--profile", type=Path, help="write CPU profiles of the sinks' drains here")
     runs_option(parser)
     asyncio.run(main(parser.parse_args()))

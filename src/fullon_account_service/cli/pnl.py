@@ -19,25 +19,6 @@ if TYPE_CHECKING:
     from fullon_account_service.reports.pnl import PnlReport
 
 
-async def _load(settings: Settings, ex_id: int) -> tuple[bool, PnlReport]:
-    """(whether the ex_id is a registered account, the report of its stored trades)."""
-    from sqlalchemy import select
-
-    from fullon_account_service.reports.pnl import build_report
-    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
-    from fullon_account_service.storage.db.errors import translating
-    from fullon_account_service.storage.db.models import Exchange, Trade
-
-    engine = make_engine(settings.database_url)
-    try:
-        async with translating("read trades"), make_session_factory(engine)() as session:
-            known = await session.scalar(select(Exchange.ex_id).where(Exchange.ex_id == ex_id)) is not None
-            trades = (await session.scalars(select(Trade).where(Trade.ex_id == ex_id))).all()
-            return known, build_report(trades)
-    finally:
-        await engine.dispose()
-
-
 def _print(report: PnlReport, ex_id: int) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -68,12 +49,15 @@ def pnl(
     """Realised PnL per symbol (FIFO, net of fees) from the stored trades, totalled per currency."""
     from fullon_account_service.errors import AccountServiceError
     from fullon_account_service.redaction import redact_text
+    from fullon_account_service.reports.pnl import build_report
+    from fullon_account_service.storage.db.plain_reads import trades_of
 
     try:
-        known, report = asyncio.run(_load(Settings.from_env(), ex_id))
+        known, trades = asyncio.run(trades_of(Settings.from_env().database_url, ex_id))
     except AccountServiceError as e:
         typer.echo(f"error: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
+    report = build_report(trades)
     if not known and not report.symbols:
         typer.echo(f"no account with ex_id {ex_id} and no trades stored for it", err=True)
         raise typer.Exit(2)

@@ -9,9 +9,11 @@ interleaved (every invocation once per round) so that noise hits all of them ali
 median of ``--rounds`` (5) is kept. ``demo (first frame)`` is the time until the demo's first
 line reaches its output, the process then being stopped.
 
-The ``floor:`` rows import only the libraries a command that reads the database cannot do
-without (typer; SQLAlchemy's asyncio extension, which imports its ORM, with the backend's async
-dialect; our models), so a command's time can be told apart from its libraries' own import cost.
+The ``floor:`` rows import only libraries, so a command's time can be told apart from their own
+import cost: typer; the database driver alone, which is all ``accounts list``, ``pnl`` and ``db
+current`` import to read (``storage.db.plain_reads``); and, for comparison, SQLAlchemy's asyncio
+extension (it imports the ORM) with the backend's async dialect and our models, which the
+commands that write still import.
 
     uv run python bench/cli_startup.py [--rounds 5]
 """
@@ -76,15 +78,14 @@ def first_line(argv: list[str], env: dict[str, str]) -> Sample:
 
 def floors(env: dict[str, str]) -> dict[str, str]:
     """Row name -> the imports it times (see the module docstring)."""
-    dialect = (
-        "sqlalchemy.dialects.postgresql.asyncpg, asyncpg"
-        if env.get("DATABASE_URL", "").startswith("postgresql")
-        else "sqlalchemy.dialects.sqlite.aiosqlite, aiosqlite"
-    )
+    postgresql = env.get("DATABASE_URL", "").startswith("postgresql")
+    driver = "asyncpg" if postgresql else "aiosqlite"
+    dialect = f"sqlalchemy.dialects.{'postgresql' if postgresql else 'sqlite'}.{driver}, {driver}"
     engine = f"typer, sqlalchemy.ext.asyncio, {dialect}"
     return {
         "floor: typer": "typer",
         "floor: typer + pydantic": "typer, pydantic",
+        "floor: typer + rich + driver": f"typer, rich.console, rich.table, asyncio, {driver}",
         "floor: typer + SQLAlchemy async + dialect": engine,
         "floor: ... + our models": f"{engine}, fullon_account_service.storage.db.models",
     }

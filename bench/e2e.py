@@ -46,7 +46,7 @@ import redis.asyncio as aioredis
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
 from e2e_profile import report_profiles, start_profiles, stop_profiles
-from e2e_stack import Proc, cpu_s, start_pipeline, start_simulator
+from e2e_stack import Proc, base_env, cpu_s, start_pipeline, start_simulator
 from e2e_watch import POLL_S, Watcher, now_ms
 from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
@@ -180,15 +180,7 @@ async def main(args: argparse.Namespace) -> None:
     redis = aioredis.Redis.from_url(args.redis_url)
     with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
         cwd = Path(tmp)
-        env = {
-            "ACCOUNT_DATA_DIR": str(cwd / "data"),
-            "ACCOUNT_STREAM_PREFIX": prefix,
-            "REDIS_URL": args.redis_url,
-            "DATABASE_URL": args.database_url,
-            "LOG_LEVEL": "WARNING",
-            "ACCOUNT_SECRETS_FILE": "",
-            "ACCOUNT_EXCHANGE_OVERRIDES": "",
-        }
+        env = base_env(cwd, prefix, args.redis_url, args.database_url)
         sim, info = await start_simulator(env, cwd, args.venues, args.accounts, args.seed)
         procs: dict[str, Proc] = {}
         try:

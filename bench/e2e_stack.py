@@ -82,6 +82,19 @@ async def spawn(name: str, args: list[str], env: Mapping[str, str], cwd: Path) -
     return Proc(name, proc)
 
 
+def base_env(cwd: Path, prefix: str, redis_url: str, database_url: str) -> dict[str, str]:
+    """What every process of a run shares; the simulator's secrets and overrides come later."""
+    return {
+        "ACCOUNT_DATA_DIR": str(cwd / "data"),
+        "ACCOUNT_STREAM_PREFIX": prefix,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "ACCOUNT_SECRETS_FILE": "",
+        "ACCOUNT_EXCHANGE_OVERRIDES": "",
+    }
+
+
 @dataclass(frozen=True)
 class SimulatorInfo:
     control_url: str

@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from e2e_stack import cpu_s
+
 BENCH_TABLES = ("trades", "trade_books", "orders", "exchanges", "users")
 
 
@@ -59,3 +61,22 @@ async def vacuum(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(f"VACUUM ANALYZE {', '.join(BENCH_TABLES)}"))
+
+
+async def backends_cpu_s(engine: AsyncEngine) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the engine's database, by pid (the
+    server on this host, read from ``/proc``; empty elsewhere). The bench's database is its own, so
+    the sum over a drain is what the server spent on the sink's statements."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    async with engine.connect() as conn:
+        pids = (
+            await conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+        ).all()
+    out: dict[int, float] = {}
+    for (pid,) in pids:
+        try:
+            out[pid] = cpu_s(pid)
+        except OSError:
+            continue
+    return out

@@ -2,7 +2,7 @@
 
     REDIS_URL=redis://127.0.0.1:6379/15 DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/test \\
         uv run python bench/sinks.py [--trades N] [--long-trades N] [--snapshots N] [--baseline N]
-        [--consumers K] [--cache-accounts N] [--runs N]
+        [--consumers K] [--cache-accounts N] [--runs N] [--profile DIR]
 
 ORM sink: fills of 20 accounts x 5 symbols, published to the trade stream, then consumed by
 ``--consumers`` sink consumers in this one process (batches of 500) through
@@ -26,6 +26,11 @@ bench's tables are vacuumed (``--no-vacuum`` to keep the dead rows of earlier ru
 their dead rows printed; after it, the CPU left idle and the load average (``machine``): a run
 that left no CPU idle shared the machine with other jobs, and its figures say little.
 
+Beside each rate (wall time), the events per CPU second of the bench process over the drain (the
+sinks' own cost, which other jobs on a shared machine inflate far less than wall time), and for
+the ORM sink the same counting the CPU of the PostgreSQL backends serving the database too (same
+host, from ``/proc``). ``--profile DIR`` writes a CPU-time ``cProfile`` of each drain there.
+
 The database is migrated if needed; the bench adds its own user and accounts, and removes them
 and their rows at the end. Redis keys live under a per-run stream prefix; the ``accounts`` fields
 of the bench accounts are deleted at the end.
@@ -35,15 +40,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import samples
 from fullon_account_service.bus import Consumer, Handler, Publisher
@@ -66,7 +74,7 @@ from fullon_account_service.storage.db.models import Exchange, Trade, TradeBook,
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 from fullon_account_service.storage.latest_wins import Update
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
-from machine import CpuTimes, cpu_since, dead_rows, vacuum
+from machine import CpuTimes, backends_cpu_s, cpu_since, dead_rows, vacuum
 from spread import runs_option, spread
 
 T0 = 1_700_000_000_000
@@ -143,7 +151,9 @@ async def orm_long_positions(
     await publish(redis, prefix, envelopes)
     sink = OrmSink(factory, KnownAccounts(factory)).handle
     part = len(envelopes) // LONG_SEGMENTS
-    return [await consume(redis, prefix, "orm", ("trade",), [sink], part) for _ in range(LONG_SEGMENTS)]
+    return [
+        (await consume(redis, prefix, "orm", ("trade",), [sink], part)).per_s for _ in range(LONG_SEGMENTS)
+    ]
 
 
 def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelope]:
@@ -160,6 +170,15 @@ def snapshots(ex_ids: Sequence[int], n: int, start_ms: int = T0) -> list[Envelop
     return out
 
 
+class Rate(NamedTuple):
+    per_s: float
+    """Events per second of wall time."""
+    per_cpu_s: float
+    """Events per CPU second of this process (the sink's own cost, whatever else the machine runs)."""
+    with_db_per_cpu_s: float | None = None
+    """Events per CPU second of this process and the PostgreSQL backends serving it together."""
+
+
 async def consume(
     redis: aioredis.Redis,
     prefix: str,
@@ -167,8 +186,12 @@ async def consume(
     kinds: tuple[str, ...],
     handlers: Sequence[Handler],
     n: int,
-) -> float:
-    """Events/s for ``len(handlers)`` consumers draining ``n`` published events."""
+    profile: Path | None = None,
+    database: AsyncEngine | None = None,
+) -> Rate:
+    """Events/s for ``len(handlers)`` consumers draining ``n`` published events; with ``profile``,
+    the drain is profiled in CPU time (``cProfile`` on ``time.process_time``) into that file; with
+    ``database``, the CPU of its backends over the drain is counted with the sink's."""
     consumers = [
         Consumer(
             redis,
@@ -192,9 +215,20 @@ async def consume(
             handled = await consumer.run_once()  # not ``done += await``: that loses updates
             done += handled
 
-    start = time.perf_counter()
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    backends = await backends_cpu_s(database) if database else {}
+    start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     await asyncio.gather(*(drain(c) for c in consumers))
-    return n / (time.perf_counter() - start)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if not database:
+        return Rate(n / wall, n / cpu)
+    server = sum(now - backends.get(pid, 0.0) for pid, now in (await backends_cpu_s(database)).items())
+    return Rate(n / wall, n / cpu, n / (cpu + server) if server else None)
 
 
 class CountingCache(AccountCache):
@@ -214,11 +248,11 @@ class CountingCache(AccountCache):
         return result
 
 
-async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> float:
-    start = time.perf_counter()
+async def one_by_one(items: Sequence[Envelope], write: Callable[[Envelope], Awaitable[None]]) -> Rate:
+    start, cpu = time.perf_counter(), time.process_time()
     for envelope in items:
         await write(envelope)
-    return len(items) / (time.perf_counter() - start)
+    return Rate(len(items) / (time.perf_counter() - start), len(items) / (time.process_time() - cpu))
 
 
 async def setup_accounts(
@@ -269,7 +303,12 @@ async def one_run(
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
         await publish(redis, prefix, fills(trade_ids, args.trades, f"{tag}s"))
         sinks = [OrmSink(factory, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        out["orm"] = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades)
+        profile = args.profile and args.profile / f"orm-{tag}.prof"
+        engine = factory.kw["bind"]
+        orm = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades, profile, engine)
+        out["orm"], out["orm_cpu"] = orm.per_s, orm.per_cpu_s
+        if orm.with_db_per_cpu_s:
+            out["orm_db_cpu"] = orm.with_db_per_cpu_s
 
         async def write_trade(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, TradeFill)
@@ -279,12 +318,16 @@ async def one_run(
                 await session.commit()
 
         later = T0 + args.trades
-        out["orm_base"] = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
+        base = await one_by_one(fills(trade_ids, args.baseline, f"{tag}b", later), write_trade)
+        out["orm_base"], out["orm_base_cpu"] = base.per_s, base.per_cpu_s
         out["orm_x"] = out["orm"] / out["orm_base"]
         print(
             f"  sink {out['orm']:,.0f} trades/s; one at a time {out['orm_base']:,.0f} trades/s;"
-            f" x{out['orm_x']:.1f}"
+            f" x{out['orm_x']:.1f}; per CPU second of the bench process: sink {out['orm_cpu']:,.0f},"
+            f" one at a time {out['orm_base_cpu']:,.0f}"
         )
+        if "orm_db_cpu" in out:
+            print(f"  sink trades per CPU second of the sink and its database: {out['orm_db_cpu']:,.0f}")
         if args.long_trades:
             long_ids = ex_ids[TRADE_ACCOUNTS : TRADE_ACCOUNTS + LONG_ACCOUNTS]
             walk = walk_fills(long_ids, args.long_trades, f"{tag}w", T0)
@@ -298,9 +341,11 @@ async def one_run(
         await publish(redis, prefix, snapshots(ex_ids[: args.cache_accounts], args.snapshots))
         counting = CountingCache(redis)
         handlers = [CacheSink(counting, KnownAccounts(factory)).handle for _ in range(args.consumers)]
-        out["cache"] = await consume(
-            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots
+        profile = args.profile and args.profile / f"cache-{tag}.prof"
+        cache_rate = await consume(
+            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots, profile
         )
+        out["cache"], out["cache_cpu"] = cache_rate.per_s, cache_rate.per_cpu_s
         out["cache_writes"] = out["cache"] * counting.written / args.snapshots
         folded = args.snapshots - counting.written - counting.stale
         cache = AccountCache(redis)
@@ -312,14 +357,17 @@ async def one_run(
 
         # Newer than everything the sink stored, so each write lands instead of being skipped as stale.
         newer = snapshots(ex_ids[: args.cache_accounts], args.baseline, T0 + args.snapshots)
-        out["cache_base"] = await one_by_one(newer, write_snapshot)
+        cache_base = await one_by_one(newer, write_snapshot)
+        out["cache_base"], out["cache_base_cpu"] = cache_base.per_s, cache_base.per_cpu_s
         out["cache_x"] = out["cache"] / out["cache_base"]
         out["cache_writes_x"] = out["cache_writes"] / out["cache_base"]
         print(
             f"  sink {out['cache']:,.0f} snapshots/s consumed, {out['cache_writes']:,.0f} accounts written/s"
             f" ({counting.written:,} written, {folded:,} folded away in batches, {counting.stale:,} stale);"
             f" one at a time {out['cache_base']:,.0f} snapshots (= writes)/s;"
-            f" x{out['cache_x']:.1f} consumed, x{out['cache_writes_x']:.1f} written"
+            f" x{out['cache_x']:.1f} consumed, x{out['cache_writes_x']:.1f} written;"
+            f" per CPU second of the bench process: sink {out['cache_cpu']:,.0f},"
+            f" one at a time {out['cache_base_cpu']:,.0f}"
         )
     finally:
         await cleanup(factory, redis, prefix, uid, ex_ids)
@@ -330,6 +378,12 @@ SUMMARY = (
     ("ORM sink, trades/s", "orm", ",.0f"),
     ("ORM one at a time, trades/s", "orm_base", ",.0f"),
     ("ORM ratio", "orm_x", ".1f"),
+    ("ORM sink, trades per CPU second of the bench process", "orm_cpu", ",.0f"),
+    (
+        "ORM sink, trades per CPU second of the bench process and its database backends",
+        "orm_db_cpu",
+        ",.0f",
+    ),
     ("ORM long positions, first part, trades/s", "long_first", ",.0f"),
     ("ORM long positions, last part, trades/s", "long_last", ",.0f"),
     ("cache sink, snapshots consumed/s", "cache", ",.0f"),
@@ -337,6 +391,7 @@ SUMMARY = (
     ("cache one at a time, snapshots (= writes)/s", "cache_base", ",.0f"),
     ("cache ratio, consumed", "cache_x", ".1f"),
     ("cache ratio, written", "cache_writes_x", ".1f"),
+    ("cache sink, snapshots per CPU second of the bench process", "cache_cpu", ",.0f"),
 )
 
 
@@ -377,5 +432,6 @@ if __name__ == "__main__":
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
     parser.add_argument("--no-vacuum", action="store_true", help="keep the last run's dead rows")
+    parser.add_argument("--profile", type=Path, help="write CPU profiles of the sinks' drains here")
     runs_option(parser)
     asyncio.run(main(parser.parse_args()))

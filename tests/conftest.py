@@ -24,7 +24,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
-from fullon_account_service.storage.db.version_table import VERSION_TABLE
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 pytest_plugins = ("cluster_session",)
 

@@ -6,8 +6,8 @@ commit), so running producers pick the account up or drop it at once instead of 
 re-read. ``check_account`` makes one authenticated call (``fetch_balance``) through the same
 credential resolver and client factory the producers use, so "ok" here means the producer will
 get in too. Nothing here returns or prints a secret: errors carry the class name and a redacted
-message. The repositories and the change notice are imported by the commands that write: ``list``
-reads the models alone, and starts faster for it.
+message. The repositories and the change notice are imported by the commands that write; the
+list of accounts is ``account_list`` (it reads without SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -18,41 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fullon_account_service.errors import AccountServiceError, ConfigError, CredentialsError
+from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
 from fullon_account_service.redaction import redact_text
-from fullon_account_service.storage.db.errors import translating
-from fullon_account_service.storage.db.models import Exchange, User
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    """One account as an operator sees it: everything but credentials."""
-
-    ex_id: int
-    user: str
-    exchange: str
-    name: str
-    active: bool
-    test: bool
-    force_rest: bool
-    credentials: str
-    """``set``, ``missing`` or ``invalid``: whether the producer will find credentials."""
-    credentials_reason: str = ""
-    """Why they are missing or invalid (never a secret); empty when ``set``."""
-
-    @property
-    def credentials_text(self) -> str:
-        if not self.credentials_reason:
-            return self.credentials
-        return f"{self.credentials}: {self.credentials_reason}"
-
-    @property
-    def collection(self) -> str:
-        return "rest (forced)" if self.force_rest else "auto"
+from fullon_account_service.storage.db.models import Exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,45 +76,6 @@ async def add_account(
         row = await db.exchanges.add(owner.uid, exchange, name, test=test, force_rest=force_rest)
         await notify_exchanges_changed(db.session)
     return row
-
-
-async def list_accounts(
-    factory: async_sessionmaker[AsyncSession],
-    env: Mapping[str, str] | None = None,
-    secrets_file: Path | None = None,
-) -> list[AccountRow]:
-    resolver = CredentialResolver(os.environ if env is None else env, secrets_file)
-    async with translating("list accounts"), factory() as session:
-        result = await session.execute(
-            select(Exchange, User.mail).join(User, User.uid == Exchange.uid).order_by(Exchange.ex_id)
-        )
-        rows = [(ex, str(mail)) for ex, mail in result.all()]
-    return [
-        AccountRow(
-            ex_id=ex.ex_id,
-            user=mail,
-            exchange=ex.cat_exchange.name,
-            name=ex.name,
-            active=ex.active,
-            test=ex.test,
-            force_rest=ex.force_rest,
-            credentials=state,
-            credentials_reason=reason,
-        )
-        for ex, mail in rows
-        for state, reason in [_credential_state(resolver, ex.ex_id)]
-    ]
-
-
-def _credential_state(resolver: CredentialResolver, ex_id: int) -> tuple[str, str]:
-    """(state, reason): the resolver's own message says which variable or file is wrong."""
-    try:
-        resolver.resolve(ex_id)
-    except CredentialsError as e:
-        return ("missing" if "no credentials" in str(e) else "invalid"), redact_text(str(e))
-    except ConfigError as e:
-        return "invalid", redact_text(str(e))
-    return "set", ""
 
 
 async def remove_account(factory: async_sessionmaker[AsyncSession], ex_id: int, *, deactivate: bool) -> bool:

@@ -5,15 +5,15 @@ before rendering masks secrets, so nothing a caller passes can leak a key into a
 
 Importing structlog costs about a quarter of a second (it brings rich in for tracebacks), which a
 short command that logs nothing should not pay: ``configure_logging`` sets the standard library's
-handler at once, but structlog is imported only when the first record is formatted or the first
-logger made (``get_logger``), and configured then.
+handler at once, but structlog is imported only when the first record is formatted or a logger
+first used (``get_logger``), and configured then.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from fullon_account_service.redaction import redact
 from fullon_account_service.settings import Settings
@@ -106,11 +106,27 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
 
 
 def get_logger(module: str) -> structlog.stdlib.BoundLogger:
-    """``get_logger("bus")`` -> logger named ``fullon.account.bus``."""
-    import structlog
+    """``get_logger("bus")`` -> logger named ``fullon.account.bus``, made at its first use: a
+    module-level ``log = get_logger(...)`` imports nothing (``health`` imports the bus's modules
+    and would otherwise pay for structlog without logging a line)."""
+    return cast("structlog.stdlib.BoundLogger", _DeferredLogger(f"fullon.account.{module}"))
 
-    if not _Structlog.in_use:
-        _Structlog.in_use = True
-        _configure_structlog()
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(f"fullon.account.{module}")
-    return logger
+
+class _DeferredLogger:
+    """Stands for the structlog logger of ``name`` until an attribute of it is asked for."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._logger is None:
+            import structlog
+
+            if not _Structlog.in_use:
+                _Structlog.in_use = True
+                _configure_structlog()
+            self._logger = structlog.get_logger(self._name)
+        return getattr(self._logger, attribute)

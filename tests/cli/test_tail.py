@@ -185,8 +185,9 @@ async def test_dead_letters_with_reasons(redis: aioredis.Redis, redis_url: str) 
 
 
 def test_ctrl_c_exits_cleanly(redis_url: str) -> None:
+    """The watch ends on the signal: its own --timeout is an hour away, past the run's deadline."""
     proc = subprocess.Popen(
-        [*command(), "tail", "--timeout", "20"],
+        [*command(), "tail", "--timeout", "3600"],
         env=environment(redis_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -194,15 +195,12 @@ def test_ctrl_c_exits_cleanly(redis_url: str) -> None:
     )
     try:
         wait_until_following(proc)
-        interrupted = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
-        took = time.monotonic() - interrupted
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert took < 5, f"tail took {took:.1f} s to stop after Ctrl-C (its --timeout is 20 s)"
 
 
 def test_bad_from_is_a_clean_error(redis_url: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
-from fullon_account_service.storage.db.version_table import VERSION_TABLE
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 
 async def _reset_database(url: str) -> None:

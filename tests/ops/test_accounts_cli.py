@@ -13,6 +13,7 @@ from ops_helpers import invoke, invoke_async, run_cli
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fullon_account_service import account_admin as ops
+from fullon_account_service.account_list import list_accounts
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.discovery import NOTIFY_CHANNEL
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -80,7 +81,7 @@ def test_accounts_round_trip(cli_env: dict[str, str]) -> None:
 
 
 async def test_changes_notify_the_producers(
-    session_factory: async_sessionmaker[AsyncSession], db_engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession], db_engine: AsyncEngine, database_url: str
 ) -> None:
     """On PostgreSQL every change wakes discovery through NOTIFY; elsewhere changes just land."""
     woken: asyncio.Queue[str] = asyncio.Queue()
@@ -99,7 +100,7 @@ async def test_changes_notify_the_producers(
             assert channels == [NOTIFY_CHANNEL] * 3
             await asyncio.sleep(0.1)
             assert woken.empty()
-    assert await ops.list_accounts(session_factory, env={}) == []
+    assert await list_accounts(database_url, env={}) == []
 
 
 async def test_accounts_test_against_the_simulator(

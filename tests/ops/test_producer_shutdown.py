@@ -1,14 +1,17 @@
-"""A producer stops soon after SIGINT or SIGTERM, even with REST calls in flight.
+"""A producer stops on SIGINT or SIGTERM without waiting for its REST calls or its rediscovery.
 
-The producer runs as a process against the simulator; once every account streams and REST calls
-are slow (3 s each, so some are always in flight), the signal is sent and the exit timed. The
-target is 5 s; the assertion allows 15 s so a loaded 2-core machine does not fail it, and the
-figure measured is printed (``-s``) and recorded in ``bench/RESULTS.md``.
+The producer runs as a process against the simulator; once every account streams, REST answers
+are held for an hour (ccxt's timeout raised to match), so calls are in flight that would never end
+in the test's time, and the next account rediscovery is 10 minutes away. A producer that waited
+for either could not exit on its own before ``PROCESS_DEADLINE_S``; one that cancels them does,
+and its log shows the shutdown steps ran. No clock is read: how soon it stops (target 5 s) is
+measured by ``bench/producer_shutdown.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
@@ -23,11 +26,22 @@ from fullon_account_service.simulator.server import Simulator
 
 PREFIX = "test:account:"
 CHANNELS = {"kraken": {"executions", "balances"}, "bybit": {"order", "wallet"}}
-DEADLINE_S = 15.0
+HELD_MS = 3_600_000
+"""How long the simulator holds every REST answer once the accounts stream: longer than any run."""
+
+
+SHUTDOWN_STEPS = ("Stopping AccountDaemon", "AccountDaemon stopped successfully")
+"""Logged in this order by the daemon's shutdown: its start, and its end after every step ran."""
+
+
+def hold_rest_answers(overrides: Path) -> None:
+    """Raise ccxt's own timeout past ``HELD_MS``, so a held call ends only if it is cancelled."""
+    venues = json.loads(overrides.read_text())
+    overrides.write_text(json.dumps({name: {**cfg, "timeout": 2 * HELD_MS} for name, cfg in venues.items()}))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
+async def test_producer_stops_on_a_signal_with_rest_calls_held_in_flight(
     sig: signal.Signals, cli_env: dict[str, str], redis_url: str, tmp_path: Path
 ) -> None:
     config = ScenarioConfig(venues=("kraken", "bybit"), accounts_per_venue=1, seed=4, rate_per_s=5)
@@ -39,7 +53,9 @@ async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
             "REDIS_URL": redis_url,
             "ACCOUNT_POLL_INTERVAL": "1",
             "ACCOUNT_REDISCOVER_INTERVAL": "600",  # stopping must not wait for a rediscovery
+            "LOG_LEVEL": "INFO",  # the shutdown steps are logged at INFO
         }
+        hold_rest_answers(Path(env["ACCOUNT_EXCHANGE_OVERRIDES"]))
         sim.start_engine()
         producer = await start_producer([], env)
         redis = aioredis.Redis.from_url(redis_url)
@@ -50,21 +66,18 @@ async def test_producer_stops_within_the_deadline_with_rest_calls_in_flight(
             async with asyncio.timeout(PROCESS_DEADLINE_S):
                 while await redis.xlen(stream_key(PREFIX, "balance")) == 0:
                     await asyncio.sleep(0.1)
-            sim.world.faults.slow_response_ms = 3000
+            sim.world.faults.slow_response_ms = HELD_MS
             rest_calls = sim.world.fault_counts.count("slow_response")
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(PROCESS_DEADLINE_S):
                 while sim.world.fault_counts.count("slow_response") < rest_calls + 2:
                     await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            sent = loop.time()
             producer.proc.send_signal(sig)
-            code = await producer.wait(60)
-            took = loop.time() - sent
+            code = await producer.wait(PROCESS_DEADLINE_S)
         finally:
             await producer.kill()
             await redis.aclose()
             await sim.stop_engine()
-    print(f"producer stopped {took:.2f}s after {sig.name}")  # noqa: T201
     assert code == 0, producer.output
-    assert took < DEADLINE_S, f"{took:.1f}s"
+    steps = [step for line in producer.lines for step in SHUTDOWN_STEPS if step in line]
+    assert steps == list(SHUTDOWN_STEPS), producer.output
     assert "Traceback" not in producer.output

@@ -35,7 +35,7 @@ from fullon_account_service.sinks.runner import run_sink
 from fullon_account_service.storage.db import make_session_factory
 from fullon_account_service.storage.db.migrate import downgrade, upgrade
 from fullon_account_service.storage.db.revision import current
-from fullon_account_service.storage.db.version_table import VERSION_TABLE
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 FULLON_REVISION = "9f1c2b3a4d5e"
 fullon = sa.MetaData()

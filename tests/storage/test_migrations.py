@@ -18,7 +18,7 @@ from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import downgrade, upgrade
 from fullon_account_service.storage.db.models import Base
 from fullon_account_service.storage.db.revision import current
-from fullon_account_service.storage.db.version_table import VERSION_TABLE
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 
 def _differences(connection: Connection) -> list[Any]:

@@ -31,6 +31,8 @@ from fullon_account_service.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from fullon_account_service.account_list import AccountRow
+
 T = TypeVar("T")
 
 
@@ -57,13 +59,17 @@ async def with_database(
         except StorageUnavailable:
             if not settings.is_sqlite:
                 raise
-        from fullon_account_service.storage.db.migrate import upgrade
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        await upgrade(settings.database_url)
+        await _migrate(settings.database_url)
         return await work(make_session_factory(engine))
     finally:
         await engine.dispose()
+
+
+async def _migrate(database_url: str) -> None:
+    from fullon_account_service.storage.db.migrate import upgrade
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    await upgrade(database_url)
 
 
 def _run(work: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
@@ -107,9 +113,12 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
 ) -> None:
     """Every account with its owner, flags and whether credentials are found (never the values)."""
-    from fullon_account_service import account_admin as ops
-
-    rows = _run(lambda settings, factory: ops.list_accounts(factory, secrets_file=settings.secrets_file))
+    settings = Settings.from_env()
+    try:
+        rows = asyncio.run(_list(settings))
+    except AccountServiceError as e:
+        typer.echo(f"error: {redact_text(str(e))}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([asdict(r) | {"collection": r.collection} for r in rows]))
         return
@@ -126,6 +135,20 @@ def list_(
             r.credentials_text,
         )
     Console().print(table)
+
+
+async def _list(settings: Settings) -> list[AccountRow]:
+    """Read by the driver alone; an embedded database that lacks a table is migrated first."""
+    from fullon_account_service.account_list import list_accounts
+    from fullon_account_service.errors import StorageUnavailable
+
+    try:
+        return await list_accounts(settings.database_url, secrets_file=settings.secrets_file)
+    except StorageUnavailable:
+        if not settings.is_sqlite:
+            raise
+    await _migrate(settings.database_url)
+    return await list_accounts(settings.database_url, secrets_file=settings.secrets_file)
 
 
 def _yes(flag: bool) -> str:

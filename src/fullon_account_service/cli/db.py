@@ -24,9 +24,9 @@ db_app = typer.Typer(
 
 def _where(url: str) -> str:
     """The database named without its password."""
-    from sqlalchemy.engine import make_url
+    from fullon_account_service.storage.db.plain_reads import without_password
 
-    return make_url(url).render_as_string(hide_password=True)
+    return without_password(url)
 
 
 def _fail(err: AccountServiceError) -> typer.Exit:
@@ -56,11 +56,27 @@ def upgrade(
 @db_app.command()
 def current() -> None:
     """Print the revision the database is at ("none" if never migrated)."""
-    from fullon_account_service.storage.db.revision import current as read_current
-
     url = Settings.from_env().database_url
     try:
-        revision = asyncio.run(read_current(url))
+        revision = _current(url)
     except AccountServiceError as e:
         raise _fail(e) from None
     typer.echo(f"{_where(url)}: at revision {revision or 'none'}")
+
+
+def _current(url: str) -> str | None:
+    """Our version table's one row, read by the driver alone; anything else (no such table, a
+    database never migrated or migrated by an older release) is left to ``revision.current``,
+    which imports SQLAlchemy and, in those cases only, Alembic."""
+    from fullon_account_service.errors import StorageUnavailable
+    from fullon_account_service.storage.db.plain_reads import recorded_revision
+
+    try:
+        recorded = asyncio.run(recorded_revision(url))
+    except StorageUnavailable:
+        recorded = None
+    if recorded is not None:
+        return recorded
+    from fullon_account_service.storage.db.revision import current as read_current
+
+    return asyncio.run(read_current(url))

@@ -14,22 +14,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
-import redis.asyncio as aioredis
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from fullon_account_service.bus import dlq_ops
-from fullon_account_service.bus.dlq_ops import Letter, LetterFilter
-from fullon_account_service.bus.streams import parse_id
 from fullon_account_service.contract import KINDS
 from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.redaction import redact_text
-from fullon_account_service.redis_client import make_redis
 from fullon_account_service.settings import Settings
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from fullon_account_service.bus.dlq_ops import Letter, LetterFilter
 
 T = TypeVar("T")
 
@@ -50,6 +50,9 @@ All = Annotated[bool, typer.Option("--all", help="Every letter, when no id or fi
 def _selection(
     reason: str | None, kind: list[str] | None, ex_id: list[int] | None, start: str | None, end: str | None
 ) -> LetterFilter:
+    from fullon_account_service.bus.dlq_ops import LetterFilter
+    from fullon_account_service.bus.streams import parse_id
+
     kinds = frozenset(kind or ())
     unknown = sorted(kinds - set(KINDS))
     if unknown:
@@ -74,6 +77,8 @@ def _run(action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
         raise typer.Exit(2) from None
     if settings.embedded_redis:
         typer.echo("note: REDIS_URL is not set; this is this process's own empty embedded Redis", err=True)
+
+    from fullon_account_service.redis_client import make_redis
 
     async def run() -> T:
         redis = make_redis(settings)
@@ -146,6 +151,8 @@ def list_letters(
     as_json: Json = False,
 ) -> None:
     """List dead letters, oldest first, with their reasons."""
+    from fullon_account_service.bus import dlq_ops
+
     selection = _selection(reason, kind, ex_id, start, end)
     letters = _run(lambda redis, prefix: dlq_ops.read_letters(redis, prefix, selection, limit))
     if as_json:
@@ -161,6 +168,8 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show letters in full: reason, origin and the original event."""
+    from fullon_account_service.bus import dlq_ops
+
     letters = _run(lambda redis, prefix: dlq_ops.get_letters(redis, prefix, letter_ids))
     missing = sorted(set(letter_ids) - {letter.letter_id for letter in letters})
     if as_json:
@@ -188,6 +197,8 @@ def _chosen(
     if not letter_ids and not selection.narrows and not every:
         raise typer.BadParameter("give letter ids, a filter, or --all for every letter")
 
+    from fullon_account_service.bus import dlq_ops
+
     async def pick(redis: aioredis.Redis, prefix: str) -> list[Letter]:
         if letter_ids:
             return await dlq_ops.get_letters(redis, prefix, letter_ids)
@@ -207,6 +218,8 @@ def replay(
     every: All = False,
 ) -> None:
     """Put letters back on the stream they came from; each is removed once re-published."""
+    from fullon_account_service.bus import dlq_ops
+
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
 
     async def act(redis: aioredis.Redis, prefix: str) -> dlq_ops.ReplayResult:
@@ -234,6 +247,8 @@ def drop(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete letters for good (asks first unless --yes)."""
+    from fullon_account_service.bus import dlq_ops
+
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
     letters = _run(pick)
     if not letters:

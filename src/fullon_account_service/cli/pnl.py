@@ -21,27 +21,6 @@ if TYPE_CHECKING:
     from fullon_account_service.reports.pnl import PnlReport
 
 
-async def _load(settings: Settings, ex_id: int) -> tuple[bool, PnlReport]:
-    """(whether the ex_id is a registered account, the report of its stored trades and charges)."""
-    from sqlalchemy import select
-
-    from fullon_account_service.reports.pnl import build_report
-    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
-    from fullon_account_service.storage.db.errors import translating
-    from fullon_account_service.storage.db.ledger_charges import symbol_charges
-    from fullon_account_service.storage.db.models import Exchange, Trade
-
-    engine = make_engine(settings.database_url)
-    try:
-        async with translating("read trades"), make_session_factory(engine)() as session:
-            known = await session.scalar(select(Exchange.ex_id).where(Exchange.ex_id == ex_id)) is not None
-            trades = (await session.scalars(select(Trade).where(Trade.ex_id == ex_id))).all()
-            charges = await symbol_charges(session, ex_id)
-            return known, build_report(trades, charges)
-    finally:
-        await engine.dispose()
-
-
 def _print(report: PnlReport, ex_id: int) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -84,12 +63,15 @@ def pnl(
     totalled per currency."""
     from fullon_account_service.errors import AccountServiceError
     from fullon_account_service.redaction import redact_text
+    from fullon_account_service.reports.pnl import build_report
+    from fullon_account_service.storage.db.plain_reads import pnl_inputs
 
     try:
-        known, report = asyncio.run(_load(Settings.from_env(), ex_id))
+        known, trades, charges = asyncio.run(pnl_inputs(Settings.from_env().database_url, ex_id))
     except AccountServiceError as e:
         typer.echo(f"error: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
+    report = build_report(trades, charges)
     if not known and not report.symbols:
         typer.echo(f"no account with ex_id {ex_id} and no trades or ledger entries stored for it", err=True)
         raise typer.Exit(2)

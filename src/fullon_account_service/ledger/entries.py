@@ -9,6 +9,7 @@ columns (but the surrogate key), named the same, so adding a column means adding
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import msgspec
@@ -31,6 +32,17 @@ class SymbolCharge(NamedTuple):
     currency: str
     reason: str
     amount: float
+
+
+def summed_charges(rows: Iterable[tuple[str | None, str, str, float]]) -> list[SymbolCharge]:
+    """(symbol, currency, reason, amount) rows (per-currency sums of amounts, and of fees negated)
+    added up per (symbol, currency, reason), in that order."""
+    found: dict[tuple[str | None, str, str], float] = {}
+    for symbol, currency, reason, amount in rows:
+        key = (symbol, currency, reason)
+        found[key] = found.get(key, 0.0) + float(amount)
+    ordered = sorted(found.items(), key=lambda item: (item[0][0] or "", item[0][1], item[0][2]))
+    return [SymbolCharge(*key, amount) for key, amount in ordered]
 
 
 class LedgerRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):

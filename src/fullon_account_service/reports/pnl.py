@@ -28,11 +28,16 @@ NO_SYMBOL = "(no symbol)"
 
 
 class TradeRow(Protocol):
-    symbol: str
-    time: datetime
-    roi: float | None
-    total_fee: float | None
-    volume: float
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def roi(self) -> float | None: ...
+    @property
+    def total_fee(self) -> float | None: ...
+    @property
+    def volume(self) -> float: ...
 
 
 def quote_currency(symbol: str) -> str:

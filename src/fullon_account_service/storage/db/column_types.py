@@ -17,6 +17,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from fullon_account_service.storage.db.utc import as_utc
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit surrogate keys; SQLite only auto-increments a column declared ``INTEGER PRIMARY KEY``."""
 
@@ -38,10 +40,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return None if value is None else as_utc(value)
 
 
 class utc_now(FunctionElement[datetime]):

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.errors import translating
-from fullon_account_service.storage.db.version_table import VERSION_TABLE, legacy_revisions, version_table
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
+from fullon_account_service.storage.db.version_table import legacy_revisions, version_table
 
 
 async def current(database_url: str) -> str | None:

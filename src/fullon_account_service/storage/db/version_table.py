@@ -16,8 +16,7 @@ from collections.abc import Collection
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, delete, insert, inspect, select
 from sqlalchemy.engine import Connection
 
-VERSION_TABLE = "fullon_account_alembic_version"
-LEGACY_VERSION_TABLE = "alembic_version"
+from fullon_account_service.storage.db.schema_names import LEGACY_VERSION_TABLE, VERSION_TABLE
 
 
 def version_table(name: str) -> Table:

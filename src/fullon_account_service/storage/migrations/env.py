@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fullon_account_service.storage.db.models import Base
-from fullon_account_service.storage.db.version_table import VERSION_TABLE, adopt_legacy_revision
+from fullon_account_service.storage.db.schema_names import VERSION_TABLE
+from fullon_account_service.storage.db.version_table import adopt_legacy_revision
 
 config = context.config
 target_metadata = Base.metadata

@@ -64,7 +64,8 @@ class ChaosOptions:
     settle_timeout_s: float = 180.0
     startup_timeout_s: float = 300.0
     keep_dir: bool = False
-    """Leave the temp directory (logs, AOF, cluster) for a look after the run."""
+    """Leave the temp directory (logs, AOF, cluster) for a look after the run; a failed run always
+    leaves it."""
 
 
 def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: Path) -> dict[str, str]:
@@ -126,7 +127,9 @@ class ChaosRun:
                 await self.pg.stop_immediate()
             self.reaper.reap()
             atexit.unregister(self.reaper.reap)
-            if not self.options.keep_dir:
+            if self.options.keep_dir or not self.verdict.passed:
+                self.say(f"files kept in {self.root}")
+            else:
                 shutil.rmtree(self.root, ignore_errors=True)
         return self.verdict
 

@@ -239,7 +239,7 @@ def test_summary_says_equal_or_lists_differences() -> None:
     lines = summary_lines(result)
     assert result.ok
     assert f"{EQUAL_LINE} (2 accounts, 2 orders, 3 fills)" in lines
-    assert "  events processed: 6 (balance 1 order 2 position 0 trade 3)" in lines
+    assert "  events processed: 6 (balance 1 order 2 position 0 trade 3 ledger 0)" in lines
     assert "  accounts: 2 (kraken 1, bybit 1)" in lines
 
     differs = BooksComparison(accounts=2, limit=1)

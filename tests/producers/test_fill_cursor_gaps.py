@@ -4,6 +4,7 @@ Real ccxt against the simulator, on a clock the test moves."""
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aioredis
 from history_harness import (
     DAY_MS,
@@ -121,3 +122,28 @@ async def test_kraken_backlog_of_three_times_the_page_cap_loses_no_fill(
             )
 
         await eventually(in_database, timeout_s=60)
+
+
+@pytest.mark.parametrize(("venue", "seed"), [("kraken", 3), ("bybit", 4), ("hyperliquid", 6)])
+async def test_a_new_account_reads_its_closed_orders_as_far_back_as_its_fills(
+    settings: Settings, redis_client: aioredis.Redis, venue: str, seed: int
+) -> None:
+    """History made long before the first start (well beyond the overlap): the first
+    reconciliation reads fills first and moves their cursor to now, and the closed orders must
+    still be read from the lookback, not from that fresh fill cursor."""
+    clock = Clock(wall_ms() - DAY_MS)
+    async with Simulator(_config(venue, seed), now_ms=clock) as sim:
+        (binding,) = bind_accounts(sim)
+        step(sim, clock, 60, 20 * OVERLAP_MS // 60)
+        closed = [o for o in binding.account.orders.values() if o.status != "open"]
+        assert closed and min(o.updated_ms for o in closed) < clock.ms - 2 * OVERLAP_MS
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+
+            async def published() -> None:
+                assert await bus_differences(sim, redis_client, settings, binding, FILLS_AND_ORDERS) == []
+
+            async def cycle() -> None:
+                clock.advance(1_000)
+                await p.cycle(source=Source.RECONCILE)
+
+            await until(published, cycle, rounds=4)

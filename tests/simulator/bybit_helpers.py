@@ -41,7 +41,7 @@ def client(config: dict[str, Any]) -> AbstractAsyncContextManager[Any]:
     return ccxt_client("bybit", config)
 
 
-async def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+async def eventually(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
     """Wait (bounded) until ``check()`` holds; the caller asserts the details afterwards."""
     async with asyncio.timeout(timeout_s):
         while not check():

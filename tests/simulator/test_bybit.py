@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from typing import Any
 
@@ -144,8 +145,28 @@ async def test_ws_pushes_match_ground_truth() -> None:
                 run(sim, clock, 80)
                 new_fills = {f.trade_id: f for f in account.fills if f.trade_id not in before}
                 touched = {f.symbol for f in new_fills.values() if markets[f.symbol].kind == "swap"}
-                await eventually(lambda: set(trades) == set(new_fills) and touched <= set(positions))
-                await asyncio.sleep(0.3)  # the last order/balance pushes follow the fills
+                locked, upnl = spot_locked(account, markets), upnl_by_coin(account, markets)
+
+                def caught_up() -> bool:
+                    """Every new fill and touched position seen, and the last balance push (it
+                    follows the fills) already says what the truth says."""
+                    return (
+                        set(trades) == set(new_fills)
+                        and touched <= set(positions)
+                        and all(
+                            row["filled"] is not None
+                            and math.isclose(row["filled"], account.orders[i].filled, abs_tol=1e-12)
+                            for i, row in orders.items()
+                        )
+                        and bool(balances)
+                        and all(
+                            math.isclose(balances[-1][coin]["total"], t.total + upnl.get(coin, 0.0))
+                            for coin, t in account.balances.items()
+                            if t.total and coin in balances[-1]
+                        )
+                    )
+
+                await eventually(caught_up)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -162,7 +183,6 @@ async def test_ws_pushes_match_ground_truth() -> None:
             else:
                 assert (row["contracts"], row["side"]) == (0, None)
         last = balances[-1]
-        locked, upnl = spot_locked(account, markets), upnl_by_coin(account, markets)
         for coin, truth in account.balances.items():
             if truth.total:
                 assert last[coin]["total"] == approx(truth.total + upnl.get(coin, 0.0))

@@ -44,6 +44,7 @@ from fullon_account_service.producers.daemon_checks import (
 from fullon_account_service.producers.discovery import Discovery, Shard
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.redis_restart import RedisRestartWatch
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
@@ -78,6 +79,7 @@ class AccountDaemon:
         self.rest_poller: RestAccountPoller | None = None
         self._accounts: dict[int, AccountRef] = {}
         self._heartbeat: Heartbeat | None = None
+        self._restart_watch: RedisRestartWatch | None = None
         self._background: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._finished: asyncio.Event | None = None
@@ -115,6 +117,8 @@ class AccountDaemon:
             self.rest_poller = RestAccountPoller(context=ctx)
         if self._heartbeat is None:
             self._heartbeat = Heartbeat(ProcessCache(ctx.redis), ctx)
+        if self._restart_watch is None:
+            self._restart_watch = RedisRestartWatch(ctx.redis, ctx.outbox.states, ctx.registry.sessions)
 
     async def start(self) -> None:
         """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
@@ -165,8 +169,11 @@ class AccountDaemon:
             ]
 
     async def _supervise(self) -> None:
-        """Restart the loops of accounts whose WebSocket or poll loops died."""
+        """Restart the loops of accounts whose WebSocket or poll loops died; read everything again
+        after a Redis restart (``redis_restart``)."""
         while not self._stop.is_set():
+            if self._restart_watch is not None:
+                await self._restart_watch.check()
             try:
                 async with asyncio.timeout(self._supervise_interval_s):
                     await self._stop.wait()

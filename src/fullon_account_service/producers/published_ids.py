@@ -60,6 +60,10 @@ class PublishedIds:
         while len(self._at) > self.limit:
             self._at.pop(next(iter(self._at)))
 
+    def clear(self) -> None:
+        """Forget every id (the bus may have lost them: a restarted Redis)."""
+        self._at.clear()
+
     def forget_before(self, time_ms: int) -> None:
         for event_id in [i for i, at in self._at.items() if at < time_ms]:
             del self._at[event_id]

@@ -14,7 +14,8 @@ trade channel only), which reads no history.
 - Ledger entries (funding, deposits, transfers...) are read the same way from their own cursor
   (``ledger_cursor``), where the venue has a ledger, and deduplicated by event id like fills.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
-  Redis cursor (``order_cursor``; the fill cursor where there is none yet). Every order the
+  Redis cursor (``order_cursor``; the lookback where there is none yet: never the fill cursor,
+  which the same reconciliation has just moved past every order closed before it). Every order the
   service last saw open (``open_orders``, kept in Redis across restarts) and that neither list
   mentions is queried by id (``resolve``), at most ``max_probes`` per cycle; an order the venue
   does not know is kept and logged, never given a status.
@@ -127,12 +128,11 @@ class Reconciler:
             rows.extend(await call)
         await self._put(session.normaliser.positions(rows, source, complete=True))
 
-    async def _cursor_walk(self, ex_id: int, started: int, overlap: int, *stores: CursorStore) -> Walk:
-        """From the first of ``stores`` holding a cursor for ``ex_id``, minus the overlap."""
-        for store in stores:
-            cursor = await store.get(ex_id)
-            if cursor is not None:
-                return Walk(max(cursor - overlap, 0))
+    async def _cursor_walk(self, ex_id: int, started: int, overlap: int, store: CursorStore) -> Walk:
+        """From ``store``'s cursor for ``ex_id`` minus the overlap; from the lookback without one."""
+        cursor = await store.get(ex_id)
+        if cursor is not None:
+            return Walk(max(cursor - overlap, 0))
         return Walk(max(started - self._lookback - overlap, 0))
 
     async def open_orders(self, session: AccountSession, source: Source) -> None:
@@ -149,7 +149,7 @@ class Reconciler:
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
         walk = self._order_walks.get(ex_id) or await self._cursor_walk(
-            ex_id, started, overlap, self._order_cursors, self._cursors
+            ex_id, started, overlap, self._order_cursors
         )
         paging = adapter_for(session.ref.venue).history
         open_rows = await paging.fetch_open_orders(session)

@@ -181,6 +181,9 @@ class SessionRegistry:
     def get(self, ex_id: int) -> AccountSession | None:
         return self._sessions.get(ex_id)
 
+    def sessions(self) -> list[AccountSession]:
+        return list(self._sessions.values())
+
     async def acquire(self, ref: AccountRef) -> AccountSession:
         """The account's session (creating its client and markets once); raises our errors."""
         lock = self._creating.setdefault(ref.ex_id, asyncio.Lock())

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import ccxt
 import ccxt.pro
 import pytest
 import redis.asyncio as aioredis
@@ -30,7 +31,7 @@ from producer_harness import (
     read_bus,
 )
 
-from fullon_account_service.contract import LedgerEntry, Source
+from fullon_account_service.contract import LedgerEntry, Source, TradeFill
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory
@@ -126,38 +127,66 @@ class _NoLedger:
             return described
 
 
-async def test_a_venue_without_a_ledger_reports_none_and_is_collected_as_before(
-    settings: Settings, redis_client: aioredis.Redis
-) -> None:
-    ref = AccountRef(ex_id=1, uid=1, venue="kraken")
-    assert "ledger" in CapabilityDetector().capabilities(ref)
-    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=23)) as sim:
+class _LedgerRefused:
+    """ccxt.pro with a Kraken whose key lacks the ledger permission (``EGeneral:Permission
+    denied`` is ccxt's ``PermissionDenied``)."""
+
+    class kraken(ccxt.pro.kraken):
+        calls = 0
+
+        async def fetch_ledger(self, *args: Any, **kwargs: Any) -> Any:
+            _LedgerRefused.kraken.calls += 1
+            raise ccxt.PermissionDenied('kraken {"error":["EGeneral:Permission denied"]}')
+
+
+async def _poll_kraken(
+    module: Any, settings: Settings, redis: aioredis.Redis, seed: int
+) -> tuple[dict[str, bool], list[Any]]:
+    """Poll one simulated Kraken account whose ccxt is ``module``: its capabilities and the bus
+    once the account was polled a few times, each cycle reporting the account collecting."""
+    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=seed)) as sim:
         bindings = bind_accounts(sim)
         ctx = ProducerContext.from_settings(
             settings,
-            redis=redis_client,
+            redis=redis,
             overrides=overrides(sim),
             env=credentials_env(bindings),
             timing=FAST,
             retry=FAST_RETRY,
-            factory=ClientFactory(overrides(sim), module=_NoLedger),
+            factory=ClientFactory(overrides(sim), module=module),
         )
-        ctx.detector = CapabilityDetector(module=_NoLedger)
+        ctx.detector = CapabilityDetector(module=module)
         caps = await ctx.detector.get_capabilities(bindings[0].ref)
-        assert "ledger" not in caps and caps["balance"] is True
         poller = RestAccountPoller(context=ctx)
         try:
             await poller.start_exchange(bindings[0].ref)
             sim.start_engine()
 
             def polled() -> None:
-                assert poller.cycles.get(1, 0) >= 3
+                assert poller.cycles.get(1, 0) >= 4
                 assert ctx.status[1] == ("running", "collecting"), ctx.status[1]
 
-            await eventually(polled, timeout_s=20)
+            await eventually(polled, timeout_s=30)
             await sim.stop_engine()
         finally:
             await poller.stop_polling()
             await ctx.close()
-        bus = await read_bus(redis_client, settings.stream_prefix)
-        assert bus and not [e for e in bus if isinstance(e.payload, LedgerEntry)]
+        return caps, await read_bus(redis, settings.stream_prefix)
+
+
+async def test_a_venue_without_a_ledger_reports_none_and_is_collected_as_before(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    assert "ledger" in CapabilityDetector().capabilities(AccountRef(ex_id=1, uid=1, venue="kraken"))
+    caps, bus = await _poll_kraken(_NoLedger, settings, redis_client, seed=23)
+    assert "ledger" not in caps and caps["balance"] is True
+    assert bus and not [e for e in bus if isinstance(e.payload, LedgerEntry)]
+
+
+async def test_a_key_without_the_ledger_permission_is_collected_without_it(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    caps, bus = await _poll_kraken(_LedgerRefused, settings, redis_client, seed=24)
+    assert caps["ledger"] is True
+    assert any(isinstance(e.payload, TradeFill) for e in bus)
+    assert _LedgerRefused.kraken.calls == 1  # refused at the first reconciliation, not asked again

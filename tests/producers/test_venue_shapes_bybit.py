@@ -255,6 +255,7 @@ async def test_simulated_funding_and_adl_over_rest_with_every_exec_type(bybit: V
     order = sim.ledger.place_order(account, "ETH/USDT:USDT", "buy", "market", 0.5, leverage=4.0)
     sim.ledger.fill(account, order, 0.5, 3000.0, taker=True)
     funding = sim.ledger.funding(account, "ETH/USDT:USDT", 0.0001)
+    assert funding is not None
     adl = sim.ledger.liquidate(account, "ETH/USDT:USDT", "adl", 3010.0)
     params = {"type": "swap", "subType": "linear", "execType": ""}
     rows = await bybit.exchange.fetch_my_trades(None, None, None, params)

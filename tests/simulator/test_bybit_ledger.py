@@ -83,6 +83,12 @@ async def test_ledger_refuses_a_bad_signature_and_a_long_window() -> None:
         async with client(sim.client_config(account)) as ex:
             with pytest.raises(Exception, match="10001"):
                 await ex.fetch_ledger(params={"startTime": START_MS, "endTime": START_MS + 8 * 86_400_000})
+            # startTime alone spans 24 h: from a day and a bit before the entry, it is not listed
+            entry = sim.ledger.book(account, "USDT", 5.0, "adjustment")
+            assert await ex.fetch_ledger(since=entry.ts_ms - 86_400_001) == []
+            assert [r["id"] for r in await ex.fetch_ledger(since=entry.ts_ms - 86_399_000)] == [
+                entry.entry_id
+            ]
 
 
 async def test_funding_is_pushed_on_the_execution_topic() -> None:
@@ -95,6 +101,7 @@ async def test_funding_is_pushed_on_the_execution_topic() -> None:
                 while not _subscribed(sim, "execution"):
                     await asyncio.sleep(0.01)
                 entry = sim.ledger.funding(account, symbol, 0.0001)
+                assert entry is not None
                 pushed = await pending
         finally:
             pending.cancel()

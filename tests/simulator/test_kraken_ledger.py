@@ -14,6 +14,8 @@ from kraken_helpers import approx, client
 from ledger_helpers import START_MS, entries_of, funded_sim
 from sim_clock import step_scenario
 
+from fullon_account_service.simulator.venues.kraken import render
+
 pytestmark = pytest.mark.asyncio
 
 
@@ -66,6 +68,21 @@ async def test_ledger_filters_and_bad_signature() -> None:
         async with client({**config, "secret": "AAAA" + config["secret"][4:]}) as ex:
             with pytest.raises(ccxt.AuthenticationError, match="Invalid key"):
                 await ex.fetch_ledger()
+
+
+async def test_deposit_and_withdrawal_status_match_the_ledger_refids() -> None:
+    async with funded_sim("kraken", steps=600) as (sim, account, _), client(sim.client_config(account)) as ex:
+        for fetch, reason in ((ex.fetch_deposits, "deposit"), (ex.fetch_withdrawals, "withdrawal")):
+            wanted = {render.ledger_ref(e): e for e in entries_of(account, reason).values()}
+            assert wanted
+            parsed = await fetch(since=START_MS - 1000)
+            assert sorted(t["id"] for t in parsed) == sorted(wanted)
+            for t in parsed:
+                entry = wanted[t["id"]]
+                assert (t["type"], t["currency"], t["status"]) == (reason, entry.currency, "ok")
+                assert t["amount"] == approx(abs(entry.amount))
+                assert t["fee"]["cost"] == approx(entry.fee)
+                assert t["timestamp"] == entry.ts_ms // 1000 * 1000
 
 
 async def test_balances_channel_carries_each_entry_with_its_ledger_id() -> None:

@@ -4,6 +4,7 @@ the fills' cash flows, their fees and the ledger entries, and funding follows th
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from typing import get_args
 
@@ -127,3 +128,19 @@ def test_truth_ledger_is_in_time_order_with_unique_ids() -> None:
             }
             assert (e["symbol"] is not None) == (e["reason"] == "funding")
             assert e["fee_currency"] == (e["currency"] if e["fee"] else None)
+
+
+def test_ledger_ids_have_each_venues_shape() -> None:
+    world, _ = _run(6, 1500)
+    shapes = {
+        "kraken": r"^L[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{6}$",
+        "bybit": r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        "hyperliquid": r"^0x[0-9a-f]{64}$",
+    }
+    for account in world.accounts:
+        assert account.ledger
+        for entry in account.ledger:
+            if account.venue == "hyperliquid" and entry.reason == "funding":
+                assert entry.entry_id == f"{str(entry.symbol).split('/')[0]}:{entry.ts_ms}"
+            else:
+                assert re.match(shapes[account.venue], entry.entry_id), entry.entry_id

@@ -152,6 +152,8 @@ def test_deposit_withdraw_and_overdraw() -> None:
         ledger.withdraw(acc, "USDT", 29.86)
     with pytest.raises(ValueError, match="no liquidation"):
         ledger.book(acc, "USDT", 1.0, "liquidation")
+    with pytest.raises(ValueError, match="must move"):
+        ledger.book(acc, "USDT", 0.000000001, "adjustment")  # rounds to nothing in Bybit's 8 digits
 
 
 def test_timestamps_strictly_increase_and_ids_have_venue_shapes() -> None:

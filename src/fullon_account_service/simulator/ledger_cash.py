@@ -87,6 +87,8 @@ class CashLedger:
         amount, fee = round(amount, decimals), round(fee, decimals)
         if fee < 0:
             raise ValueError("a ledger fee cannot be negative")
+        if amount == 0 and fee == 0:
+            raise ValueError("a ledger entry must move the balance")
         balance = account.balances.get(currency, SimBalance(0.0))
         if amount - fee < 0 and reason != "funding" and fee - amount > balance.free + EPS:
             raise ValueError(f"cannot take {fee - amount} {currency}: free is {balance.free}")
@@ -110,8 +112,9 @@ class CashLedger:
         self._emit_balances(account, before)
         return entry
 
-    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimLedgerEntry:
-        """A funding payment on the ``symbol`` position: longs pay ``rate`` x value, shorts receive."""
+    def funding(self, account: SimAccount, symbol: str, rate: float) -> SimLedgerEntry | None:
+        """A funding payment on the ``symbol`` position: longs pay ``rate`` x value, shorts receive.
+        ``None`` when it rounds to nothing in the venue's digits (no venue lists a zero payment)."""
         pos = account.positions.get(symbol)
         if pos is None:
             raise ValueError(f"no {symbol} position to fund")
@@ -119,6 +122,8 @@ class CashLedger:
         size = abs(pos.contracts)
         paid = size * pos.mark_price * rate * (1.0 if pos.contracts > 0 else -1.0)
         terms = FundingTerms("buy" if pos.contracts > 0 else "sell", size, pos.mark_price, rate)
+        if round(paid, cash_decimals(account.venue, str(market.settle))) == 0:
+            return None
         return self.book(account, str(market.settle), -paid, "funding", symbol=symbol, funding=terms)
 
     def deposit(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:

@@ -7,8 +7,9 @@ records, with the rows the venue sends.
 ``cashBalance`` the balance after it. Trades are not repeated there (they are executions).
 Deposits and withdrawals are listed by ``/v5/asset/deposit/query-record`` and
 ``/v5/asset/withdraw/query-record`` (amount unsigned, ``withdrawFee`` on top). All three page
-newest first with ``nextPageCursor``; the log takes a 7-day ``startTime``/``endTime`` window, the
-records a 30-day one, as the venue does.
+newest first with ``nextPageCursor``. The log's ``startTime``/``endTime`` may be 7 days apart and a
+missing one is 24 h from the other (the last 24 h with neither); the records' may be 30 days apart
+(30 days by default), as the venue does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fullon_account_service.simulator.model import Market, SimAccount, SimLedger
 from fullon_account_service.simulator.venues.bybit import render
 from fullon_account_service.simulator.venues.bybit.auth import WORLD, signed
 from fullon_account_service.simulator.venues.bybit.rest import (
+    DAY_MS,
     json_result,
     paginate,
     params_error,
@@ -29,7 +31,7 @@ from fullon_account_service.simulator.venues.bybit.rest import (
     window,
 )
 
-MONTH_MS = 30 * 24 * 3600 * 1000
+MONTH_MS = 30 * DAY_MS
 _RECORDS = frozenset({"deposit", "withdrawal"})
 _CHAIN = {"USDT": "ETH", "BTC": "BTC", "ETH": "ETH", "SOL": "SOL"}
 
@@ -123,7 +125,7 @@ async def transaction_log(request: web.Request, account: SimAccount) -> web.Resp
     cat = query.get("category", "")
     if cat not in ("", "spot", "linear", "option"):
         raise params_error("Category is invalid")
-    start, end = window(query, request.app[WORLD].now_ms())
+    start, end = window(query, request.app[WORLD].now_ms(), default_ms=DAY_MS)
     markets = venue_markets(request)
     entries: list[tuple[SimLedgerEntry, Market | None]] = []
     for entry in account.ledger:

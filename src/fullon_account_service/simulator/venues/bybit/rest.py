@@ -22,7 +22,8 @@ from fullon_account_service.simulator.model import Market, SimAccount, SimFill, 
 from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, BybitError, signed
 
-WEEK_MS = 7 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+WEEK_MS = 7 * DAY_MS
 _FOREVER_MS = 2**62
 RECENT_CLOSED = 500
 _LIMITS = {
@@ -84,17 +85,19 @@ def _category(query: Any, allowed: Sequence[str]) -> str:
     return cat
 
 
-def window(query: Any, now_ms: int, span_ms: int = WEEK_MS) -> tuple[int, int]:
-    """``startTime``/``endTime`` as the venue reads them, at most ``span_ms`` apart (7 days for
-    orders, executions and the transaction log, 30 for deposit and withdrawal records)."""
+def window(query: Any, now_ms: int, span_ms: int = WEEK_MS, default_ms: int | None = None) -> tuple[int, int]:
+    """``startTime``/``endTime`` as the venue reads them: at most ``span_ms`` apart (7 days for
+    orders, executions and the transaction log, 30 for deposit and withdrawal records); a missing
+    bound is ``default_ms`` (``span_ms`` unless given; the transaction log's is 24 h) from the other."""
     start, end = int_param(query, "startTime"), int_param(query, "endTime")
+    default = span_ms if default_ms is None else default_ms
     if start is None:
         # Neither: the last span, up to whatever exists; only an end: the span before it.
-        return (now_ms - span_ms, _FOREVER_MS) if end is None else (end - span_ms, end)
+        return (now_ms - default, _FOREVER_MS) if end is None else (end - default, end)
     if end is None:
-        return start, start + span_ms
+        return start, start + default
     if end < start or end - start > span_ms:
-        days = span_ms // (24 * 3600 * 1000)
+        days = span_ms // DAY_MS
         raise params_error(f"The time range between startTime and endTime cannot exceed {days} days")
     return start, end
 

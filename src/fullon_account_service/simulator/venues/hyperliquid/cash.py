@@ -42,11 +42,12 @@ def ws_funding(entry: SimLedgerEntry) -> Row:
         "usdc": num(entry.amount),
         "szi": num(_signed_size(entry)),
         "fundingRate": num(rate),
+        "nSamples": None,
     }
 
 
 def funding_row(entry: SimLedgerEntry) -> Row:
-    delta = {"type": "funding", **ws_funding(entry), "nSamples": None}
+    delta = {"type": "funding", **ws_funding(entry)}
     del delta["time"]
     return {"time": entry.ts_ms, "hash": ZERO_HASH, "delta": delta}
 

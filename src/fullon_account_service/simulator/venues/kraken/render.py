@@ -245,6 +245,28 @@ def ledger_row(entry: SimLedgerEntry) -> dict[str, Any]:
     }
 
 
+_METHODS = {"BTC": "Bitcoin", "ETH": "Ether", "USD": "Bank Frick (SWIFT)", "EUR": "SEPA"}
+
+
+def funding_status_row(entry: SimLedgerEntry) -> dict[str, Any]:
+    """A ``DepositStatus`` / ``WithdrawStatus`` row: ``refid`` is the ledger row's ``refid``;
+    ``amount`` unsigned, ``fee`` on top, ``time`` in whole seconds, as Kraken lists them."""
+    a = asset(entry.currency)
+    digest = hashlib.sha256(entry.entry_id.encode()).hexdigest()
+    return {
+        "method": _METHODS.get(entry.currency, entry.currency),
+        "aclass": "currency",
+        "asset": a.asset_id,
+        "refid": ledger_ref(entry),
+        "txid": "0x" + digest,
+        "info": "0x" + digest[:40],
+        "amount": num(abs(entry.amount), a.decimals),
+        "fee": num(entry.fee, a.decimals),
+        "time": entry.ts_ms // 1000,
+        "status": "Success",
+    }
+
+
 # -- WebSocket v2 ---------------------------------------------------------------------------------
 def ws_balance_snapshot_row(code: str, bal: SimBalance) -> dict[str, Any]:
     return {

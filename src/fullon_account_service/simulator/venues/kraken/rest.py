@@ -94,6 +94,8 @@ class PrivateApi:
             "OpenPositions": self.open_positions,
             "Ledgers": self.ledgers,
             "QueryLedgers": self.query_ledgers,
+            "DepositStatus": lambda account, fields: self.funding_status(account, fields, "deposit"),
+            "WithdrawStatus": lambda account, fields: self.funding_status(account, fields, "withdrawal"),
             "GetWebSocketsToken": self.websockets_token,
         }
 
@@ -204,6 +206,18 @@ class PrivateApi:
         if not ids or len(found) != len(ids):
             raise BadArguments("id")
         return found
+
+    def funding_status(self, account: SimAccount, fields: Fields, reason: str) -> Any:
+        """Deposits or withdrawals, newest first, by ``asset`` and the ``start``/``end`` window."""
+        start, end = _bound(fields.get("start"), {}), _bound(fields.get("end"), {})
+        wanted = fields.get("asset")
+        return [
+            render.funding_status_row(e)
+            for e in reversed(account.ledger)
+            if e.reason == reason
+            and _in_window(e.ts_ms / 1000, start, end)
+            and (not wanted or wanted in (e.currency, asset(e.currency).asset_id))
+        ]
 
     def open_positions(self, account: SimAccount, fields: Fields) -> Any:
         """Spot accounts hold no margin positions: ``[]`` consolidated, ``{}`` per position."""

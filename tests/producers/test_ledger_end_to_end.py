@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import ccxt
 import ccxt.pro
 import pytest
 import redis.asyncio as aioredis
+from history_harness import DAY_MS, Clock, producer, step, until, wall_ms
 from producer_harness import (
     FAST,
     FAST_RETRY,
@@ -30,7 +32,7 @@ from producer_harness import (
     read_bus,
 )
 
-from fullon_account_service.contract import LedgerEntry, Source
+from fullon_account_service.contract import LedgerEntry, Source, TradeFill
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory
@@ -54,7 +56,11 @@ def _config(venue: str, seed: int) -> ScenarioConfig:
     )
 
 
-async def check_ledger(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
+async def check_ledger(
+    redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding], *, once: bool = True
+) -> None:
+    """Every entry of the truth on the bus with its fields; exactly once with ``once`` (one
+    producer process: a restarted one sends its overlap again, under the same event ids)."""
     bus = [e for e in await read_bus(redis, prefix) if isinstance(e.payload, LedgerEntry)]
     for b in bindings:
         truth = account_truth(b.account)["ledger"]
@@ -62,7 +68,7 @@ async def check_ledger(redis: aioredis.Redis, prefix: str, bindings: Sequence[Bi
         seen = Counter((p.ex_ledger_id, p.currency) for p in mine)
         want = {(t["id"], t["currency"]) for t in truth}
         assert set(seen) == want, f"ex_id {b.ref.ex_id}: missing {want - set(seen)}, extra {set(seen) - want}"
-        assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
+        assert not once or all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n > 1]
         got = {(p.ex_ledger_id, p.currency): p for p in mine}
         for t in truth:
             p = got[(t["id"], t["currency"])]
@@ -126,38 +132,92 @@ class _NoLedger:
             return described
 
 
-async def test_a_venue_without_a_ledger_reports_none_and_is_collected_as_before(
-    settings: Settings, redis_client: aioredis.Redis
-) -> None:
-    ref = AccountRef(ex_id=1, uid=1, venue="kraken")
-    assert "ledger" in CapabilityDetector().capabilities(ref)
-    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=23)) as sim:
+class _LedgerRefused:
+    """ccxt.pro with a Kraken whose key lacks the ledger permission (``EGeneral:Permission
+    denied`` is ccxt's ``PermissionDenied``)."""
+
+    class kraken(ccxt.pro.kraken):
+        calls = 0
+
+        async def fetch_ledger(self, *args: Any, **kwargs: Any) -> Any:
+            _LedgerRefused.kraken.calls += 1
+            raise ccxt.PermissionDenied('kraken {"error":["EGeneral:Permission denied"]}')
+
+
+async def _poll_kraken(
+    module: Any, settings: Settings, redis: aioredis.Redis, seed: int
+) -> tuple[dict[str, bool], list[Any]]:
+    """Poll one simulated Kraken account whose ccxt is ``module``: its capabilities and the bus
+    once the account was polled a few times, each cycle reporting the account collecting."""
+    async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=seed)) as sim:
         bindings = bind_accounts(sim)
         ctx = ProducerContext.from_settings(
             settings,
-            redis=redis_client,
+            redis=redis,
             overrides=overrides(sim),
             env=credentials_env(bindings),
             timing=FAST,
             retry=FAST_RETRY,
-            factory=ClientFactory(overrides(sim), module=_NoLedger),
+            factory=ClientFactory(overrides(sim), module=module),
         )
-        ctx.detector = CapabilityDetector(module=_NoLedger)
+        ctx.detector = CapabilityDetector(module=module)
         caps = await ctx.detector.get_capabilities(bindings[0].ref)
-        assert "ledger" not in caps and caps["balance"] is True
         poller = RestAccountPoller(context=ctx)
         try:
             await poller.start_exchange(bindings[0].ref)
             sim.start_engine()
 
             def polled() -> None:
-                assert poller.cycles.get(1, 0) >= 3
+                assert poller.cycles.get(1, 0) >= 4
                 assert ctx.status[1] == ("running", "collecting"), ctx.status[1]
 
-            await eventually(polled, timeout_s=20)
+            await eventually(polled, timeout_s=30)
             await sim.stop_engine()
         finally:
             await poller.stop_polling()
             await ctx.close()
-        bus = await read_bus(redis_client, settings.stream_prefix)
-        assert bus and not [e for e in bus if isinstance(e.payload, LedgerEntry)]
+        return caps, await read_bus(redis, settings.stream_prefix)
+
+
+async def test_a_venue_without_a_ledger_reports_none_and_is_collected_as_before(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    assert "ledger" in CapabilityDetector().capabilities(AccountRef(ex_id=1, uid=1, venue="kraken"))
+    caps, bus = await _poll_kraken(_NoLedger, settings, redis_client, seed=23)
+    assert "ledger" not in caps and caps["balance"] is True
+    assert bus and not [e for e in bus if isinstance(e.payload, LedgerEntry)]
+
+
+async def test_a_key_without_the_ledger_permission_is_collected_without_it(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    caps, bus = await _poll_kraken(_LedgerRefused, settings, redis_client, seed=24)
+    assert caps["ledger"] is True
+    assert any(isinstance(e.payload, TradeFill) for e in bus)
+    assert _LedgerRefused.kraken.calls == 1  # refused at the first reconciliation, not asked again
+
+
+async def test_bybit_ledger_outage_longer_than_a_week_loses_no_entry(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """Ledger entries over 8.5 days while no producer runs: the transaction log answers 7 days per
+    request (and 24 hours to a ``startTime`` alone), so the restarted producer walks window by
+    window up to now; every entry on the bus (the restart re-sends the overlap, same event ids)."""
+    clock = Clock(wall_ms() - 10 * DAY_MS)
+    config = ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=25, funding_every_s=3600)
+    async with Simulator(config, now_ms=clock) as sim:
+        (binding,) = bind_accounts(sim)
+        step(sim, clock, 40, 1_000)
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await p.cycle(kinds=("ledger",), source=Source.RECONCILE)
+        step(sim, clock, 600, int(8.5 * DAY_MS) // 600)
+        late = [e for e in binding.account.ledger if e.ts_ms > clock.ms - DAY_MS]
+        assert late and any(e.reason != "funding" for e in late), (
+            "the outage must hold entries in its last day"
+        )
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await until(
+                lambda: check_ledger(redis_client, settings.stream_prefix, [binding], once=False),
+                lambda: p.cycle(kinds=("ledger",), source=Source.RECONCILE),
+                rounds=6,
+            )

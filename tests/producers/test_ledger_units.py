@@ -13,8 +13,11 @@ from venue_shapes import venue
 
 from factories import envelope, ledger_entry
 from fullon_account_service.contract import Source
+from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.history import HistoryRead, merge_reads
+from fullon_account_service.producers.live_collector import _cover
 from fullon_account_service.producers.published_ids import PublishedIds
+from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_ledger import LedgerBuffer
 
@@ -169,3 +172,11 @@ async def test_hyperliquid_streamed_funding_is_the_rest_entry() -> None:
         (url, request, _), _ = adapter_for("hyperliquid").reads.ledger_streams(ex)
         assert url == ex.urls["api"]["ws"]["public"]
         assert request["subscription"] == {"type": "userFundings", "user": ex.walletAddress}
+
+
+async def test_a_failed_ledger_stream_asks_for_one_rest_read_not_fast_polling() -> None:
+    session = AccountSession(AccountRef(ex_id=1, uid=1, venue="bybit"), None, None, asyncio.Lock())  # type: ignore[arg-type]
+    _cover(session, "ledger")
+    assert session.rest_once == {"ledger"} and not session.fast_poll
+    _cover(session, "orders")
+    assert session.fast_poll == {"orders"}

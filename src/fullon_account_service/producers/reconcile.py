@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from fullon_account_service.contract import Envelope, OrderUpdate, Source
+from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
@@ -215,18 +216,37 @@ class Reconciler:
 
     async def ledger(self, session: AccountSession, source: Source) -> int:
         """Ledger entries since the ledger cursor, the same way as fills; nothing where the venue
-        has no ledger (``Quirks.has_ledger``)."""
+        has no ledger (``Quirks.has_ledger``).
+
+        A key may trade and read its account yet lack the venue's ledger permission (Kraken's
+        "Query Ledger Entries", Bybit's wallet read): a ledger read the venue refuses as
+        unauthorised is logged, and the account is collected without its ledger until its next
+        reconciliation tries again, instead of the whole account going into error."""
         venue = adapter_for(session.ref.venue)
         if not venue.quirks.has_ledger(session.client.has):
             return 0
-        return await self._walk_history(
-            session,
-            source,
-            self._ledger,
-            venue.history.fetch_ledger,
-            session.normaliser.ledger,
-            session.published_ledger,
-        )
+        if session.ledger_denied is not None and source is not Source.RECONCILE:
+            return 0
+        try:
+            fresh = await self._walk_history(
+                session,
+                source,
+                self._ledger,
+                venue.history.fetch_ledger,
+                session.normaliser.ledger,
+                session.published_ledger,
+            )
+        except CredentialsError as e:
+            if session.ledger_denied is None:
+                _log.warning(
+                    "ledger read refused; collecting the account without it until its next reconciliation",
+                    ex_id=session.ref.ex_id,
+                    error=str(e),
+                )
+            session.ledger_denied = str(e)
+            return 0
+        session.ledger_denied = None
+        return fresh
 
     async def _walk_history(
         self,

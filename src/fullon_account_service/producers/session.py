@@ -79,6 +79,9 @@ class AccountSession:
     forgotten once the fill cursor is past them."""
     published_ledger: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_LEDGER))
     """Ledger entries already on the bus (REST re-reads and the venue's stream), bounded alike."""
+    ledger_denied: str | None = None
+    """Why the venue refused the last ledger read (a key without the ledger permission), else
+    ``None``; while set, only reconciliations read the ledger."""
     refs: int = 0
     dead_letter: DeadLetterSink | None = None
     bad_frames: int = 0

@@ -34,10 +34,13 @@ if TYPE_CHECKING:
 WINDOW_MS = 7 * 24 * 3600 * 1000
 RECORD_WINDOW_MS = 30 * 24 * 3600 * 1000
 _LEDGER_READS = (
-    ("fetch_ledger", "fetchLedger", WINDOW_MS),
-    ("fetch_deposits", "fetchDeposits", RECORD_WINDOW_MS),
-    ("fetch_withdrawals", "fetchWithdrawals", RECORD_WINDOW_MS),
+    ("fetch_ledger", "fetchLedger", WINDOW_MS, False),
+    ("fetch_deposits", "fetchDeposits", RECORD_WINDOW_MS, True),
+    ("fetch_withdrawals", "fetchWithdrawals", RECORD_WINDOW_MS, True),
 )
+"""``(ccxt method, has key, widest range, whether startTime alone reads the whole range)``: the
+transaction log answers ``startTime`` alone with the 24 hours after it, so it always gets an
+``endTime``."""
 _CATEGORIES: tuple[dict[str, Any], ...] = ({"type": "swap", "subType": "linear"}, {"type": "spot"})
 _EVERY_CATEGORY: tuple[dict[str, Any], ...] = ({},)
 _LIMIT = {
@@ -77,9 +80,17 @@ async def fetch_ledger(
     return merge_reads(
         [
             await _windows(
-                session, method, since, until, now, max_pages, categories=_EVERY_CATEGORY, span_ms=span
+                session,
+                method,
+                since,
+                until,
+                now,
+                max_pages,
+                categories=_EVERY_CATEGORY,
+                span_ms=span,
+                open_top=open_top,
             )
-            for method, call, span in _LEDGER_READS
+            for method, call, span, open_top in _LEDGER_READS
             if has_call(has, call)
         ]
     )
@@ -95,6 +106,7 @@ async def _windows(
     extra: dict[str, Any] | None = None,
     categories: tuple[dict[str, Any], ...] = _CATEGORIES,
     span_ms: int = WINDOW_MS,
+    open_top: bool = True,
 ) -> HistoryRead:
     """Windows of ``span_ms`` (the venue's longest range), oldest window first; inside a window
     each category newest first."""
@@ -108,9 +120,10 @@ async def _windows(
     while True:
         stop = min(start + span_ms, end)
         gap_until: int | None = None
-        # The last window up to now asks for startTime only (the venue's 7 days after it), so a
-        # venue clock ahead of ours loses nothing at the top.
-        open_end = until is None and stop >= end
+        # The last window up to now asks for startTime only (the venue's whole range after it), so
+        # a venue clock ahead of ours loses nothing at the top; not where startTime alone means
+        # less than the range (``open_top`` false: the transaction log's 24 hours).
+        open_end = open_top and until is None and stop >= end
         for category in categories:
             got, left, cut_at = await _cursor_pages(
                 session, method, start, stop, category, budget, send_end=not open_end, extra=extra

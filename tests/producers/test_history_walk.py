@@ -77,8 +77,11 @@ async def _walk_all(venue: FakeVenue, since: int, now: int, max_pages: int) -> t
         cycles += 1
         assert cycles < 500, "the walk does not progress"
         fetch_fills = adapter_for(venue.venue).history.fetch_fills
-        read: HistoryRead = await fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages)  # type: ignore[arg-type]
-        read_ids |= {r["id"] for r in read.rows}
+
+        async def take(rows: list[Row]) -> None:
+            read_ids.update(r["id"] for r in rows)
+
+        read: HistoryRead = await fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages, take)  # type: ignore[arg-type]
         outcome = step(walk, read, now)
         unread = [r["timestamp"] for r in venue.rows if r["id"] not in read_ids and r["timestamp"] >= since]
         if unread:
@@ -123,13 +126,11 @@ async def test_every_row_is_read_and_the_cursor_never_passes_a_gap(
 
 def test_a_complete_read_reaches_now_and_a_cut_newest_first_read_keeps_its_start() -> None:
     walk = Walk(1_000)
-    done = step(walk, HistoryRead([], complete=True), 9_000)
+    done = step(walk, HistoryRead(complete=True), 9_000)
     assert done.next is None and done.reached_ms == 9_000
-    cut = step(
-        walk, HistoryRead([], False, resume_from_ms=1_000, gap_until_ms=5_000, read_to_ms=9_000), 9_000
-    )
+    cut = step(walk, HistoryRead(False, resume_from_ms=1_000, gap_until_ms=5_000, read_to_ms=9_000), 9_000)
     assert cut.safe_ms == 1_000 and cut.next == Walk(1_000, 5_000, 9_000)
-    finished = step(cut.next, HistoryRead([], complete=True), 12_000)
+    finished = step(cut.next, HistoryRead(complete=True), 12_000)
     assert finished.next is None and finished.reached_ms == 9_000
 
 
@@ -137,7 +138,7 @@ def test_a_complete_read_reaches_now_and_a_cut_newest_first_read_keeps_its_start
 def test_a_cut_window_remembers_how_far_above_the_gap_was_read(read_to: int) -> None:
     cut = step(
         Walk(1_000),
-        HistoryRead([], False, resume_from_ms=2_000, gap_until_ms=3_000, read_to_ms=read_to),
+        HistoryRead(False, resume_from_ms=2_000, gap_until_ms=3_000, read_to_ms=read_to),
         9_000,
     )
     assert cut.safe_ms == 2_000 and cut.next == Walk(2_000, 3_000, read_to)

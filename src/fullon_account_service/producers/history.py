@@ -3,13 +3,15 @@
 A read covers ``[since, until]`` (``until`` ``None``: up to ``now``) within a page budget and says
 whether it read the whole span (``HistoryRead.complete``). A read the budget cut short says where
 the unread part is, so the caller keeps its cursor at the first gap and goes on from there
-(``walk``). How each venue pages, as ccxt 4.5.90 lets us walk it, is in its adapter's
-``history.py`` (``producers/venues/<venue>/history.py``).
+(``walk``). Rows are handed over one page at a time (``PageSink``) and the reader keeps none of
+them, so a read holds one page in memory however long the span it walks. How each venue pages,
+as ccxt 4.5.90 lets us walk it, is in its adapter's ``history.py``
+(``producers/venues/<venue>/history.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +21,20 @@ if TYPE_CHECKING:
 MAX_PAGES = 50
 
 Row = dict[str, Any]
+PageSink = Callable[[list[Row]], Awaitable[None]]
+"""Takes one page of rows (publishes it, say); the reader awaits it before asking for the next
+page and does not look at the rows again."""
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRead:
-    """Rows of one span, and whether the span was read to its end.
+    """Whether the span was read to its end (its rows went to the read's ``PageSink``).
 
     When it was not: every row before ``resume_from_ms`` was read; the unread gap runs from there
     to ``gap_until_ms`` (``None``: to the end of the span), and with a ``gap_until_ms`` the rows
     after it were read up to ``read_to_ms``.
     """
 
-    rows: list[Row]
     complete: bool
     resume_from_ms: int | None = None
     gap_until_ms: int | None = None

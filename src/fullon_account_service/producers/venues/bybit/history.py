@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.producers.history import MAX_PAGES, HistoryRead, Row, closed_method, stamps
+from fullon_account_service.producers.history import (
+    MAX_PAGES,
+    HistoryRead,
+    PageSink,
+    Row,
+    closed_method,
+    stamps,
+)
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -35,15 +42,15 @@ async def fetch_open_orders(session: VenueCalls) -> list[Row]:
 
 
 async def fetch_closed_orders(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    return await _windows(session, closed_method(session), since, until, now, max_pages)
+    return await _windows(session, closed_method(session), since, until, now, max_pages, on_page)
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    return await _windows(session, "fetch_my_trades", since, until, now, max_pages, _FILL_PARAMS)
+    return await _windows(session, "fetch_my_trades", since, until, now, max_pages, on_page, _FILL_PARAMS)
 
 
 async def _windows(
@@ -53,16 +60,16 @@ async def _windows(
     until: int | None,
     now: int,
     max_pages: int,
+    on_page: PageSink,
     extra: dict[str, Any] | None = None,
 ) -> HistoryRead:
     """7-day windows, oldest window first; inside a window each category newest first."""
-    rows: list[Row] = []
     extra = extra or {}
     end = until if until is not None else now
     budget = max_pages
     start = since
     if start > end:
-        return HistoryRead(rows, complete=True)
+        return HistoryRead(complete=True)
     while True:
         stop = min(start + WINDOW_MS, end)
         gap_until: int | None = None
@@ -70,36 +77,36 @@ async def _windows(
         # venue clock ahead of ours loses nothing at the top.
         open_end = until is None and stop >= end
         for category in _CATEGORIES:
-            got, left, cut_at = await _cursor_pages(
-                session, method, start, stop, category, budget, send_end=not open_end, extra=extra
+            budget, cut_at = await _cursor_pages(
+                session, method, (start, stop), category, budget, on_page, send_end=not open_end, extra=extra
             )
-            rows.extend(got)
-            budget = left
             if cut_at is not None:
                 gap_until = max(gap_until or cut_at, cut_at)
         if gap_until is not None:
-            return HistoryRead(rows, False, resume_from_ms=start, gap_until_ms=gap_until, read_to_ms=stop)
+            return HistoryRead(False, resume_from_ms=start, gap_until_ms=gap_until, read_to_ms=stop)
         if stop >= end:
-            return HistoryRead(rows, complete=True)
+            return HistoryRead(complete=True)
         if budget <= 0:
-            return HistoryRead(rows, complete=False, resume_from_ms=stop)
+            return HistoryRead(complete=False, resume_from_ms=stop)
         start = stop
 
 
 async def _cursor_pages(
     session: VenueCalls,
     method: str,
-    start: int,
-    stop: int,
+    window: tuple[int, int],
     category: dict[str, Any],
     budget: int,
+    on_page: PageSink,
     *,
     send_end: bool,
     extra: dict[str, Any],
-) -> tuple[list[Row], int, int | None]:
-    """One category of one window: rows, the budget left, and the oldest time read if cut short.
-    At least one page even on a spent budget, so every category's gap shrinks each time."""
-    rows: list[Row] = []
+) -> tuple[int, int | None]:
+    """One category of one window, each page handed to ``on_page``: the budget left, and the
+    oldest time read if cut short. At least one page even on a spent budget, so every category's
+    gap shrinks each time."""
+    start, stop = window
+    oldest: int | None = None
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {**category, **extra}
@@ -109,14 +116,15 @@ async def _cursor_pages(
             params["cursor"] = cursor
         page = await session.call(method, None, start, _LIMIT[method], params)
         budget -= 1
-        rows.extend(page)
+        times = stamps(page)
+        oldest = min([*times, oldest]) if oldest is not None else min(times, default=None)
         cursor = _next_cursor(page)
+        await on_page(page)
         if not cursor:
-            return rows, budget, None
+            return budget, None
         if budget <= 0:
             break
-    times = stamps(rows)
-    return rows, budget, (min(times) if times else stop)
+    return budget, (oldest if oldest is not None else stop)
 
 
 def _next_cursor(page: list[Row]) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, closed_method
+from fullon_account_service.producers.history import HistoryRead, PageSink, Row, closed_method
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -20,14 +20,16 @@ async def fetch_open_orders(session: VenueCalls) -> list[Row]:
 
 
 async def fetch_closed_orders(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
-    return HistoryRead(await session.call(closed_method(session), None, since, None, params), complete=True)
+    await on_page(await session.call(closed_method(session), None, since, None, params))
+    return HistoryRead(complete=True)
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
-    return HistoryRead(await session.call("fetch_my_trades", None, since, None, params), complete=True)
+    await on_page(await session.call("fetch_my_trades", None, since, None, params))
+    return HistoryRead(complete=True)

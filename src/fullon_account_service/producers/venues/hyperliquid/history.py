@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, stamps
+from fullon_account_service.producers.history import HistoryRead, PageSink, stamps
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
@@ -20,23 +20,25 @@ FILL_PAGE = 2000
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     """Move ``startTime`` to the newest fill of each full page.
 
-    A full page whose rows were all seen already (2,000 fills in one millisecond) cannot move
-    ``startTime``; the read ends there as complete, which no venue history we know can reach.
+    The next page starts at that millisecond again, so only the fills of that millisecond can
+    come twice: their ids are all the read remembers. A full page whose rows were all seen
+    already (2,000 fills in one millisecond) cannot move ``startTime``; the read ends there as
+    complete, which no venue history we know can reach.
     """
-    rows: list[Row] = []
     seen: set[str] = set()
     params = {} if until is None else {"until": until}
     for _ in range(max_pages):
         page = await session.call("fetch_my_trades", None, since, None, params)
         fresh = [r for r in page if str(r.get("id")) not in seen]
-        rows.extend(fresh)
-        seen.update(str(r.get("id")) for r in fresh)
         times = stamps(page)
-        if len(page) < FILL_PAGE or not fresh or not times or max(times) <= since:
-            return HistoryRead(rows, complete=True)
-        since = max(times)
-    return HistoryRead(rows, complete=False, resume_from_ms=since)
+        newest = max(times, default=since)
+        seen = {str(r.get("id")) for r in page if r.get("timestamp") == newest}
+        await on_page(fresh)
+        if len(page) < FILL_PAGE or not fresh or not times or newest <= since:
+            return HistoryRead(complete=True)
+        since = newest
+    return HistoryRead(complete=False, resume_from_ms=since)

@@ -4,6 +4,8 @@ past a row not yet read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,25 @@ class FakeVenue:
         ]
 
 
+@contextmanager
+def paged_like(venue: str, page: int) -> Iterator[None]:
+    """The venue adapter's page size set to the fake's for the length of the block (Bybit's
+    reader follows the venue's cursor and needs no size)."""
+    module, name = {
+        "kraken": (kraken_history, "PAGE"),
+        "hyperliquid": (hyperliquid_history, "FILL_PAGE"),
+    }.get(venue, (None, ""))
+    if module is None:
+        yield
+        return
+    saved = getattr(module, name)
+    setattr(module, name, page)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
 async def _walk_all(venue: FakeVenue, since: int, now: int, max_pages: int) -> tuple[set[str], int]:
     """Cycles until the walk completes; checks the safe point each cycle; (ids read, cycles)."""
     walk: Walk | None = Walk(since)
@@ -110,17 +131,8 @@ async def test_every_row_is_read_and_the_cursor_never_passes_a_gap(
     Kraken) holds a whole budget of rows, the one case a walk cannot progress (see history)."""
     since = NOW - 20 * 24 * 3600 * 1000
     fake = FakeVenue(venue, [since + s * 1000 + (s * jitter) % 1000 for s in seconds], page)
-    if venue == "kraken":
-        history_page, kraken_history.PAGE = kraken_history.PAGE, page
-    elif venue == "hyperliquid":
-        history_page, hyperliquid_history.FILL_PAGE = hyperliquid_history.FILL_PAGE, page
-    try:
+    with paged_like(venue, page):
         got, _ = await _walk_all(fake, since, NOW, max_pages)
-    finally:
-        if venue == "kraken":
-            kraken_history.PAGE = history_page
-        elif venue == "hyperliquid":
-            hyperliquid_history.FILL_PAGE = history_page
     assert got == {r["id"] for r in fake.rows}
 
 

@@ -164,13 +164,17 @@ async def print_arenas(pid: int, path: Path, label: str) -> None:
     _ask_stats(pid, path)
     await until(_exists(path), 120, "the allocator statistics")
     fields = _read_stats(path)
-    print(
-        f"  {label}: RSS {rss_mib(pid):.1f} MiB, pymalloc arenas {fields['arenas allocated current']} "
-        f"(high-water {fields['arenas highwater mark']}), live small objects "
-        f"{int(fields['bytes in allocated blocks']) / MIB:.1f} MiB, free in arenas "
-        f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
-        flush=True,
-    )
+    if "arenas allocated current" not in fields:
+        # tracemalloc wraps the allocator, and CPython then prints no pymalloc statistics
+        print(f"  {label}: RSS {rss_mib(pid):.1f} MiB (no arena statistics while tracing)", flush=True)
+    else:
+        print(
+            f"  {label}: RSS {rss_mib(pid):.1f} MiB, pymalloc arenas {fields['arenas allocated current']} "
+            f"(high-water {fields['arenas highwater mark']}), live small objects "
+            f"{int(fields['bytes in allocated blocks']) / MIB:.1f} MiB, free in arenas "
+            f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
+            flush=True,
+        )
     grown = path.with_name(path.name + ".trace")
     if grown.exists():
         print("    grown since open (tracemalloc, by line):")

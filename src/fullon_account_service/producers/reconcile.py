@@ -9,8 +9,9 @@ trade channel only), which reads no history.
 - Fills are read from the Redis cursor (minus an overlap: twice the venue's clock skew, see
   ``clock_skew``). A read cut short by the page budget or
   a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
-  on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
-  cursor moves only after the fills before it are on the bus.
+  on from there (``walk``); a complete read moves it to what it reached, minus the overlap. Each
+  page is published before the next is read, so a read holds one page however far behind it is;
+  the cursor moves only once the read is over, after the fills before it are on the bus.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
   Redis cursor (``order_cursor``; the fill cursor where there is none yet). Every order the
   service last saw open (``open_orders``, kept in Redis across restarts) and that neither list

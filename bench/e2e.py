@@ -23,7 +23,9 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
 its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).
 
 Then the baseline: the events of the run replayed one at a time through the sinks' handlers
-(``e2e_baseline``), and the ratio of the best sustained rate kept up with to it.
+(``e2e_baseline``), and the ratio of the best sustained rate kept up with to it; last the
+producer's two cost targets (``e2e_targets``: bus events per distinct fact, and with
+``--profile`` the producer's CPU per message over ccxt's parse cost, beside the load average).
 ``--quick`` is a smoke run (one venue, one account, one low rate for a few seconds).
 """
 
@@ -45,8 +47,9 @@ import redis.asyncio as aioredis
 
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
-from e2e_profile import report_profiles, start_profiles, stop_profiles
+from e2e_profile import producer_samples, report_profiles, start_profiles, stop_profiles
 from e2e_stack import Proc, base_env, cpu_s, start_pipeline, start_simulator
+from e2e_targets import bus_per_fact, cpu_over_parse
 from e2e_watch import POLL_S, Watcher, now_ms
 from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
@@ -216,8 +219,13 @@ async def main(args: argparse.Namespace) -> None:
             await forget_stored(factory, redis, ex_ids)
             base = await one_at_a_time(factory, redis, replay)
             report(results, base, len(replay))
+            busy, inside = (0, 0)
             if args.profile:
                 report_profiles(args.profile, list(procs))
+                busy, inside = producer_samples(args.profile)
+            print()
+            for target in (bus_per_fact(results), cpu_over_parse(busy, inside, os.getloadavg())):
+                print(target.line())
         finally:
             for proc in procs.values():
                 await proc.stop()

@@ -82,6 +82,12 @@ def top_frames(path: Path, n: int = 10) -> list[tuple[str, float]]:
     return [(frame, count / total) for frame, count in ranked]
 
 
+def producer_samples(directory: Path) -> tuple[int, int]:
+    """The producer's (busy samples, samples inside ccxt's parse); (0, 0) without a profile."""
+    path = directory / "producer.txt"
+    return samples(path) if path.exists() else (0, 0)
+
+
 def report_profiles(directory: Path, names: list[str]) -> None:
     for name in names:
         path = directory / f"{name}.txt"

@@ -15,9 +15,12 @@ the growth per fill per account between *half* and *full*: flat memory means abo
 With ``--arenas`` the producer runs under a small probe that, on ``SIGUSR1``, writes CPython's
 allocator statistics (``sys._debugmallocstats``) to a file: at each point the bench prints the
 pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
-from RSS held by arenas that a past peak left fragmented (issue 18).
+from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
+``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
+allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
 
-    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300] [--arenas]
+    uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
+        [--arenas] [--trace 25]
 """
 
 from __future__ import annotations
@@ -52,8 +55,11 @@ PREFIX = "bench:memory:"
 FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
 STEP_CHUNK = 200
 ARENA_PROBE = """
-import gc, os, signal, sys
+import gc, os, signal, sys, tracemalloc
 from fullon_account_service.cli.app import main
+
+TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
+first = []
 
 def stats(*_):
     gc.collect()
@@ -65,7 +71,20 @@ def stats(*_):
     os.dup2(saved, 2)
     os.close(fd)
     os.close(saved)
+    if TRACE:
+        trace(path + ".trace")
     os.replace(path + ".tmp", path)
+
+def trace(path):
+    # the first call starts tracing (at open); later ones write what grew since, by line
+    if not first:
+        tracemalloc.start(1)
+        first.append(tracemalloc.take_snapshot())
+        return
+    diff = tracemalloc.take_snapshot().compare_to(first[0], "lineno")
+    with open(path, "w") as out:
+        for d in diff[:TRACE]:
+            out.write(f"{d.size_diff / 1024:10.1f} KiB {d.count_diff:8d} objects  {d.traceback}\\n")
 
 signal.signal(signal.SIGUSR1, stats)
 sys.argv = ["fullon-account", "producer"]
@@ -145,13 +164,22 @@ async def print_arenas(pid: int, path: Path, label: str) -> None:
     _ask_stats(pid, path)
     await until(_exists(path), 120, "the allocator statistics")
     fields = _read_stats(path)
-    print(
-        f"  {label}: RSS {rss_mib(pid):.1f} MiB, pymalloc arenas {fields['arenas allocated current']} "
-        f"(high-water {fields['arenas highwater mark']}), live small objects "
-        f"{int(fields['bytes in allocated blocks']) / MIB:.1f} MiB, free in arenas "
-        f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
-        flush=True,
-    )
+    if "arenas allocated current" not in fields:
+        # tracemalloc wraps the allocator, and CPython then prints no pymalloc statistics
+        print(f"  {label}: RSS {rss_mib(pid):.1f} MiB (no arena statistics while tracing)", flush=True)
+    else:
+        print(
+            f"  {label}: RSS {rss_mib(pid):.1f} MiB, pymalloc arenas {fields['arenas allocated current']} "
+            f"(high-water {fields['arenas highwater mark']}), live small objects "
+            f"{int(fields['bytes in allocated blocks']) / MIB:.1f} MiB, free in arenas "
+            f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
+            flush=True,
+        )
+    grown = path.with_name(path.name + ".trace")
+    if grown.exists():
+        print("    grown since open (tracemalloc, by line):")
+        for line in grown.read_text().splitlines():
+            print(f"    {line}", flush=True)
 
 
 def _ask_stats(pid: int, path: Path) -> None:
@@ -174,7 +202,7 @@ def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = False) -> Sample:
+async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
         work = Path(tmp)
@@ -195,6 +223,7 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
                 script = Path(sys.executable).with_name("fullon-account")
                 command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
                 env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
+                env["BENCH_TRACE_TOP"] = str(trace)
                 producer = await asyncio.create_subprocess_exec(
                     *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
@@ -281,12 +310,12 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
         )
 
 
-async def run(venue: str, counts: list[int], fills: int, seed: int, arenas: bool) -> None:
+async def run(venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed, arenas)
+    base = await measure(venue, 1, fills, seed, arenas, trace)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed, arenas))
+        rows.append(await measure(venue, n, fills, seed, arenas, trace))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
 
@@ -300,9 +329,11 @@ def main() -> None:
     parser.add_argument("--fills", type=int, default=300, help="fills per account (measured at half and all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--arenas", action="store_true", help="print pymalloc arenas at each point")
+    parser.add_argument("--trace", type=int, default=0, help="print the N lines that grew most (tracemalloc)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
-    asyncio.run(run(args.venue, counts, args.fills, args.seed, args.arenas))
+    arenas = args.arenas or args.trace > 0
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace))
 
 
 if __name__ == "__main__":

@@ -95,3 +95,5 @@ async def test_e2e_bench_quick_prints_its_table(bench_redis_url: str, tmp_path: 
     offered, stored = (float(c.replace(",", "")) for c in cells[1:3])
     assert offered > 0 and stored > 0, text
     assert any(line.startswith("baseline (") for line in lines), text
+    assert any(line.startswith("target bus events per distinct fact: x") for line in lines), text
+    assert any(line.startswith("target producer CPU per message / ccxt parse: -") for line in lines), text

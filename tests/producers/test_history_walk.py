@@ -4,6 +4,8 @@ past a row not yet read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,25 @@ class FakeVenue:
         ]
 
 
+@contextmanager
+def paged_like(venue: str, page: int) -> Iterator[None]:
+    """The venue adapter's page size set to the fake's for the length of the block (Bybit's
+    reader follows the venue's cursor and needs no size)."""
+    module, name = {
+        "kraken": (kraken_history, "PAGE"),
+        "hyperliquid": (hyperliquid_history, "FILL_PAGE"),
+    }.get(venue, (None, ""))
+    if module is None:
+        yield
+        return
+    saved = getattr(module, name)
+    setattr(module, name, page)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
 async def _walk_all(venue: FakeVenue, since: int, now: int, max_pages: int) -> tuple[set[str], int]:
     """Cycles until the walk completes; checks the safe point each cycle; (ids read, cycles)."""
     walk: Walk | None = Walk(since)
@@ -77,8 +98,11 @@ async def _walk_all(venue: FakeVenue, since: int, now: int, max_pages: int) -> t
         cycles += 1
         assert cycles < 500, "the walk does not progress"
         fetch_fills = adapter_for(venue.venue).history.fetch_fills
-        read: HistoryRead = await fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages)  # type: ignore[arg-type]
-        read_ids |= {r["id"] for r in read.rows}
+
+        async def take(rows: list[Row]) -> None:
+            read_ids.update(r["id"] for r in rows)
+
+        read: HistoryRead = await fetch_fills(venue, walk.since_ms, walk.until_ms, now, max_pages, take)  # type: ignore[arg-type]
         outcome = step(walk, read, now)
         unread = [r["timestamp"] for r in venue.rows if r["id"] not in read_ids and r["timestamp"] >= since]
         if unread:
@@ -107,29 +131,18 @@ async def test_every_row_is_read_and_the_cursor_never_passes_a_gap(
     Kraken) holds a whole budget of rows, the one case a walk cannot progress (see history)."""
     since = NOW - 20 * 24 * 3600 * 1000
     fake = FakeVenue(venue, [since + s * 1000 + (s * jitter) % 1000 for s in seconds], page)
-    if venue == "kraken":
-        history_page, kraken_history.PAGE = kraken_history.PAGE, page
-    elif venue == "hyperliquid":
-        history_page, hyperliquid_history.FILL_PAGE = hyperliquid_history.FILL_PAGE, page
-    try:
+    with paged_like(venue, page):
         got, _ = await _walk_all(fake, since, NOW, max_pages)
-    finally:
-        if venue == "kraken":
-            kraken_history.PAGE = history_page
-        elif venue == "hyperliquid":
-            hyperliquid_history.FILL_PAGE = history_page
     assert got == {r["id"] for r in fake.rows}
 
 
 def test_a_complete_read_reaches_now_and_a_cut_newest_first_read_keeps_its_start() -> None:
     walk = Walk(1_000)
-    done = step(walk, HistoryRead([], complete=True), 9_000)
+    done = step(walk, HistoryRead(complete=True), 9_000)
     assert done.next is None and done.reached_ms == 9_000
-    cut = step(
-        walk, HistoryRead([], False, resume_from_ms=1_000, gap_until_ms=5_000, read_to_ms=9_000), 9_000
-    )
+    cut = step(walk, HistoryRead(False, resume_from_ms=1_000, gap_until_ms=5_000, read_to_ms=9_000), 9_000)
     assert cut.safe_ms == 1_000 and cut.next == Walk(1_000, 5_000, 9_000)
-    finished = step(cut.next, HistoryRead([], complete=True), 12_000)
+    finished = step(cut.next, HistoryRead(complete=True), 12_000)
     assert finished.next is None and finished.reached_ms == 9_000
 
 
@@ -137,7 +150,7 @@ def test_a_complete_read_reaches_now_and_a_cut_newest_first_read_keeps_its_start
 def test_a_cut_window_remembers_how_far_above_the_gap_was_read(read_to: int) -> None:
     cut = step(
         Walk(1_000),
-        HistoryRead([], False, resume_from_ms=2_000, gap_until_ms=3_000, read_to_ms=read_to),
+        HistoryRead(False, resume_from_ms=2_000, gap_until_ms=3_000, read_to_ms=read_to),
         9_000,
     )
     assert cut.safe_ms == 2_000 and cut.next == Walk(2_000, 3_000, read_to)

@@ -74,9 +74,14 @@ class _Session:
 async def test_generic_history_is_one_call_per_read_taken_as_complete() -> None:
     session = _Session([{"id": "1", "timestamp": 5}])
     paging = adapter_for("binance").history
-    fills = await paging.fetch_fills(session, 1_000, 2_000, 3_000, 50)  # type: ignore[arg-type]
-    closed = await paging.fetch_closed_orders(session, 1_000, None, 3_000, 50)  # type: ignore[arg-type]
-    assert fills.complete and closed.complete and fills.rows == session.answer
+    pages: list[list[dict[str, Any]]] = []
+
+    async def take(rows: list[dict[str, Any]]) -> None:
+        pages.append(rows)
+
+    fills = await paging.fetch_fills(session, 1_000, 2_000, 3_000, 50, take)  # type: ignore[arg-type]
+    closed = await paging.fetch_closed_orders(session, 1_000, None, 3_000, 50, take)  # type: ignore[arg-type]
+    assert fills.complete and closed.complete and pages == [session.answer, session.answer]
     assert session.calls == [
         ("fetch_my_trades", None, 1_000, None, {"until": 2_000}),
         ("fetch_closed_orders", None, 1_000, None, {}),

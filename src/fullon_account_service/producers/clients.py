@@ -32,13 +32,25 @@ from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.ws_guard import guarded_class
 
 OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"
-WS_CACHE_OPTIONS: dict[str, Any] = {"ordersLimit": 100, "tradesLimit": 100, "newUpdates": True}
+WS_OPTIONS: dict[str, Any] = {
+    "ordersLimit": 100,
+    "tradesLimit": 100,
+    "newUpdates": True,
+    "ws": {"compress": 0},
+}
 """ccxt keeps the last ``ordersLimit`` orders and ``tradesLimit`` fills each stream delivered
 (1,000 each by default, ~2-3 KB apiece, the bulk of a busy account's memory). With ``newUpdates``
 each ``watch_*`` call returns what arrived since the previous one, so the caches need to hold
 only what arrives while one message is handled; more than that in one go is caught by the
 reconciliation a full outbox asks for, or by the next audit. The normaliser remembers the fields
-a later update of an order may leave out."""
+a later update of an order may leave out.
+
+``compress: 0``: no permessage-deflate on the account's WebSocket. ccxt offers it by default, and
+each connection then holds a zlib compressor and decompressor (~0.1-0.3 MB together) for private
+streams of a few small messages a second; the producer's memory bench traced ~0.6 MiB per
+account to them (issue 18). Kraken, Bybit and Hyperliquid serve uncompressed frames; a venue
+that insists on the offer can have it back through ``ACCOUNT_EXCHANGE_OVERRIDES``
+(``{"<venue>": {"options": {"ws": {"compress": 15}}}}``)."""
 CREDENTIAL_KEYS = frozenset({"apiKey", "secret", "password", "uid", "walletAddress", "privateKey", "token"})
 
 
@@ -92,7 +104,7 @@ class ClientFactory:
         }
         override = self._overrides.get(venue, {})
         config.update(override)
-        config["options"] = {**WS_CACHE_OPTIONS, **override.get("options", {})}
+        config["options"] = {**WS_OPTIONS, **override.get("options", {})}
         return config
 
     def _klass(self, venue: str) -> Any:

@@ -3,13 +3,15 @@
 A read covers ``[since, until]`` (``until`` ``None``: up to ``now``) within a page budget and says
 whether it read the whole span (``HistoryRead.complete``). A read the budget cut short says where
 the unread part is, so the caller keeps its cursor at the first gap and goes on from there
-(``walk``). How each venue pages, as ccxt 4.5.90 lets us walk it, is in its adapter's
-``history.py`` (``producers/venues/<venue>/history.py``).
+(``walk``). Rows are handed over one page at a time (``PageSink``) and the reader keeps none of
+them, so a read holds one page in memory however long the span it walks. How each venue pages,
+as ccxt 4.5.90 lets us walk it, is in its adapter's ``history.py``
+(``producers/venues/<venue>/history.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +21,20 @@ if TYPE_CHECKING:
 MAX_PAGES = 50
 
 Row = dict[str, Any]
+PageSink = Callable[[list[Row]], Awaitable[None]]
+"""Takes one page of rows (publishes it, say); the reader awaits it before asking for the next
+page and does not look at the rows again."""
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryRead:
-    """Rows of one span, and whether the span was read to its end.
+    """Whether the span was read to its end (its rows went to the read's ``PageSink``).
 
     When it was not: every row before ``resume_from_ms`` was read; the unread gap runs from there
     to ``gap_until_ms`` (``None``: to the end of the span), and with a ``gap_until_ms`` the rows
     after it were read up to ``read_to_ms``.
     """
 
-    rows: list[Row]
     complete: bool
     resume_from_ms: int | None = None
     gap_until_ms: int | None = None
@@ -38,23 +42,22 @@ class HistoryRead:
 
 
 def merge_reads(reads: list[HistoryRead]) -> HistoryRead:
-    """Several histories of one span read as one (a venue whose ledger is split over calls).
+    """Several histories of one span read as one (a venue whose ledger is split over calls; each
+    handed its rows to the sink already).
 
     Every row before the earliest ``resume_from_ms`` of the cut reads was read; their gaps
     together run from there to the latest ``gap_until_ms`` (to the end of the span if any gap
     does), and above it every read reached at least the lowest ``read_to_ms``."""
-    rows = [row for read in reads for row in read.rows]
     cut = [read for read in reads if not read.complete]
     if not cut:
-        return HistoryRead(rows, complete=True)
+        return HistoryRead(complete=True)
     resumes = [read.resume_from_ms for read in cut]
     resume = None if None in resumes else min(r for r in resumes if r is not None)
     gaps = [read.gap_until_ms for read in cut]
     if resume is None or None in gaps:
-        return HistoryRead(rows, complete=False, resume_from_ms=resume)
+        return HistoryRead(complete=False, resume_from_ms=resume)
     tops = [read.read_to_ms if read.read_to_ms is not None else read.gap_until_ms for read in cut]
     return HistoryRead(
-        rows,
         complete=False,
         resume_from_ms=resume,
         gap_until_ms=max(g for g in gaps if g is not None),

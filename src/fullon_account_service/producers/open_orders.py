@@ -6,11 +6,18 @@ final state is on the bus, so a producer that dies in between still finds it her
 venue (``resolve``). Writes are not fenced: one producer owns an account at a time. A stream's
 order that cannot be written (Redis away) waits in memory and goes with the account's next write,
 so a Redis outage never stops a WebSocket loop.
+
+Every update of an open order comes through ``track``; one written with the same fields less than
+``REWRITE_AFTER_S`` ago is not written again (a Redis round trip per order update was a fifth of
+the producer's CPU, issue 18). The memory of what was written holds the orders of the hash this
+process wrote, and is dropped for an account on any failed write, so a Redis that lost writes it
+had acknowledged gets them again at the next update (or within ``REWRITE_AFTER_S``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 import msgspec
 import redis.asyncio as aioredis
@@ -33,15 +40,23 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(TrackedOrder).decode
 
 
+REWRITE_AFTER_S = 30.0
+
+
 def open_orders_key(prefix: str, ex_id: int) -> str:
     return f"{prefix}open_orders:{ex_id}"
 
 
 class OpenOrderBook:
-    def __init__(self, redis: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, prefix: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._clock = clock
         self._pending: dict[int, dict[str, bytes]] = {}
+        self._written: dict[int, dict[str, tuple[bytes, float]]] = {}
+        """Per account: order id -> (value, when) last written to the hash by this process."""
 
     async def get(self, ex_id: int) -> dict[str, TrackedOrder]:
         try:
@@ -64,19 +79,25 @@ class OpenOrderBook:
     async def track(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
         """Remember every order these events say is open (terminal ones are not forgotten here);
         never raises: what Redis refused waits for the account's next write."""
+        now = self._clock()
+        written = self._written.get(ex_id, {})
+        updates = {
+            e.payload.ex_order_id: _encode(TrackedOrder(e.payload.symbol, e.payload.created_ms))
+            for e in envelopes
+            if isinstance(e.payload, OrderUpdate) and not e.payload.status.is_terminal
+        }
         mapping = {
             **self._pending.pop(ex_id, {}),
-            **{
-                e.payload.ex_order_id: _encode(TrackedOrder(e.payload.symbol, e.payload.created_ms))
-                for e in envelopes
-                if isinstance(e.payload, OrderUpdate) and not e.payload.status.is_terminal
-            },
+            **{i: v for i, v in updates.items() if not _recent(written.get(i), v, now)},
         }
         try:
             await self._write(ex_id, mapping, [])
         except AccountServiceError as e:
             self._pending[ex_id] = mapping
+            self._written.pop(ex_id, None)
             _log.warning("open orders kept in memory until Redis answers", ex_id=ex_id, error=str(e))
+            return
+        self._remember(ex_id, mapping, [], now)
 
     async def settle(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
         """After ``envelopes`` reached the bus: open orders stay tracked, finished ones leave."""
@@ -94,11 +115,20 @@ class OpenOrderBook:
         }
         gone = [i for i, p in final.items() if p.status.is_terminal]
         pending = self._pending.pop(ex_id, {})
+        writes = {**{i: v for i, v in pending.items() if i not in gone}, **mapping}
         try:
-            await self._write(ex_id, {**{i: v for i, v in pending.items() if i not in gone}, **mapping}, gone)
+            await self._write(ex_id, writes, gone)
         except AccountServiceError:
             self._pending[ex_id] = pending
+            self._written.pop(ex_id, None)
             raise
+        self._remember(ex_id, writes, gone, self._clock())
+
+    def _remember(self, ex_id: int, writes: dict[str, bytes], gone: list[str], now: float) -> None:
+        written = self._written.setdefault(ex_id, {})
+        for order_id in gone:
+            written.pop(order_id, None)
+        written.update((i, (v, now)) for i, v in writes.items())
 
     async def _write(self, ex_id: int, mapping: dict[str, bytes], gone: list[str]) -> None:
         if not mapping and not gone:
@@ -113,3 +143,8 @@ class OpenOrderBook:
                 await pipe.execute()
         except rex.RedisError as e:
             raise translate(e, "open orders write") from e
+
+
+def _recent(written: tuple[bytes, float] | None, value: bytes, now: float) -> bool:
+    """Written with these fields less than ``REWRITE_AFTER_S`` ago."""
+    return written is not None and written[0] == value and now - written[1] < REWRITE_AFTER_S

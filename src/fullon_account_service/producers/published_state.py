@@ -32,8 +32,10 @@ import msgspec
 
 from fullon_account_service.contract import BalanceSnapshot, Envelope, OrderUpdate, PositionSnapshot
 
-MAX_ENTRIES_PER_ACCOUNT = 500
-"""Orders (open ones and those closed within a re-read's reach), currencies and symbols."""
+MAX_ENTRIES_PER_ACCOUNT = 250
+"""Orders (open ones and those closed within a re-read's reach), currencies and symbols: what an
+open-order read or an audit lists again. An account with more open orders than this sends some of
+them again on each read (a repeat, never a loss); 250 entries are ~120 KB per account."""
 MAX_AGE_S = 900.0
 """Three default audit intervals: what an audit or an open-order read lists again is refreshed
 well before it expires; what no read lists any more need not be remembered."""

@@ -9,8 +9,9 @@ trade channel only), which reads no history.
 - Fills are read from the Redis cursor (minus an overlap: twice the venue's clock skew, see
   ``clock_skew``). A read cut short by the page budget or
   a venue's window (``history``) moves the cursor only to the first gap, and the next cycle reads
-  on from there (``walk``); a complete read moves it to what it reached, minus the overlap. The
-  cursor moves only after the fills before it are on the bus.
+  on from there (``walk``); a complete read moves it to what it reached, minus the overlap. Each
+  page is published before the next is read, so a read holds one page however far behind it is;
+  the cursor moves only once the read is over, after the fills before it are on the bus.
 - Ledger entries (funding, deposits, transfers...) are read the same way from their own cursor
   (``ledger_cursor``), where the venue has a ledger, and deduplicated by event id like fills.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
@@ -24,7 +25,7 @@ trade channel only), which reads no history.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -34,7 +35,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
-from fullon_account_service.producers.history import HistoryRead, Row
+from fullon_account_service.producers.history import HistoryRead, PageSink, Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
@@ -47,7 +48,7 @@ from fullon_account_service.producers.walk import Walk, step
 ALL_KINDS = ("balance", "orders", "positions", "fills", "ledger")
 OPEN_ORDERS = "open_orders"
 _log = get_logger("producers.reconcile")
-_SpanRead = Callable[[AccountSession, int, "int | None", int, int], Awaitable[HistoryRead]]
+_SpanRead = Callable[[AccountSession, int, "int | None", int, int, PageSink], Awaitable[HistoryRead]]
 
 
 @dataclass(slots=True)
@@ -145,7 +146,9 @@ class Reconciler:
 
     async def orders(self, session: AccountSession, source: Source) -> None:
         """Open orders, closed history and probes of tracked orders, all on the bus before the
-        tracked set forgets an order."""
+        tracked set forgets an order. The closed history goes out page by page; the open list
+        (read first, so older than any closed page) last, and an order a closed page finished
+        stays finished in the tracked set."""
         ex_id = session.ref.ex_id
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
@@ -154,14 +157,26 @@ class Reconciler:
         )
         paging = adapter_for(session.ref.venue).history
         open_rows = await paging.fetch_open_orders(session)
+        listed: set[str] = set()
+        finished: set[str] = set()
+
+        async def publish(rows: list[history.Row]) -> None:
+            batch = session.normaliser.orders(rows, source)
+            await self._outbox.publish(batch.envelopes, batch.dead)
+            await self._open.settle(ex_id, batch.envelopes)
+            for update in _order_updates(batch.envelopes):
+                listed.add(update.ex_order_id)
+                if update.status.is_terminal:
+                    finished.add(update.ex_order_id)
+
         read = await paging.fetch_closed_orders(
-            session, walk.since_ms, walk.until_ms, started, self._max_pages
+            session, walk.since_ms, walk.until_ms, started, self._max_pages, publish
         )
-        batch = session.normaliser.orders(read.rows, source)
-        batch.extend(session.normaliser.orders(open_rows, source))
+        batch = session.normaliser.orders(open_rows, source)
         await self._outbox.publish(batch.envelopes, batch.dead)
-        await self._open.settle(ex_id, batch.envelopes)
-        await self._probe(session, source, batch.envelopes, full=source is Source.RECONCILE)
+        await self._open.settle(ex_id, [e for e in batch.envelopes if _order_id(e) not in finished])
+        listed.update(u.ex_order_id for u in _order_updates(batch.envelopes))
+        await self._probe(session, source, listed, full=source is Source.RECONCILE)
         outcome = step(walk, read, started)
         if outcome.next is not None:
             self._order_walks[ex_id] = outcome.next
@@ -172,14 +187,12 @@ class Reconciler:
         reached = outcome.reached_ms if outcome.reached_ms is not None else started
         await self._order_cursors.advance(ex_id, reached - overlap)
 
-    async def _probe(
-        self, session: AccountSession, source: Source, seen: list[Envelope], *, full: bool
-    ) -> None:
+    async def _probe(self, session: AccountSession, source: Source, listed: set[str], *, full: bool) -> None:
+        """Tracked orders no read listed (``listed``: their ids) are asked for by id."""
         ex_id = session.ref.ex_id
         unknown = self._unknown.setdefault(ex_id, set())
         if full:
             unknown.clear()
-        listed = {e.payload.ex_order_id for e in seen if isinstance(e.payload, OrderUpdate)}
         tracked = await self._open.get(ex_id)
         missing = [(i, t) for i, t in tracked.items() if i not in listed and i not in unknown]
         if not missing:
@@ -200,8 +213,8 @@ class Reconciler:
             session.rest_once.add("orders")
 
     async def fills(self, session: AccountSession, source: Source) -> int:
-        """Fills since the cursor, published before the cursor moves past them; how many were
-        not on the bus yet."""
+        """Fills since the cursor, each page published before the next is read and the cursor
+        moved only once the read is over; how many were not on the bus yet."""
         fresh = await self._walk_history(
             session,
             source,
@@ -257,15 +270,20 @@ class Reconciler:
         normalise: Callable[[list[Row], Source], Batch],
         published: PublishedIds,
     ) -> int:
-        """One history since its cursor, published before the cursor moves past it; how many
-        rows were not on the bus yet."""
+        """One history since its cursor, each page published before the next is read and the
+        cursor moved only once the read is over; how many rows were not on the bus yet."""
         ex_id = session.ref.ex_id
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
         walk = track.walks.get(ex_id) or await self._cursor_walk(ex_id, started, overlap, track.cursors)
-        read = await read_span(session, walk.since_ms, walk.until_ms, started, self._max_pages)
-        batch = normalise(read.rows, source)
-        fresh = await published.publish(batch.envelopes, partial(self._outbox.publish, dead=batch.dead))
+        handed = _Handed()
+
+        async def publish(rows: list[Row]) -> None:
+            batch = normalise(rows, source)
+            fresh = await published.publish(batch.envelopes, partial(self._outbox.publish, dead=batch.dead))
+            handed.count(fresh, batch.envelopes)
+
+        read = await read_span(session, walk.since_ms, walk.until_ms, started, self._max_pages, publish)
         outcome = step(walk, read, started)
         if outcome.next is not None:
             track.walks[ex_id] = outcome.next
@@ -277,15 +295,36 @@ class Reconciler:
                 resume_from_ms=outcome.next.since_ms,
                 gap_until_ms=outcome.next.until_ms,
             )
-            return len(fresh)
+            return handed.fresh
         track.walks.pop(ex_id, None)
         reached = outcome.reached_ms if outcome.reached_ms is not None else started
-        newest = max((e.exchange_ms or 0 for e in batch.envelopes), default=0)
-        cursor = await track.cursors.advance(ex_id, max(newest, reached - overlap))
+        cursor = await track.cursors.advance(ex_id, max(handed.newest_ms, reached - overlap))
         published.forget_before(cursor - overlap)
-        return len(fresh)
+        return handed.fresh
 
     async def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> None:
         """Orders a stream reported open: resolved against the venue after a restart if their
         final state never reaches the bus (they leave the set only through a REST read)."""
         await self._open.track(session.ref.ex_id, envelopes)
+
+
+class _Handed:
+    """What a history read handed over so far: rows new to the bus, the newest exchange time."""
+
+    __slots__ = ("fresh", "newest_ms")
+
+    def __init__(self) -> None:
+        self.fresh = 0
+        self.newest_ms = 0
+
+    def count(self, fresh: list[Envelope], handed: list[Envelope]) -> None:
+        self.fresh += len(fresh)
+        self.newest_ms = max([self.newest_ms, *(e.exchange_ms or 0 for e in handed)])
+
+
+def _order_updates(envelopes: Iterable[Envelope]) -> Iterator[OrderUpdate]:
+    return (e.payload for e in envelopes if isinstance(e.payload, OrderUpdate))
+
+
+def _order_id(envelope: Envelope) -> str | None:
+    return envelope.payload.ex_order_id if isinstance(envelope.payload, OrderUpdate) else None

@@ -42,10 +42,11 @@ DeadLetterSink = Callable[[DeadPayload], None]
 """Takes a dead letter without waiting (``Outbox.dead_nowait``)."""
 
 _log = get_logger("producers.session")
-MAX_REMEMBERED_FILLS = 1_000
-"""Past this, a re-read may send a fill again (same event id, the sinks drop it): a busy account
-costs no more memory than a quiet one."""
-MAX_REMEMBERED_LEDGER = 1_000
+MAX_REMEMBERED_FILLS = 500
+"""Fills since the fill cursor (which moves at each audit, to the last fill read minus the
+overlap): more than 500 between two audits of one account and a re-read may send some again (same
+event id, the sinks drop it). A busy account costs no more memory than a quiet one (~70 KB)."""
+MAX_REMEMBERED_LEDGER = 500
 """The same bound for ledger entries (``published_ledger``)."""
 
 

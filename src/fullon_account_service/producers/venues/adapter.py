@@ -25,7 +25,7 @@ from fullon_account_service.producers.history import has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
-    from fullon_account_service.producers.history import HistoryRead, Row
+    from fullon_account_service.producers.history import HistoryRead, PageSink, Row
     from fullon_account_service.producers.open_orders import TrackedOrder
 
 CurrencyCode = Callable[[str], str]
@@ -66,23 +66,42 @@ class Capabilities(Protocol):
 
 class History(Protocol):
     """``history.py``: each read covers ``[since, until]`` (``until`` ``None``: up to ``now``)
-    within ``max_pages`` calls and says where a cut read left its gap (``HistoryRead``)."""
+    within ``max_pages`` calls, hands each page to ``on_page`` before it asks for the next, and
+    says where a cut read left its gap (``HistoryRead``)."""
 
     async def fetch_open_orders(self, session: VenueCalls) -> list[Row]: ...
 
     async def fetch_closed_orders(
-        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+        self,
+        session: VenueCalls,
+        since: int,
+        until: int | None,
+        now: int,
+        max_pages: int,
+        on_page: PageSink,
     ) -> HistoryRead: ...
 
     async def fetch_fills(
-        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+        self,
+        session: VenueCalls,
+        since: int,
+        until: int | None,
+        now: int,
+        max_pages: int,
+        on_page: PageSink,
     ) -> HistoryRead: ...
 
     async def fetch_ledger(
-        self, session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+        self,
+        session: VenueCalls,
+        since: int,
+        until: int | None,
+        now: int,
+        max_pages: int,
+        on_page: PageSink,
     ) -> HistoryRead:
-        """Ledger rows (funding, deposits, transfers...); complete and empty where the venue has no
-        ledger call (``Quirks.ledger_calls``)."""
+        """Ledger rows (funding, deposits, transfers...); complete, with no page, where the venue
+        has no ledger call (``Quirks.ledger_calls``)."""
         ...
 
 

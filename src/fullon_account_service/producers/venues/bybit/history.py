@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fullon_account_service.producers.history import (
     MAX_PAGES,
     HistoryRead,
+    PageSink,
     Row,
     closed_method,
     has_call,
@@ -62,19 +63,19 @@ async def fetch_open_orders(session: VenueCalls) -> list[Row]:
 
 
 async def fetch_closed_orders(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    return await _windows(session, closed_method(session), since, until, now, max_pages)
+    return await _windows(session, closed_method(session), since, until, now, max_pages, on_page)
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    return await _windows(session, "fetch_my_trades", since, until, now, max_pages, _FILL_PARAMS)
+    return await _windows(session, "fetch_my_trades", since, until, now, max_pages, on_page, _FILL_PARAMS)
 
 
 async def fetch_ledger(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     has = session.client.has
     return merge_reads(
@@ -86,6 +87,7 @@ async def fetch_ledger(
                 until,
                 now,
                 max_pages,
+                on_page,
                 categories=_EVERY_CATEGORY,
                 span_ms=span,
                 open_top=open_top,
@@ -103,6 +105,7 @@ async def _windows(
     until: int | None,
     now: int,
     max_pages: int,
+    on_page: PageSink,
     extra: dict[str, Any] | None = None,
     categories: tuple[dict[str, Any], ...] = _CATEGORIES,
     span_ms: int = WINDOW_MS,
@@ -110,13 +113,12 @@ async def _windows(
 ) -> HistoryRead:
     """Windows of ``span_ms`` (the venue's longest range), oldest window first; inside a window
     each category newest first."""
-    rows: list[Row] = []
     extra = extra or {}
     end = until if until is not None else now
     budget = max_pages
     start = since
     if start > end:
-        return HistoryRead(rows, complete=True)
+        return HistoryRead(complete=True)
     while True:
         stop = min(start + span_ms, end)
         gap_until: int | None = None
@@ -125,36 +127,36 @@ async def _windows(
         # less than the range (``open_top`` false: the transaction log's 24 hours).
         open_end = open_top and until is None and stop >= end
         for category in categories:
-            got, left, cut_at = await _cursor_pages(
-                session, method, start, stop, category, budget, send_end=not open_end, extra=extra
+            budget, cut_at = await _cursor_pages(
+                session, method, (start, stop), category, budget, on_page, send_end=not open_end, extra=extra
             )
-            rows.extend(got)
-            budget = left
             if cut_at is not None:
                 gap_until = max(gap_until or cut_at, cut_at)
         if gap_until is not None:
-            return HistoryRead(rows, False, resume_from_ms=start, gap_until_ms=gap_until, read_to_ms=stop)
+            return HistoryRead(False, resume_from_ms=start, gap_until_ms=gap_until, read_to_ms=stop)
         if stop >= end:
-            return HistoryRead(rows, complete=True)
+            return HistoryRead(complete=True)
         if budget <= 0:
-            return HistoryRead(rows, complete=False, resume_from_ms=stop)
+            return HistoryRead(complete=False, resume_from_ms=stop)
         start = stop
 
 
 async def _cursor_pages(
     session: VenueCalls,
     method: str,
-    start: int,
-    stop: int,
+    window: tuple[int, int],
     category: dict[str, Any],
     budget: int,
+    on_page: PageSink,
     *,
     send_end: bool,
     extra: dict[str, Any],
-) -> tuple[list[Row], int, int | None]:
-    """One category of one window: rows, the budget left, and the oldest time read if cut short.
-    At least one page even on a spent budget, so every category's gap shrinks each time."""
-    rows: list[Row] = []
+) -> tuple[int, int | None]:
+    """One category of one window, each page handed to ``on_page``: the budget left, and the
+    oldest time read if cut short. At least one page even on a spent budget, so every category's
+    gap shrinks each time."""
+    start, stop = window
+    oldest: int | None = None
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {**category, **extra}
@@ -164,14 +166,15 @@ async def _cursor_pages(
             params["cursor"] = cursor
         page = await session.call(method, None, start, _LIMIT[method], params)
         budget -= 1
-        rows.extend(page)
+        times = stamps(page)
+        oldest = min([*times, oldest]) if oldest is not None else min(times, default=None)
         cursor = _next_cursor(page)
+        await on_page(page)
         if not cursor:
-            return rows, budget, None
+            return budget, None
         if budget <= 0:
             break
-    times = stamps(rows)
-    return rows, budget, (min(times) if times else stop)
+    return budget, (oldest if oldest is not None else stop)
 
 
 def _next_cursor(page: list[Row]) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, closed_method, has_call
+from fullon_account_service.producers.history import HistoryRead, PageSink, Row, closed_method, has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -20,24 +20,26 @@ async def fetch_open_orders(session: VenueCalls) -> list[Row]:
 
 
 async def fetch_closed_orders(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
-    return HistoryRead(await session.call(closed_method(session), None, since, None, params), complete=True)
+    await on_page(await session.call(closed_method(session), None, since, None, params))
+    return HistoryRead(complete=True)
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     params = {} if until is None else {"until": until}
-    return HistoryRead(await session.call("fetch_my_trades", None, since, None, params), complete=True)
+    await on_page(await session.call("fetch_my_trades", None, since, None, params))
+    return HistoryRead(complete=True)
 
 
 async def fetch_ledger(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     """``fetch_ledger`` where ccxt's ``has`` says the venue has it; nothing (complete) otherwise."""
-    if not has_call(session.client.has, "fetchLedger"):
-        return HistoryRead([], complete=True)
-    params = {} if until is None else {"until": until}
-    return HistoryRead(await session.call("fetch_ledger", None, since, None, params), complete=True)
+    if has_call(session.client.has, "fetchLedger"):
+        params = {} if until is None else {"until": until}
+        await on_page(await session.call("fetch_ledger", None, since, None, params))
+    return HistoryRead(complete=True)

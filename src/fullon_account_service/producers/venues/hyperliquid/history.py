@@ -11,10 +11,16 @@ direction.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from fullon_account_service.producers.history import HistoryRead, Row, has_call, merge_reads, stamps
+from fullon_account_service.producers.history import (
+    HistoryRead,
+    PageSink,
+    Row,
+    has_call,
+    merge_reads,
+    stamps,
+)
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
@@ -29,46 +35,58 @@ _LEDGER_CALLS = (("fetch_funding_history", "fetchFundingHistory"), ("fetch_ledge
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    return await _oldest_first(session, "fetch_my_trades", FILL_PAGE, since, until, max_pages)
+    return await _oldest_first(session, "fetch_my_trades", FILL_PAGE, since, until, max_pages, on_page)
 
 
 async def fetch_ledger(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
+    address = getattr(session.client, "walletAddress", None)
+
+    async def with_address(rows: list[Row]) -> None:
+        await on_page([{**row, "account": address} for row in rows])
+
     has = session.client.has
     reads = [
-        await _oldest_first(session, method, LEDGER_PAGE, since, until, max_pages)
+        await _oldest_first(session, method, LEDGER_PAGE, since, until, max_pages, with_address)
         for method, call in _LEDGER_CALLS
         if has_call(has, call)
     ]
-    merged = merge_reads(reads)
-    address = getattr(session.client, "walletAddress", None)
-    return replace(merged, rows=[{**row, "account": address} for row in merged.rows])
+    return merge_reads(reads)
 
 
 async def _oldest_first(
-    session: VenueCalls, method: str, page_size: int, since: int, until: int | None, max_pages: int
+    session: VenueCalls,
+    method: str,
+    page_size: int,
+    since: int,
+    until: int | None,
+    max_pages: int,
+    on_page: PageSink,
 ) -> HistoryRead:
     """Move ``startTime`` to the newest row of each full page.
 
-    A full page whose rows were all seen already (a whole page in one millisecond) cannot move
-    ``startTime``; the read ends there as complete, which no venue history we know can reach.
-    Rows are told apart by ``id`` and time (funding rows share the zero hash)."""
-    rows: list[Row] = []
+    The next page starts at that millisecond again, so only the rows of that millisecond can
+    come twice: their keys are all the read remembers. Rows are told apart by ``id`` and time
+    (funding rows share the zero hash). A full page whose rows were all seen already (a whole
+    page in one millisecond) cannot move ``startTime``; the read ends there as complete, which no
+    venue history we know can reach.
+    """
     seen: set[str] = set()
     params = {} if until is None else {"until": until}
     for _ in range(max_pages):
         page = await session.call(method, None, since, None, params)
         fresh = [r for r in page if _key(r) not in seen]
-        rows.extend(fresh)
-        seen.update(_key(r) for r in fresh)
         times = stamps(page)
-        if len(page) < page_size or not fresh or not times or max(times) <= since:
-            return HistoryRead(rows, complete=True)
-        since = max(times)
-    return HistoryRead(rows, complete=False, resume_from_ms=since)
+        newest = max(times, default=since)
+        seen = {_key(r) for r in page if r.get("timestamp") == newest}
+        await on_page(fresh)
+        if len(page) < page_size or not fresh or not times or newest <= since:
+            return HistoryRead(complete=True)
+        since = newest
+    return HistoryRead(complete=False, resume_from_ms=since)
 
 
 def _key(row: Row) -> str:

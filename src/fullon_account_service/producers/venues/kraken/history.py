@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fullon_account_service.producers.history import HistoryRead, Row, closed_method, has_call, time_ms
+from fullon_account_service.producers.history import (
+    HistoryRead,
+    PageSink,
+    Row,
+    closed_method,
+    has_call,
+    time_ms,
+)
 from fullon_account_service.producers.venues.generic import history as generic
 
 if TYPE_CHECKING:
@@ -40,30 +47,32 @@ def _closed_ms(row: Row) -> int | None:
 
 
 async def fetch_closed_orders(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     extra: dict[str, Any] = {"closetime": "close"}
     if until is not None:
         extra["end"] = _ceil_s(until)
     return await _newest_first(
-        session, closed_method(session), since, until, now, extra, max_pages, _closed_ms
+        session, closed_method(session), since, until, now, extra, max_pages, _closed_ms, on_page
     )
 
 
 async def fetch_fills(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     extra = {} if until is None else {"end": _ceil_s(until)}
-    return await _newest_first(session, "fetch_my_trades", since, until, now, extra, max_pages, time_ms)
+    return await _newest_first(
+        session, "fetch_my_trades", since, until, now, extra, max_pages, time_ms, on_page
+    )
 
 
 async def fetch_ledger(
-    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
     if not has_call(session.client.has, "fetchLedger"):
-        return HistoryRead([], complete=True)
+        return HistoryRead(complete=True)
     extra = {} if until is None else {"end": _ceil_s(until)}
-    return await _newest_first(session, "fetch_ledger", since, until, now, extra, max_pages, time_ms)
+    return await _newest_first(session, "fetch_ledger", since, until, now, extra, max_pages, time_ms, on_page)
 
 
 async def _newest_first(
@@ -75,19 +84,21 @@ async def _newest_first(
     extra: dict[str, Any],
     max_pages: int,
     stamp: Callable[[Row], int | None],
+    on_page: PageSink,
 ) -> HistoryRead:
     """``ofs`` pages, newest first by ``stamp``. A full last page at the budget means older rows
     remain: the gap ends at the oldest ``stamp`` read."""
-    rows: list[Row] = []
+    oldest: int | None = None
     for page_number in range(max_pages):
         page = await session.call(method, None, since, None, {**extra, "ofs": page_number * PAGE})
-        rows.extend(page)
+        times = [t for t in map(stamp, page) if t is not None]
+        oldest = min([*times, oldest]) if oldest is not None else min(times, default=None)
+        await on_page(page)
         if len(page) < PAGE:
-            return HistoryRead(rows, complete=True)
-    stamps = [t for t in map(stamp, rows) if t is not None]
-    oldest = min(stamps) if stamps else since
+            return HistoryRead(complete=True)
+    if oldest is None:
+        oldest = since
     return HistoryRead(
-        rows,
         complete=False,
         resume_from_ms=since,
         gap_until_ms=oldest,

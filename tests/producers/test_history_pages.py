@@ -132,8 +132,8 @@ async def test_a_crash_after_any_page_leaves_the_cursor_before_every_fill_not_on
     (_fill_rows if kind == "fills" else _order_rows)(fake)
     ex_id = next(_ex_ids)
     fill_cursors = CursorStore(redis_client, prefix=PREFIX)
-    await fill_cursors.advance(ex_id, since)
     cursors = fill_cursors if kind == "fills" else fill_cursors.named("order_cursor")
+    await cursors.advance(ex_id, since)
     bus = Bus(crash_at=crash_at)
     with paged_like(venue, page):
         first, session = _reconciler(redis_client, bus, max_pages), _session(fake, ex_id)

@@ -22,24 +22,20 @@ from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_ledger import LedgerBuffer
 
 
-def _row(ts: int) -> dict[str, Any]:
-    return {"timestamp": ts}
-
-
 def test_merge_reads_complete_only_when_every_read_is() -> None:
-    done = HistoryRead([_row(1)], complete=True)
-    assert merge_reads([done, HistoryRead([_row(2)], complete=True)]) == HistoryRead([_row(1), _row(2)], True)
-    cut = HistoryRead([_row(5)], complete=False, resume_from_ms=40)
-    merged = merge_reads([done, cut, HistoryRead([], complete=False, resume_from_ms=30)])
+    done = HistoryRead(complete=True)
+    assert merge_reads([done, HistoryRead(complete=True)]) == HistoryRead(complete=True)
+    cut = HistoryRead(complete=False, resume_from_ms=40)
+    merged = merge_reads([done, cut, HistoryRead(complete=False, resume_from_ms=30)])
     assert (merged.complete, merged.resume_from_ms, merged.gap_until_ms) == (False, 30, None)
 
 
 def test_merge_reads_joins_the_gaps_of_newest_first_reads() -> None:
-    a = HistoryRead([], complete=False, resume_from_ms=10, gap_until_ms=50, read_to_ms=100)
-    b = HistoryRead([], complete=False, resume_from_ms=20, gap_until_ms=70, read_to_ms=90)
+    a = HistoryRead(complete=False, resume_from_ms=10, gap_until_ms=50, read_to_ms=100)
+    b = HistoryRead(complete=False, resume_from_ms=20, gap_until_ms=70, read_to_ms=90)
     merged = merge_reads([a, b])
     assert (merged.resume_from_ms, merged.gap_until_ms, merged.read_to_ms) == (10, 70, 90)
-    open_gap = merge_reads([a, HistoryRead([], complete=False, resume_from_ms=60)])
+    open_gap = merge_reads([a, HistoryRead(complete=False, resume_from_ms=60)])
     assert (open_gap.resume_from_ms, open_gap.gap_until_ms) == (10, None)
 
 

@@ -1,4 +1,5 @@
-"""Bus throughput on one Redis node against a 3-master Redis Cluster with 1, 3 and 6 partitions.
+"""Bus throughput on one Redis node against a 3-master Redis Cluster with 1, 3 and 6 partitions,
+and lease takeover after a producer's kill on both.
 
     uv run python bench/cluster.py [--runs N] [--events N]
 
@@ -13,7 +14,9 @@ single node of the same run. One process drives everything: on a small machine t
 not Redis, is the limit, and the figures say what the cluster costs that client (slot routing,
 one read per slot) more than what it adds in server capacity.
 
-Lease takeover after a kill is measured by ``bench/leases.py`` (the leases' own benchmark).
+Lease takeover in the same run: ``leases.measure_takeover`` (3 lease pools over 30 keys, one
+killed; seconds until the others hold all its keys) at a TTL of ``TAKEOVER_TTL_S``, on the single
+node and on the cluster. ``bench/leases.py`` varies the TTL and compares a graceful stop.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from cluster_servers import LocalCluster, free_port
 from fullon_account_service.bus import Consumer, Delivery, Publisher
 from fullon_account_service.contract import Envelope
 from fullon_account_service.redis_client import cluster_client
+from leases import measure_takeover
 from samples import T0, payload, wrap
 from spread import runs_option, spread
 
@@ -44,6 +48,8 @@ PUBLISHERS = 4
 CONSUMERS = 3
 ROUNDS = 3
 CONFIGS = (("single node", 1), ("cluster", 1), ("cluster", 3), ("cluster", 6))
+TAKEOVER_TTL_S = 2.0
+TAKEOVER_RENEW_S = 0.5
 
 
 def trades(n: int) -> list[Envelope]:
@@ -112,6 +118,18 @@ async def one_run(single_url: str, cluster: LocalCluster, events: Sequence[Envel
     return best
 
 
+async def takeovers(single_url: str, cluster: LocalCluster) -> dict[str, float]:
+    """Seconds from a lease pool's kill until the others hold its keys, per Redis."""
+    found: dict[str, float] = {}
+    for name in ("single node", "cluster"):
+        client = cluster_client(cluster.url) if name == "cluster" else aioredis.Redis.from_url(single_url)
+        try:
+            found[name] = await measure_takeover(client, ttl_s=TAKEOVER_TTL_S, renew_s=TAKEOVER_RENEW_S)
+        finally:
+            await client.aclose()
+    return found
+
+
 def start_single(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     argv = [
@@ -143,6 +161,7 @@ def main() -> None:
         try:
             cluster.start()
             results = [asyncio.run(one_run(url, cluster, events)) for _ in range(args.runs)]
+            taken = [asyncio.run(takeovers(url, cluster)) for _ in range(args.runs)]
         finally:
             cluster.stop()
             single.kill()
@@ -157,6 +176,16 @@ def main() -> None:
         rates = [r[label] for r in results]
         ratios = [r[label] / r[baseline] for r in results]
         print(f"| {label} | {spread(rates)} | {spread(ratios, '.2f')} |")
+    print()
+    ttl, renew = TAKEOVER_TTL_S, TAKEOVER_RENEW_S
+    print(f"lease takeover after a kill, TTL {ttl:g} s, renewal {renew:g} s; median (min-max)")
+    print("| Redis | seconds | x TTL |")
+    print("|---|---|---|")
+    for name in taken[0]:
+        seconds = [t[name] for t in taken]
+        print(
+            f"| {name} | {spread(seconds, '.2f')} | {spread([s / TAKEOVER_TTL_S for s in seconds], '.2f')} |"
+        )
 
 
 if __name__ == "__main__":

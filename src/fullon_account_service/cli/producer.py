@@ -21,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli.partitions import PARTITIONS_HELP, with_partitions
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
@@ -33,12 +34,13 @@ def producer(
         typer.Option(help="Static mode instead of leases: replica i of n, as i/n (stable hash of ex_id)."),
     ] = None,
     embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
+    partitions: Annotated[int | None, typer.Option(min=1, help=PARTITIONS_HELP)] = None,
 ) -> None:
     """Watch exchange accounts and publish their events to the bus."""
     from fullon_account_service.producers.discovery import Shard
 
     try:
-        settings = Settings.from_env()
+        settings = with_partitions(Settings.from_env(), partitions)
         parsed = Shard.parse(shard) if shard else None
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)

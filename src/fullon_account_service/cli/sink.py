@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli.partitions import PARTITIONS_HELP, with_partitions
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.settings import Settings
 
@@ -75,12 +76,14 @@ def sink(
     group: Annotated[str, typer.Option(help=f"Consumer group: {' or '.join(GROUPS)}.")],
     consumer: Annotated[str | None, typer.Option(help="Consumer name; default host-pid.")] = None,
     embedded: Annotated[bool, typer.Option("--embedded", help=EMBEDDED_HELP)] = False,
+    partitions: Annotated[int | None, typer.Option(min=1, help=PARTITIONS_HELP)] = None,
 ) -> None:
-    """Store events from the bus: balances and positions (cache), orders and trades (orm)."""
+    """Store events from the bus: balances and positions (cache), orders, trades and ledger
+    entries (orm)."""
     if group not in GROUPS:
         typer.echo(f"--group must be one of {', '.join(GROUPS)}, not {group!r}", err=True)
         raise typer.Exit(2)
-    settings = Settings.from_env()
+    settings = with_partitions(Settings.from_env(), partitions)
     require_shared_redis(settings, embedded=embedded, command="sink")
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     asyncio.run(_run(settings, group, name))

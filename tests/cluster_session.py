@@ -2,8 +2,9 @@
 
 A plugin of the root conftest: the cluster (3 masters, a replica each, on loopback ports:
 ``bench/cluster_servers.py``) is started at most once per session, by the first test that asks
-for it, and killed at the end. Without the variable ``local_cluster`` is None and the tests marked
-``cluster`` (a failover during consumption) are skipped. The suites that run on it import their
+for it, and killed at the end. Without the variable ``local_cluster`` is None; a test that needs a
+cluster of its own (a failover during consumption) asks for ``private_cluster``, which starts it
+whatever the backends, and is marked ``once``. The suites that run on it import their
 ``settings`` / ``redis_client`` overrides from ``cluster_overrides``; ``.ci/run`` runs them a
 third time that way.
 """
@@ -26,23 +27,19 @@ from cluster_servers import LocalCluster  # noqa: E402
 CLUSTER = os.environ.get("ACCOUNT_TEST_REDIS_CLUSTER", "").strip() not in ("", "0")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if CLUSTER:
-        return
-    skip = pytest.mark.skip(reason="needs ACCOUNT_TEST_REDIS_CLUSTER=1 (a private Redis Cluster)")
-    for item in items:
-        if "cluster" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
-def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster | None]:
-    if not CLUSTER:
-        yield None
-        return
+def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A private Redis Cluster, whatever the session's backends: for the suites run on it, and
+    for the tests that need one of their own (a master failover)."""
     cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(request: pytest.FixtureRequest) -> LocalCluster | None:
+    """The cluster the suites run on under ``ACCOUNT_TEST_REDIS_CLUSTER=1``; ``None`` otherwise."""
+    return request.getfixturevalue("private_cluster") if CLUSTER else None

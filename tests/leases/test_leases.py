@@ -1,5 +1,6 @@
 """Leases and fencing on their own: tokens grow with every change of owner, a stale token's write is
-refused, the pool splits keys fairly and never lets two producers hold one key."""
+refused, the pool splits keys fairly and never lets two producers hold one key. ``.ci/run`` runs
+them on a Redis Cluster too (``conftest``): every script touches one slot."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chaos_verdict import ChaosVerdict, canary_hits, fill_counts, judge_letters, log_files
+from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord
 from fullon_account_service.simulator.ledger import Ledger
@@ -51,6 +52,14 @@ def perfect(truth: dict[str, Any]) -> tuple[AccountIds, dict[int, Books]]:
                     ex_id=ex_id, uid=1, exchange=venue, ex_trade_id=fill["id"], ex_order_id=fill["order_id"],
                     symbol=fill["symbol"], side=fill["side"], volume=amount, price=price, cost=price * amount,
                     time_ms=fill["ts_ms"], fee=fee, fee_currency=currency,
+                )
+            )  # fmt: skip
+        for entry in account.get("ledger", ()):
+            have.add_entry(
+                LedgerRecord(
+                    ex_id=ex_id, uid=1, exchange=venue, ex_ledger_id=entry["id"], currency=entry["currency"],
+                    amount=entry["amount"], reason=entry["reason"], time_ms=entry["ts_ms"],
+                    symbol=entry.get("symbol"), fee=entry.get("fee"), fee_currency=entry.get("fee_currency"),
                 )
             )  # fmt: skip
         for order in account["orders"]:

@@ -114,7 +114,10 @@ async def test_a_missing_a_wrong_and_an_invented_entry_are_each_named(
     result = await verify_books(truth, stored, session_factory, redis_client)
     text = "\n".join(result.differences)
     assert result.total_differences == 3, text
-    assert f"ledger entry {lost['id']} {lost['currency']} (funding -0.125) is missing" in text
+    assert (
+        f"ledger entry {lost['id']} {lost['currency']} ({lost['reason']} {lost['amount']:g}) is missing"
+        in text
+    )
     assert f"ledger entry {wrong['id']} {wrong['currency']} differs in amount" in text
     assert "ledger entry ghost USD (deposit 5) was never booked on the venue" in text
     lines = verdict(result)

@@ -56,8 +56,8 @@ def fact_of(envelope: Envelope) -> tuple[tuple[object, ...], bytes]:
         key, state = ("balance", envelope.ex_id), p.balances
     elif isinstance(p, PositionSnapshot):
         key, state = ("position", envelope.ex_id), p.positions
-    else:
-        raise TypeError(type(p))
+    else:  # a ledger entry: one fact per (ledger id, currency), like a fill
+        key, state = ("ledger", envelope.ex_id, p.ex_ledger_id, p.currency), ()
     return key, _encoder.encode(state)
 
 

@@ -1,0 +1,62 @@
+"""The daemon's two background loops, one pair per daemon whether it runs all accounts or one.
+
+- The ProcessCache heartbeat (``heartbeat``), which also reports each account's fence (the lease
+  token its writes carry, from ``CursorStore.fences``).
+- The supervisor: every ``interval_s`` it restarts the loops of accounts that died (through the
+  daemon's ``restart_dead``) and checks whether Redis restarted or failed over
+  (``redis_restart``); when it did, every account is read again in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.heartbeat import Heartbeat
+from fullon_account_service.producers.redis_restart import RedisRestartWatch
+from fullon_account_service.storage.process_cache import ProcessCache
+from fullon_account_service.supervisor import TaskSupervisor
+
+_log = get_logger("daemon")
+
+
+class Upkeep:
+    def __init__(self, context: ProducerContext, *, interval_s: float) -> None:
+        self.heartbeat = Heartbeat(ProcessCache(context.redis), context, fences=context.cursors.fences)
+        self.restart_watch = RedisRestartWatch(
+            context.redis, context.outbox.states, context.registry.sessions
+        )
+        self._interval_s = interval_s
+        self._started = False
+
+    def start(
+        self, tasks: TaskSupervisor, stop: asyncio.Event, restart_dead: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Spawn both loops, once: a second call (another single account) is a no-op."""
+        if self._started:
+            return
+        self._started = True
+        tasks.spawn(self.heartbeat.run(stop), name="daemon-heartbeat")
+        tasks.spawn(self._supervise(stop, restart_dead), name="daemon-supervisor")
+
+    async def _supervise(self, stop: asyncio.Event, restart_dead: Callable[[], Awaitable[None]]) -> None:
+        while not stop.is_set():
+            await self.restart_watch.check()
+            try:
+                async with asyncio.timeout(self._interval_s):
+                    await stop.wait()
+                return
+            except TimeoutError:
+                pass
+            await restart_dead()
+
+    async def unregister(self, ex_ids: list[int], drain_s: float) -> None:
+        """Mark these accounts stopped in ProcessCache (shutdown); entries Redis does not take
+        within ``drain_s`` age out by themselves."""
+        try:
+            async with asyncio.timeout(drain_s):
+                await asyncio.gather(*(self.heartbeat.unregister(ex_id) for ex_id in ex_ids))
+        except TimeoutError:
+            _log.warning("ProcessCache not updated at shutdown; entries age out")

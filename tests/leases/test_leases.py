@@ -5,6 +5,7 @@ them on a Redis Cluster too (``conftest``): every script touches one slot."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -125,14 +126,21 @@ def test_renewal_must_be_under_half_the_ttl() -> None:
 
 
 class Producer:
-    """A pool whose ``apply`` records what it would collect."""
+    """A pool whose ``apply`` records what it would collect; ``cursors`` write as its accounts would."""
 
-    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: Settings,
+        owner: str,
+        key_of: Callable[[AccountRef], str] = lambda ref: f"key{ref.ex_id // 2}",
+    ) -> None:
         self.owned: dict[int, AccountRef] = {}
+        self.cursors = CursorStore(redis, prefix=settings.stream_prefix)
         self.pool = LeasePool(
             store(redis, settings, owner),
-            CursorStore(redis, prefix=settings.stream_prefix),
-            lambda ref: f"key{ref.ex_id // 2}",
+            self.cursors,
+            key_of,
             self._apply,
             ttl_s=30.0,
             renew_s=1.0,
@@ -172,6 +180,57 @@ async def test_pool_splits_keys_and_takes_over_from_a_leaver(
     assert sorted(len(p.pool.held) for p in producers[1:]) == [3, 3]
     tokens = {lease: t for p in producers[1:] for lease, t in p.pool.held.items()}
     assert max(tokens.values()) >= 2
+
+
+async def test_a_rotated_key_resumes_from_the_cursors_and_still_fences_the_old_owner(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """The new key is a new lease with a fresh counter: its first token must still outrank the
+    old key's, or the cursors refuse the new owner and the account reads its history again."""
+    keys = {1: "old-key"}
+    account = {1: AccountRef(1, 1, "kraken")}
+    old = Producer(redis_client, settings, "b-old", key_of=lambda ref: keys[ref.ex_id])
+    for _ in range(2):
+        await old.pool.offer(account)
+        await old.pool.leave()
+    await old.pool.offer(account)
+    assert old.pool.held == {"old-key": 3} and old.owned == account
+    assert await old.cursors.advance(1, 100) == 100
+    assert await old.cursors.named("order_cursor").advance(1, 90) == 90
+
+    keys[1] = "new-key"
+    new = Producer(redis_client, settings, "a-new", key_of=lambda ref: keys[ref.ex_id])
+    await new.pool.offer(account)
+    assert new.owned == account, "the rotated account was not taken over"
+    assert new.pool.held == {"new-key": 4}
+    assert await new.cursors.get(1) == 100 and await new.cursors.named("order_cursor").get(1) == 90
+    assert await new.cursors.advance(1, 150) == 150
+    with pytest.raises(StaleLeaseError):
+        await old.cursors.advance(1, 200)
+    assert await new.cursors.get(1) == 150
+
+
+async def test_a_key_rotated_onto_a_held_lease_takes_it_again_above_the_cursors(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Account 1's key becomes the one account 2 already uses, whose lease this producer holds with
+    a lower token than account 1's cursors: the lease is taken again above them."""
+    await redis_client.set(cursor_key(settings.stream_prefix, 1), "100@5")
+    keys = {1: "old-key", 2: "shared-key"}
+    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in keys}
+    producer = Producer(redis_client, settings, "p", key_of=lambda ref: keys[ref.ex_id])
+    await producer.pool.offer(accounts)
+    assert producer.pool.held == {"old-key": 6, "shared-key": 1}
+
+    keys[1] = "shared-key"
+    await producer.pool.offer(accounts)
+    assert producer.owned == accounts
+    assert producer.pool.held == {"shared-key": 7}
+    assert await producer.cursors.advance(1, 150) == 150
+    old_book = FenceBook()
+    old_book.set(1, 6)
+    with pytest.raises(StaleLeaseError):
+        await CursorStore(redis_client, prefix=settings.stream_prefix, fences=old_book).advance(1, 200)
 
 
 async def test_an_old_owner_cannot_repoint_the_account_component(redis_client: aioredis.Redis) -> None:

@@ -128,11 +128,18 @@ class CursorStore:
         return CursorStore(self._redis, prefix=self._prefix, name=name, fences=self.fences)
 
     async def get(self, ex_id: int) -> int | None:
+        return (await self._read(ex_id))[0]
+
+    async def token(self, ex_id: int) -> int:
+        """The highest lease token that fenced or wrote this cursor (0: none)."""
+        return (await self._read(ex_id))[1]
+
+    async def _read(self, ex_id: int) -> tuple[int | None, int]:
         try:
             raw = await self._redis.get(cursor_key(self._prefix, ex_id, self._name))
         except rex.RedisError as e:
             raise translate(e, "cursor read") from e
-        return parse(raw)[0]
+        return parse(raw)
 
     async def advance(self, ex_id: int, time_ms: int) -> int:
         """Move the cursor to ``time_ms`` unless it is already past it; the resulting value.

@@ -11,7 +11,12 @@ accounts on one key sign with one nonce sequence, so one producer must own both)
    ``floor(k/n)``, so the shares add up to ``k`` and every producer computes the same ones;
 3. gives up its surplus (stops those accounts first, then releases their leases, so the next owner
    never signs while it still does) and takes free leases up to its share, each new lease's token
-   stamped on the account's cursors (``CursorStore.fence``) before its accounts start.
+   stamped on the account's cursors (``CursorStore.fence``) before its accounts start. A new token
+   is always above the highest one those cursors hold, so an account whose API key was rotated
+   (a new lease, its counter fresh) outranks its old key's owner and resumes from its cursors.
+   An account that joins a lease already held (its key rotated to one another account uses) has
+   its cursors fenced at the next renewal; if they hold a newer token, the lease is given up and
+   taken again above it.
 
 Keys are tried in rendezvous order (a hash of producer and key), so producers reach for different
 keys and a producer keeps the same keys across restarts when it can. A producer that joins takes
@@ -23,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from fullon_account_service.errors import AccountServiceError
@@ -44,6 +49,8 @@ class _Lease:
     valid_until: float
     """Local monotonic time up to which the lease is surely ours: the last confirmed renewal's
     start plus the TTL, less one renewal interval, since it is checked only once per interval."""
+    fenced: frozenset[int]
+    """The accounts whose cursors carry this lease's token."""
 
 
 def fair_share(members: list[str], me: str, keys: int) -> int:
@@ -114,7 +121,7 @@ class LeasePool:
 
     async def cycle(self) -> None:
         async with self._lock:
-            lost = await self._renew_held()
+            lost, retake = await self._renew_held()
             try:
                 members = await self._store.join()
             except AccountServiceError as e:
@@ -127,9 +134,9 @@ class LeasePool:
                 surplus = surplus[: max(len(self._held) - share, 0)]
                 for lease in surplus:
                     self._drop(lease)
-            if lost or surplus:
+            if lost or surplus or retake:
                 await self._apply(self._owned())
-            await self._release(surplus)
+            await self._release(surplus + retake)
             if members is not None:
                 await self._take(fair_share(members, self.owner, len(self._wanted)))
             await self._apply(self._owned())
@@ -155,16 +162,18 @@ class LeasePool:
 
     def _confirm(self, lease: str, token: int, started: float) -> None:
         valid_until = started + self._ttl - self._renew
-        self._held[lease] = _Lease(token, valid_until)
+        self._held[lease] = _Lease(token, valid_until, frozenset(self._wanted.get(lease, {})))
         for ex_id in self._wanted.get(lease, {}):
             self._fences.set(ex_id, token, valid_until)
 
     def _owned(self) -> dict[int, AccountRef]:
         return {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
 
-    async def _renew_held(self) -> bool:
-        """Renew every held lease; whether any was dropped (lost, or no longer wanted)."""
+    async def _renew_held(self) -> tuple[bool, list[str]]:
+        """Renew every held lease; whether any was dropped (lost, or no longer wanted), and the
+        leases to release once their accounts stopped, to take them again with a newer token."""
         dropped = False
+        retake: list[str] = []
         for lease in list(self._held):
             if lease not in self._wanted:
                 self._drop(lease)
@@ -183,9 +192,33 @@ class LeasePool:
                 _log.warning("lease lost; stopping its accounts", lease=lease)
                 self._drop(lease)
                 dropped = True
+            elif not await self._fence(lease, held.token, self._joined(lease)):
+                self._drop(lease)
+                retake.append(lease)
             else:
                 self._confirm(lease, held.token, started)
-        return dropped
+        return dropped, retake
+
+    def _joined(self, lease: str) -> set[int]:
+        """Accounts wanted under a held lease whose cursors do not carry its token yet."""
+        return self._wanted[lease].keys() - self._held[lease].fenced
+
+    async def _fence(self, lease: str, token: int, ex_ids: Iterable[int]) -> bool:
+        """Stamp ``token`` on these accounts' cursors; False when one holds a newer token, or
+        Redis did not answer (the lease is then given up and taken again above it)."""
+        try:
+            for ex_id in ex_ids:
+                for cursors in self._cursors:
+                    await cursors.fence(ex_id, token)
+        except AccountServiceError as e:
+            _log.warning("cursors of a lease's accounts not fenced; giving it up", lease=lease, error=str(e))
+            return False
+        return True
+
+    async def _highest_token(self, lease: str) -> int:
+        """The highest token on the cursors of a lease's accounts: a new tenure must outrank it."""
+        tokens = [await cursors.token(ex_id) for ex_id in self._wanted[lease] for cursors in self._cursors]
+        return max(tokens, default=0)
 
     async def _release(self, leases: list[str]) -> None:
         for lease in leases:
@@ -205,20 +238,13 @@ class LeasePool:
                 return
             started = self._clock()
             try:
-                held = await self._store.acquire(lease)
+                held = await self._store.acquire(lease, above=await self._highest_token(lease))
             except AccountServiceError as e:
                 _log.warning("lease not taken", lease=lease, error=str(e))
                 continue
             if held is None:
                 continue
-            try:
-                for ex_id in self._wanted[lease]:
-                    for cursors in self._cursors:
-                        await cursors.fence(ex_id, held.token)
-            except AccountServiceError as e:
-                _log.warning(
-                    "lease taken but its cursors not fenced; giving it up", lease=lease, error=str(e)
-                )
+            if not await self._fence(lease, held.token, self._wanted[lease]):
                 await self._release([lease])
                 continue
             self._confirm(lease, held.token, started)

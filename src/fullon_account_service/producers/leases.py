@@ -5,7 +5,10 @@ Keys (every one carries a hash tag, so each script touches a single Redis Cluste
 - ``{prefix}lease:{<lease_id>}``: STRING, the owner's id, set with ``SET NX PX`` and renewed by its
   owner only; it expires ``ttl`` after the last renewal, so a dead owner loses it by itself.
 - ``{prefix}lease:{<lease_id>}:token``: the fencing counter, ``INCR``-ed in the same script every
-  time the lease changes hands; never expires, so a token is never handed out twice.
+  time the lease changes hands; never expires, so a token is never handed out twice. The taker
+  passes a floor, the highest token its accounts' cursors hold, and the counter jumps above it:
+  after a credential rotation (a new API key, so a new lease with a fresh counter) the new tenure
+  still outranks the old key's, and the account resumes from its cursors.
 - ``{prefix}pool:{producers}``: ZSET of live producers, score = Redis time (ms) at which the
   member's heartbeat expires; each heartbeat prunes the expired ones.
 
@@ -35,10 +38,16 @@ if owner == ARGV[1] then
 end
 if owner then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-return redis.call('INCR', KEYS[2])
+local token = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[3])
+if token <= floor then
+  token = floor + 1
+  redis.call('SET', KEYS[2], token)
+end
+return token
 """
-"""Take the lease if free (a new token), or extend it if already ours (the current token); 0 if
-another producer holds it."""
+"""Take the lease if free (a new token, above ARGV[3]), or extend it if already ours (the current
+token); 0 if another producer holds it."""
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -105,9 +114,11 @@ class LeaseStore:
     def _keys(self, lease: str) -> list[str]:
         return [lease_key(self._prefix, lease), token_key(self._prefix, lease)]
 
-    async def acquire(self, lease: str) -> Held | None:
-        """Ours now (with its token), or ``None`` while another producer holds it."""
-        token = int(await self._call(self._acquire, self._keys(lease), [self.owner, self._ttl_ms], "acquire"))
+    async def acquire(self, lease: str, *, above: int = 0) -> Held | None:
+        """Ours now (with its token, a new one greater than ``above``), or ``None`` while another
+        producer holds it."""
+        args = [self.owner, self._ttl_ms, above]
+        token = int(await self._call(self._acquire, self._keys(lease), args, "acquire"))
         return Held(lease, token) if token else None
 
     async def renew(self, lease: str) -> Held | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
@@ -24,6 +24,21 @@ Row = dict[str, Any]
 PageSink = Callable[[list[Row]], Awaitable[None]]
 """Takes one page of rows (publishes it, say); the reader awaits it before asking for the next
 page and does not look at the rows again."""
+
+
+class SpanRead(Protocol):
+    """One history read (closed orders, fills or ledger): ``[since, until]`` within ``max_pages``
+    calls, each page handed to ``on_page`` before the next is asked for."""
+
+    async def __call__(
+        self,
+        session: VenueCalls,
+        since: int,
+        until: int | None,
+        now: int,
+        max_pages: int,
+        on_page: PageSink,
+    ) -> HistoryRead: ...
 
 
 @dataclass(frozen=True, slots=True)

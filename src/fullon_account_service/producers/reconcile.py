@@ -25,7 +25,7 @@ trade channel only), which reads no history.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -35,7 +35,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
-from fullon_account_service.producers.history import HistoryRead, PageSink, Row
+from fullon_account_service.producers.history import Row, SpanRead
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
@@ -48,7 +48,6 @@ from fullon_account_service.producers.walk import Walk, step
 ALL_KINDS = ("balance", "orders", "positions", "fills", "ledger")
 OPEN_ORDERS = "open_orders"
 _log = get_logger("producers.reconcile")
-_SpanRead = Callable[[AccountSession, int, "int | None", int, int, PageSink], Awaitable[HistoryRead]]
 
 
 @dataclass(slots=True)
@@ -266,7 +265,7 @@ class Reconciler:
         session: AccountSession,
         source: Source,
         track: _Tracked,
-        read_span: _SpanRead,
+        read_span: SpanRead,
         normalise: Callable[[list[Row], Source], Batch],
         published: PublishedIds,
     ) -> int:

@@ -25,7 +25,7 @@ from fullon_account_service.producers.history import has_call
 
 if TYPE_CHECKING:
     from fullon_account_service.producers.calls import VenueCalls
-    from fullon_account_service.producers.history import HistoryRead, PageSink, Row
+    from fullon_account_service.producers.history import Row, SpanRead
     from fullon_account_service.producers.open_orders import TrackedOrder
 
 CurrencyCode = Callable[[str], str]
@@ -71,35 +71,14 @@ class History(Protocol):
 
     async def fetch_open_orders(self, session: VenueCalls) -> list[Row]: ...
 
-    async def fetch_closed_orders(
-        self,
-        session: VenueCalls,
-        since: int,
-        until: int | None,
-        now: int,
-        max_pages: int,
-        on_page: PageSink,
-    ) -> HistoryRead: ...
+    @property
+    def fetch_closed_orders(self) -> SpanRead: ...
 
-    async def fetch_fills(
-        self,
-        session: VenueCalls,
-        since: int,
-        until: int | None,
-        now: int,
-        max_pages: int,
-        on_page: PageSink,
-    ) -> HistoryRead: ...
+    @property
+    def fetch_fills(self) -> SpanRead: ...
 
-    async def fetch_ledger(
-        self,
-        session: VenueCalls,
-        since: int,
-        until: int | None,
-        now: int,
-        max_pages: int,
-        on_page: PageSink,
-    ) -> HistoryRead:
+    @property
+    def fetch_ledger(self) -> SpanRead:
         """Ledger rows (funding, deposits, transfers...); complete, with no page, where the venue
         has no ledger call (``Quirks.ledger_calls``)."""
         ...

@@ -12,7 +12,7 @@ as ccxt 4.5.90 lets us walk it, is in its adapter's ``history.py``
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -80,13 +80,29 @@ def merge_reads(reads: list[HistoryRead]) -> HistoryRead:
     )
 
 
-def stamps(rows: Iterable[Row]) -> list[int]:
-    return [r["timestamp"] for r in rows if isinstance(r.get("timestamp"), int)]
-
-
 def time_ms(row: Row) -> int | None:
     stamp = row.get("timestamp")
     return stamp if isinstance(stamp, int) else None
+
+
+@dataclass(slots=True)
+class PageStamps:
+    """The oldest and newest stamp (``stamp``: ccxt's ``timestamp`` unless told) of the pages one
+    read has seen: where a cut newest-first read's gap ends, where an oldest-first read goes on."""
+
+    stamp: Callable[[Row], int | None] = field(default=time_ms)
+    oldest: int | None = None
+    newest: int | None = None
+
+    def add(self, page: Iterable[Row]) -> bool:
+        """Take one page's stamps in; whether it had any."""
+        times = [t for t in map(self.stamp, page) if t is not None]
+        if not times:
+            return False
+        low, high = min(times), max(times)
+        self.oldest = low if self.oldest is None else min(self.oldest, low)
+        self.newest = high if self.newest is None else max(self.newest, high)
+        return True
 
 
 def closed_method(session: VenueCalls) -> str:

@@ -22,11 +22,11 @@ from fullon_account_service.producers.history import (
     MAX_PAGES,
     HistoryRead,
     PageSink,
+    PageStamps,
     Row,
     closed_method,
     has_call,
     merge_reads,
-    stamps,
 )
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ async def _cursor_pages(
     oldest time read if cut short. At least one page even on a spent budget, so every category's
     gap shrinks each time."""
     start, stop = window
-    oldest: int | None = None
+    read = PageStamps()
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {**category, **extra}
@@ -166,15 +166,14 @@ async def _cursor_pages(
             params["cursor"] = cursor
         page = await session.call(method, None, start, _LIMIT[method], params)
         budget -= 1
-        times = stamps(page)
-        oldest = min([*times, oldest]) if oldest is not None else min(times, default=None)
+        read.add(page)
         cursor = _next_cursor(page)
         await on_page(page)
         if not cursor:
             return budget, None
         if budget <= 0:
             break
-    return budget, (oldest if oldest is not None else stop)
+    return budget, (read.oldest if read.oldest is not None else stop)
 
 
 def _next_cursor(page: list[Row]) -> str | None:

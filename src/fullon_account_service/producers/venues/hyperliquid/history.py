@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from fullon_account_service.producers.history import (
     HistoryRead,
     PageSink,
+    PageStamps,
     Row,
     has_call,
     merge_reads,
-    stamps,
 )
 from fullon_account_service.producers.venues.generic import history as generic
 
@@ -75,15 +75,16 @@ async def _oldest_first(
     venue history we know can reach.
     """
     seen: set[str] = set()
+    read = PageStamps()
     params = {} if until is None else {"until": until}
     for _ in range(max_pages):
         page = await session.call(method, None, since, None, params)
         fresh = [r for r in page if _key(r) not in seen]
-        times = stamps(page)
-        newest = max(times, default=since)
+        stamped = read.add(page)
+        newest = read.newest if read.newest is not None else since
         seen = {_key(r) for r in page if r.get("timestamp") == newest}
         await on_page(fresh)
-        if len(page) < page_size or not fresh or not times or newest <= since:
+        if len(page) < page_size or not fresh or not stamped or newest <= since:
             return HistoryRead(complete=True)
         since = newest
     return HistoryRead(complete=False, resume_from_ms=since)

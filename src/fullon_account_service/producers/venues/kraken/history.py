@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fullon_account_service.producers.history import (
     HistoryRead,
     PageSink,
+    PageStamps,
     Row,
     closed_method,
     has_call,
@@ -88,19 +89,16 @@ async def _newest_first(
 ) -> HistoryRead:
     """``ofs`` pages, newest first by ``stamp``. A full last page at the budget means older rows
     remain: the gap ends at the oldest ``stamp`` read."""
-    oldest: int | None = None
+    read = PageStamps(stamp)
     for page_number in range(max_pages):
         page = await session.call(method, None, since, None, {**extra, "ofs": page_number * PAGE})
-        times = [t for t in map(stamp, page) if t is not None]
-        oldest = min([*times, oldest]) if oldest is not None else min(times, default=None)
+        read.add(page)
         await on_page(page)
         if len(page) < PAGE:
             return HistoryRead(complete=True)
-    if oldest is None:
-        oldest = since
     return HistoryRead(
         complete=False,
         resume_from_ms=since,
-        gap_until_ms=oldest,
+        gap_until_ms=read.oldest if read.oldest is not None else since,
         read_to_ms=until if until is not None else now,
     )

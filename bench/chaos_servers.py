@@ -16,26 +16,15 @@ import asyncio
 import contextlib
 import os
 import pwd
-import shutil
 import signal
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis.asyncio as aioredis
-from redis import exceptions as rex
+from private_servers import free_port, redis_argv, start_redis
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_DATABASE = "fullon"
-READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(slots=True)
@@ -104,30 +93,9 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     async def start(self) -> None:
-        argv = [
-            shutil.which("redis-server") or "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--appendonly", "yes", "--save", "", "--logfile", str(self.log), "--protected-mode", "yes",
-        ]  # fmt: skip
-        self._proc = await asyncio.create_subprocess_exec(*argv, start_new_session=True)
+        argv = redis_argv(self.port, self.dir, "--protected-mode", "yes", appendonly=True)
+        self._proc = await start_redis(argv)
         self._reaper.add(self._proc.pid)
-        await self._wait_ready()
-
-    async def _wait_ready(self) -> None:
-        client = aioredis.Redis.from_url(self.url)
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                while True:
-                    if self._proc is not None and self._proc.returncode is not None:
-                        raise RuntimeError(f"redis-server exited {self._proc.returncode}; see {self.log}")
-                    try:
-                        if await client.ping():
-                            return
-                    except (rex.ConnectionError, rex.BusyLoadingError, rex.TimeoutError):
-                        pass
-                    await asyncio.sleep(0.05)
-        finally:
-            await client.aclose()
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown save, only the append-only file survives."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import shutil
 import subprocess
 import tempfile
 import time
@@ -34,11 +33,12 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
-from cluster_servers import LocalCluster, free_port
+from cluster_servers import LocalCluster
 from fullon_account_service.bus import Consumer, Delivery, Publisher
 from fullon_account_service.contract import Envelope
 from fullon_account_service.redis_client import cluster_client
 from leases import measure_takeover
+from private_servers import free_port, redis_argv, wait_until
 from samples import T0, payload, wrap
 from spread import runs_option, spread
 
@@ -132,20 +132,16 @@ async def takeovers(single_url: str, cluster: LocalCluster) -> dict[str, float]:
 
 def start_single(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    argv = [
-        shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "single.log"),
-    ]  # fmt: skip
-    proc = subprocess.Popen(argv, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if redis.Redis(port=port).ping():
-                return proc, f"redis://127.0.0.1:{port}/0"
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    folder = root / "single"
+    folder.mkdir()
+    proc = subprocess.Popen(redis_argv(port, folder), start_new_session=True)
+    try:
+        wait_until("single node answering", redis.Redis(port=port).ping)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def main() -> None:

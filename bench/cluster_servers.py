@@ -16,36 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
+from private_servers import free_port, redis_argv, wait_until
+
 READY_TIMEOUT_S = 120.0
 NODE_TIMEOUT_MS = 2_000
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait(what: str, ready: Callable[[], object], timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Poll ``ready()`` until it is true, or fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(redis.RedisError):
-            if ready():
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"local cluster: {what} not reached within {timeout_s:g}s")
-        time.sleep(0.05)
+def _wait(what: str, ready: Callable[[], object]) -> None:
+    wait_until(f"local cluster: {what}", ready, READY_TIMEOUT_S)
 
 
 @dataclass
@@ -66,18 +51,15 @@ class LocalCluster:
         return redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
 
     def start(self) -> None:
-        server = shutil.which("redis-server") or "redis-server"
         for _ in range(self.masters * (1 + self.replicas)):
             port = free_port()
             folder = self.root / str(port)
             folder.mkdir(parents=True)
-            argv = [
-                server, "--port", str(port), "--cluster-port", str(free_port()),
-                "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+            argv = redis_argv(
+                port, folder, "--cluster-port", str(free_port()), "--cluster-enabled", "yes",
                 "--cluster-config-file", str(folder / "nodes.conf"),
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--dir", str(folder),
-                "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log"),
-            ]  # fmt: skip
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            )  # fmt: skip
             self._procs[port] = subprocess.Popen(argv, start_new_session=True)
             self.ports.append(port)
         try:

@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from fullon_account_service.simulator.server import Simulator
 from fullon_account_service.storage import DatabaseContext
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
+from private_servers import free_port, redis_argv, start_redis
 
 MIB = 1024 * 1024
 PREFIX = "bench:memory:"
@@ -106,12 +106,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
@@ -207,14 +201,10 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
         work = Path(tmp)
         port = free_port()
-        redis_proc = await asyncio.create_subprocess_exec(
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-            stdout=subprocess.DEVNULL,
-        )
+        redis_proc = await start_redis(redis_argv(port, work), timeout_s=30)
         redis = aioredis.Redis(port=port)
         producer: asyncio.subprocess.Process | None = None
         try:
-            await until(_pings(redis), 30, "redis-server")
             db_url = f"sqlite+aiosqlite:///{work / 'accounts.db'}"
             ex_ids = await register(db_url, venue, n)
             async with Simulator(config) as sim:
@@ -254,18 +244,6 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
             redis_proc.terminate()
             await asyncio.wait_for(redis_proc.wait(), 30)
     return Sample(n, opened, half, full, made)
-
-
-def _pings(redis: aioredis.Redis) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        try:
-            return bool(await redis.ping())
-        except OSError:
-            return False
-        except aioredis.ConnectionError:
-            return False
-
-    return check
 
 
 def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[], Awaitable[bool]]:

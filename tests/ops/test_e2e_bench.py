@@ -13,47 +13,31 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from private_servers import free_port, redis_argv, wait_until
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "e2e.py"
 RUN_S = 1_200.0
 REDIS_START_S = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def bench_redis_url(tmp_path: Path) -> Iterator[str]:
     """A private ``redis-server`` on a free loopback port, stopped at the end."""
-    binary = shutil.which("redis-server")
-    assert binary is not None, "this test needs redis-server on PATH"
+    assert shutil.which("redis-server") is not None, "this test needs redis-server on PATH"
     port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(redis_argv(port, tmp_path), start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     try:
         client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + REDIS_START_S
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_until("the benchmark's redis-server answering", client.ping, REDIS_START_S)
         client.close()
         yield url
     finally:

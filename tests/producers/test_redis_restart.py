@@ -3,10 +3,7 @@ on the bus and reads every account again (``producers.redis_restart``)."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import socket
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from fullon_account_service.contract import Payload
 from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.producers.redis_restart import RedisRestartWatch, run_ids
+from private_servers import free_port, redis_argv, start_redis
 
 DEADLINE_S = 60.0
 
@@ -94,36 +92,13 @@ def test_run_ids_of_one_node_and_of_a_cluster() -> None:
     assert run_ids({"redis_version": "7"}) == frozenset()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def restartable(tmp_path: Path) -> AsyncIterator[tuple[list[str], Path]]:
-    binary = shutil.which("redis-server")
-    assert binary is not None, "this test needs redis-server on PATH"
-    argv = [binary, "--port", str(_free_port()), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    yield argv, tmp_path
-
-
-async def _start(argv: list[str], where: Path, client: aioredis.Redis) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(*argv, "--dir", str(where), stdout=asyncio.subprocess.DEVNULL)
-    async with asyncio.timeout(DEADLINE_S):
-        while True:
-            try:
-                await client.ping()
-                return proc
-            except (OSError, aioredis.ConnectionError):
-                await asyncio.sleep(0.05)
-
-
 @pytest.mark.once
-async def test_a_killed_and_restarted_redis_server_is_seen(restartable: tuple[list[str], Path]) -> None:
-    argv, where = restartable
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{argv[2]}/0")
-    proc = await _start(argv, where, client)
+async def test_a_killed_and_restarted_redis_server_is_seen(tmp_path: Path) -> None:
+    assert shutil.which("redis-server") is not None, "this test needs redis-server on PATH"
+    port = free_port()
+    argv = redis_argv(port, tmp_path)
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    proc = await start_redis(argv, timeout_s=DEADLINE_S)
     sessions = [Session()]
     try:
         w = RedisRestartWatch(client, PublishedStates(), lambda: sessions)
@@ -131,7 +106,7 @@ async def test_a_killed_and_restarted_redis_server_is_seen(restartable: tuple[li
         proc.kill()
         await proc.wait()
         assert not await w.check()  # down: nothing to compare yet
-        proc = await _start(argv, where, client)
+        proc = await start_redis(argv, timeout_s=DEADLINE_S)
         assert await w.check()
         assert sessions[0].reconciles == 1
     finally:

@@ -2,7 +2,8 @@
 
 ``cli_env`` is the environment a CLI invocation sees: the test's own data directory, and the real
 database when ``DATABASE_URL`` is set (emptied and migrated first, as the shared fixtures do).
-``redis_url`` (a Redis another process can reach) comes from the shared conftest.
+``redis_url`` (a Redis another process can reach) comes from the shared conftest. ``stored`` is
+the module's ``truth`` stored through the real sinks (``stored_truth``), for the books checks.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from ops_helpers import PREFIX
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stored_truth import AccountIds, store_truth
 
 from fullon_account_service.storage.db.engine import make_engine
 from fullon_account_service.storage.db.migrate import upgrade
@@ -47,3 +52,11 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     if env["DATABASE_URL"]:
         asyncio.run(_reset_database(env["DATABASE_URL"]))
     return env
+
+
+@pytest.fixture
+async def stored(
+    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, truth: dict[str, Any]
+) -> AccountIds:
+    """The module's ``truth`` fixture, stored through the real sinks."""
+    return await store_truth(session_factory, redis_client, truth)

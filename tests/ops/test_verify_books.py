@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -10,59 +9,21 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stored_truth import AccountIds, demo_result, store_truth
 from truth_events import NOW_MS, envelope, fill_payload, order_payload, simulated_truth, truth_envelopes
 
-from fullon_account_service.bus.consumer import Delivery
-from fullon_account_service.contract import Envelope
-from fullon_account_service.demo.report import DemoResult, summary_lines
+from fullon_account_service.demo.report import summary_lines
 from fullon_account_service.ledger.fifo import FifoBook, PnlRow
 from fullon_account_service.ledger.fills import Fill
-from fullon_account_service.sinks import orm_sink
-from fullon_account_service.sinks.accounts import KnownAccounts
-from fullon_account_service.sinks.cache_sink import CacheSink
-from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.account_cache import AccountCache
-from fullon_account_service.storage.db.context import DatabaseContext
 from fullon_account_service.storage.db.models import Order, Trade
-from fullon_account_service.verify import BooksComparison, compare_events, verify_books
+from fullon_account_service.verify import compare_events, verify_books
 from fullon_account_service.verify.pnl import walk
-
-AccountIds = dict[tuple[str, int], int]
 
 
 @pytest.fixture(scope="module")
 def truth() -> dict[str, Any]:
     return simulated_truth()
-
-
-async def register(factory: async_sessionmaker[AsyncSession], truth: dict[str, Any]) -> AccountIds:
-    ids: AccountIds = {}
-    async with DatabaseContext(factory) as db:
-        user = await db.users.add("verify@example.com")
-        for account in truth["accounts"]:
-            row = await db.exchanges.add(user.uid, account["venue"], f"sim-{account['index']}")
-            ids[(account["venue"], account["index"])] = row.ex_id
-    return ids
-
-
-async def store(
-    factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, envelopes: Sequence[Envelope]
-) -> None:
-    known = KnownAccounts(factory)
-    deliveries = [Delivery("s", f"{i}-0", e, 1) for i, e in enumerate(envelopes, 1)]
-    await OrmSink(factory, known).handle([d for d in deliveries if d.envelope.kind in orm_sink.KINDS])
-    await CacheSink(AccountCache(redis), known).handle(
-        [d for d in deliveries if d.envelope.kind in ("balance", "position")]
-    )
-
-
-@pytest.fixture
-async def stored(
-    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, truth: dict[str, Any]
-) -> AccountIds:
-    ids = await register(session_factory, truth)
-    await store(session_factory, redis_client, truth_envelopes(truth, ids))
-    return ids
 
 
 async def test_perfect_books_are_equal(
@@ -179,8 +140,7 @@ async def test_an_engine_that_forgets_fees_is_not_equal(
         return msgspec.structs.replace(row, roi=row.roi + row.total_fee)
 
     monkeypatch.setattr(FifoBook, "apply", forgets_fees)
-    ids = await register(session_factory, truth)
-    await store(session_factory, redis_client, truth_envelopes(truth, ids))
+    ids = await store_truth(session_factory, redis_client, truth)
     result = await verify_books(truth, ids, session_factory, redis_client)
     text = "\n".join(result.differences)
     assert not result.equal
@@ -236,19 +196,6 @@ async def test_unknown_entry_price_is_a_difference(
     result = await verify_books(truth, stored, session_factory, redis_client)
     assert not result.equal
     assert "position" in "\n".join(result.differences)
-
-
-def demo_result(comparison: BooksComparison) -> DemoResult:
-    return DemoResult(
-        accounts=(),
-        events_by_kind={},
-        scenario_steps=0,
-        comparison=comparison,
-        caught_up=True,
-        settle_s=0.0,
-        database="db",
-        log_path="log",
-    )
 
 
 async def test_unknown_fee_and_filled_are_differences(

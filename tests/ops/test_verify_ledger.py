@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from test_verify_books import AccountIds, demo_result, register, store
+from stored_truth import AccountIds, demo_result
 from truth_events import envelope, ledger_payload, simulated_truth, truth_envelopes
 
 from fullon_account_service.demo.report import EQUAL_LINE, summary_lines
@@ -57,15 +57,6 @@ def truth() -> dict[str, Any]:
         if not account.get("ledger"):
             account["ledger"] = synthetic_ledger(account)
     return truth
-
-
-@pytest.fixture
-async def stored(
-    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, truth: dict[str, Any]
-) -> AccountIds:
-    ids = await register(session_factory, truth)
-    await store(session_factory, redis_client, truth_envelopes(truth, ids))
-    return ids
 
 
 def entries(truth: dict[str, Any]) -> int:

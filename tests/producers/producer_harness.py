@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.context import ProducerContext, Timing
+from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import SimAccount
@@ -99,6 +102,24 @@ def make_context(
         retry=retry,
         sensor=sensor,
     )
+
+
+@asynccontextmanager
+async def collecting(
+    ctx: ProducerContext, bindings: Sequence[Binding]
+) -> AsyncIterator[tuple[LiveAccountCollector, RestAccountPoller]]:
+    """A collector and a poller running every account of ``bindings``, as the daemon starts them;
+    both stopped and the context closed when the block ends."""
+    collector, poller = LiveAccountCollector(context=ctx), RestAccountPoller(context=ctx)
+    try:
+        for b in bindings:
+            await collector.start_exchange(b.ref)
+            await poller.start_exchange(b.ref)
+        yield collector, poller
+    finally:
+        await collector.stop_collection()
+        await poller.stop_polling()
+        await ctx.close()
 
 
 async def read_bus(redis: aioredis.Redis, prefix: str) -> list[Envelope]:

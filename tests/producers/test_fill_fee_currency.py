@@ -9,11 +9,17 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
-from producer_harness import Binding, bind_accounts, check_truth, eventually, make_context, read_bus
+from producer_harness import (
+    Binding,
+    bind_accounts,
+    check_truth,
+    collecting,
+    eventually,
+    make_context,
+    read_bus,
+)
 
 from fullon_account_service.contract import TradeFill
-from fullon_account_service.producers.live_collector import LiveAccountCollector
-from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import Faults, SimFill
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -71,11 +77,7 @@ async def test_fee_and_fee_currency_match_the_venue_under_ws_drops(
     async with Simulator(CONFIG, faults=faults) as sim:
         bindings = bind_accounts(sim)
         ctx = make_context(sim, settings, redis_client, bindings)
-        collector, poller = LiveAccountCollector(context=ctx), RestAccountPoller(context=ctx)
-        try:
-            for b in bindings:
-                await collector.start_exchange(b.ref)
-                await poller.start_exchange(b.ref)
+        async with collecting(ctx, bindings):
             sim.start_engine()
             await asyncio.sleep(3.0)
             await sim.stop_engine()
@@ -86,7 +88,3 @@ async def test_fee_and_fee_currency_match_the_venue_under_ws_drops(
             assert all(venues.values()), f"every venue must trade: {venues}"
             wrong = await _check_fees(redis_client, settings.stream_prefix, bindings)
             assert not wrong, "\n".join(wrong[:20])
-        finally:
-            await collector.stop_collection()
-            await poller.stop_polling()
-            await ctx.close()

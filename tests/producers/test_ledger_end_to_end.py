@@ -25,6 +25,7 @@ from producer_harness import (
     Binding,
     bind_accounts,
     close,
+    collecting,
     credentials_env,
     eventually,
     make_context,
@@ -37,7 +38,6 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.capabilities import CapabilityDetector
 from fullon_account_service.producers.clients import ClientFactory
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.settings import Settings
@@ -81,19 +81,11 @@ async def check_ledger(
 async def _run(sim: Simulator, settings: Settings, redis: aioredis.Redis, seconds: float) -> list[Binding]:
     bindings = bind_accounts(sim)
     ctx = make_context(sim, settings, redis, bindings)
-    collector, poller = LiveAccountCollector(context=ctx), RestAccountPoller(context=ctx)
-    try:
-        for b in bindings:
-            await collector.start_exchange(b.ref)
-            await poller.start_exchange(b.ref)
+    async with collecting(ctx, bindings):
         sim.start_engine()
         await asyncio.sleep(seconds)
         await sim.stop_engine()
         await eventually(lambda: check_ledger(redis, settings.stream_prefix, bindings), timeout_s=30)
-    finally:
-        await collector.stop_collection()
-        await poller.stop_polling()
-        await ctx.close()
     return bindings
 
 

@@ -11,14 +11,13 @@ from producer_harness import (
     RecordingSensor,
     bind_accounts,
     check_truth,
+    collecting,
     eventually,
     make_context,
 )
 
 from fullon_account_service.producers.capabilities import CollectionStrategy
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.live_collector import LiveAccountCollector
-from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import Faults
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -27,31 +26,15 @@ from fullon_account_service.simulator.server import Simulator
 CONFIG = ScenarioConfig(accounts_per_venue=5, seed=11, rate_per_s=60)
 
 
-async def _collect(
-    ctx: ProducerContext, bindings: Sequence[Binding]
-) -> tuple[LiveAccountCollector, RestAccountPoller]:
-    collector = LiveAccountCollector(context=ctx)
-    poller = RestAccountPoller(context=ctx)
-    for b in bindings:
-        await collector.start_exchange(b.ref)
-        await poller.start_exchange(b.ref)
-    return collector, poller
-
-
 async def _run_and_check(
     sim: Simulator, ctx: ProducerContext, bindings: Sequence[Binding], redis: aioredis.Redis, prefix: str
 ) -> None:
-    collector, poller = await _collect(ctx, bindings)
-    try:
+    async with collecting(ctx, bindings):
         sim.start_engine()
         await asyncio.sleep(3.0)
         await sim.stop_engine()
         sim.world.faults.rate_limit_probability = 0.0
         await eventually(lambda: check_truth(redis, prefix, bindings), timeout_s=20)
-    finally:
-        await collector.stop_collection()
-        await poller.stop_polling()
-        await ctx.close()
 
 
 async def test_strategies_per_venue_including_forced_rest(

@@ -15,12 +15,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import redis.asyncio as aioredis
-from producer_harness import FAST, Binding, bind_accounts, check_truth, eventually, make_context
+from producer_harness import FAST, Binding, bind_accounts, check_truth, collecting, eventually, make_context
 
 from fullon_account_service.contract import Source
 from fullon_account_service.metrics.sensor import Sensor
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.reconcile import ALL_KINDS, Reconciler
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.producers.session import AccountSession
@@ -59,21 +58,15 @@ def counting(reconciler: Reconciler, sensor: CallCounter) -> None:
 
 
 @asynccontextmanager
-async def collecting(sim: Simulator, ctx: ProducerContext, bindings: list[Binding]) -> AsyncIterator[None]:
+async def collecting_reconciled(
+    sim: Simulator, ctx: ProducerContext, bindings: list[Binding]
+) -> AsyncIterator[None]:
     """Streams subscribed and the first reconciliation done for every account; all stopped after."""
-    collector, poller = LiveAccountCollector(context=ctx), RestAccountPoller(context=ctx)
-    try:
-        for b in bindings:
-            await collector.start_exchange(b.ref)
-            await poller.start_exchange(b.ref)
+    async with collecting(ctx, bindings) as (_, poller):
         for b in bindings:
             await sim.world.subscriptions.wait(b.account, CHANNELS[b.ref.venue], timeout_s=60)
         await eventually(lambda: _reconciled(poller, [b.ref.ex_id for b in bindings]), timeout_s=60)
         yield
-    finally:
-        await collector.stop_collection()
-        await poller.stop_polling()
-        await ctx.close()
 
 
 def _reconciled(poller: RestAccountPoller, ex_ids: list[int]) -> None:
@@ -91,7 +84,7 @@ async def test_websocket_fills_read_no_history_outside_audits(
         timing = replace(FAST, silence_threshold_s=3600.0)
         ctx = make_context(sim, settings, redis_client, bindings, timing=timing, sensor=sensor)
         counting(ctx.reconciler, sensor)
-        async with collecting(sim, ctx, bindings):
+        async with collecting_reconciled(sim, ctx, bindings):
             sensor.outside.clear()
             sim.engine.run_steps(STEPS)
             await eventually(lambda: check_truth(redis_client, settings.stream_prefix, bindings), 60)
@@ -113,7 +106,7 @@ async def test_a_fill_the_websocket_never_sent_is_found_by_the_audit(
     async with Simulator(config, faults=faults) as sim:
         bindings = bind_accounts(sim)
         ctx = make_context(sim, settings, redis_client, bindings)
-        async with collecting(sim, ctx, bindings):
+        async with collecting_reconciled(sim, ctx, bindings):
             sim.engine.run_steps(STEPS)
             assert sim.world.fault_counts.count("rest_only_fill") > 0, "no fill was kept off the stream"
             # every fill, those kept off the stream included; after the first reconciliation only

@@ -1,10 +1,16 @@
-"""Builders shared by the sink tests: envelopes, deliveries and random fill histories."""
+"""Builders shared by the sink tests (``tests/sinks``, ``tests/fuzz``): envelopes, deliveries and
+random fill histories, and the ``db`` fixture (a plugin of the root conftest): a migrated database
+with two known accounts (ex_id 1 and 2). On PostgreSQL (``DATABASE_URL`` set) the schema is
+dropped and migrated afresh for each test; on SQLite each test gets its own file.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +18,7 @@ import factories
 from factories import NOW_MS, deliveries
 from fullon_account_service.contract import Envelope, Payload, Side, TradeFill
 from fullon_account_service.ledger.fills import Fill
+from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db import DatabaseContext, make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
 
@@ -39,6 +46,14 @@ async def reset_database(url: str) -> None:
         for ex_id in EX_IDS:
             exchange = await db.exchanges.add(user.uid, "kraken", f"account {ex_id}")
             assert exchange.ex_id == ex_id
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Db]:
+    await reset_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    yield Db(settings.database_url, make_session_factory(engine))
     await engine.dispose()
 
 

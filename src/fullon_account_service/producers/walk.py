@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.history import HistoryRead
 
 
@@ -47,3 +48,14 @@ def step(walk: Walk, read: HistoryRead, started_ms: int) -> Step:
     read_to = read.read_to_ms if read.read_to_ms is not None else read.gap_until_ms
     above = done_to if read_to >= end else read_to
     return Step(Walk(resume, max(read.gap_until_ms, resume), above), resume, None)
+
+
+async def from_cursor(
+    store: CursorStore, ex_id: int, started_ms: int, overlap_ms: int, lookback_ms: int
+) -> Walk:
+    """The first walk of a history: from ``store``'s cursor for ``ex_id`` minus the overlap; from
+    the lookback before ``started_ms`` without one."""
+    cursor = await store.get(ex_id)
+    if cursor is not None:
+        return Walk(max(cursor - overlap_ms, 0))
+    return Walk(max(started_ms - lookback_ms - overlap_ms, 0))

@@ -197,6 +197,7 @@ async def test_a_rotated_key_resumes_from_the_cursors_and_still_fences_the_old_o
     assert old.pool.held == {"old-key": 3} and old.owned == account
     assert await old.cursors.advance(1, 100) == 100
     assert await old.cursors.named("order_cursor").advance(1, 90) == 90
+    assert await old.cursors.named("ledger_cursor").advance(1, 80) == 80
 
     keys[1] = "new-key"
     new = Producer(redis_client, settings, "a-new", key_of=lambda ref: keys[ref.ex_id])
@@ -204,9 +205,11 @@ async def test_a_rotated_key_resumes_from_the_cursors_and_still_fences_the_old_o
     assert new.owned == account, "the rotated account was not taken over"
     assert new.pool.held == {"new-key": 4}
     assert await new.cursors.get(1) == 100 and await new.cursors.named("order_cursor").get(1) == 90
+    assert await new.cursors.named("ledger_cursor").get(1) == 80
     assert await new.cursors.advance(1, 150) == 150
-    with pytest.raises(StaleLeaseError):
-        await old.cursors.advance(1, 200)
+    for name in ("cursor", "order_cursor", "ledger_cursor"):
+        with pytest.raises(StaleLeaseError):
+            await old.cursors.named(name).advance(1, 200)
     assert await new.cursors.get(1) == 150
 
 

@@ -40,7 +40,7 @@ from fullon_account_service.producers.leases import LeaseStore
 _log = get_logger("producers.lease_pool")
 
 Apply = Callable[[dict[int, AccountRef]], Awaitable[None]]
-FENCED_CURSORS = ("cursor", "order_cursor")
+FENCED_CURSORS = ("cursor", "order_cursor", "ledger_cursor")
 
 
 @dataclass(slots=True)

@@ -18,9 +18,16 @@ pymalloc arenas held and the bytes in live small objects, which tells RSS held b
 from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
 ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
 allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
+``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the producer at each
+point and prints its RSS before and after: what a periodic trim would give back (later points
+then start from the trimmed heap).
+
+The bench counts the entries ever added to each bus stream (``XINFO STREAM``'s ``entries-added``)
+and trims the streams after each chunk of scenario steps, so 10,000 fills per account at 100
+accounts do not pile up in Redis. A chunk is 20 scenario steps per account (at least 200).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
-        [--arenas] [--trace 25]
+        [--arenas] [--trace 25] [--trim]
 """
 
 from __future__ import annotations
@@ -53,7 +60,11 @@ from fullon_account_service.storage.db.migrate import upgrade
 MIB = 1024 * 1024
 PREFIX = "bench:memory:"
 FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
-STEP_CHUNK = 200
+STEPS_PER_ACCOUNT = 20
+"""Scenario steps per account in one chunk of ``drive`` (at least 200 a chunk)."""
+KEEP_ENTRIES = 1000
+"""Entries left in each bus stream after a chunk: the bench counts what was added, so Redis need
+not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
 import gc, os, signal, sys, tracemalloc
 from fullon_account_service.cli.app import main
@@ -86,7 +97,24 @@ def trace(path):
         for d in diff[:TRACE]:
             out.write(f"{d.size_diff / 1024:10.1f} KiB {d.count_diff:8d} objects  {d.traceback}\\n")
 
-signal.signal(signal.SIGUSR1, stats)
+def trim(path):
+    # glibc only: what malloc_trim(0) gives back now (RSS before and after, KiB)
+    import ctypes
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    before = rss()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open(path, "w") as out:
+        out.write(f"{before} {rss()}\n")
+
+def on_signal(*args):
+    if os.environ.get("BENCH_TRIM"):
+        trim(os.environ["BENCH_MALLOC_STATS"] + ".trim")
+    stats(*args)
+
+signal.signal(signal.SIGUSR1, on_signal)
 sys.argv = ["fullon-account", "producer"]
 main()
 """
@@ -175,6 +203,10 @@ async def print_arenas(pid: int, path: Path, label: str) -> None:
             f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
             flush=True,
         )
+    trimmed = path.with_name(path.name + ".trim")
+    if trimmed.exists():
+        before, after = (int(v) / 1024 for v in trimmed.read_text().split())
+        print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
     grown = path.with_name(path.name + ".trace")
     if grown.exists():
         print("    grown since open (tracemalloc, by line):")
@@ -202,7 +234,9 @@ def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0) -> Sample:
+async def measure(
+    venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0, trim: bool = False
+) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
         work = Path(tmp)
@@ -224,6 +258,8 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
                 command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
                 env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
                 env["BENCH_TRACE_TOP"] = str(trace)
+                if trim:
+                    env["BENCH_TRIM"] = "1"
                 producer = await asyncio.create_subprocess_exec(
                     *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
@@ -268,24 +304,38 @@ def _pings(redis: aioredis.Redis) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+async def _added(redis: aioredis.Redis, kind: str) -> int:
+    """Entries ever added to the stream (trimming does not lower it); 0 before the first."""
+    try:
+        info = await redis.xinfo_stream(stream_key(PREFIX, kind))
+    except aioredis.ResponseError:
+        return 0
+    return int(info["entries-added"])
+
+
 def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        return int(await redis.xlen(stream_key(PREFIX, kind))) >= count
+        return await _added(redis, kind) >= count
 
     return check
 
 
 async def drive(sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int) -> None:
     """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
-    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus."""
+    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus, then
+    trimming the bus streams (``KEEP_ENTRIES``)."""
     target = per_account * len(accounts)
+    chunk = max(200, STEPS_PER_ACCOUNT * len(accounts))
     while sum(len(a.fills) for a in accounts) < target:
-        sim.engine.run_steps(STEP_CHUNK)
+        sim.engine.run_steps(chunk)
         made = sum(len(a.fills) for a in accounts)
         try:
             await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer")
         except TimeoutError:
-            print(f"  (behind: {await redis.xlen(stream_key(PREFIX, 'trade'))} of {made} fills on the bus)")
+            print(f"  (behind: {await _added(redis, 'trade')} of {made} fills on the bus)")
+        for key in await redis.keys(f"{PREFIX}*"):
+            if await redis.type(key) == b"stream":
+                await redis.xtrim(key, maxlen=KEEP_ENTRIES, approximate=True)
 
 
 def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
@@ -310,12 +360,14 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
         )
 
 
-async def run(venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int) -> None:
+async def run(
+    venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int, trim: bool
+) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed, arenas, trace)
+    base = await measure(venue, 1, fills, seed, arenas, trace, trim)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed, arenas, trace))
+        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
 
@@ -330,10 +382,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--arenas", action="store_true", help="print pymalloc arenas at each point")
     parser.add_argument("--trace", type=int, default=0, help="print the N lines that grew most (tracemalloc)")
+    parser.add_argument(
+        "--trim", action="store_true", help="at each point call malloc_trim(0) and print RSS before/after"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
-    arenas = args.arenas or args.trace > 0
-    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace))
+    arenas = args.arenas or args.trace > 0 or args.trim
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim))
 
 
 if __name__ == "__main__":

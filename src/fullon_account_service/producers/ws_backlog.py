@@ -6,6 +6,10 @@ the collector is busy publishing the previous batch is therefore handed over onl
 message on that channel: the tail of a burst of fills would wait for the account's next fill, or
 for the next REST audit. After each handled message the collector takes those rows from the
 cache itself, the way ``watch_*`` does with ``newUpdates`` (``getLimit`` marks them consumed).
+
+The caches are small (``clients.WS_OPTIONS``): more rows than a cache holds between two reads
+push the oldest out unread. ``overflowed`` tells the collector so, and it asks for a
+reconciliation, which reads them over REST.
 """
 
 from __future__ import annotations
@@ -17,12 +21,26 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 _CACHES = {"orders": "orders", "my_trades": "myTrades"}
 
 
-def held_back(client: Any, kind: str) -> list[Any]:
-    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+def _cache(client: Any, kind: str) -> ArrayCache | None:
     name = _CACHES.get(kind)
     cache = getattr(client, name, None) if name else None
+    return cache if isinstance(cache, ArrayCache) else None
+
+
+def overflowed(client: Any, kind: str) -> bool:
+    """More rows of ``kind`` arrived since the last read than the cache holds: some went unread.
+
+    ccxt counts the rows appended since the last read until the next row after a read."""
+    cache = _cache(client, kind)
+    size = cache.max_size if cache is not None else None
+    return cache is not None and bool(size) and int(cache._all_new_updates or 0) > int(size)
+
+
+def held_back(client: Any, kind: str) -> list[Any]:
+    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+    cache = _cache(client, kind)
     # ``_clear_all_updates`` is set once the new rows were taken, until the next row arrives
-    if not isinstance(cache, ArrayCache) or cache._clear_all_updates:
+    if cache is None or cache._clear_all_updates:
         return []
     count = cache.getLimit(None, None) or 0
     if count <= 0:

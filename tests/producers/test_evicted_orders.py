@@ -1,0 +1,123 @@
+"""An update of an order ccxt no longer caches is still published whole and right.
+
+ccxt keeps only the last ``ordersLimit`` orders of a stream (``clients.WS_OPTIONS``), and Kraken's
+handler merges an update into the cached copy of its order. Real ccxt against the simulator, per
+venue: more orders than the cache holds are opened (so the first is pushed out of it), then the
+first is canceled; its canceled state must reach the bus over WebSocket with the symbol, side,
+volume and price it was opened with. On Kraken the cancel is also sent the way Kraken sends it,
+with only what changed (no symbol, side, quantity or price): the normaliser completes it from
+what it remembers of the order, not from ccxt's cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from producer_harness import bind_accounts, eventually, make_context, read_bus
+
+from fullon_account_service.contract import OrderStatus, OrderUpdate, Source
+from fullon_account_service.producers.clients import WS_OPTIONS
+from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.model import SimAccount, SimOrder
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
+
+ORDER_CHANNEL = {"kraken": "executions", "bybit": "order", "hyperliquid": "orderUpdates"}
+
+
+def _place(sim: Simulator, account: SimAccount) -> SimOrder:
+    market = sim.world.markets[account.venue][0]
+    return sim.ledger.place_order(account, market.symbol, "buy", "limit", market.lot, market.price * 0.5)
+
+
+def _kraken_sparse_cancel(sim: Simulator, account: SimAccount, order: SimOrder) -> None:
+    """Post the cancel of ``order`` as Kraken's ``executions`` channel sends it (ccxt's docs of
+    ``handle_orders``): no symbol, side, quantity or price. The account's socket session is the
+    listener the simulator registered on the account."""
+    (session,) = [
+        listener.__self__
+        for listener in account.listeners
+        if getattr(getattr(listener, "__self__", None), "channels", None) is not None
+    ]
+    row: dict[str, Any] = {
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+        "order_status": "canceled",
+        "exec_type": "canceled",
+        "order_userref": 0,
+        "order_id": order.order_id,
+        "cum_qty": 0,
+        "cum_cost": 0,
+        "fee_usd_equiv": 0,
+        "avg_price": 0,
+        "cancel_reason": "User requested",
+        "reason": "User requested",
+    }
+    session._post("executions", "update", [row])
+
+
+def _latest(envelopes: list[Any], order_id: str) -> OrderUpdate | None:
+    found = [e for e in envelopes if isinstance(e.payload, OrderUpdate) and e.payload.ex_order_id == order_id]
+    return found[-1].payload if found else None
+
+
+@pytest.mark.parametrize(
+    ("venue", "sparse"), [("kraken", False), ("kraken", True), ("bybit", False), ("hyperliquid", False)]
+)
+async def test_update_of_an_order_ccxt_evicted_is_published_whole(
+    venue: str, sparse: bool, settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    prefix = settings.stream_prefix
+    async with Simulator(ScenarioConfig(venues=(venue,), accounts_per_venue=1, seed=5)) as sim:
+        [binding] = bind_accounts(sim)
+        account = binding.account
+        ctx = make_context(sim, settings, redis_client, [binding])
+        collector = LiveAccountCollector(context=ctx)
+        await collector.start_exchange(binding.ref)
+        try:
+            await sim.world.subscriptions.wait(account, {ORDER_CHANNEL[venue]}, timeout_s=30)
+            orders = [_place(sim, account) for _ in range(WS_OPTIONS["ordersLimit"] + 3)]
+            first = orders[0]
+
+            async def all_open() -> None:
+                bus = await read_bus(redis_client, prefix)
+                missing = [o.order_id for o in orders if _latest(bus, o.order_id) is None]
+                assert not missing, f"{len(missing)} orders not on the bus yet"
+
+            await eventually(all_open, timeout_s=30)
+            session = ctx.registry.get(binding.ref.ex_id)
+            assert session is not None
+            cached = {o["id"] for o in session.client.orders}
+            assert first.order_id not in cached, "the first order should have left ccxt's cache"
+
+            if sparse:
+                _kraken_sparse_cancel(sim, account, first)
+            else:
+                sim.ledger.cancel(account, first)
+
+            async def canceled() -> None:
+                update = _latest(await read_bus(redis_client, prefix), first.order_id)
+                assert update is not None and update.status is OrderStatus.CANCELED, update
+
+            await eventually(canceled, timeout_s=30)
+            bus = await read_bus(redis_client, prefix)
+            ws = [
+                e.payload
+                for e in bus
+                if e.source == Source.WS
+                and isinstance(e.payload, OrderUpdate)
+                and e.payload.ex_order_id == first.order_id
+                and e.payload.status is OrderStatus.CANCELED
+            ]
+            assert ws, "the cancel should arrive over WebSocket"
+            update = ws[-1]
+            assert update.symbol == first.symbol
+            assert update.side.value == first.side
+            assert update.volume == pytest.approx(first.amount)
+            assert update.price == pytest.approx(first.price)
+            assert not update.filled
+        finally:
+            await collector.stop_collection()
+            await ctx.close()

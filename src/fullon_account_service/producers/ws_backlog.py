@@ -32,8 +32,11 @@ def overflowed(client: Any, kind: str) -> bool:
 
     ccxt counts the rows appended since the last read until the next row after a read."""
     cache = _cache(client, kind)
-    size = cache.max_size if cache is not None else None
-    return cache is not None and bool(size) and int(cache._all_new_updates or 0) > int(size)
+    if cache is None or not cache.max_size:
+        return False
+    size: int = cache.max_size
+    added: int = cache._all_new_updates or 0
+    return added > size
 
 
 def held_back(client: Any, kind: str) -> list[Any]:

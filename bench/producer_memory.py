@@ -107,7 +107,7 @@ def trim(path):
     before = rss()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open(path, "w") as out:
-        out.write(f"{before} {rss()}\n")
+        out.write(f"{before} {rss()}\\n")
 
 def on_signal(*args):
     if os.environ.get("BENCH_TRIM"):

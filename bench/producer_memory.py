@@ -127,6 +127,8 @@ class Sample:
     half_mib: float
     full_mib: float
     fills: int
+    trimmed: tuple[float, float, float] | None = None
+    """RSS after ``malloc_trim(0)`` at open, half and full (``--trim``)."""
 
 
 def rss_mib(pid: int) -> float:
@@ -187,8 +189,9 @@ def producer_env(
     return env
 
 
-async def print_arenas(pid: int, path: Path, label: str) -> None:
-    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks."""
+async def print_arenas(pid: int, path: Path, label: str) -> float | None:
+    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks; the RSS
+    after ``malloc_trim(0)`` with ``--trim``."""
     _ask_stats(pid, path)
     await until(_exists(path), 120, "the allocator statistics")
     fields = _read_stats(path)
@@ -203,15 +206,18 @@ async def print_arenas(pid: int, path: Path, label: str) -> None:
             f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
             flush=True,
         )
-    trimmed = path.with_name(path.name + ".trim")
-    if trimmed.exists():
-        before, after = (int(v) / 1024 for v in trimmed.read_text().split())
-        print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
     grown = path.with_name(path.name + ".trace")
     if grown.exists():
         print("    grown since open (tracemalloc, by line):")
         for line in grown.read_text().splitlines():
             print(f"    {line}", flush=True)
+    trimmed = path.with_name(path.name + ".trim")
+    if not trimmed.exists():
+        return None
+    before, after = (int(v) / 1024 for v in trimmed.read_text().split())
+    trimmed.unlink()
+    print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
+    return after
 
 
 def _ask_stats(pid: int, path: Path) -> None:
@@ -266,18 +272,24 @@ async def measure(
                 for account in accounts:
                     await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
+                stats = work / "mallocstats.txt"
                 opened = rss_mib(producer.pid)
+                after_trim = []
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, open")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
                 await drive(sim, redis, accounts, fills // 2)
                 half = rss_mib(producer.pid)
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, half")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
                 await drive(sim, redis, accounts, fills)
                 full = rss_mib(producer.pid)
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, full")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
                 made = sum(len(a.fills) for a in accounts)
+                print(
+                    f"  {n} accounts, {made} fills: RSS {opened:.1f} / {half:.1f} / {full:.1f} MiB",
+                    flush=True,
+                )
         finally:
             if producer is not None and producer.returncode is None:
                 producer.send_signal(signal.SIGTERM)
@@ -289,7 +301,9 @@ async def measure(
             await redis.aclose()
             redis_proc.terminate()
             await asyncio.wait_for(redis_proc.wait(), 30)
-    return Sample(n, opened, half, full, made)
+    got = [t for t in after_trim if t is not None]
+    trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
+    return Sample(n, opened, half, full, made, trimmed)
 
 
 def _pings(redis: aioredis.Redis) -> Callable[[], Awaitable[bool]]:
@@ -358,6 +372,13 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
             f"| {s.accounts} | {s.fills} | {s.open_mib:.1f} | {s.full_mib:.1f} | {per[0]:.3f} | "
             f"{per[1]:.3f} | {per[2]:.3f} | {growth_kb:.2f} |"
         )
+    if base.trimmed is None:
+        return
+    print("after malloc_trim(0) at each point: MiB/account open | half | full")
+    for s in rows:
+        if s.trimmed is not None:
+            per = [(t - b) / (s.accounts - 1) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
+            print(f"| {s.accounts} | {per[0]:.3f} | {per[1]:.3f} | {per[2]:.3f} |")
 
 
 async def run(

@@ -18,9 +18,10 @@ pymalloc arenas held and the bytes in live small objects, which tells RSS held b
 from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
 ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
 allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
-``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the producer at each
-point and prints its RSS before and after: what a periodic trim would give back (later points
-then start from the trimmed heap).
+The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
+set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
+producer at each point and prints its RSS before and after: what a periodic trim would give back
+(later points then start from the trimmed heap).
 
 The bench counts the entries ever added to each bus stream (``XINFO STREAM``'s ``entries-added``)
 and trims the streams after each chunk of scenario steps, so 10,000 fills per account at 100
@@ -182,6 +183,8 @@ def producer_env(
         "LOG_LEVEL": "WARNING",
         # audits every 5 s while fills come: what a stream held back reaches the bus soon
         "ACCOUNT_POLL_INTERVAL": "5",
+        # the producer's periodic malloc_trim: off unless --heap-trim-s (--trim measures it at each point)
+        "ACCOUNT_HEAP_TRIM_S": os.environ.get("ACCOUNT_HEAP_TRIM_S", "0"),
     }
     for ex_id, account in zip(ex_ids, accounts, strict=True):
         env[f"EX_ID_{ex_id}_KEY"] = account.api_key

@@ -50,6 +50,7 @@ from fullon_account_service.producers.daemon_checks import (
     log_background_error,
 )
 from fullon_account_service.producers.discovery import Discovery, Shard
+from fullon_account_service.producers.heap_trim import trim_heap_every
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.lease_pool import LeasePool
 from fullon_account_service.producers.leases import LeaseStore, lease_id
@@ -209,13 +210,16 @@ class AccountDaemon:
         return lease_id(ref.venue, key)
 
     def _start_heartbeat(self) -> None:
-        """One ProcessCache heartbeat and one loop supervisor per daemon, whether it runs all
-        accounts or single ones."""
+        """One ProcessCache heartbeat, one loop supervisor and one heap trimmer per daemon,
+        whether it runs all accounts or single ones."""
         assert self._heartbeat is not None
         if not self._background:
             self._background = [
                 self._tasks.spawn(self._heartbeat.run(self._stop), name="daemon-heartbeat"),
                 self._tasks.spawn(self._supervise(), name="daemon-supervisor"),
+                self._tasks.spawn(
+                    trim_heap_every(self.settings.heap_trim_s, self._stop), name="daemon-heap-trim"
+                ),
             ]
 
     async def _supervise(self) -> None:

@@ -1,12 +1,15 @@
-"""An update of an order ccxt no longer caches is still published whole and right.
+"""An update of an order ccxt no longer caches, or caches without its raw payload, is still
+published whole and right.
 
-ccxt keeps only the last ``ordersLimit`` orders of a stream (``clients.WS_OPTIONS``), and Kraken's
-handler merges an update into the cached copy of its order. Real ccxt against the simulator, per
+ccxt keeps only the last ``ordersLimit`` orders of a stream (``clients.WS_OPTIONS``), the collector
+empties the raw ``info`` of the rows it handled (``ws_backlog.drop_raw``), and Kraken's handler
+merges an update into the cached ``info`` of its order. Real ccxt against the simulator, per
 venue: more orders than the cache holds are opened (so the first is pushed out of it), then the
-first is canceled; its canceled state must reach the bus over WebSocket with the symbol, side,
-volume and price it was opened with. On Kraken the cancel is also sent the way Kraken sends it,
-with only what changed (no symbol, side, quantity or price): the normaliser completes it from
-what it remembers of the order, not from ccxt's cache.
+first and the last (still cached, raw payload emptied) are canceled; each canceled state must
+reach the bus over WebSocket with the symbol, side, volume and price the order was opened with.
+On Kraken the cancels are also sent the way Kraken sends them, with only what changed (no symbol,
+side, quantity or price): the normaliser completes them from what it remembers of the order, not
+from ccxt's cache.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ async def test_update_of_an_order_ccxt_evicted_is_published_whole(
         try:
             await sim.world.subscriptions.wait(account, {ORDER_CHANNEL[venue]}, timeout_s=30)
             orders = [_place(sim, account) for _ in range(WS_OPTIONS["ordersLimit"] + 3)]
-            first = orders[0]
+            first, last = orders[0], orders[-1]
 
             async def all_open() -> None:
                 bus = await read_bus(redis_client, prefix)
@@ -89,35 +92,45 @@ async def test_update_of_an_order_ccxt_evicted_is_published_whole(
             await eventually(all_open, timeout_s=30)
             session = ctx.registry.get(binding.ref.ex_id)
             assert session is not None
-            cached = {o["id"] for o in session.client.orders}
+            client = session.client
+
+            def raw_dropped() -> None:
+                assert all(o["info"] == {} for o in client.orders), "raw payloads still cached"
+
+            await eventually(raw_dropped, timeout_s=30)
+            cached = {o["id"] for o in client.orders}
             assert first.order_id not in cached, "the first order should have left ccxt's cache"
+            assert last.order_id in cached
 
-            if sparse:
-                _kraken_sparse_cancel(sim, account, first)
-            else:
-                sim.ledger.cancel(account, first)
-
-            async def canceled() -> None:
-                update = _latest(await read_bus(redis_client, prefix), first.order_id)
-                assert update is not None and update.status is OrderStatus.CANCELED, update
-
-            await eventually(canceled, timeout_s=30)
-            bus = await read_bus(redis_client, prefix)
-            ws = [
-                e.payload
-                for e in bus
-                if e.source == Source.WS
-                and isinstance(e.payload, OrderUpdate)
-                and e.payload.ex_order_id == first.order_id
-                and e.payload.status is OrderStatus.CANCELED
-            ]
-            assert ws, "the cancel should arrive over WebSocket"
-            update = ws[-1]
-            assert update.symbol == first.symbol
-            assert update.side.value == first.side
-            assert update.volume == pytest.approx(first.amount)
-            assert update.price == pytest.approx(first.price)
-            assert not update.filled
+            for order in (first, last):
+                if sparse:
+                    _kraken_sparse_cancel(sim, account, order)
+                else:
+                    sim.ledger.cancel(account, order)
+                await _canceled_over_ws(redis_client, prefix, order)
         finally:
             await collector.stop_collection()
             await ctx.close()
+
+
+async def _canceled_over_ws(redis: aioredis.Redis, prefix: str, order: SimOrder) -> None:
+    async def canceled() -> None:
+        update = _latest(await read_bus(redis, prefix), order.order_id)
+        assert update is not None and update.status is OrderStatus.CANCELED, update
+
+    await eventually(canceled, timeout_s=30)
+    ws = [
+        e.payload
+        for e in await read_bus(redis, prefix)
+        if e.source == Source.WS
+        and isinstance(e.payload, OrderUpdate)
+        and e.payload.ex_order_id == order.order_id
+        and e.payload.status is OrderStatus.CANCELED
+    ]
+    assert ws, f"the cancel of {order.order_id} should arrive over WebSocket"
+    update = ws[-1]
+    assert update.symbol == order.symbol
+    assert update.side.value == order.side
+    assert update.volume == pytest.approx(order.amount)
+    assert update.price == pytest.approx(order.price)
+    assert not update.filled

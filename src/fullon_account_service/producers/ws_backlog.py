@@ -42,6 +42,21 @@ def overflowed(client: Any, kind: str) -> bool:
     return added >= size
 
 
+def drop_raw(kind: str, rows: Any) -> None:
+    """Empty the raw venue payload (``info``) of handled rows that ccxt goes on caching.
+
+    Once published, a row's ``info`` (about as large as the parsed row) is of no use to us, and
+    ccxt keeps the row until ``ordersLimit`` / ``tradesLimit`` newer ones push it out, which on a
+    quiet account is forever. Kraken merges an update of an order into the cached ``info``; with
+    it emptied, the update is read on its own, as for an order ccxt no longer caches, and the
+    normaliser completes it from its own memory of the order (``normalise.known_orders``)."""
+    if kind not in _CACHES or not isinstance(rows, list):
+        return
+    for row in rows:
+        if isinstance(row, dict) and "info" in row:
+            row["info"] = {}
+
+
 def held_back(client: Any, kind: str) -> list[Any]:
     """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
     cache = _cache(client, kind)

@@ -7,7 +7,7 @@ from typing import Any
 import ccxt.pro
 from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
 
-from fullon_account_service.producers.ws_backlog import held_back, overflowed
+from fullon_account_service.producers.ws_backlog import held_back
 
 
 def _row(n: int) -> dict[str, Any]:
@@ -32,23 +32,5 @@ async def test_rows_cached_after_a_watch_returned_are_taken_once() -> None:
         assert [r["id"] for r in held_back(client, "my_trades")] == ["T2"]
         assert held_back(client, "orders") == [], "no order cache yet: nothing held back"
         assert held_back(client, "balance") == []
-    finally:
-        await client.close()
-
-
-async def test_a_cache_filled_between_reads_is_an_overflow() -> None:
-    client = ccxt.pro.kraken()
-    try:
-        cache = ArrayCacheBySymbolById(2)
-        client.myTrades = cache
-        cache.append(_row(1))
-        assert not overflowed(client, "my_trades")
-        cache.getLimit(None, None)
-        for n in (3, 4, 5):
-            cache.append(_row(n))
-        assert overflowed(client, "my_trades"), "T3 left the cache unread"
-        assert [r["id"] for r in held_back(client, "my_trades")] == ["T4", "T5"]
-        cache.append(_row(6))
-        assert not overflowed(client, "my_trades")
     finally:
         await client.close()

@@ -42,9 +42,12 @@ WS_OPTIONS: dict[str, Any] = {
 (1,000 each by default, ~2-3 KB apiece with their raw ``info``: at 100 each they were ~0.65 MiB
 of a busy account's ~1 MiB of live objects, issue 18). With ``newUpdates`` each ``watch_*`` call
 returns what arrived since the previous one, so the caches need to hold only what arrives while
-one message is handled. When more arrives than a cache holds (a burst, or Kraken's snapshot of
-up to 50 fills on subscribe), the collector sees the overflow (``ws_backlog.overflowed``) and
-asks for a reconciliation, which reads the rows pushed out over REST. Nothing relies on an order
+one message is handled. What a burst pushes out unread (more than 20 rows of a stream while one
+message is handled, or Kraken's snapshot of up to 50 fills on subscribe, which comes with a
+reconciliation anyway) is read by the next audit, every ``ACCOUNT_POLL_INTERVAL`` while the
+account trades. Asking for a reconciliation on each full cache was tried and not kept: at 10
+accounts x 3,000 fills it re-read history on nearly every burst and left the producer 0.7 MiB
+per account larger (bench/RESULTS.md, "Producer memory, fourth pass"). Nothing relies on an order
 staying in ccxt's cache: Kraken merges an update into the cached copy of the order, and an
 update of an order already pushed out is completed by the normaliser's own memory of the
 order's facts (``normalise.known_orders``), tested per venue in

@@ -41,7 +41,7 @@ from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
-from fullon_account_service.producers.ws_backlog import drop_raw, held_back, overflowed
+from fullon_account_service.producers.ws_backlog import drop_raw, held_back
 from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
@@ -276,14 +276,12 @@ class LiveAccountCollector:
             if session.error is not None and session.error.startswith(_WS_AUTH):
                 session.error = None
                 ctx.set_status(ref.ex_id, "running", "collecting")
-            if reconnecting or overflowed(session.client, kind):
+            if reconnecting:
                 reconnecting = False
                 session.request_reconcile()
             await self._handle(session, kind, result)
             drop_raw(kind, result)
             for _ in range(_MAX_HELD_BACK):
-                if overflowed(session.client, kind):
-                    session.request_reconcile()
                 rows = held_back(session.client, kind)
                 if not rows:
                     break

@@ -8,8 +8,8 @@ for the next REST audit. After each handled message the collector takes those ro
 cache itself, the way ``watch_*`` does with ``newUpdates`` (``getLimit`` marks them consumed).
 
 The caches are small (``clients.WS_OPTIONS``): more rows than a cache holds between two reads
-push the oldest out unread. ``overflowed`` tells the collector when that may have happened, and it asks for a
-reconciliation, which reads them over REST.
+push the oldest out unread; the next audit reads them over REST (``clients.WS_OPTIONS`` says why
+no reconciliation is asked for then).
 """
 
 from __future__ import annotations
@@ -25,21 +25,6 @@ def _cache(client: Any, kind: str) -> ArrayCache | None:
     name = _CACHES.get(kind)
     cache = getattr(client, name, None) if name else None
     return cache if isinstance(cache, ArrayCache) else None
-
-
-def overflowed(client: Any, kind: str) -> bool:
-    """The cache of ``kind`` filled up since the last read (every row it holds is unread), so
-    older unread rows may have been pushed out.
-
-    ccxt counts the distinct rows appended since the last read (until the next row after a read)
-    and takes an evicted row off that count, so the count reaching the cache's size is the only
-    sign: exactly a cache-full of new rows is a false alarm, which costs one reconciliation."""
-    cache = _cache(client, kind)
-    if cache is None or not cache.max_size:
-        return False
-    size: int = cache.max_size
-    added: int = cache._all_new_updates or 0
-    return added >= size
 
 
 def drop_raw(kind: str, rows: Any) -> None:

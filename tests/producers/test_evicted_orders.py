@@ -33,8 +33,9 @@ ORDER_CHANNEL = {"kraken": "executions", "bybit": "order", "hyperliquid": "order
 QUIET_REST = Timing(
     poll_interval_s=600, fast_poll_interval_s=600, silence_threshold_s=1200, audit_interval_s=600
 )
-"""No poll or audit while the test runs: a REST read of a canceled order before the stream's
-update is handled would make that update a repeat, which is not published."""
+"""No poll or audit while the test runs, and (below) no dropping of repeats: a REST read of a
+canceled order before the stream's update is handled (a reconnect's reconciliation on a loaded
+machine) would make that update a repeat, which is not published."""
 
 
 def _place(sim: Simulator, account: SimAccount) -> SimOrder:
@@ -83,6 +84,7 @@ async def test_update_of_an_order_ccxt_evicted_is_published_whole(
         [binding] = bind_accounts(sim)
         account = binding.account
         ctx = make_context(sim, settings, redis_client, [binding], timing=QUIET_REST)
+        ctx.outbox.states = None
         collector = LiveAccountCollector(context=ctx)
         await collector.start_exchange(binding.ref)
         try:

@@ -3,8 +3,9 @@
 It remembers three things about its account, all to stay honest rather than to guess:
 - the last complete REST balance, which completes Kraken's total-only WebSocket balances;
 - the immutable facts of orders seen before (symbol, side, type, amount, price), which complete a
-  sparse WebSocket order update. A sparse update about an order never seen is held back (REST
-  reconciliation will report it) instead of being published with invented fields;
+  sparse WebSocket order update (``known_orders``, bounded by count and age). A sparse update
+  about an order never seen, or forgotten, is held back (REST reconciliation will report it)
+  instead of being published with invented fields;
 - the leverage of each symbol's latest position or order: venues set leverage per symbol and no
   fill row carries it, so a fill is stamped with the leverage its symbol had when it happened
   (``None`` until a position or order of the symbol has said).

@@ -1,9 +1,10 @@
 """The immutable facts of an account's recent orders, to complete sparse WebSocket updates.
 
 A venue's order stream may send an update with only what changed (Kraken's ``executions``
-channel after the first message of an order; ccxt merges it into its cached copy only while the
-order is still among its last ``ordersLimit`` orders). The normaliser completes such an update
-from the facts kept here, so it never depends on ccxt's cache.
+channel after the first message of an order). ccxt merges such an update into its cached copy of
+the order only if the update names the symbol and the order is among its last ``ordersLimit``,
+and the collector empties the raw payload of cached rows (``ws_backlog.drop_raw``); the
+normaliser completes the update from the facts kept here, so it never depends on ccxt's cache.
 
 Bounded twice, so a busy account costs no more than a quiet one: by count (the least recently
 seen order goes first) and by age (facts not seen again for ``max_age_ms`` are forgotten). An

@@ -18,9 +18,17 @@ pymalloc arenas held and the bytes in live small objects, which tells RSS held b
 from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
 ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
 allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
+The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
+set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
+producer at each point and prints its RSS before and after: what a periodic trim would give back
+(later points then start from the trimmed heap).
+
+The bench counts the entries ever added to each bus stream (``XINFO STREAM``'s ``entries-added``)
+and trims the streams after each chunk of scenario steps, so 10,000 fills per account at 100
+accounts do not pile up in Redis. A chunk is 20 scenario steps per account (at least 200).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
-        [--arenas] [--trace 25]
+        [--arenas] [--trace 25] [--trim]
 """
 
 from __future__ import annotations
@@ -53,7 +61,11 @@ from private_servers import free_port, redis_argv, start_redis
 MIB = 1024 * 1024
 PREFIX = "bench:memory:"
 FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
-STEP_CHUNK = 200
+STEPS_PER_ACCOUNT = 20
+"""Scenario steps per account in one chunk of ``drive`` (at least 200 a chunk)."""
+KEEP_ENTRIES = 1000
+"""Entries left in each bus stream after a chunk: the bench counts what was added, so Redis need
+not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
 import gc, os, signal, sys, tracemalloc
 from fullon_account_service.cli.app import main
@@ -86,7 +98,24 @@ def trace(path):
         for d in diff[:TRACE]:
             out.write(f"{d.size_diff / 1024:10.1f} KiB {d.count_diff:8d} objects  {d.traceback}\\n")
 
-signal.signal(signal.SIGUSR1, stats)
+def trim(path):
+    # glibc only: what malloc_trim(0) gives back now (RSS before and after, KiB)
+    import ctypes
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    before = rss()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open(path, "w") as out:
+        out.write(f"{before} {rss()}\\n")
+
+def on_signal(*args):
+    if os.environ.get("BENCH_TRIM"):
+        trim(os.environ["BENCH_MALLOC_STATS"] + ".trim")
+    stats(*args)
+
+signal.signal(signal.SIGUSR1, on_signal)
 sys.argv = ["fullon-account", "producer"]
 main()
 """
@@ -99,6 +128,8 @@ class Sample:
     half_mib: float
     full_mib: float
     fills: int
+    trimmed: tuple[float, float, float] | None = None
+    """RSS after ``malloc_trim(0)`` at open, half and full (``--trim``)."""
 
 
 def rss_mib(pid: int) -> float:
@@ -146,6 +177,8 @@ def producer_env(
         "LOG_LEVEL": "WARNING",
         # audits every 5 s while fills come: what a stream held back reaches the bus soon
         "ACCOUNT_POLL_INTERVAL": "5",
+        # the producer's periodic malloc_trim: off unless --heap-trim-s (--trim measures it at each point)
+        "ACCOUNT_HEAP_TRIM_S": os.environ.get("ACCOUNT_HEAP_TRIM_S", "0"),
     }
     for ex_id, account in zip(ex_ids, accounts, strict=True):
         env[f"EX_ID_{ex_id}_KEY"] = account.api_key
@@ -153,8 +186,9 @@ def producer_env(
     return env
 
 
-async def print_arenas(pid: int, path: Path, label: str) -> None:
-    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks."""
+async def print_arenas(pid: int, path: Path, label: str) -> float | None:
+    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks; the RSS
+    after ``malloc_trim(0)`` with ``--trim``."""
     _ask_stats(pid, path)
     await until(_exists(path), 120, "the allocator statistics")
     fields = _read_stats(path)
@@ -174,6 +208,13 @@ async def print_arenas(pid: int, path: Path, label: str) -> None:
         print("    grown since open (tracemalloc, by line):")
         for line in grown.read_text().splitlines():
             print(f"    {line}", flush=True)
+    trimmed = path.with_name(path.name + ".trim")
+    if not trimmed.exists():
+        return None
+    before, after = (int(v) / 1024 for v in trimmed.read_text().split())
+    trimmed.unlink()
+    print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
+    return after
 
 
 def _ask_stats(pid: int, path: Path) -> None:
@@ -196,7 +237,9 @@ def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0) -> Sample:
+async def measure(
+    venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0, trim: bool = False
+) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
         work = Path(tmp)
@@ -214,24 +257,32 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
                 command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
                 env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
                 env["BENCH_TRACE_TOP"] = str(trace)
+                if trim:
+                    env["BENCH_TRIM"] = "1"
                 producer = await asyncio.create_subprocess_exec(
                     *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 for account in accounts:
                     await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
+                stats = work / "mallocstats.txt"
                 opened = rss_mib(producer.pid)
+                after_trim = []
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, open")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
                 await drive(sim, redis, accounts, fills // 2)
                 half = rss_mib(producer.pid)
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, half")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
                 await drive(sim, redis, accounts, fills)
                 full = rss_mib(producer.pid)
                 if arenas:
-                    await print_arenas(producer.pid, work / "mallocstats.txt", f"{n} accounts, full")
+                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
                 made = sum(len(a.fills) for a in accounts)
+                print(
+                    f"  {n} accounts, {made} fills: RSS {opened:.1f} / {half:.1f} / {full:.1f} MiB",
+                    flush=True,
+                )
         finally:
             if producer is not None and producer.returncode is None:
                 producer.send_signal(signal.SIGTERM)
@@ -243,27 +294,43 @@ async def measure(venue: str, n: int, fills: int, seed: int, arenas: bool = Fals
             await redis.aclose()
             redis_proc.terminate()
             await asyncio.wait_for(redis_proc.wait(), 30)
-    return Sample(n, opened, half, full, made)
+    got = [t for t in after_trim if t is not None]
+    trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
+    return Sample(n, opened, half, full, made, trimmed)
+
+
+async def _added(redis: aioredis.Redis, kind: str) -> int:
+    """Entries ever added to the stream (trimming does not lower it); 0 before the first."""
+    try:
+        info = await redis.xinfo_stream(stream_key(PREFIX, kind))
+    except aioredis.ResponseError:
+        return 0
+    return int(info["entries-added"])
 
 
 def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        return int(await redis.xlen(stream_key(PREFIX, kind))) >= count
+        return await _added(redis, kind) >= count
 
     return check
 
 
 async def drive(sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int) -> None:
     """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
-    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus."""
+    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus, then
+    trimming the bus streams (``KEEP_ENTRIES``)."""
     target = per_account * len(accounts)
+    chunk = max(200, STEPS_PER_ACCOUNT * len(accounts))
     while sum(len(a.fills) for a in accounts) < target:
-        sim.engine.run_steps(STEP_CHUNK)
+        sim.engine.run_steps(chunk)
         made = sum(len(a.fills) for a in accounts)
         try:
             await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer")
         except TimeoutError:
-            print(f"  (behind: {await redis.xlen(stream_key(PREFIX, 'trade'))} of {made} fills on the bus)")
+            print(f"  (behind: {await _added(redis, 'trade')} of {made} fills on the bus)")
+        for key in await redis.keys(f"{PREFIX}*"):
+            if await redis.type(key) == b"stream":
+                await redis.xtrim(key, maxlen=KEEP_ENTRIES, approximate=True)
 
 
 def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
@@ -286,14 +353,23 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
             f"| {s.accounts} | {s.fills} | {s.open_mib:.1f} | {s.full_mib:.1f} | {per[0]:.3f} | "
             f"{per[1]:.3f} | {per[2]:.3f} | {growth_kb:.2f} |"
         )
+    if base.trimmed is None:
+        return
+    print("after malloc_trim(0) at each point: MiB/account open | half | full")
+    for s in rows:
+        if s.trimmed is not None:
+            per = [(t - b) / (s.accounts - 1) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
+            print(f"| {s.accounts} | {per[0]:.3f} | {per[1]:.3f} | {per[2]:.3f} |")
 
 
-async def run(venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int) -> None:
+async def run(
+    venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int, trim: bool
+) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed, arenas, trace)
+    base = await measure(venue, 1, fills, seed, arenas, trace, trim)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed, arenas, trace))
+        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
 
@@ -308,10 +384,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--arenas", action="store_true", help="print pymalloc arenas at each point")
     parser.add_argument("--trace", type=int, default=0, help="print the N lines that grew most (tracemalloc)")
+    parser.add_argument(
+        "--trim", action="store_true", help="at each point call malloc_trim(0) and print RSS before/after"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
-    arenas = args.arenas or args.trace > 0
-    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace))
+    arenas = args.arenas or args.trace > 0 or args.trim
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim))
 
 
 if __name__ == "__main__":

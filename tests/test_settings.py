@@ -20,6 +20,8 @@ def test_defaults_are_embedded() -> None:
     assert (settings.log_level, settings.log_format, settings.log_console) == ("INFO", "console", True)
     assert (settings.poll_interval_s, settings.reconnect_delay_s, settings.max_retries) == (60.0, 5.0, 3)
     assert settings.stream_prefix == "fullon:account:"
+    assert settings.heap_trim_s == 60.0
+    assert Settings.from_env({"ACCOUNT_HEAP_TRIM_S": "0"}).heap_trim_s == 0.0
 
 
 def test_data_dir_moves_the_sqlite_file(tmp_path: Path) -> None:
@@ -120,6 +122,8 @@ def test_seed_variables_are_read() -> None:
         ("ACCOUNT_REDIS_CLUSTER", "sometimes", {"REDIS_URL": "redis://n1:6379/0"}),
         ("ACCOUNT_STREAM_PARTITIONS", "0", {}),
         ("ACCOUNT_STREAM_PARTITIONS", "two", {}),
+        ("ACCOUNT_HEAP_TRIM_S", "-1", {}),
+        ("ACCOUNT_HEAP_TRIM_S", "nan", {}),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, str]) -> None:

@@ -55,6 +55,8 @@ class Settings:
     stream_partitions: int = 1
     lease_ttl_s: float = 15.0
     lease_renew_s: float = 5.0
+    heap_trim_s: float = 60.0
+    """Seconds between two ``malloc_trim(0)`` of the producer (glibc only; 0 turns it off)."""
 
     @property
     def embedded_redis(self) -> bool:
@@ -87,6 +89,13 @@ def _positive(conv: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return check
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError(raw)
+    return value
 
 
 def _non_negative_int(raw: str) -> int:
@@ -234,4 +243,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         stream_partitions=_get(env, "ACCOUNT_STREAM_PARTITIONS", _positive(int), "an integer > 0", 1),
         lease_ttl_s=lease_ttl_s,
         lease_renew_s=lease_renew_s,
+        heap_trim_s=_get(env, "ACCOUNT_HEAP_TRIM_S", _non_negative_float, "seconds >= 0 (0: off)", 60.0),
     )

@@ -33,17 +33,25 @@ from fullon_account_service.producers.ws_guard import guarded_class
 
 OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"
 WS_OPTIONS: dict[str, Any] = {
-    "ordersLimit": 100,
-    "tradesLimit": 100,
+    "ordersLimit": 20,
+    "tradesLimit": 20,
     "newUpdates": True,
     "ws": {"compress": 0},
 }
 """ccxt keeps the last ``ordersLimit`` orders and ``tradesLimit`` fills each stream delivered
-(1,000 each by default, ~2-3 KB apiece, the bulk of a busy account's memory). With ``newUpdates``
-each ``watch_*`` call returns what arrived since the previous one, so the caches need to hold
-only what arrives while one message is handled; more than that in one go is caught by the
-reconciliation a full outbox asks for, or by the next audit. The normaliser remembers the fields
-a later update of an order may leave out.
+(1,000 each by default, ~2-3 KB apiece with their raw ``info``: at 100 each they were ~0.65 MiB
+of a busy account's ~1 MiB of live objects, issue 18). With ``newUpdates`` each ``watch_*`` call
+returns what arrived since the previous one, so the caches need to hold only what arrives while
+one message is handled. What a burst pushes out unread (more than 20 rows of a stream while one
+message is handled, or Kraken's snapshot of up to 50 fills on subscribe, which comes with a
+reconciliation anyway) is read by the next audit, every ``ACCOUNT_POLL_INTERVAL`` while the
+account trades. Asking for a reconciliation on each full cache was tried and not kept: at 10
+accounts x 3,000 fills it re-read history on nearly every burst and left the producer 0.7 MiB
+per account larger (bench/RESULTS.md, "Producer memory, fourth pass"). Nothing relies on an order
+staying in ccxt's cache: Kraken merges an update into the cached copy of the order, and an
+update of an order already pushed out is completed by the normaliser's own memory of the
+order's facts (``normalise.known_orders``), tested per venue in
+``tests/producers/test_evicted_orders.py``.
 
 ``compress: 0``: no permessage-deflate on the account's WebSocket. ccxt offers it by default, and
 each connection then holds a zlib compressor and decompressor (~0.1-0.3 MB together) for private

@@ -125,7 +125,9 @@ class AccountDaemon:
 
     def _ensure_components(self) -> AccountSet:
         if self._set is None or self._upkeep is None:
-            self._upkeep = Upkeep(self.context, interval_s=self._supervise_interval_s)
+            self._upkeep = Upkeep(
+                self.context, interval_s=self._supervise_interval_s, heap_trim_s=self.settings.heap_trim_s
+            )
             self._set = AccountSet(self.context, self._upkeep.heartbeat)
         return self._set
 

@@ -41,7 +41,7 @@ from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
-from fullon_account_service.producers.ws_backlog import held_back
+from fullon_account_service.producers.ws_backlog import drop_raw, held_back
 from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
@@ -280,11 +280,13 @@ class LiveAccountCollector:
                 reconnecting = False
                 session.request_reconcile()
             await self._handle(session, kind, result)
+            drop_raw(kind, result)
             for _ in range(_MAX_HELD_BACK):
                 rows = held_back(session.client, kind)
                 if not rows:
                     break
                 await self._handle(session, kind, rows)
+                drop_raw(kind, rows)
 
     def _stream_failed(
         self, session: AccountSession, kind: str, error: Exception, backoff: Attempts

@@ -6,6 +6,10 @@ the collector is busy publishing the previous batch is therefore handed over onl
 message on that channel: the tail of a burst of fills would wait for the account's next fill, or
 for the next REST audit. After each handled message the collector takes those rows from the
 cache itself, the way ``watch_*`` does with ``newUpdates`` (``getLimit`` marks them consumed).
+
+The caches are small (``clients.WS_OPTIONS``): more rows than a cache holds between two reads
+push the oldest out unread; the next audit reads them over REST (``clients.WS_OPTIONS`` says why
+no reconciliation is asked for then).
 """
 
 from __future__ import annotations
@@ -17,12 +21,32 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 _CACHES = {"orders": "orders", "my_trades": "myTrades"}
 
 
-def held_back(client: Any, kind: str) -> list[Any]:
-    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+def _cache(client: Any, kind: str) -> ArrayCache | None:
     name = _CACHES.get(kind)
     cache = getattr(client, name, None) if name else None
+    return cache if isinstance(cache, ArrayCache) else None
+
+
+def drop_raw(kind: str, rows: Any) -> None:
+    """Empty the raw venue payload (``info``) of handled rows that ccxt goes on caching.
+
+    Once published, a row's ``info`` (about as large as the parsed row) is of no use to us, and
+    ccxt keeps the row until ``ordersLimit`` / ``tradesLimit`` newer ones push it out, which on a
+    quiet account is forever. Kraken merges an update of an order into the cached ``info``; with
+    it emptied, the update is read on its own, as for an order ccxt no longer caches, and the
+    normaliser completes it from its own memory of the order (``normalise.known_orders``)."""
+    if kind not in _CACHES or not isinstance(rows, list):
+        return
+    for row in rows:
+        if isinstance(row, dict) and "info" in row:
+            row["info"] = {}
+
+
+def held_back(client: Any, kind: str) -> list[Any]:
+    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+    cache = _cache(client, kind)
     # ``_clear_all_updates`` is set once the new rows were taken, until the next row arrives
-    if not isinstance(cache, ArrayCache) or cache._clear_all_updates:
+    if cache is None or cache._clear_all_updates:
         return []
     count = cache.getLimit(None, None) or 0
     if count <= 0:

@@ -3,8 +3,9 @@
 It remembers three things about its account, all to stay honest rather than to guess:
 - the last complete REST balance, which completes Kraken's total-only WebSocket balances;
 - the immutable facts of orders seen before (symbol, side, type, amount, price), which complete a
-  sparse WebSocket order update. A sparse update about an order never seen is held back (REST
-  reconciliation will report it) instead of being published with invented fields;
+  sparse WebSocket order update (``known_orders``, bounded by count and age). A sparse update
+  about an order never seen, or forgotten, is held back (REST reconciliation will report it)
+  instead of being published with invented fields;
 - the leverage of each symbol's latest position or order: venues set leverage per symbol and no
   fill row carries it, so a fill is stamped with the leverage its symbol had when it happened
   (``None`` until a position or order of the symbol has said).
@@ -40,6 +41,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.fields import balance_rows
 from fullon_account_service.producers.normalise import unified
+from fullon_account_service.producers.normalise.known_orders import IMMUTABLE_FIELDS, KnownOrders
 from fullon_account_service.producers.normalise.wallets import Wallets
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.venues.adapter import Fix
@@ -48,9 +50,7 @@ from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
 
-_MAX_KNOWN_ORDERS = 500
 _MAX_DEAD_BYTES = 64 * 1024
-_IMMUTABLE_ORDER_FIELDS = ("symbol", "side", "type", "amount", "price")
 
 
 def now_ms() -> int:
@@ -93,7 +93,7 @@ class Normaliser:
         self._code = currency_code
         self._clock = clock
         self.rest_balance: dict[str, CurrencyBalance] = {}
-        self._known: dict[str, dict[str, Any]] = {}
+        self._known = KnownOrders(clock)
         adapter = adapter_for(ref.venue)
         self._venue = adapter.normalise
         self._wallets = Wallets(adapter.quirks.wallets) if adapter.quirks.wallets else None
@@ -190,18 +190,13 @@ class Normaliser:
         if order_id is None:
             return row
         key = str(order_id)
-        known = self._known.get(key, {})
-        missing = [f for f in _IMMUTABLE_ORDER_FIELDS if row.get(f) in (None, "")]
+        known = self._known.get(key)
+        missing = [f for f in IMMUTABLE_FIELDS if row.get(f) in (None, "")]
         if missing:
             if not known and any(f in missing for f in ("symbol", "side")):
                 return None
             row = {**row, **{f: known[f] for f in missing if f in known}}
-        facts = {f: row[f] for f in _IMMUTABLE_ORDER_FIELDS if row.get(f) not in (None, "")}
-        if facts:
-            self._known.pop(key, None)  # the least recently seen order goes first
-            self._known[key] = {**known, **facts}
-            if len(self._known) > _MAX_KNOWN_ORDERS:
-                self._known.pop(next(iter(self._known)))
+        self._known.learn(key, row)
         return row
 
     def trades(self, rows: Iterable[Any], source: Source) -> Batch:

@@ -164,7 +164,8 @@ async def one_rate(
     procs: dict[str, Proc],
     rate: float,
     seconds: float,
-) -> StepFigures:
+) -> tuple[str, StepFigures]:
+    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)."""
     marks = {key: len(out) for key, out in watcher.entries.items()}
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
@@ -177,8 +178,8 @@ async def one_rate(
     seen = [s for key, out in watcher.entries.items() for s in out[marks[key] :]]
     slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
     sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
-    print(f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}")
-    return step_figures(
+    note = f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}"
+    return note, step_figures(
         seen,
         steps_per_s=rate,
         started_ms=started_ms,
@@ -249,9 +250,10 @@ async def main(args: argparse.Namespace) -> None:
                 print(HEADER)
                 results: list[StepFigures] = []
                 for rate in rates:
-                    figures = await one_rate(http, info.control_url, watcher, procs, rate, args.step_s)
+                    note, figures = await one_rate(http, info.control_url, watcher, procs, rate, args.step_s)
                     results.append(figures)
                     print(row(figures), flush=True)
+                    print(note, flush=True)
                     missed = [f for f in results if not f.kept_up]
                     if len(missed) >= args.stop_after_saturation and not results[-1].kept_up:
                         break

@@ -81,6 +81,8 @@ async def test_execution_pages_are_the_full_sorts_pages() -> None:
         run(sim, clock, 900, gap_ms=250)  # 225 s: funding three times
         account, markets = sim.world.accounts_of("bybit")[0], markets_of(sim)
         assert any(e.funding for e in account.ledger) and len(account.fills) > 100
+        order = TimeOrder()
+        assert order.holds(account.fills) and order.holds(account.ledger)  # the walk, not the sort
         now = clock.ms
         perp = next(m.venue_id for m in markets.values() if m.kind == "swap")
         some_order = account.fills[len(account.fills) // 2].order_id

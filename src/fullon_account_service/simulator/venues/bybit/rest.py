@@ -1,5 +1,5 @@
-"""Bybit v5 account endpoints: wallet balance, open and historical orders, positions (executions:
-``executions``).
+"""Bybit v5 account endpoints: wallet balance, open and historical orders, positions (executions
+are in ``executions``).
 
 Behaves like the venue where ccxt can see it: lists are newest first, one page per call with the
 venue's default and maximum ``limit``, ``nextPageCursor`` for the next page (``""`` on the last),

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -40,6 +41,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -98,23 +101,59 @@ async def wait_started(watcher: Watcher, procs: list[Proc], accounts: int) -> No
         await asyncio.sleep(POLL_S)
 
 
+@dataclass
+class Drive:
+    """What driving one rate took: steps run, and the slowest ``/step`` call."""
+
+    steps: int = 0
+    slowest_s: float = 0.0
+    slowest_n: int = 0
+
+
+@contextlib.asynccontextmanager
+async def polling(watcher: Watcher) -> AsyncIterator[None]:
+    """The watcher polls every ``POLL_S`` in its own task while the body runs.
+
+    The driver once polled between its ``/step`` calls; once the simulator took longer than a
+    tick per call it posted back to back without polling, and everything stored meanwhile was
+    seen (and timed) only when the drive ended or caught up: the equal multi-second maxima of
+    both sinks at saturation were that gap, not the pipeline."""
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            await watcher.poll()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
+
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(loop())
+        try:
+            yield
+        finally:
+            stop.set()
+
+
 async def drive(
     http: aiohttp.ClientSession, control: str, watcher: Watcher, rate: float, seconds: float
-) -> int:
+) -> Drive:
     """``rate`` scenario steps a second for ``seconds``, watching the bus meanwhile; the steps run."""
     start = time.monotonic()
-    done = 0
+    done = Drive()
     next_tick = start
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(rate * elapsed) - done
-        if due > 0:
-            async with http.post(f"{control}/step", params={"n": str(due)}) as response:
-                response.raise_for_status()
-            done += due
-        next_tick += DRIVE_TICK_S
-        while time.monotonic() < next_tick:
-            await watcher.poll()
-            await asyncio.sleep(POLL_S)
+    async with polling(watcher):
+        while (elapsed := time.monotonic() - start) < seconds:
+            due = int(rate * elapsed) - done.steps
+            if due > 0:
+                t0 = time.monotonic()
+                async with http.post(f"{control}/step", params={"n": str(due)}) as response:
+                    response.raise_for_status()
+                took = time.monotonic() - t0
+                if took > done.slowest_s:
+                    done.slowest_s, done.slowest_n = took, due
+                done.steps += due
+            next_tick += DRIVE_TICK_S
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
     return done
 
 
@@ -125,17 +164,22 @@ async def one_rate(
     procs: dict[str, Proc],
     rate: float,
     seconds: float,
-) -> StepFigures:
+) -> tuple[str, StepFigures]:
+    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)."""
     marks = {key: len(out) for key, out in watcher.entries.items()}
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
-    await drive(http, control, watcher, rate, seconds)
+    watcher.reset_gap()
+    driven = await drive(http, control, watcher, rate, seconds)
     driven_s = time.monotonic() - t0
     await wait_idle(watcher, list(procs.values()), max(IDLE_DEADLINE_S, 4 * seconds))
     wall = time.monotonic() - t0
     used = {name: cpu_s(p.pid) - cpu0[name] for name, p in procs.items()}
     seen = [s for key, out in watcher.entries.items() for s in out[marks[key] :]]
-    return step_figures(
+    slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
+    sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
+    note = f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}"
+    return note, step_figures(
         seen,
         steps_per_s=rate,
         started_ms=started_ms,
@@ -206,9 +250,10 @@ async def main(args: argparse.Namespace) -> None:
                 print(HEADER)
                 results: list[StepFigures] = []
                 for rate in rates:
-                    figures = await one_rate(http, info.control_url, watcher, procs, rate, args.step_s)
+                    note, figures = await one_rate(http, info.control_url, watcher, procs, rate, args.step_s)
                     results.append(figures)
                     print(row(figures), flush=True)
+                    print(note, flush=True)
                     missed = [f for f in results if not f.kept_up]
                     if len(missed) >= args.stop_after_saturation and not results[-1].kept_up:
                         break

@@ -91,6 +91,10 @@ class Watcher:
     _grouped: set[str] = field(default_factory=set)
     _existing: set[str] = field(default_factory=set)
     _ws_seen: int = 0
+    _polled_at: float | None = None
+    gap_ms: float = 0.0
+    """The longest time between two polls since the last ``reset_gap`` (the visibility times'
+    resolution: an entry stored inside a gap is seen stored at its end)."""
     keep_raw: int = 0
     raw: list[tuple[tuple[int, int], str, bytes]] = field(default_factory=list)
     """The first ``keep_raw`` entries as read (id, stream, codec bytes), for the baseline's replay."""
@@ -123,6 +127,9 @@ class Watcher:
             pipe.xrange(key, min=f"({self._last_id[key]}", count=READ_COUNT)
         replies = await pipe.execute(raise_on_error=False)
         seen_at = now_ms()
+        if self._polled_at is not None:
+            self.gap_ms = max(self.gap_ms, seen_at - self._polled_at)
+        self._polled_at = seen_at
         progress = iter(replies[: len(replies) - len(keys)])
         for key, read in zip(keys, replies[len(replies) - len(keys) :], strict=True):
             if isinstance(read, list):
@@ -167,6 +174,9 @@ class Watcher:
             out[i].stored_ms = at
             i += 1
         self._stored_upto[key] = i
+
+    def reset_gap(self) -> None:
+        self.gap_ms, self._polled_at = 0.0, None
 
     def backlog(self) -> int:
         return sum(len(out) - self._stored_upto[key] for key, out in self.entries.items())

@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from bad_entries import Bad, bad_entries
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from sink_samples import Db, envelope
 from sqlalchemy import text
 
 from fullon_account_service.bus.consumer import Consumer, Handler
@@ -47,6 +46,7 @@ from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.account_cache import AccountCache
+from sink_samples import Db, envelope
 
 FUZZ = settings(
     max_examples=25,

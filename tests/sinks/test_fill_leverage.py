@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sink_samples import Db, deliveries
 from sqlalchemy import select
 
 from fullon_account_service.contract import Source, TradeFill
@@ -16,6 +15,7 @@ from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.db.models import Trade
+from sink_samples import Db, deliveries
 
 # What ccxt makes of each venue's position row and fill rows (see tests/producers/test_venue_shapes_*).
 VENUES = {

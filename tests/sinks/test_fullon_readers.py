@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, deliveries, envelope
 
 from fullon_account_service.contract import (
     BalanceSnapshot,
@@ -25,6 +24,7 @@ from fullon_account_service.contract import (
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.storage.account_cache import AccountCache
+from sink_samples import Db, deliveries, envelope
 
 T0 = 1_700_000_000_000
 FULLON_POSITION_KEYS = ("cost", "volume", "fee", "count", "price", "timestamp")

@@ -10,7 +10,6 @@ import random
 from typing import Any
 
 import msgspec
-from sink_samples import Db
 from sqlalchemy import delete, select
 
 from fullon_account_service.ledger.booked import booked
@@ -19,6 +18,7 @@ from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Trade, TradeBook
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
+from sink_samples import Db
 
 SYMBOL = "BTC/USDT"
 PNL = PnlRow.__struct_fields__

@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from sink_samples import Db, envelope
 from sqlalchemy import select
 
 import factories
@@ -25,6 +24,7 @@ from fullon_account_service.sinks.cache_sink import CacheSink
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.db.models import Order, Trade
+from sink_samples import Db, envelope
 
 MINOR = 1001  # schema 1.1
 MAJOR = 2000  # schema 2.0

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, envelope, pnl_fill, random_fills
 from sqlalchemy import func, select
 
 from fullon_account_service.bus import Publisher
@@ -26,6 +25,7 @@ from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.ledger.fifo import compute
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.models import Trade
+from sink_samples import Db, envelope, pnl_fill, random_fills
 
 HARNESS = Path(__file__).with_name("sink_harness.py")
 PNL = ("cur_volume", "cur_avg_price", "cur_avg_cost", "cur_fee", "roi", "roi_pct", "total_fee")

@@ -8,7 +8,6 @@ import contextlib
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, deliveries, envelope
 from sqlalchemy import func, select, text
 
 import factories
@@ -25,6 +24,7 @@ from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage import DatabaseContext
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Trade
+from sink_samples import Db, deliveries, envelope
 
 REASONS = list(LedgerReason)
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from sink_samples import Db, deliveries, envelope, pnl_fill, random_fills
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +26,7 @@ from fullon_account_service.storage.db import make_engine, make_session_factory
 from fullon_account_service.storage.db.column_types import utc_from_ms
 from fullon_account_service.storage.db.models import Order, Trade
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
+from sink_samples import Db, deliveries, envelope, pnl_fill, random_fills
 
 PNL = ("cur_volume", "cur_avg_price", "cur_avg_cost", "cur_fee", "roi", "roi_pct", "total_fee")
 SYMBOLS = ("BTC/USDT", "ETH/USD:USD")

@@ -6,13 +6,13 @@ import asyncio
 import dataclasses
 
 import redis.asyncio as aioredis
-from sink_samples import Db
 
 from factories import balance, envelope
 from fullon_account_service.bus import Publisher
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import run_sink
 from fullon_account_service.storage import AccountCache
+from sink_samples import Db
 
 PARTITIONS = 2  # the two known accounts (ex_id 1 and 2) land on partitions 1 and 0
 DEADLINE_S = 60.0

@@ -10,7 +10,6 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
-from sink_samples import Db, envelope, random_fills
 from sqlalchemy import func, select, text
 
 from fullon_account_service.bus import Consumer, Delivery, Publisher
@@ -22,6 +21,7 @@ from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import run_sink
 from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Order, Trade
+from sink_samples import Db, envelope, random_fills
 
 SYMBOLS = ("BTC/USDT", "ETH/USD:USD")
 DEADLINE_S = 60

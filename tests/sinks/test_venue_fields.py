@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sink_samples import Db, deliveries, envelope
 from sqlalchemy import select
 
 from factories import fill
@@ -10,6 +9,7 @@ from fullon_account_service.contract import ExecKind, OrderStatus, OrderUpdate, 
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.sinks.orm_sink import OrmSink
 from fullon_account_service.storage.db.models import Order, Trade
+from sink_samples import Db, deliveries, envelope
 
 
 def _fill(trade_id: str, kind: ExecKind | None) -> TradeFill:

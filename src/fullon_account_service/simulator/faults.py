@@ -46,7 +46,6 @@ Venue API (stable):
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import random
 from collections.abc import Callable
@@ -58,6 +57,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from fullon_account_service.logs import get_logger
 from fullon_account_service.simulator.model import World
+from fullon_account_service.simulator.wire import dumps
 from fullon_account_service.supervisor import TaskSupervisor
 
 __all__ = ["FaultDice", "FaultyPush", "fault_middleware"]
@@ -163,7 +163,7 @@ def fault_middleware(
 
 
 def _encode(payload: Any) -> str:
-    return payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return payload if isinstance(payload, str) else dumps(payload)
 
 
 def _default_malform(text: str) -> str:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from fullon_account_service.simulator.faults import fault_middleware
 from fullon_account_service.simulator.model import SimAccount, World
-from fullon_account_service.simulator.venues.bybit import cash, markets, rest, ws
+from fullon_account_service.simulator.venues.bybit import cash, executions, markets, rest, wallet, ws
 from fullon_account_service.simulator.venues.bybit.auth import (
     CLOCK,
     WORLD,
@@ -44,8 +44,10 @@ class BybitVenue:
         app = web.Application(middlewares=[middleware])
         app[WORLD] = world
         app[CLOCK] = self._clock_ms
+        wallet.install(app, world)
         markets.add_routes(app)
         rest.add_routes(app)
+        executions.add_routes(app)
         cash.add_routes(app)
         ws.add_routes(app)
         return app

@@ -30,7 +30,13 @@ unified account's collateral covers the position."""
 
 
 def fmt(value: float) -> str:
-    text = format(Decimal(repr(float(value))), "f")
+    """The shortest decimal that reads back as ``value``, never in exponent form.
+
+    ``repr`` already is that text unless it has an exponent (or is ``inf``/``nan``); only then is
+    it rewritten through ``Decimal``, which costs about three times as much."""
+    text = repr(float(value))
+    if "e" in text or "n" in text:
+        text = format(Decimal(text), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

@@ -1,4 +1,5 @@
-"""Bybit v5 account endpoints: wallet balance, open and historical orders, executions, positions.
+"""Bybit v5 account endpoints: wallet balance, open and historical orders, positions (executions
+are in ``executions``).
 
 Behaves like the venue where ccxt can see it: lists are newest first, one page per call with the
 venue's default and maximum ``limit``, ``nextPageCursor`` for the next page (``""`` on the last),
@@ -12,13 +13,14 @@ parameters get the venue's 10001 refusal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimOrder
+from fullon_account_service.simulator import wire
+from fullon_account_service.simulator.model import Market, SimAccount, SimOrder
 from fullon_account_service.simulator.venues.bybit import render, wallet
 from fullon_account_service.simulator.venues.bybit.auth import CLOCK, WORLD, BybitError, signed
 
@@ -78,7 +80,7 @@ def int_param(query: Any, name: str) -> int | None:
         raise params_error(f"{name} invalid") from None
 
 
-def _category(query: Any, allowed: Sequence[str]) -> str:
+def category_param(query: Any, allowed: Sequence[str]) -> str:
     cat = str(query.get("category", ""))
     if cat not in allowed:
         raise params_error("Category is invalid")
@@ -107,25 +109,37 @@ def paginate(
 ) -> tuple[list[T], str]:
     """Newest first, one page; the cursor is the (time, id) of the page's last row, so rows that
     arrive between calls never shift the next page."""
+    return page_of(sorted(items, key=key, reverse=True), key, query, kind)
+
+
+def cursor_key(query: Any) -> tuple[int, str] | None:
+    """The (time, id) the ``cursor`` asks to continue below, if any."""
+    cursor = str(query.get("cursor", ""))
+    if not cursor:
+        return None
+    ts, _, ident = cursor.partition("_")
+    try:
+        return int(ts), ident
+    except ValueError:
+        raise params_error("cursor invalid") from None
+
+
+def page_of(
+    newest_first: Iterable[T], key: Callable[[T], tuple[int, str]], query: Any, kind: str
+) -> tuple[list[T], str]:
+    """``paginate`` over rows already newest first: reads at most one row past the page."""
     default, maximum = _LIMITS[kind]
     limit = min(max(int_param(query, "limit") or default, 1), maximum)
-    ordered = sorted(items, key=key, reverse=True)
-    cursor = str(query.get("cursor", ""))
-    if cursor:
-        ts, _, ident = cursor.partition("_")
-        try:
-            after = (int(ts), ident)
-        except ValueError:
-            raise params_error("cursor invalid") from None
-        ordered = [i for i in ordered if key(i) < after]
-    page = ordered[:limit]
-    more = len(ordered) > limit
+    after = cursor_key(query)
+    rows = newest_first if after is None else (i for i in newest_first if key(i) < after)
+    taken = list(islice(rows, limit + 1))
+    page = taken[:limit]
     last = key(page[-1]) if page else None
-    return page, (f"{last[0]}_{last[1]}" if more and last else "")
+    return page, (f"{last[0]}_{last[1]}" if len(taken) > limit and last else "")
 
 
 def json_result(request: web.Request, result: dict[str, Any]) -> web.Response:
-    return web.json_response(render.ok_body(result, request.app[WORLD].now_ms()))
+    return wire.json_response(render.ok_body(result, request.app[WORLD].now_ms()))
 
 
 def _orders_in(request: web.Request, account: SimAccount, cat: str) -> list[tuple[SimOrder, Market]]:
@@ -167,7 +181,8 @@ async def wallet_balance(request: web.Request, account: SimAccount) -> web.Respo
     account_type = request.query.get("accountType", "")
     if account_type != "UNIFIED":
         raise params_error("accountType only support UNIFIED")
-    entry = wallet.wallet_entry(account, venue_markets(request))
+    opened = request.app[wallet.OPEN_ORDERS].of(account)
+    entry = wallet.wallet_entry(account, venue_markets(request), open_orders=opened)
     wanted = [c for c in request.query.get("coin", "").split(",") if c]
     if wanted:
         entry["coin"] = [row for row in entry["coin"] if row["coin"] in wanted]
@@ -177,7 +192,7 @@ async def wallet_balance(request: web.Request, account: SimAccount) -> web.Respo
 @signed
 async def open_orders(request: web.Request, account: SimAccount) -> web.Response:
     query = request.query
-    cat = _category(query, ("linear", "spot", "inverse", "option"))
+    cat = category_param(query, ("linear", "spot", "inverse", "option"))
     if cat == "linear" and not (query.get("symbol") or query.get("settleCoin") or query.get("baseCoin")):
         raise params_error("symbol, settleCoin or baseCoin is required")
     pairs = _orders_in(request, account, cat)
@@ -193,7 +208,7 @@ async def open_orders(request: web.Request, account: SimAccount) -> web.Response
 @signed
 async def order_history(request: web.Request, account: SimAccount) -> web.Response:
     query = request.query
-    cat = _category(query, ("linear", "spot", "inverse", "option"))
+    cat = category_param(query, ("linear", "spot", "inverse", "option"))
     start, end = window(query, request.app[WORLD].now_ms())
     status = query.get("orderStatus", "")
     pairs = [
@@ -204,49 +219,10 @@ async def order_history(request: web.Request, account: SimAccount) -> web.Respon
     return _order_page(request, pairs, cat, "history")
 
 
-Execution = tuple[int, str, Callable[[], dict[str, Any]]]
-"""(time, id, row builder) of one execution: a fill or a funding payment."""
-
-
-@signed
-async def executions(request: web.Request, account: SimAccount) -> web.Response:
-    query = request.query
-    cat = _category(query, ("linear", "spot", "inverse", "option"))
-    start, end = window(query, request.app[WORLD].now_ms())
-    markets = venue_markets(request)
-    exec_type = query.get("execType", "")
-    pairs: list[tuple[SimFill, Market]] = []
-    for fill in account.fills:
-        if exec_type and render.exec_type(fill) != exec_type:
-            continue
-        market = markets.get(fill.symbol)
-        if market is None or render.category(market) != cat or not start <= fill.ts_ms <= end:
-            continue
-        if query.get("symbol") and market.venue_id != query["symbol"]:
-            continue
-        if query.get("orderId") and fill.order_id != query["orderId"]:
-            continue
-        pairs.append((fill, market))
-    entries: list[Execution] = [
-        (f.ts_ms, f.trade_id, partial(render.execution_row, f, m, account.orders.get(f.order_id)))
-        for f, m in pairs
-    ]
-    if exec_type in ("", "Funding") and cat == "linear" and not query.get("orderId"):
-        for entry in account.ledger:
-            market = markets.get(entry.symbol or "")
-            if market is None or entry.funding is None or not start <= entry.ts_ms <= end:
-                continue
-            if not query.get("symbol") or market.venue_id == query["symbol"]:
-                entries.append((entry.ts_ms, entry.entry_id, partial(render.funding_row, entry, market)))
-    page, cursor = paginate(entries, lambda e: (e[0], e[1]), query, "execution")
-    rows = [make() for _, _, make in page]
-    return json_result(request, {"category": cat, "list": rows, "nextPageCursor": cursor})
-
-
 @signed
 async def positions(request: web.Request, account: SimAccount) -> web.Response:
     query = request.query
-    cat = _category(query, ("linear", "inverse", "option"))
+    cat = category_param(query, ("linear", "inverse", "option"))
     symbol, settle = query.get("symbol", ""), query.get("settleCoin", "")
     if cat == "linear" and not (symbol or settle or query.get("baseCoin")):
         raise params_error("symbol or settleCoin is required")
@@ -276,5 +252,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v5/account/wallet-balance", wallet_balance)
     app.router.add_get("/v5/order/realtime", open_orders)
     app.router.add_get("/v5/order/history", order_history)
-    app.router.add_get("/v5/execution/list", executions)
     app.router.add_get("/v5/position/list", positions)

@@ -2,7 +2,9 @@
 
 Apart from ``render`` because the venue splits the ledger's single ``used`` into three numbers
 (spot order locks, contract order margin, position margin) that need the account's open orders
-and positions.
+and positions. The wallet is rendered after every balance change, and an account's orders only
+grow over a run, so the open ones are kept apart (``OpenOrders``, from the ledger's
+``OrderChanged`` notifications) instead of being found by a scan of every order ever placed.
 """
 
 from __future__ import annotations
@@ -11,16 +13,66 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from fullon_account_service.simulator.model import Market, SimAccount
+from aiohttp import web
+
+from fullon_account_service.simulator.model import Change, Market, OrderChanged, SimAccount, SimOrder, World
 from fullon_account_service.simulator.venues.bybit.render import MAINTENANCE_RATE, fmt
 
 
-def _parts(account: SimAccount, markets: dict[str, Market]) -> dict[str, dict[str, float]]:
+class OpenOrders:
+    """Each account's open orders: every order is placed and changes status with an
+    ``OrderChanged`` (``simulator.ledger``), which this listens to; orders open before it was
+    attached are taken from ``account.orders`` then."""
+
+    def __init__(self, world: World) -> None:
+        self._accounts = world.accounts_of("bybit")
+        self._open: dict[tuple[str, int], dict[str, SimOrder]] = {}
+
+    def __call__(self, account: SimAccount, change: Change) -> None:
+        if isinstance(change, OrderChanged):
+            held = self._open.setdefault((account.venue, account.index), {})
+            if change.order.status == "open":
+                held[change.order.order_id] = change.order
+            else:
+                held.pop(change.order.order_id, None)
+
+    def of(self, account: SimAccount) -> Iterable[SimOrder]:
+        return self._open.get((account.venue, account.index), {}).values()
+
+    def attach(self) -> None:
+        for account in self._accounts:
+            opened = {o.order_id: o for o in account.orders.values() if o.status == "open"}
+            self._open[(account.venue, account.index)] = opened
+            account.listeners.insert(0, self)
+
+    def detach(self) -> None:
+        for account in self._accounts:
+            if self in account.listeners:
+                account.listeners.remove(self)
+
+
+OPEN_ORDERS: web.AppKey[OpenOrders] = web.AppKey("bybit_open_orders")
+
+
+def install(app: web.Application, world: World) -> None:
+    """Keep the app's accounts' open orders (``app[OPEN_ORDERS]``) while it runs."""
+    index = app[OPEN_ORDERS] = OpenOrders(world)
+    index.attach()
+
+    async def detach(_: web.Application) -> None:
+        index.detach()
+
+    app.on_cleanup.append(detach)
+
+
+def _parts(
+    account: SimAccount, markets: dict[str, Market], orders: Iterable[SimOrder]
+) -> dict[str, dict[str, float]]:
     """Per coin: spot order locks, contract order margin, position margin, unrealised pnl.
 
     The ledger's ``used`` is the sum of the first three; the venue reports them apart."""
     parts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for order in account.orders.values():
+    for order in orders:
         market = markets.get(order.symbol)
         if (
             market is None
@@ -51,16 +103,21 @@ def _usd_price(coin: str, markets: Iterable[Market]) -> float:
 
 
 def wallet_entry(
-    account: SimAccount, markets: dict[str, Market], coins: Iterable[str] = ()
+    account: SimAccount,
+    markets: dict[str, Market],
+    coins: Iterable[str] = (),
+    open_orders: Iterable[SimOrder] | None = None,
 ) -> dict[str, Any]:
     """The ``UNIFIED`` account entry: every coin with a balance, plus ``coins`` even when zero.
 
     ``walletBalance`` is the ledger's total (realised); ``equity`` adds unrealised pnl. ``used`` is
     reported as ``locked`` (spot orders) + ``totalOrderIM`` + ``totalPositionIM``; the order margin
     takes the rounding remainder so the three add up to the ledger's ``used``.
-    ``availableToWithdraw`` is empty, as a unified account sends it.
+    ``availableToWithdraw`` is empty, as a unified account sends it. ``open_orders``: the account's
+    open orders when known (``OpenOrders``), else every order is looked at.
     """
-    parts = _parts(account, markets)
+    orders = account.orders.values() if open_orders is None else open_orders
+    parts = _parts(account, markets, orders)
     wanted = set(coins)
     rows: list[dict[str, Any]] = []
     totals: defaultdict[str, float] = defaultdict(float)

@@ -95,6 +95,7 @@ class PrivateSession:
         self.world = app[WORLD]
         self.clock = app[CLOCK]
         self.hooks = app[HOOKS]
+        self.open_orders = app[wallet.OPEN_ORDERS]
         self.conn_id = f"sim{next(_conn_ids):06d}-bybit"
         self.account: SimAccount | None = None
         self.topics: set[str] = set()
@@ -139,7 +140,9 @@ class PrivateSession:
                 row = render.position_row(market, pos, self.world.now_ms(), with_category=True)
                 self._post("position", "linear", [row])
         elif isinstance(change, BalancesChanged):
-            self._post("wallet", None, [wallet.wallet_entry(account, self._markets, change.currencies)])
+            opened = self.open_orders.of(account)
+            entry = wallet.wallet_entry(account, self._markets, change.currencies, opened)
+            self._post("wallet", None, [entry])
 
     async def handle(self, request: dict[str, Any]) -> None:
         op = str(request.get("op", ""))

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from fullon_account_service.simulator import wire
 from fullon_account_service.simulator.model import SimAccount, SimOrder, World
 from fullon_account_service.simulator.venues.hyperliquid import auth, cash, markets, render
 
@@ -187,7 +188,7 @@ def info_route(ctx: Ctx) -> Callable[[web.Request], Awaitable[web.StreamResponse
             handler = INFO.get(str(body.get("type")))
             if handler is None:
                 raise BadRequest(f"unknown variant `{body.get('type')}`")
-            return web.json_response(handler(ctx, body))
+            return wire.json_response(handler(ctx, body))
         except BadRequest as e:
             return _unprocessable(str(e))
 

@@ -11,11 +11,12 @@ milliseconds; Kraken reads it as seconds (far future), and so does this simulato
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from fullon_account_service.simulator import wire
 from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, World
 from fullon_account_service.simulator.signers import client_of
 from fullon_account_service.simulator.venues.kraken import render
@@ -33,12 +34,15 @@ Fields = dict[str, str]
 Method = Callable[[SimAccount, Fields], Any]
 
 
+T = TypeVar("T")
+
+
 class BadArguments(Exception):
     """Request fields Kraken would refuse with ``EGeneral:Invalid arguments``."""
 
 
 def ok(result: Any) -> web.Response:
-    return web.json_response({"error": [], "result": result})
+    return wire.json_response({"error": [], "result": result})
 
 
 def error(message: str, status: int = 200) -> web.Response:
@@ -62,12 +66,17 @@ def _in_window(t: float, start: float | None, end: float | None) -> bool:
     return (start is None or t > start) and (end is None or t <= end)
 
 
-def _page(rows: list[tuple[str, dict[str, Any]]], fields: Fields) -> dict[str, dict[str, Any]]:
+def _page_of(rows: list[T], fields: Fields) -> list[T]:
+    """The ``ofs`` page of ``rows``."""
     try:
         ofs = int(fields.get("ofs") or 0)
     except ValueError:
         raise BadArguments("ofs") from None
-    return dict(rows[max(ofs, 0) : max(ofs, 0) + PAGE_SIZE])
+    return rows[max(ofs, 0) : max(ofs, 0) + PAGE_SIZE]
+
+
+def _page(rows: list[tuple[str, dict[str, Any]]], fields: Fields) -> dict[str, dict[str, Any]]:
+    return dict(_page_of(rows, fields))
 
 
 def _client_filter(orders: Iterable[SimOrder], fields: Fields) -> list[SimOrder]:
@@ -173,8 +182,8 @@ class PrivateApi:
         times = {f.trade_id: f.ts_ms / 1000 for f in fills}
         start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
         chosen = [f for f in reversed(fills) if _in_window(f.ts_ms / 1000, start, end)]
-        rows = [(f.trade_id, self._trade_row(account, f)) for f in chosen]
-        return {"trades": _page(rows, fields), "count": len(rows)}
+        page = {f.trade_id: self._trade_row(account, f) for f in _page_of(chosen, fields)}
+        return {"trades": page, "count": len(chosen)}
 
     def query_trades(self, account: SimAccount, fields: Fields) -> Any:
         ids = {i for i in fields.get("txid", "").split(",") if i}

@@ -1,12 +1,13 @@
 """ccxt's own parse cost, read from the producer while it runs: the denominator of its CPU target.
 
-The producer times ccxt's handling of every WebSocket frame it reads (decoding the text and
-parsing it into ccxt's caches) in the reading thread's CPU time (``ws_guard``, sensor hook
-``on_ws_frame``) and exposes the sums on its ``/metrics`` endpoint. The bench starts it with
-``ACCOUNT_METRICS_PORT`` on a free loopback port and reads the counters before and after each
-rate step, so both sides of the ratio are CPU time of the same process over the same frames:
-the producer's utime + stime (``/proc``) over ccxt's share. Neither grows while a thread waits
-for a core, which a profiler's busy samples and the wall clock do on a loaded machine.
+The producer times ccxt's handling of the WebSocket frames it reads (decoding the text and
+parsing it into ccxt's caches) in the reading thread's CPU time, for a random one frame in
+``ws_guard.FRAME_SAMPLE`` (``on_ws_frame``), and exposes the estimated totals on its ``/metrics``
+endpoint. The bench starts it with ``ACCOUNT_METRICS_PORT`` on a free loopback port and reads the
+counters before and after each rate step, so both sides of the ratio are CPU time of the same
+process over the same frames: the producer's utime + stime (``/proc``) over ccxt's share.
+Neither grows while a thread waits for a core, which a profiler's busy samples and the wall
+clock do on a loaded machine.
 """
 
 from __future__ import annotations

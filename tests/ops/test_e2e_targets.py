@@ -55,10 +55,10 @@ def test_frame_cpu_is_read_from_the_producers_metrics_page() -> None:
     page = generate_latest(registry).decode()
     assert frame_cpu(page) == FrameCpu(), "no frame yet"
     sensor = PrometheusSensor(registry)
-    sensor.on_ws_frame("kraken", 0.25)
-    sensor.on_ws_frame("bybit", 0.5)
-    sensor.on_ws_frame("bybit", 0.25)
+    sensor.on_ws_frame("kraken", 0.25, 1)
+    sensor.on_ws_frame("bybit", 0.5, 1)
+    sensor.on_ws_frame("bybit", 0.125, 2)
     before = frame_cpu(generate_latest(registry).decode())
-    assert before == FrameCpu(3, 1.0)
-    sensor.on_ws_frame("kraken", 0.5)
+    assert before == FrameCpu(4, 1.0), "a sampled frame stands for its weight"
+    sensor.on_ws_frame("kraken", 0.5, 1)
     assert frame_cpu(generate_latest(registry).decode()) - before == FrameCpu(1, 0.5)

@@ -60,11 +60,15 @@ class PrometheusSensor(Sensor):
             registry=registry,
         )
         self.ws_frames = Counter(
-            f"{_NS}_ws_frames", "WebSocket frames read by ccxt", ["exchange"], registry=registry
+            f"{_NS}_ws_frames",
+            "WebSocket frames read by ccxt (estimated from a random sample)",
+            ["exchange"],
+            registry=registry,
         )
         self.ws_frame_cpu = Counter(
             f"{_NS}_ws_frame_cpu_seconds",
-            "CPU time of the reading thread inside ccxt's handling of WebSocket frames",
+            "CPU time of the reading thread inside ccxt's handling of WebSocket frames (estimated"
+            " from a random sample of frames)",
             ["exchange"],
             registry=registry,
         )
@@ -128,9 +132,9 @@ class PrometheusSensor(Sensor):
     def on_bad_frame(self, exchange: str) -> None:
         self.bad_frames.labels(exchange).inc()
 
-    def on_ws_frame(self, exchange: str, cpu_s: float) -> None:
-        self.ws_frames.labels(exchange).inc()
-        self.ws_frame_cpu.labels(exchange).inc(cpu_s)
+    def on_ws_frame(self, exchange: str, cpu_s: float, weight: int) -> None:
+        self.ws_frames.labels(exchange).inc(weight)
+        self.ws_frame_cpu.labels(exchange).inc(cpu_s * weight)
 
     def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
         self.loop_restarts.labels(exchange, kind).inc()

@@ -7,7 +7,7 @@ venue (``resolve``). Writes are not fenced: one producer owns an account at a ti
 
 A stream's update of an open order is ``stage``d: the write goes in the outbox's pipeline ahead
 of the order's events (``side_write``), no round trip of its own (one per order-update batch was
-~9 % of the producer's CPU, issue 18), and the outbox retries it with them while Redis is away,
+4-9 % of the producer's busy samples, issue 18), and the outbox retries it with them while Redis is away,
 so an outage never stops a WebSocket loop; until it is written, ``get`` counts its orders. An
 order staged or written with the same fields less than ``REWRITE_AFTER_S`` ago is not written
 again. The memory of what was written holds the orders of the hash this process wrote, and is

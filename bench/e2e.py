@@ -16,7 +16,8 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
   (balance, position) and in SQL (order, trade) as p50/p99/max ms, and by leg (emission to
   producer, producer to bus, bus to storage; see ``e2e_watch``);
 - bus events per distinct fact (an event repeating the last state of its order, balance or
-  position is not a new fact), and the producer's CPU ms per WebSocket event;
+  position is not a new fact), the producer's CPU ms per WebSocket event, and its CPU over
+  ccxt's own CPU handling its WebSocket frames (``prod/ccxt``, ``e2e_parse``);
 - each process's CPU (% of one core) over the step.
 
 ``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
@@ -24,8 +25,9 @@ its time and the producer's cost per message against ccxt's own parsing (``e2e_p
 
 Then the baseline: the events of the run replayed one at a time through the sinks' handlers
 (``e2e_baseline``), and the ratio of the best sustained rate kept up with to it; last the
-producer's two cost targets (``e2e_targets``: bus events per distinct fact, and with
-``--profile`` the producer's CPU per message over ccxt's parse cost, beside the load average).
+producer's two cost targets (``e2e_targets``: bus events per distinct fact, and the producer's
+CPU per message over ccxt's parse cost, both in CPU time read from the producer (``e2e_parse``),
+beside the load average; with ``--profile``, py-spy's view of the same ratio too).
 ``--quick`` is a smoke run (one venue, one account, one low rate for a few seconds).
 """
 
@@ -50,7 +52,8 @@ import redis.asyncio as aioredis
 
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
-from e2e_profile import producer_samples, report_profiles, start_profiles, stop_profiles
+from e2e_parse import FrameCpu, free_port, read_frame_cpu
+from e2e_profile import profile_ratio, report_profiles, start_profiles, stop_profiles
 from e2e_stack import Proc, base_env, cpu_s, start_pipeline, start_simulator
 from e2e_targets import bus_per_fact, cpu_over_parse
 from e2e_watch import POLL_S, Watcher, now_ms
@@ -164,9 +167,11 @@ async def one_rate(
     procs: dict[str, Proc],
     rate: float,
     seconds: float,
+    metrics_port: int,
 ) -> tuple[str, StepFigures]:
     """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)."""
     marks = {key: len(out) for key, out in watcher.entries.items()}
+    parse0 = await read_frame_cpu(http, metrics_port)
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
     watcher.reset_gap()
@@ -175,6 +180,7 @@ async def one_rate(
     await wait_idle(watcher, list(procs.values()), max(IDLE_DEADLINE_S, 4 * seconds))
     wall = time.monotonic() - t0
     used = {name: cpu_s(p.pid) - cpu0[name] for name, p in procs.items()}
+    parse: FrameCpu = await read_frame_cpu(http, metrics_port) - parse0
     seen = [s for key, out in watcher.entries.items() for s in out[marks[key] :]]
     slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
     sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
@@ -186,6 +192,7 @@ async def one_rate(
         driven_s=driven_s,
         cpu={name: 100.0 * u / wall for name, u in used.items()},
         producer_cpu_s=used["producer"],
+        parse_cpu_s=parse.cpu_s,
     )
 
 
@@ -236,7 +243,8 @@ async def main(args: argparse.Namespace) -> None:
             env["ACCOUNT_SECRETS_FILE"] = str(info.secrets)
             env["ACCOUNT_EXCHANGE_OVERRIDES"] = str(info.overrides)
             ex_args = [a for ex_id in ex_ids for a in ("--ex-id", str(ex_id))]
-            pipeline = await start_pipeline(env, cwd, ex_args)
+            metrics_port = free_port()
+            pipeline = await start_pipeline(env, cwd, ex_args, {"ACCOUNT_METRICS_PORT": str(metrics_port)})
             procs = {"producer": pipeline[0], "cache": pipeline[1], "orm": pipeline[2], "sim": sim}
             watcher = Watcher(redis, prefix)
             async with aiohttp.ClientSession() as http:
@@ -250,7 +258,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(HEADER)
                 results: list[StepFigures] = []
                 for rate in rates:
-                    note, figures = await one_rate(http, info.control_url, watcher, procs, rate, args.step_s)
+                    note, figures = await one_rate(
+                        http, info.control_url, watcher, procs, rate, args.step_s, metrics_port
+                    )
                     results.append(figures)
                     print(row(figures), flush=True)
                     print(note, flush=True)
@@ -264,12 +274,12 @@ async def main(args: argparse.Namespace) -> None:
             await forget_stored(factory, redis, ex_ids)
             base = await one_at_a_time(factory, redis, replay)
             report(results, base, len(replay))
-            busy, inside = (0, 0)
+            profiled = ""
             if args.profile:
                 report_profiles(args.profile, list(procs))
-                busy, inside = producer_samples(args.profile)
+                profiled = profile_ratio(args.profile)
             print()
-            for target in (bus_per_fact(results), cpu_over_parse(busy, inside, os.getloadavg())):
+            for target in (bus_per_fact(results), cpu_over_parse(results, os.getloadavg(), profiled)):
                 print(target.line())
         finally:
             for proc in procs.values():

@@ -53,6 +53,15 @@ class StepFigures:
     bus_to_sql: Spread
     cpu: dict[str, float]
     producer_cpu_ms_per_ws_event: float
+    producer_cpu_s: float = 0.0
+    """The producer's utime + stime over the step."""
+    parse_cpu_s: float = 0.0
+    """CPU seconds ccxt spent handling the producer's WebSocket frames over the step
+    (``e2e_parse``); 0 when not read."""
+
+    @property
+    def cpu_over_parse(self) -> float:
+        return self.producer_cpu_s / self.parse_cpu_s if self.parse_cpu_s > 0 else float("nan")
 
     @property
     def offered_per_s(self) -> float:
@@ -81,6 +90,7 @@ def step_figures(
     driven_s: float,
     cpu: dict[str, float],
     producer_cpu_s: float,
+    parse_cpu_s: float = 0.0,
 ) -> StepFigures:
     """``seen``: the entries that reached the bus from the step's start until it drained."""
     stored = [s for s in seen if s.stored_ms is not None]
@@ -113,6 +123,8 @@ def step_figures(
         bus_to_sql=Spread.of([store_leg(s) for s in sql]),
         cpu=cpu,
         producer_cpu_ms_per_ws_event=1000.0 * producer_cpu_s / max(1, sum(1 for s in seen if s.ws)),
+        producer_cpu_s=producer_cpu_s,
+        parse_cpu_s=parse_cpu_s,
     )
 
 
@@ -120,7 +132,7 @@ HEADER = (
     f"{'steps/s':>7} {'offered/s':>9} {'stored/s':>8} {'kept':>4}"
     f" {'cache p50/p99/max':>18} {'SQL p50/p99/max':>18}"
     f" {'emit>prod':>14} {'prod>bus':>12} {'bus>cache':>14} {'bus>SQL':>14}"
-    f" {'bus/fact':>8} {'prod ms/ws':>10}  CPU %"
+    f" {'bus/fact':>8} {'prod ms/ws':>10} {'prod/ccxt':>9}  CPU %"
 )
 
 
@@ -131,5 +143,5 @@ def row(f: StepFigures) -> str:
         f" {'yes' if f.kept_up else 'NO':>4}"
         f" {f.cache!s:>18} {f.sql!s:>18}"
         f" {f.emit_to_producer!s:>14} {f.producer_to_bus!s:>12} {f.bus_to_cache!s:>14} {f.bus_to_sql!s:>14}"
-        f" {f.bus_per_fact:>8.2f} {f.producer_cpu_ms_per_ws_event:>10.3f}  {cpu}"
+        f" {f.bus_per_fact:>8.2f} {f.producer_cpu_ms_per_ws_event:>10.3f} {f.cpu_over_parse:>9.2f}  {cpu}"
     )

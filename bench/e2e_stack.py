@@ -131,10 +131,13 @@ async def start_simulator(
     return sim, SimulatorInfo(control.group(1), Path(exports.group(1)), Path(exports.group(2)))
 
 
-async def start_pipeline(env: Mapping[str, str], cwd: Path, producer_args: list[str]) -> list[Proc]:
-    """The producer and one sink per group, each in its own process."""
+async def start_pipeline(
+    env: Mapping[str, str], cwd: Path, producer_args: list[str], producer_env: Mapping[str, str]
+) -> list[Proc]:
+    """The producer (with ``producer_env`` on top of ``env``) and one sink per group, each in its
+    own process."""
     procs = [
-        await spawn("producer", ["producer", *producer_args], env, cwd),
+        await spawn("producer", ["producer", *producer_args], {**env, **producer_env}, cwd),
         await spawn("sink cache", ["sink", "--group", "cache", "--consumer", "e2e-cache"], env, cwd),
         await spawn("sink orm", ["sink", "--group", "orm", "--consumer", "e2e-orm"], env, cwd),
     ]

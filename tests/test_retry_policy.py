@@ -173,7 +173,7 @@ async def test_a_failed_poll_retries_under_the_venue_policy(
 
 
 class _DownPublisher(Publisher):
-    async def publish(self, envelopes: Any) -> list[str]:
+    async def publish(self, envelopes: Any, before: Any = ()) -> list[str]:
         raise TransientError("redis away")
 
 

@@ -79,6 +79,7 @@ def _configure_structlog() -> None:
         return
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
@@ -112,16 +113,30 @@ def get_logger(module: str) -> structlog.stdlib.BoundLogger:
     return cast("structlog.stdlib.BoundLogger", _DeferredLogger(f"fullon.account.{module}"))
 
 
-class _DeferredLogger:
-    """Stands for the structlog logger of ``name`` until an attribute of it is asked for."""
+_QUIET_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
-    __slots__ = ("_logger", "_name")
+
+def _ignore(*_: Any, **__: Any) -> None:
+    """A log call below its logger's level."""
+
+
+class _DeferredLogger:
+    """Stands for the structlog logger of ``name`` until an attribute of it is asked for.
+
+    A debug or info call below the standard logger's level costs one level check: structlog's
+    lazy proxy would otherwise bind a logger and run the processors for a line nobody sees."""
+
+    __slots__ = ("_logger", "_name", "_std")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._logger: Any = None
+        self._std = logging.getLogger(name)
 
     def __getattr__(self, attribute: str) -> Any:
+        level = _QUIET_LEVELS.get(attribute)
+        if level is not None and not self._std.isEnabledFor(level):
+            return _ignore
         if self._logger is None:
             import structlog
 

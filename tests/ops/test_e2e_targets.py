@@ -1,5 +1,6 @@
 """The e2e bench's cost targets can fail: figures past a limit say "NOT met", an unmeasured one
-says so, and the bus ratio counts every rate of the run."""
+says so, and both ratios count every rate of the run; ccxt's frame CPU is read from the
+producer's ``/metrics`` page."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+
 from e2e_figures import Spread, StepFigures  # noqa: E402
+from e2e_parse import FrameCpu, frame_cpu  # noqa: E402
 from e2e_targets import bus_per_fact, cpu_over_parse  # noqa: E402
+from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
 
 LOAD = (3.0, 2.5, 2.0)
 
 
-def _figures(events: int, repeats: int) -> StepFigures:
+def _figures(events: int, repeats: int, producer_cpu_s: float = 0.0, parse_cpu_s: float = 0.0) -> StepFigures:
     none = Spread.of([])
-    return StepFigures(10, 10.0, events, events, events, repeats, 10.0, *[none] * 6, {}, 1.0)
+    return StepFigures(
+        10, 10.0, events, events, events, repeats, 10.0, *[none] * 6, {}, 1.0, producer_cpu_s, parse_cpu_s
+    )
 
 
 def test_bus_events_per_fact_over_all_rates() -> None:
@@ -29,10 +36,29 @@ def test_bus_events_per_fact_over_all_rates() -> None:
     assert bus_per_fact([]).met is None
 
 
-def test_producer_cpu_over_ccxt_parse_needs_a_profile_and_can_fail() -> None:
-    assert cpu_over_parse(0, 0, LOAD).line().endswith("not measured (run with --profile)")
-    met = cpu_over_parse(100, 60, LOAD)
-    assert met.met is True and "load average 3.00 2.50 2.00" in met.line()
-    missed = cpu_over_parse(100, 16, LOAD)
+def test_producer_cpu_over_ccxt_parse_is_cpu_time_over_all_rates_and_can_fail() -> None:
+    assert (
+        cpu_over_parse([_figures(10, 0)], LOAD)
+        .line()
+        .endswith("not measured (no frame CPU read from the producer)")
+    )
+    met = cpu_over_parse([_figures(10, 0, 3.0, 2.0), _figures(10, 0, 5.0, 2.0)], LOAD)
+    assert met.value == 2.0 and met.met is True
+    assert "producer 8.00 s, ccxt 4.00 s, load average 3.00 2.50 2.00" in met.line()
+    missed = cpu_over_parse([_figures(10, 0, 6.25, 1.0)], LOAD, "py-spy x2.76 over 4,938 busy samples")
     assert missed.met is False and "x6.25" in missed.line() and "NOT met" in missed.line()
-    assert cpu_over_parse(100, 0, LOAD).met is False
+    assert missed.line().endswith("; py-spy x2.76 over 4,938 busy samples)")
+
+
+def test_frame_cpu_is_read_from_the_producers_metrics_page() -> None:
+    registry = CollectorRegistry()
+    page = generate_latest(registry).decode()
+    assert frame_cpu(page) == FrameCpu(), "no frame yet"
+    sensor = PrometheusSensor(registry)
+    sensor.on_ws_frame("kraken", 0.25, 1)
+    sensor.on_ws_frame("bybit", 0.5, 1)
+    sensor.on_ws_frame("bybit", 0.125, 2)
+    before = frame_cpu(generate_latest(registry).decode())
+    assert before == FrameCpu(4, 1.0), "a sampled frame stands for its weight"
+    sensor.on_ws_frame("kraken", 0.5, 1)
+    assert frame_cpu(generate_latest(registry).decode()) - before == FrameCpu(1, 0.5)

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rex
 
 from factories import normalised_fills
-from fullon_account_service.bus.publisher import Publisher
+from fullon_account_service.bus.publisher import PipelineWrite, Publisher
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
 from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
@@ -123,10 +123,10 @@ class PoisonPublisher(Publisher):
         self.poison = poison
         self.all_fail = False
 
-    async def publish(self, envelopes: Sequence[Envelope]) -> list[str]:
+    async def publish(self, envelopes: Sequence[Envelope], before: Sequence[PipelineWrite] = ()) -> list[str]:
         if self.all_fail or any(e.event_id == self.poison for e in envelopes):
             raise FatalError("redis publish failed: ResponseError: ERR something about this entry")
-        return await super().publish(envelopes)
+        return await super().publish(envelopes, before)
 
 
 async def test_a_bad_event_at_the_head_is_dead_lettered_and_other_accounts_go_on(

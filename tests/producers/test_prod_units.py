@@ -133,10 +133,10 @@ class FlakyPublisher(Publisher):
         super().__init__(redis, prefix=prefix)
         self.down = True
 
-    async def publish(self, envelopes: Any) -> list[str]:
+    async def publish(self, envelopes: Any, before: Any = ()) -> list[str]:
         if self.down:
             raise TransientError("redis publish failed: ConnectionError")
-        return await super().publish(envelopes)
+        return await super().publish(envelopes, before)
 
 
 async def test_outbox_keeps_events_while_redis_is_down(

@@ -5,12 +5,14 @@ acknowledged yet. Streams are trimmed separately by ``bus.trim``, which knows wh
 need. A failed publish raises ``TransientError``; the caller publishes the batch again, and the
 copies that did land twice are harmless: the sinks' writes are idempotent (see ``bus.consumer``).
 With partitions, an envelope goes to its ``ex_id``'s partition of its kind (``bus.streams``); on
-a cluster the pipeline is split per node by redis-py, each node's part still in order.
+a cluster the pipeline is split per node by redis-py, each node's part still in order. Writes
+of other keys may ride ahead of the events in the same pipeline (``before``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
@@ -18,6 +20,12 @@ from redis import exceptions as rex
 from fullon_account_service.bus.redis_errors import execute, translate
 from fullon_account_service.bus.streams import ENTRY_FIELD, partition_keys
 from fullon_account_service.contract import KINDS, Envelope, encode
+
+
+class PipelineWrite(Protocol):
+    """Another write sent in the same round trip as the events (``producers.side_write``)."""
+
+    def queue(self, pipe: aioredis.client.Pipeline) -> None: ...
 
 
 class Publisher:
@@ -30,11 +38,15 @@ class Publisher:
         """The stream an event of ``kind`` for ``ex_id`` goes to."""
         return self._keys[kind][ex_id % self._partitions]
 
-    async def publish(self, envelopes: Sequence[Envelope]) -> list[str]:
-        """XADD every envelope to its kind's stream in one pipeline; the entry ids, in order."""
-        if not envelopes:
+    async def publish(self, envelopes: Sequence[Envelope], before: Sequence[PipelineWrite] = ()) -> list[str]:
+        """XADD every envelope to its kind's stream in one pipeline, after the commands of
+        ``before``; the entry ids, in order."""
+        if not envelopes and not before:
             return []
         pipe = self._redis.pipeline(transaction=False)
+        for write in before:
+            write.queue(pipe)
+        ahead = len(pipe)
         keys, partitions = self._keys, self._partitions
         for envelope in envelopes:
             key = keys[envelope.kind][envelope.ex_id % partitions]
@@ -43,4 +55,4 @@ class Publisher:
             ids: list[bytes] = await execute(pipe)
         except rex.RedisError as e:
             raise translate(e, "publish") from e
-        return [entry_id.decode() for entry_id in ids]
+        return [entry_id.decode() for entry_id in ids[ahead:]]

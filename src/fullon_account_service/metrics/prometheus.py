@@ -59,6 +59,19 @@ class PrometheusSensor(Sensor):
             ["exchange"],
             registry=registry,
         )
+        self.ws_frames = Counter(
+            f"{_NS}_ws_frames",
+            "WebSocket frames read by ccxt (estimated from a random sample)",
+            ["exchange"],
+            registry=registry,
+        )
+        self.ws_frame_cpu = Counter(
+            f"{_NS}_ws_frame_cpu_seconds",
+            "CPU time of the reading thread inside ccxt's handling of WebSocket frames (estimated"
+            " from a random sample of frames)",
+            ["exchange"],
+            registry=registry,
+        )
         self.loop_restarts = Counter(
             f"{_NS}_ws_loop_restarts",
             "WebSocket loops restarted after an unexpected failure",
@@ -118,6 +131,10 @@ class PrometheusSensor(Sensor):
 
     def on_bad_frame(self, exchange: str) -> None:
         self.bad_frames.labels(exchange).inc()
+
+    def on_ws_frame(self, exchange: str, cpu_s: float, weight: int) -> None:
+        self.ws_frames.labels(exchange).inc(weight)
+        self.ws_frame_cpu.labels(exchange).inc(cpu_s * weight)
 
     def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
         self.loop_restarts.labels(exchange, kind).inc()

@@ -35,6 +35,12 @@ class Sensor:
     def on_bad_frame(self, exchange: str) -> None:
         """A WebSocket frame could not be read; it was dead-lettered and the stream went on."""
 
+    def on_ws_frame(self, exchange: str, cpu_s: float, weight: int) -> None:
+        """ccxt read a WebSocket frame (decoding and parsing it into its caches) in ``cpu_s`` of
+        the reading thread's CPU time; it was drawn at random and stands for ``weight`` frames.
+        The venue's own parse cost, against which the producer's whole CPU per message is judged
+        (a thread's CPU time does not count while it waits)."""
+
     def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
         """A WebSocket loop failed unexpectedly and was restarted."""
 

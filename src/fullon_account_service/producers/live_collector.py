@@ -177,8 +177,8 @@ class LiveAccountCollector:
     async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
         session = self._session(exchange)
         batch = session.normaliser.orders(orders, Source.WS)
-        await self.context.reconciler.track_orders(session, batch.envelopes)
-        await self._publish(batch)
+        write = self.context.reconciler.track_orders(session, batch.envelopes)
+        await self.context.outbox.put(batch.envelopes, batch.dead, () if write is None else (write,))
         session.changed_since_audit = True
         if orders_move_split(session.ref.venue, batch):
             session.request_rest_once("balance")

@@ -3,15 +3,16 @@
 Key ``{prefix}open_orders:{ex_id}``, a hash ``ex_order_id -> {"symbol", "created_ms"}``. An order
 enters when an event says it is open (REST or WebSocket) and leaves only once an event with its
 final state is on the bus, so a producer that dies in between still finds it here and asks the
-venue (``resolve``). Writes are not fenced: one producer owns an account at a time. A stream's
-order that cannot be written (Redis away) waits in memory and goes with the account's next write,
-so a Redis outage never stops a WebSocket loop.
+venue (``resolve``). Writes are not fenced: one producer owns an account at a time.
 
-Every update of an open order comes through ``track``; one written with the same fields less than
-``REWRITE_AFTER_S`` ago is not written again (a Redis round trip per order update was a fifth of
-the producer's CPU, issue 18). The memory of what was written holds the orders of the hash this
-process wrote, and is dropped for an account on any failed write, so a Redis that lost writes it
-had acknowledged gets them again at the next update (or within ``REWRITE_AFTER_S``).
+A stream's update of an open order is ``stage``d: the write goes in the outbox's pipeline ahead
+of the order's events (``side_write``), no round trip of its own (one per order-update batch was
+4-9 % of the producer's busy samples, issue 18), and the outbox retries it with them while Redis is away,
+so an outage never stops a WebSocket loop; until it is written, ``get`` counts its orders. An
+order staged or written with the same fields less than ``REWRITE_AFTER_S`` ago is not written
+again. The memory of what was written holds the orders of the hash this process wrote, and is
+dropped for an account on any failed write, so a Redis that lost writes it had acknowledged gets
+them again at the next update (or within ``REWRITE_AFTER_S``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from redis import exceptions as rex
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.contract import Envelope, OrderUpdate
 from fullon_account_service.errors import AccountServiceError
-from fullon_account_service.logs import get_logger
 from fullon_account_service.storage.redis_calls import awaited
 
 
@@ -35,7 +35,6 @@ class TrackedOrder(msgspec.Struct, frozen=True):
     created_ms: int | None = None
 
 
-_log = get_logger("producers.open_orders")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(TrackedOrder).decode
 
@@ -52,16 +51,17 @@ class OpenOrderBook:
         self, redis: aioredis.Redis, *, prefix: str, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self.prefix = prefix
         self._clock = clock
         self._pending: dict[int, dict[str, bytes]] = {}
+        """Per account: orders staged or refused and not yet written (``get`` counts them)."""
         self._written: dict[int, dict[str, tuple[bytes, float]]] = {}
         """Per account: order id -> (value, when) last written to the hash by this process."""
 
     async def get(self, ex_id: int) -> dict[str, TrackedOrder]:
         try:
             raw: dict[bytes | str, bytes] = await awaited(
-                self._redis.hgetall(open_orders_key(self._prefix, ex_id))
+                self._redis.hgetall(open_orders_key(self.prefix, ex_id))
             )
         except rex.RedisError as e:
             raise translate(e, "open orders read") from e
@@ -76,28 +76,35 @@ class OpenOrderBook:
             out.setdefault(order_id, _decode(value))
         return out
 
-    async def track(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
-        """Remember every order these events say is open (terminal ones are not forgotten here);
-        never raises: what Redis refused waits for the account's next write."""
+    def stage(self, ex_id: int, envelopes: Iterable[Envelope]) -> OpenOrdersWrite | None:
+        """The write recording every order these events say is open that the hash may not hold
+        (terminal ones are not forgotten here); ``None`` when there is none. The caller sends it
+        ahead of the events."""
         now = self._clock()
         written = self._written.get(ex_id, {})
+        staged = self._pending.setdefault(ex_id, {})
         updates = {
             e.payload.ex_order_id: _encode(TrackedOrder(e.payload.symbol, e.payload.created_ms))
             for e in envelopes
             if isinstance(e.payload, OrderUpdate) and not e.payload.status.is_terminal
         }
         mapping = {
-            **self._pending.pop(ex_id, {}),
-            **{i: v for i, v in updates.items() if not _recent(written.get(i), v, now)},
+            i: v for i, v in updates.items() if staged.get(i) != v and not _recent(written.get(i), v, now)
         }
-        try:
-            await self._write(ex_id, mapping, [])
-        except AccountServiceError as e:
-            self._pending[ex_id] = mapping
-            self._written.pop(ex_id, None)
-            _log.warning("open orders kept in memory until Redis answers", ex_id=ex_id, error=str(e))
-            return
-        self._remember(ex_id, mapping, [], now)
+        if not mapping:
+            return None
+        staged.update(mapping)
+        return OpenOrdersWrite(self, ex_id, mapping, now)
+
+    def _wrote(self, ex_id: int, mapping: dict[str, bytes], at: float) -> None:
+        staged = self._pending.get(ex_id, {})
+        for order_id, value in mapping.items():
+            if staged.get(order_id) == value:
+                del staged[order_id]
+        self._remember(ex_id, mapping, [], at)
+
+    def _failed(self, ex_id: int) -> None:
+        self._written.pop(ex_id, None)
 
     async def settle(self, ex_id: int, envelopes: Iterable[Envelope]) -> None:
         """After ``envelopes`` reached the bus: open orders stay tracked, finished ones leave."""
@@ -119,7 +126,7 @@ class OpenOrderBook:
         try:
             await self._write(ex_id, writes, gone)
         except AccountServiceError:
-            self._pending[ex_id] = pending
+            self._pending[ex_id] = {**pending, **self._pending.get(ex_id, {})}
             self._written.pop(ex_id, None)
             raise
         self._remember(ex_id, writes, gone, self._clock())
@@ -133,7 +140,7 @@ class OpenOrderBook:
     async def _write(self, ex_id: int, mapping: dict[str, bytes], gone: list[str]) -> None:
         if not mapping and not gone:
             return
-        key = open_orders_key(self._prefix, ex_id)
+        key = open_orders_key(self.prefix, ex_id)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 if mapping:
@@ -143,6 +150,31 @@ class OpenOrderBook:
                 await pipe.execute()
         except rex.RedisError as e:
             raise translate(e, "open orders write") from e
+
+
+class OpenOrdersWrite:
+    """One staged write of open orders (a ``SideWrite``): HSET in the outbox's pipeline."""
+
+    __slots__ = ("_at", "_book", "_ex_id", "_mapping")
+
+    def __init__(self, book: OpenOrderBook, ex_id: int, mapping: dict[str, bytes], at: float) -> None:
+        self._book = book
+        self._ex_id = ex_id
+        self._mapping = mapping
+        self._at = at
+
+    @property
+    def orders(self) -> frozenset[str]:
+        return frozenset(self._mapping)
+
+    def queue(self, pipe: aioredis.client.Pipeline) -> None:
+        pipe.hset(open_orders_key(self._book.prefix, self._ex_id), mapping=self._mapping)
+
+    def written(self) -> None:
+        self._book._wrote(self._ex_id, self._mapping, self._at)
+
+    def failed(self) -> None:
+        self._book._failed(self._ex_id)
 
 
 def _recent(written: tuple[bytes, float] | None, value: bytes, now: float) -> bool:

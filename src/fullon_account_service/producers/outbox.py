@@ -1,15 +1,17 @@
 """Buffered publishing: events wait here while Redis is away, and nothing is dropped.
 
-Collectors ``put`` envelopes and go on; one flusher task publishes them in batches (one pipeline
-each) and retries a failed batch with backoff and jitter until Redis answers again. ``publish``
+Collectors ``put`` envelopes (and writes that must precede them: ``side_write``) and go on; one
+flusher task publishes them in batches (one pipeline each, the writes ahead of the events) and
+retries a failed batch with backoff and jitter until Redis answers again. ``publish``
 additionally waits until its envelopes are on the bus: the fill poller uses it so the cursor never
 moves past an unpublished fill. Dead letters for bad venue payloads go the same way.
 
 Both buffers are bounded and neither drops anything. Events: when ``max_pending`` wait, ``put``
 and ``publish`` wait, which slows the WebSocket loops and the poller instead of growing memory.
-Dead letters: ``put``/``publish`` wait the same way while ``max_dead`` wait; ``dead_nowait`` (the
-bad-frame path, called from inside ccxt's reader, which cannot wait) keeps the letter past the
-bound and counts it. The sensor sees each wait (``on_backpressure``), each overflow and the depth.
+Dead letters (``dead_buffer``): ``put``/``publish`` wait the same way while ``max_dead`` wait;
+``dead_nowait`` (the bad-frame path, called from inside ccxt's reader, which cannot wait) keeps
+the letter past the bound and counts it. The sensor sees each wait (``on_backpressure``), each
+overflow and the depth.
 
 With a ``PublishedStates`` memory, an order, balance or position event that repeats the state last
 queued for it is dropped before it is queued (``published_state``); ``publish`` then also waits
@@ -19,7 +21,8 @@ being there.
 One bad event never holds the others back: when a batch fails with an error that is not
 transient (an event that cannot be encoded, a reply Redis gives for that entry only), its events
 are published one by one; an event that fails while others of the batch go through is
-dead-lettered with the reason (its bytes kept, so it can be replayed) and the rest are published.
+dead-lettered with the reason (its bytes kept, so it can be replayed) and the rest are published;
+a side write that fails alone is logged and dropped (the next update of its order writes again).
 An error every event hits (a wrong key type, a Redis that refuses writes) is not the events'
 fault: they stay buffered, the error is logged and the flusher retries with backoff.
 """
@@ -33,27 +36,31 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
-from fullon_account_service.contract import Envelope, encode
+from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import TransientError, should_retry
 from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.sensor import NULL_SENSOR, Sensor
+from fullon_account_service.producers.dead_buffer import DEAD_LETTERS, DeadLetterBuffer
 from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.published_state import PublishedStates
+from fullon_account_service.producers.side_write import SideWrite
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.retry import PUBLISH_RETRY, RetryPolicy
 from fullon_account_service.supervisor import TaskSupervisor
 
 _log = get_logger("producers.outbox")
 EVENTS = "events"
-DEAD_LETTERS = "dead_letters"
+__all__ = ["DEAD_LETTERS", "EVENTS", "Outbox"]
 
 
 @dataclass(slots=True)
 class _Item:
-    envelope: Envelope
+    """An event (``envelope``) or a write to send ahead of the events queued after it."""
+
+    envelope: Envelope | None
     done: asyncio.Future[None] | None
+    write: SideWrite | None = None
 
 
 class _Unpublishable(Exception):
@@ -76,25 +83,20 @@ class Outbox:
     ) -> None:
         self.states = states
         self._publisher = publisher
-        self._redis = redis
-        self._prefix = prefix
         self._sensor = sensor
         self._max = max_pending
-        self._max_dead = max_dead
         self._batch = batch_size
         self._retry = retry
         self._items: deque[_Item] = deque()
         self._inflight = 0
-        self._dead: deque[DeadPayload] = deque()
         self._wake = asyncio.Event()
+        self._dead = DeadLetterBuffer(redis, prefix=prefix, sensor=sensor, max_dead=max_dead, wake=self._wake)
         self._space = asyncio.Event()
         self._space.set()
         self._tasks = TaskSupervisor("outbox")
-        self._overflowing = False
         self.published = 0
         self.failures = 0
-        self.waits = 0
-        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
+        self._waits = 0
         self._queued = 0
         self._settled = 0
         self._progress = asyncio.Event()
@@ -107,13 +109,25 @@ class Outbox:
     def pending_dead(self) -> int:
         return len(self._dead)
 
+    @property
+    def waits(self) -> int:
+        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
+        return self._waits + self._dead.waits
+
     def start(self) -> None:
         if not self._tasks:
             self._tasks.spawn(self._run(), name="outbox-flusher")
 
-    async def put(self, envelopes: Sequence[Envelope], dead: Sequence[DeadPayload] = ()) -> None:
-        """Queue for publishing; waits only while a buffer is full."""
-        await self._add_dead(dead)
+    async def put(
+        self,
+        envelopes: Sequence[Envelope],
+        dead: Sequence[DeadPayload] = (),
+        before: Sequence[SideWrite] = (),
+    ) -> None:
+        """Queue for publishing, after the writes ``before``; waits only while a buffer is full."""
+        await self._dead.add(dead)
+        for write in before:
+            await self._append(_Item(None, None, write))
         for envelope in self._fresh(envelopes):
             await self._append(_Item(envelope, None))
 
@@ -122,7 +136,7 @@ class Outbox:
         one dropped as a repeat: until its state, queued earlier, is."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
-        await self._add_dead(dead)
+        await self._dead.add(dead)
         fresh = self._fresh(envelopes)
         for envelope in fresh:
             future: asyncio.Future[None] = loop.create_future()
@@ -141,31 +155,11 @@ class Outbox:
 
     def dead_nowait(self, letter: DeadPayload) -> None:
         """Queue a dead letter from code that cannot wait; past ``max_dead`` it is kept and counted."""
-        if len(self._dead) >= self._max_dead:
-            self._sensor.on_buffer_overflow(DEAD_LETTERS)
-            if not self._overflowing:
-                self._overflowing = True
-                _log.warning("dead-letter buffer over its bound; kept in memory", pending=len(self._dead))
-        self._dead.append(letter)
-        self._wake.set()
-
-    async def _add_dead(self, dead: Sequence[DeadPayload]) -> None:
-        for letter in dead:
-            if len(self._dead) >= self._max_dead:
-                self.waits += 1
-                self._sensor.on_backpressure(DEAD_LETTERS)
-                self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
-                while len(self._dead) >= self._max_dead:
-                    self._wake.set()
-                    self._space.clear()
-                    await self._space.wait()
-            self._dead.append(letter)
-        if dead:
-            self._wake.set()
+        self._dead.add_nowait(letter)
 
     async def _append(self, item: _Item) -> None:
         if len(self._items) >= self._max:
-            self.waits += 1
+            self._waits += 1
             self._sensor.on_backpressure(EVENTS)
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             while len(self._items) >= self._max:
@@ -181,7 +175,7 @@ class Outbox:
             if not self._items and not self._dead:
                 self._wake.clear()
                 await self._wake.wait()
-            ok = await self._attempt(self._flush_dead, DEAD_LETTERS)
+            ok = await self._attempt(self._dead.flush, DEAD_LETTERS)
             ok = await self._attempt(self._flush_batch, EVENTS) and ok
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._dead))
@@ -214,13 +208,18 @@ class Outbox:
         if not batch:
             return
         self._inflight = len(batch)
+        writes = [item.write for item in batch if item.write is not None]
         try:
             try:
-                await self._publisher.publish([item.envelope for item in batch])
+                await self._publisher.publish(
+                    [item.envelope for item in batch if item.envelope is not None], writes
+                )
             except (TransientError, asyncio.CancelledError):
+                _failed(writes)
                 self._restore(batch)
                 raise
             except Exception:
+                _failed(writes)
                 await self._isolate(batch)
                 return
         finally:
@@ -233,7 +232,7 @@ class Outbox:
         failed: list[tuple[_Item, Exception]] = []
         for i, item in enumerate(batch):
             try:
-                await self._publisher.publish([item.envelope])
+                await self._publish_one(item)
             except TransientError:
                 self._published(published)
                 self._restore([f for f, _ in failed] + batch[i:])
@@ -248,16 +247,27 @@ class Outbox:
         self._published(published)
         self._settle(len(failed))
         for item, error in failed:
-            self._dead.append(_unpublishable(item.envelope, error))
-            _log.error(
-                "event not publishable; dead-lettered",
-                ex_id=item.envelope.ex_id,
-                kind=item.envelope.kind,
-                error=redact_text(repr(error))[:300],
-            )
-            if item.done is not None and not item.done.done():
-                item.done.set_result(None)
+            self._refused(item, error)
         self._wake.set()
+
+    async def _publish_one(self, item: _Item) -> None:
+        if item.envelope is not None:
+            await self._publisher.publish([item.envelope])
+        elif item.write is not None:
+            try:
+                await self._publisher.publish([], [item.write])
+            except Exception:
+                item.write.failed()
+                raise
+
+    def _refused(self, item: _Item, error: Exception) -> None:
+        """An item Redis refuses on its own while its neighbours go through."""
+        if item.envelope is None:
+            _log.error("write ahead of events refused; dropped", error=redact_text(repr(error))[:300])
+            return
+        self._dead.unpublishable(item.envelope, error)
+        if item.done is not None and not item.done.done():
+            item.done.set_result(None)
 
     def _settle(self, count: int) -> None:
         """``count`` more items left the buffer for good, in the order they were queued."""
@@ -271,31 +281,26 @@ class Outbox:
     def _published(self, batch: list[_Item]) -> None:
         if not batch:
             return
-        self.published += len(batch)
         self._settle(len(batch))
         counts: dict[tuple[str, str], int] = {}
         for item in batch:
+            if item.write is not None:
+                item.write.written()
+            if item.envelope is None:
+                continue
             key = (item.envelope.kind, item.envelope.exchange)
             counts[key] = counts.get(key, 0) + 1
             if item.done is not None and not item.done.done():
                 item.done.set_result(None)
         for (kind, exchange), count in counts.items():
+            self.published += count
             self._sensor.on_events_published(kind, exchange, count)
-
-    async def _flush_dead(self) -> None:
-        while self._dead:
-            item = self._dead[0]
-            await dead_letter(self._redis, prefix=self._prefix, reason=item.reason, payload=item.payload)
-            self._dead.popleft()
-            self._space.set()
-            self._sensor.on_dead_letter("producer")
-        self._overflowing = False
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the buffer to empty; True if it did."""
         try:
             async with asyncio.timeout(timeout_s):
-                while self.pending or self._dead:
+                while self.pending or len(self._dead):
                     self._wake.set()
                     await asyncio.sleep(0.02)
         except TimeoutError:
@@ -315,13 +320,6 @@ class Outbox:
                 item.done.cancel()
 
 
-def _unpublishable(envelope: Envelope, error: Exception) -> DeadPayload:
-    reason = redact_text(
-        f"event not publishable: {envelope.kind} ex_id={envelope.ex_id} {envelope.exchange}:"
-        f" {type(error).__name__}: {error}"
-    )[:500]
-    try:
-        payload = encode(envelope)
-    except Exception:
-        payload = redact_text(repr(envelope)).encode()[: 16 * 1024]
-    return DeadPayload(reason=reason, payload=payload)
+def _failed(writes: list[SideWrite]) -> None:
+    for write in writes:
+        write.failed()

@@ -49,6 +49,15 @@ class _Account:
     entries: OrderedDict[Key, tuple[Any, float]] = field(default_factory=OrderedDict)
     whole: dict[str, bytes] = field(default_factory=dict)
     """Kind -> the last complete snapshot of that kind, while no partial one followed it."""
+    snapshot_keys: dict[str, set[Key]] = field(default_factory=dict)
+    """Kind (balances, positions) -> its keys in ``entries``: a complete snapshot forgets the
+    others without a scan of every order remembered."""
+
+    def forget(self, key: Key) -> None:
+        self.whole.pop(key[0], None)
+        keys = self.snapshot_keys.get(key[0])
+        if keys is not None:
+            keys.discard(key)
 
 
 class PublishedStates:
@@ -114,14 +123,17 @@ class PublishedStates:
         else:
             kind = "p"
             states = {(kind, p.symbol): _encode(p) for p in payload.positions}
+        known = account.snapshot_keys.setdefault(kind, set())
         if payload.partial:
             account.whole.pop(kind, None)
+            known.update(states)
             return _put(account, states, now)
         whole = _encode(payload)
         changed = account.whole.get(kind) != whole
         account.whole[kind] = whole
-        for key in [k for k in account.entries if k[0] == kind and k not in states]:
-            del account.entries[key]
+        for key in known.difference(states):
+            account.entries.pop(key, None)
+        account.snapshot_keys[kind] = set(states)
         _put(account, states, now)
         return changed
 
@@ -132,12 +144,12 @@ class PublishedStates:
             if now - at < self._max_age:
                 return
             del entries[key]
-            account.whole.pop(key[0], None)
+            account.forget(key)
 
     def _bound(self, account: _Account) -> None:
         while len(account.entries) > self._max:
             key, _ = account.entries.popitem(last=False)
-            account.whole.pop(key[0], None)
+            account.forget(key)
 
 
 def _order_state(order: OrderUpdate) -> tuple[Any, ...]:

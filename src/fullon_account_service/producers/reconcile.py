@@ -33,6 +33,7 @@ from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.order_history import OrderHistory
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.producers.side_write import SideWrite
 from fullon_account_service.producers.venues import adapter_for
 
 ALL_KINDS = ("balance", "orders", "positions", "fills", "ledger")
@@ -164,7 +165,8 @@ class Reconciler:
         session.ledger_denied = None
         return fresh
 
-    async def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> None:
+    def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> SideWrite | None:
         """Orders a stream reported open: resolved against the venue after a restart if their
-        final state never reaches the bus (they leave the set only through a REST read)."""
-        await self._open.track(session.ref.ex_id, envelopes)
+        final state never reaches the bus (they leave the set only through a REST read). The
+        write to send ahead of the events, if any."""
+        return self._open.stage(session.ref.ex_id, envelopes)

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fullon_account_service.errors import (
@@ -231,6 +232,7 @@ class SessionRegistry:
             on_bad_frame=session.on_bad_frame,
             ledger_tap=ws_ledger.tap_for(client, ref.venue),
             may_sign=lambda: self._fences.may_sign(ref.ex_id),
+            on_frame=partial(self._sensor.on_ws_frame, ref.venue),
         )
         return session
 

@@ -39,7 +39,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chaos_procs import CLI, pipeline, service_env
 from chaos_servers import PrivatePostgres, PrivateRedis, Reaper, run_checked
 from chaos_sim import NO_FAULT, SimulatorProcess
-from chaos_verdict import ChaosVerdict, Letters, canary_hits, fill_counts, judge_letters, log_files
+from chaos_verdict import (
+    ChaosVerdict,
+    Letters,
+    canary_hits,
+    fill_counts,
+    judge_letters,
+    ledger_counts,
+    log_files,
+)
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
 from fullon_account_service.contract import KINDS
 from fullon_account_service.health import read_groups
@@ -47,6 +55,8 @@ from fullon_account_service.storage.db.engine import make_engine, make_session_f
 from fullon_account_service.verify import compare_books, load_stored
 
 PREFIX = "fullon:account:"
+LEDGER_EXERCISED = ("funding", "deposit", "withdrawal", "transfer_in", "transfer_out")
+"""Ledger reasons every run must make at least once, so that the ledger equality covers each."""
 Say = Callable[[str], None]
 
 
@@ -180,6 +190,10 @@ class ChaosRun:
         for kind in ("producer", "sink-cache", "sink-orm", "redis", "postgres"):
             if not self.verdict.kills[kind]:
                 self.verdict.problems.append(f"no {kind} was killed")
+        reasons = self.verdict.ledger.reasons
+        for reason in LEDGER_EXERCISED:
+            if not reasons[reason]:
+                self.verdict.problems.append(f"no {reason} ledger entry was made: its check proved nothing")
 
     async def _chaos(
         self,
@@ -288,6 +302,7 @@ class ChaosRun:
         stored = await load_stored(set(self.sim.ex_ids.values()), factory, client)
         self.verdict.comparison = compare_books(truth, self.sim.ex_ids, stored, check_pnl=True)
         self.verdict.fills = fill_counts(truth, self.sim.ex_ids, stored)
+        self.verdict.ledger = ledger_counts(truth, self.sim.ex_ids, stored)
         return drained and self.verdict.comparison.equal
 
     async def _events(self, client: aioredis.Redis) -> int:

@@ -48,7 +48,7 @@ from chaos_verdict import (
     ledger_counts,
     log_files,
 )
-from fullon_account_service.bus.streams import dead_letter_key, stream_key
+from fullon_account_service.bus.streams import dead_letter_key, event_streams
 from fullon_account_service.contract import KINDS
 from fullon_account_service.health import read_groups
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
@@ -72,13 +72,17 @@ class ChaosOptions:
     """The part of ``duration_s`` given to the first window (damaged frames, sinks killed only)."""
     pg_outage_s: float = 10.0
     settle_timeout_s: float = 180.0
+    partitions: int = 1
+    """``ACCOUNT_STREAM_PARTITIONS`` of every process, and of the run's own reads of the streams."""
     startup_timeout_s: float = 300.0
     keep_dir: bool = False
     """Leave the temp directory (logs, AOF, cluster) for a look after the run; a failed run always
     leaves it."""
 
 
-def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: Path) -> dict[str, str]:
+def _env(
+    redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: Path, partitions: int
+) -> dict[str, str]:
     return service_env(
         {
             "REDIS_URL": redis.url,
@@ -92,6 +96,7 @@ def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: 
             "ACCOUNT_AUDIT_INTERVAL_S": "10",
             "ACCOUNT_RECONNECT_DELAY": "0.5",
             "ACCOUNT_CLAIM_IDLE_MS": "3000",
+            "ACCOUNT_STREAM_PARTITIONS": str(partitions),
             "LOG_CONSOLE": "true",
             "LOG_LEVEL": "INFO",
         }
@@ -145,7 +150,7 @@ class ChaosRun:
 
     async def _run(self) -> None:
         await asyncio.gather(self.redis.start(), self.pg.init())
-        self.env = _env(self.redis, self.pg, self.sim, self.root)
+        self.env = _env(self.redis, self.pg, self.sim, self.root, self.options.partitions)
         await run_checked([CLI, "db", "upgrade"], timeout_s=180, env=self.env)
         await self.sim.start(self.env)
         self._log(f"simulator at {self.sim.control_url}, {len(self.sim.ex_ids)} accounts registered")
@@ -294,7 +299,7 @@ class ChaosRun:
     async def _books_settled(self, client: aioredis.Redis, factory: async_sessionmaker[AsyncSession]) -> bool:
         """No lag, nothing pending, and the books equal the truth: the comparison kept in the verdict."""
         try:
-            groups = await read_groups(client, PREFIX)
+            groups = await read_groups(client, PREFIX, self.options.partitions)
         except rex.RedisError:
             return False
         drained = all(g.lag == 0 and g.pending == 0 for g in groups)
@@ -307,9 +312,9 @@ class ChaosRun:
 
     async def _events(self, client: aioredis.Redis) -> int:
         total = 0
-        for kind in KINDS:
+        for stream in event_streams(PREFIX, KINDS, self.options.partitions):
             with contextlib.suppress(rex.ResponseError):
-                info = await client.xinfo_stream(stream_key(PREFIX, kind))
+                info = await client.xinfo_stream(stream)
                 total += int(info.get("entries-added", info.get("length", 0)))
         return total
 

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chaos_procs import CLI, pipeline, service_env
 from chaos_servers import PrivatePostgres, PrivateRedis, Reaper, run_checked
 from chaos_sim import NO_FAULT, SimulatorProcess
+from chaos_streams import drained, events_published
 from chaos_verdict import (
     ChaosVerdict,
     Letters,
@@ -48,9 +49,7 @@ from chaos_verdict import (
     ledger_counts,
     log_files,
 )
-from fullon_account_service.bus.streams import dead_letter_key, event_streams
-from fullon_account_service.contract import KINDS
-from fullon_account_service.health import read_groups
+from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.verify import compare_books, load_stored
 
@@ -291,7 +290,7 @@ class ChaosRun:
             self.verdict.settle_s = loop.time() - started
             if not self.verdict.settled:
                 await self._books_settled(client, factory)
-            self.verdict.events = await self._events(client)
+            self.verdict.events = await events_published(client, PREFIX, self.options.partitions)
         finally:
             await client.aclose()
             await engine.dispose()
@@ -299,24 +298,15 @@ class ChaosRun:
     async def _books_settled(self, client: aioredis.Redis, factory: async_sessionmaker[AsyncSession]) -> bool:
         """No lag, nothing pending, and the books equal the truth: the comparison kept in the verdict."""
         try:
-            groups = await read_groups(client, PREFIX, self.options.partitions)
+            settled = await drained(client, PREFIX, self.options.partitions)
         except rex.RedisError:
             return False
-        drained = all(g.lag == 0 and g.pending == 0 for g in groups)
         truth = await self.sim.truth()
         stored = await load_stored(set(self.sim.ex_ids.values()), factory, client)
         self.verdict.comparison = compare_books(truth, self.sim.ex_ids, stored, check_pnl=True)
         self.verdict.fills = fill_counts(truth, self.sim.ex_ids, stored)
         self.verdict.ledger = ledger_counts(truth, self.sim.ex_ids, stored)
-        return drained and self.verdict.comparison.equal
-
-    async def _events(self, client: aioredis.Redis) -> int:
-        total = 0
-        for stream in event_streams(PREFIX, KINDS, self.options.partitions):
-            with contextlib.suppress(rex.ResponseError):
-                info = await client.xinfo_stream(stream)
-                total += int(info.get("entries-added", info.get("length", 0)))
-        return total
+        return settled and self.verdict.comparison.equal
 
     async def _judge_rest(self) -> None:
         self.verdict.letters = await self._letters()

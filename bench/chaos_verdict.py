@@ -13,7 +13,7 @@ broken books, letters or logs and see the verdict fail.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +39,22 @@ class FillCounts:
         return self.lost + self.duplicated + self.unexpected
 
 
+def _accounts(
+    truth: Mapping[str, Any], ex_ids: Mapping[AccountKey, int], books: Mapping[int, Books]
+) -> Iterator[tuple[Mapping[str, Any], Books]]:
+    """Each truth account with an ex_id, beside the books stored for it."""
+    for account in truth["accounts"]:
+        ex_id = ex_ids.get((account["venue"], account["index"]))
+        if ex_id is not None:
+            yield account, books.get(ex_id, Books())
+
+
 def fill_counts(
     truth: Mapping[str, Any], ex_ids: Mapping[AccountKey, int], books: Mapping[int, Books]
 ) -> FillCounts:
     total = lost = duplicated = unexpected = 0
-    for account in truth["accounts"]:
-        ex_id = ex_ids.get((account["venue"], account["index"]))
-        if ex_id is None:
-            continue
-        have = books.get(ex_id, Books()).fills
+    for account, stored in _accounts(truth, ex_ids, books):
+        have = stored.fills
         known = {fill["id"] for fill in account["fills"]}
         total += len(known)
         lost += sum(1 for trade_id in known if not have.get(trade_id))
@@ -78,11 +85,8 @@ def ledger_counts(
 ) -> LedgerCounts:
     total = lost = duplicated = mismatched = unexpected = 0
     reasons: Counter[str] = Counter()
-    for account in truth["accounts"]:
-        ex_id = ex_ids.get((account["venue"], account["index"]))
-        if ex_id is None:
-            continue
-        have = books.get(ex_id, Books()).ledger
+    for account, stored in _accounts(truth, ex_ids, books):
+        have = stored.ledger
         entries = account.get("ledger") or []
         known = {entry_key(entry) for entry in entries}
         for entry in entries:

@@ -23,6 +23,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, action="append", help="scenario and kill seed (repeatable)")
     parser.add_argument("--rate", type=float, default=40.0, help="scenario steps per second")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="deadline to catch up, seconds")
+    parser.add_argument("--partitions", type=int, default=1, help="ACCOUNT_STREAM_PARTITIONS of the run")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, AOF, cluster)")
     args = parser.parse_args()
     # SIGTERM ends the run like Ctrl-C, so its finaliser kills every process it started.
@@ -35,6 +36,7 @@ def main() -> int:
             rate_per_s=args.rate,
             settle_timeout_s=args.settle_timeout,
             keep_dir=args.keep,
+            partitions=args.partitions,
         )
         verdict = asyncio.run(run_chaos(options, lambda line: print(line, flush=True)))
         print(verdict.summary(), flush=True)

@@ -39,14 +39,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chaos_procs import CLI, pipeline, service_env
 from chaos_servers import PrivatePostgres, PrivateRedis, Reaper, run_checked
 from chaos_sim import NO_FAULT, SimulatorProcess
-from chaos_verdict import ChaosVerdict, Letters, canary_hits, fill_counts, judge_letters, log_files
-from fullon_account_service.bus.streams import dead_letter_key, stream_key
-from fullon_account_service.contract import KINDS
-from fullon_account_service.health import read_groups
+from chaos_streams import drained, events_published
+from chaos_verdict import (
+    ChaosVerdict,
+    Letters,
+    canary_hits,
+    fill_counts,
+    judge_letters,
+    ledger_counts,
+    log_files,
+)
+from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.verify import compare_books, load_stored
 
 PREFIX = "fullon:account:"
+LEDGER_EXERCISED = ("funding", "deposit", "withdrawal", "transfer_in", "transfer_out")
+"""Ledger reasons every run must make at least once, so that the ledger equality covers each."""
 Say = Callable[[str], None]
 
 
@@ -62,13 +71,17 @@ class ChaosOptions:
     """The part of ``duration_s`` given to the first window (damaged frames, sinks killed only)."""
     pg_outage_s: float = 10.0
     settle_timeout_s: float = 180.0
+    partitions: int = 1
+    """``ACCOUNT_STREAM_PARTITIONS`` of every process, and of the run's own reads of the streams."""
     startup_timeout_s: float = 300.0
     keep_dir: bool = False
     """Leave the temp directory (logs, AOF, cluster) for a look after the run; a failed run always
     leaves it."""
 
 
-def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: Path) -> dict[str, str]:
+def _env(
+    redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: Path, partitions: int
+) -> dict[str, str]:
     return service_env(
         {
             "REDIS_URL": redis.url,
@@ -82,6 +95,7 @@ def _env(redis: PrivateRedis, pg: PrivatePostgres, sim: SimulatorProcess, root: 
             "ACCOUNT_AUDIT_INTERVAL_S": "10",
             "ACCOUNT_RECONNECT_DELAY": "0.5",
             "ACCOUNT_CLAIM_IDLE_MS": "3000",
+            "ACCOUNT_STREAM_PARTITIONS": str(partitions),
             "LOG_CONSOLE": "true",
             "LOG_LEVEL": "INFO",
         }
@@ -135,7 +149,7 @@ class ChaosRun:
 
     async def _run(self) -> None:
         await asyncio.gather(self.redis.start(), self.pg.init())
-        self.env = _env(self.redis, self.pg, self.sim, self.root)
+        self.env = _env(self.redis, self.pg, self.sim, self.root, self.options.partitions)
         await run_checked([CLI, "db", "upgrade"], timeout_s=180, env=self.env)
         await self.sim.start(self.env)
         self._log(f"simulator at {self.sim.control_url}, {len(self.sim.ex_ids)} accounts registered")
@@ -180,6 +194,10 @@ class ChaosRun:
         for kind in ("producer", "sink-cache", "sink-orm", "redis", "postgres"):
             if not self.verdict.kills[kind]:
                 self.verdict.problems.append(f"no {kind} was killed")
+        reasons = self.verdict.ledger.reasons
+        for reason in LEDGER_EXERCISED:
+            if not reasons[reason]:
+                self.verdict.problems.append(f"no {reason} ledger entry was made: its check proved nothing")
 
     async def _chaos(
         self,
@@ -272,7 +290,7 @@ class ChaosRun:
             self.verdict.settle_s = loop.time() - started
             if not self.verdict.settled:
                 await self._books_settled(client, factory)
-            self.verdict.events = await self._events(client)
+            self.verdict.events = await events_published(client, PREFIX, self.options.partitions)
         finally:
             await client.aclose()
             await engine.dispose()
@@ -280,23 +298,15 @@ class ChaosRun:
     async def _books_settled(self, client: aioredis.Redis, factory: async_sessionmaker[AsyncSession]) -> bool:
         """No lag, nothing pending, and the books equal the truth: the comparison kept in the verdict."""
         try:
-            groups = await read_groups(client, PREFIX)
+            settled = await drained(client, PREFIX, self.options.partitions)
         except rex.RedisError:
             return False
-        drained = all(g.lag == 0 and g.pending == 0 for g in groups)
         truth = await self.sim.truth()
         stored = await load_stored(set(self.sim.ex_ids.values()), factory, client)
         self.verdict.comparison = compare_books(truth, self.sim.ex_ids, stored, check_pnl=True)
         self.verdict.fills = fill_counts(truth, self.sim.ex_ids, stored)
-        return drained and self.verdict.comparison.equal
-
-    async def _events(self, client: aioredis.Redis) -> int:
-        total = 0
-        for kind in KINDS:
-            with contextlib.suppress(rex.ResponseError):
-                info = await client.xinfo_stream(stream_key(PREFIX, kind))
-                total += int(info.get("entries-added", info.get("length", 0)))
-        return total
+        self.verdict.ledger = ledger_counts(truth, self.sim.ex_ids, stored)
+        return settled and self.verdict.comparison.equal
 
     async def _judge_rest(self) -> None:
         self.verdict.letters = await self._letters()

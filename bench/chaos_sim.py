@@ -21,6 +21,10 @@ import aiohttp
 from chaos_procs import CLI
 from chaos_servers import Reaper
 
+FUNDING_EVERY_S = 5.0
+"""Funding rounds on open perp positions: many per run (the simulator's default is one a minute),
+so that funding entries are among the ledger entries checked; deposits, withdrawals and transfers
+are always among the scenario's actions."""
 LOOPBACK_RATE_LIMIT_MS = 20
 """ccxt's pacing between requests; the venues' own (up to seconds) would slow reconciliation for nothing."""
 EVERY_FAULT: dict[str, float] = {
@@ -60,8 +64,8 @@ class SimulatorProcess:
     async def start(self, env: Mapping[str, str]) -> None:
         args = [
             "simulate", "--accounts", str(self.accounts), "--seed", str(self.seed), "--rate", str(self.rate),
-            "--faults", json.dumps(EVERY_FAULT), "--register", "--secrets", str(self.secrets),
-            "--overrides", str(self.overrides),
+            "--funding-every-s", str(FUNDING_EVERY_S), "--faults", json.dumps(EVERY_FAULT),
+            "--register", "--secrets", str(self.secrets), "--overrides", str(self.overrides),
         ]  # fmt: skip
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as err:

@@ -99,9 +99,10 @@ async def _groups(redis: aioredis.Redis, stream: str) -> list[GroupState]:
     return states
 
 
-async def read_groups(redis: aioredis.Redis, prefix: str, partitions: int = 1) -> list[GroupState]:
+async def read_groups(redis: aioredis.Redis, prefix: str, partitions: int) -> list[GroupState]:
     """Every consumer group of every event stream (each partition on its own): what a probe and
-    the metrics poller both read."""
+    the metrics poller both read. ``partitions`` has no default: a reader that looked at fewer
+    partitions than the producers write would see the others' backlog as drained."""
     states: list[GroupState] = []
     for stream in event_streams(prefix, KINDS, partitions):
         states.extend(await _groups(redis, stream))

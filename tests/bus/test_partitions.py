@@ -14,7 +14,8 @@ from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from cluster_servers import LocalCluster
 from factories import NOW_MS, envelope, fill
 from fullon_account_service.bus import Consumer, Publisher, stream_key
-from fullon_account_service.bus.dlq_ops import LetterFilter, read_letters, replay
+from fullon_account_service.bus.deadletter import dead_letter
+from fullon_account_service.bus.dlq_ops import LetterFilter, get_letters, read_letters, replay
 from fullon_account_service.bus.slots import slot_groups
 from fullon_account_service.bus.streams import (
     event_streams,
@@ -22,7 +23,7 @@ from fullon_account_service.bus.streams import (
     partition_key,
     partition_keys,
 )
-from fullon_account_service.contract import KINDS, Envelope
+from fullon_account_service.contract import KINDS, Envelope, encode
 from fullon_account_service.errors import TransientError
 from fullon_account_service.health import collect_health, read_groups
 from fullon_account_service.redis_client import cluster_client
@@ -139,12 +140,29 @@ async def test_a_dead_letter_goes_back_to_its_partition(redis_client: aioredis.R
     [letter] = await read_letters(redis_client, prefix, LetterFilter())
     origin = partition_key(prefix, "trade", 5 % PARTITIONS, PARTITIONS)
     assert (letter.stream, letter.kind, letter.ex_id) == (origin, "trade", 5)
-    result = await replay(redis_client, prefix, [letter])
+    result = await replay(redis_client, prefix, [letter], partitions=PARTITIONS)
     assert [stream for _, stream, _ in result.replayed] == [origin]
     handler.fail_ids.clear()
     async with asyncio.timeout(DEADLINE_S):
         while bad.event_id not in handler.handled:
             await consumer.run_once()
+
+
+async def test_a_dead_letter_goes_to_its_accounts_partition_after_a_change_of_partitions(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    """A letter taken from the plain stream (one partition then) goes back to its account's
+    partition once there are 3: the plain stream is read by no sink any more."""
+    bad = trade(0, ex_id=5)
+    plain = stream_key(prefix, "trade")
+    letter_id = await dead_letter(redis_client, prefix=prefix, reason="r", payload=encode(bad), stream=plain)
+    letters = await get_letters(redis_client, prefix, [letter_id])
+    result = await replay(redis_client, prefix, letters, partitions=PARTITIONS)
+    target = Publisher(redis_client, prefix=prefix, partitions=PARTITIONS).key("trade", 5)
+    assert [stream for _, stream, _ in result.replayed] == [target] != [plain]
+    [(_, fields)] = await redis_client.xrange(target)
+    assert fields == {b"e": encode(bad)}
+    assert not await redis_client.exists(plain)
 
 
 @pytest.mark.once

@@ -6,9 +6,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from chaos_verdict import ChaosVerdict, canary_hits, fill_counts, judge_letters, log_files
+from chaos_verdict import ChaosVerdict, canary_hits, fill_counts, judge_letters, ledger_counts, log_files
 from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord
@@ -17,6 +18,7 @@ from fullon_account_service.simulator.scenario import ScenarioConfig, ScenarioEn
 from fullon_account_service.simulator.truth import ground_truth
 from fullon_account_service.verify import compare_books
 from fullon_account_service.verify.compare import Books
+from fullon_account_service.verify.entries import entry_key
 from fullon_account_service.verify.expect import (
     expected_balances,
     expected_positions,
@@ -77,6 +79,7 @@ def verdict_of(truth: dict[str, Any], ids: AccountIds, books: dict[int, Books]) 
     verdict = ChaosVerdict(seed=5, duration_s=1.0, settled=True)
     verdict.comparison = compare_books(truth, ids, books)
     verdict.fills = fill_counts(truth, ids, books)
+    verdict.ledger = ledger_counts(truth, ids, books)
     verdict.letters = judge_letters(["bad websocket frame: kraken ex_id=1 ..."], {"malformed_frame": 1})
     return verdict
 
@@ -85,6 +88,7 @@ def test_perfect_books_pass(truth: dict[str, Any]) -> None:
     ids, books = perfect(truth)
     verdict = verdict_of(truth, ids, books)
     assert verdict.fills.truth > 10
+    assert verdict.ledger.truth > 3 and {"deposit", "withdrawal"} <= set(verdict.ledger.reasons)
     assert verdict.passed, verdict.summary()
     assert "PASS" in verdict.summary()
 
@@ -111,6 +115,46 @@ def test_a_duplicated_fill_fails(truth: dict[str, Any]) -> None:
     verdict = verdict_of(truth, ids, books)
     assert (verdict.fills.lost, verdict.fills.duplicated) == (0, 1)
     assert not verdict.passed and "1 duplicated" in verdict.summary()
+
+
+def _entries(truth: dict[str, Any], ids: AccountIds, n: int) -> list[tuple[int, dict[str, Any]]]:
+    """The first ``n`` ledger entries of the truth, each with its account's ex_id."""
+    found = [
+        (ids[(account["venue"], account["index"])], entry)
+        for account in truth["accounts"]
+        for entry in account.get("ledger") or []
+    ]
+    assert len(found) >= n
+    return found[:n]
+
+
+def test_a_broken_ledger_fails(truth: dict[str, Any]) -> None:
+    """One entry missing, one stored twice, one with its amount changed: each counted and named."""
+    ids, books = perfect(truth)
+    (gone_ex, gone), (twice_ex, twice), (changed_ex, changed) = _entries(truth, ids, 3)
+    del books[gone_ex].ledger[entry_key(gone)]
+    copies = books[twice_ex].ledger[entry_key(twice)]
+    copies.append(copies[0])
+    stored = books[changed_ex].ledger[entry_key(changed)]
+    stored[0] = msgspec.structs.replace(stored[0], amount=stored[0].amount + 1.0)
+    verdict = verdict_of(truth, ids, books)
+    g = verdict.ledger
+    assert (g.lost, g.duplicated, g.mismatched, g.unexpected) == (1, 1, 1, 0)
+    assert (verdict.fills.differences, verdict.mismatched) == (0, 0)
+    assert not verdict.passed
+    summary = verdict.summary()
+    assert "ledger entries: 1 lost, 1 duplicated, 1 mismatched, 0 never booked" in summary
+    assert f"ledger entry {gone['id']} {gone['currency']}" in summary and "differs in amount" in summary
+
+
+def test_a_ledger_entry_never_booked_fails(truth: dict[str, Any]) -> None:
+    ids, books = perfect(truth)
+    [(ex_id, entry)] = _entries(truth, ids, 1)
+    [copy] = books[ex_id].ledger[entry_key(entry)]
+    books[ex_id].add_entry(msgspec.structs.replace(copy, ex_ledger_id="made-up"))
+    verdict = verdict_of(truth, ids, books)
+    assert (verdict.ledger.unexpected, verdict.ledger.lost, verdict.mismatched) == (1, 0, 0)
+    assert not verdict.passed and "1 never booked" in verdict.summary()
 
 
 def test_a_wrong_balance_fails(truth: dict[str, Any]) -> None:

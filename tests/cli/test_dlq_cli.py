@@ -152,7 +152,7 @@ async def test_replay_keeps_a_letter_it_could_not_republish(redis_client: aiored
     await redis_client.set(stream_key(PREFIX, "order"), "not a stream")  # XADD to it fails
     letters = await dlq_ops.get_letters(redis_client, PREFIX, list(ids.values()))
 
-    result = await dlq_ops.replay(redis_client, PREFIX, letters)
+    result = await dlq_ops.replay(redis_client, PREFIX, letters, partitions=1)
 
     assert [letter_id for letter_id, _, _ in result.replayed] == [ids["balance"]]
     skipped = dict(result.skipped)

@@ -28,7 +28,7 @@ async def test_the_gauge_holds_the_largest_remainder_per_currency(
 
     registry = CollectorRegistry()
     sensor = PrometheusSensor(registry)
-    await record_explained(session_factory, redis_client, sensor, prefix=PREFIX, band_ms=0)
+    await record_explained(session_factory, redis_client, sensor, prefix=PREFIX, band_ms=0, partitions=1)
 
     def value(currency: str) -> float | None:
         labels = {"ex_id": "4", "currency": currency}

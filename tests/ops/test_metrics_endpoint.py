@@ -92,7 +92,7 @@ async def test_stream_state_and_sink_batches_reach_the_scrape(
     async with asyncio.timeout(60):
         assert await consumer.run_once() == 2
     stop = asyncio.Event()
-    poller = StreamStatePoller(redis_client, PREFIX, sensor, interval_s=0.05)
+    poller = StreamStatePoller(redis_client, PREFIX, sensor, partitions=1, interval_s=0.05)
     poller.start(stop)
     await asyncio.sleep(0.2)
     stop.set()

@@ -43,13 +43,14 @@ class FakeVenue:
         self.rows = [{"id": str(i), "timestamp": t, "info": {}} for i, t in enumerate(sorted(self.times))]
 
     async def call(
-        self, method: str, symbol: Any, since: int, limit: Any, params: dict[str, Any]
+        self, method: str, symbol: Any, since: int | None, limit: Any, params: dict[str, Any]
     ) -> list[Row]:
         self.calls += 1
         if self.venue == "kraken":
-            # start exclusive, end inclusive, both in whole seconds
+            # start exclusive, end inclusive, both in whole seconds (start from ccxt's since or given)
             end = None if params.get("end") is None else params["end"] * 1000
-            chosen = [r for r in reversed(self.rows) if r["timestamp"] > since // 1000 * 1000]
+            start = params["start"] if "start" in params else since // 1000
+            chosen = [r for r in reversed(self.rows) if r["timestamp"] > start * 1000]
             chosen = [r for r in chosen if end is None or r["timestamp"] <= end]
             ofs = params["ofs"]
             return sorted(chosen[ofs : ofs + self.page], key=lambda r: r["timestamp"])

@@ -5,11 +5,15 @@ consumer, time, original payload bytes). Filters select by reason substring (cas
 kind, ex_id and dead-letter id range; kind and ex_id come from the payload when it decodes, and
 kind from the origin stream's name when it does not.
 
-Replay puts the original bytes back on the stream they came from, as a new entry, and removes the
-letter only once that XADD succeeded (XADD, then XDEL of exactly the letters re-published): a
-crash in between leaves the letter as well as the new entry, a duplicate the sinks store once,
-never a loss. Only letters from one of this prefix's event streams (any partition) are replayed;
-the others (a producer's raw payloads that never became events) are skipped with the reason.
+Replay puts the original bytes back on the stream of their account's events, as a new entry, and
+removes the letter only once that XADD succeeded (XADD, then XDEL of exactly the letters
+re-published): a crash in between leaves the letter as well as the new entry, a duplicate the
+sinks store once, never a loss. That stream is the one the letter came from while
+``ACCOUNT_STREAM_PARTITIONS`` is unchanged; after a change it is the account's partition now
+(``bus.streams.account_stream_key``), since the old one may be read by no sink any more. A payload
+that no longer decodes goes back where it came from. Only letters from one of this prefix's event
+streams (any partition) are replayed; the others (a producer's raw payloads that never became
+events) are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from redis import exceptions as rex
 from redis.typing import EncodableT, FieldT
 
 from fullon_account_service.bus.redis_errors import execute, translate
-from fullon_account_service.bus.streams import ENTRY_FIELD, dead_letter_key, kind_of_stream, next_id
+from fullon_account_service.bus.streams import (
+    ENTRY_FIELD,
+    account_stream_key,
+    dead_letter_key,
+    kind_of_stream,
+    next_id,
+)
 from fullon_account_service.contract import Envelope, decode
 from fullon_account_service.errors import ContractError
 
@@ -144,8 +154,18 @@ async def get_letters(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[s
     return letters
 
 
-async def replay(redis: aioredis.Redis, prefix: str, letters: Sequence[Letter]) -> ReplayResult:
-    """Re-publish each letter on its origin stream, then remove the letters that were."""
+def destination(prefix: str, letter: Letter, partitions: int) -> str:
+    """Where ``replay`` puts a letter back: its account's stream of its kind (see above)."""
+    if letter.envelope is None:
+        return letter.stream
+    return account_stream_key(prefix, letter.envelope.kind, letter.envelope.ex_id, partitions)
+
+
+async def replay(
+    redis: aioredis.Redis, prefix: str, letters: Sequence[Letter], *, partitions: int
+) -> ReplayResult:
+    """Re-publish each letter on its account's stream (``destination``), then remove the letters
+    that were; ``partitions``: the streams per kind the sinks read now."""
     result = ReplayResult()
     todo: list[Letter] = []
     for letter in letters:
@@ -157,21 +177,22 @@ async def replay(redis: aioredis.Redis, prefix: str, letters: Sequence[Letter]) 
             todo.append(letter)
     if not todo:
         return result
+    targets = [destination(prefix, letter, partitions) for letter in todo]
     pipe = redis.pipeline(transaction=False)
-    for letter in todo:
+    for letter, target in zip(todo, targets, strict=True):
         entry: dict[FieldT, EncodableT] = {ENTRY_FIELD: letter.payload}
-        pipe.xadd(letter.stream, entry)
+        pipe.xadd(target, entry)
     try:
         replies: list[Any] = await pipe.execute(raise_on_error=False)
     except rex.RedisError as e:
         raise translate(e, "replay dead letters") from e
     published: list[str] = []
-    for letter, reply in zip(todo, replies, strict=True):
+    for letter, target, reply in zip(todo, targets, replies, strict=True):
         if isinstance(reply, Exception):
             result.skipped.append((letter.letter_id, f"re-publish failed: {reply}"))
         else:
             published.append(letter.letter_id)
-            result.replayed.append((letter.letter_id, letter.stream, reply.decode()))
+            result.replayed.append((letter.letter_id, target, reply.decode()))
     if published:
         await drop(redis, prefix, published)
     return result

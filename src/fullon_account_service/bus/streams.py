@@ -52,6 +52,12 @@ def partition_key(prefix: str, kind: str, index: int, partitions: int) -> str:
     return key if partitions == 1 else f"{key}:{{{partition_tag(index, partitions)}}}"
 
 
+def account_stream_key(prefix: str, kind: str, ex_id: int, partitions: int) -> str:
+    """The stream ``ex_id``'s events of ``kind`` go to: partition ``ex_id % partitions``. A reader
+    of one account's events (``verify.stored_through``) must look there, not at the plain stream."""
+    return partition_key(prefix, kind, ex_id % partitions, partitions)
+
+
 def partition_keys(prefix: str, kind: str, partitions: int) -> tuple[str, ...]:
     """Every partition's stream of ``kind``, partition 0 first."""
     return tuple(partition_key(prefix, kind, i, partitions) for i in range(partitions))

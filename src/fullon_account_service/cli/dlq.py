@@ -1,8 +1,9 @@
 """``fullon-account dlq list|show|replay|drop``: the dead letters, for an operator to act on.
 
-``list`` and ``show`` only read. ``replay`` puts letters back on the stream they came from once
-the cause is fixed (a sink upgraded to a newer schema, an account added), removing each letter
-only after it was re-published (``bus.dlq_ops``). ``drop`` deletes letters for good and asks first
+``list`` and ``show`` only read. ``replay`` puts letters back on their account's stream (the one
+they came from unless ``ACCOUNT_STREAM_PARTITIONS`` changed since) once the cause is fixed (a sink
+upgraded to a newer schema, an account added), removing each letter only after it was
+re-published (``bus.dlq_ops``). ``drop`` deletes letters for good and asks first
 unless ``--yes``. ``replay`` and ``drop`` act on the ids given, or on what the filters select;
 with neither they refuse, so every letter needs ``--all``.
 
@@ -68,13 +69,18 @@ def _selection(
     return LetterFilter(reason or None, kinds, frozenset(ex_id or ()), start or "-", end or "+")
 
 
-def _run(action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
-    """Run ``action(redis, prefix)`` on the configured Redis; a failure is one line and exit 1."""
+def _settings() -> Settings:
+    """The settings from the environment; a configuration error is one line and exit 2."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
+
+
+def _run(action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
+    """Run ``action(redis, prefix)`` on the configured Redis; a failure is one line and exit 1."""
+    settings = _settings()
     if settings.embedded_redis:
         typer.echo("note: REDIS_URL is not set; this is this process's own empty embedded Redis", err=True)
 
@@ -217,13 +223,14 @@ def replay(
     end: To = None,
     every: All = False,
 ) -> None:
-    """Put letters back on the stream they came from; each is removed once re-published."""
+    """Put letters back on their account's stream; each is removed once re-published."""
     from fullon_account_service.bus import dlq_ops
 
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
+    partitions = _settings().stream_partitions
 
     async def act(redis: aioredis.Redis, prefix: str) -> dlq_ops.ReplayResult:
-        return await dlq_ops.replay(redis, prefix, await pick(redis, prefix))
+        return await dlq_ops.replay(redis, prefix, await pick(redis, prefix), partitions=partitions)
 
     result = _run(act)
     for letter_id, stream, new_id in result.replayed:

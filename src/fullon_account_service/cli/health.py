@@ -61,6 +61,7 @@ async def _explain(settings: Settings, redis: Redis, report: HealthReport) -> No
             redis,
             prefix=settings.stream_prefix,
             band_ms=settings.explain_band_ms,
+            partitions=settings.stream_partitions,
         )
     except AccountServiceError as e:
         report.warnings.append(f"balance explained not checked: {e}")

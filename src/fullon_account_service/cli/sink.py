@@ -57,8 +57,15 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
         StreamStatePoller(redis, settings.stream_prefix, sensor, partitions=settings.stream_partitions)
     ]
     if group == "orm" and sensor is not NULL_SENSOR:
-        prefix, band_ms = settings.stream_prefix, settings.explain_band_ms
-        pollers.append(ExplainPoller(factory, redis, sensor, prefix=prefix, band_ms=band_ms))
+        explainer = ExplainPoller(
+            factory,
+            redis,
+            sensor,
+            prefix=settings.stream_prefix,
+            band_ms=settings.explain_band_ms,
+            partitions=settings.stream_partitions,
+        )
+        pollers.append(explainer)
     for poller in pollers:
         poller.start(stop)
     try:

@@ -126,7 +126,7 @@ class Demo:
         clients: list[aioredis.Redis],
     ) -> DemoResult:
         producer_redis, cache_redis, orm_redis, reader_redis = clients
-        prefix = self.settings.stream_prefix
+        prefix, partitions = self.settings.stream_prefix, self.settings.stream_partitions
         ctx = producer_context(
             sim, self.settings, producer_redis, credentials_env(sim, accounts), self.options, self.sensor
         )
@@ -156,6 +156,7 @@ class Demo:
             session_factory=factory,
             steps=lambda: sim.engine.steps,
             prefix=prefix,
+            partitions=partitions,
             poll_interval_s=self.options.poll_interval_s,
             log_path=str(self.paths.log),
             duration_s=self.options.duration_s,
@@ -171,9 +172,10 @@ class Demo:
             ex_ids=list(keys.values()),
             redis=reader_redis,
             prefix=prefix,
+            partitions=partitions,
             verify=verify,
         )
-        poller = StreamStatePoller(reader_redis, prefix, self.sensor, interval_s=5.0)
+        poller = StreamStatePoller(reader_redis, prefix, self.sensor, partitions=partitions, interval_s=5.0)
         if self.sensor is not NULL_SENSOR:
             poller.start(self._stop_sinks)
         refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
@@ -216,6 +218,7 @@ class Demo:
                 redis,
                 prefix=self.settings.stream_prefix,
                 band_ms=self.settings.explain_band_ms,
+                partitions=self.settings.stream_partitions,
                 ex_ids=list(ex_ids),
             )
         except AccountServiceError as e:

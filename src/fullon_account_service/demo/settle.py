@@ -44,6 +44,7 @@ class Settler:
         ex_ids: Collection[int],
         redis: aioredis.Redis,
         prefix: str,
+        partitions: int,
         verify: Verify,
         every_s: float = 0.25,
     ) -> None:
@@ -52,6 +53,7 @@ class Settler:
         self._ex_ids = list(ex_ids)
         self._redis = redis
         self._prefix = prefix
+        self._partitions = partitions
         self._verify = verify
         self._every_s = every_s
         self._wanted: dict[int, int] = {}
@@ -71,7 +73,7 @@ class Settler:
     async def drained(self) -> bool:
         if self._ctx.outbox.pending:
             return False
-        groups = await read_groups(self._redis, self._prefix)
+        groups = await read_groups(self._redis, self._prefix, self._partitions)
         return all(g.lag == 0 and g.pending == 0 for g in groups)
 
     async def settle(self, timeout_s: float, abort: asyncio.Event | None = None) -> Settled:

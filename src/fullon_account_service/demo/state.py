@@ -78,6 +78,7 @@ class StateReader:
         session_factory: async_sessionmaker[AsyncSession],
         steps: Callable[[], int],
         prefix: str,
+        partitions: int,
         poll_interval_s: float,
         log_path: str,
         duration_s: float | None,
@@ -93,6 +94,7 @@ class StateReader:
         self._factory = session_factory
         self._steps = steps
         self._prefix = prefix
+        self._partitions = partitions
         self._poll_s = poll_interval_s
         self._log_path = log_path
         self._duration_s = duration_s
@@ -104,7 +106,7 @@ class StateReader:
         orders, orders_total, fills, fills_total = await self._books()
         balances, positions = await self._cache()
         lag = pending = 0
-        for group in await read_groups(self._redis, self._prefix):
+        for group in await read_groups(self._redis, self._prefix, self._partitions):
             lag += group.lag
             pending += group.pending
         return Snapshot(

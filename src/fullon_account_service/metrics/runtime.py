@@ -48,9 +48,7 @@ def start_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> Sensor:
     return _process_sensor
 
 
-async def record_stream_state(
-    redis: aioredis.Redis, prefix: str, sensor: Sensor, partitions: int = 1
-) -> None:
+async def record_stream_state(redis: aioredis.Redis, prefix: str, sensor: Sensor, partitions: int) -> None:
     """One reading of every consumer group (per partition) and of the dead-letter stream."""
     for group in await read_groups(redis, prefix, partitions):
         sensor.on_stream_state(group.stream, group.group, group.lag, group.pending)
@@ -102,8 +100,8 @@ class StreamStatePoller(PeriodicReading):
         prefix: str,
         sensor: Sensor,
         *,
+        partitions: int,
         interval_s: float = 15.0,
-        partitions: int = 1,
     ) -> None:
         super().__init__(interval_s=interval_s)
         self._redis = redis

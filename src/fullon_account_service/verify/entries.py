@@ -27,6 +27,11 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=_ABS_TOL)
 
 
+def entry_key(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """A truth entry's (ledger id, currency): the key ``Books.ledger`` keeps its copies under."""
+    return str(entry["id"]), str(entry["currency"])
+
+
 def compare_ledger(
     report: Report,
     label: str,
@@ -38,7 +43,7 @@ def compare_ledger(
     known: set[tuple[str, str]] = set()
     for entry in truth:
         checked += 1
-        key = (str(entry["id"]), str(entry["currency"]))
+        key = entry_key(entry)
         known.add(key)
         copies = have.get(key, [])
         if not copies:
@@ -57,9 +62,10 @@ def compare_ledger(
     return checked
 
 
-def _fields(report: Report, label: str, entry: Mapping[str, Any], got: LedgerRecord) -> None:
+def differing_fields(entry: Mapping[str, Any], got: LedgerRecord) -> list[str]:
+    """The names of the fields in which a stored entry differs from its truth entry (by the rules above)."""
     fee = float(entry.get("fee") or 0.0)
-    wrong = [
+    return [
         name
         for name, ok in (
             ("amount", _close(got.amount, float(entry["amount"]))),
@@ -71,6 +77,10 @@ def _fields(report: Report, label: str, entry: Mapping[str, Any], got: LedgerRec
         )
         if not ok
     ]
+
+
+def _fields(report: Report, label: str, entry: Mapping[str, Any], got: LedgerRecord) -> None:
+    wrong = differing_fields(entry, got)
     if wrong:
         report(
             f"{label}: ledger entry {entry['id']} {entry['currency']} differs in {', '.join(wrong)}:"

@@ -4,9 +4,10 @@ Reads the balance anchors (``storage.balance_anchors``), the account's stored fi
 its orders' fee currencies (Kraken's fee-in-base orders, see ``ledger.cashflow``) and its ledger
 entries (``ledger``), and runs ``ledger.explain`` over them. Only windows ending when the fills and
 ledger entries are surely stored (``stored_through``) are judged; the later ones are counted as
-``waiting``. An account whose producer collects no ledger entries (``ledger_collected`` false: a
-venue without ledger support) cannot explain a deposit or a funding payment: its remainders are
-reported apart (``AccountExplanation.failing``). Read-only.
+``waiting`` (``partitions``: the streams per kind, as the producers and sinks have them, since
+that tells which stream holds an account's fills). An account whose producer collects no ledger
+entries (``ledger_collected`` false: a venue without ledger support) cannot explain a deposit or
+a funding payment: its remainders are reported apart (``AccountExplanation.failing``). Read-only.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ async def explain_account(
     *,
     prefix: str,
     band_ms: int,
+    partitions: int,
 ) -> AccountExplanation:
-    through = await stored_through_ms(redis, prefix, ex_id)
+    through = await stored_through_ms(redis, prefix, ex_id, partitions=partitions)
     anchors = await BalanceAnchors(redis, prefix=prefix).read(ex_id)
     async with translating("read fills and ledger for balance explained"), session_factory() as session:
         rows = await session.execute(select(*READ_COLUMNS).where(TRADES.ex_id == ex_id))
@@ -117,11 +119,14 @@ async def explain_accounts(
     *,
     prefix: str,
     band_ms: int,
+    partitions: int,
     ex_ids: Collection[int] | None = None,
 ) -> list[AccountExplanation]:
     """Every account with balance anchors (or those of ``ex_ids``)."""
     wanted = sorted(ex_ids) if ex_ids is not None else await BalanceAnchors(redis, prefix=prefix).accounts()
     return [
-        await explain_account(ex_id, session_factory, redis, prefix=prefix, band_ms=band_ms)
+        await explain_account(
+            ex_id, session_factory, redis, prefix=prefix, band_ms=band_ms, partitions=partitions
+        )
         for ex_id in wanted
     ]

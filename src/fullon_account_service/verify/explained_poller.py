@@ -24,9 +24,13 @@ async def record_explained(
     *,
     prefix: str,
     band_ms: int,
+    partitions: int,
 ) -> None:
     """One explanation of every account into ``sensor``."""
-    for account in await explain_accounts(session_factory, redis, prefix=prefix, band_ms=band_ms):
+    explained = await explain_accounts(
+        session_factory, redis, prefix=prefix, band_ms=band_ms, partitions=partitions
+    )
+    for account in explained:
         for currency, remainder in account.remainders().items():
             sensor.on_balance_unexplained(account.ex_id, currency, remainder)
 
@@ -45,6 +49,7 @@ class ExplainPoller(PeriodicReading):
         *,
         prefix: str,
         band_ms: int,
+        partitions: int,
         interval_s: float = 60.0,
     ) -> None:
         super().__init__(interval_s=interval_s)
@@ -53,8 +58,14 @@ class ExplainPoller(PeriodicReading):
         self._sensor = sensor
         self._prefix = prefix
         self._band_ms = band_ms
+        self._partitions = partitions
 
     async def read(self) -> None:
         await record_explained(
-            self._factory, self._redis, self._sensor, prefix=self._prefix, band_ms=self._band_ms
+            self._factory,
+            self._redis,
+            self._sensor,
+            prefix=self._prefix,
+            band_ms=self._band_ms,
+            partitions=self._partitions,
         )

@@ -16,6 +16,11 @@ How we know, per history (fills; ledger entries where the producer collects them
 The answer is the smallest ``c`` over the histories that have a cursor; ``None`` when the fill
 cursor is missing or the group has not stored up to ``L`` yet. A history without a cursor (a
 venue whose ledger the producer does not read) bounds nothing.
+
+The stream read is the account's partition (``bus.streams.account_stream_key``, with the
+``ACCOUNT_STREAM_PARTITIONS`` the producers and sinks use): with more than one partition the
+plain ``{prefix}trade`` stream is written by nobody, and reading it would judge every window at
+once. Only that partition counts: another account's backlog elsewhere holds nothing back.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rex
 
 from fullon_account_service.bus.redis_errors import translate
-from fullon_account_service.bus.streams import parse_id, stream_key
+from fullon_account_service.bus.streams import account_stream_key, parse_id
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.sinks.orm_sink import GROUP
 
@@ -54,8 +59,9 @@ async def _group_stored_up_to(redis: aioredis.Redis, stream: str) -> bool:
     return parse_id(_text(summary["min"])) > last
 
 
-async def stored_through_ms(redis: aioredis.Redis, prefix: str, ex_id: int) -> int | None:
-    """The time up to which ``ex_id``'s fills and ledger entries are all stored (see above)."""
+async def stored_through_ms(redis: aioredis.Redis, prefix: str, ex_id: int, *, partitions: int) -> int | None:
+    """The time up to which ``ex_id``'s fills and ledger entries are all stored (see above);
+    ``partitions``: the streams per kind the producers write (``Settings.stream_partitions``)."""
     bounds: list[int] = []
     cursors = CursorStore(redis, prefix=prefix)
     for kind, name in HISTORIES:
@@ -65,7 +71,7 @@ async def stored_through_ms(redis: aioredis.Redis, prefix: str, ex_id: int) -> i
                 return None
             continue
         try:
-            stored = await _group_stored_up_to(redis, stream_key(prefix, kind))
+            stored = await _group_stored_up_to(redis, account_stream_key(prefix, kind, ex_id, partitions))
         except rex.RedisError as e:
             raise translate(e, f"read the {kind} stream's progress") from e
         if not stored:

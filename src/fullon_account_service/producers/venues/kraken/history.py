@@ -50,11 +50,16 @@ def _closed_ms(row: Row) -> int | None:
 async def fetch_closed_orders(
     session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
-    extra: dict[str, Any] = {"closetime": "close"}
+    """``start`` goes to Kraken as a parameter, not as ccxt's ``since``: ccxt drops the rows of a
+    page opened before ``since`` (it filters on the opening time) while Kraken selects and pages by
+    closing time, so an order opened before the read and closed in it made a full page look short,
+    and the orders of the pages below it were never read."""
+    extra: dict[str, Any] = {"closetime": "close", "start": since // 1000}
     if until is not None:
         extra["end"] = _ceil_s(until)
+    method = closed_method(session)
     return await _newest_first(
-        session, closed_method(session), since, until, now, extra, max_pages, _closed_ms, on_page
+        session, method, since, until, now, extra, max_pages, _closed_ms, on_page, start_in_extra=True
     )
 
 
@@ -86,12 +91,16 @@ async def _newest_first(
     max_pages: int,
     stamp: Callable[[Row], int | None],
     on_page: PageSink,
+    *,
+    start_in_extra: bool = False,
 ) -> HistoryRead:
     """``ofs`` pages, newest first by ``stamp``. A full last page at the budget means older rows
-    remain: the gap ends at the oldest ``stamp`` read."""
+    remain: the gap ends at the oldest ``stamp`` read. ``start_in_extra``: ``extra`` carries
+    Kraken's ``start``, and ccxt gets no ``since`` to filter the rows by."""
     read = PageStamps(stamp)
+    client_since = None if start_in_extra else since
     for page_number in range(max_pages):
-        page = await session.call(method, None, since, None, {**extra, "ofs": page_number * PAGE})
+        page = await session.call(method, None, client_since, None, {**extra, "ofs": page_number * PAGE})
         read.add(page)
         await on_page(page)
         if len(page) < PAGE:

@@ -179,28 +179,54 @@ def test_a_command_nothing_like_any_gets_no_suggestion() -> None:
     assert code == 2 and "No such command 'frobnicate'" in output and "Did you mean" not in output
 
 
+NOT_FOR_PLAIN_SQL = {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}
+ADD = ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"]
+TYPER_CHECKED = NOT_FOR_PLAIN_SQL - {"pydantic"}
+"""typer checks the values of some options (an int, several strings) through pydantic: its cost."""
 LIGHT = [
-    (["db", "current"], {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}),
-    (["accounts", "list"], {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}),
-    # typer checks the value of --ex-id through pydantic: its cost is typer's.
-    (["pnl", "--ex-id", "1"], {"sqlalchemy", "alembic", "structlog", REPOSITORIES}),
+    (["db", "current"], 0, NOT_FOR_PLAIN_SQL),
+    (["accounts", "list"], 0, NOT_FOR_PLAIN_SQL),
+    (ADD, 0, TYPER_CHECKED),
+    (["accounts", "remove", "--ex-id", "999"], 1, TYPER_CHECKED),
+    (["accounts", "remove", "--ex-id", "999", "--deactivate"], 1, TYPER_CHECKED),
+    (["pnl", "--ex-id", "1"], 2, TYPER_CHECKED),
 ]
 
 
-@pytest.mark.parametrize(("words", "absent"), LIGHT, ids=[" ".join(w) for w, _ in LIGHT])
-def test_reads_of_a_migrated_database_import_neither_sqlalchemy_nor_a_migration_tool(
-    words: list[str], absent: set[str], tmp_path: Path
+@pytest.mark.parametrize(("words", "exit_code", "absent"), LIGHT, ids=[" ".join(w) for w, _, _ in LIGHT])
+def test_plain_sql_commands_import_neither_sqlalchemy_nor_a_migration_tool(
+    words: list[str], exit_code: int, absent: set[str], tmp_path: Path
 ) -> None:
     """SQLAlchemy (its asyncio extension imports the ORM: most of a second), Alembic, structlog
-    and the repositories stay out of a read, which the driver makes alone; an embedded database
-    is migrated once beforehand, as a first command would have done."""
+    and the repositories stay out of the reads and the account writes, which the driver makes
+    alone; an embedded database is migrated once beforehand, as a first command would have done."""
     env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
     code, _, output = run("db", "upgrade", env=env)
     assert code == 0, output
     code, heavy, output = run(*words, env=env, watch=(*HEAVY, "structlog", "aiosqlite"))
-    assert code in (0, 2), output
-    assert "aiosqlite" in heavy, "the read went to the database"
+    assert code == exit_code, output
+    assert "aiosqlite" in heavy, "the command went to the database"
     assert absent.isdisjoint(heavy), f"{' '.join(words)} imported {absent & set(heavy)}"
+
+
+def test_accounts_add_then_remove_without_sqlalchemy(tmp_path: Path) -> None:
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, _, output = run("db", "upgrade", env=env)
+    assert code == 0, output
+    code, _, output = run(*ADD, env=env)
+    assert code == 0 and "added ex_id 1: kraken 'n' of u@example.com" in output, output
+    code, heavy, output = run("accounts", "remove", "--ex-id", "1", env=env, watch=("sqlalchemy",))
+    assert code == 0 and "removed ex_id 1" in output and heavy == [], output
+    code, _, output = run("accounts", "list", "--json", env=env)
+    assert code == 0 and "[]" in output, output
+
+
+def test_accounts_add_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) -> None:
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run(*ADD, env=env)
+    assert code == 0 and "added ex_id 1" in output and "alembic" in heavy, output
+    code, _, output = run("accounts", "list", "--json", env=env)
+    assert code == 0 and '"exchange": "kraken"' in output, output
 
 
 def test_accounts_list_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) -> None:

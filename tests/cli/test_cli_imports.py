@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.core import TyperCommand, TyperGroup
 
-from fullon_account_service.cli.app import COMMANDS
+from fullon_account_service.cli.app import COMMANDS, load_command
 from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
 from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
 
@@ -59,16 +60,18 @@ def run(
     return report["code"], report["heavy"], proc.stdout + proc.stderr
 
 
-HELP_INVOCATIONS = [
-    [],
-    *([name] for name in COMMANDS),
-    ["accounts", "add"],
-    ["accounts", "list"],
-    ["accounts", "remove"],
-    ["accounts", "test"],
-    ["db", "upgrade"],
-    ["db", "current"],
-]
+def every_command() -> list[list[str]]:
+    """The top level, each command, and each subcommand of a group."""
+    words: list[list[str]] = [[]]
+    for name in COMMANDS:
+        words.append([name])
+        command = load_command(name)
+        if isinstance(command, TyperGroup):
+            words += [[name, sub] for sub in command.commands]
+    return words
+
+
+HELP_INVOCATIONS = every_command()
 
 
 @pytest.mark.parametrize("words", HELP_INVOCATIONS, ids=lambda w: " ".join(w) or "top")
@@ -86,7 +89,18 @@ def test_top_help_lists_every_command_without_importing_them() -> None:
         assert entry.help.split()[0] in output
 
 
-@pytest.mark.parametrize("words", [["producer"], ["simulate"], ["demo"], ["pnl", "--ex-id", "1"]])
+@pytest.mark.parametrize(
+    "words",
+    [
+        *([name] for name in COMMANDS),
+        ["pnl", "--ex-id", "1"],
+        ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"],
+        ["accounts", "list"],
+        ["dlq", "list"],
+        ["db", "current"],
+    ],
+    ids=" ".join,
+)
 def test_configuration_error_comes_before_any_heavy_import(words: list[str]) -> None:
     code, heavy, output = run(*words, env={"ACCOUNT_POLL_INTERVAL": "often"})
     assert code == 2, output
@@ -101,10 +115,6 @@ def test_bad_settings_do_not_block_help() -> None:
 
 def test_every_registered_command_loads() -> None:
     """The lazy registry points at real commands (the top help never imports them)."""
-    from typer.core import TyperCommand, TyperGroup
-
-    from fullon_account_service.cli.app import load_command
-
     for name in COMMANDS:
         assert isinstance(load_command(name), TyperCommand | TyperGroup), name
 

@@ -22,7 +22,6 @@ from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.storage.db import plain_writes
-from fullon_account_service.storage.db.plain_reads import accounts
 from fullon_account_service.storage.db.plain_writes import AddedAccount
 
 
@@ -90,6 +89,7 @@ async def check_account(
     """One ``fetch_balance`` with the account's credentials, against the venue (or its override)."""
     from fullon_account_service.producers.ccxt_errors import translate
     from fullon_account_service.producers.clients import ClientFactory, load_overrides
+    from fullon_account_service.storage.db.plain_reads import accounts
 
     venue = next((row.exchange for row in await accounts(database_url) if row.ex_id == ex_id), None)
     if venue is None:

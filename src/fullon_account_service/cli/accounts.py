@@ -8,8 +8,8 @@ embedded SQLite database a command that finds a table or column missing (a fresh
 older schema) brings the schema up to date and runs once more, so these work on a fresh install
 without paying for Alembic on every run; PostgreSQL is migrated by ``db upgrade`` (a deploy step).
 
-Each command imports its operations when it runs (``test`` pulls in ccxt, seconds to import),
-because the app imports this module for every command.
+Each command imports what it needs when it runs (``test`` pulls in ccxt, seconds to import;
+``list`` its table drawing), because the app imports this module for every command.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from dataclasses import asdict
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
@@ -103,6 +101,9 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
 ) -> None:
     """Every account with its owner, flags and whether credentials are found (never the values)."""
+    from rich.console import Console
+    from rich.table import Table
+
     from fullon_account_service.account_list import list_accounts
 
     rows = _run(lambda settings: list_accounts(settings.database_url, secrets_file=settings.secrets_file))

@@ -3,8 +3,8 @@ that talks to no exchange, against ``python -c pass`` measured in the same run.
 
 Not a timed test. Each invocation is a fresh process through the installed entry point, against
 ``REDIS_URL`` / ``DATABASE_URL`` when set (as an operator runs them), else the embedded backends
-(a SQLite file in a temporary data directory, which ``accounts`` migrates on every run, and an
-in-process Redis, whose import alone costs most of a second); rounds are
+(a SQLite file in a temporary data directory, migrated once before the rounds, and an in-process
+Redis, whose import alone costs most of a second); rounds are
 interleaved (every invocation once per round) so that noise hits all of them alike, and the
 median of ``--rounds`` (5) is kept. ``demo (first frame)`` is the time until the demo's first
 line reaches its output, the process then being stopped.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import signal
 import statistics
@@ -36,6 +37,8 @@ from fullon_account_service.cli.app import COMMANDS
 
 ENTRY = str(Path(sys.executable).with_name("fullon-account"))
 BAD = {"ACCOUNT_POLL_INTERVAL": "often"}
+BENCH_USER = "bench@cli-startup.local"
+ADD = ["accounts", "add", "--exchange", "kraken", "--name", "cli-startup", "--user", BENCH_USER]
 
 
 Sample = tuple[float, float]
@@ -47,13 +50,32 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(argv: list[str], env: dict[str, str], expect: set[int]) -> Sample:
+def timed(argv: list[str], env: dict[str, str], expect: set[int], out: list[str] | None = None) -> Sample:
+    """``out``, when given, receives what the command printed."""
     start, cpu = time.perf_counter(), _child_cpu()
     done = subprocess.run(argv, env=env, capture_output=True, timeout=300, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in expect:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    if out is not None:
+        out.append(done.stdout.decode())
     return elapsed, _child_cpu() - cpu
+
+
+def add_then_remove(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
+    """Two cases run one after the other: the second removes the account the first added."""
+    added: list[str] = []
+
+    def remove() -> Sample:
+        found = re.search(r"added ex_id (\d+)", added.pop())
+        if found is None:
+            raise SystemExit("accounts add printed no ex_id")
+        return timed([ENTRY, "accounts", "remove", "--ex-id", found.group(1)], env, {0})
+
+    return {
+        "accounts add (a new account)": lambda: timed([ENTRY, *ADD], env, {0}, added),
+        "accounts remove (the account added)": remove,
+    }
 
 
 def first_line(argv: list[str], env: dict[str, str]) -> Sample:
@@ -110,9 +132,12 @@ def cases(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
         ["sink", "--group", "orm"],
         ["tail"],
         ["accounts", "list"],
+        ADD,
     ):
-        run[f"{' '.join(words)}, configuration error"] = lambda w=words: timed([ENTRY, *w], bad, {2})
+        label = "accounts add" if words is ADD else " ".join(words)
+        run[f"{label}, configuration error"] = lambda w=words: timed([ENTRY, *w], bad, {2})
     run["accounts list"] = lambda: timed([ENTRY, "accounts", "list"], env, {0})
+    run.update(add_then_remove(env))
     run["accounts remove --ex-id 999 (unknown, exit 1)"] = lambda: timed(
         [ENTRY, "accounts", "remove", "--ex-id", "999"], env, {1}
     )

@@ -1,13 +1,13 @@
 """Account administration (what ``fullon-account accounts`` does), without the terminal: below
 both the CLI and the demo, so the demo never imports the CLI.
 
-Every change commits with ``NOTIFY fullon_account_exchanges`` on PostgreSQL (delivered at
-commit), so running producers pick the account up or drop it at once instead of at their next
-re-read. ``check_account`` makes one authenticated call (``fetch_balance``) through the same
-credential resolver and client factory the producers use, so "ok" here means the producer will
-get in too. Nothing here returns or prints a secret: errors carry the class name and a redacted
-message. The repositories and the change notice are imported by the commands that write; the
-list of accounts is ``account_list`` (it reads without SQLAlchemy).
+Accounts are added and removed through ``storage.db.plain_writes`` (the driver alone, no
+SQLAlchemy import, so ``accounts add|remove`` answer in a fraction of a second); every change
+wakes running producers at commit (``NOTIFY`` on PostgreSQL), so they pick the account up or
+drop it at once instead of at their next re-read. ``check_account`` makes one authenticated call
+(``fetch_balance``) through the same credential resolver and client factory the producers use,
+so "ok" here means the producer will get in too. Nothing here returns or prints a secret: errors
+carry the class name and a redacted message.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.producers.credentials import WALLET_VENUES, CredentialResolver
 from fullon_account_service.redaction import redact_text
-from fullon_account_service.storage.db.models import Exchange
+from fullon_account_service.storage.db import plain_writes
+from fullon_account_service.storage.db.plain_writes import AddedAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,47 +53,34 @@ def credential_hint(ex_id: int, exchange: str) -> list[str]:
 
 
 async def add_account(
-    factory: async_sessionmaker[AsyncSession],
+    database_url: str,
     *,
     exchange: str,
     name: str,
     user: str,
     force_rest: bool = False,
     test: bool = False,
-) -> Exchange:
-    """Creates the user and the exchange kind when missing; refuses a second account of one name."""
-    from fullon_account_service.producers.discovery import notify_exchanges_changed
-    from fullon_account_service.storage.db.context import DatabaseContext
-
+    existing_ok: bool = False,
+) -> AddedAccount:
+    """Creates the user and the exchange kind when missing. A second account of one name is
+    refused, or with ``existing_ok`` returned as it is (``created`` False)."""
     if not known_exchange(exchange):
         raise ConfigError(f"{exchange!r} is not a ccxt.pro exchange id (e.g. kraken, bybit, hyperliquid)")
-    async with DatabaseContext(factory) as db:
-        owner = await db.users.get_by_mail(user) or await db.users.add(user)
-        for existing in await db.exchanges.get_user_exchanges(owner.uid):
-            if existing.cat_exchange.name == exchange and existing.name == name:
-                raise ConfigError(f"{user} already has {exchange} account {name!r}: ex_id {existing.ex_id}")
-        row = await db.exchanges.add(owner.uid, exchange, name, test=test, force_rest=force_rest)
-        await notify_exchanges_changed(db.session)
-    return row
+    added = await plain_writes.add_account(
+        database_url, exchange=exchange, name=name, user=user, test=test, force_rest=force_rest
+    )
+    if not added.created and not existing_ok:
+        raise ConfigError(f"{user} already has {exchange} account {name!r}: ex_id {added.ex_id}")
+    return added
 
 
-async def remove_account(factory: async_sessionmaker[AsyncSession], ex_id: int, *, deactivate: bool) -> bool:
+async def remove_account(database_url: str, ex_id: int, *, deactivate: bool) -> bool:
     """Delete the row, or only switch it off; orders and trades stay either way. False: no such ex_id."""
-    from fullon_account_service.producers.discovery import notify_exchanges_changed
-    from fullon_account_service.storage.db.context import DatabaseContext
-
-    async with DatabaseContext(factory) as db:
-        if deactivate:
-            found = await db.exchanges.set_active(ex_id, False)
-        else:
-            found = await db.exchanges.remove(ex_id)
-        if found:
-            await notify_exchanges_changed(db.session)
-    return found
+    return await plain_writes.remove_account(database_url, ex_id, deactivate=deactivate)
 
 
 async def check_account(
-    factory: async_sessionmaker[AsyncSession],
+    database_url: str,
     ex_id: int,
     *,
     env: Mapping[str, str] | None = None,
@@ -103,11 +89,9 @@ async def check_account(
     """One ``fetch_balance`` with the account's credentials, against the venue (or its override)."""
     from fullon_account_service.producers.ccxt_errors import translate
     from fullon_account_service.producers.clients import ClientFactory, load_overrides
-    from fullon_account_service.storage.db.context import DatabaseContext
+    from fullon_account_service.storage.db.plain_reads import accounts
 
-    async with DatabaseContext(factory) as db:
-        row = await db.exchanges.get(ex_id)
-        venue = row.cat_exchange.name if row is not None else None
+    venue = next((row.exchange for row in await accounts(database_url) if row.ex_id == ex_id), None)
     if venue is None:
         return CheckResult(False, f"no account with ex_id {ex_id}")
     try:

@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.core import TyperCommand, TyperGroup
 
-from fullon_account_service.cli.app import COMMANDS
+from fullon_account_service.cli.app import COMMANDS, load_command
 from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
 from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
 
@@ -59,16 +60,18 @@ def run(
     return report["code"], report["heavy"], proc.stdout + proc.stderr
 
 
-HELP_INVOCATIONS = [
-    [],
-    *([name] for name in COMMANDS),
-    ["accounts", "add"],
-    ["accounts", "list"],
-    ["accounts", "remove"],
-    ["accounts", "test"],
-    ["db", "upgrade"],
-    ["db", "current"],
-]
+def every_command() -> list[list[str]]:
+    """The top level, each command, and each subcommand of a group."""
+    words: list[list[str]] = [[]]
+    for name in COMMANDS:
+        words.append([name])
+        command = load_command(name)
+        if isinstance(command, TyperGroup):
+            words += [[name, sub] for sub in command.commands]
+    return words
+
+
+HELP_INVOCATIONS = every_command()
 
 
 @pytest.mark.parametrize("words", HELP_INVOCATIONS, ids=lambda w: " ".join(w) or "top")
@@ -86,7 +89,18 @@ def test_top_help_lists_every_command_without_importing_them() -> None:
         assert entry.help.split()[0] in output
 
 
-@pytest.mark.parametrize("words", [["producer"], ["simulate"], ["demo"], ["pnl", "--ex-id", "1"]])
+@pytest.mark.parametrize(
+    "words",
+    [
+        *([name] for name in COMMANDS),
+        ["pnl", "--ex-id", "1"],
+        ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"],
+        ["accounts", "list"],
+        ["dlq", "list"],
+        ["db", "current"],
+    ],
+    ids=" ".join,
+)
 def test_configuration_error_comes_before_any_heavy_import(words: list[str]) -> None:
     code, heavy, output = run(*words, env={"ACCOUNT_POLL_INTERVAL": "often"})
     assert code == 2, output
@@ -101,10 +115,6 @@ def test_bad_settings_do_not_block_help() -> None:
 
 def test_every_registered_command_loads() -> None:
     """The lazy registry points at real commands (the top help never imports them)."""
-    from typer.core import TyperCommand, TyperGroup
-
-    from fullon_account_service.cli.app import load_command
-
     for name in COMMANDS:
         assert isinstance(load_command(name), TyperCommand | TyperGroup), name
 
@@ -179,28 +189,54 @@ def test_a_command_nothing_like_any_gets_no_suggestion() -> None:
     assert code == 2 and "No such command 'frobnicate'" in output and "Did you mean" not in output
 
 
+NOT_FOR_PLAIN_SQL = {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}
+ADD = ["accounts", "add", "--exchange", "kraken", "--name", "n", "--user", "u@example.com"]
+TYPER_CHECKED = NOT_FOR_PLAIN_SQL - {"pydantic"}
+"""typer checks the values of some options (an int, several strings) through pydantic: its cost."""
 LIGHT = [
-    (["db", "current"], {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}),
-    (["accounts", "list"], {"sqlalchemy", "alembic", "structlog", "pydantic", REPOSITORIES}),
-    # typer checks the value of --ex-id through pydantic: its cost is typer's.
-    (["pnl", "--ex-id", "1"], {"sqlalchemy", "alembic", "structlog", REPOSITORIES}),
+    (["db", "current"], 0, NOT_FOR_PLAIN_SQL),
+    (["accounts", "list"], 0, NOT_FOR_PLAIN_SQL),
+    (ADD, 0, TYPER_CHECKED),
+    (["accounts", "remove", "--ex-id", "999"], 1, TYPER_CHECKED),
+    (["accounts", "remove", "--ex-id", "999", "--deactivate"], 1, TYPER_CHECKED),
+    (["pnl", "--ex-id", "1"], 2, TYPER_CHECKED),
 ]
 
 
-@pytest.mark.parametrize(("words", "absent"), LIGHT, ids=[" ".join(w) for w, _ in LIGHT])
-def test_reads_of_a_migrated_database_import_neither_sqlalchemy_nor_a_migration_tool(
-    words: list[str], absent: set[str], tmp_path: Path
+@pytest.mark.parametrize(("words", "exit_code", "absent"), LIGHT, ids=[" ".join(w) for w, _, _ in LIGHT])
+def test_plain_sql_commands_import_neither_sqlalchemy_nor_a_migration_tool(
+    words: list[str], exit_code: int, absent: set[str], tmp_path: Path
 ) -> None:
     """SQLAlchemy (its asyncio extension imports the ORM: most of a second), Alembic, structlog
-    and the repositories stay out of a read, which the driver makes alone; an embedded database
-    is migrated once beforehand, as a first command would have done."""
+    and the repositories stay out of the reads and the account writes, which the driver makes
+    alone; an embedded database is migrated once beforehand, as a first command would have done."""
     env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
     code, _, output = run("db", "upgrade", env=env)
     assert code == 0, output
     code, heavy, output = run(*words, env=env, watch=(*HEAVY, "structlog", "aiosqlite"))
-    assert code in (0, 2), output
-    assert "aiosqlite" in heavy, "the read went to the database"
+    assert code == exit_code, output
+    assert "aiosqlite" in heavy, "the command went to the database"
     assert absent.isdisjoint(heavy), f"{' '.join(words)} imported {absent & set(heavy)}"
+
+
+def test_accounts_add_then_remove_without_sqlalchemy(tmp_path: Path) -> None:
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, _, output = run("db", "upgrade", env=env)
+    assert code == 0, output
+    code, _, output = run(*ADD, env=env)
+    assert code == 0 and "added ex_id 1: kraken 'n' of u@example.com" in output, output
+    code, heavy, output = run("accounts", "remove", "--ex-id", "1", env=env, watch=("sqlalchemy",))
+    assert code == 0 and "removed ex_id 1" in output and heavy == [], output
+    code, _, output = run("accounts", "list", "--json", env=env)
+    assert code == 0 and "[]" in output, output
+
+
+def test_accounts_add_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) -> None:
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run(*ADD, env=env)
+    assert code == 0 and "added ex_id 1" in output and "alembic" in heavy, output
+    code, _, output = run("accounts", "list", "--json", env=env)
+    assert code == 0 and '"exchange": "kraken"' in output, output
 
 
 def test_accounts_list_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) -> None:

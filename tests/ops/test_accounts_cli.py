@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fullon_account_service import account_admin as ops
 from fullon_account_service.account_list import list_accounts
 from fullon_account_service.producers.clients import strip_credentials
-from fullon_account_service.producers.discovery import NOTIFY_CHANNEL
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.storage.db.schema_names import EXCHANGES_CHANNEL
 
 SECRET = "s3cr3t-value-never-printed"
 
@@ -89,15 +89,15 @@ async def test_changes_notify_the_producers(
         postgres = db_engine.dialect.name == "postgresql"
         if postgres:
             raw: Any = (await conn.get_raw_connection()).driver_connection
-            await raw.add_listener(NOTIFY_CHANNEL, lambda *args: woken.put_nowait(args[2]))
-        row = await ops.add_account(session_factory, exchange="bybit", name="n", user="n@example.com")
-        assert await ops.remove_account(session_factory, row.ex_id, deactivate=True)
-        assert await ops.remove_account(session_factory, row.ex_id, deactivate=False)
-        assert not await ops.remove_account(session_factory, row.ex_id, deactivate=False)
+            await raw.add_listener(EXCHANGES_CHANNEL, lambda *args: woken.put_nowait(args[2]))
+        row = await ops.add_account(database_url, exchange="bybit", name="n", user="n@example.com")
+        assert await ops.remove_account(database_url, row.ex_id, deactivate=True)
+        assert await ops.remove_account(database_url, row.ex_id, deactivate=False)
+        assert not await ops.remove_account(database_url, row.ex_id, deactivate=False)
         if postgres:
             async with asyncio.timeout(60):
                 channels = [await woken.get() for _ in range(3)]
-            assert channels == [NOTIFY_CHANNEL] * 3
+            assert channels == [EXCHANGES_CHANNEL] * 3
             await asyncio.sleep(0.1)
             assert woken.empty()
     assert await list_accounts(database_url, env={}) == []
@@ -112,7 +112,7 @@ async def test_accounts_test_against_the_simulator(
         "LOG_LEVEL": "WARNING",
         "ACCOUNT_SECRETS_FILE": "",
     }
-    row = await ops.add_account(session_factory, exchange="kraken", name="sim", user="sim@example.com")
+    row = await ops.add_account(database_url, exchange="kraken", name="sim", user="sim@example.com")
     async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1)) as sim:
         account = sim.world.accounts[0]
         overrides = tmp_path / "overrides.json"

@@ -113,6 +113,13 @@ async def test_pnl_totals_per_currency_and_plots_one_line_per_symbol(
         ("realised PnL (USDT)", ["SOL/USDT:USDT", "XRP/USDT:USDT"]),
     ]
     assert str(out.resolve()) in result.stdout
+    code, printed, err = await run_cli(["pnl", "--ex-id", "8"], env)
+    assert code == 0, err
+    assert {line.split()[2] for line in printed.splitlines() if line.strip("│ ").startswith("total")} == {
+        "EUR",
+        "USD",
+        "USDT",
+    }, "as an operator runs it, in a process of its own"
 
 
 def test_quote_currency_of_each_symbol_form() -> None:

@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from producer_harness import FAST, bind_accounts, credentials_env, eventually, make_context, read_bus
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fullon_account_service.account_admin import add_account
 from fullon_account_service.contract import BalanceSnapshot
 from fullon_account_service.logs import configure_logging
 from fullon_account_service.producers.daemon import AccountDaemon
-from fullon_account_service.producers.discovery import notify_exchanges_changed
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.settings import Settings
@@ -61,10 +61,9 @@ async def test_daemon_discovers_adds_and_drops_accounts(
                 lambda: _assert_bus(redis_client, prefix, {kraken.ex_id, bybit.ex_id}), timeout_s=10
             )
 
-            async with DatabaseContext(session_factory) as db:
-                hyper = await db.exchanges.add(user.uid, "hyperliquid", "hl")
-                await db.commit()
-                await notify_exchanges_changed(db.session)
+            hyper = await add_account(
+                settings.database_url, exchange="hyperliquid", name="hl", user="trader@example.com"
+            )
             hl = accounts["hyperliquid"]
             env[f"EX_ID_{hyper.ex_id}_KEY"], env[f"EX_ID_{hyper.ex_id}_SECRET"] = hl.api_key, hl.secret
             await eventually(lambda: _assert_bus(redis_client, prefix, {hyper.ex_id}), timeout_s=30)

@@ -2,13 +2,14 @@
 
 Credentials never pass through here: ``add`` says which variables or secrets-file entry to set,
 ``list`` only says whether they are found, ``test`` reports ok or the error class with a redacted
-message. On the embedded SQLite database a command that finds a table or column missing (a fresh
-install, an older schema) brings the schema up to date and runs once more, so these work on a
-fresh install without paying for Alembic on every run; PostgreSQL is migrated by ``db upgrade``
-(a deploy step).
+message. Accounts are read and written by the database driver alone (``storage.db.plain_reads``,
+``plain_writes``), never through SQLAlchemy, whose import alone would take over a second. On the
+embedded SQLite database a command that finds a table or column missing (a fresh install, an
+older schema) brings the schema up to date and runs once more, so these work on a fresh install
+without paying for Alembic on every run; PostgreSQL is migrated by ``db upgrade`` (a deploy step).
 
-Each command imports its operations and the database layer when it runs: they pull in ccxt and
-SQLAlchemy, which take seconds to import, and the app imports this module for every command.
+Each command imports what it needs when it runs (``test`` pulls in ccxt, seconds to import;
+``list`` its table drawing), because the app imports this module for every command.
 """
 
 from __future__ import annotations
@@ -18,20 +19,13 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from fullon_account_service.account_list import AccountRow
 
 T = TypeVar("T")
 
@@ -44,39 +38,28 @@ accounts_app = typer.Typer(
 )
 
 
-async def with_database(
-    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
+async def with_schema(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work``; on SQLite, a schema that lacks what it needs is upgraded and ``work`` run again
     (its transaction was rolled back, so nothing is done twice)."""
     from fullon_account_service.errors import StorageUnavailable
-    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 
-    engine = make_engine(settings.database_url)
     try:
-        try:
-            return await work(make_session_factory(engine))
-        except StorageUnavailable:
-            if not settings.is_sqlite:
-                raise
-        await _migrate(settings.database_url)
-        return await work(make_session_factory(engine))
-    finally:
-        await engine.dispose()
-
-
-async def _migrate(database_url: str) -> None:
+        return await work()
+    except StorageUnavailable:
+        if not settings.is_sqlite:
+            raise
     from fullon_account_service.storage.db.migrate import upgrade
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    await upgrade(database_url)
+    await upgrade(settings.database_url)
+    return await work()
 
 
-def _run(work: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
     """Run against the configured database; a service error ends the command with exit 1."""
     settings = Settings.from_env()
     try:
-        return asyncio.run(with_database(settings, lambda factory: work(settings, factory)))
+        return asyncio.run(with_schema(settings, lambda: work(settings)))
     except AccountServiceError as e:
         typer.echo(f"error: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
@@ -96,8 +79,13 @@ def add(
     from fullon_account_service import account_admin as ops
 
     row = _run(
-        lambda _s, factory: ops.add_account(
-            factory, exchange=exchange.lower(), name=name, user=user, force_rest=force_rest, test=test
+        lambda settings: ops.add_account(
+            settings.database_url,
+            exchange=exchange.lower(),
+            name=name,
+            user=user,
+            force_rest=force_rest,
+            test=test,
         )
     )
     strategy = "REST only (forced)" if force_rest else "WebSocket where the venue has it"
@@ -113,12 +101,12 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
 ) -> None:
     """Every account with its owner, flags and whether credentials are found (never the values)."""
-    settings = Settings.from_env()
-    try:
-        rows = asyncio.run(_list(settings))
-    except AccountServiceError as e:
-        typer.echo(f"error: {redact_text(str(e))}", err=True)
-        raise typer.Exit(1) from None
+    from rich.console import Console
+    from rich.table import Table
+
+    from fullon_account_service.account_list import list_accounts
+
+    rows = _run(lambda settings: list_accounts(settings.database_url, secrets_file=settings.secrets_file))
     if as_json:
         typer.echo(json.dumps([asdict(r) | {"collection": r.collection} for r in rows]))
         return
@@ -137,20 +125,6 @@ def list_(
     Console().print(table)
 
 
-async def _list(settings: Settings) -> list[AccountRow]:
-    """Read by the driver alone; an embedded database that lacks a table is migrated first."""
-    from fullon_account_service.account_list import list_accounts
-    from fullon_account_service.errors import StorageUnavailable
-
-    try:
-        return await list_accounts(settings.database_url, secrets_file=settings.secrets_file)
-    except StorageUnavailable:
-        if not settings.is_sqlite:
-            raise
-    await _migrate(settings.database_url)
-    return await list_accounts(settings.database_url, secrets_file=settings.secrets_file)
-
-
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -165,7 +139,7 @@ def remove(
     """Delete an account (or deactivate it); its stored orders and trades stay."""
     from fullon_account_service import account_admin as ops
 
-    found = _run(lambda _s, factory: ops.remove_account(factory, ex_id, deactivate=deactivate))
+    found = _run(lambda settings: ops.remove_account(settings.database_url, ex_id, deactivate=deactivate))
     if not found:
         typer.echo(f"no account with ex_id {ex_id}", err=True)
         raise typer.Exit(1)
@@ -180,7 +154,7 @@ def test_(
     from fullon_account_service import account_admin as ops
 
     result = _run(
-        lambda settings, factory: ops.check_account(factory, ex_id, secrets_file=settings.secrets_file)
+        lambda settings: ops.check_account(settings.database_url, ex_id, secrets_file=settings.secrets_file)
     )
     if not result.ok:
         typer.echo(f"failed: {result.detail}", err=True)

@@ -59,20 +59,19 @@ def _write_overrides(sim: Simulator, path: Path) -> None:
 
 
 async def _register(sim: Simulator, settings: Settings, secrets: Path, overrides: Path) -> None:
-    from sqlalchemy.engine import make_url
-
-    from fullon_account_service.cli.accounts import with_database
+    from fullon_account_service.cli.accounts import with_schema
     from fullon_account_service.cli.simulate_register import SIM_USER, register_simulated, write_secrets
     from fullon_account_service.errors import AccountServiceError
     from fullon_account_service.redaction import redact_text
+    from fullon_account_service.storage.db.plain_reads import without_password
 
     try:
-        registered = await with_database(settings, lambda factory: register_simulated(sim, factory))
+        registered = await with_schema(settings, lambda: register_simulated(sim, settings.database_url))
         write_secrets(secrets, sim, registered)
     except (AccountServiceError, OSError) as e:
         typer.echo(f"--register failed: {redact_text(str(e))}", err=True)
         raise typer.Exit(1) from None
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    where = without_password(settings.database_url)
     new = sum(r.created for r in registered)
     typer.echo(f"\nregistered {len(registered)} simulated accounts of {SIM_USER} ({new} new) in {where}:")
     for r in registered:

@@ -17,11 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from fullon_account_service.account_admin import add_account
 from fullon_account_service.producers.credentials import load_secrets_file
-from fullon_account_service.storage.db.context import DatabaseContext
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from fullon_account_service.simulator.server import Simulator
 
 SIM_USER = "sim@fullon.local"
@@ -36,29 +33,17 @@ class Registered:
     created: bool
 
 
-async def register_simulated(sim: Simulator, factory: async_sessionmaker[AsyncSession]) -> list[Registered]:
+async def register_simulated(sim: Simulator, database_url: str) -> list[Registered]:
     """Every account of a running venue, in the database: added, or found from an earlier run."""
-    async with DatabaseContext(factory) as db:
-        owner = await db.users.get_by_mail(SIM_USER)
-        existing = (
-            {
-                (ex.cat_exchange.name, ex.name): ex.ex_id
-                for ex in await db.exchanges.get_user_exchanges(owner.uid)
-            }
-            if owner is not None
-            else {}
-        )
     registered = []
     for account in sim.world.accounts:
         if account.venue not in sim.venues:
             continue
         name = f"sim-{account.venue}-{account.index}"
-        ex_id = existing.get((account.venue, name))
-        if ex_id is None:
-            ex_id = (await add_account(factory, exchange=account.venue, name=name, user=SIM_USER)).ex_id
-        registered.append(
-            Registered(ex_id, account.venue, account.index, name, ex_id not in existing.values())
+        added = await add_account(
+            database_url, exchange=account.venue, name=name, user=SIM_USER, existing_ok=True
         )
+        registered.append(Registered(added.ex_id, account.venue, account.index, name, added.created))
     return registered
 
 

@@ -111,7 +111,7 @@ class Demo:
                 rate_per_s=self.options.rate_per_s,
             )
             async with Simulator(config) as sim:
-                accounts = await register_accounts(sim, factory)
+                accounts = await register_accounts(sim, self.settings.database_url)
                 return await self._run_world(sim, accounts, factory, clients)
         finally:
             for client in clients:

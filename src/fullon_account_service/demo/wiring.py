@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.account_admin import add_account
 from fullon_account_service.metrics.sensor import Sensor
@@ -97,14 +96,14 @@ def demo_settings(base: Settings, options: DemoOptions, paths: DemoPaths) -> Set
     )
 
 
-async def register_accounts(sim: Simulator, factory: async_sessionmaker[AsyncSession]) -> list[DemoAccount]:
+async def register_accounts(sim: Simulator, database_url: str) -> list[DemoAccount]:
     """Every simulated account of a running venue, added through the ``accounts add`` code path."""
     registered = []
     for account in sim.world.accounts:
         if account.venue not in sim.venues:
             continue
         name = f"sim-{account.venue}-{account.index}"
-        row = await add_account(factory, exchange=account.venue, name=name, user=DEMO_USER)
+        row = await add_account(database_url, exchange=account.venue, name=name, user=DEMO_USER)
         registered.append(DemoAccount(row.ex_id, account.venue, account.index, name))
     return registered
 

@@ -5,7 +5,7 @@ chosen ex_ids and to this replica's shard (``--shard i/n``: a stable hash of ex_
 agree without talking; without a shard the lease pool picks this producer's share). Re-read
 every ``ACCOUNT_REDISCOVER_INTERVAL`` seconds; on PostgreSQL a ``LISTEN fullon_account_exchanges``
 connection wakes the loop at once when anything runs ``NOTIFY fullon_account_exchanges``
-(``notify_exchanges_changed`` does, after a commit), so an
+(``storage.db.plain_writes`` does, in the transaction that adds or removes an account), so an
 account added, deactivated or removed starts or stops without waiting for the interval.
 """
 
@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fullon_account_service.errors import AccountServiceError, ConfigError
@@ -25,9 +24,9 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.retry import OUTAGE_RETRY, RetryPolicy
 from fullon_account_service.storage.db.context import DatabaseContext
+from fullon_account_service.storage.db.schema_names import EXCHANGES_CHANNEL
 from fullon_account_service.supervisor import TaskSupervisor
 
-NOTIFY_CHANNEL = "fullon_account_exchanges"
 _log = get_logger("producers.discovery")
 
 Apply = Callable[[dict[int, AccountRef]], Awaitable[None]]
@@ -52,12 +51,6 @@ class Shard:
     def owns(self, ex_id: int) -> bool:
         digest = hashlib.blake2b(str(ex_id).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") % self.count == self.index
-
-
-async def notify_exchanges_changed(session: AsyncSession) -> None:
-    """Wake every producer's discovery (PostgreSQL only; a no-op elsewhere). Call after changes."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 class Discovery:
@@ -117,7 +110,7 @@ class Discovery:
             try:
                 async with self._engine.connect() as conn:
                     raw: Any = (await conn.get_raw_connection()).driver_connection
-                    await raw.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                    await raw.add_listener(EXCHANGES_CHANNEL, lambda *_: self._wake.set())
                     attempts.reset()
                     while not stop.is_set() and not raw.is_closed():
                         try:

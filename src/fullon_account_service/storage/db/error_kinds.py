@@ -2,7 +2,7 @@
 
 Known by SQLSTATE on PostgreSQL and by message on SQLite (which reports all of these as one
 ``OperationalError``), without SQLAlchemy: the engine's translation (``errors``) and the
-command line's plain reads (``plain_reads``) sort a failure by the same lists.
+command line's plain SQL (``plain_sql``) sort a failure by the same lists.
 """
 
 from __future__ import annotations

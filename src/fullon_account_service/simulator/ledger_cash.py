@@ -26,6 +26,7 @@ from fullon_account_service.simulator.model import (
     SimBalance,
     SimLedgerEntry,
     SimOrder,
+    SimTransfer,
     World,
 )
 
@@ -78,8 +79,10 @@ class CashLedger:
         fee: float = 0.0,
         symbol: str | None = None,
         funding: FundingTerms | None = None,
+        transfer: SimTransfer | None = None,
     ) -> SimLedgerEntry:
-        """Move ``currency`` by ``amount - fee`` (rounded as the venue shows them) and record why.
+        """Move ``currency`` by ``amount - fee`` (rounded as the venue shows them) and record why;
+        a completing ``transfer`` gives the entry its id and request time.
 
         Refused (``ValueError``) when the venue has no such entries or a debit exceeds free funds."""
         raw = raw_type(account.venue, reason)
@@ -96,7 +99,7 @@ class CashLedger:
         before = accounting.snapshot(account)
         accounting.adjust(account, currency, amount - fee)
         entry = SimLedgerEntry(
-            entry_id=self._entry_id(account, reason, symbol, ts),
+            entry_id=transfer.transfer_id if transfer else self._entry_id(account, reason, symbol, ts),
             currency=currency,
             amount=amount,
             reason=reason,
@@ -106,6 +109,7 @@ class CashLedger:
             symbol=symbol,
             fee=fee,
             funding=funding,
+            requested_ms=transfer.requested_ms if transfer else None,
         )
         account.ledger.append(entry)
         account.emit(LedgerAdded(entry))
@@ -137,6 +141,48 @@ class CashLedger:
             raise ValueError("withdrawal must be positive")
         fee = withdrawal_fee(account.venue, currency, amount)
         return self.book(account, currency, -amount, "withdrawal", fee=fee)
+
+    def request_transfer(
+        self, account: SimAccount, reason: LedgerReason, currency: str, amount: float
+    ) -> SimTransfer:
+        """A deposit or withdrawal of ``amount`` that waits: listed pending, booked by
+        ``settle_transfer``. Only Bybit lists transfers before they complete."""
+        if account.venue != "bybit" or reason not in ("deposit", "withdrawal"):
+            raise ValueError(f"{account.venue} lists no pending {reason}")
+        if amount <= 0:
+            raise ValueError(f"{reason} must be positive")
+        amount = round(amount, cash_decimals(account.venue, currency))
+        fee = withdrawal_fee(account.venue, currency, amount) if reason == "withdrawal" else 0.0
+        transfer = SimTransfer(
+            transfer_id=self._next_id(account, "ledger"),
+            reason=reason,
+            currency=currency,
+            amount=amount,
+            requested_ms=self._ts(account),
+            fee=fee,
+        )
+        account.transfers.append(transfer)
+        return transfer
+
+    def settle_transfer(
+        self, account: SimAccount, transfer: SimTransfer, *, done: bool
+    ) -> SimLedgerEntry | None:
+        """The venue finishes a pending transfer: ``done`` books it now (a withdrawal the free
+        funds no longer cover fails instead, as a venue refuses it); otherwise it fails and
+        nothing is booked."""
+        if transfer.state != "pending" or transfer not in account.transfers:
+            raise ValueError(f"transfer {transfer.transfer_id} is not pending")
+        if done and transfer.reason == "withdrawal":
+            free = account.balances.get(transfer.currency, SimBalance(0.0)).free
+            done = transfer.amount + transfer.fee <= free + EPS
+        if not done:
+            transfer.state, transfer.settled_ms = "failed", self._ts(account)
+            return None
+        account.transfers.remove(transfer)
+        signed = transfer.amount if transfer.reason == "deposit" else -transfer.amount
+        return self.book(
+            account, transfer.currency, signed, transfer.reason, fee=transfer.fee, transfer=transfer
+        )
 
     def transfer(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
         """From (``amount`` > 0) or to (< 0) another wallet or sub-account of the same owner."""

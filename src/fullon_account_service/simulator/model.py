@@ -143,10 +143,34 @@ class SimLedgerEntry:
     symbol: str | None = None
     fee: float = 0.0
     funding: FundingTerms | None = None
+    requested_ms: int | None = None
+    """A deposit or withdrawal that waited (``SimTransfer``): when it was asked for; ``ts_ms`` is
+    when it completed and moved the balance."""
 
     @property
     def fee_currency(self) -> str | None:
         return self.currency if self.fee else None
+
+
+TransferState = Literal["pending", "failed"]
+
+
+@dataclass(slots=True)
+class SimTransfer:
+    """A deposit or withdrawal the venue lists before it moves the balance (Bybit's asset records
+    show it pending). It moves nothing until it completes, when it becomes a ``SimLedgerEntry``
+    under the same id (and leaves ``SimAccount.transfers``); a failed one never moves the balance
+    and stays listed as failed. ``amount`` is unsigned; ``fee`` is a withdrawal's, charged on
+    completion."""
+
+    transfer_id: str
+    reason: LedgerReason
+    currency: str
+    amount: float
+    requested_ms: int
+    fee: float = 0.0
+    state: TransferState = "pending"
+    settled_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -230,6 +254,8 @@ class SimAccount:
     fills: list[SimFill] = field(default_factory=list)
     ledger: list[SimLedgerEntry] = field(default_factory=list)
     """Balance changes that are not fills (funding, deposits, transfers, ...), in time order."""
+    transfers: list[SimTransfer] = field(default_factory=list)
+    """Deposits and withdrawals asked for but not booked: pending, or failed."""
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)

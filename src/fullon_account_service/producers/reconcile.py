@@ -14,6 +14,8 @@ trade channel only), which reads no history.
   the cursor moves only once the read is over, after the fills before it are on the bus.
 - Ledger entries (funding, deposits, transfers...) are read the same way from their own cursor
   (``ledger_cursor``), where the venue has a ledger, and deduplicated by event id like fills.
+  Deposits and withdrawals seen pending are followed (``pending_ledger``, when given) and their
+  records read again from the oldest one until they end.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
   Redis cursor (``order_cursor``; the lookback where there is none yet: never the fill cursor,
   which the same reconciliation has just moved past every order closed before it). Every order the
@@ -39,6 +41,7 @@ from fullon_account_service.producers.history import HistoryRead, PageSink, Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.pending_ledger import PendingLedger, done_keys
 from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.resolve import resolve
 from fullon_account_service.producers.session import AccountSession
@@ -76,8 +79,10 @@ class Reconciler:
         clock_ms: Callable[[], int] = wall_ms,
         max_pages: int = history.MAX_PAGES,
         max_probes: int = 20,
+        pending_ledger: PendingLedger | None = None,
     ) -> None:
         self._outbox = outbox
+        self._pending = pending_ledger
         self._cursors = cursors
         self._order_cursors = cursors.named("order_cursor")
         self._open = open_orders
@@ -240,6 +245,7 @@ class Reconciler:
             return 0
         if session.ledger_denied is not None and source is not Source.RECONCILE:
             return 0
+        follow = _Follow()
         try:
             fresh = await self._walk_history(
                 session,
@@ -248,7 +254,9 @@ class Reconciler:
                 venue.history.fetch_ledger,
                 session.normaliser.ledger,
                 session.published_ledger,
+                on_batch=partial(self._remember_pending, session.ref.ex_id, follow),
             )
+            fresh += await self._pending_transfers(session, source, follow)
         except CredentialsError as e:
             if session.ledger_denied is None:
                 _log.warning(
@@ -261,6 +269,34 @@ class Reconciler:
         session.ledger_denied = None
         return fresh
 
+    async def _pending_transfers(self, session: AccountSession, source: Source, follow: _Follow) -> int:
+        """The deposit and withdrawal records again from the oldest one still pending, where the
+        venue lists them before they complete; each that ended leaves the set (``pending_ledger``)
+        once its entry is on the bus."""
+        if self._pending is None:
+            return 0
+        ex_id = session.ref.ex_id
+        pending = await self._pending.get(ex_id)
+        handed = _Handed()
+        if pending:
+            remember = partial(self._remember_pending, ex_id, follow)
+
+            async def publish(rows: list[Row]) -> None:
+                batch = session.normaliser.ledger(rows, source)
+                await remember(batch)
+                sent = partial(self._outbox.publish, dead=batch.dead)
+                handed.count(await session.published_ledger.publish(batch.envelopes, sent), batch.envelopes)
+
+            read = adapter_for(session.ref.venue).history.fetch_pending_transfers
+            await read(session, min(pending.values()), None, self._now(), self._max_pages, publish)
+        await self._pending.forget(ex_id, follow.ended - follow.pending.keys())
+        return handed.fresh
+
+    async def _remember_pending(self, ex_id: int, follow: _Follow, batch: Batch) -> None:
+        follow.add(batch)
+        if self._pending is not None:
+            await self._pending.remember(ex_id, batch.pending)
+
     async def _walk_history(
         self,
         session: AccountSession,
@@ -269,9 +305,11 @@ class Reconciler:
         read_span: _SpanRead,
         normalise: Callable[[list[Row], Source], Batch],
         published: PublishedIds,
+        on_batch: Callable[[Batch], Awaitable[None]] | None = None,
     ) -> int:
         """One history since its cursor, each page published before the next is read and the
-        cursor moved only once the read is over; how many rows were not on the bus yet."""
+        cursor moved only once the read is over; how many rows were not on the bus yet.
+        ``on_batch`` sees each page's batch before it is published."""
         ex_id = session.ref.ex_id
         started = self._now()
         overlap = self.skew.overlap_ms(session.ref.venue)
@@ -280,6 +318,8 @@ class Reconciler:
 
         async def publish(rows: list[Row]) -> None:
             batch = normalise(rows, source)
+            if on_batch is not None:
+                await on_batch(batch)
             fresh = await published.publish(batch.envelopes, partial(self._outbox.publish, dead=batch.dead))
             handed.count(fresh, batch.envelopes)
 
@@ -306,6 +346,19 @@ class Reconciler:
         """Orders a stream reported open: resolved against the venue after a restart if their
         final state never reaches the bus (they leave the set only through a REST read)."""
         await self._open.track(session.ref.ex_id, envelopes)
+
+
+@dataclass(slots=True)
+class _Follow:
+    """What one ledger read saw of deposits and withdrawals: pending ones, and those that ended
+    (done, on the bus once the read is over, or void)."""
+
+    pending: dict[str, int] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+
+    def add(self, batch: Batch) -> None:
+        self.pending.update(batch.pending)
+        self.ended |= batch.void | done_keys(batch.envelopes)
 
 
 class _Handed:

@@ -104,6 +104,19 @@ class History(Protocol):
         has no ledger call (``Quirks.ledger_calls``)."""
         ...
 
+    async def fetch_pending_transfers(
+        self,
+        session: VenueCalls,
+        since: int,
+        until: int | None,
+        now: int,
+        max_pages: int,
+        on_page: PageSink,
+    ) -> HistoryRead:
+        """The deposit and withdrawal records from ``since`` (the oldest one seen pending), where
+        the venue lists them before they move the balance; complete, with no page, elsewhere."""
+        ...
+
 
 class Reads(Protocol):
     """``reads.py``: the ``params`` of each ``fetch_balance`` / ``fetch_positions`` call that

@@ -18,6 +18,7 @@ late is only read once more.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
@@ -25,6 +26,7 @@ from redis import exceptions as rex
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.contract import Envelope, LedgerEntry, LedgerReason
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.venues.common import transfer_key
 from fullon_account_service.storage.redis_calls import awaited
 
@@ -46,6 +48,19 @@ def done_keys(envelopes: Iterable[Envelope]) -> set[str]:
     }
 
 
+@dataclass(slots=True)
+class TransferFollow:
+    """What one ledger read saw of deposits and withdrawals: pending ones, and those that ended
+    (done, on the bus once the read is over, or void)."""
+
+    pending: dict[str, int] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+
+    def add(self, batch: Batch) -> None:
+        self.pending.update(batch.pending)
+        self.ended |= batch.void | done_keys(batch.envelopes)
+
+
 class PendingLedger:
     def __init__(self, redis: aioredis.Redis, *, prefix: str, limit: int = MAX_PENDING) -> None:
         self._redis = redis
@@ -61,8 +76,8 @@ class PendingLedger:
         except rex.RedisError as e:
             raise translate(e, "pending ledger read") from e
         out: dict[str, int] = {}
-        for field, value in raw.items():
-            key = field.decode() if isinstance(field, bytes) else field
+        for name, value in raw.items():
+            key = name.decode() if isinstance(name, bytes) else name
             try:
                 out[key] = int(value)
             except ValueError:

@@ -41,7 +41,7 @@ from fullon_account_service.producers.history import HistoryRead, PageSink, Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
-from fullon_account_service.producers.pending_ledger import PendingLedger, done_keys
+from fullon_account_service.producers.pending_ledger import PendingLedger, TransferFollow
 from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.resolve import resolve
 from fullon_account_service.producers.session import AccountSession
@@ -245,7 +245,7 @@ class Reconciler:
             return 0
         if session.ledger_denied is not None and source is not Source.RECONCILE:
             return 0
-        follow = _Follow()
+        follow = TransferFollow()
         try:
             fresh = await self._walk_history(
                 session,
@@ -269,7 +269,9 @@ class Reconciler:
         session.ledger_denied = None
         return fresh
 
-    async def _pending_transfers(self, session: AccountSession, source: Source, follow: _Follow) -> int:
+    async def _pending_transfers(
+        self, session: AccountSession, source: Source, follow: TransferFollow
+    ) -> int:
         """The deposit and withdrawal records again from the oldest one still pending, where the
         venue lists them before they complete; each that ended leaves the set (``pending_ledger``)
         once its entry is on the bus."""
@@ -292,7 +294,7 @@ class Reconciler:
         await self._pending.forget(ex_id, follow.ended - follow.pending.keys())
         return handed.fresh
 
-    async def _remember_pending(self, ex_id: int, follow: _Follow, batch: Batch) -> None:
+    async def _remember_pending(self, ex_id: int, follow: TransferFollow, batch: Batch) -> None:
         follow.add(batch)
         if self._pending is not None:
             await self._pending.remember(ex_id, batch.pending)
@@ -346,19 +348,6 @@ class Reconciler:
         """Orders a stream reported open: resolved against the venue after a restart if their
         final state never reaches the bus (they leave the set only through a REST read)."""
         await self._open.track(session.ref.ex_id, envelopes)
-
-
-@dataclass(slots=True)
-class _Follow:
-    """What one ledger read saw of deposits and withdrawals: pending ones, and those that ended
-    (done, on the bus once the read is over, or void)."""
-
-    pending: dict[str, int] = field(default_factory=dict)
-    ended: set[str] = field(default_factory=set)
-
-    def add(self, batch: Batch) -> None:
-        self.pending.update(batch.pending)
-        self.ended |= batch.void | done_keys(batch.envelopes)
 
 
 class _Handed:

@@ -14,16 +14,23 @@ from dataclasses import dataclass, field
 
 from fullon_account_service.simulator import accounting
 from fullon_account_service.simulator.ids import IdKind, hyperliquid_funding_id, make_id
-from fullon_account_service.simulator.ledger_kinds import cash_decimals, raw_type, withdrawal_fee
+from fullon_account_service.simulator.ledger_kinds import (
+    cash_decimals,
+    liquidation_type,
+    raw_type,
+    withdrawal_fee,
+)
 from fullon_account_service.simulator.model import (
     BalancesChanged,
     FundingTerms,
     LedgerAdded,
     LedgerReason,
+    LiquidationTerms,
     Market,
     PositionChanged,
     SimAccount,
     SimBalance,
+    SimFill,
     SimLedgerEntry,
     SimOrder,
     SimTransfer,
@@ -129,6 +136,28 @@ class CashLedger:
         if round(paid, cash_decimals(account.venue, str(market.settle))) == 0:
             return None
         return self.book(account, str(market.settle), -paid, "funding", symbol=symbol, funding=terms)
+
+    def note_liquidation(self, account: SimAccount, fill: SimFill, cash_flow: float) -> SimLedgerEntry:
+        """The row the venue's ledger lists beside a liquidation fill, at the fill's time (Bybit's
+        transaction log ``LIQUIDATION`` / ``ADL``, Hyperliquid's ``liquidation`` update): it moves
+        nothing, the fill (``cash_flow - fee``) did."""
+        settle = str(self.market(account, fill.symbol).settle)
+        entry = SimLedgerEntry(
+            entry_id=self._next_id(account, "ledger"),
+            currency=settle,
+            amount=0.0,
+            reason="liquidation",
+            raw_type=liquidation_type(account.venue, fill.exec_kind),
+            ts_ms=fill.ts_ms,
+            balance_after=account.balances[settle].total,
+            symbol=fill.symbol,
+            liquidation=LiquidationTerms(
+                fill.order_id, fill.trade_id, fill.side, fill.amount, fill.price, cash_flow, fill.fee
+            ),
+        )
+        account.ledger.append(entry)
+        account.emit(LedgerAdded(entry))
+        return entry
 
     def deposit(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
         if amount <= 0:

@@ -13,7 +13,10 @@
   with the REST rule (availableToWithdraw, else locked + position IM + order IM).
 - Ledger (``/v5/account/transaction-log``): ``change`` is the wallet's move, net of ``fee``
   (``cashFlow + funding - fee``); the published amount is ``change + fee``. ``TRADE`` rows are a
-  fill's cash flow and are left out. ``SETTLEMENT`` is funding; its ``tradeId`` is the ``execId``
+  fill's cash flow and are left out. ``LIQUIDATION`` (a take-over) and ``ADL`` rows are the cash
+  flow of the ``BustTrade`` / ``AdlTrade`` execution published as a fill: they are published as
+  ``liquidation`` entries of amount 0 (the event, its market and the balance after), so the
+  money is counted once. ``SETTLEMENT`` is funding; its ``tradeId`` is the ``execId``
   of the ``Funding`` execution the ``execution`` stream pushes for it, so both readings carry one
   ledger id (other rows: ``id``). ``symbol`` (with ``category``) names the market of funding and
   liquidations; ``cashBalance`` is the balance after.
@@ -197,6 +200,9 @@ def ledger_fixes(
     }
     if reason is LedgerReason.FUNDING and raw(info.get("tradeId")) is not None:
         changes["id"] = raw(info.get("tradeId"))
+    if reason is LedgerReason.LIQUIDATION:
+        # The cash flow of the BustTrade / AdlTrade execution, which is published as a fill.
+        changes.update(signedAmount=0.0, fee=None)
     if reason in _WITH_SYMBOL:
         changes["symbol"] = market_symbol(markets, raw(info.get("symbol")), raw(info.get("category")))
     return changes

@@ -4,7 +4,9 @@ records, with the rows the venue sends.
 ``/v5/account/transaction-log`` lists every ledger entry but deposits and withdrawals: funding as
 ``SETTLEMENT`` (its ``tradeId`` is the ``Funding`` execution's ``execId``), ``TRANSFER_IN`` /
 ``TRANSFER_OUT``, ``FEE_REFUND``, ``INTEREST`` and ``BONUS``; ``change`` is the signed amount and
-``cashBalance`` the balance after it. Trades are not repeated there (they are executions).
+``cashBalance`` the balance after it. Trades are not repeated there (they are executions), but a
+liquidation's execution is: a ``LIQUIDATION`` (take-over) or ``ADL`` row carries its ``cashFlow``
+and ``fee`` under the execution's ``tradeId``.
 Deposits and withdrawals are listed by ``/v5/asset/deposit/query-record`` and
 ``/v5/asset/withdraw/query-record`` (amount unsigned, ``withdrawFee`` on top), from the moment
 they are asked for: a transfer that waits (``SimTransfer``) is listed pending, then done (booked
@@ -17,6 +19,7 @@ missing one is 24 h from the other (the last 24 h with neither); the records' ma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +49,33 @@ def _key(entry: SimLedgerEntry) -> tuple[int, str]:
     return entry.ts_ms, entry.entry_id
 
 
+def _liquidation_row(entry: SimLedgerEntry, market: Market | None) -> dict[str, Any]:
+    """A liquidation's row: the cash flow of its ``BustTrade`` / ``AdlTrade`` execution, under
+    that execution's ``tradeId`` (the fill moved the balance; the row repeats it)."""
+    terms = entry.liquidation
+    assert terms is not None
+    return {
+        **log_row(dataclasses.replace(entry, liquidation=None), market),
+        "side": render.side(terms.side),
+        "qty": render.fmt(terms.size),
+        "size": "0",
+        "tradePrice": render.fmt(terms.price),
+        "funding": "",
+        "fee": render.fmt(terms.fee),
+        "cashFlow": render.fmt(terms.cash_flow),
+        "change": render.fmt(terms.cash_flow - terms.fee),
+        "tradeId": terms.exec_id,
+        "orderId": terms.order_id,
+    }
+
+
 def _record_key(record: _Record) -> tuple[int, str]:
     return record.requested_ms, record.record_id
 
 
 def log_row(entry: SimLedgerEntry, market: Market | None) -> dict[str, Any]:
+    if entry.liquidation is not None:
+        return _liquidation_row(entry, market)
     terms = entry.funding
     return {
         "id": entry.entry_id,

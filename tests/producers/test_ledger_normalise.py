@@ -141,6 +141,20 @@ async def test_bybit_bad_rows_are_dead_lettered_with_a_reason(bybit: Venue) -> N
     assert any("not an object" in r for r in reasons), reasons
 
 
+async def test_bybit_liquidation_rows_repeat_their_fill_and_move_nothing(bybit: Venue) -> None:
+    ex = bybit.exchange
+    for kind in ("LIQUIDATION", "ADL"):
+        row = _bybit_log(id=f"liq-{kind}", type=kind, change="-120.5", cashFlow="-120", fee="0.5", funding="")
+        entry = one(bybit, ex.parse_ledger_entry(row))
+        assert (entry.reason, entry.raw_type, entry.symbol) == (
+            LedgerReason.LIQUIDATION,
+            kind,
+            "BTC/USDT:USDT",
+        )
+        assert (entry.amount, entry.fee or 0.0, entry.ex_ledger_id) == (0.0, 0.0, f"liq-{kind}")
+        assert entry.balance_after == pytest.approx(999.94)
+
+
 def _bybit_withdrawal(status: str, **kw: Any) -> dict[str, Any]:
     row = {
         "coin": "USDT",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fullon_account_service.contract import Source
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.open_orders import OpenOrderBook
+from fullon_account_service.producers.pending_ledger import PendingLedger
 from fullon_account_service.producers.reconcile import ALL_KINDS, Reconciler
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.settings import Settings
@@ -82,6 +83,7 @@ async def producer(
         skew=ClockSkew(OVERLAP_MS // 2),
         clock_ms=clock,
         max_pages=max_pages,
+        pending_ledger=PendingLedger(redis, prefix=prefix),
     )
     ctx.outbox.start()
     try:

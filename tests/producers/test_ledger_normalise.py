@@ -141,6 +141,74 @@ async def test_bybit_bad_rows_are_dead_lettered_with_a_reason(bybit: Venue) -> N
     assert any("not an object" in r for r in reasons), reasons
 
 
+async def test_bybit_liquidation_rows_repeat_their_fill_and_move_nothing(bybit: Venue) -> None:
+    ex = bybit.exchange
+    for kind in ("LIQUIDATION", "ADL"):
+        row = _bybit_log(id=f"liq-{kind}", type=kind, change="-120.5", cashFlow="-120", fee="0.5", funding="")
+        entry = one(bybit, ex.parse_ledger_entry(row))
+        assert (entry.reason, entry.raw_type, entry.symbol) == (
+            LedgerReason.LIQUIDATION,
+            kind,
+            "BTC/USDT:USDT",
+        )
+        assert (entry.amount, entry.fee or 0.0, entry.ex_ledger_id) == (0.0, 0.0, f"liq-{kind}")
+        assert entry.balance_after == pytest.approx(999.94)
+
+
+def _bybit_withdrawal(status: str, **kw: Any) -> dict[str, Any]:
+    row = {
+        "coin": "USDT",
+        "chain": "ETH",
+        "amount": "25",
+        "txID": "0xabc",
+        "status": status,
+        "toAddress": "0xdef",
+        "tag": "",
+        "withdrawFee": "1",
+        "createTime": "1733800000000",
+        "updateTime": "1733800900000",
+        "withdrawId": "W1",
+        "withdrawType": 0,
+    }
+    row.update(kw)
+    return row
+
+
+async def test_bybit_records_count_once_done_at_their_end_and_pending_ones_are_followed(
+    bybit: Venue,
+) -> None:
+    """A withdrawal record is booked when the venue finished it; a pending one is noted to be read
+    again (under its record time); a failed, canceled or rejected one books nothing and ends."""
+    ex = bybit.exchange
+    done = one(bybit, ex.parse_transaction(_bybit_withdrawal("success")))
+    assert (done.reason, done.amount, done.fee, done.time_ms) == (
+        LedgerReason.WITHDRAWAL,
+        -25.0,
+        1.0,
+        1733800900000,
+    )
+    waiting = bybit.normaliser.ledger([ex.parse_transaction(_bybit_withdrawal("Pending"))], Source.REST)
+    assert not waiting.envelopes and not waiting.dead
+    assert waiting.pending == {"withdrawal:W1": 1733800000000}
+    for status in ("Fail", "CancelByUser", "Reject"):
+        ended = bybit.normaliser.ledger([ex.parse_transaction(_bybit_withdrawal(status))], Source.REST)
+        assert not ended.envelopes and not ended.dead and not ended.pending
+        assert ended.void == {"withdrawal:W1"}, status
+    deposit = {
+        "id": "D1",
+        "coin": "USDT",
+        "amount": "3",
+        "status": 1,
+        "successAt": "1733800000000",
+        "depositFee": "",
+    }
+    assert bybit.normaliser.ledger([ex.parse_transaction(deposit)], Source.REST).pending == {
+        "deposit:D1": 1733800000000
+    }
+    failed = bybit.normaliser.ledger([ex.parse_transaction({**deposit, "status": 4})], Source.REST)
+    assert failed.void == {"deposit:D1"} and not failed.envelopes
+
+
 # -- Kraken -----------------------------------------------------------------------------------
 
 

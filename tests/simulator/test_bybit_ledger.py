@@ -29,8 +29,10 @@ async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() 
             entry = wanted[row["id"]]
             assert row["currency"] == entry.currency
             assert row["info"]["type"] == entry.raw_type
-            assert row["direction"] == ("out" if entry.amount - entry.fee < 0 else "in")
-            assert row["amount"] == approx(abs(entry.amount - entry.fee))
+            terms = entry.liquidation  # a liquidation's row repeats its fill's cash flow
+            moved = entry.amount - entry.fee if terms is None else terms.cash_flow - terms.fee
+            assert row["direction"] == ("out" if moved < 0 else "in")
+            assert row["amount"] == approx(abs(moved))
             assert row["after"] == approx(entry.balance_after)
             assert row["timestamp"] == entry.ts_ms
             if entry.reason == "funding":
@@ -85,10 +87,10 @@ async def test_ledger_refuses_a_bad_signature_and_a_long_window() -> None:
                 await ex.fetch_ledger(params={"startTime": START_MS, "endTime": START_MS + 8 * 86_400_000})
             # startTime alone spans 24 h: from a day and a bit before the entry, it is not listed
             entry = sim.ledger.book(account, "USDT", 5.0, "adjustment")
-            assert await ex.fetch_ledger(since=entry.ts_ms - 86_400_001) == []
-            assert [r["id"] for r in await ex.fetch_ledger(since=entry.ts_ms - 86_399_000)] == [
-                entry.entry_id
+            assert entry.entry_id not in [
+                r["id"] for r in await ex.fetch_ledger(since=entry.ts_ms - 86_400_001)
             ]
+            assert entry.entry_id in [r["id"] for r in await ex.fetch_ledger(since=entry.ts_ms - 86_399_000)]
 
 
 async def test_funding_is_pushed_on_the_execution_topic() -> None:
@@ -107,3 +109,35 @@ async def test_funding_is_pushed_on_the_execution_topic() -> None:
             pending.cancel()
         assert [(t["id"], t["info"]["execType"]) for t in pushed] == [(entry.entry_id, "Funding")]
         assert float(pushed[0]["info"]["execFee"]) == approx(-entry.amount)
+
+
+async def test_a_transfer_that_waits_is_listed_pending_then_as_it_ended() -> None:
+    """A deposit is listed pending from its request and booked when it completes; a failed
+    withdrawal is listed failed and books nothing; the truth holds only what was booked."""
+    async with (
+        funded_sim("bybit", steps=50) as (sim, account, clock),
+        client(sim.client_config(account)) as ex,
+    ):
+        deposit = sim.ledger.request_transfer(account, "deposit", "USDT", 250.0)
+        withdrawal = sim.ledger.request_transfer(account, "withdrawal", "USDT", 10.0)
+        before = account.balances["USDT"].total
+        [seen] = [
+            t for t in await ex.fetch_deposits(since=deposit.requested_ms) if t["id"] == deposit.transfer_id
+        ]
+        assert (seen["status"], seen["timestamp"]) == ("pending", deposit.requested_ms)
+        clock.advance(60_000)
+        booked = sim.ledger.settle_transfer(account, deposit, done=True)
+        assert booked is not None and booked.ts_ms > deposit.requested_ms
+        assert sim.ledger.settle_transfer(account, withdrawal, done=False) is None
+        assert account.balances["USDT"].total == approx(before + 250.0)
+
+        deposits = await ex.fetch_deposits(since=deposit.requested_ms)
+        [done] = [t for t in deposits if t["id"] == deposit.transfer_id]
+        assert (done["status"], done["timestamp"], done["amount"]) == ("ok", booked.ts_ms, approx(250.0))
+        withdrawals = await ex.fetch_withdrawals(since=withdrawal.requested_ms)
+        [failed] = [t for t in withdrawals if t["id"] == withdrawal.transfer_id]
+        assert (failed["status"], failed["timestamp"]) == ("failed", withdrawal.requested_ms)
+        assert failed["updated"] == withdrawal.settled_ms
+        truth = {e["id"]: e for e in sim.truth()["accounts"][0]["ledger"]}
+        assert truth[deposit.transfer_id]["ts_ms"] == booked.ts_ms
+        assert withdrawal.transfer_id not in truth

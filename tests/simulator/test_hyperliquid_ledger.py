@@ -55,12 +55,22 @@ async def test_funding_history_names_the_symbol_and_the_signed_amount() -> None:
 async def test_ledger_deposits_and_withdrawals() -> None:
     async with funded_sim("hyperliquid") as (sim, account, _), client(sim.client_config(account)) as ex:
         wanted = {i: e for i, e in entries_of(account).items() if e.reason != "funding"}
-        assert {e.reason for e in wanted.values()} == {"deposit", "withdrawal", "transfer_in", "transfer_out"}
+        assert {e.reason for e in wanted.values()} == {
+            "deposit",
+            "withdrawal",
+            "transfer_in",
+            "transfer_out",
+            "liquidation",
+        }
         rows = await _all(lambda since: ex.fetch_ledger(since=since))
         assert sorted(r["id"] for r in rows) == sorted(wanted)
         for row in rows:
             entry = wanted[row["id"]]
             assert row["info"]["delta"]["type"] == entry.raw_type
+            if entry.reason == "liquidation":  # no amount: the liquidation fills moved the account
+                coin = entry.symbol.split("/")[0] if entry.symbol else None
+                assert [p["coin"] for p in row["info"]["delta"]["liquidatedPositions"]] == [coin]
+                continue
             assert row["amount"] == _approx(abs(entry.amount))
             assert row["timestamp"] == entry.ts_ms
             if entry.reason.startswith("transfer"):

@@ -76,7 +76,7 @@ def test_balance_change_is_fills_fees_and_ledger_entries(seed: int) -> None:
             change = account.balances.get(currency).total if currency in account.balances else 0.0
             change -= before.get(currency, 0.0)
             assert change == pytest.approx(flows[currency], abs=1e-6), (account.venue, currency)
-    assert reasons == set(get_args(LedgerReason)) - {"liquidation", "other"}
+    assert reasons == set(get_args(LedgerReason)) - {"other"}
 
 
 def test_an_unexplained_change_is_caught() -> None:
@@ -126,7 +126,7 @@ def test_truth_ledger_is_in_time_order_with_unique_ids() -> None:
                 "raw_type",
                 "ts_ms",
             }
-            assert (e["symbol"] is not None) == (e["reason"] == "funding")
+            assert (e["symbol"] is not None) == (e["reason"] in ("funding", "liquidation"))
             assert e["fee_currency"] == (e["currency"] if e["fee"] else None)
 
 

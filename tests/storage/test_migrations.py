@@ -1,4 +1,8 @@
-"""Alembic builds exactly the models' schema, on PostgreSQL (DATABASE_URL) and on SQLite."""
+"""Alembic builds exactly the models' schema, on PostgreSQL (DATABASE_URL) and on SQLite.
+
+The comparison covers column types, nullability, server defaults, keys and indexes, so the two
+backends' schemas are the same whenever each equals the models.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        connection,
+        opts={"compare_type": True, "compare_server_default": True, "version_table": VERSION_TABLE},
     )
     return list(compare_metadata(context, Base.metadata))
 
@@ -52,6 +57,20 @@ async def test_upgrade_on_a_clean_database_matches_the_models(database_url: str)
 
 async def test_upgrade_on_sqlite_matches_the_models(tmp_path: Path) -> None:
     await _check_matches_models(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'schema.db'}")
+
+
+async def test_an_install_at_0002_upgraded_matches_the_models(database_url: str) -> None:
+    """0003 changes defaults and nullability on one backend only where the other has them from
+    0001; a database that stopped at 0002 ends with the same schema as a fresh one."""
+    await upgrade(database_url)
+    await downgrade(database_url, "0002")
+    await upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
 
 
 async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:

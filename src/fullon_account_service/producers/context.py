@@ -24,6 +24,7 @@ from fullon_account_service.producers.credentials import CredentialResolver
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.pending_ledger import PendingLedger
 from fullon_account_service.producers.published_state import PublishedStates
 from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.session import SessionRegistry
@@ -130,6 +131,7 @@ class ProducerContext:
                 cursors,
                 OpenOrderBook(client, prefix=prefix),
                 skew=ClockSkew(timing.clock_skew_ms),
+                pending_ledger=PendingLedger(client, prefix=prefix),
             ),
             cursors=cursors,
             timing=timing,

@@ -9,7 +9,7 @@ reached less the overlap, whichever is later, once every row before it is on the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -54,9 +54,10 @@ class CursorHistory:
         normalise: Callable[[list[Row], Source], Batch],
         published: PublishedIds,
         overlap: int,
+        on_batch: Callable[[Batch], Awaitable[None]] | None = None,
     ) -> int:
         """Read on from the cursor (or the gap left last time); how many rows were not on the bus
-        yet."""
+        yet. ``on_batch`` sees each page's batch before it is published."""
         ex_id = session.ref.ex_id
         started = self.bounds.clock_ms()
         walk = self.walks.get(ex_id) or await from_cursor(
@@ -66,6 +67,8 @@ class CursorHistory:
 
         async def publish(rows: list[Row]) -> None:
             batch = normalise(rows, source)
+            if on_batch is not None:
+                await on_batch(batch)
             fresh = await published.publish(batch.envelopes, partial(self.outbox.publish, dead=batch.dead))
             handed.count(fresh, batch.envelopes)
 

@@ -11,6 +11,8 @@ trade channel only), which reads no history.
   (``cursor_history``).
 - Ledger entries (funding, deposits, transfers...) are read the same way from their own cursor
   (``ledger_cursor``), where the venue has a ledger, and deduplicated by event id like fills.
+  Deposits and withdrawals seen pending are followed (``pending_ledger``, when given) and their
+  records read again from the oldest one until they end.
 - Orders are read as the open ones plus the closed history, walked the same way from their own
   cursor, and the orders last seen open that neither list mentions are queried by id
   (``order_history``).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from fullon_account_service.contract import Envelope, Source
 from fullon_account_service.errors import CredentialsError
@@ -28,10 +31,12 @@ from fullon_account_service.producers import history
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.cursor_history import CursorHistory, ReadBounds
+from fullon_account_service.producers.history import Row
 from fullon_account_service.producers.normalise import Batch
 from fullon_account_service.producers.open_orders import OpenOrderBook
 from fullon_account_service.producers.order_history import OrderHistory
 from fullon_account_service.producers.outbox import Outbox
+from fullon_account_service.producers.pending_ledger import PendingLedger, TransferFollow
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.side_write import SideWrite
 from fullon_account_service.producers.venues import adapter_for
@@ -57,12 +62,14 @@ class Reconciler:
         clock_ms: Callable[[], int] = wall_ms,
         max_pages: int = history.MAX_PAGES,
         max_probes: int = 20,
+        pending_ledger: PendingLedger | None = None,
     ) -> None:
         self._outbox = outbox
+        self._pending = pending_ledger
         self._cursors = cursors
         self._open = open_orders
         self.skew = skew or ClockSkew(30_000)
-        bounds = ReadBounds(clock_ms, lookback_ms, max_pages)
+        bounds = self._bounds = ReadBounds(clock_ms, lookback_ms, max_pages)
         self._fills = CursorHistory("fill", cursors, outbox, bounds)
         self._ledger = CursorHistory("ledger", cursors.named("ledger_cursor"), outbox, bounds)
         self._orders = OrderHistory(
@@ -144,6 +151,7 @@ class Reconciler:
             return 0
         if session.ledger_denied is not None and source is not Source.RECONCILE:
             return 0
+        follow = TransferFollow()
         try:
             fresh = await self._ledger.read(
                 session,
@@ -152,7 +160,9 @@ class Reconciler:
                 session.normaliser.ledger,
                 session.published_ledger,
                 self.skew.overlap_ms(session.ref.venue),
+                on_batch=partial(self._remember_pending, session.ref.ex_id, follow),
             )
+            fresh += await self._pending_transfers(session, source, follow)
         except CredentialsError as e:
             if session.ledger_denied is None:
                 _log.warning(
@@ -164,6 +174,38 @@ class Reconciler:
             return 0
         session.ledger_denied = None
         return fresh
+
+    async def _pending_transfers(
+        self, session: AccountSession, source: Source, follow: TransferFollow
+    ) -> int:
+        """The deposit and withdrawal records again from the oldest one still pending, where the
+        venue lists them before they complete; each that ended leaves the set (``pending_ledger``)
+        once its entry is on the bus. How many entries were not on the bus yet."""
+        if self._pending is None:
+            return 0
+        ex_id = session.ref.ex_id
+        pending = await self._pending.get(ex_id)
+        fresh = 0
+        if pending:
+            remember = partial(self._remember_pending, ex_id, follow)
+
+            async def publish(rows: list[Row]) -> None:
+                nonlocal fresh
+                batch = session.normaliser.ledger(rows, source)
+                await remember(batch)
+                sent = partial(self._outbox.publish, dead=batch.dead)
+                fresh += len(await session.published_ledger.publish(batch.envelopes, sent))
+
+            read = adapter_for(session.ref.venue).history.fetch_pending_transfers
+            bounds = self._bounds
+            await read(session, min(pending.values()), None, bounds.clock_ms(), bounds.max_pages, publish)
+        await self._pending.forget(ex_id, follow.ended - follow.pending.keys())
+        return fresh
+
+    async def _remember_pending(self, ex_id: int, follow: TransferFollow, batch: Batch) -> None:
+        follow.add(batch)
+        if self._pending is not None:
+            await self._pending.remember(ex_id, batch.pending)
 
     def track_orders(self, session: AccountSession, envelopes: Iterable[Envelope]) -> SideWrite | None:
         """Orders a stream reported open: resolved against the venue after a restart if their

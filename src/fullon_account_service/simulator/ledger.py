@@ -22,7 +22,8 @@ Accounting rules the venues render:
 - Conditional orders (``trigger_kind``) rest untriggered, lock nothing and cannot fill until
   ``trigger()``; then they work as their ``order_type``.
 - ``liquidate()`` closes a position with a venue-initiated order whose fill is marked
-  (liquidation, bust or ADL).
+  (liquidation, bust or ADL), then records the venue's ledger row of it (``note_liquidation``:
+  amount 0, the fill moved the balance).
 """
 
 from __future__ import annotations
@@ -144,7 +145,11 @@ class Ledger(CashLedger):
             True,
             venue_initiated=kind,
         )
-        return self.fill(account, order, order.amount, price, taker=True, exec_kind=kind)
+        settle = str(self.market(account, symbol).settle)
+        before = account.balances[settle].total
+        fill = self.fill(account, order, order.amount, price, taker=True, exec_kind=kind)
+        self.note_liquidation(account, fill, account.balances[settle].total - before + fill.fee)
+        return fill
 
     def reject(self, account: SimAccount, order: SimOrder) -> None:
         if order.filled > 0:

@@ -14,18 +14,26 @@ from dataclasses import dataclass, field
 
 from fullon_account_service.simulator import accounting
 from fullon_account_service.simulator.ids import IdKind, hyperliquid_funding_id, make_id
-from fullon_account_service.simulator.ledger_kinds import cash_decimals, raw_type, withdrawal_fee
+from fullon_account_service.simulator.ledger_kinds import (
+    cash_decimals,
+    liquidation_type,
+    raw_type,
+    withdrawal_fee,
+)
 from fullon_account_service.simulator.model import (
     BalancesChanged,
     FundingTerms,
     LedgerAdded,
     LedgerReason,
+    LiquidationTerms,
     Market,
     PositionChanged,
     SimAccount,
     SimBalance,
+    SimFill,
     SimLedgerEntry,
     SimOrder,
+    SimTransfer,
     World,
 )
 
@@ -78,8 +86,10 @@ class CashLedger:
         fee: float = 0.0,
         symbol: str | None = None,
         funding: FundingTerms | None = None,
+        transfer: SimTransfer | None = None,
     ) -> SimLedgerEntry:
-        """Move ``currency`` by ``amount - fee`` (rounded as the venue shows them) and record why.
+        """Move ``currency`` by ``amount - fee`` (rounded as the venue shows them) and record why;
+        a completing ``transfer`` gives the entry its id and request time.
 
         Refused (``ValueError``) when the venue has no such entries or a debit exceeds free funds."""
         raw = raw_type(account.venue, reason)
@@ -96,7 +106,7 @@ class CashLedger:
         before = accounting.snapshot(account)
         accounting.adjust(account, currency, amount - fee)
         entry = SimLedgerEntry(
-            entry_id=self._entry_id(account, reason, symbol, ts),
+            entry_id=transfer.transfer_id if transfer else self._entry_id(account, reason, symbol, ts),
             currency=currency,
             amount=amount,
             reason=reason,
@@ -106,6 +116,7 @@ class CashLedger:
             symbol=symbol,
             fee=fee,
             funding=funding,
+            requested_ms=transfer.requested_ms if transfer else None,
         )
         account.ledger.append(entry)
         account.emit(LedgerAdded(entry))
@@ -126,6 +137,28 @@ class CashLedger:
             return None
         return self.book(account, str(market.settle), -paid, "funding", symbol=symbol, funding=terms)
 
+    def note_liquidation(self, account: SimAccount, fill: SimFill, cash_flow: float) -> SimLedgerEntry:
+        """The row the venue's ledger lists beside a liquidation fill, at the fill's time (Bybit's
+        transaction log ``LIQUIDATION`` / ``ADL``, Hyperliquid's ``liquidation`` update): it moves
+        nothing, the fill (``cash_flow - fee``) did."""
+        settle = str(self.market(account, fill.symbol).settle)
+        entry = SimLedgerEntry(
+            entry_id=self._next_id(account, "ledger"),
+            currency=settle,
+            amount=0.0,
+            reason="liquidation",
+            raw_type=liquidation_type(account.venue, fill.exec_kind),
+            ts_ms=fill.ts_ms,
+            balance_after=account.balances[settle].total,
+            symbol=fill.symbol,
+            liquidation=LiquidationTerms(
+                fill.order_id, fill.trade_id, fill.side, fill.amount, fill.price, cash_flow, fill.fee
+            ),
+        )
+        account.ledger.append(entry)
+        account.emit(LedgerAdded(entry))
+        return entry
+
     def deposit(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
         if amount <= 0:
             raise ValueError("deposit must be positive")
@@ -137,6 +170,48 @@ class CashLedger:
             raise ValueError("withdrawal must be positive")
         fee = withdrawal_fee(account.venue, currency, amount)
         return self.book(account, currency, -amount, "withdrawal", fee=fee)
+
+    def request_transfer(
+        self, account: SimAccount, reason: LedgerReason, currency: str, amount: float
+    ) -> SimTransfer:
+        """A deposit or withdrawal of ``amount`` that waits: listed pending, booked by
+        ``settle_transfer``. Only Bybit lists transfers before they complete."""
+        if account.venue != "bybit" or reason not in ("deposit", "withdrawal"):
+            raise ValueError(f"{account.venue} lists no pending {reason}")
+        if amount <= 0:
+            raise ValueError(f"{reason} must be positive")
+        amount = round(amount, cash_decimals(account.venue, currency))
+        fee = withdrawal_fee(account.venue, currency, amount) if reason == "withdrawal" else 0.0
+        transfer = SimTransfer(
+            transfer_id=self._next_id(account, "ledger"),
+            reason=reason,
+            currency=currency,
+            amount=amount,
+            requested_ms=self._ts(account),
+            fee=fee,
+        )
+        account.transfers.append(transfer)
+        return transfer
+
+    def settle_transfer(
+        self, account: SimAccount, transfer: SimTransfer, *, done: bool
+    ) -> SimLedgerEntry | None:
+        """The venue finishes a pending transfer: ``done`` books it now (a withdrawal the free
+        funds no longer cover fails instead, as a venue refuses it); otherwise it fails and
+        nothing is booked."""
+        if transfer.state != "pending" or transfer not in account.transfers:
+            raise ValueError(f"transfer {transfer.transfer_id} is not pending")
+        if done and transfer.reason == "withdrawal":
+            free = account.balances.get(transfer.currency, SimBalance(0.0)).free
+            done = transfer.amount + transfer.fee <= free + EPS
+        if not done:
+            transfer.state, transfer.settled_ms = "failed", self._ts(account)
+            return None
+        account.transfers.remove(transfer)
+        signed = transfer.amount if transfer.reason == "deposit" else -transfer.amount
+        return self.book(
+            account, transfer.currency, signed, transfer.reason, fee=transfer.fee, transfer=transfer
+        )
 
     def transfer(self, account: SimAccount, currency: str, amount: float) -> SimLedgerEntry:
         """From (``amount`` > 0) or to (< 0) another wallet or sub-account of the same owner."""

@@ -39,6 +39,17 @@ RAW_TYPES: dict[str, dict[LedgerReason, str]] = {
 """Bybit: transaction-log ``type`` (deposits and withdrawals are only in the asset records, named
 after their endpoints); Hyperliquid: ``delta.type``; Kraken: the Ledgers ``type``."""
 
+LIQUIDATION_TYPES = {"bybit": "LIQUIDATION", "hyperliquid": "liquidation"}
+"""The word of the ledger row a venue lists beside a liquidation fill (Bybit: ``ADL`` for an
+auto-deleveraging); such rows are only recorded by ``CashLedger.note_liquidation``, never booked."""
+
+
+def liquidation_type(venue: str, exec_kind: str | None) -> str:
+    if venue == "bybit" and exec_kind == "adl":
+        return "ADL"
+    return LIQUIDATION_TYPES.get(venue, "liquidation")
+
+
 HYPERLIQUID_WITHDRAWAL_FEE = 1.0
 """USDC, flat, as the venue charges a withdrawal to the bridge."""
 WITHDRAWAL_FEE_RATE = 0.001

@@ -124,13 +124,30 @@ class FundingTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationTerms:
+    """The liquidation fill a ``liquidation`` ledger row stands beside: the venue's closing
+    order and execution, its side, size, price, the realised ``cash_flow`` and the ``fee`` (the
+    fill moved the balance by ``cash_flow - fee``; the row itself moves nothing)."""
+
+    order_id: str
+    exec_id: str
+    side: OrderSide
+    size: float
+    price: float
+    cash_flow: float
+    fee: float
+
+
+@dataclass(frozen=True, slots=True)
 class SimLedgerEntry:
     """One balance change that is not a fill: funding, a deposit, a withdrawal, a transfer, ...
 
     ``amount`` is signed from the account's side (paid or sent is negative) and excludes ``fee``,
     charged on top in the same currency: the balance moves by ``amount - fee`` and is then
-    ``balance_after``. ``raw_type`` is the venue's own word for the kind; ``symbol`` and
-    ``funding`` are set on funding payments only.
+    ``balance_after``. ``raw_type`` is the venue's own word for the kind; ``symbol`` is set on
+    funding payments and liquidations, ``funding`` on funding payments only. A ``liquidation``
+    entry is the venue's ledger row of a liquidation fill (``liquidation``): its amount is 0, the
+    fill moved the balance.
     """
 
     entry_id: str
@@ -143,10 +160,35 @@ class SimLedgerEntry:
     symbol: str | None = None
     fee: float = 0.0
     funding: FundingTerms | None = None
+    liquidation: LiquidationTerms | None = None
+    requested_ms: int | None = None
+    """A deposit or withdrawal that waited (``SimTransfer``): when it was asked for; ``ts_ms`` is
+    when it completed and moved the balance."""
 
     @property
     def fee_currency(self) -> str | None:
         return self.currency if self.fee else None
+
+
+TransferState = Literal["pending", "failed"]
+
+
+@dataclass(slots=True)
+class SimTransfer:
+    """A deposit or withdrawal the venue lists before it moves the balance (Bybit's asset records
+    show it pending). It moves nothing until it completes, when it becomes a ``SimLedgerEntry``
+    under the same id (and leaves ``SimAccount.transfers``); a failed one never moves the balance
+    and stays listed as failed. ``amount`` is unsigned; ``fee`` is a withdrawal's, charged on
+    completion."""
+
+    transfer_id: str
+    reason: LedgerReason
+    currency: str
+    amount: float
+    requested_ms: int
+    fee: float = 0.0
+    state: TransferState = "pending"
+    settled_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -230,6 +272,8 @@ class SimAccount:
     fills: list[SimFill] = field(default_factory=list)
     ledger: list[SimLedgerEntry] = field(default_factory=list)
     """Balance changes that are not fills (funding, deposits, transfers, ...), in time order."""
+    transfers: list[SimTransfer] = field(default_factory=list)
+    """Deposits and withdrawals asked for but not booked: pending, or failed."""
     positions: dict[str, SimPosition] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     leverage: dict[str, float] = field(default_factory=dict)

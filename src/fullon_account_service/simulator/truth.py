@@ -34,8 +34,9 @@ _FILL_NAMES = {"trade_id": "id"}
 _ORDER_INTERNAL = frozenset({"builder_fee_rate"})
 """Fields of how the simulator charges, not of what the venue shows."""
 _LEDGER_NAMES = {"entry_id": "id"}
-_LEDGER_INTERNAL = frozenset({"balance_after", "funding"})
-"""Rendering inputs (the balance after, a funding's position and rate), not part of the entry's truth."""
+_LEDGER_INTERNAL = frozenset({"balance_after", "funding", "liquidation", "requested_ms"})
+"""Rendering inputs (the balance after, a funding's position and rate, a liquidation's fill, when a
+transfer that waited was asked for), not part of the entry's truth."""
 
 
 def _record(

@@ -13,7 +13,8 @@ The venue adapter's corrections (``normalise.order_fixes`` / ``trade_fixes``) ru
 and fill before the unified reading. Nothing here
 raises on bad venue data: a row that cannot be normalised becomes a ``DeadPayload``; a venue
 execution that is not a trade (funding) is dropped with a debug log, and so is a ledger row a
-fill already accounts for (``NotALedgerEntry``).
+fill already accounts for (``NotALedgerEntry``); a deposit or withdrawal not done yet is noted in
+the batch's ``pending`` to be followed, one that ended with nothing booked in its ``void``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ from fullon_account_service.producers.normalise.known_orders import IMMUTABLE_FI
 from fullon_account_service.producers.normalise.wallets import Wallets
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.venues.adapter import Fix
-from fullon_account_service.producers.venues.common import NotAFill, NotALedgerEntry
+from fullon_account_service.producers.venues.common import (
+    NotAFill,
+    NotALedgerEntry,
+    PendingLedgerEntry,
+    VoidLedgerEntry,
+)
 from fullon_account_service.redaction import redact
 
 _log = get_logger("producers.normalise")
@@ -68,11 +74,17 @@ class Batch:
     envelopes: list[Envelope] = field(default_factory=list)
     dead: list[DeadPayload] = field(default_factory=list)
     held_back: int = 0
+    pending: dict[str, int] = field(default_factory=dict)
+    """Deposits and withdrawals listed but not done yet: follow key -> the record's time."""
+    void: set[str] = field(default_factory=set)
+    """Deposits and withdrawals that ended without moving the balance (their follow keys)."""
 
     def extend(self, other: Batch) -> None:
         self.envelopes.extend(other.envelopes)
         self.dead.extend(other.dead)
         self.held_back += other.held_back
+        self.pending.update(other.pending)
+        self.void |= other.void
 
 
 def _raw(row: Any) -> bytes:
@@ -235,6 +247,12 @@ class Normaliser:
             try:
                 read = self._venue.ledger_fixes(row, info if isinstance(info, dict) else {}, markets)
                 fixed = {**row, **read}
+            except PendingLedgerEntry as e:
+                batch.pending[e.key] = e.since_ms
+                continue
+            except VoidLedgerEntry as e:
+                batch.void.add(e.key)
+                continue
             except NotALedgerEntry as e:
                 _log.debug("not a ledger entry; dropped", ex_id=self.ref.ex_id, reason=str(e))
                 continue

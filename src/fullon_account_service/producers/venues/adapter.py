@@ -83,6 +83,12 @@ class History(Protocol):
         has no ledger call (``Quirks.ledger_calls``)."""
         ...
 
+    @property
+    def fetch_pending_transfers(self) -> SpanRead:
+        """The deposit and withdrawal records from ``since`` (the oldest one seen pending), where
+        the venue lists them before they move the balance; complete, with no page, elsewhere."""
+        ...
+
 
 class Reads(Protocol):
     """``reads.py``: the ``params`` of each ``fetch_balance`` / ``fetch_positions`` call that

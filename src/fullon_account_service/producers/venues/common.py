@@ -16,6 +16,30 @@ class NotALedgerEntry(ValueError):
     entry."""
 
 
+class PendingLedgerEntry(NotALedgerEntry):
+    """A deposit or withdrawal the venue lists before it moved the balance: not published yet,
+    but followed (``pending_ledger``) from ``since_ms`` until the venue says how it ended."""
+
+    def __init__(self, key: str, since_ms: int) -> None:
+        super().__init__(f"{key} is pending")
+        self.key = key
+        self.since_ms = since_ms
+
+
+class VoidLedgerEntry(NotALedgerEntry):
+    """A deposit or withdrawal that ended without moving the balance (failed, canceled,
+    rejected): nothing to publish, and no longer followed."""
+
+    def __init__(self, key: str, status: object) -> None:
+        super().__init__(f"{key} ended {status}: nothing booked")
+        self.key = key
+
+
+def transfer_key(reason: str, record_id: object) -> str:
+    """How a deposit or withdrawal record is followed while pending: ``{reason}:{id}``."""
+    return f"{reason}:{record_id}"
+
+
 def raw(value: Any) -> str | None:
     """A raw venue value as text; ``None`` and ``""`` (the venues' "not set") are ``None``."""
     if value is None or value == "":

@@ -34,11 +34,11 @@ if TYPE_CHECKING:
 
 WINDOW_MS = 7 * 24 * 3600 * 1000
 RECORD_WINDOW_MS = 30 * 24 * 3600 * 1000
-_LEDGER_READS = (
-    ("fetch_ledger", "fetchLedger", WINDOW_MS, False),
+_RECORD_READS = (
     ("fetch_deposits", "fetchDeposits", RECORD_WINDOW_MS, True),
     ("fetch_withdrawals", "fetchWithdrawals", RECORD_WINDOW_MS, True),
 )
+_LEDGER_READS = (("fetch_ledger", "fetchLedger", WINDOW_MS, False), *_RECORD_READS)
 """``(ccxt method, has key, widest range, whether startTime alone reads the whole range)``: the
 transaction log answers ``startTime`` alone with the 24 hours after it, so it always gets an
 ``endTime``."""
@@ -77,6 +77,26 @@ async def fetch_fills(
 async def fetch_ledger(
     session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
 ) -> HistoryRead:
+    return await _merged(_LEDGER_READS, session, since, until, now, max_pages, on_page)
+
+
+async def fetch_pending_transfers(
+    session: VenueCalls, since: int, until: int | None, now: int, max_pages: int, on_page: PageSink
+) -> HistoryRead:
+    """The deposit and withdrawal records alone: they are listed (under the time they were
+    asked for) while still pending."""
+    return await _merged(_RECORD_READS, session, since, until, now, max_pages, on_page)
+
+
+async def _merged(
+    reads: tuple[tuple[str, str, int, bool], ...],
+    session: VenueCalls,
+    since: int,
+    until: int | None,
+    now: int,
+    max_pages: int,
+    on_page: PageSink,
+) -> HistoryRead:
     has = session.client.has
     return merge_reads(
         [
@@ -92,7 +112,7 @@ async def fetch_ledger(
                 span_ms=span,
                 open_top=open_top,
             )
-            for method, call, span, open_top in _LEDGER_READS
+            for method, call, span, open_top in reads
             if has_call(has, call)
         ]
     )

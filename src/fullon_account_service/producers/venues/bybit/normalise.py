@@ -13,13 +13,18 @@
   with the REST rule (availableToWithdraw, else locked + position IM + order IM).
 - Ledger (``/v5/account/transaction-log``): ``change`` is the wallet's move, net of ``fee``
   (``cashFlow + funding - fee``); the published amount is ``change + fee``. ``TRADE`` rows are a
-  fill's cash flow and are left out. ``SETTLEMENT`` is funding; its ``tradeId`` is the ``execId``
+  fill's cash flow and are left out. ``LIQUIDATION`` (a take-over) and ``ADL`` rows are the cash
+  flow of the ``BustTrade`` / ``AdlTrade`` execution published as a fill: they are published as
+  ``liquidation`` entries of amount 0 (the event, its market and the balance after), so the
+  money is counted once. ``SETTLEMENT`` is funding; its ``tradeId`` is the ``execId``
   of the ``Funding`` execution the ``execution`` stream pushes for it, so both readings carry one
   ledger id (other rows: ``id``). ``symbol`` (with ``category``) names the market of funding and
   liquidations; ``cashBalance`` is the balance after.
 - Deposits and withdrawals are not in the transaction log: their records (ccxt transactions,
-  amount unsigned, ``withdrawFee`` on top) are read beside it, and counted once ``ok``; their
-  ``raw_type`` is ``DEPOSIT`` / ``WITHDRAW``.
+  amount unsigned, ``withdrawFee`` on top) are read beside it, and counted once ``ok``, at the
+  time the venue finished them (``updated``, else the record's time); their ``raw_type`` is
+  ``DEPOSIT`` / ``WITHDRAW``. One still pending is followed until it ends (``PendingLedgerEntry``);
+  one that failed, was canceled or rejected moved nothing and books nothing (``VoidLedgerEntry``).
 - A ``Funding`` execution (the ``execution`` stream): ``execFee`` > 0 was paid, < 0 received, in
   the settle coin. It is published as the transaction log names it (``raw_type`` ``SETTLEMENT``),
   so both channels carry the same entry; only the balance after is the log's alone.
@@ -37,10 +42,13 @@ from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBala
 from fullon_account_service.producers.venues.common import (
     NotAFill,
     NotALedgerEntry,
+    PendingLedgerEntry,
+    VoidLedgerEntry,
     fee,
     market_field,
     nonzero,
     raw,
+    transfer_key,
 )
 from fullon_account_service.producers.venues.generic import normalise as generic
 
@@ -66,6 +74,8 @@ _LEDGER_REASONS = {
     "DEPOSIT": LedgerReason.DEPOSIT,
     "WITHDRAW": LedgerReason.WITHDRAWAL,
 }
+_ENDED_VOID = frozenset({"failed", "fail", "canceled", "rejected"})
+"""ccxt's words for a record that ended without moving the balance (``fail``: a deposit's 4)."""
 _WITH_SYMBOL = frozenset({LedgerReason.FUNDING, LedgerReason.LIQUIDATION})
 _CATEGORY_KIND = {"linear": "linear", "inverse": "inverse", "spot": "spot"}
 _EXEC_KINDS = {
@@ -190,6 +200,9 @@ def ledger_fixes(
     }
     if reason is LedgerReason.FUNDING and raw(info.get("tradeId")) is not None:
         changes["id"] = raw(info.get("tradeId"))
+    if reason is LedgerReason.LIQUIDATION:
+        # The cash flow of the BustTrade / AdlTrade execution, which is published as a fill.
+        changes.update(signedAmount=0.0, fee=None)
     if reason in _WITH_SYMBOL:
         changes["symbol"] = market_symbol(markets, raw(info.get("symbol")), raw(info.get("category")))
     return changes
@@ -197,12 +210,23 @@ def ledger_fixes(
 
 def _transfer_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """A deposit or withdrawal record (ccxt's transaction): counted once the venue says ``ok``."""
-    if row.get("status") != "ok":
-        raise NotALedgerEntry(f"bybit {row.get('type')} is {row.get('status')}, not done yet")
+    deposit = row.get("type") == "deposit"
+    key = transfer_key(
+        LedgerReason.DEPOSIT if deposit else LedgerReason.WITHDRAWAL, required_text(dict(row), "id")
+    )
+    status = row.get("status")
+    if status in _ENDED_VOID:
+        raise VoidLedgerEntry(key, status)
+    if status != "ok":
+        since = number(dict(row), "timestamp")
+        if since is None:
+            raise ContractError(f"bybit {key} is {status} without a time")
+        raise PendingLedgerEntry(key, int(since))
     amount = required_number(dict(row), "amount")
-    if row.get("type") == "deposit":
-        return {"signedAmount": amount, "reason": LedgerReason.DEPOSIT, "rawType": "DEPOSIT"}
-    return {"signedAmount": -amount, "reason": LedgerReason.WITHDRAWAL, "rawType": "WITHDRAW"}
+    done = {"timestamp": row.get("updated") or row.get("timestamp")}
+    if deposit:
+        return {**done, "signedAmount": amount, "reason": LedgerReason.DEPOSIT, "rawType": "DEPOSIT"}
+    return {**done, "signedAmount": -amount, "reason": LedgerReason.WITHDRAWAL, "rawType": "WITHDRAW"}
 
 
 def _funding_execution(

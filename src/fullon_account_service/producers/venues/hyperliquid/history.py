@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 fetch_closed_orders = generic.fetch_closed_orders
 fetch_open_orders = generic.fetch_open_orders
+fetch_pending_transfers = generic.fetch_pending_transfers
+"""``userNonFundingLedgerUpdates`` lists a deposit or withdrawal once it moved the account."""
 
 FILL_PAGE = 2000
 LEDGER_PAGE = 500

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 PAGE = 50
 
 fetch_open_orders = generic.fetch_open_orders
+fetch_pending_transfers = generic.fetch_pending_transfers
+"""Kraken's ``Ledgers`` holds a row once the balance moved (a deposit once credited), so nothing
+waits on ``DepositStatus`` / ``WithdrawStatus``."""
 
 
 def _ceil_s(ms: int) -> int:

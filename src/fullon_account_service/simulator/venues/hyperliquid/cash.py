@@ -56,8 +56,24 @@ def _counterparty(entry: SimLedgerEntry) -> str:
     return "0x" + hashlib.sha256(entry.entry_id.encode()).hexdigest()[:40]
 
 
+def _liquidation(entry: SimLedgerEntry) -> Row:
+    """The venue closed positions: their coins and signed sizes, no amount (the fills moved it)."""
+    terms = entry.liquidation
+    assert terms is not None
+    closed = -terms.size if terms.side == "buy" else terms.size
+    return {
+        "type": "liquidation",
+        "liquidatedNtlPos": num(terms.size * terms.price),
+        "accountValue": num(entry.balance_after),
+        "leverageType": "Cross",
+        "liquidatedPositions": [{"coin": _coin(entry), "szi": num(closed)}],
+    }
+
+
 def ledger_row(entry: SimLedgerEntry, account: SimAccount) -> Row:
-    """A non-funding update: deposit, withdraw or subAccountTransfer."""
+    """A non-funding update: deposit, withdraw, subAccountTransfer or liquidation."""
+    if entry.liquidation is not None:
+        return {"time": entry.ts_ms, "hash": entry.entry_id, "delta": _liquidation(entry)}
     delta: Row = {"type": entry.raw_type, "usdc": num(abs(entry.amount))}
     if entry.reason == "withdrawal":
         delta.update(nonce=entry.ts_ms, fee=num(entry.fee))

@@ -5,7 +5,9 @@ only batches it. A batch is folded
 per key in Python first (one ``INSERT .. ON CONFLICT`` may not touch a row twice), then written
 as one prepared ``INSERT .. ON CONFLICT DO UPDATE`` executed for all rows (executemany): one
 compiled statement, no bind-parameter limit, several times faster than a multi-row VALUES.
-Nothing here commits: the caller commits, so orders and trades of one bus batch land together.
+A version with a client order id may first adopt the row a fullon bot wrote before the venue
+knew the order (``bot_orders``). Nothing here commits: the caller commits, so orders and trades
+of one bus batch land together.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fullon_account_service.ledger.orders import KEY_FIELDS, OrderRecord, merge
+from fullon_account_service.storage.db.bot_orders import ADOPT, adoption_params
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Order
 from fullon_account_service.storage.db.order_upsert import order_row, upsert_assignments
@@ -68,7 +71,10 @@ class OrderRepository:
             return 0
         now = self._clock()
         statement = _upsert_statement(self._session.get_bind().dialect.name)
+        adoptions = adoption_params(folded)
         async with translating("save orders"):
+            if adoptions:
+                await self._session.execute(ADOPT, adoptions)
             await self._session.execute(statement, [order_row(record, now) for record in folded])
         return len(folded)
 

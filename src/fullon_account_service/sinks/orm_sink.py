@@ -58,6 +58,8 @@ class Records:
     trades: list[Fill]
     entries: list[LedgerRecord]
     speculation: Speculation | None = None
+    generation: int = -1
+    """Of the sink's ``CheckpointMemo`` when ``speculation`` was made."""
 
 
 class OrmSink:
@@ -78,10 +80,14 @@ class OrmSink:
         except ContractError:
             return
         await asyncio.sleep(0)  # the batch being stored gets on with its round trips
+        self._speculate(records)
+        self._prepared = records
+
+    def _speculate(self, records: Records) -> None:
+        records.generation = self._memo.generation
         records.speculation = speculate(unique_fills(records.trades), self._memo)
         if records.speculation is not None:
             records.speculation.plan.as_json()
-        self._prepared = records
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
         records = self._prepared
@@ -94,6 +100,11 @@ class OrmSink:
             await TradeRepository(session, self._memo).save_trades(records.trades, records.speculation)
             await LedgerRepository(session).save_entries(records.entries)
             await session.commit()
+        ahead = self._prepared
+        if ahead is not None and ahead.generation != self._memo.generation:
+            # Planned before this batch corrected the checkpoints: plan it again from them, or
+            # every batch would be planned from the one before the last.
+            self._speculate(ahead)
 
     async def _records(self, deliveries: Sequence[Delivery]) -> Records:
         envelopes = [delivery.envelope for delivery in deliveries]

@@ -101,14 +101,24 @@ class BatchPlan:
 
 
 class CheckpointMemo:
-    """The checkpoints a sink expects to read next: the last ones it planned or wrote per symbol."""
+    """The checkpoints a sink expects to read next: the last ones it planned or wrote per symbol.
+
+    ``generation`` counts the corrections (checkpoints planned in a transaction, from what was
+    read): a plan made ahead from an older generation may have assumed what was corrected since.
+    """
 
     def __init__(self, limit: int = MEMO_GROUPS) -> None:
         self._limit = limit
         self._books: dict[GroupKey, Checkpoint] = {}
+        self.generation = 0
 
     def get(self, group: GroupKey) -> Checkpoint | None:
         return self._books.get(group)
+
+    def correct(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Checkpoints planned in a transaction: what the database holds once it commits."""
+        self.generation += 1
+        self.remember(rows)
 
     def remember(self, rows: Iterable[dict[str, Any]]) -> None:
         books = self._books
@@ -119,10 +129,6 @@ class CheckpointMemo:
             books[group] = Checkpoint(last, row["lots"])
         while len(books) > self._limit:
             del books[next(iter(books))]
-
-    def forget(self, groups: Iterable[GroupKey]) -> None:
-        for group in groups:
-            self._books.pop(group, None)
 
 
 @dataclass(slots=True)

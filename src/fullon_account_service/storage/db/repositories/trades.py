@@ -72,8 +72,8 @@ class TradeRepository:
         """Insert the new fills of a batch and bring PnL up to date; how many were new.
 
         ``speculation``: the batch planned ahead (its ``records`` are the batch), used as is when
-        the checkpoints read under the locks are the ones it assumed. The checkpoints written are
-        remembered in the repository's memo, if it has one.
+        the checkpoints read under the locks are the ones it assumed. Checkpoints planned here
+        correct the repository's memo, if it has one (a speculation's are in it already).
         """
         unique = speculation.records if speculation is not None else unique_fills(records)
         if not unique:
@@ -85,9 +85,9 @@ class TradeRepository:
                 plan, starts = speculation.plan, speculation.starts
             else:
                 plan, starts = await self._plan_new(unique, checkpoints)
+                if self._memo is not None:
+                    self._memo.correct(plan.books)
             inserted = await write_plan(self._session, plan)
-            if self._memo is not None:
-                self._memo.remember(plan.books)
             if inserted < len(plan.inserts):
                 await self._replay_stored(starts)
         return inserted
@@ -133,7 +133,7 @@ class TradeRepository:
             plan.replay(group, book, (), later)
         await write_plan(self._session, plan)
         if self._memo is not None:
-            self._memo.remember(plan.books)
+            self._memo.correct(plan.books)
 
     async def _lock(self, symbols: list[GroupKey]) -> None:
         if self._dialect == "postgresql":

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from bus_samples import sample_envelope
 
-from fullon_account_service.bus import Delivery, Publisher, stream_key
-from fullon_account_service.bus.read_ahead import ReadAheadConsumer
+from fullon_account_service.bus import Delivery, Handler, Publisher, stream_key
+from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
 from fullon_account_service.errors import TransientError
 
 DEADLINE_S = 10.0
@@ -45,15 +45,17 @@ class Store:
         self.batches.append(event_ids(batch))
 
 
-def reader(redis: aioredis.Redis, prefix: str, store: Store) -> ReadAheadConsumer:
+def reader(
+    redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None
+) -> ReadAheadConsumer:
     return ReadAheadConsumer(
         redis,
         prefix=prefix,
         group="g",
         consumer="c",
         kinds=["trade"],
-        handler=store.handle,
-        prepare=store.prepare,
+        handler=handler,
+        prepare=prepare,
         batch_size=5,
         block_ms=50,
     )
@@ -66,7 +68,7 @@ async def test_batches_in_order_each_acknowledged_after_its_store(
     await Publisher(redis_client, prefix=prefix).publish(envelopes)
     stream = stream_key(prefix, "trade")
     store = Store(redis_client, stream)
-    consumer = reader(redis_client, prefix, store)
+    consumer = reader(redis_client, prefix, store.handle, store.prepare)
     await consumer.ensure_groups()
     assert [await consumer.run_once() for _ in range(4)] == [5, 5, 3, 0]
     assert store.batches == [[e.event_id for e in envelopes[i : i + 5]] for i in (0, 5, 10)]
@@ -92,17 +94,7 @@ async def test_the_next_batch_is_prepared_while_this_one_is_stored(
         if not prepared.is_set():  # the first batch waits for the second to be prepared
             await asyncio.wait_for(prepared.wait(), DEADLINE_S)
 
-    consumer = ReadAheadConsumer(
-        redis_client,
-        prefix=prefix,
-        group="g",
-        consumer="c",
-        kinds=["trade"],
-        handler=handle,
-        prepare=prepare,
-        batch_size=5,
-        block_ms=50,
-    )
+    consumer = reader(redis_client, prefix, handle, prepare)
     await consumer.ensure_groups()
     assert await consumer.run_once() == 5
     assert await consumer.run_once() == 5
@@ -113,7 +105,7 @@ async def test_an_outage_holds_the_batch_read_ahead_too(redis_client: aioredis.R
     await Publisher(redis_client, prefix=prefix).publish(envelopes)
     stream = stream_key(prefix, "trade")
     store = Store(redis_client, stream, outages=2)
-    consumer = reader(redis_client, prefix, store)
+    consumer = reader(redis_client, prefix, store.handle, store.prepare)
     await consumer.ensure_groups()
     for _ in range(2):
         try:
@@ -142,9 +134,7 @@ async def test_stopping_stores_the_batch_read_ahead(redis_client: aioredis.Redis
         stored.append(event_ids(batch))
         stop.set()  # stop after the first batch: the second is read ahead by then
 
-    consumer = ReadAheadConsumer(
-        redis_client, prefix=prefix, group="g", consumer="c", kinds=["trade"], handler=handle, batch_size=5
-    )
+    consumer = reader(redis_client, prefix, handle, None)
     await asyncio.wait_for(consumer.run(stop), DEADLINE_S)
     assert sum(map(len, stored)) == 10
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0

@@ -93,6 +93,10 @@ class OrmSink:
         records = self._prepared
         if records is not None and records.deliveries is deliveries:
             self._prepared = None
+            if records.generation != self._memo.generation:
+                # Planned before a batch corrected the checkpoints it expected: plan it again
+                # from them, or each batch would be planned from the one before the last.
+                self._speculate(records)
         else:
             records = await self._records(deliveries)
         async with translating("store orders, trades and ledger entries"), self._factory() as session:
@@ -100,11 +104,6 @@ class OrmSink:
             await TradeRepository(session, self._memo).save_trades(records.trades, records.speculation)
             await LedgerRepository(session).save_entries(records.entries)
             await session.commit()
-        ahead = self._prepared
-        if ahead is not None and ahead.generation != self._memo.generation:
-            # Planned before this batch corrected the checkpoints: plan it again from them, or
-            # every batch would be planned from the one before the last.
-            self._speculate(ahead)
 
     async def _records(self, deliveries: Sequence[Delivery]) -> Records:
         envelopes = [delivery.envelope for delivery in deliveries]

@@ -53,7 +53,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from sqlalchemy import delete
@@ -295,6 +295,28 @@ async def publish(redis: aioredis.Redis, prefix: str, envelopes: list[Envelope])
 Figures = dict[str, float]
 
 
+class InTransaction:
+    """Counts the batches the ORM sink planned inside their transaction (not ahead), from
+    ``count()`` to the next ``count()``: patched onto ``TradeRepository``, as ``CountingCache``
+    counts writes."""
+
+    original = TradeRepository._plan_new
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    @classmethod
+    def count(cls) -> InTransaction:
+        counter = cls()
+
+        async def counting(repo: TradeRepository, *args: Any) -> Any:
+            counter.batches += 1
+            return await cls.original(repo, *args)
+
+        TradeRepository._plan_new = counting  # type: ignore[method-assign]
+        return counter
+
+
 async def orm_drain(
     args: argparse.Namespace,
     redis: aioredis.Redis,
@@ -317,9 +339,14 @@ async def orm_drain(
 
 
 async def one_run(
-    args: argparse.Namespace, redis: aioredis.Redis, factory: async_sessionmaker[AsyncSession]
+    args: argparse.Namespace,
+    redis: aioredis.Redis,
+    factory: async_sessionmaker[AsyncSession],
+    plain_first: bool = False,
 ) -> Figures:
-    """One run on fresh accounts and streams, removed at the end; prints and returns its figures."""
+    """One run on fresh accounts and streams, removed at the end; prints and returns its figures.
+    With ``--compare-plain``, ``plain_first`` drains the plain consumers first (runs alternate, so
+    that neither mode always pays for starting on a freshly vacuumed table)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench:{tag}:"
     out: Figures = {}
@@ -330,22 +357,23 @@ async def one_run(
     try:
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
         profile = args.profile and args.profile / f"orm-{tag}.prof"
-        orm = await orm_drain(args, redis, factory, f"{prefix}ahead:", trade_ids, f"{tag}s", profile, True)
-        out["orm"], out["orm_cpu"] = orm.per_s, orm.per_cpu_s
-        if orm.with_db_per_cpu_s:
-            out["orm_db_cpu"] = orm.with_db_per_cpu_s
-        if args.compare_plain:
-            plain_ids = ex_ids[TRADE_ACCOUNTS + LONG_ACCOUNTS : 2 * TRADE_ACCOUNTS + LONG_ACCOUNTS]
-            plain = await orm_drain(
-                args, redis, factory, f"{prefix}plain:", plain_ids, f"{tag}p", None, False
+        plain_ids = ex_ids[TRADE_ACCOUNTS + LONG_ACCOUNTS : 2 * TRADE_ACCOUNTS + LONG_ACCOUNTS]
+        drains = [("orm", trade_ids, f"{tag}s", True), ("orm_plain", plain_ids, f"{tag}p", False)]
+        if plain_first:
+            drains.reverse()
+        for key, ids, fill_tag, read_ahead in drains if args.compare_plain else drains[:1]:
+            planned = InTransaction.count()
+            rate = await orm_drain(
+                args, redis, factory, f"{prefix}{key}:", ids, fill_tag, profile, read_ahead
             )
-            out["orm_plain"], out["orm_plain_cpu"] = plain.per_s, plain.per_cpu_s
-            if plain.with_db_per_cpu_s:
-                out["orm_plain_db_cpu"] = plain.with_db_per_cpu_s
-            with_db = plain.with_db_per_cpu_s or 0.0
+            out[key], out[f"{key}_cpu"] = rate.per_s, rate.per_cpu_s
+            if rate.with_db_per_cpu_s:
+                out[f"{key}_db_cpu"] = rate.with_db_per_cpu_s
             print(
-                f"  plain consumer (no read-ahead): {plain.per_s:,.0f} trades/s; per CPU second of the"
-                f" bench process {plain.per_cpu_s:,.0f}, with its database {with_db:,.0f}"
+                f"  {'read-ahead' if read_ahead else 'plain'} consumer: {rate.per_s:,.0f} trades/s; per CPU"
+                f" second of the bench process {rate.per_cpu_s:,.0f}, with its database"
+                f" {rate.with_db_per_cpu_s or 0.0:,.0f}; batches planned in the transaction:"
+                f" {planned.batches} (the rest planned ahead)"
             )
 
         async def write_trade(envelope: Envelope) -> None:
@@ -462,7 +490,7 @@ async def main(args: argparse.Namespace) -> None:
             if not args.no_vacuum:
                 await vacuum(engine)
             started = CpuTimes.now()
-            runs.append(await one_run(args, redis, factory))
+            runs.append(await one_run(args, redis, factory, plain_first=run % 2 == 0))
             print(f"  during the run: {cpu_since(started)}", flush=True)
     finally:
         await engine.dispose()

@@ -68,6 +68,11 @@ class OrmSink:
         self._known = known
         self._memo = CheckpointMemo()
         self._prepared: Records | None = None
+        # Set while no batch is being stored, or once its writes are in the database's hands:
+        # the CPU work of preparing the next batch then overlaps the database's work, instead
+        # of the short round trips before it.
+        self._writing = asyncio.Event()
+        self._writing.set()
 
     async def prepare(self, deliveries: Sequence[Delivery]) -> None:
         """Turn a batch read ahead into rows and plan its trade writes from the checkpoints this
@@ -75,11 +80,11 @@ class OrmSink:
         Nothing is stored; a batch that cannot be prepared (unknown account, bad event) is left to
         ``handle``, which raises for it."""
         self._prepared = None
+        await self._writing.wait()
         try:
             records = await self._records(deliveries)
         except ContractError:
             return
-        await asyncio.sleep(0)  # the batch being stored gets on with its round trips
         self._speculate(records)
         self._prepared = records
 
@@ -99,9 +104,17 @@ class OrmSink:
                 self._speculate(records)
         else:
             records = await self._records(deliveries)
+        self._writing.clear()
+        try:
+            await self._store(records)
+        finally:
+            self._writing.set()
+
+    async def _store(self, records: Records) -> None:
         async with translating("store orders, trades and ledger entries"), self._factory() as session:
             await OrderRepository(session).save_orders(records.orders)
-            await TradeRepository(session, self._memo).save_trades(records.trades, records.speculation)
+            trades = TradeRepository(session, self._memo)
+            await trades.save_trades(records.trades, records.speculation, self._writing.set)
             await LedgerRepository(session).save_entries(records.entries)
             await session.commit()
 

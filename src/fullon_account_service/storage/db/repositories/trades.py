@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import desc, false, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,12 +68,18 @@ class TradeRepository:
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
-    async def save_trades(self, records: Sequence[Fill], speculation: Speculation | None = None) -> int:
+    async def save_trades(
+        self,
+        records: Sequence[Fill],
+        speculation: Speculation | None = None,
+        writing: Callable[[], None] | None = None,
+    ) -> int:
         """Insert the new fills of a batch and bring PnL up to date; how many were new.
 
         ``speculation``: the batch planned ahead (its ``records`` are the batch), used as is when
         the checkpoints read under the locks are the ones it assumed. Checkpoints planned here
         correct the repository's memo, if it has one (a speculation's are in it already).
+        ``writing`` is called as the writes go out, the statement that takes the database longest.
         """
         unique = speculation.records if speculation is not None else unique_fills(records)
         if not unique:
@@ -87,6 +93,8 @@ class TradeRepository:
                 plan, starts = await self._plan_new(unique, checkpoints)
                 if self._memo is not None:
                     self._memo.correct(plan.books)
+            if writing is not None:
+                writing()
             inserted = await write_plan(self._session, plan)
             if inserted < len(plan.inserts):
                 await self._replay_stored(starts)

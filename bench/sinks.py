@@ -20,6 +20,12 @@ documents written/s, and the snapshots folded away (with 100 accounts a batch of
 Baseline: ``AccountCache.upsert_user_account`` per snapshot (newer snapshots than the sink's, so
 that every write lands: one write per snapshot), compared with both.
 
+Sinks are consumed as ``fullon-account sink`` runs them: ``ReadAheadConsumer`` reads and decodes
+the next batch (and the ORM sink prepares its rows and PnL) while the handler stores the current
+one. ``--compare-plain`` also drains the ORM workload, on other accounts, through plain
+``Consumer``s (read, handle, then read), in the same run: the gain of reading ahead at the same
+load. The long-positions parts use plain consumers.
+
 ``--runs`` (default 3) repeats all of it, each run on fresh accounts and streams with its own
 baseline, and ends with each figure as ``median (min-max)`` over the runs. Before each run the
 bench's tables are vacuumed (``--no-vacuum`` to keep the dead rows of earlier runs, as before) and
@@ -47,7 +53,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from sqlalchemy import delete
@@ -55,6 +61,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import samples
 from fullon_account_service.bus import Consumer, Handler, Publisher
+from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
@@ -147,7 +154,8 @@ def walk_fills(ex_ids: Sequence[int], n: int, tag: str, start_ms: int) -> list[E
 async def orm_long_positions(
     redis: aioredis.Redis, prefix: str, factory: async_sessionmaker[AsyncSession], envelopes: list[Envelope]
 ) -> list[float]:
-    """Trades/s of each of ``LONG_SEGMENTS`` consecutive parts of ``envelopes``."""
+    """Trades/s of each of ``LONG_SEGMENTS`` consecutive parts of ``envelopes``, each drained by a
+    plain ``Consumer`` of its own (one reading ahead would take the next part's first batch)."""
     await publish(redis, prefix, envelopes)
     sink = OrmSink(factory, KnownAccounts(factory)).handle
     part = len(envelopes) // LONG_SEGMENTS
@@ -188,21 +196,18 @@ async def consume(
     n: int,
     profile: Path | None = None,
     database: AsyncEngine | None = None,
+    read_ahead: Sequence[Prepare | None] | None = None,
 ) -> Rate:
     """Events/s for ``len(handlers)`` consumers draining ``n`` published events; with ``profile``,
     the drain is profiled in CPU time (``cProfile`` on ``time.process_time``) into that file; with
-    ``database``, the CPU of its backends over the drain is counted with the sink's."""
+    ``database``, the CPU of its backends over the drain is counted with the sink's. With
+    ``read_ahead`` (one prepare hook or None per handler) the consumers are ``ReadAheadConsumer``s,
+    as ``fullon-account sink`` runs them; without, plain ``Consumer``s (read, handle, then read)."""
+    options = {"prefix": prefix, "group": group, "kinds": kinds, "batch_size": BATCH, "block_ms": 50}
     consumers = [
-        Consumer(
-            redis,
-            prefix=prefix,
-            group=group,
-            consumer=f"c{i}",
-            kinds=kinds,
-            handler=h,
-            batch_size=BATCH,
-            block_ms=50,
-        )
+        Consumer(redis, consumer=f"c{i}", handler=h, **options)  # type: ignore[arg-type]
+        if read_ahead is None
+        else ReadAheadConsumer(redis, consumer=f"c{i}", handler=h, prepare=read_ahead[i], **options)
         for i, h in enumerate(handlers)
     ]
     for consumer in consumers:
@@ -290,25 +295,86 @@ async def publish(redis: aioredis.Redis, prefix: str, envelopes: list[Envelope])
 Figures = dict[str, float]
 
 
+class InTransaction:
+    """Counts the batches the ORM sink planned inside their transaction (not ahead), from
+    ``count()`` to the next ``count()``: patched onto ``TradeRepository``, as ``CountingCache``
+    counts writes."""
+
+    original = TradeRepository._plan_new
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    @classmethod
+    def count(cls) -> InTransaction:
+        counter = cls()
+
+        async def counting(repo: TradeRepository, *args: Any) -> Any:
+            counter.batches += 1
+            return await cls.original(repo, *args)
+
+        TradeRepository._plan_new = counting  # type: ignore[method-assign]
+        return counter
+
+
+async def orm_drain(
+    args: argparse.Namespace,
+    redis: aioredis.Redis,
+    factory: async_sessionmaker[AsyncSession],
+    prefix: str,
+    ex_ids: Sequence[int],
+    tag: str,
+    profile: Path | None,
+    read_ahead: bool,
+) -> Rate:
+    """``args.trades`` fills of ``ex_ids`` through ``args.consumers`` ORM sinks."""
+    await publish(redis, prefix, fills(ex_ids, args.trades, tag))
+    sinks = [OrmSink(factory, KnownAccounts(factory)) for _ in range(args.consumers)]
+    handlers = [sink.handle for sink in sinks]
+    prepares = [sink.prepare for sink in sinks] if read_ahead else None
+    engine = factory.kw["bind"]
+    return await consume(
+        redis, prefix, "orm", ("order", "trade"), handlers, args.trades, profile, engine, prepares
+    )
+
+
 async def one_run(
-    args: argparse.Namespace, redis: aioredis.Redis, factory: async_sessionmaker[AsyncSession]
+    args: argparse.Namespace,
+    redis: aioredis.Redis,
+    factory: async_sessionmaker[AsyncSession],
+    plain_first: bool = False,
 ) -> Figures:
-    """One run on fresh accounts and streams, removed at the end; prints and returns its figures."""
+    """One run on fresh accounts and streams, removed at the end; prints and returns its figures.
+    With ``--compare-plain``, ``plain_first`` drains the plain consumers first (runs alternate, so
+    that neither mode always pays for starting on a freshly vacuumed table)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench:{tag}:"
     out: Figures = {}
-    uid, ex_ids = await setup_accounts(factory, tag, max(args.cache_accounts, TRADE_ACCOUNTS + LONG_ACCOUNTS))
+    uid, ex_ids = await setup_accounts(
+        factory, tag, max(args.cache_accounts, 2 * TRADE_ACCOUNTS + LONG_ACCOUNTS)
+    )
     trade_ids = ex_ids[:TRADE_ACCOUNTS]
     try:
         print(f"ORM sink: {args.trades:,} fills, {args.consumers} consumer(s), batch {BATCH}")
-        await publish(redis, prefix, fills(trade_ids, args.trades, f"{tag}s"))
-        sinks = [OrmSink(factory, KnownAccounts(factory)).handle for _ in range(args.consumers)]
         profile = args.profile and args.profile / f"orm-{tag}.prof"
-        engine = factory.kw["bind"]
-        orm = await consume(redis, prefix, "orm", ("order", "trade"), sinks, args.trades, profile, engine)
-        out["orm"], out["orm_cpu"] = orm.per_s, orm.per_cpu_s
-        if orm.with_db_per_cpu_s:
-            out["orm_db_cpu"] = orm.with_db_per_cpu_s
+        plain_ids = ex_ids[TRADE_ACCOUNTS + LONG_ACCOUNTS : 2 * TRADE_ACCOUNTS + LONG_ACCOUNTS]
+        drains = [("orm", trade_ids, f"{tag}s", True), ("orm_plain", plain_ids, f"{tag}p", False)]
+        if plain_first:
+            drains.reverse()
+        for key, ids, fill_tag, read_ahead in drains if args.compare_plain else drains[:1]:
+            planned = InTransaction.count()
+            rate = await orm_drain(
+                args, redis, factory, f"{prefix}{key}:", ids, fill_tag, profile, read_ahead
+            )
+            out[key], out[f"{key}_cpu"] = rate.per_s, rate.per_cpu_s
+            if rate.with_db_per_cpu_s:
+                out[f"{key}_db_cpu"] = rate.with_db_per_cpu_s
+            print(
+                f"  {'read-ahead' if read_ahead else 'plain'} consumer: {rate.per_s:,.0f} trades/s; per CPU"
+                f" second of the bench process {rate.per_cpu_s:,.0f}, with its database"
+                f" {rate.with_db_per_cpu_s or 0.0:,.0f}; batches planned in the transaction:"
+                f" {planned.batches} (the rest planned ahead)"
+            )
 
         async def write_trade(envelope: Envelope) -> None:
             assert isinstance(envelope.payload, TradeFill)
@@ -343,7 +409,14 @@ async def one_run(
         handlers = [CacheSink(counting, KnownAccounts(factory)).handle for _ in range(args.consumers)]
         profile = args.profile and args.profile / f"cache-{tag}.prof"
         cache_rate = await consume(
-            redis, prefix, "cache", ("balance", "position"), handlers, args.snapshots, profile
+            redis,
+            prefix,
+            "cache",
+            ("balance", "position"),
+            handlers,
+            args.snapshots,
+            profile,
+            read_ahead=[None] * len(handlers),
         )
         out["cache"], out["cache_cpu"] = cache_rate.per_s, cache_rate.per_cpu_s
         out["cache_writes"] = out["cache"] * counting.written / args.snapshots
@@ -384,6 +457,13 @@ SUMMARY = (
         "orm_db_cpu",
         ",.0f",
     ),
+    ("ORM sink, plain consumer, trades/s", "orm_plain", ",.0f"),
+    ("ORM sink, plain consumer, trades per CPU second of the bench process", "orm_plain_cpu", ",.0f"),
+    (
+        "ORM sink, plain consumer, trades per CPU second of the bench process and its database backends",
+        "orm_plain_db_cpu",
+        ",.0f",
+    ),
     ("ORM long positions, first part, trades/s", "long_first", ",.0f"),
     ("ORM long positions, last part, trades/s", "long_last", ",.0f"),
     ("cache sink, snapshots consumed/s", "cache", ",.0f"),
@@ -410,7 +490,7 @@ async def main(args: argparse.Namespace) -> None:
             if not args.no_vacuum:
                 await vacuum(engine)
             started = CpuTimes.now()
-            runs.append(await one_run(args, redis, factory))
+            runs.append(await one_run(args, redis, factory, plain_first=run % 2 == 0))
             print(f"  during the run: {cpu_since(started)}", flush=True)
     finally:
         await engine.dispose()
@@ -432,6 +512,11 @@ if __name__ == "__main__":
     parser.add_argument("--consumers", type=int, default=1)
     parser.add_argument("--cache-accounts", type=int, default=CACHE_ACCOUNTS)
     parser.add_argument("--no-vacuum", action="store_true", help="keep the last run's dead rows")
+    parser.add_argument(
+        "--compare-plain",
+        action="store_true",
+        help="also drain the same workload through plain Consumers (no read-ahead), in the same run",
+    )
     parser.add_argument("--profile", type=Path, help="write CPU profiles of the sinks' drains here")
     runs_option(parser)
     asyncio.run(main(parser.parse_args()))

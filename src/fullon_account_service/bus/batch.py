@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import msgspec
 
@@ -75,3 +76,23 @@ def decode_part(part: StreamEntries, rejected: list[Rejected]) -> tuple[StreamEn
         else:
             keep.append(i)
     return part.subset(keep), envelopes
+
+
+def decode_parts(
+    parts: list[StreamEntries], held: Held | None = None
+) -> tuple[list[StreamEntries], list[Delivery], list[Rejected]]:
+    """What a round hands its handler: ``held`` first, then the entries of ``parts`` the codec
+    accepted, as (kept parts, deliveries, rejected).
+
+    Every entry is decoded, strictly, before the handler sees any: a sink never writes from bytes
+    the contract did not accept.
+    """
+    accepted: list[StreamEntries] = list(held.parts) if held else []
+    deliveries: list[Delivery] = list(held.deliveries) if held else []
+    rejected: list[Rejected] = []
+    for part in parts:
+        kept, envelopes = decode_part(part, rejected)
+        accepted.append(kept)
+        ids = map(bytes.decode, kept.ids)
+        deliveries += map(Delivery, repeat(kept.stream), ids, envelopes, kept.deliveries)
+    return accepted, deliveries, rejected

@@ -20,12 +20,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from itertools import repeat
 
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
-from fullon_account_service.bus.batch import Delivery, Handler, Held, decode_part
+from fullon_account_service.bus.batch import Delivery, Handler, Held, decode_parts
 from fullon_account_service.bus.handling import BatchHandling, Done
 from fullon_account_service.bus.reader import GroupReader, Rejected, StreamEntries
 from fullon_account_service.bus.redis_errors import is_missing_group, translate
@@ -125,17 +124,7 @@ class Consumer:
             raise translate(e, "consume") from e
 
     async def _process(self, parts: list[StreamEntries], held: Held | None) -> int:
-        # Every entry is decoded, strictly, before the handler sees any: a sink never writes from
-        # bytes the contract did not accept.
-        accepted: list[StreamEntries] = list(held.parts) if held else []
-        deliveries: list[Delivery] = list(held.deliveries) if held else []
-        rejected: list[Rejected] = []
-        for part in parts:
-            kept, envelopes = decode_part(part, rejected)
-            accepted.append(kept)
-            ids = map(bytes.decode, kept.ids)
-            deliveries += map(Delivery, repeat(kept.stream), ids, envelopes, kept.deliveries)
-        return await self._handle(accepted, deliveries, rejected)
+        return await self._handle(*decode_parts(parts, held))
 
     async def _handle(
         self, accepted: list[StreamEntries], deliveries: list[Delivery], rejected: list[Rejected]

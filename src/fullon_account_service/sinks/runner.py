@@ -5,17 +5,21 @@ Everything that can fail for a while is waited out by ``Consumer.run`` under the
 reports as ``TransientError`` so the batch stays pending, uncounted, and is retried when the database is
 back. Nothing is acknowledged before it is stored, and nothing is dropped for being late.
 Setting ``stop`` (SIGTERM in the CLI) lets the batch in hand finish, commit and be acknowledged.
+The consumer reads the next batch while the handler stores one (``bus.read_ahead``), and the ORM
+sink prepares that batch's rows meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.bus.consumer import Consumer, Handler
+from fullon_account_service.bus.consumer import Handler
+from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.retry import RetryPolicies, RetryPolicy
@@ -31,6 +35,29 @@ log = get_logger("sink")
 GROUPS: dict[str, tuple[str, ...]] = {cache_sink.GROUP: cache_sink.KINDS, orm_sink.GROUP: orm_sink.KINDS}
 
 
+class Sink(NamedTuple):
+    handle: Handler
+    prepare: Prepare | None = None
+    """Work on a batch read ahead, done while the batch before it is stored."""
+
+
+def build_sink(
+    group: str,
+    redis: aioredis.Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    prefix: str,
+) -> Sink:
+    known = KnownAccounts(session_factory)
+    if group == cache_sink.GROUP:
+        anchors = BalanceAnchors(redis, prefix=prefix)
+        return Sink(cache_sink.CacheSink(AccountCache(redis), known, anchors).handle)
+    if group == orm_sink.GROUP:
+        sink = orm_sink.OrmSink(session_factory, known)
+        return Sink(sink.handle, sink.prepare)
+    raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
+
+
 def build_handler(
     group: str,
     redis: aioredis.Redis,
@@ -38,13 +65,7 @@ def build_handler(
     *,
     prefix: str,
 ) -> Handler:
-    known = KnownAccounts(session_factory)
-    if group == cache_sink.GROUP:
-        anchors = BalanceAnchors(redis, prefix=prefix)
-        return cache_sink.CacheSink(AccountCache(redis), known, anchors).handle
-    if group == orm_sink.GROUP:
-        return orm_sink.OrmSink(session_factory, known).handle
-    raise ConfigError(f"unknown sink group {group!r}: expected one of {', '.join(GROUPS)}")
+    return build_sink(group, redis, session_factory, prefix=prefix).handle
 
 
 async def run_sink(
@@ -71,9 +92,11 @@ async def run_sink(
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
     try:
-        handler = build_handler(group, redis, session_factory, prefix=settings.stream_prefix)
-        consumer = Consumer(
+        sink = build_sink(group, redis, session_factory, prefix=settings.stream_prefix)
+        handler = sink.handle
+        consumer = ReadAheadConsumer(
             redis,
+            prepare=sink.prepare,
             prefix=settings.stream_prefix,
             group=group,
             consumer=consumer_name,

@@ -38,7 +38,6 @@ _PG_WRITE = text(
     f"books AS ({PG_UPSERT}) "
     "SELECT count(*) FROM inserted"
 )
-_ENCODE = msgspec.json.Encoder()
 _UPDATE = (
     update(TABLE)
     .where(C.trade_id == bindparam("v_trade_id"))
@@ -54,8 +53,8 @@ async def write_plan(session: AsyncSession, plan: BatchPlan) -> int:
     if dialect == "postgresql":
         if not plan.inserts and not plan.books:
             return 0
-        params = {"rows": _ENCODE.encode(plan.inserts).decode(), "books": _ENCODE.encode(plan.books).decode()}
-        return int((await session.execute(_PG_WRITE, params)).scalar_one())
+        rows, books = plan.as_json()
+        return int((await session.execute(_PG_WRITE, {"rows": rows, "books": books})).scalar_one())
     if dialect != "sqlite":
         raise NotImplementedError(f"trade writes need PostgreSQL or SQLite, not {dialect}")
     inserted = await _sqlite_insert(session, plan.inserts)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import desc, false, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,14 @@ from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Trade
 from fullon_account_service.storage.db.repositories.trade_books import Checkpoint, read_checkpoints
 from fullon_account_service.storage.db.repositories.trade_history import TABLE, C, books_before, existing_keys
-from fullon_account_service.storage.db.repositories.trade_plan import BatchPlan, presumed_new, rebuild_start
+from fullon_account_service.storage.db.repositories.trade_plan import (
+    BatchPlan,
+    CheckpointMemo,
+    Speculation,
+    presumed_new,
+    rebuild_start,
+    unique_fills,
+)
 from fullon_account_service.storage.db.repositories.trade_writes import write_plan
 
 __all__ = ["TradeRepository", "lock_key"]
@@ -53,34 +60,59 @@ def lock_key(ex_id: int, symbol: str) -> int:
 
 
 class TradeRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, memo: CheckpointMemo | None = None) -> None:
         self._session = session
+        self._memo = memo
 
     @property
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
-    async def save_trades(self, records: Sequence[Fill]) -> int:
-        """Insert the new fills of a batch and bring PnL up to date; how many were new."""
-        unique = list({record.key: record for record in reversed(records)}.values())
+    async def save_trades(
+        self,
+        records: Sequence[Fill],
+        speculation: Speculation | None = None,
+        writing: Callable[[], None] | None = None,
+    ) -> int:
+        """Insert the new fills of a batch and bring PnL up to date; how many were new.
+
+        ``speculation``: the batch planned ahead (its ``records`` are the batch), used as is when
+        the checkpoints read under the locks are the ones it assumed. Checkpoints planned here
+        correct the repository's memo, if it has one (a speculation's are in it already).
+        ``writing`` is called as the writes go out, the statement that takes the database longest.
+        """
+        unique = speculation.records if speculation is not None else unique_fills(records)
         if not unique:
             return 0
         async with translating("save trades"):
             await self._lock(sorted({record.group for record in unique}))
             checkpoints = await read_checkpoints(self._session, {record.group for record in unique})
-            presumed: list[Fill] = []
-            unsure: list[Fill] = []
-            for record in unique:
-                (presumed if presumed_new(record, checkpoints.get(record.group)) else unsure).append(record)
-            stored = await existing_keys(self._session, [r.key for r in unsure]) if unsure else set()
-            groups: defaultdict[GroupKey, list[Fill]] = defaultdict(list)
-            for record in presumed + [r for r in unsure if r.key not in stored]:
-                groups[record.group].append(record)
-            plan, starts = await self._plan(groups, checkpoints)
+            if speculation is not None and speculation.holds(checkpoints):
+                plan, starts = speculation.plan, speculation.starts
+            else:
+                plan, starts = await self._plan_new(unique, checkpoints)
+                if self._memo is not None:
+                    self._memo.correct(plan.books)
+            if writing is not None:
+                writing()
             inserted = await write_plan(self._session, plan)
             if inserted < len(plan.inserts):
                 await self._replay_stored(starts)
         return inserted
+
+    async def _plan_new(
+        self, unique: list[Fill], checkpoints: dict[GroupKey, Checkpoint]
+    ) -> tuple[BatchPlan, dict[GroupKey, int]]:
+        """The plan of the fills not stored yet, from the checkpoints read."""
+        presumed: list[Fill] = []
+        unsure: list[Fill] = []
+        for record in unique:
+            (presumed if presumed_new(record, checkpoints.get(record.group)) else unsure).append(record)
+        stored = await existing_keys(self._session, [r.key for r in unsure]) if unsure else set()
+        groups: defaultdict[GroupKey, list[Fill]] = defaultdict(list)
+        for record in presumed + [r for r in unsure if r.key not in stored]:
+            groups[record.group].append(record)
+        return await self._plan(groups, checkpoints)
 
     async def _plan(
         self, groups: dict[GroupKey, list[Fill]], checkpoints: dict[GroupKey, Checkpoint]
@@ -108,6 +140,8 @@ class TradeRepository:
         for group, (book, later) in (await books_before(self._session, starts)).items():
             plan.replay(group, book, (), later)
         await write_plan(self._session, plan)
+        if self._memo is not None:
+            self._memo.correct(plan.books)
 
     async def _lock(self, symbols: list[GroupKey]) -> None:
         if self._dialect == "postgresql":

@@ -107,10 +107,7 @@ class Consumer:
             if held is not None:
                 await self._reader.touch(held.parts)  # or the claim below would take them again
             room = self._batch_size - (len(held.deliveries) if held else 0)
-            parts = await self._reader.claim(room) if room > 0 else []
-            room -= sum(len(part.ids) for part in parts)
-            if room > 0:
-                parts += await self._reader.read_new(room, None if parts or held else self._block_ms)
+            parts = await self._read_parts(room, None if held else self._block_ms)
             if not parts and held is None:
                 return 0
             return await self._process(parts, held)
@@ -122,6 +119,15 @@ class Consumer:
                 await self.ensure_groups()
                 return 0
             raise translate(e, "consume") from e
+
+    async def _read_parts(self, room: int, block_ms: int | None) -> list[StreamEntries]:
+        """Up to ``room`` entries: idle ones claimed first, then new ones in the room left (waiting
+        up to ``block_ms`` only when nothing was claimed)."""
+        parts = await self._reader.claim(room) if room > 0 else []
+        room -= sum(len(part.ids) for part in parts)
+        if room > 0:
+            parts += await self._reader.read_new(room, None if parts else block_ms)
+        return parts
 
     async def _process(self, parts: list[StreamEntries], held: Held | None) -> int:
         return await self._handle(*decode_parts(parts, held))

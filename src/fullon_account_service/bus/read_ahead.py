@@ -82,11 +82,7 @@ class ReadAheadConsumer(Consumer):
             await self._join_held()
 
     async def _read(self, room: int, block_ms: int | None, *, prepare: bool = True) -> Batch:
-        parts = await self._reader.claim(room) if room > 0 else []
-        room -= sum(len(part.ids) for part in parts)
-        if room > 0:
-            parts += await self._reader.read_new(room, None if parts else block_ms)
-        batch = decode_parts(parts)
+        batch = decode_parts(await self._read_parts(room, block_ms))
         if prepare and self._prepare is not None and batch[1]:
             try:
                 await self._prepare(batch[1])

@@ -44,52 +44,14 @@ class MessageHandlers:
     async def on_balance_update(self, exchange: Any, balances: dict[str, Any]) -> None:
         """A WebSocket balance that leaves free/used unknown (Kraken sends totals only) is
         published as it is, and one REST read is asked for so the gap closes within a cycle."""
-        await self._on_balance(self._session(exchange), balances)
-
-    async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
-        await self._on_orders(self._session(exchange), orders)
-
-    async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
-        await self._on_positions(self._session(exchange), positions)
-
-    async def on_ledger_update(self, exchange: Any, rows: list[dict[str, Any]]) -> None:
-        """Ledger rows a stream pushed: published unless already on the bus, then remembered so
-        the REST ledger read does not send them again."""
-        await self._on_ledger(self._session(exchange), rows)
-
-    async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
-        """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
-
-        A new fill asks for the open orders once (a venue may report partial fills on its trade
-        channel only, as Kraken does), never for the history: audits and reconciliations read
-        that. Each fresh fill is a sample of the venue's clock skew."""
-        await self._on_trades(self._session(exchange), trades)
-
-    async def _dispatch(self, session: AccountSession, kind: str, result: Any) -> None:
-        if kind == "balance":
-            await self._on_balance(session, result)
-        elif kind == "orders":
-            await self._on_orders(session, list(result))
-        elif kind == "positions":
-            await self._on_positions(session, list(result))
-        elif kind == LEDGER:
-            await self._on_ledger(session, list(result))
-        else:
-            await self._on_trades(session, list(result))
-
-    def _session(self, exchange: Any) -> AccountSession:
-        session = self.context.registry.get(account_ref(exchange).ex_id)
-        if session is None:
-            raise KeyError(f"ex_id {account_ref(exchange).ex_id} is not being collected")
-        return session
-
-    async def _on_balance(self, session: AccountSession, balances: dict[str, Any]) -> None:
+        session = self._session(exchange)
         batch = session.normaliser.ws_balances(balances)
         await self._publish(batch)
         if any(_has_unknown_split(e.payload) for e in batch.envelopes):
             session.request_rest_once("balance")
 
-    async def _on_orders(self, session: AccountSession, orders: list[dict[str, Any]]) -> None:
+    async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
+        session = self._session(exchange)
         batch = session.normaliser.orders(orders, Source.WS)
         write = self.context.reconciler.track_orders(session, batch.envelopes)
         await self.context.outbox.put(batch.envelopes, batch.dead, () if write is None else (write,))
@@ -97,7 +59,8 @@ class MessageHandlers:
         if orders_move_split(session.ref.venue, batch):
             session.request_rest_once("balance")
 
-    async def _on_positions(self, session: AccountSession, positions: list[dict[str, Any]]) -> None:
+    async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
+        session = self._session(exchange)
         complete = adapter_for(session.ref.venue).quirks.ws_positions_complete
         if complete and self._on_other_dexes(session):
             # The stream lists the main dex only: as a complete snapshot it would close the account's
@@ -118,12 +81,21 @@ class MessageHandlers:
             known = self._other_dexes[session.ref.ex_id] = (markets, len(markets), len(params) > 1)
         return known[2]
 
-    async def _on_ledger(self, session: AccountSession, rows: list[dict[str, Any]]) -> None:
+    async def on_ledger_update(self, exchange: Any, rows: list[dict[str, Any]]) -> None:
+        """Ledger rows a stream pushed: published unless already on the bus, then remembered so
+        the REST ledger read does not send them again."""
+        session = self._session(exchange)
         batch = session.normaliser.ledger(rows, Source.WS)
         outbox = self.context.outbox
         await session.published_ledger.publish(batch.envelopes, partial(outbox.publish, dead=batch.dead))
 
-    async def _on_trades(self, session: AccountSession, trades: list[dict[str, Any]]) -> None:
+    async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
+        """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
+
+        A new fill asks for the open orders once (a venue may report partial fills on its trade
+        channel only, as Kraken does), never for the history: audits and reconciliations read
+        that. Each fresh fill is a sample of the venue's clock skew."""
+        session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
         outbox = self.context.outbox
         fresh = await session.published_fills.publish(
@@ -135,6 +107,27 @@ class MessageHandlers:
                 skew.observe(session.ref.venue, e.received_ms, e.exchange_ms)
             session.changed_since_audit = True
             session.request_rest_once(OPEN_ORDERS)
+
+    def _session(self, exchange: Any) -> AccountSession:
+        session = self.context.registry.get(account_ref(exchange).ex_id)
+        if session is None:
+            raise KeyError(f"ex_id {account_ref(exchange).ex_id} is not being collected")
+        return session
+
+    async def _dispatch(self, session: AccountSession, kind: str, result: Any) -> None:
+        """One message to the handler of its kind (the public ``on_*`` hooks, which a subclass
+        may override)."""
+        ref = session.ref
+        if kind == "balance":
+            await self.on_balance_update(ref, result)
+        elif kind == "orders":
+            await self.on_order_update(ref, list(result))
+        elif kind == "positions":
+            await self.on_position_update(ref, list(result))
+        elif kind == LEDGER:
+            await self.on_ledger_update(ref, list(result))
+        else:
+            await self.on_trade_update(ref, list(result))
 
     async def _publish(self, batch: Batch) -> None:
         await self.context.outbox.put(batch.envelopes, batch.dead)

@@ -1,5 +1,6 @@
-"""The publisher's one script call per stream: entries in the batch's order on each stream, ids
-in the order of the envelopes, and an entry Redis refuses raises with Redis' own reply."""
+"""The publisher's one command per stream (a script call, or a plain XADD for a single entry):
+entries in the batch's order on each stream, ids in the order of the envelopes, and an entry
+Redis refuses raises with Redis' own reply."""
 
 from __future__ import annotations
 
@@ -38,12 +39,14 @@ async def test_interleaved_kinds_and_accounts_keep_each_streams_order(
             assert all(list(fields) == [b"e"] for _, fields in stored)
 
 
+@pytest.mark.parametrize("per_stream", [1, 3], ids=["xadd", "script"])
 async def test_a_refused_stream_raises_its_reply_and_the_other_streams_are_written(
-    redis_client: aioredis.Redis, prefix: str
+    redis_client: aioredis.Redis, prefix: str, per_stream: int
 ) -> None:
     await redis_client.set(stream_key(prefix, "order"), b"not a stream")
-    envelopes = [sample_envelope(i, kind) for i, kind in enumerate(("trade", "order", "balance"))]
+    kinds = ("trade", "order", "balance") * per_stream
+    envelopes = [sample_envelope(i, kind) for i, kind in enumerate(kinds)]
     with pytest.raises(FatalError, match="WRONGTYPE"):
         await Publisher(redis_client, prefix=prefix).publish(envelopes)
-    assert await redis_client.xlen(stream_key(prefix, "trade")) == 1
-    assert await redis_client.xlen(stream_key(prefix, "balance")) == 1
+    assert await redis_client.xlen(stream_key(prefix, "trade")) == per_stream
+    assert await redis_client.xlen(stream_key(prefix, "balance")) == per_stream

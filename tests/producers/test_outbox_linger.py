@@ -5,7 +5,7 @@ a minute, so nothing depends on timing: every wait below ends on a full batch or
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
@@ -39,12 +39,6 @@ async def _turns(n: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_events_queued_while_the_flusher_lingers_share_one_batch(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
@@ -59,7 +53,7 @@ async def test_events_queued_while_the_flusher_lingers_share_one_batch(
     await _turns()
     assert publisher.batches == [] and outbox.pending == 2
     await outbox.put(_fills(3, 1))
-    await _until(lambda: outbox.pending == 0)
+    assert await outbox.drain(10)
     assert publisher.batches == [3]
     assert await redis_client.xlen(stream_key(prefix, "trade")) == 3
     await outbox.close()
@@ -71,6 +65,6 @@ async def test_a_backlog_goes_out_without_lingering(redis_client: aioredis.Redis
     outbox = Outbox(publisher, redis_client, prefix=prefix, batch_size=2, linger_s=MINUTE)
     await outbox.put(_fills(1, 5))
     outbox.start()
-    await _until(lambda: outbox.pending == 0)
+    assert await outbox.drain(10)
     assert publisher.batches == [2, 2, 1]
     await outbox.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fullon_account_service.contract import OrderStatus, PositionSide, Source
@@ -189,6 +189,7 @@ def test_positions_flat_and_partial() -> None:
     assert not complete.partial  # type: ignore[union-attr]
 
 
+@settings(deadline=None)  # a loaded machine is no bug: this test is about raising, not speed
 @given(
     st.dictionaries(
         st.text(max_size=8), st.one_of(st.none(), st.floats(), st.text(max_size=5), st.integers())

@@ -28,21 +28,17 @@ from typing import Any
 
 import ccxt
 
-from fullon_account_service.contract import BalanceSnapshot, Payload, Source
 from fullon_account_service.errors import CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.bad_input import message_dead_letter, preview
-from fullon_account_service.producers.balance_split import orders_move_split
 from fullon_account_service.producers.capabilities import LEDGER
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.normalise import Batch
-from fullon_account_service.producers.reconcile import OPEN_ORDERS
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_backlog import drop_raw, held_back
 from fullon_account_service.producers.ws_ledger import watch_ledger
+from fullon_account_service.producers.ws_messages import MessageHandlers
 from fullon_account_service.producers.ws_watchdog import watchdog
 from fullon_account_service.retry import Attempts
 from fullon_account_service.supervisor import TaskSupervisor, restarting
@@ -59,21 +55,15 @@ _WATCH = {
 }
 
 
-class LiveAccountCollector:
+class LiveAccountCollector(MessageHandlers):
     def __init__(
         self, exchanges: Sequence[Any] | None = None, *, context: ProducerContext | None = None
     ) -> None:
+        super().__init__(context)
         self._exchanges = list(exchanges or [])
-        self._context = context
         self._tasks = TaskSupervisor("live_collector")
         self._loops: dict[int, asyncio.Task[None] | None] = {}
         self._refs: dict[int, AccountRef] = {}
-
-    @property
-    def context(self) -> ProducerContext:
-        if self._context is None:
-            self._context = ProducerContext.from_settings()
-        return self._context
 
     async def start_collection(self) -> None:
         for exchange in self._exchanges:
@@ -154,8 +144,7 @@ class LiveAccountCollector:
             return
         task = self._loops.pop(ex_id)
         self._refs.pop(ex_id, None)
-        if self.context.outbox.states is not None:
-            self.context.outbox.states.forget(ex_id)
+        self._forget_account(ex_id)
         if task is not None:
             await self._tasks.cancel(task)
 
@@ -164,85 +153,6 @@ class LiveAccountCollector:
         self._loops.clear()
         self._refs.clear()
         await self._tasks.cancel_all()
-
-    async def on_balance_update(self, exchange: Any, balances: dict[str, Any]) -> None:
-        """A WebSocket balance that leaves free/used unknown (Kraken sends totals only) is
-        published as it is, and one REST read is asked for so the gap closes within a cycle."""
-        session = self._session(exchange)
-        batch = session.normaliser.ws_balances(balances)
-        await self._publish(batch)
-        if any(_has_unknown_split(e.payload) for e in batch.envelopes):
-            session.request_rest_once("balance")
-
-    async def on_order_update(self, exchange: Any, orders: list[dict[str, Any]]) -> None:
-        session = self._session(exchange)
-        batch = session.normaliser.orders(orders, Source.WS)
-        write = self.context.reconciler.track_orders(session, batch.envelopes)
-        await self.context.outbox.put(batch.envelopes, batch.dead, () if write is None else (write,))
-        session.changed_since_audit = True
-        if orders_move_split(session.ref.venue, batch):
-            session.request_rest_once("balance")
-
-    async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
-        session = self._session(exchange)
-        venue = adapter_for(session.ref.venue)
-        complete = venue.quirks.ws_positions_complete
-        if complete and len(venue.reads.position_params(session.client.markets)) > 1:
-            # The stream lists the main dex only: as a complete snapshot it would close the account's
-            # positions on its other (HIP-3) dexes. Publish what it says, and let one REST read of
-            # every dex close what it no longer lists.
-            complete = False
-            session.request_rest_once("positions")
-        await self._publish(session.normaliser.positions(positions, Source.WS, complete=complete))
-
-    async def on_ledger_update(self, exchange: Any, rows: list[dict[str, Any]]) -> None:
-        """Ledger rows a stream pushed: published unless already on the bus, then remembered so
-        the REST ledger read does not send them again."""
-        session = self._session(exchange)
-        batch = session.normaliser.ledger(rows, Source.WS)
-        outbox = self.context.outbox
-        await session.published_ledger.publish(batch.envelopes, partial(outbox.publish, dead=batch.dead))
-
-    async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
-        """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
-
-        A new fill asks for the open orders once (a venue may report partial fills on its trade
-        channel only, as Kraken does), never for the history: audits and reconciliations read
-        that. Each fresh fill is a sample of the venue's clock skew."""
-        session = self._session(exchange)
-        batch = session.normaliser.trades(trades, Source.WS)
-        outbox = self.context.outbox
-        fresh = await session.published_fills.publish(
-            batch.envelopes, partial(outbox.publish, dead=batch.dead)
-        )
-        if fresh:
-            skew = self.context.reconciler.skew
-            for e in fresh:
-                skew.observe(session.ref.venue, e.received_ms, e.exchange_ms)
-            session.changed_since_audit = True
-            session.request_rest_once(OPEN_ORDERS)
-
-    def _session(self, exchange: Any) -> AccountSession:
-        session = self.context.registry.get(account_ref(exchange).ex_id)
-        if session is None:
-            raise KeyError(f"ex_id {account_ref(exchange).ex_id} is not being collected")
-        return session
-
-    async def _publish(self, batch: Batch) -> None:
-        await self.context.outbox.put(batch.envelopes, batch.dead)
-
-    async def _dispatch(self, session: AccountSession, kind: str, result: Any) -> None:
-        ref = session.ref
-        if kind == "balance":
-            await self.on_balance_update(ref, result)
-        elif kind == "orders":
-            await self.on_order_update(ref, list(result))
-        elif kind == "positions":
-            await self.on_position_update(ref, list(result))
-        elif kind == LEDGER:
-            await self.on_ledger_update(ref, list(result))
-        else:
-            await self.on_trade_update(ref, list(result))
 
     async def _watch(self, session: AccountSession, kind: str) -> None:
         ctx = self.context
@@ -353,9 +263,3 @@ def _cover(session: AccountSession, kind: str) -> None:
         session.request_rest_once(LEDGER)
     else:
         session.request_poll(kind)
-
-
-def _has_unknown_split(payload: Payload) -> bool:
-    return isinstance(payload, BalanceSnapshot) and any(
-        b.free is None or b.used is None for b in payload.balances.values()
-    )

@@ -26,7 +26,7 @@ from fullon_account_service.storage.db.migrate import upgrade
 from fullon_account_service.storage.db.models import Base
 from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
-pytest_plugins = ("cluster_session", "sink_samples")
+pytest_plugins = ("cluster_session", "sink_samples", "xdist_backends")
 
 
 @pytest.fixture

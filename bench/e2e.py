@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +186,9 @@ async def one_rate(
     slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
     sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
     note = f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}"
+    repeats = Counter(f"{s.kind}/{s.source}" for s in seen if s.repeat)
+    again = " ".join(f"{what}={n}" for what, n in sorted(repeats.items())) or "none"
+    note += f"\n        producer: {parse.activity()}; repeats by kind/source: {again}"
     return note, step_figures(
         seen,
         steps_per_s=rate,

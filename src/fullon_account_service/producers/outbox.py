@@ -96,7 +96,6 @@ class Outbox:
         self._tasks = TaskSupervisor("outbox")
         self.published = 0
         self.failures = 0
-        self._waits = 0
         self._queued = 0
         self._settled = 0
         self._progress = asyncio.Event()
@@ -108,11 +107,6 @@ class Outbox:
     @property
     def pending_dead(self) -> int:
         return len(self._dead)
-
-    @property
-    def waits(self) -> int:
-        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
-        return self._waits + self._dead.waits
 
     def start(self) -> None:
         if not self._tasks:
@@ -159,7 +153,6 @@ class Outbox:
 
     async def _append(self, item: _Item) -> None:
         if len(self._items) >= self._max:
-            self._waits += 1
             self._sensor.on_backpressure(EVENTS)
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             while len(self._items) >= self._max:

@@ -74,7 +74,10 @@ def test_rest_calls_waits_and_reconnects_are_read_per_step() -> None:
     sensor.on_rest_call("bybit", "fetch_open_orders")
     sensor.on_backpressure("events")
     sensor.on_reconnect("kraken")
+    sensor.on_dead_letter("ws")
     step = frame_cpu(generate_latest(registry).decode()) - before
     assert step.rest_calls == {"fetch_my_trades": 2, "fetch_open_orders": 1}
-    assert (step.waits, step.reconnects) == (1, 1)
-    assert step.activity() == "REST fetch_my_trades=2 fetch_open_orders=1; outbox waits 1; WS reconnects 1"
+    assert (step.waits, step.reconnects, step.dead_letters) == (1, 1, 1)
+    assert step.activity() == (
+        "REST fetch_my_trades=2 fetch_open_orders=1; outbox waits 1; WS reconnects 1; dead letters 1"
+    )

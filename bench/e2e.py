@@ -18,7 +18,9 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
 - bus events per distinct fact (an event repeating the last state of its order, balance or
   position is not a new fact), the producer's CPU ms per WebSocket event, and its CPU over
   ccxt's own CPU handling its WebSocket frames (``prod/ccxt``, ``e2e_parse``);
-- each process's CPU (% of one core) over the step.
+- each process's CPU (% of one core) over the step;
+- what the producer read over REST (calls by method) and what asked for reads (outbox waits,
+  reconnects, dead letters), and the repeated events by kind and source.
 
 ``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
 its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).

@@ -18,7 +18,9 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
 - bus events per distinct fact (an event repeating the last state of its order, balance or
   position is not a new fact), the producer's CPU ms per WebSocket event, and its CPU over
   ccxt's own CPU handling its WebSocket frames (``prod/ccxt``, ``e2e_parse``);
-- each process's CPU (% of one core) over the step.
+- each process's CPU (% of one core) over the step;
+- what the producer read over REST (calls by method) and what asked for reads (outbox waits,
+  reconnects, dead letters), and the repeated events by kind and source.
 
 ``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
 its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).
@@ -43,6 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +188,9 @@ async def one_rate(
     slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
     sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
     note = f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}"
+    repeats = Counter(f"{s.kind}/{s.source}" for s in seen if s.repeat)
+    again = " ".join(f"{what}={n}" for what, n in sorted(repeats.items())) or "none"
+    note += f"\n        producer: {parse.activity()}; repeats by kind/source: {again}"
     return note, step_figures(
         seen,
         steps_per_s=rate,

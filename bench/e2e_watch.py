@@ -73,6 +73,7 @@ class Seen:
     bus_id: tuple[int, int]
     repeat: bool
     stored_ms: float | None = None
+    source: str = Source.WS.value
 
     @property
     def bus_ms(self) -> float:
@@ -158,7 +159,10 @@ class Watcher:
             self._ws_seen += ws
             received = float(envelope.received_ms)
             bus_id = parse_id(entry_id)
-            out.append(Seen(envelope.kind, envelope.ex_id, ws, exchange, received, bus_id, repeat))
+            source = envelope.source.value
+            out.append(
+                Seen(envelope.kind, envelope.ex_id, ws, exchange, received, bus_id, repeat, source=source)
+            )
             self._last_id[key] = entry_id
             if len(self.raw) < self.keep_raw:
                 self.raw.append((parse_id(entry_id), key, fields[ENTRY_FIELD]))

@@ -79,6 +79,8 @@ async def test_e2e_bench_quick_prints_its_table(bench_redis_url: str, tmp_path: 
     offered, stored = (float(c.replace(",", "")) for c in cells[1:3])
     assert offered > 0 and stored > 0, text
     assert any(line.startswith("baseline (") for line in lines), text
+    activity = [line.strip() for line in lines if line.strip().startswith("producer: REST ")]
+    assert activity and "repeats by kind/source: " in activity[0], text
     assert any(line.startswith("target bus events per distinct fact: x") for line in lines), text
     # Without --profile the ratio is still read in CPU time from the producer's own metrics.
     cpu_target = "target producer CPU per message / ccxt parse (CPU time): x"

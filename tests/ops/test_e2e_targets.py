@@ -62,3 +62,22 @@ def test_frame_cpu_is_read_from_the_producers_metrics_page() -> None:
     assert before == FrameCpu(4, 1.0), "a sampled frame stands for its weight"
     sensor.on_ws_frame("kraken", 0.5, 1)
     assert frame_cpu(generate_latest(registry).decode()) - before == FrameCpu(1, 0.5)
+
+
+def test_rest_calls_waits_and_reconnects_are_read_per_step() -> None:
+    registry = CollectorRegistry()
+    sensor = PrometheusSensor(registry)
+    sensor.on_rest_call("kraken", "fetch_my_trades")
+    before = frame_cpu(generate_latest(registry).decode())
+    for venue in ("kraken", "bybit"):
+        sensor.on_rest_call(venue, "fetch_my_trades")
+    sensor.on_rest_call("bybit", "fetch_open_orders")
+    sensor.on_backpressure("events")
+    sensor.on_reconnect("kraken")
+    sensor.on_dead_letter("ws")
+    step = frame_cpu(generate_latest(registry).decode()) - before
+    assert step.rest_calls == {"fetch_my_trades": 2, "fetch_open_orders": 1}
+    assert (step.waits, step.reconnects, step.dead_letters) == (1, 1, 1)
+    assert step.activity() == (
+        "REST fetch_my_trades=2 fetch_open_orders=1; outbox waits 1; WS reconnects 1; dead letters 1"
+    )

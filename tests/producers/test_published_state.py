@@ -133,6 +133,23 @@ def test_balances_complete_snapshots_repeat_only_the_last_complete_one_without_p
     assert states.fresh([balance(USD=11)]), "a currency gone from a complete snapshot is a change"
 
 
+def test_a_complete_snapshot_that_partial_updates_already_said_is_a_repeat() -> None:
+    """A REST balance read after the stream's partial updates: what the sink holds already."""
+    states = PublishedStates()
+    assert states.fresh([balance(True, USD=10, BTC=1)])
+    assert states.fresh([balance(USD=10, BTC=1)]), "no complete snapshot yet: the sink may hold more"
+    assert not states.fresh([balance(True, USD=10)]), "a partial repeating a currency is a repeat"
+    assert not states.fresh([balance(USD=10, BTC=1)]), "the repeated partial changed nothing"
+    assert states.fresh([balance(True, USD=12)])
+    assert not states.fresh([balance(USD=12, BTC=1)]), "the partial said it all"
+    assert states.fresh([balance(USD=12, BTC=2)]), "one currency differs"
+    assert states.fresh([balance(True, ETH=3)])
+    assert states.fresh([balance(USD=12, BTC=2)]), "ETH is gone: the sink must drop it"
+    assert states.fresh([positions(("BTC/USDT:USDT", 1.0))])
+    assert states.fresh([positions(("BTC/USDT:USDT", 2.0), partial=True)])
+    assert not states.fresh([positions(("BTC/USDT:USDT", 2.0))]), "positions alike"
+
+
 def test_positions_per_symbol() -> None:
     states = PublishedStates()
     assert states.fresh([positions(("BTC/USDT:USDT", 1.0), ("ETH/USDT:USDT", 2.0))])

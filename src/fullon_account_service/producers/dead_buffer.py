@@ -39,8 +39,6 @@ class DeadLetterBuffer:
         self._space = asyncio.Event()
         self._space.set()
         self._overflowing = False
-        self.waits = 0
-        """Times a writer waited on a full buffer."""
 
     def __len__(self) -> int:
         return len(self._letters)
@@ -49,7 +47,6 @@ class DeadLetterBuffer:
         """Queue ``letters``, waiting while the buffer is full."""
         for letter in letters:
             if len(self._letters) >= self._max:
-                self.waits += 1
                 self._sensor.on_backpressure(DEAD_LETTERS)
                 self._sensor.on_buffer_depth(DEAD_LETTERS, len(self._letters))
                 while len(self._letters) >= self._max:

@@ -234,13 +234,12 @@ class LiveAccountCollector(MessageHandlers):
     async def _handle(self, session: AccountSession, kind: str, result: Any) -> None:
         """Publish one message; if that raises, dead-letter the message and read the next one.
 
-        A publish that had to wait for room in the outbox asks for a reconciliation: meanwhile
-        ccxt went on reading into its own bounded caches, which drop their oldest entries."""
-        waits = self.context.outbox.waits
+        A publish that had to wait for room in the outbox is a backlog, not a gap: it asks for no
+        reconciliation (at saturation that re-read every account's history every few seconds).
+        What ccxt's bounded caches push out meanwhile is read by the next audit, as for any burst
+        (``clients.WS_OPTIONS``)."""
         try:
             await self._dispatch(session, kind, result)
-            if self.context.outbox.waits != waits:
-                session.request_reconcile()
         except Exception as e:
             ref = session.ref
             letter = message_dead_letter(ref, kind, e, result)

@@ -95,7 +95,6 @@ class Outbox:
         self._tasks = TaskSupervisor("outbox")
         self.published = 0
         self.failures = 0
-        self._waits = 0
         self._queued = 0
         self._settled = 0
         self._progress = asyncio.Event()
@@ -107,11 +106,6 @@ class Outbox:
     @property
     def pending_dead(self) -> int:
         return len(self._dead)
-
-    @property
-    def waits(self) -> int:
-        """Times a writer waited on a full buffer (collectors reconcile after one: see there)."""
-        return self._waits + self._dead.waits
 
     def start(self) -> None:
         if not self._tasks:
@@ -158,7 +152,6 @@ class Outbox:
 
     async def _append(self, item: Item) -> None:
         if len(self._items) >= self._max:
-            self._waits += 1
             self._sensor.on_backpressure(EVENTS)
             self._sensor.on_buffer_depth(EVENTS, self.pending)
             while len(self._items) >= self._max:

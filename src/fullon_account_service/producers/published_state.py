@@ -8,8 +8,10 @@ memory is the session's ``published_fills``).
 
 What counts as the same state:
 - an order: same status, filled, average, fee (and fee currency), price, volume and trigger price;
-- a balance: per currency, the same free/used/total; a complete snapshot repeats only the last
-  complete snapshot, and only while no partial update was queued since;
+- a balance: per currency, the same free/used/total; a complete snapshot is a repeat when a
+  complete snapshot was queued before and it lists exactly the currencies queued since, each in
+  its last queued state (the sink's account is then this snapshot already: a REST read after a
+  stream's partial updates sends nothing when they said it all);
 - a position: the same, per symbol (a complete snapshot likewise).
 
 "Latest wins" holds because an event is compared with the last state *queued* for the same
@@ -47,14 +49,15 @@ Key = tuple[str, str]
 @dataclass(slots=True)
 class _Account:
     entries: OrderedDict[Key, tuple[Any, float]] = field(default_factory=OrderedDict)
-    whole: dict[str, bytes] = field(default_factory=dict)
-    """Kind -> the last complete snapshot of that kind, while no partial one followed it."""
+    whole: set[str] = field(default_factory=set)
+    """Kinds with a complete snapshot queued, while each key queued since is remembered."""
     snapshot_keys: dict[str, set[Key]] = field(default_factory=dict)
-    """Kind (balances, positions) -> its keys in ``entries``: a complete snapshot forgets the
-    others without a scan of every order remembered."""
+    """Kind (balances, positions) -> its keys in ``entries``, those of the last complete snapshot
+    and of the partial updates since: what the sink's account holds. A complete snapshot forgets
+    the others without a scan of every order remembered."""
 
     def forget(self, key: Key) -> None:
-        self.whole.pop(key[0], None)
+        self.whole.discard(key[0])
         keys = self.snapshot_keys.get(key[0])
         if keys is not None:
             keys.discard(key)
@@ -125,17 +128,14 @@ class PublishedStates:
             states = {(kind, p.symbol): _encode(p) for p in payload.positions}
         known = account.snapshot_keys.setdefault(kind, set())
         if payload.partial:
-            account.whole.pop(kind, None)
             known.update(states)
             return _put(account, states, now)
-        whole = _encode(payload)
-        changed = account.whole.get(kind) != whole
-        account.whole[kind] = whole
+        changed = kind not in account.whole or known != states.keys()
+        account.whole.add(kind)
         for key in known.difference(states):
             account.entries.pop(key, None)
         account.snapshot_keys[kind] = set(states)
-        _put(account, states, now)
-        return changed
+        return _put(account, states, now) or changed
 
     def _expire(self, account: _Account, now: float) -> None:
         entries = account.entries

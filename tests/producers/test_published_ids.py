@@ -1,0 +1,116 @@
+"""Rows already on the bus are not sent again by a re-read, even after the id memory forgot them;
+a row that was never sent always goes out.
+
+The id memory holds ``limit`` ids; an audit on a busy account re-reads more rows than that. Each
+verdict is checked both ways: the forgotten rows of a slice read whole are dropped, and a slice
+holding one row the stream never sent (or read in part, or after a failed publish, or after the
+bus was lost) goes out, the unsent row included.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fullon_account_service.contract import Envelope, Side, Source, TradeFill, event_id
+from fullon_account_service.producers.published_ids import MAX_SLICES, SLICE_MS, PublishedIds
+
+T = 1_800_000_000_000
+
+
+def fill(n: int, at_ms: int) -> Envelope:
+    payload = TradeFill(
+        ex_trade_id=f"T{n}",
+        ex_order_id="O1",
+        symbol="BTC/USD",
+        side=Side.BUY,
+        price=100.0,
+        volume=1.0,
+        cost=100.0,
+        time_ms=at_ms,
+    )
+    return Envelope(
+        event_id=event_id(1, payload, at_ms),
+        ex_id=1,
+        uid=1,
+        exchange="bybit",
+        source=Source.REST,
+        received_ms=at_ms,
+        exchange_ms=at_ms,
+        payload=payload,
+    )
+
+
+async def _sent(ids: PublishedIds, rows: list[Envelope]) -> list[str]:
+    out: list[Envelope] = []
+
+    async def send(fresh: list[Envelope]) -> None:
+        out.extend(fresh)
+
+    await ids.publish(rows, send)
+    return [e.payload.ex_trade_id for e in out if isinstance(e.payload, TradeFill)]
+
+
+def _rows(count: int, per_slice: int = 4) -> list[Envelope]:
+    """``count`` fills, ``per_slice`` in each slice of exchange time."""
+    return [fill(n, T + (n // per_slice) * SLICE_MS + n % per_slice) for n in range(count)]
+
+
+async def test_a_reread_of_whole_slices_sends_nothing_the_id_memory_forgot() -> None:
+    ids = PublishedIds(limit=10)
+    rows = _rows(100)
+    for n in range(0, 100, 5):  # the stream, a few fills at a time
+        assert len(await _sent(ids, rows[n : n + 5])) == 5
+    assert len(ids) == 10, "the id memory forgot all but 10"
+    assert await _sent(ids, rows) == [], "the audit's re-read of the same rows"
+    assert await _sent(ids, list(reversed(rows))) == [], "newest first, as Bybit pages"
+
+
+async def test_a_row_the_stream_never_sent_goes_out_with_the_forgotten_rows_of_its_slice() -> None:
+    ids = PublishedIds(limit=10)
+    rows = _rows(100)
+    missed = rows.pop(41)  # slice 10 holds rows 40..43
+    for n in range(0, 99, 3):
+        await _sent(ids, rows[n : n + 3])
+    listed = [*rows[:41], missed, *rows[41:]]
+    assert await _sent(ids, listed) == ["T40", "T41", "T42", "T43"], "its slice is checked by id"
+    assert await _sent(ids, listed) == [], "the slice is known whole now"
+
+
+async def test_a_slice_read_in_part_is_checked_by_id() -> None:
+    ids = PublishedIds(limit=2)
+    rows = _rows(8)
+    await _sent(ids, rows)
+    assert await _sent(ids, rows[6:]) == [], "two of slice 1's four rows, remembered by id"
+    assert await _sent(ids, rows[:3]) == ["T0", "T1", "T2"], "three of slice 0's four, forgotten by id"
+
+
+async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
+    ids = PublishedIds(limit=100)
+    rows = _rows(8)
+
+    async def fail(fresh: list[Envelope]) -> None:
+        raise ConnectionError("bus down")
+
+    with pytest.raises(ConnectionError):
+        await ids.publish(rows, fail)
+    assert len(await _sent(ids, rows)) == 8
+
+
+async def test_a_lost_bus_or_forgotten_time_sends_again() -> None:
+    ids = PublishedIds(limit=2)
+    rows = _rows(8)
+    await _sent(ids, rows)
+    ids.forget_all()
+    assert len(await _sent(ids, rows)) == 8, "nothing is known to be on the bus"
+    ids.forget_before(T + SLICE_MS)
+    assert await _sent(ids, rows[4:]) == [], "slice 1 still known"
+    assert len(await _sent(ids, rows[:4])) == 4, "slice 0 forgotten: checked by id, which forgot it too"
+
+
+async def test_the_digests_are_bounded() -> None:
+    ids = PublishedIds(limit=1)
+    rows = _rows(MAX_SLICES + 10, per_slice=1)
+    for row in rows:
+        await _sent(ids, [row])
+    assert await _sent(ids, rows[:10]) == [f"T{n}" for n in range(10)], "the oldest digests went first"
+    assert await _sent(ids, rows[20:30]) == []

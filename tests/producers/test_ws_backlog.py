@@ -34,3 +34,24 @@ async def test_rows_cached_after_a_watch_returned_are_taken_once() -> None:
         assert held_back(client, "balance") == []
     finally:
         await client.close()
+
+
+async def test_the_cache_is_emptied_once_every_row_was_handed_over() -> None:
+    client = ccxt.pro.kraken()
+    try:
+        cache = ArrayCacheBySymbolById(20)
+        client.orders = cache
+        cache.append(_row(1))
+        cache.append(_row(2))
+        assert [r["id"] for r in held_back(client, "orders")] == ["T1", "T2"]
+        assert len(cache) == 2, "rows just handed over stay until they were handled"
+
+        assert held_back(client, "orders") == []
+        assert len(cache) == 0 and not cache.hashmap, "handled rows are not kept"
+
+        cache.append(_row(3))  # the stream goes on after the cache was emptied
+        assert [r["id"] for r in held_back(client, "orders")] == ["T3"]
+        cache.getLimit(None, None)
+        assert held_back(client, "orders") == [] and len(cache) == 0
+    finally:
+        await client.close()

@@ -17,7 +17,9 @@ allocator statistics (``sys._debugmallocstats``) to a file: at each point the be
 pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
 from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
 ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
-allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
+allocations grew most since then, and the same at the highest traced total since the previous
+point (a thread snapshots each new high by 1 MiB): what a transient peak was made of, apart from
+what stays (tracing slows the producer: compare RSS from runs without it).
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -25,7 +27,9 @@ producer at each point and prints its RSS before and after: what a periodic trim
 
 The bench counts the entries ever added to each bus stream (``XINFO STREAM``'s ``entries-added``)
 and trims the streams after each chunk of scenario steps, so 10,000 fills per account at 100
-accounts do not pile up in Redis. A chunk is 20 scenario steps per account (at least 200).
+accounts do not pile up in Redis. A chunk is 20 scenario steps per account (at least 200). After
+each half it prints where the time went: wall clock, the simulator's steps (in this process) and
+the producer's CPU seconds (``/proc/<pid>/stat``).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
         [--arenas] [--trace 25] [--trim]

@@ -105,6 +105,7 @@ async def test_update_of_an_order_ccxt_evicted_is_published_whole(
                 assert len(client.orders) == 0, "handled orders still cached by ccxt"
 
             await eventually(handled_rows_dropped, timeout_s=30)
+            assert client.last_http_response is None, "no REST body is kept after the read"
 
             for order in (first, last):
                 if sparse:

@@ -17,7 +17,9 @@ allocator statistics (``sys._debugmallocstats``) to a file: at each point the be
 pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
 from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
 ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
-allocations grew most since then (tracing slows the producer: compare RSS from runs without it).
+allocations grew most since then, and the same at the highest traced total since the previous
+point (a thread snapshots each new high by 1 MiB): what a transient peak was made of, apart from
+what stays (tracing slows the producer: compare RSS from runs without it).
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -25,7 +27,9 @@ producer at each point and prints its RSS before and after: what a periodic trim
 
 The bench counts the entries ever added to each bus stream (``XINFO STREAM``'s ``entries-added``)
 and trims the streams after each chunk of scenario steps, so 10,000 fills per account at 100
-accounts do not pile up in Redis. A chunk is 20 scenario steps per account (at least 200).
+accounts do not pile up in Redis. A chunk is 20 scenario steps per account. After
+each half it prints where the time went: wall clock, the simulator's steps (in this process) and
+the producer's CPU seconds (``/proc/<pid>/stat``).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
         [--arenas] [--trace 25] [--trim]
@@ -62,12 +66,15 @@ MIB = 1024 * 1024
 PREFIX = "bench:memory:"
 FILL_CHANNEL = {"kraken": "executions", "bybit": "execution"}
 STEPS_PER_ACCOUNT = 20
-"""Scenario steps per account in one chunk of ``drive`` (at least 200 a chunk)."""
+"""Scenario steps per account in one chunk of ``drive``: about as many rows per stream as ccxt's
+caches hold (``clients.WS_OPTIONS``), whatever the account count, so that a chunk's fills reach
+the bus over WebSocket and no chunk waits for a REST audit (with a floor of 200 steps a chunk,
+the 1-account baseline waited ~5 s a chunk for its audit: 20 fills/s)."""
 KEEP_ENTRIES = 1000
 """Entries left in each bus stream after a chunk: the bench counts what was added, so Redis need
 not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
-import gc, os, signal, sys, tracemalloc
+import gc, os, signal, sys, threading, time, tracemalloc
 from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
@@ -87,16 +94,37 @@ def stats(*_):
         trace(path + ".trace")
     os.replace(path + ".tmp", path)
 
-def trace(path):
-    # the first call starts tracing (at open); later ones write what grew since, by line
-    if not first:
-        tracemalloc.start(1)
-        first.append(tracemalloc.take_snapshot())
-        return
-    diff = tracemalloc.take_snapshot().compare_to(first[0], "lineno")
+peak = []
+high = [0]
+
+def watch_peak():
+    # while tracing: a snapshot each time the traced total reaches a new high (by 1 MiB), so that
+    # what a transient peak was made of can be told from what stays
+    while True:
+        time.sleep(0.1)
+        current = tracemalloc.get_traced_memory()[0]
+        if current > high[0] + (1 << 20):
+            high[0] = current
+            peak[:] = [tracemalloc.take_snapshot()]
+
+def write_diff(path, snapshot):
+    diff = snapshot.compare_to(first[0], "lineno")
     with open(path, "w") as out:
         for d in diff[:TRACE]:
             out.write(f"{d.size_diff / 1024:10.1f} KiB {d.count_diff:8d} objects  {d.traceback}\\n")
+
+def trace(path):
+    # the first call starts tracing (at open); later ones write what grew since, by line, now
+    # and at the highest traced total since the previous call (then the peak starts again)
+    if not first:
+        tracemalloc.start(1)
+        first.append(tracemalloc.take_snapshot())
+        threading.Thread(target=watch_peak, daemon=True).start()
+        return
+    write_diff(path, tracemalloc.take_snapshot())
+    if peak:
+        write_diff(path + ".peak", peak.pop())
+    high[0] = 0
 
 def trim(path):
     # glibc only: what malloc_trim(0) gives back now (RSS before and after, KiB)
@@ -139,12 +167,14 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]], timeout_s: float, what: str, every_s: float = 0.2
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(every_s)
 
 
 async def register(url: str, venue: str, n: int) -> list[int]:
@@ -203,11 +233,13 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
             f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
             flush=True,
         )
-    grown = path.with_name(path.name + ".trace")
-    if grown.exists():
-        print("    grown since open (tracemalloc, by line):")
-        for line in grown.read_text().splitlines():
-            print(f"    {line}", flush=True)
+    for suffix, what in ((".trace", "now"), (".trace.peak", "at the highest traced total since")):
+        grown = path.with_name(path.name + suffix)
+        if grown.exists():
+            print(f"    grown since open, {what} (tracemalloc, by line):")
+            for line in grown.read_text().splitlines():
+                print(f"    {line}", flush=True)
+            grown.unlink()
     trimmed = path.with_name(path.name + ".trim")
     if not trimmed.exists():
         return None
@@ -270,11 +302,11 @@ async def measure(
                 after_trim = []
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
-                await drive(sim, redis, accounts, fills // 2)
+                await drive(sim, redis, accounts, fills // 2, producer.pid)
                 half = rss_mib(producer.pid)
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
-                await drive(sim, redis, accounts, fills)
+                await drive(sim, redis, accounts, fills, producer.pid)
                 full = rss_mib(producer.pid)
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
@@ -315,22 +347,42 @@ def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[
     return check
 
 
-async def drive(sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int) -> None:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int, pid: int
+) -> None:
     """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
     time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus, then
-    trimming the bus streams (``KEEP_ENTRIES``)."""
+    trimming the bus streams (``KEEP_ENTRIES``). Prints where the time went: the simulator's
+    steps (this process), the producer's CPU, and the wall clock."""
     target = per_account * len(accounts)
-    chunk = max(200, STEPS_PER_ACCOUNT * len(accounts))
+    chunk = STEPS_PER_ACCOUNT * len(accounts)
+    before = sum(len(a.fills) for a in accounts)
+    started, producer_cpu, stepping = time.monotonic(), cpu_s(pid), 0.0
     while sum(len(a.fills) for a in accounts) < target:
+        step_start = time.monotonic()
         sim.engine.run_steps(chunk)
+        stepping += time.monotonic() - step_start
         made = sum(len(a.fills) for a in accounts)
         try:
-            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer")
+            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer", 0.05)
         except TimeoutError:
             print(f"  (behind: {await _added(redis, 'trade')} of {made} fills on the bus)")
         for key in await redis.keys(f"{PREFIX}*"):
             if await redis.type(key) == b"stream":
                 await redis.xtrim(key, maxlen=KEEP_ENTRIES, approximate=True)
+    wall = time.monotonic() - started
+    fills = sum(len(a.fills) for a in accounts) - before
+    print(
+        f"  drove {fills} fills in {wall:.0f} s ({fills / wall:.0f} fills/s): simulator steps "
+        f"{stepping:.0f} s, producer CPU {cpu_s(pid) - producer_cpu:.0f} s",
+        flush=True,
+    )
 
 
 def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -84,10 +86,10 @@ class _Session(AccountSession):
         return await self.fake.call(method, *args)
 
 
-def _session(venue: FakeVenue, ex_id: int) -> AccountSession:
+def _session(venue: FakeVenue, ex_id: int, cls: type[_Session] = _Session) -> AccountSession:
     ref = AccountRef(ex_id=ex_id, uid=1, venue=venue.venue)
     client = type("Client", (), {"has": {"fetchCanceledAndClosedOrders": True}, "markets": {}})()
-    session = _Session(ref, client, Normaliser(ref, {SYMBOL}, str), asyncio.Lock())
+    session = cls(ref, client, Normaliser(ref, {SYMBOL}, str), asyncio.Lock())
     session.fake = venue
     return session
 
@@ -187,3 +189,35 @@ async def test_each_page_is_published_before_the_next_is_read(redis_client: aior
         await _reconciler(redis_client, bus, 50).fills(_session(fake, next(_ex_ids)), Source.REST)
     assert calls_when_published == [1, 2, 3]
     assert len(bus.rows) == 12
+
+
+class _Page(list[Any]):
+    """A page the test can watch die (a plain list takes no weak reference)."""
+
+
+class _WatchedSession(_Session):
+    """Notes, at each call, which pages handed out before are still alive."""
+
+    pages: list[weakref.ref[_Page]]
+    alive_at_call: list[int]
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.alive_at_call.append(sum(1 for page in self.pages if page() is not None))
+        page = _Page(await super().call(method, *args, **kwargs))
+        self.pages.append(weakref.ref(page))
+        return page
+
+
+@pytest.mark.parametrize("venue", ["kraken", "bybit", "hyperliquid"])
+async def test_no_page_is_held_while_the_next_is_read(venue: str, redis_client: aioredis.Redis) -> None:
+    """A history read keeps one page in memory, not the last one as well while it waits for the
+    next (issue 18: with a venue's rate limit, that wait is most of a long read)."""
+    fake = FakeVenue(venue, [NOW - 100_000 + i * 1000 for i in range(12)], 5)
+    _fill_rows(fake)
+    session = _session(fake, next(_ex_ids), _WatchedSession)
+    assert isinstance(session, _WatchedSession)
+    session.pages, session.alive_at_call = [], []
+    with paged_like(venue, 5):
+        await _reconciler(redis_client, Bus(), 50).fills(session, Source.REST)
+    assert len(session.alive_at_call) >= 3, "the read should take several pages"
+    assert set(session.alive_at_call) == {0}, session.alive_at_call

@@ -24,6 +24,15 @@ def test_facts_expire_when_not_seen_again_and_a_sighting_refreshes_them() -> Non
     assert len(known) == 1
 
 
+def test_facts_learned_later_add_to_those_known_and_an_empty_field_erases_none() -> None:
+    known = KnownOrders(lambda: 0)
+    known.learn("A", {"symbol": "BTC/USD", "side": "buy", "status": "open"})
+    known.learn("A", {"side": "", "amount": 2.0, "price": None, "type": "limit"})
+    assert known.get("A") == {"symbol": "BTC/USD", "side": "buy", "type": "limit", "amount": 2.0}
+    known.learn("A", {"price": 0.0})
+    assert known.get("A")["price"] == 0.0, "a zero is a fact, not a missing field"
+
+
 def test_count_bound_drops_the_least_recently_seen() -> None:
     known = KnownOrders(lambda: 0, max_orders=2)
     for order_id in ("A", "B", "A", "C"):

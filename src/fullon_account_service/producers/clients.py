@@ -109,6 +109,10 @@ class ClientFactory:
             "session": self._session,
             "ssl_context": self._ssl,
             "timeout_on_exit": 0,
+            # ccxt keeps the body of each client's last REST response (a page of history: ~20 KiB
+            # per account, the markets for a loader) only for its own error texts; the headers,
+            # which ``ccxt_errors`` reads for Retry-After, are kept
+            "enableLastHttpResponse": False,
         }
         override = self._overrides.get(venue, {})
         config.update(override)

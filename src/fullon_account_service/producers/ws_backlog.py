@@ -9,7 +9,8 @@ cache itself, the way ``watch_*`` does with ``newUpdates`` (``getLimit`` marks t
 
 The caches are small (``clients.WS_OPTIONS``): more rows than a cache holds between two reads
 push the oldest out unread; the next audit reads them over REST (``clients.WS_OPTIONS`` says why
-no reconciliation is asked for then).
+no reconciliation is asked for then). Once every cached row was handled, the cache is emptied
+(``held_back``): the rows are of no further use to us.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def drop_raw(kind: str, rows: Any) -> None:
     """Empty the raw venue payload (``info``) of handled rows that ccxt goes on caching.
 
     Once published, a row's ``info`` (about as large as the parsed row) is of no use to us, and
-    ccxt keeps the row until ``ordersLimit`` / ``tradesLimit`` newer ones push it out, which on a
-    quiet account is forever. Kraken merges an update of an order into the cached ``info``; with
+    ccxt keeps the row until the cache is emptied (``held_back``, once no row is left unread) or
+    newer rows push it out. Kraken merges an update of an order into the cached ``info``; with
     it emptied, the update is read on its own, as for an order ccxt no longer caches, and the
     normaliser completes it from its own memory of the order (``normalise.known_orders``)."""
     if kind not in _CACHES or not isinstance(rows, list):
@@ -43,10 +44,19 @@ def drop_raw(kind: str, rows: Any) -> None:
 
 
 def held_back(client: Any, kind: str) -> list[Any]:
-    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none."""
+    """Rows of ``kind`` cached since the last ``watch_*`` returned, consumed; ``[]`` if none.
+
+    When none are left, every row in the cache was handed over (and the collector calls this
+    only once it handled them), so the cache is emptied: a handled row would otherwise stay
+    until ``ordersLimit`` / ``tradesLimit`` newer ones push it out, forever on a quiet account,
+    pinning the allocator's memory that the burst which brought it left otherwise free (issue 18).
+    An update of an order no longer cached is read on its own, as ``drop_raw`` says."""
     cache = _cache(client, kind)
+    if cache is None:
+        return []
     # ``_clear_all_updates`` is set once the new rows were taken, until the next row arrives
-    if cache is None or cache._clear_all_updates:
+    if cache._clear_all_updates:
+        cache.clear()
         return []
     count = cache.getLimit(None, None) or 0
     if count <= 0:

@@ -189,6 +189,7 @@ async def _cursor_pages(
         read.add(page)
         cursor = _next_cursor(page)
         await on_page(page)
+        del page  # not held while the next page is fetched: one page per read in memory (issue 18)
         if not cursor:
             return budget, None
         if budget <= 0:

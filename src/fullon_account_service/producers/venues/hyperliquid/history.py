@@ -88,6 +88,7 @@ async def _oldest_first(
         await on_page(fresh)
         if len(page) < page_size or not fresh or not stamped or newest <= since:
             return HistoryRead(complete=True)
+        del page, fresh  # not held while the next page is fetched (issue 18)
         since = newest
     return HistoryRead(complete=False, resume_from_ms=since)
 

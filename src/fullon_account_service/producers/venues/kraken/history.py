@@ -108,6 +108,7 @@ async def _newest_first(
         await on_page(page)
         if len(page) < PAGE:
             return HistoryRead(complete=True)
+        del page  # not held while the next page is fetched: one page per read in memory (issue 18)
     return HistoryRead(
         complete=False,
         resume_from_ms=since,

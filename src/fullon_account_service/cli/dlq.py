@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fullon_account_service.cli.shared_redis import require_redis_to_read
 from fullon_account_service.contract import KINDS
 from fullon_account_service.errors import AccountServiceError, ConfigError
 from fullon_account_service.redaction import redact_text
@@ -81,8 +82,7 @@ def _settings() -> Settings:
 def _run(action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
     """Run ``action(redis, prefix)`` on the configured Redis; a failure is one line and exit 1."""
     settings = _settings()
-    if settings.embedded_redis:
-        typer.echo("note: REDIS_URL is not set; this is this process's own empty embedded Redis", err=True)
+    require_redis_to_read(settings, command="dlq")
 
     from fullon_account_service.redis_client import make_redis
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli.shared_redis import require_redis_to_read
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
 
@@ -39,11 +40,7 @@ def tail(
     ] = None,
 ) -> None:
     """Follow the event streams (or the dead letters) without joining a consumer group."""
-    from redis import exceptions as rex
-
-    from fullon_account_service.bus.streams import dead_letter_key, event_streams
     from fullon_account_service.cli import tail_format as fmt
-    from fullon_account_service.cli.tail_follow import Output, run
     from fullon_account_service.contract import KINDS
 
     kinds = fmt.lines_of(kind)
@@ -58,8 +55,12 @@ def tail(
     except (ValueError, ConfigError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    if settings.embedded_redis:
-        typer.echo("note: REDIS_URL is not set; tailing this process's own empty embedded Redis", err=True)
+    require_redis_to_read(settings, command="tail")
+    from redis import exceptions as rex
+
+    from fullon_account_service.bus.streams import dead_letter_key, event_streams
+    from fullon_account_service.cli.tail_follow import Output, run
+
     prefix = settings.stream_prefix
     streams = (
         [dead_letter_key(prefix)]

@@ -39,9 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from typer.core import TyperGroup
-
-from fullon_account_service.cli.app import COMMANDS, load_command
+from fullon_account_service.cli.app import command_words
 
 ENTRY = str(Path(sys.executable).with_name("fullon-account"))
 BAD = {"ACCOUNT_POLL_INTERVAL": "often"}
@@ -124,17 +122,6 @@ def floors(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def every_command() -> list[list[str]]:
-    """The top level, each command, and each subcommand of a group (as ``--help`` reaches them)."""
-    words: list[list[str]] = [[]]
-    for name in COMMANDS:
-        words.append([name])
-        command = load_command(name)
-        if isinstance(command, TyperGroup):
-            words += [[name, sub] for sub in command.commands]
-    return words
-
-
 async def _anchors(redis_url: str, *, write: bool) -> None:
     """One account's balance change with no fill to explain it, its cursors past it; or, with
     ``write`` false, every key of the bench's prefix deleted."""
@@ -167,7 +154,7 @@ def cases(env: dict[str, str]) -> dict[str, Callable[[], Sample]]:
     }
     for name, modules in floors(env).items():
         run[name] = lambda m=modules: timed([sys.executable, "-c", f"import {m}"], env, {0})
-    for words in every_command():
+    for words in command_words():
         run[" ".join([*words, "--help"])] = lambda w=words: timed([ENTRY, *w, "--help"], env, {0})
     for words in (
         ["producer"],

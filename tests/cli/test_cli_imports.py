@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.core import TyperCommand, TyperGroup
 
-from fullon_account_service.cli.app import COMMANDS, load_command
+from fullon_account_service.cli.app import COMMANDS, command_words, load_command
 from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
 from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
 from fullon_account_service.producers.cursor import CursorStore
@@ -65,18 +65,7 @@ def run(
     return report["code"], report["heavy"], proc.stdout + proc.stderr
 
 
-def every_command() -> list[list[str]]:
-    """The top level, each command, and each subcommand of a group."""
-    words: list[list[str]] = [[]]
-    for name in COMMANDS:
-        words.append([name])
-        command = load_command(name)
-        if isinstance(command, TyperGroup):
-            words += [[name, sub] for sub in command.commands]
-    return words
-
-
-HELP_INVOCATIONS = every_command()
+HELP_INVOCATIONS = command_words()
 
 
 @pytest.mark.parametrize("words", HELP_INVOCATIONS, ids=lambda w: " ".join(w) or "top")

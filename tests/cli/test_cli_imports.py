@@ -243,12 +243,15 @@ def test_accounts_list_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "words", [["health"], ["health", "--no-explain"], ["tail"], ["dlq", "list"]], ids=" ".join
+    "words",
+    [["health"], ["health", "--no-explain"], ["tail"], ["dlq", "list"], ["dlq", "replay", "--all"]],
+    ids=" ".join,
 )
 def test_readers_of_the_bus_stop_at_once_without_a_redis(words: list[str], tmp_path: Path) -> None:
-    """The embedded Redis lives in the process that made it: these would read an empty bus."""
+    """The embedded Redis lives in the process that made it: these would read an empty bus. They
+    say so before importing any Redis client (fakeredis imports numpy: about a second)."""
     env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
-    code, heavy, output = run(*words, env=env, watch=(*TYPER_CHECKED, "ccxt", "fakeredis", "numpy"))
+    code, heavy, output = run(*words, env=env, watch=(*TYPER_CHECKED, "ccxt", "fakeredis", "numpy", "redis"))
     assert code == 2, output
     [line] = output.strip().splitlines()[:-1]
     assert line.startswith(f"error: {words[0]} reads what producers and sinks wrote to Redis"), line

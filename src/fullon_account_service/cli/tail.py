@@ -40,7 +40,17 @@ def tail(
     ] = None,
 ) -> None:
     """Follow the event streams (or the dead letters) without joining a consumer group."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    require_redis_to_read(settings, command="tail")
+    from redis import exceptions as rex
+
+    from fullon_account_service.bus.streams import dead_letter_key, event_streams
     from fullon_account_service.cli import tail_format as fmt
+    from fullon_account_service.cli.tail_follow import Output, run
     from fullon_account_service.contract import KINDS
 
     kinds = fmt.lines_of(kind)
@@ -51,16 +61,9 @@ def tail(
         )
     try:
         start = fmt.start_id(since)
-        settings = Settings.from_env()
-    except (ValueError, ConfigError) as e:
+    except ValueError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    require_redis_to_read(settings, command="tail")
-    from redis import exceptions as rex
-
-    from fullon_account_service.bus.streams import dead_letter_key, event_streams
-    from fullon_account_service.cli.tail_follow import Output, run
-
     prefix = settings.stream_prefix
     streams = (
         [dead_letter_key(prefix)]

@@ -22,9 +22,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fullon_account_service.cli.shared_redis import require_redis_to_read
+from fullon_account_service.cli.shared_redis import reader_settings
 from fullon_account_service.contract import KINDS
-from fullon_account_service.errors import AccountServiceError, ConfigError
+from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 
@@ -68,18 +68,6 @@ def _selection(
             except ValueError as e:
                 raise typer.BadParameter(str(e), param_hint=hint) from None
     return LetterFilter(reason or None, kinds, frozenset(ex_id or ()), start or "-", end or "+")
-
-
-def _settings() -> Settings:
-    """The settings from the environment, before the bus is imported: a configuration error, or no
-    Redis configured, is one line and exit 2."""
-    try:
-        settings = Settings.from_env()
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(2) from None
-    require_redis_to_read(settings, command="dlq")
-    return settings
 
 
 def _run(settings: Settings, action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
@@ -157,7 +145,7 @@ def list_letters(
     as_json: Json = False,
 ) -> None:
     """List dead letters, oldest first, with their reasons."""
-    settings = _settings()
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     selection = _selection(reason, kind, ex_id, start, end)
@@ -175,7 +163,7 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show letters in full: reason, origin and the original event."""
-    settings = _settings()
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     letters = _run(settings, lambda redis, prefix: dlq_ops.get_letters(redis, prefix, letter_ids))
@@ -226,7 +214,7 @@ def replay(
     every: All = False,
 ) -> None:
     """Put letters back on their account's stream; each is removed once re-published."""
-    settings = _settings()
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
@@ -257,7 +245,7 @@ def drop(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete letters for good (asks first unless --yes)."""
-    settings = _settings()
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fullon_account_service.cli.shared_redis import require_redis_to_read
+from fullon_account_service.cli.shared_redis import reader_settings
 from fullon_account_service.settings import Settings
 
 if TYPE_CHECKING:
@@ -156,8 +156,7 @@ def health(
     ] = True,
 ) -> None:
     """Report health; exit 1 when data is not flowing into storage, 3 when dead letters pile up."""
-    settings = Settings.from_env()
-    require_redis_to_read(settings, command="health")
+    settings = reader_settings("health")
     threshold = settings.dlq_warn if dlq_warn is None else dlq_warn
     report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold, explain=explain))
     if as_json:

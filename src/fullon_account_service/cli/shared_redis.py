@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import typer
 
+from fullon_account_service.errors import ConfigError
 from fullon_account_service.settings import Settings
 
 EMBEDDED_HELP = "Run on a private in-process Redis when none is configured (nothing else can read it)."
@@ -39,3 +40,15 @@ def require_redis_to_read(settings: Settings, *, command: str) -> None:
             err=True,
         )
         raise typer.Exit(2)
+
+
+def reader_settings(command: str) -> Settings:
+    """The settings of ``command``, which reads what other processes wrote to Redis: a
+    configuration error, or no Redis configured, is one line and exit 2."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(2) from None
+    require_redis_to_read(settings, command=command)
+    return settings

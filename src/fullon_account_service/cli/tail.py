@@ -11,9 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fullon_account_service.cli.shared_redis import require_redis_to_read
-from fullon_account_service.errors import ConfigError
-from fullon_account_service.settings import Settings
+from fullon_account_service.cli.shared_redis import reader_settings
 
 
 def tail(
@@ -40,12 +38,7 @@ def tail(
     ] = None,
 ) -> None:
     """Follow the event streams (or the dead letters) without joining a consumer group."""
-    try:
-        settings = Settings.from_env()
-    except ConfigError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    require_redis_to_read(settings, command="tail")
+    settings = reader_settings("tail")
     from redis import exceptions as rex
 
     from fullon_account_service.bus.streams import dead_letter_key, event_streams

@@ -13,11 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.core import TyperCommand, TyperGroup
 
-from fullon_account_service.cli.app import COMMANDS, load_command
+from fullon_account_service.cli.app import COMMANDS, command_words, load_command
 from fullon_account_service.cli.simulate import VENUES as SIM_VENUES
 from fullon_account_service.cli.sink import GROUPS as SINK_GROUPS
+from fullon_account_service.producers.cursor import CursorStore
+from fullon_account_service.storage.balance_anchors import BalanceAnchors
+from fullon_account_service.verify.stored_through import LEDGER_CURSOR
 
 REPOSITORIES = "fullon_account_service.storage.db.repositories"
 HEAVY = (
@@ -60,18 +65,7 @@ def run(
     return report["code"], report["heavy"], proc.stdout + proc.stderr
 
 
-def every_command() -> list[list[str]]:
-    """The top level, each command, and each subcommand of a group."""
-    words: list[list[str]] = [[]]
-    for name in COMMANDS:
-        words.append([name])
-        command = load_command(name)
-        if isinstance(command, TyperGroup):
-            words += [[name, sub] for sub in command.commands]
-    return words
-
-
-HELP_INVOCATIONS = every_command()
+HELP_INVOCATIONS = command_words()
 
 
 @pytest.mark.parametrize("words", HELP_INVOCATIONS, ids=lambda w: " ".join(w) or "top")
@@ -246,3 +240,50 @@ def test_accounts_list_on_a_fresh_embedded_database_migrates_it(tmp_path: Path) 
     assert "[]" in output and "alembic" in heavy
     code, _, output = run("db", "current", env=env)
     assert code == 0 and "at revision none" not in output, output
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["health"], ["health", "--no-explain"], ["tail"], ["dlq", "list"], ["dlq", "replay", "--all"]],
+    ids=" ".join,
+)
+def test_readers_of_the_bus_stop_at_once_without_a_redis(words: list[str], tmp_path: Path) -> None:
+    """The embedded Redis lives in the process that made it: these would read an empty bus. They
+    say so before importing any Redis client (fakeredis imports numpy: about a second)."""
+    env = {"ACCOUNT_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    code, heavy, output = run(*words, env=env, watch=(*TYPER_CHECKED, "ccxt", "fakeredis", "numpy", "redis"))
+    assert code == 2, output
+    [line] = output.strip().splitlines()[:-1]
+    assert line.startswith(f"error: {words[0]} reads what producers and sinks wrote to Redis"), line
+    assert "set REDIS_URL" in line
+    assert heavy == [], f"{' '.join(words)} imported {heavy} to say so"
+
+
+async def test_health_reads_the_database_without_sqlalchemy_and_still_fails(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Balance explained through the driver alone (``plain_history``): 2.5 USD came in with no fill
+    and no ledger entry to explain them, and the verdict says so (exit 1)."""
+    prefix = "health-plain:"
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        await BalanceAnchors(redis, prefix=prefix).record(
+            [(4, 1_000, {"USD": 10.0}), (4, 2_000, {"USD": 12.5})]
+        )
+        cursors = CursorStore(redis, prefix=prefix)
+        await cursors.advance(4, 5_000)
+        await cursors.named(LEDGER_CURSOR).advance(4, 5_000)
+    finally:
+        await redis.aclose()
+    env = {
+        "ACCOUNT_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ACCOUNT_STREAM_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+    }
+    driver = "aiosqlite" if database_url.startswith("sqlite") else "asyncpg"
+    code, heavy, output = run("health", "--json", env=env, watch=("ccxt", "sqlalchemy", "alembic", driver))
+    assert code == 1, output
+    assert heavy == [driver], f"health imported {heavy}"
+    assert "account 4 USD: +2.5 unexplained between" in output

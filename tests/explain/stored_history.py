@@ -52,12 +52,13 @@ ANCHORS = [
 class Stored:
     ex_id: int
     factory: async_sessionmaker[AsyncSession]
+    database_url: str
     redis: aioredis.Redis
     prefix: str
 
     async def explain(self, partitions: int = 1) -> AccountExplanation:
         [account] = await explain_accounts(
-            self.factory, self.redis, prefix=self.prefix, band_ms=2 * S, partitions=partitions
+            self.database_url, self.redis, prefix=self.prefix, band_ms=2 * S, partitions=partitions
         )
         return account
 
@@ -66,7 +67,12 @@ class Stored:
 
 
 async def store_history(
-    factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, prefix: str, *, cache_sink: bool = True
+    factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis: aioredis.Redis,
+    prefix: str,
+    *,
+    cache_sink: bool = True,
 ) -> Stored:
     """The history above through the real sinks, its cursors past it (as a producer leaves them);
     ``cache_sink`` False records the anchors alone (a Redis over TCP in tests runs no scripts)."""
@@ -89,4 +95,4 @@ async def store_history(
     cursors = CursorStore(redis, prefix=prefix)
     await cursors.advance(ex_id, NOW_MS + 100 * S)
     await cursors.named(LEDGER_CURSOR).advance(ex_id, NOW_MS + 100 * S)
-    return Stored(ex_id, factory, redis, prefix)
+    return Stored(ex_id, factory, database_url, redis, prefix)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.ledger.explain import Anchor
 from fullon_account_service.metrics.prometheus import PrometheusSensor
@@ -16,8 +16,9 @@ from fullon_account_service.verify.stored_through import LEDGER_CURSOR
 PREFIX = "metric:"
 
 
+@pytest.mark.usefixtures("session_factory")  # the migrated tables
 async def test_the_gauge_holds_the_largest_remainder_per_currency(
-    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis
+    database_url: str, redis_client: aioredis.Redis
 ) -> None:
     anchors = BalanceAnchors(redis_client, prefix=PREFIX)
     await anchors.record([(4, 1_000, {"USD": 10.0, "BTC": 1.0}), (4, 2_000, {"USD": 12.5, "BTC": 1.0})])
@@ -28,7 +29,7 @@ async def test_the_gauge_holds_the_largest_remainder_per_currency(
 
     registry = CollectorRegistry()
     sensor = PrometheusSensor(registry)
-    await record_explained(session_factory, redis_client, sensor, prefix=PREFIX, band_ms=0, partitions=1)
+    await record_explained(database_url, redis_client, sensor, prefix=PREFIX, band_ms=0, partitions=1)
 
     def value(currency: str) -> float | None:
         labels = {"ex_id": "4", "currency": currency}

@@ -23,9 +23,12 @@ CURSOR_MS = NOW_MS + 100 * S
 
 @pytest.fixture
 async def stored(
-    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, settings: Settings
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_client: aioredis.Redis,
+    settings: Settings,
 ) -> Stored:
-    stored = await store_history(session_factory, redis_client, settings.stream_prefix)
+    stored = await store_history(session_factory, database_url, redis_client, settings.stream_prefix)
     for ex_id in (stored.ex_id, stored.ex_id + 1):
         for kind in ("trade", "ledger"):
             stream = account_stream_key(stored.prefix, kind, ex_id, PARTITIONS)

@@ -28,9 +28,12 @@ from fullon_account_service.verify.stored_through import LEDGER_CURSOR
 
 @pytest.fixture
 async def stored(
-    session_factory: async_sessionmaker[AsyncSession], redis_client: aioredis.Redis, settings: Settings
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_client: aioredis.Redis,
+    settings: Settings,
 ) -> Stored:
-    return await store_history(session_factory, redis_client, settings.stream_prefix)
+    return await store_history(session_factory, database_url, redis_client, settings.stream_prefix)
 
 
 async def test_every_window_explains_to_zero(stored: Stored) -> None:
@@ -146,7 +149,9 @@ async def test_the_health_command_fails_naming_the_window_and_passes_without_exp
 ) -> None:
     redis = aioredis.Redis.from_url(redis_url)
     try:
-        stored = await store_history(session_factory, redis, settings.stream_prefix, cache_sink=False)
+        stored = await store_history(
+            session_factory, settings.database_url, redis, settings.stream_prefix, cache_sink=False
+        )
         await _drop_entry(stored)
     finally:
         await redis.aclose()

@@ -32,16 +32,20 @@ and migrating a database alone took over 60 s (a full suite with two CPU hogs be
 
 
 async def run_cli(
-    args: Sequence[str], env: Mapping[str, str], timeout_s: float = PROCESS_DEADLINE_S
+    args: Sequence[str],
+    env: Mapping[str, str],
+    timeout_s: float = PROCESS_DEADLINE_S,
+    cwd: Path | None = None,
 ) -> tuple[int, str, str]:
     """In a separate process, through the installed entry point; (exit code, stdout, stderr).
 
-    ``env`` is laid over this process's environment."""
+    ``env`` is laid over this process's environment; ``cwd``: where it runs (else here)."""
     script = Path(sys.executable).with_name("fullon-account")
     proc = await asyncio.create_subprocess_exec(
         str(script),
         *args,
         env={**os.environ, **env},
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

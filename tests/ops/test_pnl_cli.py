@@ -113,8 +113,10 @@ async def test_pnl_totals_per_currency_and_plots_one_line_per_symbol(
         ("realised PnL (USDT)", ["SOL/USDT:USDT", "XRP/USDT:USDT"]),
     ]
     assert str(out.resolve()) in result.stdout
-    code, printed, err = await run_cli(["pnl", "--ex-id", "8"], env)
+    plotted = tmp_path / "process.png"
+    code, printed, err = await run_cli(["pnl", "--ex-id", "8", "--plot", "process.png"], env, cwd=tmp_path)
     assert code == 0, err
+    assert plotted.read_bytes().startswith(PNG_MAGIC) and str(plotted.resolve()) in printed
     assert {line.split()[2] for line in printed.splitlines() if line.strip("│ ").startswith("total")} == {
         "EUR",
         "USD",

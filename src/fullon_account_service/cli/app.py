@@ -98,6 +98,18 @@ def load_command(name: str) -> Any:
     return typer.main.get_command(single)
 
 
+def command_words() -> list[list[str]]:
+    """The top level, each command, and each subcommand of a group, as typed after the program's
+    name: what every ``--help`` is reached by. Imports every command's module."""
+    words: list[list[str]] = [[]]
+    for name in COMMANDS:
+        words.append([name])
+        command = load_command(name)
+        if isinstance(command, TyperGroup):
+            words += [[name, sub] for sub in command.commands]
+    return words
+
+
 def unknown_command(name: str) -> str:
     """typer's message for a mistyped command, with its suggestion, from the registry's names."""
     matches = get_close_matches(name, list(COMMANDS))

@@ -22,8 +22,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fullon_account_service.cli.shared_redis import reader_settings
 from fullon_account_service.contract import KINDS
-from fullon_account_service.errors import AccountServiceError, ConfigError
+from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.redaction import redact_text
 from fullon_account_service.settings import Settings
 
@@ -69,21 +70,8 @@ def _selection(
     return LetterFilter(reason or None, kinds, frozenset(ex_id or ()), start or "-", end or "+")
 
 
-def _settings() -> Settings:
-    """The settings from the environment; a configuration error is one line and exit 2."""
-    try:
-        return Settings.from_env()
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _run(action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
+def _run(settings: Settings, action: Callable[[aioredis.Redis, str], Awaitable[T]]) -> T:
     """Run ``action(redis, prefix)`` on the configured Redis; a failure is one line and exit 1."""
-    settings = _settings()
-    if settings.embedded_redis:
-        typer.echo("note: REDIS_URL is not set; this is this process's own empty embedded Redis", err=True)
-
     from fullon_account_service.redis_client import make_redis
 
     async def run() -> T:
@@ -157,10 +145,11 @@ def list_letters(
     as_json: Json = False,
 ) -> None:
     """List dead letters, oldest first, with their reasons."""
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     selection = _selection(reason, kind, ex_id, start, end)
-    letters = _run(lambda redis, prefix: dlq_ops.read_letters(redis, prefix, selection, limit))
+    letters = _run(settings, lambda redis, prefix: dlq_ops.read_letters(redis, prefix, selection, limit))
     if as_json:
         _emit_json(letters)
     else:
@@ -174,9 +163,10 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show letters in full: reason, origin and the original event."""
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
-    letters = _run(lambda redis, prefix: dlq_ops.get_letters(redis, prefix, letter_ids))
+    letters = _run(settings, lambda redis, prefix: dlq_ops.get_letters(redis, prefix, letter_ids))
     missing = sorted(set(letter_ids) - {letter.letter_id for letter in letters})
     if as_json:
         _emit_json(letters)
@@ -224,15 +214,16 @@ def replay(
     every: All = False,
 ) -> None:
     """Put letters back on their account's stream; each is removed once re-published."""
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
-    partitions = _settings().stream_partitions
+    partitions = settings.stream_partitions
 
     async def act(redis: aioredis.Redis, prefix: str) -> dlq_ops.ReplayResult:
         return await dlq_ops.replay(redis, prefix, await pick(redis, prefix), partitions=partitions)
 
-    result = _run(act)
+    result = _run(settings, act)
     for letter_id, stream, new_id in result.replayed:
         typer.echo(f"replayed {letter_id} -> {stream} {new_id}")
     for letter_id, why in result.skipped:
@@ -254,10 +245,11 @@ def drop(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete letters for good (asks first unless --yes)."""
+    settings = reader_settings("dlq")
     from fullon_account_service.bus import dlq_ops
 
     pick = _chosen(letter_ids, _selection(reason, kind, ex_id, start, end), every)
-    letters = _run(pick)
+    letters = _run(settings, pick)
     if not letters:
         typer.echo("no dead letter matches", err=True)
         return
@@ -265,5 +257,5 @@ def drop(
         typer.echo("nothing dropped", err=True)
         raise typer.Exit(1)
     ids = [letter.letter_id for letter in letters]
-    removed = _run(lambda redis, prefix: dlq_ops.drop(redis, prefix, ids))
+    removed = _run(settings, lambda redis, prefix: dlq_ops.drop(redis, prefix, ids))
     typer.echo(f"dropped {removed} letter(s)")

@@ -3,13 +3,15 @@
 Exit code 0 when healthy, 1 when not (data is not reaching storage: a stalled group, a sink
 waiting on a broken store, too much lag, stale balances): usable as a Kubernetes exec probe or in
 a cron check. Exit code 3 when data flows but the dead-letter stream holds more than
-``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off).
+``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off). Exit code 2 when no Redis
+is configured (``cli.shared_redis``): every check reads what other processes wrote there.
 
 It also explains every account's balance changes (``verify.explained``) from the balance anchors
 in Redis and the fills and ledger entries in the database: a remainder is a problem (exit 1)
 naming the account, the currency and the window (a warning for an account whose producer collects
 no ledger entries, where a deposit is unexplained by design). ``--no-explain`` skips that (Redis only); a
-database that cannot be read is a warning, not a verdict.
+database that cannot be read is a warning, not a verdict. The database is read by its driver alone
+(``storage.db.plain_history``): a probe that runs every few seconds does not import the ORM.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fullon_account_service.cli.shared_redis import reader_settings
 from fullon_account_service.settings import Settings
 
 if TYPE_CHECKING:
@@ -51,13 +54,11 @@ def add_explanations(report: HealthReport, explanations: list[AccountExplanation
 
 async def _explain(settings: Settings, redis: Redis, report: HealthReport) -> None:
     from fullon_account_service.errors import AccountServiceError
-    from fullon_account_service.storage.db.engine import make_engine, make_session_factory
     from fullon_account_service.verify.explained import explain_accounts
 
-    engine = make_engine(settings.database_url)
     try:
         explanations = await explain_accounts(
-            make_session_factory(engine),
+            settings.database_url,
             redis,
             prefix=settings.stream_prefix,
             band_ms=settings.explain_band_ms,
@@ -66,8 +67,6 @@ async def _explain(settings: Settings, redis: Redis, report: HealthReport) -> No
     except AccountServiceError as e:
         report.warnings.append(f"balance explained not checked: {e}")
         return
-    finally:
-        await engine.dispose()
     add_explanations(report, explanations)
 
 
@@ -157,7 +156,7 @@ def health(
     ] = True,
 ) -> None:
     """Report health; exit 1 when data is not flowing into storage, 3 when dead letters pile up."""
-    settings = Settings.from_env()
+    settings = reader_settings("health")
     threshold = settings.dlq_warn if dlq_warn is None else dlq_warn
     report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold, explain=explain))
     if as_json:

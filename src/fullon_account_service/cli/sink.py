@@ -26,9 +26,10 @@ import typer
 from fullon_account_service.cli.partitions import PARTITIONS_HELP, with_partitions
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.settings import Settings
+from fullon_account_service.sinks import groups
 
-GROUPS = ("cache", "orm")
-"""As ``sinks.runner.GROUPS``, repeated so that ``sink --help`` imports none of the sinks."""
+GROUPS = (groups.CACHE, groups.ORM)
+"""As ``sinks.runner.GROUPS``, from names kept apart so that ``sink --help`` imports none of the sinks."""
 
 
 async def _run(settings: Settings, group: str, consumer: str) -> None:
@@ -58,7 +59,7 @@ async def _run(settings: Settings, group: str, consumer: str) -> None:
     ]
     if group == "orm" and sensor is not NULL_SENSOR:
         explainer = ExplainPoller(
-            factory,
+            settings.database_url,
             redis,
             sensor,
             prefix=settings.stream_prefix,

@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fullon_account_service.errors import ConfigError
-from fullon_account_service.settings import Settings
+from fullon_account_service.cli.shared_redis import reader_settings
 
 
 def tail(
@@ -39,6 +38,7 @@ def tail(
     ] = None,
 ) -> None:
     """Follow the event streams (or the dead letters) without joining a consumer group."""
+    settings = reader_settings("tail")
     from redis import exceptions as rex
 
     from fullon_account_service.bus.streams import dead_letter_key, event_streams
@@ -54,12 +54,9 @@ def tail(
         )
     try:
         start = fmt.start_id(since)
-        settings = Settings.from_env()
-    except (ValueError, ConfigError) as e:
+    except ValueError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    if settings.embedded_redis:
-        typer.echo("note: REDIS_URL is not set; tailing this process's own empty embedded Redis", err=True)
     prefix = settings.stream_prefix
     streams = (
         [dead_letter_key(prefix)]

@@ -183,7 +183,7 @@ class Demo:
         try:
             await self._wait_started(daemon)
             settled = await self._scenario(sim, settler)
-            explained = await self._explain(factory, reader_redis, keys.values())
+            explained = await self._explain(reader_redis, keys.values())
             await self.tasks.cancel(refresher)
             self.phase = "done"
             with contextlib.suppress(AccountServiceError):
@@ -208,13 +208,11 @@ class Demo:
             explained=explained,
         )
 
-    async def _explain(
-        self, factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, ex_ids: Iterable[int]
-    ) -> list[AccountExplanation]:
+    async def _explain(self, redis: aioredis.Redis, ex_ids: Iterable[int]) -> list[AccountExplanation]:
         """Balance explained over every account, once the books settled."""
         try:
             return await explain_accounts(
-                factory,
+                self.settings.database_url,
                 redis,
                 prefix=self.settings.stream_prefix,
                 band_ms=self.settings.explain_band_ms,

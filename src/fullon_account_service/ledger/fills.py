@@ -11,6 +11,9 @@ the wire carries it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import msgspec
 
 from fullon_account_service.contract.events import TradeFill
@@ -45,6 +48,12 @@ class Fill(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     event_id: str | None = None
     cat_ex_id: int | None = None
     exec_kind: str | None = None
+
+    @classmethod
+    def from_stored(cls, columns: Mapping[str, Any]) -> Fill:
+        """The fill of a stored ``trades`` row, its columns by name; another tool may have written
+        its side in capitals."""
+        return cls(**{**columns, "side": str(columns["side"]).lower()})
 
     @classmethod
     def from_contract(

@@ -32,13 +32,14 @@ from typing import Any
 from fullon_account_service.bus.consumer import Delivery
 from fullon_account_service.contract.events import BalanceSnapshot, Envelope, PositionSnapshot
 from fullon_account_service.errors import ContractError
+from fullon_account_service.sinks import groups
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.account_cache import AccountCache
 from fullon_account_service.storage.balance_anchors import BalanceAnchors
 from fullon_account_service.storage.cache_shapes import position_from_contract
 from fullon_account_service.storage.latest_wins import Update, newest_run
 
-GROUP = "cache"
+GROUP = groups.CACHE
 KINDS = ("balance", "position")
 
 Received = tuple[int, bool, Any]

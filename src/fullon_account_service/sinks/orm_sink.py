@@ -33,6 +33,7 @@ from fullon_account_service.errors import ContractError
 from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.ledger.fills import Fill
 from fullon_account_service.ledger.orders import OrderRecord
+from fullon_account_service.sinks import groups
 from fullon_account_service.sinks.accounts import KnownAccounts
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
@@ -45,7 +46,7 @@ from fullon_account_service.storage.db.repositories.trade_plan import (
 )
 from fullon_account_service.storage.db.repositories.trades import TradeRepository
 
-GROUP = "orm"
+GROUP = groups.ORM
 KINDS = ("order", "trade", "ledger")
 
 

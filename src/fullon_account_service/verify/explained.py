@@ -17,17 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.ledger.cashflow import Instrument, entry_flows, fill_flows
 from fullon_account_service.ledger.explain import Window, explain
 from fullon_account_service.storage.balance_anchors import BalanceAnchors
-from fullon_account_service.storage.db.errors import translating
-from fullon_account_service.storage.db.models import Order
-from fullon_account_service.storage.db.repositories.ledger import LedgerRepository
-from fullon_account_service.storage.db.repositories.trade_history import READ_COLUMNS, stored_fill
-from fullon_account_service.storage.db.repositories.trade_history import C as TRADES
+from fullon_account_service.storage.db.plain_history import stored_history
+from fullon_account_service.storage.db.plain_sql import Rows, connected
 from fullon_account_service.verify.stored_through import ledger_collected, stored_through_ms
 
 
@@ -85,28 +80,15 @@ def _fee_in_base(orders: Iterable[tuple[str | None, str, str | None]]) -> set[st
     return found
 
 
-async def explain_account(
-    ex_id: int,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: aioredis.Redis,
-    *,
-    prefix: str,
-    band_ms: int,
-    partitions: int,
+async def _explain_account(
+    ex_id: int, rows: Rows, redis: aioredis.Redis, *, prefix: str, band_ms: int, partitions: int
 ) -> AccountExplanation:
+    """Up to when the history is stored and the anchors are read first: a fill stored after this
+    read started can then only add to what is judged, never leave a judged window short."""
     through = await stored_through_ms(redis, prefix, ex_id, partitions=partitions)
     anchors = await BalanceAnchors(redis, prefix=prefix).read(ex_id)
-    async with translating("read fills and ledger for balance explained"), session_factory() as session:
-        rows = await session.execute(select(*READ_COLUMNS).where(TRADES.ex_id == ex_id))
-        fills = [stored_fill(row) for row in rows]
-        orders = await session.execute(
-            select(Order.ex_order_id, Order.symbol, Order.fee_currency).where(
-                Order.ex_id == ex_id, Order.fee_currency.is_not(None)
-            )
-        )
-        fee_in_base = _fee_in_base((row[0], row[1], row[2]) for row in orders)
-        entries = await LedgerRepository(session).entries_of([ex_id])
-    flows = fill_flows(fills, fee_in_base) + entry_flows(entries)
+    history = await stored_history(rows, ex_id)
+    flows = fill_flows(history.fills, _fee_in_base(history.fee_orders)) + entry_flows(history.entries)
     windows = explain(anchors, flows, band_ms=band_ms)
     judged = [w for w in windows if through is not None and w.t1_ms <= through]
     collected = await ledger_collected(redis, prefix, ex_id)
@@ -114,7 +96,7 @@ async def explain_account(
 
 
 async def explain_accounts(
-    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
     redis: aioredis.Redis,
     *,
     prefix: str,
@@ -122,11 +104,13 @@ async def explain_accounts(
     partitions: int,
     ex_ids: Collection[int] | None = None,
 ) -> list[AccountExplanation]:
-    """Every account with balance anchors (or those of ``ex_ids``)."""
+    """Every account with balance anchors (or those of ``ex_ids``), over one database connection
+    of the driver alone (``storage.db.plain_history``)."""
     wanted = sorted(ex_ids) if ex_ids is not None else await BalanceAnchors(redis, prefix=prefix).accounts()
-    return [
-        await explain_account(
-            ex_id, session_factory, redis, prefix=prefix, band_ms=band_ms, partitions=partitions
-        )
-        for ex_id in wanted
-    ]
+    if not wanted:
+        return []
+    async with connected(database_url, "read fills and ledger for balance explained") as rows:
+        return [
+            await _explain_account(ex_id, rows, redis, prefix=prefix, band_ms=band_ms, partitions=partitions)
+            for ex_id in wanted
+        ]

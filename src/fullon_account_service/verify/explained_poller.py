@@ -10,7 +10,6 @@ which producers import: it reads the sinks' storage.
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.metrics.runtime import PeriodicReading
 from fullon_account_service.metrics.sensor import Sensor
@@ -18,7 +17,7 @@ from fullon_account_service.verify.explained import explain_accounts
 
 
 async def record_explained(
-    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
     redis: aioredis.Redis,
     sensor: Sensor,
     *,
@@ -28,7 +27,7 @@ async def record_explained(
 ) -> None:
     """One explanation of every account into ``sensor``."""
     explained = await explain_accounts(
-        session_factory, redis, prefix=prefix, band_ms=band_ms, partitions=partitions
+        database_url, redis, prefix=prefix, band_ms=band_ms, partitions=partitions
     )
     for account in explained:
         for currency, remainder in account.remainders().items():
@@ -43,7 +42,7 @@ class ExplainPoller(PeriodicReading):
 
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        database_url: str,
         redis: aioredis.Redis,
         sensor: Sensor,
         *,
@@ -53,7 +52,7 @@ class ExplainPoller(PeriodicReading):
         interval_s: float = 60.0,
     ) -> None:
         super().__init__(interval_s=interval_s)
-        self._factory = session_factory
+        self._database_url = database_url
         self._redis = redis
         self._sensor = sensor
         self._prefix = prefix
@@ -62,7 +61,7 @@ class ExplainPoller(PeriodicReading):
 
     async def read(self) -> None:
         await record_explained(
-            self._factory,
+            self._database_url,
             self._redis,
             self._sensor,
             prefix=self._prefix,

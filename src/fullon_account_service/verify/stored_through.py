@@ -33,7 +33,7 @@ from redis import exceptions as rex
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.bus.streams import account_stream_key, parse_id
 from fullon_account_service.producers.cursor import CursorStore
-from fullon_account_service.sinks.orm_sink import GROUP
+from fullon_account_service.sinks.groups import ORM as GROUP
 
 LEDGER_CURSOR = "ledger_cursor"
 HISTORIES = (("trade", "cursor"), ("ledger", LEDGER_CURSOR))

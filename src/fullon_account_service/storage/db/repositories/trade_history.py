@@ -41,10 +41,8 @@ _PG_EXISTING = text(
 
 
 def stored_fill(row: Row[Any]) -> Fill:
-    """The fill of a stored row; another tool may have written its side in capitals."""
-    values = {name: getattr(row, name) for name in FILL_FIELDS}
-    values["side"] = row.side.lower()
-    return Fill(**values)
+    """The fill of a stored row (``Fill.from_stored``)."""
+    return Fill.from_stored({name: getattr(row, name) for name in FILL_FIELDS})
 
 
 async def existing_keys(session: AsyncSession, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -64,10 +64,13 @@ _PG_UPSERT = _pg_upsert()
 
 
 def _pg_rows(records: Iterable[OrderRecord], now: datetime) -> str:
-    """The rows of ``_PG_UPSERT``: the timestamp as the naive UTC wall time the column holds."""
+    """The rows of ``_PG_UPSERT``, the timestamp as the naive UTC wall time the column holds
+    (what ``UtcDateTime`` binds: an aware value converted to UTC, a naive one taken as UTC)."""
     rows = [order_row(record, now) for record in records]
     for row in rows:
-        row["timestamp"] = row["timestamp"].astimezone(UTC).replace(tzinfo=None)
+        at = row["timestamp"]
+        if at.tzinfo is not None:
+            row["timestamp"] = at.astimezone(UTC).replace(tzinfo=None)
     return _ENCODE.encode(rows).decode()
 
 

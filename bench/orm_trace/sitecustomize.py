@@ -1,10 +1,10 @@
 """Per-batch timings of the ORM sink in a bench run, without touching the product's code.
 
-    ORM_TRACE=/tmp/orm.jsonl PYTHONPATH=bench/orm_trace uv run python bench/e2e.py ...
+    ORM_TRACE=/tmp/orm.jsonl PYTHONPATH=$PWD/bench/orm_trace uv run python bench/e2e.py ...
     uv run python bench/orm_trace_report.py /tmp/orm.jsonl
 
 Python imports ``sitecustomize`` from ``PYTHONPATH`` at start-up, and the bench's processes
-inherit its environment. With ``ORM_TRACE`` set, the ``fullon-account sink --group orm`` process
+inherit its environment (an absolute path: they run in another directory). With ``ORM_TRACE`` set, the ``fullon-account sink --group orm`` process
 wraps ``OrmSink.handle``, the three repositories' writes and the session's commit, and appends
 one JSON line per batch handed to the sink: wall times (ms since the epoch) of the handler's
 start and end, the bus time of its oldest entry (the entry id's milliseconds), the batch's

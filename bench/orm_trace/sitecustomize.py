@@ -4,13 +4,13 @@
     uv run python bench/orm_trace_report.py /tmp/orm.jsonl
 
 Python imports ``sitecustomize`` from ``PYTHONPATH`` at start-up, and the bench's processes
-inherit its environment (an absolute path: they run in another directory). With ``ORM_TRACE`` set, the ``fullon-account sink --group orm`` process
-wraps ``OrmSink.handle``, the three repositories' writes and the session's commit, and appends
-one JSON line per batch handed to the sink: wall times (ms since the epoch) of the handler's
-start and end, the bus time of its oldest entry (the entry id's milliseconds), the batch's
-size, whether it was prepared ahead, and the milliseconds spent in each write (the trades' split
-into the symbols' locks, the checkpoint read and the write itself). Every other process is left
-alone.
+inherit its environment (hence an absolute path: they run in another directory). With
+``ORM_TRACE`` set, the ``fullon-account sink --group orm`` process wraps ``OrmSink.handle``, the
+three repositories' writes and the session's commit, and appends one JSON line per batch handed
+to the sink: wall times (ms since the epoch) of the handler's start and end, the bus time of its
+oldest entry (the entry id's milliseconds), the batch's size, whether it was prepared ahead, and
+the milliseconds spent in each write (the trades' split into the symbols' locks, the checkpoint
+read and the write itself). Every other process is left alone.
 """
 
 from __future__ import annotations

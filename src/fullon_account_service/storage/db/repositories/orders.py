@@ -6,9 +6,9 @@ touch a row twice), then written as one ``INSERT .. ON CONFLICT DO UPDATE``: on 
 statement reading the whole batch from one JSON document, like the trades (``trade_writes``), so
 the database plans it once per batch; on SQLite one prepared statement executed for every row
 (executemany). PostgreSQL plans every execution (``plan_cache_mode = force_custom_plan``, see
-``engine``), so an executemany there paid the planning of the ``CASE`` expressions of the merge
-once per order: about 1 ms of the database's time each, most of the ORM sink's write time in
-batches with many orders (bench/RESULTS.md, "SQL leg latency").
+``engine``), so an executemany there planned the ``CASE`` expressions of the merge once per order:
+0.9 ms per order in an end-to-end run, the largest part of the ORM sink's batch times and of the
+SQL leg's p99 (bench/RESULTS.md, "SQL leg latency at ~1,000 events/s").
 A version with a client order id may first adopt the row a fullon bot wrote before the venue
 knew the order (``bot_orders``). Nothing here commits: the caller commits, so orders and trades
 of one bus batch land together.

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, Table, Update, bindparam, cast, exists, func, or_, select, update
+from sqlalchemy import Select, String, Table, Update, bindparam, cast, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
@@ -74,20 +74,36 @@ async def adopt_bot_rows(session: AsyncSession, records: Sequence[OrderRecord]) 
         await session.execute(_ADOPT, params)
 
 
+_PG_CANDIDATES = text(
+    "SELECT ex_id, side, client_order_id, CAST(order_id AS VARCHAR) FROM orders "
+    "WHERE ex_id = ANY(CAST(:ex_ids AS INTEGER[])) AND ex_order_id IS NULL "
+    "AND (client_order_id = ANY(CAST(:client_ids AS VARCHAR[])) "
+    "OR CAST(order_id AS VARCHAR) = ANY(CAST(:client_ids AS VARCHAR[])))"
+)
+"""Constant text whatever the batch (an ``IN`` list would make a statement per length, each
+prepared again by asyncpg: one more round trip per batch)."""
+
+
+def _candidates_statement(ex_ids: list[int], client_ids: list[str]) -> Select[Any]:
+    table = Order.__table__
+    assert isinstance(table, Table)
+    row_id = cast(table.c.order_id, String)
+    return select(table.c.ex_id, table.c.side, table.c.client_order_id, row_id).where(
+        table.c.ex_id.in_(ex_ids),
+        table.c.ex_order_id.is_(None),
+        or_(table.c.client_order_id.in_(client_ids), row_id.in_(client_ids)),
+    )
+
+
 async def _with_candidates(session: AsyncSession, params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The parameter sets for which some bot row has the same account, side and client order id
     (its ``client_order_id`` or its ``order_id`` in decimal): ``_ADOPT`` finds nothing for the others."""
-    table = Order.__table__
-    assert isinstance(table, Table)
+    ex_ids = sorted({p["b_ex_id"] for p in params})
     client_ids = sorted({p["b_client_order_id"] for p in params})
-    row_id = cast(table.c.order_id, String)
-    result = await session.execute(
-        select(table.c.ex_id, table.c.side, table.c.client_order_id, row_id).where(
-            table.c.ex_id.in_(sorted({p["b_ex_id"] for p in params})),
-            table.c.ex_order_id.is_(None),
-            or_(table.c.client_order_id.in_(client_ids), row_id.in_(client_ids)),
-        )
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        result = await session.execute(_PG_CANDIDATES, {"ex_ids": ex_ids, "client_ids": client_ids})
+    else:
+        result = await session.execute(_candidates_statement(ex_ids, client_ids))
     named: set[tuple[int, str, str]] = set()
     for ex_id, side, client_order_id, order_id in result:
         named.update((ex_id, side, client_id) for client_id in (client_order_id, order_id) if client_id)

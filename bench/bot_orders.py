@@ -4,11 +4,12 @@
         uv run python bench/bot_orders.py [--orders N] [--batch N] [--bot-rows N]
 
 ``OrderRepository.save_orders`` in batches of ``--batch`` order versions, committed per batch:
-once with versions that carry a client order id (each may adopt a bot's row: one extra
-executemany ``UPDATE`` per batch, ``storage.db.bot_orders``) and, as the baseline in the same run,
-the same versions without one (no adoption statement). ``--bot-rows`` rows a bot wrote (no
-``ex_order_id``) sit in the account, none of them named by the versions, so every lookup runs
-and finds nothing: the common case. Figures: versions per second of wall time and per CPU second
+once with versions that carry a client order id (each may adopt a bot's row: one extra statement
+per batch looks for the bot rows they could name, and the adoption ``UPDATE`` runs for those that
+found one, ``storage.db.bot_orders``) and, as the baseline in the same run, the same versions
+without one (no adoption statement). ``--bot-rows`` rows a bot wrote (no ``ex_order_id``) sit in
+the account, none of them named by the versions, so every lookup runs and finds nothing: the
+common case. Figures: versions per second of wall time and per CPU second
 of this process (the load of other jobs on a shared machine inflates it far less), and the ratio
 adoption / baseline. Without ``DATABASE_URL`` a SQLite file in a temporary directory.
 """

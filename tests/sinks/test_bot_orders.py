@@ -92,3 +92,21 @@ async def test_a_venue_id_already_stored_is_not_given_to_a_bot_row(db: Db) -> No
     assert set(stored) == {None, "V-6"}
     assert (stored["V-6"].status, stored["V-6"].client_order_id) == ("canceled", str(bot_row))
     assert stored[None].status == "New"
+
+
+async def test_in_a_batch_of_many_orders_only_the_one_naming_the_bot_row_adopts_it(db: Db) -> None:
+    by_client_id = await write_bot_row(db, client_order_id="grid-7")
+    by_row_id = await write_bot_row(db, side="sell")
+    others = [factories.order(f"W-{i}", client_order_id=f"c-{i}") for i in range(40)]
+    await store(
+        db,
+        *others[:20],
+        factories.order("W-bot", client_order_id="grid-7"),
+        factories.order("W-sell", client_order_id=str(by_row_id), side=Side.SELL),
+        *others[20:],
+    )
+    stored = {row.order_id: row.ex_order_id for row in await rows(db)}
+    assert (stored[by_client_id], stored[by_row_id]) == ("W-bot", "W-sell")
+    assert sorted(v for k, v in stored.items() if k not in (by_client_id, by_row_id)) == sorted(
+        f"W-{i}" for i in range(40)
+    )

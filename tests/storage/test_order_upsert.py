@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from fullon_account_service.ledger.orders import OrderRecord, merge
 from fullon_account_service.storage import DatabaseContext
 from fullon_account_service.storage.db.models import Order
 from fullon_account_service.storage.db.order_upsert import order_row
-from fullon_account_service.storage.db.repositories.orders import fold
+from fullon_account_service.storage.db.repositories.orders import OrderRepository, fold
 
 Factory = async_sessionmaker[AsyncSession]
 COMPARED = (
@@ -145,6 +146,32 @@ async def test_versions_of_one_order_in_one_batch_are_folded(session_factory: Fa
         assert await db.orders.save_orders(batch) == 2
     assert (await stored(session_factory))["status"] == "closed"
     assert (await stored(session_factory, ex_order_id="o-2"))["filled"] == 0.1
+
+
+async def test_the_row_holds_the_version_time_else_the_clock_time_in_utc_and_floats_exactly(
+    session_factory: Factory,
+) -> None:
+    """PostgreSQL gets a batch as one JSON document: times and floats must come out as bound."""
+    tokyo = timezone(timedelta(hours=9))
+    clocks = {
+        "aware": datetime(2026, 1, 2, 12, 0, 0, 123456, tzinfo=tokyo),
+        "naive": datetime(2026, 1, 2, 3, 4, 5, 678000),  # taken as UTC, like UtcDateTime
+    }
+    odd = (0.1 + 0.2, 1e-08, 123456.78901234567, 5e300)
+    async with session_factory() as session, session.begin():
+        await OrderRepository(session).save_orders(
+            [version(ex_order_id="timed", updated_ms=1_767_323_045_250, price=odd[0], volume=odd[1])]
+        )
+        for name, now in clocks.items():
+            untimed = version(ex_order_id=name, created_ms=None, updated_ms=None, price=odd[2], fee=odd[3])
+            await OrderRepository(session, clock=lambda now=now: now).save_orders([untimed])
+    async with session_factory() as session:
+        rows = {o.ex_order_id: o for o in (await session.scalars(select(Order))).all()}
+    assert rows["timed"].timestamp == datetime(2026, 1, 2, 3, 4, 5, 250000, tzinfo=UTC)
+    assert rows["aware"].timestamp == datetime(2026, 1, 2, 3, 0, 0, 123456, tzinfo=UTC)
+    assert rows["naive"].timestamp == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert (rows["timed"].price, rows["timed"].volume) == odd[:2]
+    assert (rows["naive"].price, rows["naive"].fee) == odd[2:]
 
 
 async def test_large_batches_are_written_in_one_go(session_factory: Factory) -> None:

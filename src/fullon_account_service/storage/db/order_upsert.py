@@ -19,6 +19,8 @@ from fullon_account_service.ledger.orders import OWNER_FIELDS, UNKNOWN_TYPE, VER
 from fullon_account_service.storage.db.column_types import utc_from_ms
 
 _RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OrderRecord))
+ROW_COLUMNS: tuple[str, ...] = (*_RECORD_FIELDS, "final_volume", "timestamp")
+"""The columns ``order_row`` gives values for."""
 
 
 def order_row(record: OrderRecord, now: datetime) -> dict[str, Any]:

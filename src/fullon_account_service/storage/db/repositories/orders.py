@@ -1,10 +1,14 @@
 """Orders: one row per (ex_id, ex_order_id), upserted in batches with monotonic state.
 
 The combining rule lives in ``ledger.orders`` (its SQL form in ``order_upsert``); this module
-only batches it. A batch is folded
-per key in Python first (one ``INSERT .. ON CONFLICT`` may not touch a row twice), then written
-as one prepared ``INSERT .. ON CONFLICT DO UPDATE`` executed for all rows (executemany): one
-compiled statement, no bind-parameter limit, several times faster than a multi-row VALUES.
+only batches it. A batch is folded per key in Python first (one ``INSERT .. ON CONFLICT`` may not
+touch a row twice), then written as one ``INSERT .. ON CONFLICT DO UPDATE``: on PostgreSQL a single
+statement reading the whole batch from one JSON document, like the trades (``trade_writes``), so
+the database plans it once per batch; on SQLite one prepared statement executed for every row
+(executemany). PostgreSQL plans every execution (``plan_cache_mode = force_custom_plan``, see
+``engine``), so an executemany there planned the ``CASE`` expressions of the merge once per order:
+0.9 ms per order in an end-to-end run, the largest part of the ORM sink's batch times and of the
+SQL leg's p99 (bench/RESULTS.md, "SQL leg latency at ~1,000 events/s").
 A version with a client order id may first adopt the row a fullon bot wrote before the venue
 knew the order (``bot_orders``). Nothing here commits: the caller commits, so orders and trades
 of one bus batch land together.
@@ -14,37 +18,60 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
-from sqlalchemy import Executable, Table, desc, select
+import msgspec
+from sqlalchemy import JSON, Executable, String, Table, bindparam, column, desc, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fullon_account_service.ledger.orders import KEY_FIELDS, OrderRecord, merge
-from fullon_account_service.storage.db.bot_orders import ADOPT, adoption_params
+from fullon_account_service.storage.db.bot_orders import adopt_bot_rows
 from fullon_account_service.storage.db.errors import translating
 from fullon_account_service.storage.db.models import Order
-from fullon_account_service.storage.db.order_upsert import order_row, upsert_assignments
+from fullon_account_service.storage.db.order_upsert import ROW_COLUMNS, order_row, upsert_assignments
 
-_INSERTS: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-_upserts: dict[str, Executable] = {}
+TABLE = cast(Table, Order.__table__)
+_ENCODE = msgspec.json.Encoder()
 
 
-def _upsert_statement(dialect: str) -> Executable:
-    """Built once per dialect; executed with a list of rows (one executemany per batch)."""
-    statement = _upserts.get(dialect)
-    if statement is None:
-        make_insert = _INSERTS.get(dialect)
-        if make_insert is None:
-            raise NotImplementedError(f"order upsert needs PostgreSQL or SQLite, not {dialect}")
-        table = Order.__table__
-        assert isinstance(table, Table)
-        insert = make_insert(table)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(KEY_FIELDS), set_=upsert_assignments(table, insert.excluded)
-        )
-        _upserts[dialect] = statement
-    return statement
+def _sqlite_upsert() -> Executable:
+    """Executed with a list of rows (one executemany per batch)."""
+    insert = sqlite.insert(TABLE)
+    return insert.on_conflict_do_update(
+        index_elements=list(KEY_FIELDS), set_=upsert_assignments(TABLE, insert.excluded)
+    )
+
+
+def _pg_upsert() -> Executable:
+    """Executed with the batch's rows as one JSON document (``:rows``), typed by the model's
+    columns (``json_to_recordset``): the statement text is constant, prepared once."""
+    rows = (
+        func.json_to_recordset(sql_cast(bindparam("rows", type_=String), JSON))
+        .table_valued(*(column(name, TABLE.c[name].type) for name in ROW_COLUMNS))
+        .render_derived(name="r", with_types=True)
+    )
+    columns = list(ROW_COLUMNS)
+    insert = postgresql.insert(TABLE).from_select(columns, select(*(rows.c[name] for name in columns)))
+    return insert.on_conflict_do_update(
+        index_elements=list(KEY_FIELDS), set_=upsert_assignments(TABLE, insert.excluded)
+    )
+
+
+_SQLITE_UPSERT = _sqlite_upsert()
+_PG_UPSERT = _pg_upsert()
+
+
+def _pg_rows(records: Iterable[OrderRecord], now: datetime) -> str:
+    """The rows of ``_PG_UPSERT``, the timestamp as the naive UTC wall time the column holds
+    (what ``UtcDateTime`` binds: an aware value converted to UTC, a naive one taken as UTC)."""
+    rows = [order_row(record, now) for record in records]
+    for row in rows:
+        at = row["timestamp"]
+        if at.tzinfo is not None:
+            row["timestamp"] = at.astimezone(UTC).replace(tzinfo=None)
+    return _ENCODE.encode(rows).decode()
 
 
 def fold(records: Iterable[OrderRecord]) -> list[OrderRecord]:
@@ -70,12 +97,15 @@ class OrderRepository:
         if not folded:
             return 0
         now = self._clock()
-        statement = _upsert_statement(self._session.get_bind().dialect.name)
-        adoptions = adoption_params(folded)
+        dialect = self._session.get_bind().dialect.name
+        if dialect not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"order upsert needs PostgreSQL or SQLite, not {dialect}")
         async with translating("save orders"):
-            if adoptions:
-                await self._session.execute(ADOPT, adoptions)
-            await self._session.execute(statement, [order_row(record, now) for record in folded])
+            await adopt_bot_rows(self._session, folded)
+            if dialect == "postgresql":
+                await self._session.execute(_PG_UPSERT, {"rows": _pg_rows(folded, now)})
+            else:
+                await self._session.execute(_SQLITE_UPSERT, [order_row(record, now) for record in folded])
         return len(folded)
 
     async def get_order(self, ex_id: int, ex_order_id: str) -> Order | None:

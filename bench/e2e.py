@@ -52,6 +52,7 @@ import redis.asyncio as aioredis
 
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
+from e2e_loop import PROBE_DIR, LoopTotals, loop_line, read_loop
 from e2e_parse import FrameCpu, free_port, read_frame_cpu
 from e2e_profile import profile_ratio, report_profiles, start_profiles, stop_profiles
 from e2e_stack import Proc, base_env, cpu_s, start_pipeline, start_simulator
@@ -168,9 +169,12 @@ async def one_rate(
     rate: float,
     seconds: float,
     metrics_port: int,
+    probe: Path | None,
 ) -> tuple[str, StepFigures]:
-    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)."""
+    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)
+    and with ``probe`` one on the producer's loop (``e2e_loop``)."""
     marks = {key: len(out) for key, out in watcher.entries.items()}
+    loop0 = read_loop(probe) if probe else LoopTotals()
     parse0 = await read_frame_cpu(http, metrics_port)
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
@@ -185,6 +189,8 @@ async def one_rate(
     slowest = f"slowest /step {1000 * driven.slowest_s:,.0f} ms ({driven.slowest_n} steps)"
     sim = f"simulator CPU {1000 * used['sim'] / max(1, len(seen)):.3f} ms/event"
     note = f"        watcher: longest gap between polls {watcher.gap_ms:,.0f} ms, {slowest}; {sim}"
+    if probe:
+        note += "\n" + loop_line(loop0, read_loop(probe))
     return note, step_figures(
         seen,
         steps_per_s=rate,
@@ -209,6 +215,7 @@ def options() -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=3_000, help="events the baseline replays")
     parser.add_argument("--stop-after-saturation", type=int, default=1, help="rates missed before stopping")
     parser.add_argument("--profile", type=Path, help="py-spy the processes into DIR")
+    parser.add_argument("--probe", action="store_true", help="time the producer's loop callbacks and GC")
     parser.add_argument("--quick", action="store_true", help="smoke run: one account, one low rate, seconds")
     args = parser.parse_args()
     if args.quick:
@@ -244,7 +251,12 @@ async def main(args: argparse.Namespace) -> None:
             env["ACCOUNT_EXCHANGE_OVERRIDES"] = str(info.overrides)
             ex_args = [a for ex_id in ex_ids for a in ("--ex-id", str(ex_id))]
             metrics_port = free_port()
-            pipeline = await start_pipeline(env, cwd, ex_args, {"ACCOUNT_METRICS_PORT": str(metrics_port)})
+            producer_env = {"ACCOUNT_METRICS_PORT": str(metrics_port)}
+            probe = cwd / "loop.json" if args.probe else None
+            if probe:
+                path = os.pathsep.join(filter(None, [str(PROBE_DIR), os.environ.get("PYTHONPATH")]))
+                producer_env |= {"PYTHONPATH": path, "E2E_LOOP_PROBE": str(probe)}
+            pipeline = await start_pipeline(env, cwd, ex_args, producer_env)
             procs = {"producer": pipeline[0], "cache": pipeline[1], "orm": pipeline[2], "sim": sim}
             watcher = Watcher(redis, prefix)
             async with aiohttp.ClientSession() as http:
@@ -259,7 +271,7 @@ async def main(args: argparse.Namespace) -> None:
                 results: list[StepFigures] = []
                 for rate in rates:
                     note, figures = await one_rate(
-                        http, info.control_url, watcher, procs, rate, args.step_s, metrics_port
+                        http, info.control_url, watcher, procs, rate, args.step_s, metrics_port, probe
                     )
                     results.append(figures)
                     print(row(figures), flush=True)

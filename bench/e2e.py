@@ -2,6 +2,7 @@
 
     uv run python bench/e2e.py [--redis-url URL] [--database-url URL] [--rates 50,100,200,...]
         [--step-s S] [--accounts N] [--venues kraken,bybit,hyperliquid] [--seed N] [--quick]
+        [--tick-ms MS] [--probe] [--profile DIR]
 
 Defaults: ``REDIS_URL`` / ``DATABASE_URL`` when set, else Redis db 8 and the PostgreSQL database
 ``test_h8`` on 127.0.0.1. Everything runs as in production, each in its own process through the
@@ -19,6 +20,10 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
   position is not a new fact), the producer's CPU ms per WebSocket event, and its CPU over
   ccxt's own CPU handling its WebSocket frames (``prod/ccxt``, ``e2e_parse``);
 - each process's CPU (% of one core) over the step.
+
+``--tick-ms`` sets the time between ``/step`` calls (50 ms): the steps of one call come as one
+burst. ``--probe`` times the producer's event-loop callbacks and garbage collections and prints,
+per rate, its stalls of 20 ms or more and its collections (``e2e_loop``).
 
 ``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
 its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).
@@ -64,6 +69,9 @@ from fullon_account_service.storage.db.migrate import upgrade
 DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h8"
 DRIVE_TICK_S = 0.05
+"""Default time between ``/step`` calls: each call runs the steps due since the last one at once, so
+the events come in bursts of ``rate * tick`` steps (``--tick-ms``), which the producer handles one
+after the other: the burst's last event waits for all the others."""
 QUIET_S = 1.0
 """The pipeline is idle when no new WebSocket event reached the bus and nothing on it was unstored
 for this long (REST reads go on in the background at any rate)."""
@@ -139,7 +147,12 @@ async def polling(watcher: Watcher) -> AsyncIterator[None]:
 
 
 async def drive(
-    http: aiohttp.ClientSession, control: str, watcher: Watcher, rate: float, seconds: float
+    http: aiohttp.ClientSession,
+    control: str,
+    watcher: Watcher,
+    rate: float,
+    seconds: float,
+    tick_s: float = DRIVE_TICK_S,
 ) -> Drive:
     """``rate`` scenario steps a second for ``seconds``, watching the bus meanwhile; the steps run."""
     start = time.monotonic()
@@ -156,7 +169,7 @@ async def drive(
                 if took > done.slowest_s:
                     done.slowest_s, done.slowest_n = took, due
                 done.steps += due
-            next_tick += DRIVE_TICK_S
+            next_tick += tick_s
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
     return done
 
@@ -170,6 +183,7 @@ async def one_rate(
     seconds: float,
     metrics_port: int,
     probe: Path | None,
+    tick_s: float,
 ) -> tuple[str, StepFigures]:
     """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)
     and with ``probe`` one on the producer's loop (``e2e_loop``)."""
@@ -179,7 +193,7 @@ async def one_rate(
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
     watcher.reset_gap()
-    driven = await drive(http, control, watcher, rate, seconds)
+    driven = await drive(http, control, watcher, rate, seconds, tick_s)
     driven_s = time.monotonic() - t0
     await wait_idle(watcher, list(procs.values()), max(IDLE_DEADLINE_S, 4 * seconds))
     wall = time.monotonic() - t0
@@ -215,6 +229,7 @@ def options() -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=3_000, help="events the baseline replays")
     parser.add_argument("--stop-after-saturation", type=int, default=1, help="rates missed before stopping")
     parser.add_argument("--profile", type=Path, help="py-spy the processes into DIR")
+    parser.add_argument("--tick-ms", type=float, default=1000 * DRIVE_TICK_S, help="time between /step calls")
     parser.add_argument("--probe", action="store_true", help="time the producer's loop callbacks and GC")
     parser.add_argument("--quick", action="store_true", help="smoke run: one account, one low rate, seconds")
     args = parser.parse_args()
@@ -231,7 +246,8 @@ async def main(args: argparse.Namespace) -> None:
     rates = [float(r) for r in args.rates.split(",")]
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e:{tag}:"
-    print(f"e2e: seed {args.seed}, {args.venues} x {args.accounts} accounts, {args.step_s:g} s per rate")
+    each = f"{args.step_s:g} s per rate, a /step call every {args.tick_ms:g} ms"
+    print(f"e2e: seed {args.seed}, {args.venues} x {args.accounts} accounts, {each}")
     print(f"e2e: cpus {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.database_url.startswith("sqlite"):
         Path(args.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +287,15 @@ async def main(args: argparse.Namespace) -> None:
                 results: list[StepFigures] = []
                 for rate in rates:
                     note, figures = await one_rate(
-                        http, info.control_url, watcher, procs, rate, args.step_s, metrics_port, probe
+                        http,
+                        info.control_url,
+                        watcher,
+                        procs,
+                        rate,
+                        args.step_s,
+                        metrics_port,
+                        probe,
+                        args.tick_ms / 1000,
                     )
                     results.append(figures)
                     print(row(figures), flush=True)

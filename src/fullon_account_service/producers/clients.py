@@ -28,9 +28,9 @@ import ccxt.pro
 import certifi
 
 from fullon_account_service.errors import ConfigError, FatalError
+from fullon_account_service.gc_freeze import freeze_permanent
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.credentials import Credentials
-from fullon_account_service.producers.gc_freeze import freeze_permanent
 from fullon_account_service.producers.ws_guard import guarded_class
 
 OVERRIDES_ENV = "ACCOUNT_EXCHANGE_OVERRIDES"

@@ -1,4 +1,5 @@
-"""What start-up holds for good leaves the collector's passes, once per venue (``gc_freeze``)."""
+"""What start-up holds for good leaves the collector's full passes, once per venue or simulator
+(``gc_freeze``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from fullon_account_service.producers import clients, gc_freeze
+from fullon_account_service import gc_freeze
+from fullon_account_service.producers import clients
 from fullon_account_service.producers.clients import ClientFactory, strip_credentials
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.simulator.scenario import ScenarioConfig

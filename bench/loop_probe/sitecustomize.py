@@ -68,12 +68,21 @@ def _install(path: str) -> None:
             os.replace(f"{path}.tmp", path)
 
     def _name(handle: events.Handle) -> str:
+        """The task's coroutine and, when it is suspended again, where (the innermost awaiting
+        function): the slow step ran between its previous suspension and that one."""
         callback = handle._callback
         task = getattr(callback, "__self__", None)
-        if isinstance(task, asyncio.Task):
-            coro = task.get_coro()
-            return str(getattr(coro, "__qualname__", coro))
-        return str(getattr(callback, "__qualname__", callback))
+        if not isinstance(task, asyncio.Task):
+            return str(getattr(callback, "__qualname__", callback))
+        coro = task.get_coro()
+        name = str(getattr(coro, "__qualname__", coro))
+        inner, depth = coro, 0
+        while getattr(inner, "cr_await", None) is not None and depth < 50:
+            inner, depth = inner.cr_await, depth + 1
+        frame = getattr(inner, "cr_frame", None) or getattr(inner, "gi_frame", None)
+        if frame is not None and inner is not coro:
+            name += f" @ {frame.f_code.co_qualname}:{frame.f_lineno}"
+        return name
 
     events.Handle._run = timed  # type: ignore[method-assign]
     gc.callbacks.append(collected)

@@ -2,10 +2,10 @@
 
 Why: a full collection of CPython's oldest generation walks every container object it tracks,
 and stops the event loop meanwhile. Most of a producer's objects are there for its whole life:
-the modules (ccxt's above all) and each venue's markets, ~260,000 objects after start-up, which
-a full pass walks in ~100-200 ms here (the simulator: ~190,000). Every WebSocket frame that
-arrives or is due to be sent during a pass waits for it (bench/RESULTS.md, "End to end, fifth
-pass").
+the modules (ccxt's above all) and each venue's markets: ~270,000 objects once three venues'
+markets are loaded, which a full pass walks in ~120 ms of CPU here (the simulator: ~190,000).
+Every WebSocket frame that arrives or is due to be sent during a pass waits for it
+(bench/RESULTS.md, "End to end, fifth pass").
 
 ``freeze_permanent(what)`` collects once, then moves every object still alive to the permanent
 generation (``gc.freeze``), which no pass visits; objects created later are collected as usual.

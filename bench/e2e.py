@@ -2,6 +2,7 @@
 
     uv run python bench/e2e.py [--redis-url URL] [--database-url URL] [--rates 50,100,200,...]
         [--step-s S] [--accounts N] [--venues kraken,bybit,hyperliquid] [--seed N] [--quick]
+        [--tick-ms MS] [--probe] [--profile DIR]
 
 Defaults: ``REDIS_URL`` / ``DATABASE_URL`` when set, else Redis db 8 and the PostgreSQL database
 ``test_h8`` on 127.0.0.1. Everything runs as in production, each in its own process through the
@@ -21,6 +22,10 @@ bench drives the simulator's scenario through its control endpoint (``POST /step
 - each process's CPU (% of one core) over the step;
 - what the producer read over REST (calls by method) and what asked for reads (outbox waits,
   reconnects, dead letters), and the repeated events by kind and source.
+
+``--tick-ms`` sets the time between ``/step`` calls (50 ms): the steps of one call come as one
+burst. ``--probe`` times the producer's event-loop callbacks and garbage collections and prints,
+per rate, its stalls of 20 ms or more and its collections (``e2e_loop``).
 
 ``--profile DIR`` runs py-spy on every process over all the rates and prints where each spent
 its time and the producer's cost per message against ccxt's own parsing (``e2e_profile``).
@@ -55,6 +60,7 @@ import redis.asyncio as aioredis
 
 from e2e_baseline import forget_stored, one_at_a_time
 from e2e_figures import HEADER, StepFigures, row, step_figures
+from e2e_loop import PROBE_DIR, LoopTotals, loop_line, read_loop
 from e2e_parse import FrameCpu, free_port, read_frame_cpu
 from e2e_profile import profile_ratio, report_profiles, start_profiles, stop_profiles
 from e2e_stack import Proc, base_env, cpu_s, start_pipeline, start_simulator
@@ -66,6 +72,9 @@ from fullon_account_service.storage.db.migrate import upgrade
 DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/test_h8"
 DRIVE_TICK_S = 0.05
+"""Default time between ``/step`` calls: each call runs the steps due since the last one at once, so
+the events come in bursts of ``rate * tick`` steps (``--tick-ms``), which the producer handles one
+after the other: the burst's last event waits for all the others."""
 QUIET_S = 1.0
 """The pipeline is idle when no new WebSocket event reached the bus and nothing on it was unstored
 for this long (REST reads go on in the background at any rate)."""
@@ -141,7 +150,12 @@ async def polling(watcher: Watcher) -> AsyncIterator[None]:
 
 
 async def drive(
-    http: aiohttp.ClientSession, control: str, watcher: Watcher, rate: float, seconds: float
+    http: aiohttp.ClientSession,
+    control: str,
+    watcher: Watcher,
+    rate: float,
+    seconds: float,
+    tick_s: float = DRIVE_TICK_S,
 ) -> Drive:
     """``rate`` scenario steps a second for ``seconds``, watching the bus meanwhile; the steps run."""
     start = time.monotonic()
@@ -158,7 +172,7 @@ async def drive(
                 if took > done.slowest_s:
                     done.slowest_s, done.slowest_n = took, due
                 done.steps += due
-            next_tick += DRIVE_TICK_S
+            next_tick += tick_s
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
     return done
 
@@ -171,14 +185,18 @@ async def one_rate(
     rate: float,
     seconds: float,
     metrics_port: int,
+    probe: Path | None,
+    tick_s: float,
 ) -> tuple[str, StepFigures]:
-    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)."""
+    """One rate's figures, and a line on the measurement itself (watcher gaps, simulator cost)
+    and with ``probe`` one on the producer's loop (``e2e_loop``)."""
     marks = {key: len(out) for key, out in watcher.entries.items()}
+    loop0 = read_loop(probe) if probe else LoopTotals()
     parse0 = await read_frame_cpu(http, metrics_port)
     cpu0 = {name: cpu_s(p.pid) for name, p in procs.items()}
     started_ms, t0 = now_ms(), time.monotonic()
     watcher.reset_gap()
-    driven = await drive(http, control, watcher, rate, seconds)
+    driven = await drive(http, control, watcher, rate, seconds, tick_s)
     driven_s = time.monotonic() - t0
     await wait_idle(watcher, list(procs.values()), max(IDLE_DEADLINE_S, 4 * seconds))
     wall = time.monotonic() - t0
@@ -191,6 +209,8 @@ async def one_rate(
     repeats = Counter(f"{s.kind}/{s.source}" for s in seen if s.repeat)
     again = " ".join(f"{what}={n}" for what, n in sorted(repeats.items())) or "none"
     note += f"\n        producer: {parse.activity()}; repeats by kind/source: {again}"
+    if probe:
+        note += "\n" + loop_line(loop0, read_loop(probe))
     return note, step_figures(
         seen,
         steps_per_s=rate,
@@ -215,6 +235,8 @@ def options() -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=3_000, help="events the baseline replays")
     parser.add_argument("--stop-after-saturation", type=int, default=1, help="rates missed before stopping")
     parser.add_argument("--profile", type=Path, help="py-spy the processes into DIR")
+    parser.add_argument("--tick-ms", type=float, default=1000 * DRIVE_TICK_S, help="time between /step calls")
+    parser.add_argument("--probe", action="store_true", help="time the producer's loop callbacks and GC")
     parser.add_argument("--quick", action="store_true", help="smoke run: one account, one low rate, seconds")
     args = parser.parse_args()
     if args.quick:
@@ -230,7 +252,8 @@ async def main(args: argparse.Namespace) -> None:
     rates = [float(r) for r in args.rates.split(",")]
     tag = uuid.uuid4().hex[:8]
     prefix = f"e2e:{tag}:"
-    print(f"e2e: seed {args.seed}, {args.venues} x {args.accounts} accounts, {args.step_s:g} s per rate")
+    each = f"{args.step_s:g} s per rate, a /step call every {args.tick_ms:g} ms"
+    print(f"e2e: seed {args.seed}, {args.venues} x {args.accounts} accounts, {each}")
     print(f"e2e: cpus {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.database_url.startswith("sqlite"):
         Path(args.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +273,12 @@ async def main(args: argparse.Namespace) -> None:
             env["ACCOUNT_EXCHANGE_OVERRIDES"] = str(info.overrides)
             ex_args = [a for ex_id in ex_ids for a in ("--ex-id", str(ex_id))]
             metrics_port = free_port()
-            pipeline = await start_pipeline(env, cwd, ex_args, {"ACCOUNT_METRICS_PORT": str(metrics_port)})
+            producer_env = {"ACCOUNT_METRICS_PORT": str(metrics_port)}
+            probe = cwd / "loop.json" if args.probe else None
+            if probe:
+                path = os.pathsep.join(filter(None, [str(PROBE_DIR), os.environ.get("PYTHONPATH")]))
+                producer_env |= {"PYTHONPATH": path, "E2E_LOOP_PROBE": str(probe)}
+            pipeline = await start_pipeline(env, cwd, ex_args, producer_env)
             procs = {"producer": pipeline[0], "cache": pipeline[1], "orm": pipeline[2], "sim": sim}
             watcher = Watcher(redis, prefix)
             async with aiohttp.ClientSession() as http:
@@ -265,7 +293,15 @@ async def main(args: argparse.Namespace) -> None:
                 results: list[StepFigures] = []
                 for rate in rates:
                     note, figures = await one_rate(
-                        http, info.control_url, watcher, procs, rate, args.step_s, metrics_port
+                        http,
+                        info.control_url,
+                        watcher,
+                        procs,
+                        rate,
+                        args.step_s,
+                        metrics_port,
+                        probe,
+                        args.tick_ms / 1000,
                     )
                     results.append(figures)
                     print(row(figures), flush=True)

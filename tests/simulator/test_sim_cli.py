@@ -45,6 +45,7 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
     assert "[kraken #0] ccxt id: kraken" in done.stdout
     assert "[hyperliquid #1] ccxt id: hyperliquid" in done.stdout
     assert "http://127.0.0.1:" in done.stdout
+    assert "exempted from garbage collection" in done.stdout + done.stderr  # gc_freeze, once served
 
     written = json.loads(truth.read_text())
     assert {(a["venue"], a["index"]) for a in written["accounts"]} == {

@@ -90,6 +90,7 @@ async def _run(
     register: tuple[Settings, Path] | None,
     access_log: bool,
 ) -> None:
+    from fullon_account_service.gc_freeze import freeze_permanent
     from fullon_account_service.simulator.control import apply_fault_changes
     from fullon_account_service.simulator.server import Simulator
     from fullon_account_service.simulator.truth import write_truth
@@ -109,6 +110,7 @@ async def _run(
             _write_overrides(sim, overrides)
         if register is not None and overrides is not None:
             await _register(sim, *register, overrides)
+        freeze_permanent("simulator")
         sim.start_engine()
         typer.echo(f"\nrunning at {config.rate_per_s:g} events/s; Ctrl-C to stop", err=True)
         with contextlib.suppress(TimeoutError):

@@ -6,7 +6,8 @@ account client of that venue is pointed at the same market tables with ccxt's
 venue's helper maps by reference). A bad key on one account therefore never blocks market
 loading for the others. All clients of a factory share one aiohttp session and one SSL context:
 they are the bulk of a client's memory. Every class is the venue's ccxt class with the frame
-guard and the key lock of ``ws_guard``.
+guard and the key lock of ``ws_guard``. Once a venue's markets are loaded, what is alive is taken
+out of the garbage collector's full passes (``gc_freeze``): it stays for the process's life.
 
 Per-venue config overrides (URLs of the simulator, options) come from an injected mapping or from
 the JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES``: ``{ccxt_id: {"urls": ..., "options": ...}}``.
@@ -27,6 +28,7 @@ import ccxt.pro
 import certifi
 
 from fullon_account_service.errors import ConfigError, FatalError
+from fullon_account_service.gc_freeze import freeze_permanent
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.ws_guard import guarded_class
@@ -147,6 +149,7 @@ class ClientFactory:
                     await loader.close()
                     raise translate(e, f"{venue} load_markets", loader) from e
                 self._loaders[venue] = loader
+                freeze_permanent(venue)
         client.set_markets_from_exchange(loader)
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""ReadAheadConsumer: the next batch is read and prepared while the handler stores this one, and
+"""A consumer reading ahead: the next batch is read and prepared while the handler stores this one, and
 nothing else changes: batches in stream order, each acknowledged only after its handler returned,
 a store outage holds what was read ahead too, and stopping finishes the batch read ahead."""
 
@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from bus_samples import sample_envelope
 
-from fullon_account_service.bus import Delivery, Handler, Publisher, stream_key
-from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
+from fullon_account_service.bus import Consumer, Delivery, Handler, Prepare, Publisher, stream_key
 from fullon_account_service.errors import TransientError
 
 DEADLINE_S = 10.0
@@ -45,11 +44,10 @@ class Store:
         self.batches.append(event_ids(batch))
 
 
-def reader(
-    redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None
-) -> ReadAheadConsumer:
-    return ReadAheadConsumer(
+def reader(redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None) -> Consumer:
+    return Consumer(
         redis,
+        read_ahead=True,
         prefix=prefix,
         group="g",
         consumer="c",

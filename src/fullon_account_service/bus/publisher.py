@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import execute, translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, execute, translate
 from fullon_account_service.bus.streams import ENTRY_FIELD, partition_keys
 from fullon_account_service.contract import KINDS, Envelope, encode
 
@@ -53,6 +52,6 @@ class Publisher:
             pipe.xadd(key, {ENTRY_FIELD: encode(envelope)})
         try:
             ids: list[bytes] = await execute(pipe)
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "publish") from e
         return [entry_id.decode() for entry_id in ids[ahead:]]

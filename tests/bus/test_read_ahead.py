@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 import redis.asyncio as aioredis
 from bus_samples import sample_envelope
 
@@ -136,3 +137,18 @@ async def test_stopping_stores_the_batch_read_ahead(redis_client: aioredis.Redis
     await asyncio.wait_for(consumer.run(stop), DEADLINE_S)
     assert sum(map(len, stored)) == 10
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0
+
+
+def test_prepare_needs_read_ahead(redis_client: aioredis.Redis, prefix: str) -> None:
+    """A hook that would never be called is refused, not ignored."""
+    store = Store(redis_client, stream_key(prefix, "trade"))
+    with pytest.raises(ValueError, match="read_ahead"):
+        Consumer(
+            redis_client,
+            prefix=prefix,
+            group="g",
+            consumer="c",
+            kinds=["trade"],
+            handler=store.handle,
+            prepare=store.prepare,
+        )

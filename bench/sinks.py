@@ -20,7 +20,7 @@ documents written/s, and the snapshots folded away (with 100 accounts a batch of
 Baseline: ``AccountCache.upsert_user_account`` per snapshot (newer snapshots than the sink's, so
 that every write lands: one write per snapshot), compared with both.
 
-Sinks are consumed as ``fullon-account sink`` runs them: ``ReadAheadConsumer`` reads and decodes
+Sinks are consumed as ``fullon-account sink`` runs them: the consumer reads and decodes
 the next batch (and the ORM sink prepares its rows and PnL) while the handler stores the current
 one. ``--compare-plain`` also drains the ORM workload, on other accounts, through plain
 ``Consumer``s (read, handle, then read), in the same run: the gain of reading ahead at the same
@@ -60,8 +60,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import samples
-from fullon_account_service.bus import Consumer, Handler, Publisher
-from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
+from fullon_account_service.bus import Consumer, Handler, Prepare, Publisher
 from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
@@ -201,13 +200,18 @@ async def consume(
     """Events/s for ``len(handlers)`` consumers draining ``n`` published events; with ``profile``,
     the drain is profiled in CPU time (``cProfile`` on ``time.process_time``) into that file; with
     ``database``, the CPU of its backends over the drain is counted with the sink's. With
-    ``read_ahead`` (one prepare hook or None per handler) the consumers are ``ReadAheadConsumer``s,
+    ``read_ahead`` (one prepare hook or None per handler) the consumers read ahead,
     as ``fullon-account sink`` runs them; without, plain ``Consumer``s (read, handle, then read)."""
     options = {"prefix": prefix, "group": group, "kinds": kinds, "batch_size": BATCH, "block_ms": 50}
     consumers = [
-        Consumer(redis, consumer=f"c{i}", handler=h, **options)  # type: ignore[arg-type]
-        if read_ahead is None
-        else ReadAheadConsumer(redis, consumer=f"c{i}", handler=h, prepare=read_ahead[i], **options)
+        Consumer(
+            redis,
+            consumer=f"c{i}",
+            handler=h,
+            read_ahead=read_ahead is not None,
+            prepare=read_ahead[i] if read_ahead is not None else None,
+            **options,  # type: ignore[arg-type]
+        )
         for i, h in enumerate(handlers)
     ]
     for consumer in consumers:

@@ -113,14 +113,18 @@ async def test_group_created_late_reads_history(redis_client: aioredis.Redis, pr
     assert await sink.run_once() == 4
 
 
-async def test_missing_group_is_recreated(redis_client: aioredis.Redis, prefix: str) -> None:
+@pytest.mark.parametrize("read_ahead", [False, True])
+async def test_missing_group_is_recreated(
+    redis_client: aioredis.Redis, prefix: str, read_ahead: bool
+) -> None:
     handler = Recorder()
-    sink = consumer(redis_client, prefix, handler)
+    sink = consumer(redis_client, prefix, handler, read_ahead=read_ahead)
     await sink.ensure_groups()
     await redis_client.delete(*(stream_key(prefix, kind) for kind in KINDS))
     assert await sink.run_once() == 0
     await Publisher(redis_client, prefix=prefix).publish(mixed(4))
     assert await sink.run_once() == 4
+    assert await sink.run_once() == 0  # and nothing is left read ahead
 
 
 async def test_publish_to_unreachable_redis_is_transient() -> None:

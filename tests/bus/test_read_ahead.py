@@ -1,4 +1,4 @@
-"""ReadAheadConsumer: the next batch is read and prepared while the handler stores this one, and
+"""A consumer reading ahead: the next batch is read and prepared while the handler stores this one, and
 nothing else changes: batches in stream order, each acknowledged only after its handler returned,
 a store outage holds what was read ahead too, and stopping finishes the batch read ahead."""
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
 import redis.asyncio as aioredis
 from bus_samples import sample_envelope
 
-from fullon_account_service.bus import Delivery, Handler, Publisher, stream_key
-from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
+from fullon_account_service.bus import Consumer, Delivery, Handler, Prepare, Publisher, stream_key
 from fullon_account_service.errors import TransientError
 
 DEADLINE_S = 10.0
@@ -45,11 +45,10 @@ class Store:
         self.batches.append(event_ids(batch))
 
 
-def reader(
-    redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None
-) -> ReadAheadConsumer:
-    return ReadAheadConsumer(
+def reader(redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None) -> Consumer:
+    return Consumer(
         redis,
+        read_ahead=True,
         prefix=prefix,
         group="g",
         consumer="c",
@@ -138,3 +137,18 @@ async def test_stopping_stores_the_batch_read_ahead(redis_client: aioredis.Redis
     await asyncio.wait_for(consumer.run(stop), DEADLINE_S)
     assert sum(map(len, stored)) == 10
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0
+
+
+def test_prepare_needs_read_ahead(redis_client: aioredis.Redis, prefix: str) -> None:
+    """A hook that would never be called is refused, not ignored."""
+    store = Store(redis_client, stream_key(prefix, "trade"))
+    with pytest.raises(ValueError, match="read_ahead"):
+        Consumer(
+            redis_client,
+            prefix=prefix,
+            group="g",
+            consumer="c",
+            kinds=["trade"],
+            handler=store.handle,
+            prepare=store.prepare,
+        )

@@ -66,7 +66,7 @@ async def test_a_plan_made_ahead_is_stored_when_its_checkpoints_hold(
     fills = in_order(1, 120)
     sink = OrmSink(db.factory, KnownAccounts(db.factory))
     parts = batches(fills, 20)
-    # As a ReadAheadConsumer calls them: each batch prepared while the one before is stored.
+    # As a consumer reading ahead calls them: each batch prepared while the one before is stored.
     await sink.handle(parts[0])  # no checkpoint expected yet: planned in the transaction
     await sink.prepare(parts[1])
     for current, ahead in itertools.pairwise(parts[1:]):

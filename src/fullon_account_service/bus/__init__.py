@@ -1,6 +1,6 @@
 """The event bus on Redis Streams: publish, consume with groups, dead-letter, trim safely."""
 
-from fullon_account_service.bus.consumer import Consumer, Delivery, Handler
+from fullon_account_service.bus.consumer import Consumer, Delivery, Handler, Prepare
 from fullon_account_service.bus.deadletter import dead_letter
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
@@ -10,6 +10,7 @@ __all__ = [
     "Consumer",
     "Delivery",
     "Handler",
+    "Prepare",
     "Publisher",
     "dead_letter",
     "dead_letter_key",

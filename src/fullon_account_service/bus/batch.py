@@ -31,6 +31,11 @@ class Delivery(msgspec.Struct, frozen=True, gc=False):
 
 
 Handler = Callable[[Sequence[Delivery]], Awaitable[None]]
+Prepare = Callable[[Sequence[Delivery]], Awaitable[None]]
+"""Called with a batch read ahead, before the handler gets that very list: work done here
+overlaps the store of the batch before it. Must not store anything."""
+Batch = tuple[list[StreamEntries], list[Delivery], list[Rejected]]
+"""A decoded batch: (kept parts, deliveries, rejected)."""
 
 
 @dataclass(slots=True)
@@ -78,17 +83,14 @@ def decode_part(part: StreamEntries, rejected: list[Rejected]) -> tuple[StreamEn
     return part.subset(keep), envelopes
 
 
-def decode_parts(
-    parts: list[StreamEntries], held: Held | None = None
-) -> tuple[list[StreamEntries], list[Delivery], list[Rejected]]:
-    """What a round hands its handler: ``held`` first, then the entries of ``parts`` the codec
-    accepted, as (kept parts, deliveries, rejected).
+def decode_parts(parts: list[StreamEntries]) -> Batch:
+    """The entries of ``parts`` the codec accepted, as (kept parts, deliveries, rejected).
 
     Every entry is decoded, strictly, before the handler sees any: a sink never writes from bytes
     the contract did not accept.
     """
-    accepted: list[StreamEntries] = list(held.parts) if held else []
-    deliveries: list[Delivery] = list(held.deliveries) if held else []
+    accepted: list[StreamEntries] = []
+    deliveries: list[Delivery] = []
     rejected: list[Rejected] = []
     for part in parts:
         kept, envelopes = decode_part(part, rejected)

@@ -17,10 +17,9 @@ import re
 import time
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 from redis.typing import EncodableT, FieldT
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.redaction import redact_text
 
@@ -63,6 +62,6 @@ async def dead_letter(
     )
     try:
         new_id: bytes = await redis.xadd(dead_letter_key(prefix), fields)
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "dead-letter") from e
     return new_id.decode()

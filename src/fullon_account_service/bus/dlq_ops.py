@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 from redis.typing import EncodableT, FieldT
 
-from fullon_account_service.bus.redis_errors import execute, translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, execute, translate
 from fullon_account_service.bus.streams import (
     ENTRY_FIELD,
     account_stream_key,
@@ -136,7 +135,7 @@ async def read_letters(
             if len(page) < PAGE:
                 break
             start = next_id(page[-1][0].decode())
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "read dead letters") from e
     return found if limit is None else found[:limit]
 
@@ -149,7 +148,7 @@ async def get_letters(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[s
         for letter_id in letter_ids:
             for raw_id, fields in await redis.xrange(key, letter_id, letter_id):
                 letters.append(letter_of(prefix, raw_id.decode(), fields or {}))
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "read dead letters") from e
     return letters
 
@@ -184,7 +183,7 @@ async def replay(
         pipe.xadd(target, entry)
     try:
         replies: list[Any] = await pipe.execute(raise_on_error=False)
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "replay dead letters") from e
     published: list[str] = []
     for letter, target, reply in zip(todo, targets, replies, strict=True):
@@ -206,6 +205,6 @@ async def drop(redis: aioredis.Redis, prefix: str, letter_ids: Sequence[str]) ->
     pipe.xdel(dead_letter_key(prefix), *letter_ids)
     try:
         [removed] = await execute(pipe)
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "remove dead letters") from e
     return int(removed)

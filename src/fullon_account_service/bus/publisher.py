@@ -26,9 +26,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import execute, translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, execute, translate
 from fullon_account_service.bus.streams import ENTRY_FIELD, partition_keys
 from fullon_account_service.contract import KINDS, Envelope, encode
 
@@ -82,7 +81,7 @@ class Publisher:
                 pipe.execute_command("EVAL", XADD_ALL, 1, key, *args)
         try:
             replies: list[bytes | list[bytes]] = (await execute(pipe))[ahead:]
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "publish") from e
         ids = [""] * len(envelopes)
         for (positions, _), reply in zip(streams.values(), replies, strict=True):

@@ -6,8 +6,11 @@ unreachable, a Redis error reply) keeps a STRING ``{prefix}sink:{group}:{consume
 waits (at most every few seconds) with a TTL of ``TTL_S``, and deletes it once it consumes again
 or stops. A record whose ``updated_ms`` is old belongs to a consumer that died while stuck.
 
-Writing the record must never be what stops the consumer: when Redis itself is the problem the
-write fails too, and that failure is logged and dropped (the error is in the log either way).
+Writing or deleting the record must never be what stops the consumer: when Redis itself is the
+problem (down, a cluster mid-failover) the write fails too, and that failure is logged and dropped
+(the error is in the log either way). A record left behind because its delete failed, on a
+consumer that then stopped, expires after ``TTL_S``; one that consumes again retries the delete
+every round until it lands.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS
 from fullon_account_service.logs import get_logger
 from fullon_account_service.redaction import redact_text
 
@@ -68,7 +71,7 @@ class SinkStatus:
         }
         try:
             await self._redis.set(self._key, msgspec.json.encode(record), ex=TTL_S)
-        except (rex.RedisError, OSError) as e:
+        except (*REDIS_ERRORS, OSError) as e:
             log.warning("could not record the sink's error state", key=self._key, error=repr(e))
 
     async def clear(self) -> None:
@@ -76,7 +79,7 @@ class SinkStatus:
             return
         try:
             await self._redis.delete(self._key)
-        except (rex.RedisError, OSError) as e:
+        except (*REDIS_ERRORS, OSError) as e:
             log.warning("could not clear the sink's error state", key=self._key, error=repr(e))
             return
         self._since_ms = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.bus.streams import next_id, parse_id
 
 
@@ -50,6 +50,6 @@ async def trim_acknowledged(redis: aioredis.Redis, stream: str, *, retain: int =
         if point is None:
             return 0
         removed: int = await redis.xtrim(stream, minid=point, approximate=False)
-    except rex.RedisError as e:
+    except REDIS_ERRORS as e:
         raise translate(e, "trim") from e
     return removed

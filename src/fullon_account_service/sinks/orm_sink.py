@@ -11,11 +11,11 @@ An event for an ex_id the database does not know, or a fill without a usable qua
 raises ``ContractError``: the consumer isolates it and dead-letters it; the rest of the batch is
 stored.
 
-With a ``ReadAheadConsumer`` the sink prepares the next batch while this one is stored
-(``prepare``): its rows built and its trades' FIFO PnL planned from the checkpoints the sink
-expects; ``handle`` then stores that plan only if the checkpoints it reads under the symbols' locks
-are those, and plans again otherwise (see ``trade_plan``). Stored rows and PnL are the same
-either way.
+With a consumer that reads ahead (``Consumer(read_ahead=True)``) the sink prepares the next batch
+while this one is stored (``prepare``): its rows built and its trades' FIFO PnL planned from the
+checkpoints the sink expects; ``handle`` then stores that plan only if the checkpoints it reads
+under the symbols' locks are those, and plans again otherwise (see ``trade_plan``). Stored rows
+and PnL are the same either way.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class OrmSink:
 
     async def prepare(self, deliveries: Sequence[Delivery]) -> None:
         """Turn a batch read ahead into rows and plan its trade writes from the checkpoints this
-        sink expects (``ReadAheadConsumer``'s hook: it runs while the batch before is stored).
+        sink expects (the consumer's ``prepare`` hook: it runs while the batch before is stored).
         Nothing is stored; a batch that cannot be prepared (unknown account, bad event) is left to
         ``handle``, which raises for it."""
         self._prepared = None

@@ -5,8 +5,8 @@ Everything that can fail for a while is waited out by ``Consumer.run`` under the
 reports as ``TransientError`` so the batch stays pending, uncounted, and is retried when the database is
 back. Nothing is acknowledged before it is stored, and nothing is dropped for being late.
 Setting ``stop`` (SIGTERM in the CLI) lets the batch in hand finish, commit and be acknowledged.
-The consumer reads the next batch while the handler stores one (``bus.read_ahead``), and the ORM
-sink prepares that batch's rows meanwhile.
+The consumer reads the next batch while the handler stores one (``Consumer(read_ahead=True)``),
+and the ORM sink prepares that batch's rows meanwhile.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import NamedTuple
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fullon_account_service.bus.consumer import Handler
-from fullon_account_service.bus.read_ahead import Prepare, ReadAheadConsumer
+from fullon_account_service.bus.consumer import Consumer, Handler, Prepare
 from fullon_account_service.errors import ConfigError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.retry import RetryPolicies, RetryPolicy
@@ -94,8 +93,9 @@ async def run_sink(
     try:
         sink = build_sink(group, redis, session_factory, prefix=settings.stream_prefix)
         handler = sink.handle
-        consumer = ReadAheadConsumer(
+        consumer = Consumer(
             redis,
+            read_ahead=True,
             prepare=sink.prepare,
             prefix=settings.stream_prefix,
             group=group,

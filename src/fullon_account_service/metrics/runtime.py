@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY, CollectorRegistry
-from redis import exceptions as rex
 
 from fullon_account_service.bus.consumer import Delivery, Handler
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS
 from fullon_account_service.bus.streams import dead_letter_key
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.health import read_groups
@@ -76,7 +76,7 @@ class PeriodicReading:
         while not stop.is_set():
             try:
                 await self.read()
-            except (rex.RedisError, OSError, AccountServiceError) as e:
+            except (*REDIS_ERRORS, OSError, AccountServiceError) as e:
                 _log.warning(f"could not {self.what}", error=repr(e))
             try:
                 async with asyncio.timeout(self._interval_s):

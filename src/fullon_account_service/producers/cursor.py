@@ -22,9 +22,8 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.storage.redis_calls import Script
 
@@ -137,7 +136,7 @@ class CursorStore:
     async def _read(self, ex_id: int) -> tuple[int | None, int]:
         try:
             raw = await self._redis.get(cursor_key(self._prefix, ex_id, self._name))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "cursor read") from e
         return parse(raw)
 
@@ -155,7 +154,7 @@ class CursorStore:
         key = cursor_key(self._prefix, ex_id, self._name)
         try:
             ok, value, stored = await self._write([key], [time_ms, token])
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "cursor write") from e
         if not int(ok):
             self.fences.stale(ex_id)
@@ -169,5 +168,5 @@ class CursorStore:
     async def delete(self, ex_id: int) -> None:
         try:
             await self._redis.delete(cursor_key(self._prefix, ex_id, self._name))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "cursor delete") from e

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.storage.redis_calls import Script
 
 _ACQUIRE = """
@@ -133,7 +132,7 @@ class LeaseStore:
     async def holder(self, lease: str) -> str | None:
         try:
             raw = await self._redis.get(lease_key(self._prefix, lease))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "lease read") from e
         return raw.decode() if isinstance(raw, bytes) else raw
 
@@ -146,5 +145,5 @@ class LeaseStore:
     async def _call(self, script: Script, keys: list[str], args: list[Any], what: str) -> Any:
         try:
             return await script(keys, args)
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, f"lease {what}") from e

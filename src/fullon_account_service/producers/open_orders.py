@@ -22,9 +22,8 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.contract import Envelope, OrderUpdate
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.storage.redis_calls import awaited
@@ -63,7 +62,7 @@ class OpenOrderBook:
             raw: dict[bytes | str, bytes] = await awaited(
                 self._redis.hgetall(open_orders_key(self.prefix, ex_id))
             )
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "open orders read") from e
         out: dict[str, TrackedOrder] = {}
         for field, value in raw.items():
@@ -148,7 +147,7 @@ class OpenOrderBook:
                 if gone:
                     pipe.hdel(key, *gone)
                 await pipe.execute()
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "open orders write") from e
 
 

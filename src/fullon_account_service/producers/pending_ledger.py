@@ -21,9 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.contract import Envelope, LedgerEntry, LedgerReason
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.normalise import Batch
@@ -73,7 +72,7 @@ class PendingLedger:
             raw: dict[bytes | str, bytes | str] = await awaited(
                 self._redis.hgetall(pending_ledger_key(self._prefix, ex_id))
             )
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "pending ledger read") from e
         out: dict[str, int] = {}
         for name, value in raw.items():
@@ -91,7 +90,7 @@ class PendingLedger:
         try:
             await awaited(self._redis.hset(key, mapping=dict(pending)))
             size = await awaited(self._redis.hlen(key))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "pending ledger write") from e
         if size > self._limit:
             await self._drop_oldest(ex_id, size - self._limit)
@@ -102,7 +101,7 @@ class PendingLedger:
             return
         try:
             await awaited(self._redis.hdel(pending_ledger_key(self._prefix, ex_id), *gone))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "pending ledger write") from e
 
     async def _drop_oldest(self, ex_id: int, count: int) -> None:

@@ -19,9 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.ledger.explain import Anchor
 
 MAX_ANCHORS = 20_000
@@ -56,14 +55,14 @@ class BalanceAnchors:
                     pipe.zadd(key, mapping)
                     pipe.zremrangebyrank(key, 0, -self._max - 1)
                 await pipe.execute()
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "write balance anchors") from e
 
     async def read(self, ex_id: int) -> dict[str, list[Anchor]]:
         """Each currency's anchors, oldest first."""
         try:
             raw = await self._redis.zrange(anchors_key(self._prefix, ex_id), 0, -1)
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "read balance anchors") from e
         anchors: dict[str, list[Anchor]] = defaultdict(list)
         for member in raw:
@@ -76,7 +75,7 @@ class BalanceAnchors:
         pattern = anchors_key(self._prefix, 0).removesuffix("0") + "*"
         try:
             keys = [key async for key in self._redis.scan_iter(match=pattern, count=500)]
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "list balance anchors") from e
         ids = (k.decode() if isinstance(k, bytes) else str(k) for k in keys)
         return sorted(int(tail) for key in ids if (tail := key.rpartition(":")[2]).isdigit())

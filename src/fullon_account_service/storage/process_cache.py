@@ -32,9 +32,8 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage.redis_calls import awaited
@@ -123,7 +122,7 @@ class ProcessCache(RedisHolder):
         args = [COMPONENTS_KEY, COMPONENT_FENCE_KEY, component, process_id, str(token)]
         try:
             linked = await awaited(self._redis.eval(_LINK_FENCED, 2, *args))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "register process") from e
         if not int(linked):
             raise StaleLeaseError(f"{component}: lease token {token} is older than the registered one")
@@ -131,7 +130,7 @@ class ProcessCache(RedisHolder):
     async def get_process(self, process_id: str) -> dict[str, Any] | None:
         try:
             raw = await self._redis.get(data_key(process_id))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "get process") from e
         return None if raw is None else _decoder.decode(raw)
 
@@ -179,7 +178,7 @@ class ProcessCache(RedisHolder):
             await awaited(
                 self._redis.eval(_UNLINK_COMPONENT, 1, COMPONENTS_KEY, data["component"], process_id)
             )
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "stop process") from e
         return True
 
@@ -200,7 +199,7 @@ class ProcessCache(RedisHolder):
             found: list[dict[str, Any]] = []
             for key in keys:
                 found += await self._active_in(key, cutoff, component)
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "get active processes") from e
         found.sort(key=lambda p: str(p.get("updated_at", "")), reverse=True)
         return found
@@ -231,7 +230,7 @@ class ProcessCache(RedisHolder):
     async def _execute(self, pipe: Any, action: str) -> None:
         try:
             await pipe.execute()
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, action) from e
 
 

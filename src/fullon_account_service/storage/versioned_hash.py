@@ -40,9 +40,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.errors import FatalError
 from fullon_account_service.redis_client import is_cluster
 from fullon_account_service.storage.cache_shapes import decode
@@ -179,21 +178,21 @@ class VersionedHash:
     async def freshness(self, ex_id: int) -> float | None:
         try:
             raw = await awaited(self._redis.hget(self.keys[2], str(ex_id)))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, f"read {self.keys[2]}") from e
         return None if raw is None else float(raw)
 
     async def get(self, ex_id: int) -> Document | None:
         try:
             raw = await awaited(self._redis.hget(self.key, str(ex_id)))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, f"read {self.key}") from e
         return decode(raw)
 
     async def get_all(self) -> dict[str, Document]:
         try:
             raw: dict[bytes | str, bytes] = await awaited(self._redis.hgetall(self.key))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, f"read {self.key}") from e
         documents: dict[str, Document] = {}
         for field, value in raw.items():
@@ -229,7 +228,7 @@ class BatchWriter:
             pipe.hmget(h.keys[1], fields)
         try:
             raw: list[list[bytes | None]] = await pipe.execute()
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "read cached documents") from e
         for n, (h, ids) in enumerate(wanted):
             documents, versions = raw[2 * n], raw[2 * n + 1]
@@ -297,7 +296,7 @@ class BatchWriter:
                 args: list[str | bytes] = [now, b"".join(blobs)]
                 args += [meta for pair in metas for meta in pair]
                 codes = await self._script(keys=self._keys, args=args)
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, "write cached documents") from e
         flat = [(h, ex_id) for h, ex_ids in enumerate(sent) for ex_id in ex_ids]
         if len(codes) != len(flat):

@@ -28,9 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as rex
 
-from fullon_account_service.bus.redis_errors import translate
+from fullon_account_service.bus.redis_errors import REDIS_ERRORS, translate
 from fullon_account_service.bus.streams import account_stream_key, parse_id
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.sinks.groups import ORM as GROUP
@@ -72,7 +71,7 @@ async def stored_through_ms(redis: aioredis.Redis, prefix: str, ex_id: int, *, p
             continue
         try:
             stored = await _group_stored_up_to(redis, account_stream_key(prefix, kind, ex_id, partitions))
-        except rex.RedisError as e:
+        except REDIS_ERRORS as e:
             raise translate(e, f"read the {kind} stream's progress") from e
         if not stored:
             return None

@@ -22,7 +22,7 @@ from fullon_account_service.contract import decode
 from fullon_account_service.settings import Settings
 from fullon_account_service.sinks.runner import build_handler
 from fullon_account_service.storage.account_cache import ACCOUNTS_KEY, POSITIONS_KEY
-from fullon_account_service.storage.db.models import Order, Trade, TradeBook
+from fullon_account_service.storage.db.models import Ledger, Order, Trade, TradeBook
 from fullon_account_service.storage.versioned_hash import freshness_key, version_key
 
 CACHE_KINDS = frozenset({"balance", "position"})
@@ -31,9 +31,13 @@ CACHE_KINDS = frozenset({"balance", "position"})
 async def forget_stored(
     factory: async_sessionmaker[AsyncSession], redis: aioredis.Redis, ex_ids: Sequence[int]
 ) -> None:
-    """Remove the orders, trades, PnL books and cache documents of ``ex_ids``."""
+    """Remove the orders, trades, PnL books, ledger entries and cache documents of ``ex_ids``.
+
+    Ledger entries too: the simulator draws its ids from the seed, so a later run with the same
+    seed on the same database would otherwise find its ids taken by another run's entries (the
+    sink keeps the first and logs the conflict)."""
     async with factory() as session:
-        for model in (Trade, TradeBook, Order):
+        for model in (Trade, TradeBook, Order, Ledger):
             await session.execute(delete(model).where(model.ex_id.in_(ex_ids)))
         await session.commit()
     fields = [str(i) for i in ex_ids]

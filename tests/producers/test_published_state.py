@@ -27,6 +27,7 @@ from fullon_account_service.contract import (
     TradeFill,
     event_id,
 )
+from fullon_account_service.producers.final_states import FinalStates
 from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.producers.published_state import PublishedStates
 
@@ -48,7 +49,9 @@ def envelope(payload: Payload, ex_id: int = 1) -> Envelope:
     )
 
 
-def order(status: OrderStatus = OrderStatus.OPEN, filled: float = 0.0, order_id: str = "O1") -> Envelope:
+def order(
+    status: OrderStatus = OrderStatus.OPEN, filled: float = 0.0, order_id: str = "O1", fee: float | None = None
+) -> Envelope:
     return envelope(
         OrderUpdate(
             ex_order_id=order_id,
@@ -59,6 +62,7 @@ def order(status: OrderStatus = OrderStatus.OPEN, filled: float = 0.0, order_id:
             price=100.0,
             volume=1.0,
             filled=filled,
+            fee=fee,
             updated_ms=next(_stamp),
         )
     )
@@ -190,6 +194,71 @@ def test_the_memory_is_bounded_in_count_and_age_and_forgetting_lets_a_repeat_thr
     assert states.fresh([balance(USD=1)]) and not states.fresh([balance(USD=1)])
     now[0] = 22.0
     assert states.fresh([balance(USD=1)]), "an expired currency makes the complete snapshot unknown"
+
+
+def closed(order_id: str, fee: float = 0.1, status: OrderStatus = OrderStatus.CLOSED) -> Envelope:
+    return order(status, filled=1.0, order_id=order_id, fee=fee)
+
+
+def test_a_closed_order_re_read_after_the_count_bound_dropped_it_is_still_a_repeat() -> None:
+    states = PublishedStates(max_entries=3)
+    for n in range(10):
+        assert states.fresh([closed(f"O{n}")])
+    assert states.entries(1) == 3
+    assert states.fresh([closed(f"O{n}") for n in range(10)]) == []
+    assert states.repeats == 10
+    assert states.entries(1) == 3, "a repeat caught by its final state does not churn the full entries"
+
+
+def test_a_closed_order_whose_final_state_differs_from_the_last_queued_goes_out() -> None:
+    states = PublishedStates(max_entries=1)
+    assert states.fresh([closed("O1", fee=0.1)]) and states.fresh([order(order_id="O2")])
+    corrected = closed("O1", fee=0.2)
+    assert states.fresh([corrected]), "a changed fee is published"
+    assert states.fresh([order(order_id="O2")]) and not states.fresh([closed("O1", fee=0.2)])
+    assert states.fresh([closed("O1", fee=0.1)]), "latest wins: the older final state differs from the last"
+    assert states.fresh([order(order_id="O2")])
+    assert states.fresh([closed("O1", fee=0.1, status=OrderStatus.CANCELED)]), "a changed status is published"
+    assert states.fresh([order(order_id="O2")])
+    assert states.fresh([order(filled=1.0, order_id="O1", fee=0.1)]), "back to open"
+    assert states.fresh([order(order_id="O2")])
+    assert states.fresh([closed("O1", fee=0.1, status=OrderStatus.CANCELED)]), "an open state was queued since"
+
+
+def test_closed_orders_are_published_again_after_a_restart_a_failed_bus_or_their_age() -> None:
+    now = [0.0]
+    states = PublishedStates(max_entries=1, max_age_s=10.0, clock=lambda: now[0])
+    assert states.fresh([closed("O1"), closed("O2")]) and not states.fresh([closed("O1")])
+    assert PublishedStates(max_entries=1).fresh([closed("O1")]), "a restarted producer publishes again"
+    states.forget_all()
+    assert states.fresh([closed("O1")]) and states.fresh([closed("O2")])
+    states.forget(1)
+    assert states.fresh([closed("O1")]) and states.fresh([closed("O2")])
+    now[0] = 20.0
+    assert states.fresh([closed("O1")]), "not read again for max_age_s: forgotten"
+
+
+def test_the_final_states_are_bounded_in_count_least_recently_read_first() -> None:
+    finals = FinalStates(max_age_s=10.0, max_orders=2)
+    for order_id in ("A", "B"):
+        finals.queued(order_id, ("closed", 1.0), 0.0)
+    assert finals.repeats("A", ("closed", 1.0), 0.0)
+    finals.queued("C", ("closed", 1.0), 0.0)
+    assert len(finals) == 2
+    assert not finals.repeats("B", ("closed", 1.0), 0.0), "B, the least recently read, went first"
+    assert finals.repeats("A", ("closed", 1.0), 0.0) and finals.repeats("C", ("closed", 1.0), 0.0)
+    assert not finals.repeats("A", ("closed", 2.0), 0.0)
+    finals.queued("A", None, 0.0)
+    assert not finals.repeats("A", ("closed", 1.0), 0.0), "a state that is not final removes it"
+
+
+def test_a_final_state_read_again_within_its_age_is_kept_and_one_not_read_expires() -> None:
+    finals = FinalStates(max_age_s=10.0)
+    finals.queued("A", ("closed",), 0.0)
+    finals.queued("B", ("closed",), 0.0)
+    assert finals.repeats("A", ("closed",), 6.0), "one generation old"
+    assert finals.repeats("A", ("closed",), 12.0) and not finals.repeats("B", ("closed",), 12.0)
+    assert not finals.repeats("A", ("closed",), 40.0), "two generations without a read"
 
 
 async def test_publish_of_a_repeat_waits_until_the_state_queued_before_it_is_on_the_bus(

@@ -20,6 +20,12 @@ one seen before, goes out. The memory lives in the process, so a restarted produ
 its first state of everything again. It is bounded per account in count (the oldest-updated
 entries go first) and in age (an entry not refreshed for ``max_age_s`` is forgotten); forgetting
 only ever lets a repeat through.
+
+A busy account closes more orders between two audits than that count bound holds, and an audit
+lists them all again (issue 18). So the final (terminal) state last queued for each order is also
+kept apart, compactly (``FinalStates``: a 64-bit digest per order, no state), with its own larger
+bound: a re-read of a closed order whose full entry was dropped is still a repeat when its state
+is exactly the final one last queued for that order.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 import msgspec
 
 from fullon_account_service.contract import BalanceSnapshot, Envelope, OrderUpdate, PositionSnapshot
+from fullon_account_service.producers.final_states import FinalStates
 
 MAX_ENTRIES_PER_ACCOUNT = 250
 """Orders (open ones and those closed within a re-read's reach), currencies and symbols: what an
@@ -48,6 +55,7 @@ Key = tuple[str, str]
 
 @dataclass(slots=True)
 class _Account:
+    finals: FinalStates
     entries: OrderedDict[Key, tuple[Any, float]] = field(default_factory=OrderedDict)
     whole: set[str] = field(default_factory=set)
     """Kinds with a complete snapshot queued, while each key queued since is remembered."""
@@ -109,7 +117,7 @@ class PublishedStates:
             return True
         account = self._accounts.get(envelope.ex_id)
         if account is None:
-            account = self._accounts[envelope.ex_id] = _Account()
+            account = self._accounts[envelope.ex_id] = _Account(finals=FinalStates(self._max_age))
         self._expire(account, now)
         changed = self._changed(account, payload, now)
         self._bound(account)
@@ -119,7 +127,7 @@ class PublishedStates:
         self, account: _Account, payload: OrderUpdate | BalanceSnapshot | PositionSnapshot, now: float
     ) -> bool:
         if isinstance(payload, OrderUpdate):
-            return _put(account, {("o", payload.ex_order_id): _order_state(payload)}, now)
+            return _order_changed(account, payload, now)
         if isinstance(payload, BalanceSnapshot):
             kind = "b"
             states: dict[Key, Any] = {(kind, c): _encode(b) for c, b in payload.balances.items()}
@@ -163,6 +171,15 @@ def _order_state(order: OrderUpdate) -> tuple[Any, ...]:
         order.volume,
         order.trigger_price,
     )
+
+
+def _order_changed(account: _Account, order: OrderUpdate, now: float) -> bool:
+    key: Key = ("o", order.ex_order_id)
+    state = _order_state(order)
+    if key not in account.entries and account.finals.repeats(order.ex_order_id, state, now):
+        return False
+    account.finals.queued(order.ex_order_id, state if order.status.is_terminal else None, now)
+    return _put(account, {key: state}, now)
 
 
 def _put(account: _Account, states: dict[Key, Any], now: float) -> bool:

@@ -50,7 +50,10 @@ def envelope(payload: Payload, ex_id: int = 1) -> Envelope:
 
 
 def order(
-    status: OrderStatus = OrderStatus.OPEN, filled: float = 0.0, order_id: str = "O1", fee: float | None = None
+    status: OrderStatus = OrderStatus.OPEN,
+    filled: float = 0.0,
+    order_id: str = "O1",
+    fee: float | None = None,
 ) -> Envelope:
     return envelope(
         OrderUpdate(
@@ -222,7 +225,7 @@ def test_a_closed_order_whose_final_state_differs_from_the_last_queued_goes_out(
     assert states.fresh([order(order_id="O2")])
     assert states.fresh([order(filled=1.0, order_id="O1", fee=0.1)]), "back to open"
     assert states.fresh([order(order_id="O2")])
-    assert states.fresh([closed("O1", fee=0.1, status=OrderStatus.CANCELED)]), "an open state was queued since"
+    assert states.fresh([closed("O1", fee=0.1, status=OrderStatus.CANCELED)]), "open queued since"
 
 
 def test_closed_orders_are_published_again_after_a_restart_a_failed_bus_or_their_age() -> None:

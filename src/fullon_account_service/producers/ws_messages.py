@@ -94,7 +94,9 @@ class MessageHandlers:
 
         A new fill asks for the open orders once (a venue may report partial fills on its trade
         channel only, as Kraken does), never for the history: audits and reconciliations read
-        that. Each fresh fill is a sample of the venue's clock skew."""
+        that. A venue whose order stream reports fills (``Quirks.ws_orders_report_fills``) is not
+        asked while that stream is up and speaking: it said what the read would. Each fresh fill
+        is a sample of the venue's clock skew."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
         outbox = self.context.outbox
@@ -106,7 +108,15 @@ class MessageHandlers:
             for e in fresh:
                 skew.observe(session.ref.venue, e.received_ms, e.exchange_ms)
             session.changed_since_audit = True
-            session.request_rest_once(OPEN_ORDERS)
+            if not self._orders_stream_tells_fills(session):
+                session.request_rest_once(OPEN_ORDERS)
+
+    def _orders_stream_tells_fills(self, session: AccountSession) -> bool:
+        """The venue's order stream reports fills, is collected over WebSocket and is not down or
+        silent (then the poller reads the orders anyway, ``fast_poll``)."""
+        if not adapter_for(session.ref.venue).quirks.ws_orders_report_fills or "orders" in session.fast_poll:
+            return False
+        return self.context.detector.capabilities(session.ref).get("orders", False)
 
     def _session(self, exchange: Any) -> AccountSession:
         session = self.context.registry.get(account_ref(exchange).ex_id)

@@ -52,6 +52,9 @@ class Quirks:
     lists it; the account has a ledger when any of them is listed."""
     ledger_stream: bool = False
     """The venue pushes ledger rows on a private stream the adapter reads (``ws_ledger``)."""
+    ws_orders_report_fills: bool = False
+    """The order stream pushes every fill's effect on its order (the partial fills included), so
+    a fill over WebSocket needs no REST read of the open orders while that stream is up."""
 
     def has_ledger(self, has: Mapping[str, Any]) -> bool:
         """The account has a ledger to read: ccxt's ``has`` lists one of the ledger calls."""

@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from fullon_account_service.producers.venues.adapter import Quirks
 
-QUIRKS = Quirks(ledger_stream=True)
+QUIRKS = Quirks(ledger_stream=True, ws_orders_report_fills=True)

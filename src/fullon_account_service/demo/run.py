@@ -57,6 +57,7 @@ from fullon_account_service.verify.explained import AccountExplanation, explain_
 _log = get_logger("demo")
 SHUTDOWN_TIMEOUT_S = 15.0
 SIGNAL_REPEAT_S = 1.0
+COLLECTING_TIMEOUT_S = 120.0
 
 
 @contextlib.contextmanager
@@ -182,6 +183,7 @@ class Demo:
         final: Snapshot | None = None
         try:
             await self._wait_started(daemon)
+            await self._wait_collecting(daemon, keys.values())
             settled = await self._scenario(sim, settler)
             explained = await self._explain(reader_redis, keys.values())
             await self.tasks.cancel(refresher)
@@ -240,6 +242,23 @@ class Demo:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._interrupted)
+
+    async def _wait_collecting(self, daemon: AccountDaemon, ex_ids: Iterable[int]) -> None:
+        """Trade only once the producer collects every account (up to ``COLLECTING_TIMEOUT_S``).
+
+        On a cold start (a fresh clone: nothing compiled yet) the producer's imports and leases
+        took 5-14 s; trades made before it collects reach it only through REST history, so the
+        books still match, but the balance changes between them are never seen one by one and
+        no balance window can be judged."""
+        wanted = set(ex_ids)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(COLLECTING_TIMEOUT_S):
+                while not wanted <= daemon.accounts.keys():  # noqa: ASYNC110 - no event to wait on
+                    await asyncio.sleep(0.05)
+                return
+        _log.warning(
+            "trading starts before the producer collects every account", waited_s=COLLECTING_TIMEOUT_S
+        )
 
     def _interrupted(self) -> None:
         """First Ctrl-C: stop trading and settle. Another, a moment later: stop settling.

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -82,6 +82,24 @@ async def run_demo(options: DemoOptions, base: Settings, screen: Screen) -> Demo
     screen.say(f"fullon-account demo: logs go to {paths.log}")
     with paths.log.open("a", encoding="utf-8") as log_file, logging_to(log_file, settings, base):
         return await Demo(options, settings, paths, screen).run()
+
+
+async def wait_collecting(
+    collected: Callable[[], Mapping[int, object]], ex_ids: Iterable[int], timeout_s: float
+) -> bool:
+    """Whether the producer collects every account of ``ex_ids`` within ``timeout_s``.
+
+    The demo trades only then: on a cold start (a fresh clone, nothing compiled yet) the
+    producer's imports and leases took 5-14 s, and trades made before it collects reach it only
+    through REST history, so the books still match but the balance changes between them are never
+    seen one by one and no balance window can be judged."""
+    wanted = set(ex_ids)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while not wanted <= collected().keys():  # noqa: ASYNC110 - the daemon offers no event
+                await asyncio.sleep(0.05)
+            return True
+    return False
 
 
 class Demo:
@@ -183,7 +201,8 @@ class Demo:
         final: Snapshot | None = None
         try:
             await self._wait_started(daemon)
-            await self._wait_collecting(daemon, keys.values())
+            if not await wait_collecting(lambda: daemon.accounts, keys.values(), COLLECTING_TIMEOUT_S):
+                _log.warning("trading starts before the producer collects every account")
             settled = await self._scenario(sim, settler)
             explained = await self._explain(reader_redis, keys.values())
             await self.tasks.cancel(refresher)
@@ -242,23 +261,6 @@ class Demo:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._interrupted)
-
-    async def _wait_collecting(self, daemon: AccountDaemon, ex_ids: Iterable[int]) -> None:
-        """Trade only once the producer collects every account (up to ``COLLECTING_TIMEOUT_S``).
-
-        On a cold start (a fresh clone: nothing compiled yet) the producer's imports and leases
-        took 5-14 s; trades made before it collects reach it only through REST history, so the
-        books still match, but the balance changes between them are never seen one by one and
-        no balance window can be judged."""
-        wanted = set(ex_ids)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(COLLECTING_TIMEOUT_S):
-                while not wanted <= daemon.accounts.keys():  # noqa: ASYNC110 - no event to wait on
-                    await asyncio.sleep(0.05)
-                return
-        _log.warning(
-            "trading starts before the producer collects every account", waited_s=COLLECTING_TIMEOUT_S
-        )
 
     def _interrupted(self) -> None:
         """First Ctrl-C: stop trading and settle. Another, a moment later: stop settling.

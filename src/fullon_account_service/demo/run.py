@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -58,6 +58,7 @@ _log = get_logger("demo")
 SHUTDOWN_TIMEOUT_S = 15.0
 SIGNAL_REPEAT_S = 1.0
 COLLECTING_TIMEOUT_S = 120.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -84,22 +85,22 @@ async def run_demo(options: DemoOptions, base: Settings, screen: Screen) -> Demo
         return await Demo(options, settings, paths, screen).run()
 
 
-async def wait_collecting(
-    collected: Callable[[], Mapping[int, object]], ex_ids: Iterable[int], timeout_s: float
-) -> bool:
-    """Whether the producer collects every account of ``ex_ids`` within ``timeout_s``.
+async def wait_collecting(daemon: AccountDaemon, ex_ids: Collection[int], timeout_s: float) -> str | None:
+    """``None`` once the producer collects every account of ``ex_ids``; otherwise why not: it
+    stopped first, or ``timeout_s`` passed (the accounts not collected named).
 
     The demo trades only then: on a cold start (a fresh clone, nothing compiled yet) the
     producer's imports and leases took 5-14 s, and trades made before it collects reach it only
     through REST history, so the books still match but the balance changes between them are never
     seen one by one and no balance window can be judged."""
-    wanted = set(ex_ids)
-    with contextlib.suppress(TimeoutError):
+    try:
         async with asyncio.timeout(timeout_s):
-            while not wanted <= collected().keys():  # noqa: ASYNC110 - the daemon offers no event
-                await asyncio.sleep(0.05)
-            return True
-    return False
+            if await daemon.wait_collecting(ex_ids):
+                return None
+            return "the producer stopped before it collected every account"
+    except TimeoutError:
+        missing = sorted(set(ex_ids) - daemon.collected)
+        return f"the producer did not collect ex_ids {missing} within {timeout_s:g}s"
 
 
 class Demo:
@@ -149,7 +150,9 @@ class Demo:
         ctx = producer_context(
             sim, self.settings, producer_redis, credentials_env(sim, accounts), self.options, self.sensor
         )
-        daemon = AccountDaemon(settings=self.settings, context=ctx, session_factory=factory)
+        daemon = AccountDaemon(
+            settings=self.settings, context=ctx, session_factory=factory, handle_signals=False
+        )
         sinks = [
             self.tasks.spawn(
                 run_sink(
@@ -200,9 +203,10 @@ class Demo:
         refresher = self.tasks.spawn(self._refresh(reader), name="demo-dashboard")
         final: Snapshot | None = None
         try:
-            await self._wait_started(daemon)
-            if not await wait_collecting(lambda: daemon.accounts, keys.values(), COLLECTING_TIMEOUT_S):
-                _log.warning("trading starts before the producer collects every account")
+            self._take_over_signals()
+            not_collecting = await wait_collecting(daemon, list(keys.values()), COLLECTING_TIMEOUT_S)
+            if not_collecting is not None:
+                _log.warning("trading starts before the producer collects every account", why=not_collecting)
             settled = await self._scenario(sim, settler)
             explained = await self._explain(reader_redis, keys.values())
             await self.tasks.cancel(refresher)
@@ -213,6 +217,7 @@ class Demo:
             await self.tasks.cancel(refresher)
             await self._shutdown(daemon, producer, sinks)
             await poller.aclose()
+            self._release_signals()
         if final is not None:
             self.screen.show(final, force=True)
         return DemoResult(
@@ -252,15 +257,19 @@ class Demo:
 
         return wrap
 
-    async def _wait_started(self, daemon: AccountDaemon) -> None:
-        """Take over Ctrl-C once the daemon has installed its own handlers (it would just stop)."""
-        async with asyncio.timeout(10):
-            while not daemon.is_running():  # noqa: ASYNC110 - the daemon offers no "started" event
-                await asyncio.sleep(0.01)
+    def _take_over_signals(self) -> None:
+        """Ctrl-C is the demo's while it runs (the producer, told ``handle_signals=False``, leaves
+        it alone: it would just stop)."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._interrupted)
+
+    def _release_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
     def _interrupted(self) -> None:
         """First Ctrl-C: stop trading and settle. Another, a moment later: stop settling.

@@ -3,7 +3,8 @@
 Per account: the capability detector picks the strategy, the collector watches the WebSocket
 kinds, the poller covers the rest (and fills, always). A failure to start one account (missing or
 rejected credentials) marks that account ``error`` in ProcessCache with the reason and says so on
-the log at once; the others go on.
+the log at once; the others go on. Which accounts are collected is kept in ``CollectedAccounts``
+(``collected``), for whoever waits on them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.collected import CollectedAccounts
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
@@ -22,9 +24,10 @@ _log = get_logger("daemon")
 
 
 class AccountSet:
-    def __init__(self, context: ProducerContext, heartbeat: Heartbeat) -> None:
+    def __init__(self, context: ProducerContext, heartbeat: Heartbeat, collected: CollectedAccounts) -> None:
         self._context = context
         self._heartbeat = heartbeat
+        self._collected = collected
         self.live_collector = LiveAccountCollector(context=context)
         self.rest_poller = RestAccountPoller(context=context)
         self.accounts: dict[int, AccountRef] = {}
@@ -60,6 +63,7 @@ class AccountSet:
         try:
             await self.live_collector.start_exchange(ref)
             await self.rest_poller.start_exchange(ref)
+            self._collected.add(ref.ex_id)
         except AccountServiceError as e:
             ctx.set_status(ref.ex_id, "error", str(e))
             _log.warning("account not collecting", exchange_id=ref.ex_id, error=str(e))
@@ -69,6 +73,7 @@ class AccountSet:
 
     async def stop(self, ex_id: int) -> None:
         ref = self.accounts.pop(ex_id)
+        self._collected.discard(ex_id)
         await self.live_collector.stop_exchange(ref)
         await self.rest_poller.stop_exchange(ref)
         self._forget(ex_id)
@@ -82,6 +87,7 @@ class AccountSet:
             if not self.rest_poller.is_polling(ref):
                 _log.warning("poll loop of an account ended; restarting it", exchange_id=ref.ex_id)
                 await self.rest_poller.start_exchange(ref)
+                self._collected.add(ref.ex_id)
 
     async def close(self) -> None:
         """Stop every loop at once (shutdown); the accounts stay listed until ``clear``."""

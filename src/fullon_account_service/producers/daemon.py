@@ -3,7 +3,9 @@
 Seed API: ``AccountDaemon()`` with no arguments (everything from ``Settings.from_env()``),
 ``await start()`` blocking until SIGTERM/SIGINT or ``stop()``, callable ``is_running()``,
 ``await process_exchange(exchange)`` with the three-way state check, ``await get_health()``.
-Dependencies can be injected as keyword-only arguments (tests, the CLI).
+Dependencies can be injected as keyword-only arguments (tests, the CLI, the demo).
+``await wait_collecting(ex_ids)`` is for a caller that must not go on before the accounts it
+names are collected (the demo trades only then); see ``collected`` for why it names them.
 
 Per account (``account_set``): the capability detector picks the strategy, the collector watches
 the WebSocket kinds, the poller covers the rest; an account that fails to start is marked
@@ -16,10 +18,10 @@ Redis and collects the accounts whose API key it holds a lease on, a fair share 
 producer dies or joins. ``shard=Shard(i, n)`` (``--shard i/n``) is the static alternative: a stable
 hash of ex_id, no coordination, no takeover.
 
-Stopping (SIGTERM/SIGINT or ``stop()``) cancels every loop at once, in-flight REST calls
-included, gives the outbox ``SHUTDOWN_DRAIN_S`` to publish what was read and closes the clients;
-what was not published is read again by the next start's reconciliation (the fill cursor never
-moved past it).
+Stopping (SIGTERM/SIGINT, unless ``handle_signals=False`` leaves them to the caller, or
+``stop()``) cancels every loop at once, in-flight REST calls included, gives the outbox
+``SHUTDOWN_DRAIN_S`` to publish what was read and closes the clients; what was not published is
+read again by the next start's reconciliation (the fill cursor never moved past it).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.metrics.runtime import start_metrics
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.account_set import AccountSet
+from fullon_account_service.producers.collected import CollectedAccounts
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.credentials import load_secrets_file
 from fullon_account_service.producers.daemon_checks import (
@@ -70,7 +73,9 @@ class AccountDaemon:
         ex_ids: Collection[int] | None = None,
         shard: Shard | None = None,
         supervise_interval_s: float = 5.0,
+        handle_signals: bool = True,
     ) -> None:
+        self._handle_signals = handle_signals
         self._supervise_interval_s = supervise_interval_s
         self._tasks = TaskSupervisor("daemon")
         self._settings = settings
@@ -80,6 +85,7 @@ class AccountDaemon:
         self._ex_ids = ex_ids
         self._shard = shard
         self._set: AccountSet | None = None
+        self._collected = CollectedAccounts()
         self._upkeep: Upkeep | None = None
         self._stop = asyncio.Event()
         self._finished: asyncio.Event | None = None
@@ -117,6 +123,18 @@ class AccountDaemon:
     def is_running(self) -> bool:
         return self._running
 
+    async def wait_collecting(self, ex_ids: Collection[int]) -> bool:
+        """``True`` once this daemon collects every account of ``ex_ids`` (it may be called before
+        ``start()`` runs); ``False`` if the daemon stops first, or was stopped and not started
+        again. An account whose lease is lost meanwhile is waited for again. No deadline of its
+        own: the caller bounds it."""
+        return await self._collected.wait(ex_ids)
+
+    @property
+    def collected(self) -> frozenset[int]:
+        """The accounts this daemon collects now (started without error, not stopped since)."""
+        return self._collected.ex_ids
+
     def _session_factory(self) -> async_sessionmaker[AsyncSession]:
         if self._factory is None:
             self._engine = make_engine(self.settings.database_url)
@@ -128,41 +146,42 @@ class AccountDaemon:
             self._upkeep = Upkeep(
                 self.context, interval_s=self._supervise_interval_s, heap_trim_s=self.settings.heap_trim_s
             )
-            self._set = AccountSet(self.context, self._upkeep.heartbeat)
+            self._set = AccountSet(self.context, self._upkeep.heartbeat, self._collected)
+            self._collected.reopen()
         return self._set
 
     async def start(self) -> None:
         """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
         self.logger.info("Starting AccountDaemon")
-        if self.settings.secrets_file is not None:
-            load_secrets_file(self.settings.secrets_file)
         self._stop.clear()
         self._finished = asyncio.Event()
-        accounts = self._ensure_components()
-        self._running = True
-        self._started_at = time.time()
-        factory = self._session_factory()
-        self.discovery = Discovery(
-            factory,
-            interval_s=self.settings.rediscover_interval_s,
-            ex_ids=self._ex_ids,
-            shard=self._shard,
-            engine=self._engine or engine_of(factory),
-            retry=self.context.retry.outage,
-        )
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(log_background_error)
         installed = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self._request_stop)
-                installed.append(sig)
-        self._start_upkeep(accounts)
-        apply: Apply = accounts.apply
-        if self._shard is None:
-            self._membership = PoolMembership(self.context, self.settings, accounts.apply)
-            apply = self._membership.start(self._tasks, self._stop)
         try:
+            if self.settings.secrets_file is not None:
+                load_secrets_file(self.settings.secrets_file)
+            accounts = self._ensure_components()
+            self._running = True
+            self._started_at = time.time()
+            factory = self._session_factory()
+            self.discovery = Discovery(
+                factory,
+                interval_s=self.settings.rediscover_interval_s,
+                ex_ids=self._ex_ids,
+                shard=self._shard,
+                engine=self._engine or engine_of(factory),
+                retry=self.context.retry.outage,
+            )
+            loop.set_exception_handler(log_background_error)
+            for sig in (signal.SIGTERM, signal.SIGINT) if self._handle_signals else ():
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self._request_stop)
+                    installed.append(sig)
+            self._start_upkeep(accounts)
+            apply: Apply = accounts.apply
+            if self._shard is None:
+                self._membership = PoolMembership(self.context, self.settings, accounts.apply)
+                apply = self._membership.start(self._tasks, self._stop)
             await check_requested(factory, self._ex_ids)
             await check_redis(self.context.redis)
             await self.discovery.run(apply, self._stop)
@@ -216,10 +235,11 @@ class AccountDaemon:
             self.discovery.wake()
 
     async def _shutdown(self) -> None:
+        self._stop.set()
+        self._collected.close()
         if not self._running and self._set is None:
             return
         self.logger.info("Stopping AccountDaemon")
-        self._stop.set()
         await self._tasks.cancel_all()
         accounts, self._set = self._set, None
         if accounts is not None:

@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 from bus_samples import sample_envelope
 from redis import exceptions as rex
 
-from fullon_account_service.bus import Consumer, Delivery, Publisher
+from consumers import trade_consumer
+from fullon_account_service.bus import Delivery, Publisher
 from fullon_account_service.bus.redis_errors import translate
 from fullon_account_service.bus.sink_status import TTL_S, status_key
 from fullon_account_service.errors import AccountServiceError, FatalError, TransientError
@@ -78,16 +79,7 @@ async def test_a_cluster_error_is_waited_out_and_a_failing_status_clear_does_not
 
     event = sample_envelope(1)
     await Publisher(redis_client, prefix=prefix).publish([event])
-    consumer = Consumer(
-        redis_client,
-        prefix=prefix,
-        group="g",
-        consumer="c",
-        kinds=["trade"],
-        handler=handle,
-        block_ms=50,
-        retry=QUICK,
-    )
+    consumer = trade_consumer(redis_client, prefix, handle, block_ms=50, retry=QUICK)
     await asyncio.wait_for(consumer.run(stop), DEADLINE_S)
     assert failed_creates and handled == [event.event_id]
     assert await redis_client.exists(key)

@@ -11,16 +11,11 @@ import redis.asyncio as aioredis
 from bus_samples import Recorder, mixed, sample_envelope
 from redis.asyncio.cluster import RedisCluster
 
+from consumers import trade_consumer
 from fullon_account_service.bus import Consumer, Delivery, Publisher, dead_letter_key, stream_key
 from fullon_account_service.bus.reader import StreamEntries, entries_of, payload_of
 from fullon_account_service.contract import KINDS, encode
 from fullon_account_service.settings import Settings
-
-
-def trades(redis: aioredis.Redis, prefix: str, handler: Recorder) -> Consumer:
-    return Consumer(
-        redis, prefix=prefix, group="g", consumer="c", kinds=["trade"], handler=handler, block_ms=20
-    )
 
 
 @pytest.fixture
@@ -67,7 +62,7 @@ async def test_payload_among_other_fields_is_found(redis_client: aioredis.Redis,
     envelope = sample_envelope(1)
     await redis_client.xadd(stream_key(prefix, "trade"), {b"note": b"x", b"e": encode(envelope)})
     handler = Recorder()
-    consumer = trades(redis_client, prefix, handler)
+    consumer = trade_consumer(redis_client, prefix, handler, block_ms=20)
     await consumer.ensure_groups()
     assert await consumer.run_once() == 1
     assert handler.handled == {envelope.event_id: 1}
@@ -75,7 +70,7 @@ async def test_payload_among_other_fields_is_found(redis_client: aioredis.Redis,
 
 async def test_injected_client_keeps_its_reply_parsing(redis_client: aioredis.Redis, prefix: str) -> None:
     handler = Recorder()
-    consumer = trades(redis_client, prefix, handler)
+    consumer = trade_consumer(redis_client, prefix, handler, block_ms=20)
     await consumer.ensure_groups()
     envelope = sample_envelope(1)
     await Publisher(redis_client, prefix=prefix).publish([envelope])
@@ -112,7 +107,7 @@ async def test_ids_stay_with_their_envelopes_around_a_bad_entry(
         second.event_id: await redis_client.xadd(key, {b"e": encode(second)}),
     }
     handler = Recorder()
-    consumer = trades(redis_client, prefix, handler)
+    consumer = trade_consumer(redis_client, prefix, handler, block_ms=20)
     await consumer.ensure_groups()
     assert await consumer.run_once() == 3
     got = {d.envelope.event_id: d.entry_id.encode() for d in handler.deliveries}

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 import redis.asyncio as aioredis
 from sqlalchemy import func, select, text
 
+from consumers import trade_consumer
 from fullon_account_service.bus import Consumer, Delivery, Publisher
+from fullon_account_service.bus.batch import Handler
 from fullon_account_service.bus.streams import dead_letter_key, stream_key
 from fullon_account_service.contract import OrderStatus, OrderUpdate, Side
 from fullon_account_service.errors import StorageUnavailable
@@ -131,6 +133,11 @@ async def test_dropped_trades_table_stops_the_sink_without_dead_letters_until_re
     assert names == {f.ex_trade_id for f in after}
 
 
+def holding_consumer(redis: aioredis.Redis, prefix: str, handler: Handler) -> Consumer:
+    """Quick to reclaim and to give an entry up: two deliveries make poison."""
+    return trade_consumer(redis, prefix, handler, block_ms=20, claim_idle_ms=50, max_deliveries=2)
+
+
 async def _equals(value: Awaitable[tuple[int, int, int]], expected: tuple[int, int, int]) -> bool:
     return await value == expected
 
@@ -148,17 +155,7 @@ async def test_a_batch_failing_alike_with_nothing_stored_is_held_not_dead_letter
             raise RuntimeError("disk quota exceeded")
         stored_ids.extend(d.envelope.event_id for d in batch)
 
-    consumer = Consumer(
-        redis_client,
-        prefix=prefix,
-        group="g",
-        consumer="c",
-        kinds=["trade"],
-        handler=handler,
-        block_ms=20,
-        claim_idle_ms=50,
-        max_deliveries=2,
-    )
+    consumer = holding_consumer(redis_client, prefix, handler)
     await consumer.ensure_groups()
     fills = random_fills(random.Random(5), 6, prefix="c", symbols=SYMBOLS)
     await Publisher(redis_client, prefix=prefix).publish([envelope(f) for f in fills])
@@ -195,17 +192,7 @@ async def test_poison_arriving_together_is_told_apart_once_a_neighbour_is_stored
             raise ValueError("cannot store this fill")
         stored_ids.extend(d.envelope.event_id for d in batch)
 
-    consumer = Consumer(
-        redis_client,
-        prefix=prefix,
-        group="g",
-        consumer="c",
-        kinds=["trade"],
-        handler=handler,
-        block_ms=20,
-        claim_idle_ms=50,
-        max_deliveries=2,
-    )
+    consumer = holding_consumer(redis_client, prefix, handler)
     await consumer.ensure_groups()
     publisher = Publisher(redis_client, prefix=prefix)
     await publisher.publish([envelope(f) for f in fills[:3]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from fullon_account_service.contract import (
     Envelope,
     OrderUpdate,
     PositionSnapshot,
+    Source,
     TradeFill,
     decode,
 )
@@ -27,10 +28,13 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import strip_credentials
 from fullon_account_service.producers.context import ProducerContext, Timing
 from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.reconcile import Reconciler
 from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
-from fullon_account_service.simulator.model import SimAccount
+from fullon_account_service.simulator.model import Faults, SimAccount
+from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 
 FAST = Timing(
@@ -120,6 +124,53 @@ async def collecting(
         await collector.stop_collection()
         await poller.stop_polling()
         await ctx.close()
+
+
+SUBSCRIBED = {"kraken": {"executions", "balances"}, "bybit": {"execution", "order"}}
+"""The private channels ``kraken_and_bybit``'s accounts subscribe to."""
+
+
+@asynccontextmanager
+async def kraken_and_bybit(
+    seed: int, faults: Faults | None = None
+) -> AsyncIterator[tuple[Simulator, list[Binding]]]:
+    """One account on Kraken and one on Bybit, bound to ex_ids; one account per venue, so a
+    venue tells which account a call or a run belongs to."""
+    config = ScenarioConfig(venues=("kraken", "bybit"), accounts_per_venue=1, seed=seed)
+    async with Simulator(config, faults=faults) as sim:
+        yield sim, bind_accounts(sim)
+
+
+@asynccontextmanager
+async def collecting_reconciled(
+    sim: Simulator, ctx: ProducerContext, bindings: Sequence[Binding]
+) -> AsyncIterator[tuple[LiveAccountCollector, RestAccountPoller]]:
+    """``collecting``, once every account's streams are subscribed (``SUBSCRIBED``) and its first
+    reconciliation is over (a cycle that failed is tried again)."""
+    async with collecting(ctx, bindings) as started:
+        for b in bindings:
+            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+        await eventually(lambda: _reconciled(ctx, bindings), timeout_s=60)
+        yield started
+
+
+def _reconciled(ctx: ProducerContext, bindings: Sequence[Binding]) -> None:
+    sessions = [ctx.registry.get(b.ref.ex_id) for b in bindings]
+    assert all(s is not None and s.last_audit_at is not None for s in sessions)
+
+
+def on_reconcile(
+    reconciler: Reconciler, seen: Callable[[AccountSession, tuple[str, ...], Source], None]
+) -> None:
+    """``seen`` told of every reconciler run as it starts; the run itself unchanged."""
+    run = reconciler.run
+
+    async def observed(session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
+        wanted = tuple(kinds)
+        seen(session, wanted, source)
+        await run(session, wanted, source)
+
+    reconciler.run = observed  # type: ignore[method-assign]
 
 
 async def read_bus(redis: aioredis.Redis, prefix: str) -> list[Envelope]:

@@ -12,27 +12,21 @@ still reach the bus, through the audits.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 
 import redis.asyncio as aioredis
 from producer_harness import (
-    Binding,
     RecordingSensor,
-    bind_accounts,
     check_truth,
-    collecting,
+    collecting_reconciled,
     eventually,
+    kraken_and_bybit,
     make_context,
+    on_reconcile,
 )
 
 from fullon_account_service.contract import Source
-from fullon_account_service.producers.context import ProducerContext
-from fullon_account_service.producers.reconcile import Reconciler
-from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import Faults
-from fullon_account_service.simulator.scenario import ScenarioConfig
-from fullon_account_service.simulator.server import Simulator
 
 STEPS = 80
 
@@ -46,38 +40,16 @@ class BacklogSensor(RecordingSensor):
         self.waits += 1
 
 
-def count_sources(reconciler: Reconciler) -> Counter[Source]:
-    """Reconciler runs by source, counted as they start."""
-    runs: Counter[Source] = Counter()
-    run = reconciler.run
-
-    async def counted(session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
-        runs[source] += 1
-        await run(session, kinds, source)
-
-    reconciler.run = counted  # type: ignore[method-assign]
-    return runs
-
-
-def _reconciled(ctx: ProducerContext, bindings: list[Binding]) -> None:
-    """Every account's first reconciliation is over (a cycle that failed is tried again)."""
-    sessions = [ctx.registry.get(b.ref.ex_id) for b in bindings]
-    assert all(s is not None and s.last_audit_at is not None for s in sessions)
-
-
 async def test_outbox_backlog_asks_for_no_reconciliation_and_loses_nothing(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    faults = Faults(rest_only_fill_probability=0.3)
-    config = ScenarioConfig(venues=("kraken", "bybit"), accounts_per_venue=1, seed=23)
-    async with Simulator(config, faults=faults) as sim:
-        bindings = bind_accounts(sim)
+    async with kraken_and_bybit(seed=23, faults=Faults(rest_only_fill_probability=0.3)) as (sim, bindings):
         sensor = BacklogSensor()
         ctx = make_context(sim, settings, redis_client, bindings, sensor=sensor)
         ctx.outbox._max = 1  # every burst of a message waits on the flusher
-        runs = count_sources(ctx.reconciler)
-        async with collecting(ctx, bindings):
-            await eventually(lambda: _reconciled(ctx, bindings), timeout_s=60)
+        runs: Counter[Source] = Counter()  # reconciler runs by source, counted as they start
+        on_reconcile(ctx.reconciler, lambda _session, _kinds, source: runs.update([source]))
+        async with collecting_reconciled(sim, ctx, bindings):
             runs.clear()
             waits = sensor.waits
             sim.engine.run_steps(STEPS)

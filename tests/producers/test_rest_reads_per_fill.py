@@ -10,26 +10,27 @@ simulator's ``rest_only_fill``) is found by an audit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import redis.asyncio as aioredis
-from producer_harness import FAST, Binding, bind_accounts, check_truth, collecting, eventually, make_context
+from producer_harness import (
+    FAST,
+    check_truth,
+    collecting_reconciled,
+    eventually,
+    kraken_and_bybit,
+    make_context,
+    on_reconcile,
+)
 
 from fullon_account_service.contract import Source
 from fullon_account_service.metrics.sensor import Sensor
-from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.reconcile import ALL_KINDS, Reconciler
-from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import Faults
-from fullon_account_service.simulator.scenario import ScenarioConfig
-from fullon_account_service.simulator.server import Simulator
 
 HISTORY = {"fetch_my_trades", "fetch_closed_orders", "fetch_canceled_and_closed_orders", "fetch_order"}
-CHANNELS = {"kraken": {"executions", "balances"}, "bybit": {"execution", "order"}}
 STEPS = 60
 
 
@@ -47,38 +48,16 @@ class CallCounter(Sensor):
 
 
 def counting(reconciler: Reconciler, sensor: CallCounter) -> None:
-    run = reconciler.run
+    def seen(session: AccountSession, kinds: tuple[str, ...], _source: Source) -> None:
+        sensor.audit[session.ref.venue] = set(ALL_KINDS) <= set(kinds)
 
-    async def counted(session: AccountSession, kinds: Iterable[str], source: Source = Source.REST) -> None:
-        wanted = tuple(kinds)
-        sensor.audit[session.ref.venue] = set(ALL_KINDS) <= set(wanted)
-        await run(session, wanted, source)
-
-    reconciler.run = counted  # type: ignore[method-assign]
-
-
-@asynccontextmanager
-async def collecting_reconciled(
-    sim: Simulator, ctx: ProducerContext, bindings: list[Binding]
-) -> AsyncIterator[None]:
-    """Streams subscribed and the first reconciliation done for every account; all stopped after."""
-    async with collecting(ctx, bindings) as (_, poller):
-        for b in bindings:
-            await sim.world.subscriptions.wait(b.account, CHANNELS[b.ref.venue], timeout_s=60)
-        await eventually(lambda: _reconciled(poller, [b.ref.ex_id for b in bindings]), timeout_s=60)
-        yield
-
-
-def _reconciled(poller: RestAccountPoller, ex_ids: list[int]) -> None:
-    assert all(poller.cycles.get(ex_id, 0) >= 1 for ex_id in ex_ids), poller.cycles
+    on_reconcile(reconciler, seen)
 
 
 async def test_websocket_fills_read_no_history_outside_audits(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    config = ScenarioConfig(venues=("kraken", "bybit"), accounts_per_venue=1, seed=21)
-    async with Simulator(config) as sim:
-        bindings = bind_accounts(sim)
+    async with kraken_and_bybit(seed=21) as (sim, bindings):
         sensor = CallCounter()
         # no silent-stream polling: every read is an audit or what a stream asked for
         timing = replace(FAST, silence_threshold_s=3600.0)
@@ -101,10 +80,7 @@ async def test_websocket_fills_read_no_history_outside_audits(
 async def test_a_fill_the_websocket_never_sent_is_found_by_the_audit(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    faults = Faults(rest_only_fill_probability=0.5)
-    config = ScenarioConfig(venues=("kraken", "bybit"), accounts_per_venue=1, seed=22)
-    async with Simulator(config, faults=faults) as sim:
-        bindings = bind_accounts(sim)
+    async with kraken_and_bybit(seed=22, faults=Faults(rest_only_fill_probability=0.5)) as (sim, bindings):
         ctx = make_context(sim, settings, redis_client, bindings)
         async with collecting_reconciled(sim, ctx, bindings):
             sim.engine.run_steps(STEPS)

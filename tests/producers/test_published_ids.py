@@ -11,33 +11,18 @@ from __future__ import annotations
 
 import pytest
 
-from fullon_account_service.contract import Envelope, Side, Source, TradeFill, event_id
+import factories
+from fullon_account_service.contract import Envelope, Side, Source, TradeFill
 from fullon_account_service.producers.published_ids import MAX_SLICES, SLICE_MS, PublishedIds
 
 T = 1_800_000_000_000
 
 
 def fill(n: int, at_ms: int) -> Envelope:
-    payload = TradeFill(
-        ex_trade_id=f"T{n}",
-        ex_order_id="O1",
-        symbol="BTC/USD",
-        side=Side.BUY,
-        price=100.0,
-        volume=1.0,
-        cost=100.0,
-        time_ms=at_ms,
+    payload = factories.fill(
+        f"T{n}", ex_order_id="O1", symbol="BTC/USD", side=Side.BUY, volume=1.0, time_ms=at_ms
     )
-    return Envelope(
-        event_id=event_id(1, payload, at_ms),
-        ex_id=1,
-        uid=1,
-        exchange="bybit",
-        source=Source.REST,
-        received_ms=at_ms,
-        exchange_ms=at_ms,
-        payload=payload,
-    )
+    return factories.envelope(payload, ex_id=1, exchange="bybit", source=Source.REST, exchange_ms=at_ms)
 
 
 async def _sent(ids: PublishedIds, rows: list[Envelope]) -> list[str]:

@@ -10,6 +10,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
+import factories
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.streams import stream_key
 from fullon_account_service.contract import (
@@ -24,8 +25,6 @@ from fullon_account_service.contract import (
     PositionSnapshot,
     Side,
     Source,
-    TradeFill,
-    event_id,
 )
 from fullon_account_service.producers.final_states import FinalStates
 from fullon_account_service.producers.outbox import Outbox
@@ -36,17 +35,7 @@ _stamp = iter(range(1_700_000_000_000, 1_800_000_000_000))
 
 def envelope(payload: Payload, ex_id: int = 1) -> Envelope:
     """Every envelope its own time (and event id), as successive reads of one state would be."""
-    at = next(_stamp)
-    return Envelope(
-        event_id=event_id(ex_id, payload, at),
-        ex_id=ex_id,
-        uid=1,
-        exchange="kraken",
-        source=Source.REST,
-        received_ms=at,
-        exchange_ms=at,
-        payload=payload,
-    )
+    return factories.envelope(payload, ex_id=ex_id, source=Source.REST, exchange_ms=next(_stamp))
 
 
 def order(
@@ -85,16 +74,7 @@ def positions(*rows: tuple[str, float], partial: bool = False) -> Envelope:
 
 def fill(trade_id: str) -> Envelope:
     return envelope(
-        TradeFill(
-            ex_trade_id=trade_id,
-            ex_order_id="O1",
-            symbol="BTC/USD",
-            side=Side.BUY,
-            price=100.0,
-            volume=1.0,
-            cost=100.0,
-            time_ms=1,
-        )
+        factories.fill(trade_id, ex_order_id="O1", symbol="BTC/USD", side=Side.BUY, volume=1.0, time_ms=1)
     )
 
 

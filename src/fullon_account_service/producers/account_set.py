@@ -87,7 +87,6 @@ class AccountSet:
             if not self.rest_poller.is_polling(ref):
                 _log.warning("poll loop of an account ended; restarting it", exchange_id=ref.ex_id)
                 await self.rest_poller.start_exchange(ref)
-                self._collected.add(ref.ex_id)
 
     async def close(self) -> None:
         """Stop every loop at once (shutdown); the accounts stay listed until ``clear``."""

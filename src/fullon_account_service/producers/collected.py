@@ -1,11 +1,12 @@
 """Which accounts a daemon collects right now, and a wait for the ones a caller names.
 
-An account counts once its loops started without error (``AccountSet.start``, or its poll loop
-restarted by the supervisor) and stops counting when it is stopped: gone from discovery, its
-lease lost or given up, or the daemon shut down (``close``). The caller names the accounts it
-waits for rather than waiting for "every account held": in a producer pool the daemon holds none
-until it takes its first leases, and its share moves as producers join and leave, so "all of what
-it holds" is true long before it collects what the caller expects.
+An account counts once its loops started without error (``AccountSet.start``) and until it is
+stopped: gone from discovery, its lease lost or given up, or the daemon shut down (``close``).
+One whose start failed (marked ``error``) does not count, even while the supervisor retries its
+poll loop; one whose loop died still counts while the supervisor restarts it. The caller names
+the accounts it waits for rather than waiting for "every account held": in a producer pool the
+daemon holds none until it takes its first leases, and its share moves as producers join and
+leave, so "all of what it holds" is true long before it collects what the caller expects.
 """
 
 from __future__ import annotations

@@ -56,6 +56,13 @@ def side(value: str) -> str:
 
 _STOP_ORDER_TYPES = {"stop": "StopLoss", "take_profit": "TakeProfit", "trailing_stop": "TrailingStop"}
 _EXEC_TYPES = {"adl": "AdlTrade", "bust": "BustTrade", "liquidation": "BustTrade"}
+_CREATE_TYPES = {
+    "adl": "CreateByAdl_PassThrough",
+    "bust": "CreateByTakeOver_PassThrough",
+    "liquidation": "CreateByTakeOver_PassThrough",
+}
+"""The ``createType`` of the venue's own closing orders (v5 enum: a take-over by the liquidation
+engine at the bankruptcy price, an auto-deleveraging)."""
 
 
 def order_status(order: SimOrder, market: Market) -> str:
@@ -189,7 +196,7 @@ def execution_row(
         "seq": fill.ts_ms,
     }
     if market.kind != "spot":
-        row["createType"] = "CreateByUser"
+        row["createType"] = _CREATE_TYPES.get(fill.exec_kind or "", "CreateByUser")
     if with_category:
         row["category"] = category(market)
         row["isLeverage"] = "0" if market.kind == "spot" else ""

@@ -11,8 +11,8 @@ Pure functions, no I/O. Conventions of the venue kept here:
 - fills carry the position before the fill (``startPosition``), its direction (``dir``) and the
   pnl it realised (``closedPnl``), replayed from the account's fills in order; ``fee`` is the total
   fee, inclusive of the optional ``builderFee``; a liquidation fill carries ``liquidation``
-  naming the account. The venue puts the same object on the other side of a liquidation: every
-  ``ABSORBED_EVERY``-th maker fill of a perp (chosen by its trade id) took another account's
+  naming the account. The venue puts the same object on the other side of a liquidation: about
+  one maker fill of a perp in ``ABSORBED_EVERY`` (chosen by its trade id) took another account's
   liquidation and carries ``liquidation`` naming that account; it is still an ordinary fill.
 - a market order rests as an IOC limit at its slippage price: ``limitPx`` is that price.
 - isolated positions say ``leverage.type: "isolated"`` with ``rawUsd``, and their ``marginUsed``

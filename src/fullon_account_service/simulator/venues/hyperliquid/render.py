@@ -40,6 +40,7 @@ from fullon_account_service.simulator.model import (
 Row = dict[str, Any]
 SETTLE = "USDC"
 ABSORBED_EVERY = 4
+"""About one maker perp fill in this many is the other side of another account's liquidation."""
 SPOT_TOKENS = ("USDC", "HYPE")
 """Spot tokens the venue lists (index = token id)."""
 PAGE = 2000

@@ -53,7 +53,7 @@ def perfect(truth: dict[str, Any]) -> tuple[AccountIds, dict[int, Books]]:
                 Fill(
                     ex_id=ex_id, uid=1, exchange=venue, ex_trade_id=fill["id"], ex_order_id=fill["order_id"],
                     symbol=fill["symbol"], side=fill["side"], volume=amount, price=price, cost=price * amount,
-                    time_ms=fill["ts_ms"], fee=fee, fee_currency=currency,
+                    time_ms=fill["ts_ms"], fee=fee, fee_currency=currency, exec_kind=fill["exec_kind"],
                 )
             )  # fmt: skip
         for entry in account.get("ledger", ()):

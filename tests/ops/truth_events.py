@@ -15,6 +15,7 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    ExecKind,
     LedgerEntry,
     LedgerReason,
     OrderStatus,
@@ -64,6 +65,7 @@ def fill_payload(fill: Mapping[str, Any]) -> TradeFill:
         fee=fill["fee"],
         fee_currency=fill["fee_currency"],
         leverage=fill["leverage"],
+        exec_kind=None if fill.get("exec_kind") is None else ExecKind(fill["exec_kind"]),
     )
 
 

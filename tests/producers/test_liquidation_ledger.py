@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio as aioredis
-from history_harness import DAY_MS, Clock, orm_sink, producer, register, step, wall_ms
+from history_harness import DAY_MS, Clock, bus_differences, orm_sink, producer, register, step, wall_ms
 from producer_harness import bind_accounts, eventually, read_bus
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import LedgerEntry, LedgerReason, Source, TradeFill
 from fullon_account_service.reports.pnl import build_report
 from fullon_account_service.settings import Settings
-from fullon_account_service.simulator.model import ExecKind
+from fullon_account_service.simulator.model import ExecKind, SimFill
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
+from fullon_account_service.simulator.venues.hyperliquid import markets as hl_markets
+from fullon_account_service.simulator.venues.hyperliquid.render import absorbed_liquidation
 from fullon_account_service.storage.db.plain_reads import pnl_inputs
 
 
@@ -73,3 +75,34 @@ async def test_a_liquidation_is_a_ledger_entry_of_amount_zero_beside_its_fill(
             assert sum(r.liquidation for r in rows) == 0.0  # the fill's PnL is in trading PnL
 
         await eventually(reported, timeout_s=60)
+
+
+async def test_hyperliquid_fills_on_the_other_side_of_a_liquidation_are_plain_fills(
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A maker fill that took another account's liquidation carries that account's
+    ``liquidation`` object; the producer publishes it as the plain fill the truth has."""
+    clock = Clock(wall_ms() - DAY_MS)
+    config = ScenarioConfig(venues=("hyperliquid",), accounts_per_venue=1, seed=41)
+    async with Simulator(config, now_ms=clock) as sim:
+        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
+        perps = hl_markets.by_symbol(sim.world)
+
+        def absorbed() -> list[SimFill]:
+            fills = binding.account.fills
+            return [f for f in fills if f.symbol in perps and absorbed_liquidation(f, perps[f.symbol])]
+
+        for _ in range(200):
+            if absorbed():
+                break
+            step(sim, clock, 10, 1_000)
+        assert absorbed(), "no maker fill took another account's liquidation"
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            clock.advance(1_000)
+            await p.cycle(kinds=("fills",), source=Source.RECONCILE)
+        bus = [e.payload for e in await read_bus(redis_client, settings.stream_prefix)]
+        published = {p.ex_trade_id for p in bus if isinstance(p, TradeFill)}
+        assert published >= {f.trade_id for f in absorbed()}
+        assert not await bus_differences(sim, redis_client, settings, binding, ("fill",))

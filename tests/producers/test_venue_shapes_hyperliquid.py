@@ -3,16 +3,20 @@ ccxt and the normalisers, and the spot wallet read from the simulator."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from venue_shapes import Venue, venue
 
-from fullon_account_service.contract import ExecKind, Source
+from fullon_account_service.contract import ExecKind, Source, TradeFill
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.venues.hyperliquid.reads import hip3_dexes
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+OTHER_USER = "0x1111111111111111111111111111111111111111"
 
 
 @pytest.fixture
@@ -59,11 +63,31 @@ async def test_fee_is_the_venues_total_inclusive_of_builder_fee(hyperliquid: Ven
     )
 
 
-async def test_liquidation_fill_is_marked(hyperliquid: Venue) -> None:
-    row = _fill(liquidation={"liquidatedUser": USER, "markPx": "2999.1", "method": "market"}, crossed=True)
-    del row["builderFee"]
-    fill = hyperliquid.fill(hyperliquid.exchange.parse_trade(row), Source.REST)
-    assert fill.exec_kind is ExecKind.LIQUIDATION
+async def test_liquidation_fill_is_marked_on_the_liquidated_account_only(hyperliquid: Venue) -> None:
+    """Both sides of a liquidation's fill carry ``liquidation`` naming the account liquidated
+    (ccxt's ``fetch_my_liquidations`` keeps the rows whose ``liquidatedUser`` is the caller): ours
+    is a liquidation, the other side's is a plain fill of its own order."""
+    ex = hyperliquid.exchange
+    own = Normaliser(
+        AccountRef(ex_id=1, uid=1, venue="hyperliquid"), ex.markets, ex.safe_currency_code, address=USER
+    )
+
+    def kind(liquidated_user: str, parse: Callable[[dict[str, Any]], dict[str, Any]]) -> ExecKind | None:
+        terms = {"liquidatedUser": liquidated_user, "markPx": "2999.1", "method": "market"}
+        row = _fill(liquidation=terms, crossed=liquidated_user.lower() == USER)
+        del row["builderFee"]
+        (envelope,) = own.trades([parse(row)], Source.REST).envelopes
+        assert isinstance(envelope.payload, TradeFill)
+        return envelope.payload.exec_kind
+
+    assert kind("0x" + USER[2:].upper(), ex.parse_trade) is ExecKind.LIQUIDATION
+    assert kind(USER, ex.parse_ws_trade) is ExecKind.LIQUIDATION
+    assert kind(OTHER_USER, ex.parse_trade) is None
+    assert kind(OTHER_USER, ex.parse_ws_trade) is None
+    unknown = hyperliquid.fill(
+        ex.parse_trade(_fill(liquidation={"markPx": "2999.1", "method": "backstop"})), Source.REST
+    )
+    assert unknown.exec_kind is ExecKind.LIQUIDATION  # no account named: the venue closed ours
 
 
 def _historical(order_type: str, limit_px: str, **kw: Any) -> dict[str, Any]:

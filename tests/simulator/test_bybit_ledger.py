@@ -10,6 +10,7 @@ import pytest
 from bybit_helpers import approx, client
 from ledger_helpers import START_MS, entries_of, funded_sim
 
+from fullon_account_service.simulator.model import ExecKind
 from fullon_account_service.simulator.server import Simulator
 
 pytestmark = pytest.mark.asyncio
@@ -38,6 +39,43 @@ async def test_transaction_log_lists_every_entry_but_deposits_and_withdrawals() 
             if entry.reason == "funding":
                 assert row["info"]["tradeId"] == entry.entry_id
                 assert row["info"]["symbol"] == entry.symbol.replace("/", "").split(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "exec_type", "create_type", "log_type"),
+    [
+        ("bust", "BustTrade", "CreateByTakeOver_PassThrough", "LIQUIDATION"),
+        ("adl", "AdlTrade", "CreateByAdl_PassThrough", "ADL"),
+    ],
+)
+async def test_a_liquidation_row_is_its_executions_cash_flow(
+    kind: ExecKind, exec_type: str, create_type: str, log_type: str
+) -> None:
+    """As Bybit documents it: the venue's closing execution (``execType``, ``createType`` of the
+    v5 enums) and its transaction-log row share ``tradeId`` = ``execId``, qty, price and fee; the
+    row's ``change`` (= cashFlow + funding - fee) is the wallet's move and ``cashBalance`` the
+    wallet after it, so the execution carries all the money and the row repeats it."""
+    async with funded_sim("bybit") as (sim, account, _), client(sim.client_config(account)) as ex:
+        symbol = sorted(account.positions)[0]
+        settle = symbol.split(":")[1]
+        before = account.balances[settle].total
+        fill = sim.ledger.liquidate(account, symbol, kind, account.positions[symbol].mark_price)
+        execs = await ex.fetch_my_trades(symbol, fill.ts_ms, None, {"execType": ""})
+        [execution] = [t["info"] for t in execs if t["id"] == fill.trade_id]
+        log = await ex.fetch_ledger(settle, fill.ts_ms, None, {"type": log_type})
+        [row] = [r["info"] for r in log]
+        assert (execution["execType"], execution["createType"]) == (exec_type, create_type)
+        assert row["tradeId"] == execution["execId"] and row["orderId"] == execution["orderId"]
+        assert (row["side"], row["qty"], row["tradePrice"]) == (
+            execution["side"],
+            execution["execQty"],
+            execution["execPrice"],
+        )
+        assert row["fee"] == execution["execFee"] and row["size"] == "0"
+        change = float(row["change"])
+        assert change == approx(float(row["cashFlow"]) - float(row["fee"]))
+        assert change == approx(account.balances[settle].total - before)
+        assert float(row["cashBalance"]) == approx(account.balances[settle].total)
 
 
 async def test_deposit_and_withdrawal_records() -> None:

@@ -59,6 +59,12 @@ def check_fill(parsed: dict[str, Any], fill: dict[str, Any], *, ws: bool = False
     assert parsed["fee"]["currency"] == "USDC" == fill["fee_currency"]
     # over WS ccxt never says taker or maker on this venue
     assert parsed["takerOrMaker"] == (None if ws else ("taker" if fill["taker"] else "maker"))
+    # A liquidation fill names the account; a maker fill may be the other side of another's.
+    liquidation = parsed["info"].get("liquidation")
+    if fill["exec_kind"] == "liquidation":
+        assert liquidation is not None
+    elif liquidation is not None:
+        assert not fill["taker"] and fill["exec_kind"] is None
 
 
 def check_positions(parsed: list[dict[str, Any]], positions: list[dict[str, Any]]) -> None:
@@ -101,6 +107,7 @@ def object_fill(fill: SimFill) -> dict[str, Any]:
         "taker": fill.taker,
         "ts_ms": fill.ts_ms,
         "builder_fee": fill.builder_fee,
+        "exec_kind": fill.exec_kind,
     }
 
 
@@ -141,6 +148,7 @@ async def test_load_markets_lists_the_catalog_perps() -> None:
 
 
 async def test_rest_fetches_match_ground_truth() -> None:
+    absorbed = 0
     async with running(steps=STEPS) as hl, asyncio.timeout(20):
         for account in hl.accounts:
             truth = truth_of(hl, account)
@@ -165,6 +173,9 @@ async def test_rest_fetches_match_ground_truth() -> None:
                 assert [t["id"] for t in trades] == [f["id"] for f in truth["fills"]]
                 for parsed_trade, fill in zip(trades, truth["fills"], strict=True):
                     check_fill(parsed_trade, fill)
+                    others = parsed_trade["info"].get("liquidation", {}).get("liquidatedUser")
+                    absorbed += others not in (None, account.wallet_address)
+        assert absorbed, "no maker fill took another account's liquidation"
 
 
 async def test_my_trades_since_until_uses_fills_by_time() -> None:

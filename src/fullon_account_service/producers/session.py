@@ -215,7 +215,8 @@ class SessionRegistry:
         except BaseException:
             await client.close()
             raise
-        normaliser = Normaliser(ref, client.markets, client.safe_currency_code)
+        address = getattr(client, "walletAddress", None) or None
+        normaliser = Normaliser(ref, client.markets, client.safe_currency_code, address=address)
         key_lock = self._key_locks.setdefault(f"{ref.venue}:{credentials.owner_key}", asyncio.Lock())
         session = AccountSession(
             ref,

@@ -4,7 +4,8 @@ Books come from storage (``books``) or from bus events (``events``) in the same 
 so both checks apply the same rules:
 
 - fills: every simulator fill exactly once (by trade id), with its order, symbol, side, price,
-  volume and fee; no fill the simulator never made;
+  volume, fee and execution kind (a liquidation, bust or ADL fill says so; the other side of a
+  liquidation does not); no fill the simulator never made;
 - ledger entries (``ledger``): every entry of the truth exactly once (by ledger id and currency),
   with its amount, reason, symbol, fee and time; no entry the venue never booked. A truth
   without the ``ledger`` key (written before the simulator had a ledger) expects none;
@@ -185,15 +186,16 @@ def _fill_fields(result: BooksComparison, label: str, venue: str, fill: Mapping[
             ("price", close(got.price, fill["price"])),
             ("volume", close(got.volume, fill["amount"])),
             ("fee", _fee_ok(got, fee_options(venue, fill))),
+            ("exec kind", got.exec_kind == fill.get("exec_kind")),
         )
         if not ok
     ]
     if wrong:
         result.add(
             f"{label}: fill {fill['id']} differs in {', '.join(wrong)}: stored {got.side} {got.volume:g}"
-            f" {got.symbol} @ {got.price:g} fee {got.fee} {got.fee_currency};"
+            f" {got.symbol} @ {got.price:g} fee {got.fee} {got.fee_currency} kind {got.exec_kind};"
             f" truth {fill['side']} {fill['amount']:g} {fill['symbol']} @ {fill['price']:g}"
-            f" fee {fill['fee']} {fill['fee_currency']}"
+            f" fee {fill['fee']} {fill['fee_currency']} kind {fill.get('exec_kind')}"
         )
 
 

@@ -99,8 +99,13 @@ class Normaliser:
         markets: Container[str],
         currency_code: Callable[[str], str],
         clock: Callable[[], int] = now_ms,
+        address: str | None = None,
     ) -> None:
         self.ref = ref
+        self._address = address
+        """The account's own address where the venue names accounts by one (Hyperliquid's
+        ``walletAddress``): fill rows reach the venue's fixes with it as ``account``, as ledger rows
+        do, so a fill naming another account (the other side of its liquidation) is read as such."""
         self._markets = markets
         self._code = currency_code
         self._clock = clock
@@ -219,7 +224,8 @@ class Normaliser:
                 continue
 
             try:
-                fixed = _fixed(self._venue.trade_fixes, row, self._market(row))
+                own = {**row, "account": self._address} if self._address else row
+                fixed = _fixed(self._venue.trade_fixes, own, self._market(row))
             except NotAFill as e:
                 _log.debug("not a fill; dropped", ex_id=self.ref.ex_id, reason=str(e), id=str(row.get("id")))
                 continue

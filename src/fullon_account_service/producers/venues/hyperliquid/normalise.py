@@ -2,7 +2,9 @@
 
 - Fees: a fill's ``fee`` is the total fee, inclusive of the optional ``builderFee``; ccxt adds
   ``builderFee`` to it a second time. We publish ``fee`` in ``feeToken``.
-- Liquidations: a fill with a ``liquidation`` object is marked ``liquidation``.
+- Liquidations: both sides of a liquidation's fill carry a ``liquidation`` object naming the
+  account liquidated (``liquidatedUser``); the fill is marked ``liquidation`` only on that account
+  (or when the object or the row names no account), not on the other side, whose order it filled.
 - Order types: ``orderType`` (``Limit``, ``Market``, ``Stop Market``, ``Stop Limit``,
   ``Take Profit Market``, ``Take Profit Limit``); ``triggerPx`` is the trigger of ``isTrigger``
   orders. ``orderUpdates`` rows carry no type: the normaliser keeps the type learned before.
@@ -82,12 +84,20 @@ def order_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
 
 def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    if isinstance(info.get("liquidation"), dict):
+    if _liquidated(row, info):
         changes["execKind"] = ExecKind.LIQUIDATION
     cost = raw(info.get("fee"))
     if cost is not None:
         changes.update(fee(cost, raw(info.get("feeToken"))))
     return changes
+
+
+def _liquidated(row: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
+    terms = info.get("liquidation")
+    if not isinstance(terms, dict):
+        return False
+    user, own = raw(terms.get("liquidatedUser")), raw(row.get("account"))
+    return user is None or own is None or user.lower() == own.lower()
 
 
 def _perp(state: Mapping[str, Any]) -> CurrencyBalance:

@@ -25,8 +25,8 @@ from fullon_account_service.simulator.model import (
 MAINTENANCE_RATE = 0.005
 """Maintenance margin as a share of position value (Bybit's first risk tier for majors)."""
 LIQ_PRICE_MIN_LEVERAGE = 3.0
-"""At this leverage or below the venue shows no liquidation/bankruptcy price (``""``): the
-unified account's collateral covers the position."""
+"""At this leverage or below the venue shows no liquidation price (``""``): the unified account's
+collateral covers the position."""
 
 
 def fmt(value: float) -> str:
@@ -56,6 +56,13 @@ def side(value: str) -> str:
 
 _STOP_ORDER_TYPES = {"stop": "StopLoss", "take_profit": "TakeProfit", "trailing_stop": "TrailingStop"}
 _EXEC_TYPES = {"adl": "AdlTrade", "bust": "BustTrade", "liquidation": "BustTrade"}
+_CREATE_TYPES = {
+    "adl": "CreateByAdl_PassThrough",
+    "bust": "CreateByTakeOver_PassThrough",
+    "liquidation": "CreateByTakeOver_PassThrough",
+}
+"""The ``createType`` of the venue's own closing orders (v5 enum: a take-over by the liquidation
+engine at the bankruptcy price, an auto-deleveraging)."""
 
 
 def order_status(order: SimOrder, market: Market) -> str:
@@ -189,7 +196,7 @@ def execution_row(
         "seq": fill.ts_ms,
     }
     if market.kind != "spot":
-        row["createType"] = "CreateByUser"
+        row["createType"] = _CREATE_TYPES.get(fill.exec_kind or "", "CreateByUser")
     if with_category:
         row["category"] = category(market)
         row["isLeverage"] = "0" if market.kind == "spot" else ""
@@ -249,13 +256,12 @@ def position_row(
 ) -> dict[str, Any]:
     """A one-way position row; ``pos=None`` renders the flat row the venue shows after a close."""
     if pos is None or pos.contracts == 0:
-        size = entry = mark = value = im = mm = upnl = liq = bust = 0.0
+        size = entry = mark = value = im = mm = upnl = liq = 0.0
         side, leverage, ts = "", 0.0, now_ms
     else:
         size, entry, mark, leverage = abs(pos.contracts), pos.entry_price, pos.mark_price, pos.leverage
         value, im, upnl, liq = size * entry, pos.margin, pos.unrealized_pnl, pos.liquidation_price
         mm = value * MAINTENANCE_RATE
-        bust = entry - entry / leverage if pos.contracts > 0 else entry + entry / leverage
         side, ts = ("Buy" if pos.contracts > 0 else "Sell"), pos.updated_ms
     row: dict[str, Any] = {
         "positionIdx": 0,
@@ -272,7 +278,7 @@ def position_row(
         "leverage": fmt(leverage) if leverage else "",
         "markPrice": fmt(mark),
         "liqPrice": fmt(liq) if liq and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
-        "bustPrice": fmt(bust) if bust and leverage > LIQ_PRICE_MIN_LEVERAGE else "",
+        "bustPrice": "",  # the venue fills it for classic accounts only, never for a unified one
         "positionIM": fmt(im),
         "positionMM": fmt(mm),
         "positionBalance": fmt(im),

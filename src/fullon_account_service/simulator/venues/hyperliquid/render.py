@@ -10,7 +10,10 @@ Pure functions, no I/O. Conventions of the venue kept here:
   ccxt keeps the newest, so one row is the same to it).
 - fills carry the position before the fill (``startPosition``), its direction (``dir``) and the
   pnl it realised (``closedPnl``), replayed from the account's fills in order; ``fee`` is the total
-  fee, inclusive of the optional ``builderFee``; a liquidation fill carries ``liquidation``.
+  fee, inclusive of the optional ``builderFee``; a liquidation fill carries ``liquidation``
+  naming the account. The venue puts the same object on the other side of a liquidation: about
+  one maker fill of a perp in ``ABSORBED_EVERY`` (chosen by its trade id) took another account's
+  liquidation and carries ``liquidation`` naming that account; it is still an ordinary fill.
 - a market order rests as an IOC limit at its slippage price: ``limitPx`` is that price.
 - isolated positions say ``leverage.type: "isolated"`` with ``rawUsd``, and their ``marginUsed``
   includes the unrealised pnl; a cross position at low leverage has ``liquidationPx: null``.
@@ -36,6 +39,8 @@ from fullon_account_service.simulator.model import (
 
 Row = dict[str, Any]
 SETTLE = "USDC"
+ABSORBED_EVERY = 4
+"""About one maker perp fill in this many is the other side of another account's liquidation."""
 SPOT_TOKENS = ("USDC", "HYPE")
 """Spot tokens the venue lists (index = token id)."""
 PAGE = 2000
@@ -172,7 +177,7 @@ class FillReplay:
             "tid": wire_id(fill.trade_id),
             "feeToken": fill.fee_currency,
             "twapId": None,
-            **_fill_extras(fill, cloid, user),
+            **_fill_extras(fill, market, cloid, user),
         }
 
     @staticmethod
@@ -194,7 +199,7 @@ class FillReplay:
         return ("Close Long" if start > 0 else "Close Short"), pnl
 
 
-def _fill_extras(fill: SimFill, cloid: str | None, user: str | None) -> Row:
+def _fill_extras(fill: SimFill, market: Market, cloid: str | None, user: str | None) -> Row:
     extras: Row = {}
     if fill.builder_fee:
         extras["builderFee"] = num(fill.builder_fee)
@@ -202,7 +207,16 @@ def _fill_extras(fill: SimFill, cloid: str | None, user: str | None) -> Row:
         extras["cloid"] = cloid
     if fill.exec_kind == "liquidation":
         extras["liquidation"] = {"liquidatedUser": user, "markPx": num(fill.price), "method": "market"}
+    elif absorbed_liquidation(fill, market):
+        other = "0x" + hashlib.sha256(f"hl-liquidated|{fill.trade_id}".encode()).hexdigest()[:40]
+        extras["liquidation"] = {"liquidatedUser": other, "markPx": num(fill.price), "method": "market"}
     return extras
+
+
+def absorbed_liquidation(fill: SimFill, market: Market) -> bool:
+    """Whether this maker fill is rendered as the other side of another account's liquidation."""
+    chosen = int(hashlib.sha256(fill.trade_id.encode()).hexdigest(), 16) % ABSORBED_EVERY == 0
+    return market.kind != "spot" and not fill.taker and fill.exec_kind is None and chosen
 
 
 def fill_rows(account: SimAccount, markets: Mapping[str, Market]) -> list[Row]:

@@ -1,10 +1,10 @@
 """Rows already on the bus are not sent again by a re-read, even after the id memory forgot them;
 a row that was never sent always goes out.
 
-The id memory holds ``limit`` ids; an audit on a busy account re-reads more rows than that. Each
-verdict is checked both ways: the forgotten rows of a slice read whole are dropped, and a slice
-holding one row the stream never sent (or read in part, or after a failed publish, or after the
-bus was lost) goes out, the unsent row included.
+The id memory holds ``limit`` ids; an audit on a busy account re-reads more rows than that, paged
+and split its own way (newest first, a category at a time, a page boundary inside a slice). Each
+verdict is checked both ways: the forgotten rows are dropped however the re-read splits them, and
+a row the stream never sent (or whose publish failed, or sent before the bus was lost) goes out.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 import factories
 from fullon_account_service.contract import Envelope, Side, Source, TradeFill
-from fullon_account_service.producers.published_ids import MAX_SLICES, SLICE_MS, PublishedIds
+from fullon_account_service.producers.published_ids import MAX_HASHES, SLICE_MS, PublishedIds
 
 T = 1_800_000_000_000
 
@@ -50,23 +50,25 @@ async def test_a_reread_of_whole_slices_sends_nothing_the_id_memory_forgot() -> 
     assert await _sent(ids, list(reversed(rows))) == [], "newest first, as Bybit pages"
 
 
-async def test_a_row_the_stream_never_sent_goes_out_with_the_forgotten_rows_of_its_slice() -> None:
+async def test_a_reread_split_its_own_way_sends_nothing_the_id_memory_forgot() -> None:
     ids = PublishedIds(limit=10)
     rows = _rows(100)
-    missed = rows.pop(41)  # slice 10 holds rows 40..43
+    for n in range(0, 100, 5):
+        await _sent(ids, rows[n : n + 5])
+    assert await _sent(ids, rows[::2]) == [], "one category of each slice (Bybit reads them apart)"
+    assert await _sent(ids, rows[1::2]) == [], "then the other"
+    assert await _sent(ids, rows[3:50]) == [], "a page that starts and ends inside a slice"
+
+
+async def test_a_row_the_stream_never_sent_goes_out_alone() -> None:
+    ids = PublishedIds(limit=10)
+    rows = _rows(100)
+    missed = rows.pop(41)
     for n in range(0, 99, 3):
         await _sent(ids, rows[n : n + 3])
     listed = [*rows[:41], missed, *rows[41:]]
-    assert await _sent(ids, listed) == ["T40", "T41", "T42", "T43"], "its slice is checked by id"
-    assert await _sent(ids, listed) == [], "the slice is known whole now"
-
-
-async def test_a_slice_read_in_part_is_checked_by_id() -> None:
-    ids = PublishedIds(limit=2)
-    rows = _rows(8)
-    await _sent(ids, rows)
-    assert await _sent(ids, rows[6:]) == [], "two of slice 1's four rows, remembered by id"
-    assert await _sent(ids, rows[:3]) == ["T0", "T1", "T2"], "three of slice 0's four, forgotten by id"
+    assert await _sent(ids, listed) == ["T41"]
+    assert await _sent(ids, listed) == [], "known now"
 
 
 async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
@@ -89,13 +91,12 @@ async def test_a_lost_bus_or_forgotten_time_sends_again() -> None:
     assert len(await _sent(ids, rows)) == 8, "nothing is known to be on the bus"
     ids.forget_before(T + SLICE_MS)
     assert await _sent(ids, rows[4:]) == [], "slice 1 still known"
-    assert len(await _sent(ids, rows[:4])) == 4, "slice 0 forgotten: checked by id, which forgot it too"
+    assert len(await _sent(ids, rows[:4])) == 4, "slice 0 forgotten, and the id memory forgot it too"
 
 
-async def test_the_digests_are_bounded() -> None:
+async def test_the_hashes_are_bounded_the_oldest_slices_first() -> None:
     ids = PublishedIds(limit=1)
-    rows = _rows(MAX_SLICES + 10, per_slice=1)
-    for row in rows:
-        await _sent(ids, [row])
-    assert await _sent(ids, rows[:10]) == [f"T{n}" for n in range(10)], "the oldest digests went first"
-    assert await _sent(ids, rows[20:30]) == []
+    rows = _rows(MAX_HASHES + 8, per_slice=4)
+    await _sent(ids, rows)
+    assert await _sent(ids, rows[8:]) == []
+    assert await _sent(ids, rows[:8]) == [f"T{n}" for n in range(8)], "the two oldest slices went"

@@ -221,27 +221,39 @@ def test_closed_orders_are_published_again_after_a_restart_a_failed_bus_or_their
     assert states.fresh([closed("O1")]), "not read again for max_age_s: forgotten"
 
 
-def test_the_final_states_are_bounded_in_count_least_recently_read_first() -> None:
-    finals = FinalStates(max_age_s=10.0, max_orders=2)
-    for order_id in ("A", "B"):
+def test_the_final_states_are_bounded_in_count_the_oldest_queued_first() -> None:
+    finals = FinalStates(max_age_s=10.0, max_orders=4)
+    for order_id in "ABCDEF":
         finals.queued(order_id, ("closed", 1.0), 0.0)
-    assert finals.repeats("A", ("closed", 1.0), 0.0)
-    finals.queued("C", ("closed", 1.0), 0.0)
+    assert len(finals) == 3, "the generation of A, B, C went when D, E, F filled the next"
+    assert not finals.repeats("A", ("closed", 1.0), 0.0)
+    assert all(finals.repeats(order_id, ("closed", 1.0), 0.0) for order_id in "DEF")
+    assert not finals.repeats("D", ("closed", 2.0), 0.0)
+    finals.queued("D", None, 0.0)
+    assert not finals.repeats("D", ("closed", 1.0), 0.0), "a state that is not final removes it"
     assert len(finals) == 2
-    assert not finals.repeats("B", ("closed", 1.0), 0.0), "B, the least recently read, went first"
-    assert finals.repeats("A", ("closed", 1.0), 0.0) and finals.repeats("C", ("closed", 1.0), 0.0)
-    assert not finals.repeats("A", ("closed", 2.0), 0.0)
-    finals.queued("A", None, 0.0)
-    assert not finals.repeats("A", ("closed", 1.0), 0.0), "a state that is not final removes it"
 
 
-def test_a_final_state_read_again_within_its_age_is_kept_and_one_not_read_expires() -> None:
+def test_many_final_states_are_told_apart_and_replaced() -> None:
+    finals = FinalStates(max_age_s=10.0)
+    for n in range(5_000):
+        finals.queued(f"O{n}", ("closed", n), 0.0)
+    assert all(finals.repeats(f"O{n}", ("closed", n), 0.0) for n in range(5_000))
+    assert not any(finals.repeats(f"O{n}", ("closed", n + 1), 0.0) for n in range(5_000))
+    for n in range(0, 5_000, 2):
+        finals.queued(f"O{n}", ("canceled", n), 0.0)
+    latest = {n: ("canceled" if n % 2 == 0 else "closed", n) for n in range(5_000)}
+    assert all(finals.repeats(f"O{n}", state, 0.0) for n, state in latest.items())
+    assert len(finals) == 5_000
+
+
+def test_a_final_state_not_queued_again_within_its_age_expires() -> None:
     finals = FinalStates(max_age_s=10.0)
     finals.queued("A", ("closed",), 0.0)
-    finals.queued("B", ("closed",), 0.0)
     assert finals.repeats("A", ("closed",), 6.0), "one generation old"
-    assert finals.repeats("A", ("closed",), 12.0) and not finals.repeats("B", ("closed",), 12.0)
-    assert not finals.repeats("A", ("closed",), 40.0), "two generations without a read"
+    finals.queued("B", ("closed",), 6.0)
+    assert finals.repeats("B", ("closed",), 12.0) and not finals.repeats("A", ("closed",), 12.0)
+    assert not finals.repeats("B", ("closed",), 40.0), "two generations without being queued"
 
 
 async def test_publish_of_a_repeat_waits_until_the_state_queued_before_it_is_on_the_bus(

@@ -94,6 +94,7 @@ async def test_closed_order_with_trades_list(kraken: Venue) -> None:
     assert order.client_order_id == "6b2d4c1e-8f0a-4b7c-9d3e-2a1f0e9c8b7a"
     assert (order.fee, order.fee_currency) == (pytest.approx(39.65), "USD")
     assert order.price is None and order.average == pytest.approx(61000.0)
+    assert order.protection_price is None, "ccxt's price of a market order is its average, no protection"
 
 
 def _ws_order(**kw: Any) -> dict[str, Any]:
@@ -133,6 +134,23 @@ async def test_ws_order_reads_cl_ord_id_and_trigger(kraken: Venue) -> None:
     assert order.client_order_id == "my-id-1"
     assert (order.order_type, order.trigger_price, order.price) == ("stop_limit", 58000.0, 57900.0)
     assert order.fee is None  # fee_usd_equiv is a valuation, not the fee charged
+
+
+async def test_closed_market_order_has_no_price_on_the_stream_either(kraken: Venue) -> None:
+    row = _ws_order(
+        order_type="market",
+        order_status="filled",
+        exec_type="filled",
+        cum_qty=0.25,
+        cum_cost=15250.0,
+        avg_price=61000.0,
+        time_in_force="IOC",
+    )
+    for key in ("limit_price", "limit_price_type", "triggers"):
+        del row[key]
+    order = kraken.order(kraken.exchange.parse_ws_order(row), Source.WS)
+    assert (order.order_type, order.price, order.protection_price) == ("market", None, None)
+    assert order.average == pytest.approx(61000.0)
 
 
 def _ws_trade(fee_asset: str, fee_qty: float) -> dict[str, Any]:

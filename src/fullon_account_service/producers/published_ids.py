@@ -5,33 +5,31 @@ A stream and a REST read may hold the same row at once: ``publish`` claims the i
 awaits the bus, so the second reader finds them taken, and gives them back if the publish fails
 (the next read sends them then).
 
-The ids are bounded twice: by count (``limit``), and by time (``forget_before``: rows older than
-where the next re-read starts cannot be read again). A busy account costs no more memory than a
-quiet one. On an account busier than ``limit`` rows per re-read span (an audit every poll interval
-reads everything since the last one), the ids alone would let most of a re-read through again
-(the same event ids, which the sinks drop, but twice the bus traffic: issue 18). So each slice
-of exchange time (``SLICE_MS``) also keeps a digest of the ids sent in it, which no count bound
-evicts: the XOR of their hashes. A batch's rows of one slice whose digest equals the slice's are
-exactly rows already sent, and are dropped whatever the id memory forgot. Any other digest (a row
-the stream never sent, a slice split over two pages, a venue stamping a row at another time on
-REST) decides nothing: those rows are checked by id, as before. A digest is always the XOR over
-ids that are on the bus, so an equal digest never hides a row that is not (up to a 64-bit hash
-collision between two sets, ~1e-19).
+An audit re-reads every row since the history's cursor, which only REST reads move: on a busy
+account, every row the stream sent since the previous audit (thousands at saturation). So the ids
+are kept twice. The recent ones as they are (``limit`` of them): a row the stream and REST stamp
+at different times is still recognised. And every id sent, as its 64-bit hash, under the slice of
+exchange time (``SLICE_MS``) the row is stamped in: a re-read row is a repeat when its hash is in
+its slice (up to a 64-bit hash collision, ~1e-19 per pair), however a read pages or splits the
+rows (Bybit reads each category apart; a page boundary falls inside a slice). Eight bytes an id,
+bounded by time (``forget_before``: rows older than where the next re-read starts cannot be read
+again) and in count (``MAX_HASHES``, the oldest slices first): a busy account costs at most
+``MAX_HASHES`` x 8 bytes. Forgetting only ever lets a repeat through (the same event id, which the
+sinks drop), never keeps a row off the bus.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Awaitable, Callable, Iterable
 
 from fullon_account_service.contract import Envelope
 
-SLICE_MS = 100
-"""Exchange-time slice of one digest: narrow enough that a history page (50-100 rows) splits few
-rows into a slice it does not read whole."""
-MAX_SLICES = 1_000
-"""Digests kept at most (~100 KB; the oldest go first, and a slice without one is checked by id):
-a slice exists only where a row was sent, and ``forget_before`` drops those a re-read no longer
-reaches."""
+SLICE_MS = 1_000
+"""Exchange-time slice of one array of hashes: a lookup scans the ids of one second."""
+MAX_HASHES = 20_000
+"""Hashes kept at most per history of an account (160 KB): an audit's reach at ~250 rows a second
+(a minute since the previous audit plus the overlap)."""
 
 
 def _slice(envelope: Envelope) -> int:
@@ -42,8 +40,9 @@ class PublishedIds:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._at: dict[str, int] = {}
-        self._digests: dict[int, int] = {}
-        """Slice -> XOR of the hashes of the ids sent in it (ids on the bus only)."""
+        self._hashes: dict[int, array[int]] = {}
+        """Slice -> the hashes of the ids sent in it (ids on the bus only)."""
+        self._count = 0
 
     def __contains__(self, event_id: object) -> bool:
         return event_id in self._at
@@ -62,9 +61,7 @@ class PublishedIds:
         try:
             await send(fresh)
         except BaseException:
-            for e in fresh:
-                self._at.pop(e.event_id, None)
-            self._fold(fresh)
+            self._give_back(fresh)
             raise
         return fresh
 
@@ -73,41 +70,44 @@ class PublishedIds:
         unique: dict[str, Envelope] = {}
         for e in envelopes:
             unique.setdefault(e.event_id, e)
-        sent = self._sent_slices(unique.values())
-        return [e for e in unique.values() if e.event_id not in self._at and _slice(e) not in sent]
+        return [e for e in unique.values() if e.event_id not in self._at and not self._hashed(e)]
 
     def remember(self, envelopes: Iterable[Envelope]) -> None:
-        envelopes = list(envelopes)
         for e in envelopes:
             self._at[e.event_id] = e.exchange_ms or 0
-        self._fold(envelopes)
+            key = _slice(e)
+            hashes = self._hashes.get(key)
+            if hashes is None:
+                hashes = self._hashes[key] = array("q")
+            hashes.append(hash(e.event_id))
+            self._count += 1
         while len(self._at) > self.limit:
             self._at.pop(next(iter(self._at)))
+        while self._count > MAX_HASHES:
+            self._count -= len(self._hashes.pop(next(iter(self._hashes))))
 
     def forget_all(self) -> None:
         """Nothing is known to be on the bus any more (a Redis that may have lost writes)."""
         self._at.clear()
-        self._digests.clear()
+        self._hashes.clear()
+        self._count = 0
 
     def forget_before(self, time_ms: int) -> None:
         for event_id in [i for i, at in self._at.items() if at < time_ms]:
             del self._at[event_id]
         first = time_ms // SLICE_MS
-        for old in [s for s in self._digests if s < first]:
-            del self._digests[old]
+        for old in [s for s in self._hashes if s < first]:
+            self._count -= len(self._hashes.pop(old))
 
-    def _sent_slices(self, envelopes: Iterable[Envelope]) -> set[int]:
-        """Slices whose rows in ``envelopes`` (one of each id) are exactly the rows sent in them."""
-        digests: dict[int, int] = {}
-        for e in envelopes:
-            key = _slice(e)
-            digests[key] = digests.get(key, 0) ^ hash(e.event_id)
-        return {key for key, digest in digests.items() if self._digests.get(key) == digest}
+    def _hashed(self, envelope: Envelope) -> bool:
+        hashes = self._hashes.get(_slice(envelope))
+        return hashes is not None and hash(envelope.event_id) in hashes
 
-    def _fold(self, envelopes: Iterable[Envelope]) -> None:
-        """XOR the ids into their slices' digests (again: out of them)."""
+    def _give_back(self, envelopes: Iterable[Envelope]) -> None:
+        """Envelopes whose publish failed: no longer known to be on the bus."""
         for e in envelopes:
-            key = _slice(e)
-            self._digests[key] = self._digests.pop(key, 0) ^ hash(e.event_id)
-        while len(self._digests) > MAX_SLICES:
-            self._digests.pop(next(iter(self._digests)))
+            self._at.pop(e.event_id, None)
+            hashes = self._hashes.get(_slice(e))
+            if hashes is not None and hash(e.event_id) in hashes:
+                hashes.remove(hash(e.event_id))
+                self._count -= 1

@@ -7,7 +7,8 @@ work and CPU; this memory drops it before it is queued. Fills never pass through
 memory is the session's ``published_fills``).
 
 What counts as the same state:
-- an order: same status, filled, average, fee (and fee currency), price, volume and trigger price;
+- an order: same status, filled, average, fee (and fee currency), type, price, protection price,
+  volume and trigger price (a REST read that tells the type a stream could not is a change);
 - a balance: per currency, the same free/used/total; a complete snapshot is a repeat when a
   complete snapshot was queued before and it lists exactly the currencies queued since, each in
   its last queued state (the sink's account is then this snapshot already: a REST read after a
@@ -167,7 +168,9 @@ def _order_state(order: OrderUpdate) -> tuple[Any, ...]:
         order.average,
         order.fee,
         order.fee_currency,
+        order.order_type,
         order.price,
+        order.protection_price,
         order.volume,
         order.trigger_price,
     )

@@ -4,6 +4,10 @@
   (``stop-loss``, ``take-profit``, ``trailing-stop`` and their ``-limit`` forms); ccxt folds them
   into ``market``/``limit``. Their trigger is ``descr.price`` (REST; ``stopprice`` for trailing
   stops) or ``triggers.price`` / ``stop_price`` (WS); the limit of a ``-limit`` form is ``price2``.
+- Market orders have no price of their own and Kraken no protection price: ccxt gives one the
+  average it traded at as ``price`` (REST: the row's ``price``, its average; WS: ``safe_order``
+  copies ``avg_price``), which is the ``average`` already, at REST's rounding on one channel and
+  the stream's on the other. Published without a price on both channels.
 - Client ids: ``userref`` / ``order_userref`` 0 means none (ccxt makes it ``"0"``); WS v2 puts a
   client id in ``cl_ord_id``, which ccxt's WS parser does not read.
 - WS order fee: ``fee_usd_equiv`` is a USD valuation, not the fee charged: left unknown.
@@ -65,7 +69,9 @@ def _rest_order(info: Mapping[str, Any]) -> dict[str, Any]:
     descr: Mapping[str, Any] = found if isinstance(found, dict) else {}
     changes: dict[str, Any] = {"clientOrderId": _client_id(info.get("cl_ord_id"), info.get("userref"))}
     raw_type = str(descr.get("ordertype") or "")
-    if raw_type in _TYPES:
+    if raw_type == "market":
+        changes["price"] = None
+    elif raw_type in _TYPES:
         kind = _TYPES[raw_type]
         changes["type"] = kind
         if kind.startswith("trailing"):
@@ -85,7 +91,9 @@ def _ws_order(info: Mapping[str, Any]) -> dict[str, Any]:
     if cum_qty not in (None, ""):
         changes["filled"] = cum_qty
     raw_type = str(info.get("order_type") or "")
-    if raw_type in _TYPES:
+    if raw_type == "market":
+        changes["price"] = None
+    elif raw_type in _TYPES:
         kind = _TYPES[raw_type]
         changes["type"] = kind
         triggers = info.get("triggers")

@@ -7,7 +7,10 @@ collection (``gc.callbacks``); a thread writes the totals to the file every ``DU
 aside and renamed, so a reader never sees half of it): callbacks run and their time, each
 callback of at least ``SLOW_MS`` (wall time, name of its coroutine or function, collector's time
 inside it), and per generation the collections, their time and each one of at least
-``GC_SLOW_MS``. ``e2e_loop`` reads it per rate. Nothing of the product changes.
+``GC_SLOW_MS``. ``e2e_loop`` reads it per rate. Nothing of the product changes, but its loop:
+uvloop runs callbacks in C, where they cannot be timed, so a probed producer runs on asyncio's
+own loop (``cli.event_loop`` asks ``uvloop.new_event_loop`` for its loop, which this replaces);
+its figures are asyncio's, not those of the uvloop a producer runs on otherwise.
 """
 
 from __future__ import annotations
@@ -84,6 +87,12 @@ def _install(path: str) -> None:
             name += f" @ {frame.f_code.co_qualname}:{frame.f_lineno}"
         return name
 
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        uvloop.new_event_loop = asyncio.new_event_loop
     events.Handle._run = timed  # type: ignore[method-assign]
     gc.callbacks.append(collected)
     threading.Thread(target=dump, name="e2e-loop-probe", daemon=True).start()

@@ -68,3 +68,14 @@ def test_a_loop_that_never_stalled_says_so() -> None:
     line = loop_line(quiet, later)
     assert "0 callbacks >= 20 ms;" in line and "longest" not in line
     assert "GC 40/4/0 (gen 0/1/2) 4 ms" in line
+
+
+def test_a_probed_command_runs_on_asyncios_loop_where_its_callbacks_are_timed(tmp_path: Path) -> None:
+    check = (
+        "import asyncio, sitecustomize\n"
+        "from fullon_account_service.cli import event_loop\n"
+        "async def kind(): return type(asyncio.get_running_loop()).__module__\n"
+        "print(event_loop.run(kind()))"
+    )
+    assert _run(tmp_path, probe=False, script=check).stdout.strip() == "uvloop"
+    assert _run(tmp_path, probe=True, script=check).stdout.strip().startswith("asyncio")

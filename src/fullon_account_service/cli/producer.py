@@ -16,11 +16,11 @@ and ccxt with it, is imported, so the message is immediate.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli import event_loop
 from fullon_account_service.cli.partitions import PARTITIONS_HELP, with_partitions
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.errors import ConfigError
@@ -50,7 +50,7 @@ def producer(
 
     daemon = AccountDaemon(settings=settings, ex_ids=set(ex_id) if ex_id else None, shard=parsed)
     try:
-        asyncio.run(daemon.start())
+        event_loop.run(daemon.start())
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None

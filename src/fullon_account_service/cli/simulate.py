@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fullon_account_service.cli import event_loop
 from fullon_account_service.settings import Settings
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def simulate(
         data_dir.mkdir(parents=True, exist_ok=True)
         registration = (settings, (secrets or data_dir / "simulator-secrets.json").resolve())
         overrides = overrides or data_dir / "simulator-overrides.json"
-    asyncio.run(
+    event_loop.run(
         _run(
             config,
             initial_faults,

@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from fullon_account_service.cli import event_loop
 from fullon_account_service.cli.partitions import PARTITIONS_HELP, with_partitions
 from fullon_account_service.cli.shared_redis import EMBEDDED_HELP, require_shared_redis
 from fullon_account_service.settings import Settings
@@ -94,4 +95,4 @@ def sink(
     settings = with_partitions(Settings.from_env(), partitions)
     require_shared_redis(settings, embedded=embedded, command="sink")
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
-    asyncio.run(_run(settings, group, name))
+    event_loop.run(_run(settings, group, name))

@@ -1,6 +1,7 @@
-"""What every account client adds to its ccxt class: a guarded frame reader and the key lock.
+"""What every account client adds to its ccxt class: a guarded frame reader, the key lock, a rate
+limiter that does not spin.
 
-``guarded_class(klass)`` subclasses a ccxt.pro exchange class (once per class) with two changes,
+``guarded_class(klass)`` subclasses a ccxt.pro exchange class (once per class) with these changes,
 no fork of ccxt:
 
 - **A bad frame never stops a socket.** ccxt reads a WebSocket in ``Client.receive_loop``, which
@@ -24,6 +25,9 @@ no fork of ccxt:
   sent): a producer whose lease on the key is no longer sure to be its own (its renewals failed,
   or its process was paused past the TTL) raises ``StaleLeaseError`` instead of signing. Only
   REST requests go through ``sign``: a socket already logged in keeps reading.
+- **REST requests wait for the rate limit in one sleep.** The client's throttler is
+  ``rate_limit.ExactThrottler``: ccxt's leaky bucket with the same pace, which wakes the event loop
+  once per wait instead of every millisecond of it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers.rate_limit import ExactThrottler
 from fullon_account_service.producers.ws_ledger import LedgerBuffer, LedgerTap
 
 BadFrameHandler = Callable[[str, BaseException, Any], None]
@@ -82,6 +87,9 @@ class _GuardedExchange:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
         async with lock:
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+
+    def init_throttler(self, cost: Any = None) -> None:
+        self.throttler = ExactThrottler(self.tokenBucket, self.asyncio_loop)  # type: ignore[attr-defined]
 
     def sign(self, *args: Any, **kwargs: Any) -> Any:
         may_sign = self._fullon_may_sign

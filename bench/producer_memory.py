@@ -10,8 +10,8 @@ and reads its RSS from ``/proc/<pid>/status``:
   scenario steps, paced so the producer keeps up: each chunk waits until the bus holds the fills).
   Each is read twice: *in flight*, as soon as the last chunk's fills are on the bus (audits, REST
   pages and the outbox may still be at work), and *settled*, once the producer's own ``/metrics``
-  show it idle (``settle``); a second settled reading ``SETTLE_WINDOW_S`` later tells whether RSS
-  still grows once nothing happens.
+  show it idle (``settle``: nothing published, no frame read, buffers empty); a second settled
+  reading ``SETTLE_WINDOW_S`` later tells whether RSS still grows once nothing happens.
 
 It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
 the growth per fill per account between *half* and *full*: flat memory means about 0 there.
@@ -77,11 +77,12 @@ the bus over WebSocket and no chunk waits for a REST audit (with a floor of 200 
 the 1-account baseline waited ~5 s a chunk for its audit: 20 fills/s)."""
 SETTLE_WINDOW_S = 8.0
 """How long the producer's counters must stand still to call it idle: longer than the bench's
-poll interval (5 s), so the one audit that follows the last fills falls inside the window."""
+poll interval (5 s), so the one audit that follows the last fills falls inside the window. REST
+reads that publish nothing do not count as activity: a producer at rest still polls every poll
+interval (here 5 s), which is part of its steady state."""
 SETTLE_TIMEOUT_S = 240.0
 IDLE_COUNTERS = (
     "fullon_account_events_published_total",
-    "fullon_account_rest_calls_total",
     "fullon_account_ws_frames_total",
 )
 BUFFER_DEPTH = "fullon_account_producer_buffer_depth"
@@ -209,8 +210,8 @@ def _metrics(port: int) -> tuple[tuple[float, ...], float]:
 
 
 async def settle(port: int, pid: int, label: str) -> float | None:
-    """Wait until the producer is idle: no event published, no REST call sent, no WebSocket frame
-    read for ``SETTLE_WINDOW_S`` and its buffers empty (its ``/metrics``). Returns its RSS then,
+    """Wait until the producer is idle: no event published and no WebSocket frame read for
+    ``SETTLE_WINDOW_S``, its buffers empty (its ``/metrics``). Returns its RSS then,
     or None (and says so) if it did not settle within ``SETTLE_TIMEOUT_S``."""
     started = time.monotonic()
     last, since = None, started

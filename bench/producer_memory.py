@@ -19,9 +19,12 @@ the growth per fill per account between *half* and *full*: flat memory means abo
 With ``--arenas`` the producer runs under a small probe that, on ``SIGUSR1``, writes CPython's
 allocator statistics (``sys._debugmallocstats``) to a file: at each point the bench prints the
 pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
-from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
-``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
-allocations grew most since then, and the same at the highest traced total since the previous
+from RSS held by arenas that a past peak left fragmented (issue 18). The probe imports
+structlog before the producer starts: the producer imports it (with rich, ~2 MiB) at its first log
+line, which at the bench's WARNING level came in a 10-account run and not in its 1-account
+baseline (0.2 MiB per account of bias at 10 accounts). The producer's log is printed at the end.
+``--trace N`` (implies ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source
+lines whose live allocations grew most since then, and the same at the highest traced total since the previous
 point (a thread snapshots each new high by 1 MiB): what a transient peak was made of, apart from
 what stays (tracing slows the producer: compare RSS from runs without it).
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
@@ -91,6 +94,7 @@ KEEP_ENTRIES = 1000
 not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
 import gc, os, signal, sys, threading, time, tracemalloc
+import structlog  # noqa: F401 -- imported by the first log line (~2 MiB with rich): in every run alike
 from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
@@ -307,6 +311,14 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
     return after
 
 
+def print_log(log: Path) -> None:
+    """What the producer logged (at WARNING and above): its count and first lines."""
+    lines = log.read_text(errors="replace").splitlines()
+    print(f"  producer logged {len(lines)} lines", flush=True)
+    for line in lines[:3]:
+        print(f"    {line[:300]}", flush=True)
+
+
 def _ask_stats(pid: int, path: Path) -> None:
     path.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
@@ -352,9 +364,11 @@ async def measure(
                 env["BENCH_TRACE_TOP"] = str(trace)
                 if trim:
                     env["BENCH_TRIM"] = "1"
-                producer = await asyncio.create_subprocess_exec(
-                    *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
+                log = work / "producer.log"
+                with log.open("wb") as errors:
+                    producer = await asyncio.create_subprocess_exec(
+                        *command, env=env, stdout=subprocess.DEVNULL, stderr=errors
+                    )
                 for account in accounts:
                     await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
@@ -378,6 +392,7 @@ async def measure(
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
                 made = sum(len(a.fills) for a in accounts)
+                print_log(log)
                 print(
                     f"  {n} accounts, {made} fills: RSS open {opened:.1f}, in flight {half:.1f} / "
                     f"{full:.1f}, settled {_mib(half_settled)} / {_mib(full_settled)}, "

@@ -110,9 +110,27 @@ def stats(*_):
     os.dup2(saved, 2)
     os.close(fd)
     os.close(saved)
+    census(path + ".census")
     if TRACE:
         trace(path + ".trace")
     os.replace(path + ".tmp", path)
+
+def census(path):
+    # live instances of the per-account memories and their entries: more instances than
+    # accounts would be a session (and all it remembers) kept after its release
+    from fullon_account_service.producers.final_states import FinalStates
+    from fullon_account_service.producers.normalise.known_orders import KnownOrders
+    from fullon_account_service.producers.published_ids import PublishedIds
+    from fullon_account_service.producers.session import AccountSession
+    kinds = (AccountSession, KnownOrders, PublishedIds, FinalStates)
+    found = {k.__name__: [0, 0] for k in kinds}
+    for o in gc.get_objects():
+        for k in kinds:
+            if isinstance(o, k):
+                found[k.__name__][0] += 1
+                found[k.__name__][1] += len(o) if hasattr(type(o), "__len__") else 0
+    with open(path, "w") as out:
+        out.write(", ".join(f"{name} {n} ({entries} entries)" for name, (n, entries) in found.items()))
 
 peak = []
 high = [0]
@@ -295,6 +313,10 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
             f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
             flush=True,
         )
+    census = path.with_name(path.name + ".census")
+    if census.exists():
+        print(f"    live: {census.read_text()}", flush=True)
+        census.unlink()
     for suffix, what in ((".trace", "now"), (".trace.peak", "at the highest traced total since")):
         grown = path.with_name(path.name + suffix)
         if grown.exists():

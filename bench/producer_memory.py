@@ -219,16 +219,20 @@ async def until(
         await asyncio.sleep(every_s)
 
 
-def _metrics(port: int) -> tuple[tuple[float, ...], float]:
-    """The producer's idle counters (summed over labels) and its buffers' total depth."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
+def idle_state(text: str) -> tuple[tuple[float, ...], float]:
+    """From a ``/metrics`` page: the idle counters (each summed over its labels) and the
+    producer buffers' total depth."""
     sums = dict.fromkeys((*IDLE_COUNTERS, BUFFER_DEPTH), 0.0)
     for line in text.splitlines():
         name = line.split("{", 1)[0].split(" ", 1)[0]
         if name in sums:
             sums[name] += float(line.rsplit(" ", 1)[1])
     return tuple(sums[c] for c in IDLE_COUNTERS), sums[BUFFER_DEPTH]
+
+
+def _metrics(port: int) -> tuple[tuple[float, ...], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        return idle_state(answer.read().decode())
 
 
 async def settle(port: int, pid: int, label: str) -> float | None:

@@ -1,9 +1,11 @@
 """The memory bench calls a producer at rest from its ``/metrics`` page: what it publishes and the
 frames it reads count as activity (summed over every label), a REST read that publishes nothing
-does not, and a non-empty buffer is work in flight."""
+does not, and a non-empty buffer is work in flight. The probe the producer runs under (a
+string) parses: a mistake in it shows only as a bench that waits for statistics that never come."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -14,7 +16,7 @@ if str(BENCH) not in sys.path:
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
-from producer_memory import idle_state  # noqa: E402
+from producer_memory import ARENA_PROBE, idle_state  # noqa: E402
 
 
 def _page(registry: CollectorRegistry) -> str:
@@ -47,3 +49,7 @@ def test_a_buffer_holding_entries_is_work_in_flight() -> None:
     sensor.on_buffer_depth("events", 0)
     sensor.on_buffer_depth("dead_letters", 0)
     assert idle_state(_page(registry))[1] == 0.0
+
+
+def test_the_probe_the_producer_runs_under_is_valid_python() -> None:
+    ast.parse(ARENA_PROBE)

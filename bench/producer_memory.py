@@ -24,9 +24,9 @@ structlog before the producer starts: the producer imports it (with rich, ~2 MiB
 line, which at the bench's WARNING level came in a 10-account run and not in its 1-account
 baseline (0.2 MiB per account of bias at 10 accounts). The producer's log is printed at the end.
 ``--trace N`` (implies ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source
-lines whose live allocations grew most since then, and the same at the highest traced total since the previous
-point (a thread snapshots each new high by 1 MiB): what a transient peak was made of, apart from
-what stays (tracing slows the producer: compare RSS from runs without it).
+lines whose live allocations grew most since then, and the same at the highest traced total since
+the previous point (a thread snapshots each new high by 1 MiB): what a transient peak was made of,
+apart from what stays (tracing slows the producer: compare RSS from runs without it).
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -94,7 +94,7 @@ KEEP_ENTRIES = 1000
 not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
 import gc, os, signal, sys, threading, time, tracemalloc
-import structlog  # noqa: F401 -- imported by the first log line (~2 MiB with rich): in every run alike
+import structlog  # the producer's first log line imports it (~2 MiB with rich): in every run alike
 from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))

@@ -8,6 +8,10 @@ and reads its RSS from ``/proc/<pid>/status``:
 - *open*: every account's private channels subscribed and its first reconciliation on the bus;
 - *half* and *full*: after ``--fills`` / 2 and ``--fills`` fills per account (the simulator's
   scenario steps, paced so the producer keeps up: each chunk waits until the bus holds the fills).
+  Each is read twice: *in flight*, as soon as the last chunk's fills are on the bus (audits, REST
+  pages and the outbox may still be at work), and *settled*, once the producer's own ``/metrics``
+  show it idle (``settle``: nothing published, no frame read, buffers empty); a second settled
+  reading ``SETTLE_WINDOW_S`` later tells whether RSS still grows once nothing happens.
 
 It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
 the growth per fill per account between *half* and *full*: flat memory means about 0 there.
@@ -15,11 +19,14 @@ the growth per fill per account between *half* and *full*: flat memory means abo
 With ``--arenas`` the producer runs under a small probe that, on ``SIGUSR1``, writes CPython's
 allocator statistics (``sys._debugmallocstats``) to a file: at each point the bench prints the
 pymalloc arenas held and the bytes in live small objects, which tells RSS held by live objects
-from RSS held by arenas that a past peak left fragmented (issue 18). ``--trace N`` (implies
-``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source lines whose live
-allocations grew most since then, and the same at the highest traced total since the previous
-point (a thread snapshots each new high by 1 MiB): what a transient peak was made of, apart from
-what stays (tracing slows the producer: compare RSS from runs without it).
+from RSS held by arenas that a past peak left fragmented (issue 18). The probe imports
+structlog before the producer starts: the producer imports it (with rich, ~2 MiB) at its first log
+line, which at the bench's WARNING level came in a 10-account run and not in its 1-account
+baseline (0.2 MiB per account of bias at 10 accounts). The producer's log is printed at the end.
+``--trace N`` (implies ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source
+lines whose live allocations grew most since then, and the same at the highest traced total since
+the previous point (a thread snapshots each new high by 1 MiB): what a transient peak was made of,
+apart from what stays (tracing slows the producer: compare RSS from runs without it).
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -46,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +78,23 @@ STEPS_PER_ACCOUNT = 20
 caches hold (``clients.WS_OPTIONS``), whatever the account count, so that a chunk's fills reach
 the bus over WebSocket and no chunk waits for a REST audit (with a floor of 200 steps a chunk,
 the 1-account baseline waited ~5 s a chunk for its audit: 20 fills/s)."""
+SETTLE_WINDOW_S = 8.0
+"""How long the producer's counters must stand still to call it idle: longer than the bench's
+poll interval (5 s), so the one audit that follows the last fills falls inside the window. REST
+reads that publish nothing do not count as activity: a producer at rest still polls every poll
+interval (here 5 s), which is part of its steady state."""
+SETTLE_TIMEOUT_S = 240.0
+IDLE_COUNTERS = (
+    "fullon_account_events_published_total",
+    "fullon_account_ws_frames_total",
+)
+BUFFER_DEPTH = "fullon_account_producer_buffer_depth"
 KEEP_ENTRIES = 1000
 """Entries left in each bus stream after a chunk: the bench counts what was added, so Redis need
 not hold 10^6 events (its memory is not the producer's, but the machine's)."""
 ARENA_PROBE = """
 import gc, os, signal, sys, threading, time, tracemalloc
+import structlog  # the producer's first log line imports it (~2 MiB with rich): in every run alike
 from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
@@ -90,9 +110,27 @@ def stats(*_):
     os.dup2(saved, 2)
     os.close(fd)
     os.close(saved)
+    census(path + ".census")
     if TRACE:
         trace(path + ".trace")
     os.replace(path + ".tmp", path)
+
+def census(path):
+    # live instances of the per-account memories and their entries: more instances than
+    # accounts would be a session (and all it remembers) kept after its release
+    from fullon_account_service.producers.final_states import FinalStates
+    from fullon_account_service.producers.normalise.known_orders import KnownOrders
+    from fullon_account_service.producers.published_ids import PublishedIds
+    from fullon_account_service.producers.session import AccountSession
+    kinds = (AccountSession, KnownOrders, PublishedIds, FinalStates)
+    found = {k.__name__: [0, 0] for k in kinds}
+    for o in gc.get_objects():
+        for k in kinds:
+            if isinstance(o, k):
+                found[k.__name__][0] += 1
+                found[k.__name__][1] += len(o) if hasattr(type(o), "__len__") else 0
+    with open(path, "w") as out:
+        out.write(", ".join(f"{name} {n} ({entries} entries)" for name, (n, entries) in found.items()))
 
 peak = []
 high = [0]
@@ -156,6 +194,10 @@ class Sample:
     half_mib: float
     full_mib: float
     fills: int
+    half_settled: float | None
+    full_settled: float | None
+    full_later: float | None
+    """RSS ``SETTLE_WINDOW_S`` after the settled reading at *full*: growth while idle."""
     trimmed: tuple[float, float, float] | None = None
     """RSS after ``malloc_trim(0)`` at open, half and full (``--trim``)."""
 
@@ -177,6 +219,41 @@ async def until(
         await asyncio.sleep(every_s)
 
 
+def idle_state(text: str) -> tuple[tuple[float, ...], float]:
+    """From a ``/metrics`` page: the idle counters (each summed over its labels) and the
+    producer buffers' total depth."""
+    sums = dict.fromkeys((*IDLE_COUNTERS, BUFFER_DEPTH), 0.0)
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in sums:
+            sums[name] += float(line.rsplit(" ", 1)[1])
+    return tuple(sums[c] for c in IDLE_COUNTERS), sums[BUFFER_DEPTH]
+
+
+def _metrics(port: int) -> tuple[tuple[float, ...], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        return idle_state(answer.read().decode())
+
+
+async def settle(port: int, pid: int, label: str) -> float | None:
+    """Wait until the producer is idle: no event published and no WebSocket frame read for
+    ``SETTLE_WINDOW_S``, its buffers empty (its ``/metrics``). Returns its RSS then,
+    or None (and says so) if it did not settle within ``SETTLE_TIMEOUT_S``."""
+    started = time.monotonic()
+    last, since = None, started
+    while time.monotonic() - started < SETTLE_TIMEOUT_S:
+        counters, depth = await asyncio.to_thread(_metrics, port)
+        now = time.monotonic()
+        if counters != last or depth > 0:
+            last, since = counters, now
+        elif now - since >= SETTLE_WINDOW_S:
+            print(f"  {label}: settled after {now - started:.0f} s, RSS {rss_mib(pid):.1f} MiB", flush=True)
+            return rss_mib(pid)
+        await asyncio.sleep(0.5)
+    print(f"  {label}: NOT settled within {SETTLE_TIMEOUT_S:.0f} s (still publishing or reading)", flush=True)
+    return None
+
+
 async def register(url: str, venue: str, n: int) -> list[int]:
     await upgrade(url)
     engine = make_engine(url)
@@ -191,7 +268,13 @@ async def register(url: str, venue: str, n: int) -> list[int]:
 
 
 def producer_env(
-    sim: Simulator, accounts: list[SimAccount], ex_ids: list[int], work: Path, redis_url: str, db_url: str
+    sim: Simulator,
+    accounts: list[SimAccount],
+    ex_ids: list[int],
+    work: Path,
+    redis_url: str,
+    db_url: str,
+    metrics_port: int,
 ) -> dict[str, str]:
     venue = accounts[0].venue
     overrides = {venue: {**strip_credentials(sim.client_config(accounts[0])), "rateLimit": 20}}
@@ -205,6 +288,7 @@ def producer_env(
         "ACCOUNT_SECRETS_FILE": "",
         "ACCOUNT_DATA_DIR": str(work / "data"),
         "LOG_LEVEL": "WARNING",
+        "ACCOUNT_METRICS_PORT": str(metrics_port),
         # audits every 5 s while fills come: what a stream held back reaches the bus soon
         "ACCOUNT_POLL_INTERVAL": "5",
         # the producer's periodic malloc_trim: off unless --heap-trim-s (--trim measures it at each point)
@@ -233,6 +317,10 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
             f"{int(fields['bytes in available blocks']) / MIB:.1f} MiB",
             flush=True,
         )
+    census = path.with_name(path.name + ".census")
+    if census.exists():
+        print(f"    live: {census.read_text()}", flush=True)
+        census.unlink()
     for suffix, what in ((".trace", "now"), (".trace.peak", "at the highest traced total since")):
         grown = path.with_name(path.name + suffix)
         if grown.exists():
@@ -247,6 +335,14 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
     trimmed.unlink()
     print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
     return after
+
+
+def print_log(log: Path) -> None:
+    """What the producer logged (at WARNING and above): its count and first lines."""
+    lines = log.read_text(errors="replace").splitlines()
+    print(f"  producer logged {len(lines)} lines", flush=True)
+    for line in lines[:3]:
+        print(f"    {line[:300]}", flush=True)
 
 
 def _ask_stats(pid: int, path: Path) -> None:
@@ -284,16 +380,21 @@ async def measure(
             ex_ids = await register(db_url, venue, n)
             async with Simulator(config) as sim:
                 accounts = sim.world.accounts_of(venue)
-                env = producer_env(sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url)
+                metrics_port = free_port()
+                env = producer_env(
+                    sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url, metrics_port
+                )
                 script = Path(sys.executable).with_name("fullon-account")
                 command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
                 env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
                 env["BENCH_TRACE_TOP"] = str(trace)
                 if trim:
                     env["BENCH_TRIM"] = "1"
-                producer = await asyncio.create_subprocess_exec(
-                    *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
+                log = work / "producer.log"
+                with log.open("wb") as errors:
+                    producer = await asyncio.create_subprocess_exec(
+                        *command, env=env, stdout=subprocess.DEVNULL, stderr=errors
+                    )
                 for account in accounts:
                     await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
@@ -304,15 +405,24 @@ async def measure(
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
                 await drive(sim, redis, accounts, fills // 2, producer.pid)
                 half = rss_mib(producer.pid)
+                half_settled = await settle(metrics_port, producer.pid, f"{n} accounts, half")
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
                 await drive(sim, redis, accounts, fills, producer.pid)
                 full = rss_mib(producer.pid)
+                full_settled = await settle(metrics_port, producer.pid, f"{n} accounts, full")
+                later = None
+                if full_settled is not None:
+                    await asyncio.sleep(SETTLE_WINDOW_S)
+                    later = rss_mib(producer.pid)
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
                 made = sum(len(a.fills) for a in accounts)
+                print_log(log)
                 print(
-                    f"  {n} accounts, {made} fills: RSS {opened:.1f} / {half:.1f} / {full:.1f} MiB",
+                    f"  {n} accounts, {made} fills: RSS open {opened:.1f}, in flight {half:.1f} / "
+                    f"{full:.1f}, settled {_mib(half_settled)} / {_mib(full_settled)}, "
+                    f"{SETTLE_WINDOW_S:.0f} s later {_mib(later)} MiB",
                     flush=True,
                 )
         finally:
@@ -328,7 +438,7 @@ async def measure(
             await asyncio.wait_for(redis_proc.wait(), 30)
     got = [t for t in after_trim if t is not None]
     trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
-    return Sample(n, opened, half, full, made, trimmed)
+    return Sample(n, opened, half, full, made, half_settled, full_settled, later, trimmed)
 
 
 async def _added(redis: aioredis.Redis, kind: str) -> int:
@@ -385,33 +495,49 @@ async def drive(
     )
 
 
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _per_account(value: float | None, base: float | None, accounts: int) -> str:
+    return "-" if value is None or base is None else f"{(value - base) / (accounts - 1):.3f}"
+
+
 def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
     print(f"venue {venue}; real producer process; RSS MiB; baseline = the same with 1 account")
     print(
-        f"baseline: open {base.open_mib:.1f}, after {fills // 2} fills {base.half_mib:.1f}, "
-        f"after {fills} fills {base.full_mib:.1f}"
+        f"baseline: open {base.open_mib:.1f}, after {fills // 2} fills {base.half_mib:.1f} in flight, "
+        f"{_mib(base.half_settled)} settled; after {fills} fills {base.full_mib:.1f} in flight, "
+        f"{_mib(base.full_settled)} settled, {_mib(base.full_later)} {SETTLE_WINDOW_S:.0f} s later"
     )
     print(
-        "| accounts | fills made | RSS open | RSS full | MiB/account open | MiB/account "
-        f"{fills // 2} fills | MiB/account {fills} fills | KB per fill per account "
-        f"({fills // 2}->{fills}) |"
+        "| accounts | fills made | RSS open | RSS full settled | MiB/account open | MiB/account "
+        f"{fills // 2} fills in flight / settled | MiB/account {fills} fills in flight / settled / "
+        f"{SETTLE_WINDOW_S:.0f} s later | KB per fill per account ({fills // 2}->{fills}, settled) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---|---|---:|")
     for s in rows:
-        extra = s.accounts - 1
-        per = [(getattr(s, f) - getattr(base, f)) / extra for f in ("open_mib", "half_mib", "full_mib")]
-        growth_kb = (s.full_mib - s.half_mib) * 1024 / s.accounts / max(fills - fills // 2, 1)
+        n = s.accounts
+        growth = "-"
+        if s.full_settled is not None and s.half_settled is not None:
+            growth = f"{(s.full_settled - s.half_settled) * 1024 / n / max(fills - fills // 2, 1):.2f}"
+        half = [_per_account(getattr(s, f), getattr(base, f), n) for f in ("half_mib", "half_settled")]
+        full = [
+            _per_account(getattr(s, f), getattr(base, f), n)
+            for f in ("full_mib", "full_settled", "full_later")
+        ]
         print(
-            f"| {s.accounts} | {s.fills} | {s.open_mib:.1f} | {s.full_mib:.1f} | {per[0]:.3f} | "
-            f"{per[1]:.3f} | {per[2]:.3f} | {growth_kb:.2f} |"
+            f"| {n} | {s.fills} | {s.open_mib:.1f} | {_mib(s.full_settled)} | "
+            f"{_per_account(s.open_mib, base.open_mib, n)} | {' / '.join(half)} | "
+            f"{' / '.join(full)} | {growth} |"
         )
     if base.trimmed is None:
         return
-    print("after malloc_trim(0) at each point: MiB/account open | half | full")
+    print("after settling and malloc_trim(0) at each point: MiB/account open | half | full")
     for s in rows:
         if s.trimmed is not None:
-            per = [(t - b) / (s.accounts - 1) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
-            print(f"| {s.accounts} | {per[0]:.3f} | {per[1]:.3f} | {per[2]:.3f} |")
+            per = [_per_account(t, b, s.accounts) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
+            print(f"| {s.accounts} | {per[0]} | {per[1]} | {per[2]} |")
 
 
 async def run(

@@ -1,0 +1,55 @@
+"""The memory bench calls a producer at rest from its ``/metrics`` page: what it publishes and the
+frames it reads count as activity (summed over every label), a REST read that publishes nothing
+does not, and a non-empty buffer is work in flight. The probe the producer runs under (a
+string) parses: a mistake in it shows only as a bench that waits for statistics that never come."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+
+from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
+from producer_memory import ARENA_PROBE, idle_state  # noqa: E402
+
+
+def _page(registry: CollectorRegistry) -> str:
+    return generate_latest(registry).decode()
+
+
+def test_events_and_frames_move_the_idle_state_and_rest_reads_do_not() -> None:
+    registry = CollectorRegistry()
+    sensor = PrometheusSensor(registry)
+    sensor.on_events_published("order", "kraken", 3)
+    sensor.on_events_published("trade", "bybit", 2)
+    counters, depth = idle_state(_page(registry))
+    assert counters[0] == 5.0
+    assert depth == 0.0
+
+    sensor.on_rest_call("kraken", "fetch_balance")
+    assert idle_state(_page(registry)) == (counters, depth)
+
+    sensor.on_ws_frame("kraken", 0.001, 1)
+    moved, _ = idle_state(_page(registry))
+    assert moved != counters
+
+
+def test_a_buffer_holding_entries_is_work_in_flight() -> None:
+    registry = CollectorRegistry()
+    sensor = PrometheusSensor(registry)
+    sensor.on_buffer_depth("events", 4)
+    sensor.on_buffer_depth("dead_letters", 1)
+    assert idle_state(_page(registry))[1] == 5.0
+    sensor.on_buffer_depth("events", 0)
+    sensor.on_buffer_depth("dead_letters", 0)
+    assert idle_state(_page(registry))[1] == 0.0
+
+
+def test_the_probe_the_producer_runs_under_is_valid_python() -> None:
+    ast.parse(ARENA_PROBE)

@@ -7,6 +7,7 @@ temporary SQLite file.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from fakeredis import TcpFakeServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fullon_account_service import gc_freeze
 from fullon_account_service.settings import Settings
 from fullon_account_service.storage.db.engine import make_engine, make_session_factory
 from fullon_account_service.storage.db.migrate import upgrade
@@ -27,6 +29,18 @@ from fullon_account_service.storage.db.models import Base
 from fullon_account_service.storage.db.schema_names import VERSION_TABLE
 
 pytest_plugins = ("cluster_session", "sink_samples", "xdist_backends")
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    """Each test starts with no venue frozen (its first market load freezes, as in a producer)
+    and gives the test process its collector back."""
+    saved = set(gc_freeze._frozen)
+    gc_freeze._frozen.clear()
+    yield
+    gc.unfreeze()
+    gc_freeze._frozen.clear()
+    gc_freeze._frozen.update(saved)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,17 +13,6 @@ from fullon_account_service.producers.clients import ClientFactory, strip_creden
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
-
-
-@pytest.fixture
-def unfrozen() -> Iterator[None]:
-    """Each test starts with no venue frozen and gives the test process its collector back."""
-    saved = set(gc_freeze._frozen)
-    gc_freeze._frozen.clear()
-    yield
-    gc.unfreeze()
-    gc_freeze._frozen.clear()
-    gc_freeze._frozen.update(saved)
 
 
 def test_objects_alive_at_the_freeze_leave_the_collectors_generations(unfrozen: None) -> None:
@@ -48,14 +36,18 @@ async def test_a_factory_asks_for_the_freeze_when_it_loads_a_venues_markets(
     unfrozen: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real ccxt against the simulator; two factories (two daemons in one process) ask once each,
-    and `freeze_permanent` itself acts once per venue."""
+    as a session does (markets first, then its client), and `freeze_permanent` itself acts once
+    per venue. A factory with an account client alive does not ask: the client would be frozen
+    with its session and never freed (tests/producers/test_session_after_lease_loss.py)."""
     venues: list[str] = []
     monkeypatch.setattr(clients, "freeze_permanent", venues.append)
     config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=3)
     async with Simulator(config) as sim:
         account = sim.world.accounts_of("kraken")[0]
-        for _ in range(2):
+        for markets_first in (True, True, False):
             factory = ClientFactory({"kraken": strip_credentials(sim.client_config(account))})
+            if markets_first:
+                await factory.load_markets("kraken")
             client = factory.create("kraken", Credentials(account.api_key, account.secret))
             try:
                 await factory.ensure_markets(client)

@@ -9,12 +9,12 @@ Every WebSocket frame that arrives or is due to be sent during a pass waits for 
 
 ``freeze_permanent(what)`` collects once, then moves every object still alive to the permanent
 generation (``gc.freeze``), which no pass visits; objects created later are collected as usual.
-The producer calls it when it has a venue's markets for the first time (``producers.clients``):
-the imports are done and the markets are what grows with the venues; ``fullon-account simulate``
-once its venues are served. Once per ``what`` per process, whatever the number of clients or
-factories (a test process makes many), so what it costs is bounded: an object alive at one of
-those moments that later ends up in an unreachable reference cycle is never freed (reference
-counting still frees everything else).
+The producer calls it when it has a venue's markets for the first time and no account client is
+alive yet (``producers.clients``): the imports are done and the markets are what grows with the
+venues; ``fullon-account simulate`` once its venues are served. Once per ``what`` per process,
+whatever the number of clients or factories (a test process makes many), so what it costs is
+bounded: an object alive at one of those moments that later ends up in an unreachable reference
+cycle is never freed (reference counting still frees everything else).
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ venue's helper maps by reference). A bad key on one account therefore never bloc
 loading for the others. All clients of a factory share one aiohttp session and one SSL context:
 they are the bulk of a client's memory. Every class is the venue's ccxt class with the frame
 guard and the key lock of ``ws_guard``. Once a venue's markets are loaded, what is alive is taken
-out of the garbage collector's full passes (``gc_freeze``): it stays for the process's life.
+out of the garbage collector's full passes (``gc_freeze``): it stays for the process's life. That
+is done only while no account client of the factory is alive: a client and its session hold each
+other (the session's bad-frame handler is on the client), so a frozen one would never be freed
+after its account stopped. Sessions load their venue's markets (``load_markets``) before they
+create their client for that reason.
 
 Per-venue config overrides (URLs of the simulator, options) come from an injected mapping or from
 the JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES``: ``{ccxt_id: {"urls": ..., "options": ...}}``.
@@ -19,6 +23,7 @@ import asyncio
 import json
 import os
 import ssl
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,6 +103,7 @@ class ClientFactory:
         self._timeout_ms = timeout_ms
         self._loaders: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._session: aiohttp.ClientSession | None = None
         self._ssl = ssl.create_default_context(cafile=certifi.where())
 
@@ -131,13 +137,13 @@ class ClientFactory:
         """A new client for one account; markets are attached by ``ensure_markets``."""
         config = self._base_config(venue)
         config.update(credentials.ccxt_config(venue))
-        return self._klass(venue)(config)
+        client = self._klass(venue)(config)
+        self._clients.add(client)
+        return client
 
-    async def ensure_markets(self, client: Any) -> None:
-        """Give ``client`` the venue's markets, loading them over the network at most once."""
-        if client.markets:
-            return
-        venue = client.id
+    async def load_markets(self, venue: str) -> Any:
+        """The venue's market loader, its markets loaded over the network at most once; frozen out
+        of the collector's passes if no account client is alive (see the module docstring)."""
         lock = self._locks.setdefault(venue, asyncio.Lock())
         async with lock:
             loader = self._loaders.get(venue)
@@ -149,8 +155,14 @@ class ClientFactory:
                     await loader.close()
                     raise translate(e, f"{venue} load_markets", loader) from e
                 self._loaders[venue] = loader
-                freeze_permanent(venue)
-        client.set_markets_from_exchange(loader)
+                if not self._clients:
+                    freeze_permanent(venue)
+        return loader
+
+    async def ensure_markets(self, client: Any) -> None:
+        """Give ``client`` the venue's markets, loading them over the network at most once."""
+        if not client.markets:
+            client.set_markets_from_exchange(await self.load_markets(client.id))
 
     async def close(self) -> None:
         loaders, self._loaders = self._loaders, {}

@@ -51,7 +51,7 @@ MAX_REMEMBERED_LEDGER = 500
 """The same bound for ledger entries (``published_ledger``)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class AccountSession:
     ref: AccountRef
     client: Any
@@ -209,6 +209,7 @@ class SessionRegistry:
 
     async def _create(self, ref: AccountRef) -> AccountSession:
         credentials = self._resolver.resolve(ref.ex_id)
+        await self._factory.load_markets(ref.venue)
         client = self._factory.create(ref.venue, credentials)
         try:
             await self._factory.ensure_markets(client)

@@ -28,6 +28,12 @@ no fork of ccxt:
 - **REST requests wait for the rate limit in one sleep.** The client's throttler is
   ``rate_limit.ExactThrottler``: ccxt's leaky bucket with the same pace, which wakes the event loop
   once per wait instead of every millisecond of it.
+- **A backlog of frames is read a batch at a time.** ccxt's ``receive_loop`` hands every frame
+  already in aiohttp's buffer to ``handle_message`` in one synchronous loop; a producer behind by
+  tens of thousands of frames then held the event loop for seconds, long enough that its lease
+  renewals went unconfirmed and its accounts stopped signing (issue 18). The guarded socket reads
+  at most ``DRAIN_BATCH`` buffered frames per turn and schedules the rest behind whatever else is
+  ready (``call_soon``), so a renewal's reply is read between two batches; frames keep their order.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import time
 from collections.abc import Callable
 from random import random
 from typing import Any
+
+from ccxt.async_support.base.ws.client import MSG_SIZE_OVERHEAD
 
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
@@ -54,6 +62,10 @@ system call (~2 us here), twice per frame ~0.7 % of the producer's CPU per messa
 were timed, ~0.2 % for one in 4; one in 16 left the estimate +-15 % over a 20 s bench step.
 Random, not every n-th, so a venue's fixed frame order cannot bias the sample."""
 _TIMED_SHARE = 1.0 / FRAME_SAMPLE
+DRAIN_BATCH = 32
+"""Buffered frames read in one turn of the event loop: ccxt parses a private frame in ~0.1-0.5 ms
+here, so a batch holds the loop ~3-15 ms, under the 20 ms the e2e probe reports as a stall, while
+the cost of one more turn per batch (a ``call_soon``) stays negligible."""
 
 _log = get_logger("producers.ws_guard")
 _classes: dict[type, type] = {}
@@ -120,7 +132,31 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
             on_frame(time.thread_time() - started, FRAME_SAMPLE)
 
     ws_client.handle_message = handle_message
+    ws_client.receive_loop = _batched_receive_loop(ws_client)
     ws_client._fullon_guarded = True
+
+
+def _batched_receive_loop(ws_client: Any) -> Callable[[], None]:
+    """ccxt's ``receive_loop`` once fewer than ``DRAIN_BATCH`` frames wait in aiohttp's buffer;
+    before that, one batch of them and another turn. Like ccxt, the frames taken straight from the
+    buffer have their size added to the frame left at its head, so aiohttp's byte count (which
+    pauses and resumes the socket) drops by all of them when that frame is read."""
+    original = ws_client.receive_loop
+
+    def receive_loop() -> None:
+        buffer = None if ws_client.closed() else ws_client.buffer
+        if not buffer or len(buffer) <= DRAIN_BATCH:
+            original()
+            return
+        taken = 0
+        for _ in range(DRAIN_BATCH):
+            message, size = buffer.popleft()
+            taken += size + MSG_SIZE_OVERHEAD
+            ws_client.handle_message(message)
+        buffer[0] = (buffer[0][0], buffer[0][1] + taken)
+        ws_client.asyncio_loop.call_soon(receive_loop)
+
+    return receive_loop
 
 
 def _bad_frame(exchange: _GuardedExchange, url: str, error: Exception, message: Any) -> None:

@@ -209,10 +209,10 @@ class SessionRegistry:
 
     async def _create(self, ref: AccountRef) -> AccountSession:
         credentials = self._resolver.resolve(ref.ex_id)
-        await self._factory.load_markets(ref.venue)
+        markets = await self._factory.load_markets(ref.venue)
         client = self._factory.create(ref.venue, credentials)
         try:
-            await self._factory.ensure_markets(client)
+            client.set_markets_from_exchange(markets)
         except BaseException:
             await client.close()
             raise

@@ -3,8 +3,8 @@ reads an account's entries back by time window (SQLite file or DATABASE_URL)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from fullon_account_service.ledger.entries import LedgerRecord
 from fullon_account_service.storage import DatabaseContext
@@ -53,17 +53,16 @@ async def test_one_ledger_id_in_two_currencies_is_two_entries(session_factory: F
     assert len(await stored(session_factory)) == 3
 
 
-async def test_a_conflicting_repeat_keeps_the_first_and_is_logged(
-    session_factory: Factory, capsys: pytest.CaptureFixture[str]
-) -> None:
-    await save(session_factory, [entry("L1", -1.5, 1_000)])
-    assert await save(session_factory, [entry("L1", -9.0, 1_000), entry("L2", 1.0, 1_000)]) == 1
-    assert [r.amount for r in await stored(session_factory)] == [-1.5, 1.0]
-    in_one_batch = [entry("L3", 3.0, 3_000), entry("L3", 4.0, 3_000)]
-    assert await save(session_factory, in_one_batch) == 1
-    assert [r.amount for r in await stored(session_factory)][-1] == 3.0
-    logged = capsys.readouterr()
-    assert (logged.out + logged.err).count("conflicting ledger entry") == 2
+async def test_a_conflicting_repeat_keeps_the_first_and_is_logged(session_factory: Factory) -> None:
+    with capture_logs() as logged:
+        await save(session_factory, [entry("L1", -1.5, 1_000)])
+        assert await save(session_factory, [entry("L1", -9.0, 1_000), entry("L2", 1.0, 1_000)]) == 1
+        assert [r.amount for r in await stored(session_factory)] == [-1.5, 1.0]
+        in_one_batch = [entry("L3", 3.0, 3_000), entry("L3", 4.0, 3_000)]
+        assert await save(session_factory, in_one_batch) == 1
+        assert [r.amount for r in await stored(session_factory)][-1] == 3.0
+    conflicts = [e for e in logged if str(e["event"]).startswith("conflicting ledger entry")]
+    assert [(e["ex_ledger_id"], e["dropped_amount"]) for e in conflicts] == [("L1", -9.0), ("L3", 4.0)]
 
 
 async def test_entries_between_is_half_open_and_per_account(session_factory: Factory) -> None:

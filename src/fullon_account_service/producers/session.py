@@ -75,7 +75,7 @@ class AccountSession:
     changed_since_audit: bool = False
     """A stream reported fills or orders since the last audit: the next one comes sooner."""
     last_audit_at: float | None = None
-    """``time.monotonic()`` of the last audit or reconciliation that completed."""
+    """When the last audit or reconciliation completed, on the poller's clock (monotonic)."""
     published_fills: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_FILLS))
     """Fills already on the bus, so re-reads do not send them again; bounded in count and
     forgotten once the fill cursor is past them."""

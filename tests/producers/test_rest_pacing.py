@@ -17,13 +17,24 @@ poll interval, but an audit is due only when the test moves the clock.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import redis.asyncio as aioredis
-from producer_harness import FAST, Binding, bind_accounts, eventually, make_context, on_reconcile, read_bus
+from producer_harness import (
+    FAST,
+    Binding,
+    bind_accounts,
+    check_truth,
+    eventually,
+    make_context,
+    on_reconcile,
+    read_bus,
+)
 
 from fullon_account_service.contract import Source, TradeFill
 from fullon_account_service.metrics.sensor import Sensor
@@ -224,3 +235,56 @@ def _owes_an_audit(r: Rig, venues: Sequence[str]) -> None:
 
 def _audits(r: Rig, expected: dict[str, int]) -> None:
     assert dict(r.sensor.audits) == expected, r.sensor.audits
+
+
+async def test_a_kind_left_to_rest_is_read_each_cycle_from_its_cursor(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """A Kraken account forced to REST: every cycle reads its fills, each read from the cursor
+    (less the overlap), never again from the history's start."""
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=33)
+    async with Simulator(config) as sim:
+        bindings = bind_accounts(sim, force_rest=[1])
+        ctx = make_context(sim, settings, redis_client, bindings, timing=TIMING)
+        poller = RestAccountPoller(context=ctx, clock=StepClock())
+        await poller.start_exchange(bindings[0].ref)
+        try:
+            await eventually(lambda: _session_of(ctx, 1), timeout_s=60, every_s=0.05)
+            session = ctx.registry.get(1)
+            assert session is not None
+            sim.engine.run_steps(20)
+            await eventually(lambda: check_truth(redis_client, settings.stream_prefix, bindings), 60)
+            since = _record_since(session.client)
+            cycles = poller.cycles.get(1, 0)
+            await eventually(lambda: _assert(poller.cycles.get(1, 0) >= cycles + CYCLES), 60, every_s=0.05)
+        finally:
+            await poller.stop_polling()
+            await ctx.close()
+    assert len(since) >= CYCLES - 1, f"{len(since)} fill reads in {CYCLES} cycles"
+    overlap_ms = ctx.reconciler.skew.overlap_ms("kraken")
+    for called_ms, since_ms in since:
+        # the cursor is the last read's start less the overlap; the read goes back the overlap
+        # again, and one cycle (plus a loaded machine's delays) separates two reads
+        assert since_ms >= called_ms - 2 * overlap_ms - 10_000, (called_ms - since_ms, overlap_ms)
+
+
+def _session_of(ctx: ProducerContext, ex_id: int) -> None:
+    session = ctx.registry.get(ex_id)
+    assert session is not None and session.last_audit_at is not None, "not reconciled"
+
+
+def _assert(condition: bool) -> None:
+    assert condition
+
+
+def _record_since(client: Any) -> list[tuple[int, int]]:
+    """(wall ms of the call, ``since``) of every ``fetch_my_trades`` call of ``client`` from now."""
+    calls: list[tuple[int, int]] = []
+    fetch = client.fetch_my_trades
+
+    async def recorded(symbol: Any = None, since: Any = None, limit: Any = None, params: Any = None) -> Any:
+        calls.append((time.time_ns() // 1_000_000, since))
+        return await fetch(symbol, since, limit, params or {})
+
+    client.fetch_my_trades = recorded
+    return calls

@@ -64,9 +64,10 @@ class AccountSession:
     error: str | None = None
     """Why the account is not collecting (credentials rejected, ...), else ``None``."""
     wake_poller: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set by the collector when REST should look now (reconnect, silent stream)."""
+    """Set by the collector when REST should look now (a reconnect, a stream down, a read asked for)."""
     fast_poll: set[str] = field(default_factory=set)
-    """Streams currently silent or down: while non-empty the poller runs at its fast interval."""
+    """Streams currently down: while non-empty the poller runs at its fast interval and reads them.
+    A stream that is only quiet is not here (``ws_watchdog``)."""
     last_ws_at: dict[str, float] = field(default_factory=dict)
     rest_once: set[str] = field(default_factory=set)
     """Kinds the poller should read on its next cycle only (e.g. open orders after a new fill)."""

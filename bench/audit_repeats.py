@@ -49,7 +49,6 @@ async def main(args: argparse.Namespace) -> None:
         poll_interval_s=args.poll_s,
         fast_poll_interval_s=min(1.0, args.poll_s),
         audit_interval_s=args.poll_s,
-        silence_threshold_s=3600.0,
     )
     async with Simulator(config) as sim:
         bindings = bind_accounts(sim)

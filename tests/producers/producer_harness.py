@@ -40,7 +40,6 @@ from fullon_account_service.simulator.server import Simulator
 FAST = Timing(
     poll_interval_s=0.4,
     fast_poll_interval_s=0.2,
-    silence_threshold_s=5.0,
     audit_interval_s=1.0,
 )
 FAST_RETRY = RetryPolicies(

@@ -29,9 +29,7 @@ from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
 
 ORDER_CHANNEL = {"kraken": "executions", "bybit": "order", "hyperliquid": "orderUpdates"}
-QUIET_REST = Timing(
-    poll_interval_s=600, fast_poll_interval_s=600, silence_threshold_s=1200, audit_interval_s=600
-)
+QUIET_REST = Timing(poll_interval_s=600, fast_poll_interval_s=600, audit_interval_s=600)
 """No poll or audit while the test runs, and (below) no dropping of repeats: a REST read of a
 canceled order before the stream's update is handled (a reconnect's reconciliation on a loaded
 machine) would make that update a repeat, which is not published."""

@@ -107,10 +107,10 @@ async def test_an_order_moves_used_without_a_balances_message(
     settings: Settings, redis_client: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     """Kraken says nothing on ``balances`` when an order only locks funds: the order update asks
-    REST, so the stored split follows within a REST round trip, not after the silence watchdog."""
+    REST, so the stored split follows within a REST round trip, not after a quiet audit."""
     async with Simulator(ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=5)) as sim:
         bindings = bind_accounts(sim)
-        patient = dataclasses.replace(FAST, silence_threshold_s=600.0)
+        patient = dataclasses.replace(FAST, audit_interval_s=600.0)
         async with _pipeline(sim, settings, redis_client, session_factory, bindings, timing=patient):
             await eventually(lambda: _complete_and_right(redis_client, bindings), timeout_s=30)
             account = bindings[0].account

@@ -10,11 +10,9 @@ simulator's ``rest_only_fill``) is found by an audit.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import redis.asyncio as aioredis
 from producer_harness import (
-    FAST,
     check_truth,
     collecting_reconciled,
     eventually,
@@ -59,9 +57,7 @@ async def test_websocket_fills_read_no_history_outside_audits(
 ) -> None:
     async with kraken_and_bybit(seed=21) as (sim, bindings):
         sensor = CallCounter()
-        # no silent-stream polling: every read is an audit or what a stream asked for
-        timing = replace(FAST, silence_threshold_s=3600.0)
-        ctx = make_context(sim, settings, redis_client, bindings, timing=timing, sensor=sensor)
+        ctx = make_context(sim, settings, redis_client, bindings, sensor=sensor)
         counting(ctx.reconciler, sensor)
         async with collecting_reconciled(sim, ctx, bindings):
             sensor.outside.clear()

@@ -51,8 +51,8 @@ async def test_a_silent_socket_is_failed_and_the_account_reconciled() -> None:
     client = FakeClient(socket)
     session = _session(client)
     ws_guard.touch(client, URL, time.monotonic())
-    timing = Timing(silence_threshold_s=100.0, ws_silence_s=0.2)
-    task = asyncio.create_task(watchdog(session, ["balance"], timing))
+    timing = Timing(ws_silence_s=0.2)
+    task = asyncio.create_task(watchdog(session, timing))
     try:
         await eventually(lambda: _assert(len(socket.errors) == 1), timeout_s=10, every_s=0.02)
         assert isinstance(socket.errors[0], ccxt.RequestTimeout)
@@ -66,8 +66,8 @@ async def test_a_socket_that_keeps_reading_is_left_alone() -> None:
     socket = FakeSocket()
     client = FakeClient(socket)
     session = _session(client)
-    timing = Timing(silence_threshold_s=100.0, ws_silence_s=2.0)
-    task = asyncio.create_task(watchdog(session, ["balance"], timing))
+    timing = Timing(ws_silence_s=2.0)
+    task = asyncio.create_task(watchdog(session, timing))
     try:
         deadline = time.monotonic() + 2.5
         while time.monotonic() < deadline:

@@ -59,7 +59,6 @@ def demo_timing(options: DemoOptions) -> Timing:
     return Timing(
         poll_interval_s=poll,
         fast_poll_interval_s=min(1.0, poll),
-        silence_threshold_s=max(3 * poll, 10.0),
     )
 
 

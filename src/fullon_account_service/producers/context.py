@@ -41,7 +41,6 @@ class Timing:
 
     poll_interval_s: float = 60.0
     fast_poll_interval_s: float = 5.0
-    silence_threshold_s: float = 120.0
     clock_skew_ms: int = 5_000
     """The venue clock skew assumed before (and unless) a larger one is measured; history
     re-reads reach back twice the skew (``clock_skew``)."""
@@ -57,7 +56,6 @@ class Timing:
         return cls(
             poll_interval_s=poll,
             fast_poll_interval_s=min(poll, max(poll / 10, 1.0)),
-            silence_threshold_s=max(2 * poll, 30.0),
             clock_skew_ms=settings.clock_skew_ms,
             audit_interval_s=max(settings.audit_interval_s, poll),
             ws_silence_s=settings.ws_silence_s,

@@ -14,9 +14,10 @@ A loop publishes what its stream says and reports to the account's session:
 - repeated failures or an unsupported stream: the capability detector moves the kind to REST
   for a cool-down; the loop waits it out and tries WebSocket again.
 Each kind's loop is supervised on its own: an unexpected failure restarts that kind only, after
-a backoff. The watchdog (``ws_watchdog``) asks for faster polling of a silent kind and reopens a
-socket that read nothing at all for ``ACCOUNT_WS_SILENCE_S``. ``is_collecting`` is true while an
-account's loops run; the daemon restarts an account whose loops died (``restart_dead``).
+a backoff. The watchdog (``ws_watchdog``) reopens a socket that read nothing at all for
+``ACCOUNT_WS_SILENCE_S``; a kind that is merely quiet is left to the audits. ``is_collecting`` is
+true while an account's loops run; the daemon restarts an account whose loops died
+(``restart_dead``).
 """
 
 from __future__ import annotations
@@ -96,12 +97,10 @@ class LiveAccountCollector(MessageHandlers):
         session = await ctx.registry.acquire_with_retry(
             ref, backoff, lambda status, message: ctx.set_status(ref.ex_id, status, message)
         )
-        # Ledger rows come seldom (funding every few hours): a quiet ledger stream is no silence.
-        watched = [kind for kind in streams if kind != LEDGER]
         try:
             await asyncio.gather(
                 *(self._supervise(session, kind, partial(self._watch, session, kind)) for kind in streams),
-                self._supervise(session, "watchdog", partial(watchdog, session, watched, ctx.timing)),
+                self._supervise(session, "watchdog", partial(watchdog, session, ctx.timing)),
             )
         finally:
             await ctx.registry.release(ref.ex_id)

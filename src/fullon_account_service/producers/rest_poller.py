@@ -6,8 +6,10 @@ first cycle, and the one after a WebSocket reconnect, reads everything (a reconc
 kinds on WebSocket are audited (everything read again from the cursors, as REST) so a message a
 stream lost still reaches the bus: at the poll interval while the streams report fills or orders,
 every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the cursors, so an audit
-reads what changed since the last one, plus twice the venue's clock skew. The errors REST calls
-and Redis raise (translated to ours) never end the loop:
+reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
+reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
+all), and everything once per quiet audit: a stream that is merely quiet is not polled
+(``ws_watchdog``). The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
   the cursor has not moved, so nothing is lost, only later;
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fullon_account_service.contract import Source
@@ -50,9 +52,12 @@ class RestAccountPoller:
         poll_interval: float | None = None,
         *,
         context: ProducerContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
         self._exchanges = list(exchanges or [])
         self._context = context
+        self._clock = clock
         self._poll_interval = poll_interval
         self._tasks = TaskSupervisor("rest_poller")
         self._loops: dict[int, asyncio.Task[None]] = {}
@@ -118,7 +123,7 @@ class RestAccountPoller:
             return True
         timing = self.context.timing
         every = self.poll_interval if session.changed_since_audit else timing.audit_interval_s
-        return time.monotonic() - session.last_audit_at >= every
+        return self._clock() - session.last_audit_at >= every
 
     async def _run(self, ref: AccountRef) -> None:
         ctx = self.context
@@ -188,7 +193,7 @@ class RestAccountPoller:
             session.changed_since_audit |= audit
             raise
         if audit:
-            session.last_audit_at = time.monotonic()
+            session.last_audit_at = self._clock()
 
     @staticmethod
     async def _sleep(session: AccountSession, delay: float, wakeable: bool, min_gap_s: float) -> None:

@@ -64,9 +64,10 @@ class AccountSession:
     error: str | None = None
     """Why the account is not collecting (credentials rejected, ...), else ``None``."""
     wake_poller: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set by the collector when REST should look now (reconnect, silent stream)."""
+    """Set by the collector when REST should look now (a reconnect, a stream down, a read asked for)."""
     fast_poll: set[str] = field(default_factory=set)
-    """Streams currently silent or down: while non-empty the poller runs at its fast interval."""
+    """Streams currently down: while non-empty the poller runs at its fast interval and reads them.
+    A stream that is only quiet is not here (``ws_watchdog``)."""
     last_ws_at: dict[str, float] = field(default_factory=dict)
     rest_once: set[str] = field(default_factory=set)
     """Kinds the poller should read on its next cycle only (e.g. open orders after a new fill)."""
@@ -75,7 +76,7 @@ class AccountSession:
     changed_since_audit: bool = False
     """A stream reported fills or orders since the last audit: the next one comes sooner."""
     last_audit_at: float | None = None
-    """``time.monotonic()`` of the last audit or reconciliation that completed."""
+    """When the last audit or reconciliation completed, on the poller's clock (monotonic)."""
     published_fills: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_FILLS))
     """Fills already on the bus, so re-reads do not send them again; bounded in count and
     forgotten once the fill cursor is past them."""

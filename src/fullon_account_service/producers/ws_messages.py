@@ -112,8 +112,8 @@ class MessageHandlers:
                 session.request_rest_once(OPEN_ORDERS)
 
     def _orders_stream_tells_fills(self, session: AccountSession) -> bool:
-        """The venue's order stream reports fills, is collected over WebSocket and is not down or
-        silent (then the poller reads the orders anyway, ``fast_poll``)."""
+        """The venue's order stream reports fills, is collected over WebSocket and is not down
+        (then the poller reads the orders anyway, ``fast_poll``)."""
         if not adapter_for(session.ref.venue).quirks.ws_orders_report_fills or "orders" in session.fast_poll:
             return False
         return self.context.detector.capabilities(session.ref).get("orders", False)

@@ -1,21 +1,23 @@
-"""The watchdog of one account's WebSocket side: silent kinds and silent sockets.
+"""The watchdog of one account's WebSocket side: silent sockets.
 
-- A kind whose stream said nothing for ``Timing.silence_threshold_s`` is handed to the poller at
-  its fast pace until the stream speaks again (a quiet account is not an error, so nothing is
-  closed for that).
-- A socket that read no frame at all (data, ack or pong) for ``Timing.ws_silence_s``
-  (``ACCOUNT_WS_SILENCE_S``) is stuck: ccxt pings it every few seconds and a live venue answers.
-  The socket is failed with a ``RequestTimeout``, which rejects the pending ``watch_*`` calls;
-  their loops take the reconnect path, which re-subscribes and requests a REST reconciliation.
-  The threshold is never below 1.5x the venue's ping interval (ccxt's ``keepAlive``), so an idle
-  account whose venue pings rarely is not cut.
+A socket that read no frame at all (data, ack or pong) for ``Timing.ws_silence_s``
+(``ACCOUNT_WS_SILENCE_S``) is stuck: ccxt pings it every few seconds and a live venue answers.
+The socket is failed with a ``RequestTimeout``, which rejects the pending ``watch_*`` calls; their
+loops take the reconnect path, which re-subscribes and requests a REST reconciliation. The
+threshold is never below 1.5x the venue's ping interval (ccxt's ``keepAlive``), so an idle
+account whose venue pings rarely is not cut.
+
+A kind whose stream says nothing while its socket answers is not watched here: an account that
+does not trade is quiet on every stream, forever, and cannot be told from a subscription the
+venue dropped; polling every quiet kind at the fast pace would read the balance, fills and orders
+of every idle account every few seconds. The REST audits (``ACCOUNT_AUDIT_INTERVAL_S``) are what
+catch a stream that went quiet without closing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import ccxt
@@ -47,15 +49,11 @@ def silent_sockets(client: Any, timing: Timing, now: float) -> list[tuple[Any, f
     return found
 
 
-async def watchdog(session: AccountSession, streams: Sequence[str], timing: Timing) -> None:
-    started = time.monotonic()
-    tick = max(min(timing.silence_threshold_s, timing.ws_silence_s) / 4, 0.05)
+async def watchdog(session: AccountSession, timing: Timing) -> None:
+    tick = max(timing.ws_silence_s / 4, 0.05)
     while True:
         await asyncio.sleep(tick)
         now = time.monotonic()
-        for kind in streams:
-            if now - session.last_ws_at.get(kind, started) > timing.silence_threshold_s:
-                session.request_poll(kind)
         for ws_client, silent in silent_sockets(session.client, timing, now):
             _log.warning(
                 "websocket silent; reconnecting",

@@ -4,8 +4,8 @@ Without a static shard the daemon does not start the accounts discovery offers i
 them to a ``LeasePool`` (``lease_pool``), which renews (in one restarting loop) and rebalances
 (in another) every ``lease_renew_s``, stamps each new lease's fencing token on the account's
 cursors and on the fence book (``CursorStore.fences``) that refuses an old owner's writes, and
-hands back only the accounts whose lease this producer holds. At shutdown the leases are released, so the other producers take
-the keys over at once rather than after ``lease_ttl_s``.
+hands back only the accounts whose lease this producer holds. At shutdown the leases are
+released, so the other producers take the keys over at once rather than after ``lease_ttl_s``.
 """
 
 from __future__ import annotations

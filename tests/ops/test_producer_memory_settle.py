@@ -1,7 +1,8 @@
 """The memory bench calls a producer at rest from its ``/metrics`` page: what it publishes and the
 frames it reads count as activity (summed over every label), a REST read that publishes nothing
-does not, and a non-empty buffer is work in flight. The probe the producer runs under (a
-string) parses: a mistake in it shows only as a bench that waits for statistics that never come."""
+does not, nor do the keepalive pongs of its accounts, and a non-empty buffer is work in flight.
+The probe the producer runs under (a string) parses: a mistake in it shows only as a bench that
+waits for statistics that never come."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if str(BENCH) not in sys.path:
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
-from producer_memory import ARENA_PROBE, idle_state  # noqa: E402
+from producer_memory import ARENA_PROBE, busy, idle_state, keepalive_frames  # noqa: E402
 
 
 def _page(registry: CollectorRegistry) -> str:
@@ -53,3 +54,15 @@ def test_a_buffer_holding_entries_is_work_in_flight() -> None:
 
 def test_the_probe_the_producer_runs_under_is_valid_python() -> None:
     ast.parse(ARENA_PROBE)
+
+
+def test_keepalive_pongs_are_not_activity_and_a_backlog_of_frames_is() -> None:
+    """100 idle Kraken accounts read ~17 pongs a second: a producer at rest must be able to
+    settle, and one still reading a backlog (hundreds of frames a second) must not."""
+    allowance = keepalive_frames("kraken", 100)
+    pongs = 100 * 8.0 / 6.0
+    assert pongs < allowance < 10 * pongs
+    assert not busy((5.0, 1000.0), (5.0, 1000.0 + pongs), allowance)
+    assert busy((5.0, 1000.0), (5.0, 1000.0 + 100 * 8.0), allowance)
+    assert busy((5.0, 1000.0), (6.0, 1000.0), allowance)
+    assert keepalive_frames("kraken", 1) >= 4 * 4, "one sampled pong must not count as activity"

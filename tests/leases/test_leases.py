@@ -5,7 +5,7 @@ them on a Redis Cluster too (``conftest``): every script touches one slot."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -381,3 +381,45 @@ async def test_a_lease_lost_at_renewal_stops_signing_at_once_and_its_accounts_at
     assert set(pool.held) == {"key0", "key2"}
     await pool.cycle()
     assert set(apply.owned) == {0, 2}
+
+
+class HeldBackRenewals(LeaseStore):
+    """Renews at once but hands the answer back only when ``release`` is set: an answer still on
+    its way while the lease changes hands."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=30.0)
+        self.hold = False
+        self.waiting = asyncio.Event()
+        self.release_answer = asyncio.Event()
+
+    async def renew_all(self, leases: Sequence[str]) -> dict[str, Held | None]:
+        answers = await super().renew_all(leases)
+        if self.hold:
+            self.waiting.set()
+            await self.release_answer.wait()
+        return answers
+
+
+async def test_a_renewal_answer_about_an_earlier_tenure_does_not_drop_the_new_one(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    lease_store = HeldBackRenewals(redis_client, settings, "p")
+    apply = BlockingApply()
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    pool = LeasePool(lease_store, cursors, lambda ref: "key", apply, ttl_s=30.0, renew_s=1.0)
+    accounts = {1: AccountRef(1, 1, "kraken")}
+    await pool.offer(accounts)
+    assert pool.held == {"key": 1}
+    lease_store.hold = True
+    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
+        renewal = group.create_task(pool.renew())
+        await lease_store.waiting.wait()
+        lease_store.hold = False
+        await pool.leave()
+        await pool.offer(accounts)
+        assert pool.held == {"key": 2}
+        lease_store.release_answer.set()
+        assert not await renewal, "the answer about token 1 dropped the lease taken again as token 2"
+    assert pool.held == {"key": 2} and apply.owned == accounts
+    assert cursors.fences.may_sign(1) and cursors.fences.token(1) == 2

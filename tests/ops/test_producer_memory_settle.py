@@ -14,10 +14,19 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+import redis.asyncio as aioredis  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
-from producer_memory import ARENA_PROBE, busy, idle_state, keepalive_frames  # noqa: E402
+from producer_memory import (  # noqa: E402
+    ARENA_PROBE,
+    KEEP_ENTRIES,
+    PREFIX,
+    busy,
+    idle_state,
+    keepalive_frames,
+    trim_streams,
+)
 
 
 def _page(registry: CollectorRegistry) -> str:
@@ -66,3 +75,15 @@ def test_keepalive_pongs_are_not_activity_and_a_backlog_of_frames_is() -> None:
     assert busy((5.0, 1000.0), (5.0, 1000.0 + 100 * 8.0), allowance)
     assert busy((5.0, 1000.0), (6.0, 1000.0), allowance)
     assert keepalive_frames("kraken", 1) >= 4 * 4, "one sampled pong must not count as activity"
+
+
+async def test_the_bench_trims_its_streams_and_leaves_other_keys(redis_client: aioredis.Redis) -> None:
+    stream, cursor = f"{PREFIX}trade", f"{PREFIX}cursor:1"
+    await redis_client.set(cursor, "100@1")
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for i in range(KEEP_ENTRIES * 3):
+            pipe.xadd(stream, {"n": i})
+        await pipe.execute()
+    await trim_streams(redis_client)
+    assert await redis_client.xlen(stream) < KEEP_ENTRIES * 3
+    assert await redis_client.get(cursor) == b"100@1"

@@ -10,8 +10,9 @@ and reads its RSS from ``/proc/<pid>/status``:
   scenario steps, paced so the producer keeps up: each chunk waits until the bus holds the fills).
   Each is read twice: *in flight*, as soon as the last chunk's fills are on the bus (audits, REST
   pages and the outbox may still be at work), and *settled*, once the producer's own ``/metrics``
-  show it idle (``settle``: nothing published, no frame read, buffers empty); a second settled
-  reading ``SETTLE_WINDOW_S`` later tells whether RSS still grows once nothing happens.
+  show it idle (``settle``: nothing published, no frame read but keepalive pongs, buffers
+  empty); a second settled reading ``SETTLE_WINDOW_S`` later tells whether RSS still grows once
+  nothing happens.
 
 It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
 the growth per fill per account between *half* and *full*: flat memory means about 0 there.
@@ -62,6 +63,7 @@ import redis.asyncio as aioredis
 
 from fullon_account_service.bus.streams import stream_key
 from fullon_account_service.producers.clients import strip_credentials
+from fullon_account_service.producers.ws_guard import FRAME_SAMPLE
 from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
@@ -78,12 +80,23 @@ STEPS_PER_ACCOUNT = 20
 caches hold (``clients.WS_OPTIONS``), whatever the account count, so that a chunk's fills reach
 the bus over WebSocket and no chunk waits for a REST audit (with a floor of 200 steps a chunk,
 the 1-account baseline waited ~5 s a chunk for its audit: 20 fills/s)."""
+CHUNK_WAIT_S = 300.0
+"""How long a chunk waits for its fills on the bus before the next one is sent anyway (saying
+so): 30 s before stop 24, short enough that a producer behind at 100 accounts was sent chunk after
+chunk, its burst growing with every one; 300 s lets it catch up, and still ends a run in which
+fills never arrive."""
 SETTLE_WINDOW_S = 8.0
 """How long the producer's counters must stand still to call it idle: longer than the bench's
 poll interval (5 s), so the one audit that follows the last fills falls inside the window. REST
 reads that publish nothing do not count as activity: a producer at rest still polls every poll
 interval (here 5 s), which is part of its steady state."""
 SETTLE_TIMEOUT_S = 240.0
+KEEPALIVE_S = {"kraken": 6.0, "bybit": 18.0}
+"""ccxt's ``streaming.keepAlive`` of each venue (ccxt 4.5): an idle client pings that often and
+reads the pong, a frame like any other to the producer's frame counter. At 100 accounts that is
+~17 frames a second (sampled one in ``FRAME_SAMPLE``), so "no frame read for ``SETTLE_WINDOW_S``"
+could never hold (before stop 24 it did not: 100 accounts never settled), and at 10 accounts it
+held only when the sampling happened to skip every pong for 8 s."""
 IDLE_COUNTERS = (
     "fullon_account_events_published_total",
     "fullon_account_ws_frames_total",
@@ -235,16 +248,33 @@ def _metrics(port: int) -> tuple[tuple[float, ...], float]:
         return idle_state(answer.read().decode())
 
 
-async def settle(port: int, pid: int, label: str) -> float | None:
-    """Wait until the producer is idle: no event published and no WebSocket frame read for
-    ``SETTLE_WINDOW_S``, its buffers empty (its ``/metrics``). Returns its RSS then,
+def keepalive_frames(venue: str, accounts: int) -> float:
+    """The WebSocket frames an idle producer still reads in ``SETTLE_WINDOW_S``, twice over: one
+    pong per account per ccxt ``keepAlive`` (the sampled frame counter moves by ``FRAME_SAMPLE``
+    at a time, hence the floor of a few samples)."""
+    return max(2 * accounts * SETTLE_WINDOW_S / KEEPALIVE_S[venue], 4 * FRAME_SAMPLE)
+
+
+def busy(last: tuple[float, ...], now: tuple[float, ...], allowance: float) -> bool:
+    """Whether the producer did something between two readings of ``IDLE_COUNTERS``: published
+    an event, or read more WebSocket frames than the keepalive pongs (``allowance``)."""
+    published, frames = now[0] - last[0], now[1] - last[1]
+    return published > 0 or frames > allowance
+
+
+async def settle(port: int, pid: int, label: str, venue: str, accounts: int) -> float | None:
+    """Wait until the producer is idle: no event published for ``SETTLE_WINDOW_S``, no more
+    WebSocket frames read meanwhile than the keepalive pongs of its accounts
+    (``keepalive_frames``), its buffers empty (its ``/metrics``). Returns its RSS then,
     or None (and says so) if it did not settle within ``SETTLE_TIMEOUT_S``."""
+    allowance = keepalive_frames(venue, accounts)
     started = time.monotonic()
-    last, since = None, started
+    last: tuple[float, ...] | None = None
+    since = started
     while time.monotonic() - started < SETTLE_TIMEOUT_S:
         counters, depth = await asyncio.to_thread(_metrics, port)
         now = time.monotonic()
-        if counters != last or depth > 0:
+        if last is None or depth > 0 or busy(last, counters, allowance):
             last, since = counters, now
         elif now - since >= SETTLE_WINDOW_S:
             print(f"  {label}: settled after {now - started:.0f} s, RSS {rss_mib(pid):.1f} MiB", flush=True)
@@ -405,12 +435,12 @@ async def measure(
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
                 await drive(sim, redis, accounts, fills // 2, producer.pid)
                 half = rss_mib(producer.pid)
-                half_settled = await settle(metrics_port, producer.pid, f"{n} accounts, half")
+                half_settled = await settle(metrics_port, producer.pid, f"{n} accounts, half", venue, n)
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
                 await drive(sim, redis, accounts, fills, producer.pid)
                 full = rss_mib(producer.pid)
-                full_settled = await settle(metrics_port, producer.pid, f"{n} accounts, full")
+                full_settled = await settle(metrics_port, producer.pid, f"{n} accounts, full", venue, n)
                 later = None
                 if full_settled is not None:
                     await asyncio.sleep(SETTLE_WINDOW_S)
@@ -457,6 +487,22 @@ def _stream_at_least(redis: aioredis.Redis, kind: str, count: int) -> Callable[[
     return check
 
 
+async def trim_streams(redis: aioredis.Redis) -> None:
+    """Trim every bus stream to ``KEEP_ENTRIES``, in two round trips whatever the account count:
+    at 100 accounts the prefix holds ~600 keys (cursors, leases), and one ``TYPE`` round trip each
+    on this process' loop, busy serving the simulator's REST, held a chunk up for minutes."""
+    keys = await redis.keys(f"{PREFIX}*")
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.type(key)
+        types = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for key, kind in zip(keys, types, strict=True):
+            if kind == b"stream":
+                pipe.xtrim(key, maxlen=KEEP_ENTRIES, approximate=True)
+        await pipe.execute()
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (``/proc/<pid>/stat``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -467,7 +513,7 @@ async def drive(
     sim: Simulator, redis: aioredis.Redis, accounts: list[SimAccount], per_account: int, pid: int
 ) -> None:
     """Scenario steps until the accounts made ``per_account`` fills each on average, a chunk at a
-    time, each chunk waiting (up to 30 s) for the producer to put its fills on the bus, then
+    time, each chunk waiting (up to ``CHUNK_WAIT_S``) for the producer to put its fills on the bus, then
     trimming the bus streams (``KEEP_ENTRIES``). Prints where the time went: the simulator's
     steps (this process), the producer's CPU, and the wall clock."""
     target = per_account * len(accounts)
@@ -480,12 +526,12 @@ async def drive(
         stepping += time.monotonic() - step_start
         made = sum(len(a.fills) for a in accounts)
         try:
-            await until(_stream_at_least(redis, "trade", int(made * 0.95)), 30, "the producer", 0.05)
+            await until(
+                _stream_at_least(redis, "trade", int(made * 0.95)), CHUNK_WAIT_S, "the producer", 0.05
+            )
         except TimeoutError:
             print(f"  (behind: {await _added(redis, 'trade')} of {made} fills on the bus)")
-        for key in await redis.keys(f"{PREFIX}*"):
-            if await redis.type(key) == b"stream":
-                await redis.xtrim(key, maxlen=KEEP_ENTRIES, approximate=True)
+        await trim_streams(redis)
     wall = time.monotonic() - started
     fills = sum(len(a.fills) for a in accounts) - before
     print(

@@ -5,7 +5,7 @@ them on a Redis Cluster too (``conftest``): every script touches one slot."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,7 +19,7 @@ from fullon_account_service.producers.clients import ClientFactory, strip_creden
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.cursor import UNFENCED, CursorStore, FenceBook, cursor_key
 from fullon_account_service.producers.lease_pool import LeasePool, fair_share
-from fullon_account_service.producers.leases import LeaseStore, lease_key
+from fullon_account_service.producers.leases import Held, LeaseStore, lease_key
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.scenario import ScenarioConfig
 from fullon_account_service.simulator.server import Simulator
@@ -280,3 +280,146 @@ async def test_a_client_without_a_sure_lease_sends_nothing_signed() -> None:
         finally:
             await client.close()
             await factory.close()
+
+
+async def test_one_call_renews_every_lease_and_names_the_lost_ones(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    a, b = store(redis_client, settings, "a"), store(redis_client, settings, "b")
+    for lease in ("k1", "k2", "k3"):
+        assert await a.acquire(lease) is not None
+    assert await b.acquire("k4") is not None
+    await redis_client.pexpire(lease_key(settings.stream_prefix, "k2"), 1000)
+    await redis_client.script_flush()  # a restarted Redis forgot the script: loaded again
+    answers = await a.renew_all(["k1", "k2", "k3", "k4", "k5"])
+    assert answers == {
+        "k1": Held("k1", 1),
+        "k2": Held("k2", 1),
+        "k3": Held("k3", 1),
+        "k4": None,
+        "k5": None,
+    }
+    assert await redis_client.pttl(lease_key(settings.stream_prefix, "k2")) > 1000
+    assert await b.holder("k4") == "b"
+
+
+class BlockingApply:
+    """An ``apply`` that, once ``block`` is set, waits for ``release``: a cycle starting many
+    accounts, holding the pool's lock meanwhile."""
+
+    def __init__(self) -> None:
+        self.owned: dict[int, AccountRef] = {}
+        self.block = False
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, owned: dict[int, AccountRef]) -> None:
+        self.owned = owned
+        if self.block:
+            self.entered.set()
+            await self.release.wait()
+
+
+async def test_leases_are_renewed_while_a_cycle_is_still_starting_accounts(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """At 100 accounts a cycle's ``apply`` can outlast the lease's margin: the renewal loop must not
+    wait for it (nor for one round trip per key), or every account stops signing meanwhile."""
+    apply = BlockingApply()
+    pool = LeasePool(
+        store(redis_client, settings, "p"),
+        CursorStore(redis_client, prefix=settings.stream_prefix),
+        lambda ref: f"key{ref.ex_id}",
+        apply,
+        ttl_s=30.0,
+        renew_s=0.1,
+    )
+    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(5)}
+    await pool.offer(accounts)
+    assert set(pool.held) == {f"key{ex_id}" for ex_id in accounts}
+    apply.block = True
+    stop = asyncio.Event()
+    keys = [lease_key(settings.stream_prefix, lease) for lease in pool.held]
+
+    async def renewed() -> bool:
+        return all([await redis_client.pttl(key) > 5000 for key in keys])
+
+    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
+        cycle = group.create_task(pool.cycle())
+        group.create_task(pool.keep(stop))
+        await apply.entered.wait()
+        for key in keys:
+            await redis_client.pexpire(key, 5000)
+        while not await renewed():
+            await asyncio.sleep(0.05)
+        assert not cycle.done(), "renewed only once the cycle ended"
+        apply.release.set()
+        stop.set()
+
+
+async def test_a_lease_lost_at_renewal_stops_signing_at_once_and_its_accounts_at_the_cycle(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    apply = BlockingApply()
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    pool = LeasePool(
+        store(redis_client, settings, "p"),
+        cursors,
+        lambda ref: f"key{ref.ex_id}",
+        apply,
+        ttl_s=30.0,
+        renew_s=1.0,
+    )
+    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(3)}
+    await pool.offer(accounts)
+    assert all(cursors.fences.may_sign(ex_id) for ex_id in accounts)
+    await redis_client.delete(lease_key(settings.stream_prefix, "key1"))
+    assert await store(redis_client, settings, "q").acquire("key1") is not None
+    assert await pool.renew()
+    assert not cursors.fences.may_sign(1), "signed on after its lease was lost"
+    assert cursors.fences.may_sign(0) and cursors.fences.may_sign(2)
+    assert set(pool.held) == {"key0", "key2"}
+    await pool.cycle()
+    assert set(apply.owned) == {0, 2}
+
+
+class HeldBackRenewals(LeaseStore):
+    """Renews at once but hands the answer back only when ``release`` is set: an answer still on
+    its way while the lease changes hands."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=30.0)
+        self.hold = False
+        self.waiting = asyncio.Event()
+        self.release_answer = asyncio.Event()
+
+    async def renew_all(self, leases: Sequence[str]) -> dict[str, Held | None]:
+        answers = await super().renew_all(leases)
+        if self.hold:
+            self.waiting.set()
+            await self.release_answer.wait()
+        return answers
+
+
+async def test_a_renewal_answer_about_an_earlier_tenure_does_not_drop_the_new_one(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    lease_store = HeldBackRenewals(redis_client, settings, "p")
+    apply = BlockingApply()
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    pool = LeasePool(lease_store, cursors, lambda ref: "key", apply, ttl_s=30.0, renew_s=1.0)
+    accounts = {1: AccountRef(1, 1, "kraken")}
+    await pool.offer(accounts)
+    assert pool.held == {"key": 1}
+    lease_store.hold = True
+    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
+        renewal = group.create_task(pool.renew())
+        await lease_store.waiting.wait()
+        lease_store.hold = False
+        await pool.leave()
+        await pool.offer(accounts)
+        assert pool.held == {"key": 2}
+        lease_store.release_answer.set()
+        assert not await renewal, "the answer about token 1 dropped the lease taken again as token 2"
+    assert pool.held == {"key": 2} and apply.owned == accounts
+    assert cursors.fences.may_sign(1) and cursors.fences.token(1) == 2

@@ -1,7 +1,8 @@
 """The memory bench calls a producer at rest from its ``/metrics`` page: what it publishes and the
 frames it reads count as activity (summed over every label), a REST read that publishes nothing
-does not, and a non-empty buffer is work in flight. The probe the producer runs under (a
-string) parses: a mistake in it shows only as a bench that waits for statistics that never come."""
+does not, nor do the keepalive pongs of its accounts, and a non-empty buffer is work in flight.
+The probe the producer runs under (a string) parses: a mistake in it shows only as a bench that
+waits for statistics that never come."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+import redis.asyncio as aioredis  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
-from producer_memory import ARENA_PROBE, idle_state  # noqa: E402
+from producer_memory import (  # noqa: E402
+    ARENA_PROBE,
+    KEEP_ENTRIES,
+    PREFIX,
+    busy,
+    idle_state,
+    keepalive_frames,
+    trim_streams,
+)
 
 
 def _page(registry: CollectorRegistry) -> str:
@@ -53,3 +63,27 @@ def test_a_buffer_holding_entries_is_work_in_flight() -> None:
 
 def test_the_probe_the_producer_runs_under_is_valid_python() -> None:
     ast.parse(ARENA_PROBE)
+
+
+def test_keepalive_pongs_are_not_activity_and_a_backlog_of_frames_is() -> None:
+    """100 idle Kraken accounts read ~17 pongs a second: a producer at rest must be able to
+    settle, and one still reading a backlog (hundreds of frames a second) must not."""
+    allowance = keepalive_frames("kraken", 100)
+    pongs = 100 * 8.0 / 6.0
+    assert pongs < allowance < 10 * pongs
+    assert not busy((5.0, 1000.0), (5.0, 1000.0 + pongs), allowance)
+    assert busy((5.0, 1000.0), (5.0, 1000.0 + 100 * 8.0), allowance)
+    assert busy((5.0, 1000.0), (6.0, 1000.0), allowance)
+    assert keepalive_frames("kraken", 1) >= 4 * 4, "one sampled pong must not count as activity"
+
+
+async def test_the_bench_trims_its_streams_and_leaves_other_keys(redis_client: aioredis.Redis) -> None:
+    stream, cursor = f"{PREFIX}trade", f"{PREFIX}cursor:1"
+    await redis_client.set(cursor, "100@1")
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for i in range(KEEP_ENTRIES * 3):
+            pipe.xadd(stream, {"n": i})
+        await pipe.execute()
+    await trim_streams(redis_client)
+    assert await redis_client.xlen(stream) < KEEP_ENTRIES * 3
+    assert await redis_client.get(cursor) == b"100@1"

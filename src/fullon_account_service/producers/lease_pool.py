@@ -169,34 +169,84 @@ class LeasePool:
     def _owned(self) -> dict[int, AccountRef]:
         return {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
 
+    async def renew(self) -> bool:
+        """Renew every held lease in one round trip; whether one was lost. A lost lease's
+        accounts may sign no more from here on (``_drop``); the next cycle, woken now, stops them.
+        Takes no lock: a cycle starting a hundred accounts does not hold renewals up. An answer
+        about a lease dropped (or dropped and taken again) while it was on its way is ignored:
+        each tenure is its own ``_Lease``."""
+        held = dict(self._held)
+        if not held:
+            return False
+        started = self._clock()
+        try:
+            answers = await self._store.renew_all(list(held))
+            error = "no answer for this lease"
+        except AccountServiceError as e:
+            answers, error = {}, str(e)
+        lost = False
+        for lease, was in held.items():
+            if self._held.get(lease) is not was:
+                continue
+            if lease not in answers and started < was.valid_until:
+                _log.warning("lease renewal failed; retrying", lease=lease, error=error)
+                continue
+            answer = answers.get(lease)
+            if answer is None or answer.token != was.token:
+                _log.warning("lease lost; stopping its accounts", lease=lease)
+                self._drop(lease)
+                lost = True
+            else:
+                self._extend(lease, was, started)
+        if lost:
+            self._wake.set()
+        return lost
+
+    async def keep(self, stop: asyncio.Event) -> None:
+        """Renew every ``renew_s`` from the start of the previous renewal (not its end) until
+        ``stop``, apart from the cycle, whose rebalancing may take long."""
+        while not stop.is_set():
+            started = self._clock()
+            await self.renew()
+            try:
+                async with asyncio.timeout(max(started + self._renew - self._clock(), 0.0)):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
+    def _extend(self, lease: str, held: _Lease, started: float) -> None:
+        """A confirmed renewal: the accounts fenced under this tenure may sign until the new bound
+        (one that joined the lease since waits for the cycle to fence its cursors). In place, so
+        the ``_Lease`` stays the tenure's identity; never lowered by a renewal that started earlier."""
+        held.valid_until = max(held.valid_until, started + self._ttl - self._renew)
+        for ex_id in held.fenced & self._wanted.get(lease, {}).keys():
+            self._fences.set(ex_id, held.token, held.valid_until)
+
     async def _renew_held(self) -> tuple[bool, list[str]]:
         """Renew every held lease; whether any was dropped (lost, or no longer wanted), and the
         leases to release once their accounts stopped, to take them again with a newer token."""
         dropped = False
+        for lease in [lease for lease in self._held if lease not in self._wanted]:
+            self._drop(lease)
+            await self._release([lease])
+            dropped = True
+        dropped = await self.renew() or dropped
         retake: list[str] = []
         for lease in list(self._held):
-            if lease not in self._wanted:
-                self._drop(lease)
-                await self._release([lease])
-                dropped = True
+            joined = self._joined(lease)
+            if not joined:
                 continue
-            started = self._clock()
-            try:
-                held = await self._store.renew(lease)
-            except AccountServiceError as e:
-                if started < self._held[lease].valid_until:
-                    _log.warning("lease renewal failed; retrying", lease=lease, error=str(e))
-                    continue
-                held = None
-            if held is None or held.token != self._held[lease].token:
-                _log.warning("lease lost; stopping its accounts", lease=lease)
-                self._drop(lease)
-                dropped = True
-            elif not await self._fence(lease, held.token, self._joined(lease)):
+            held = self._held[lease]
+            fenced = await self._fence(lease, held.token, joined)
+            if self._held.get(lease) is not held:
+                continue
+            if not fenced:
                 self._drop(lease)
                 retake.append(lease)
-            else:
-                self._confirm(lease, held.token, started)
+                continue
+            held.fenced = frozenset(self._wanted[lease])
+            for ex_id in held.fenced:
+                self._fences.set(ex_id, held.token, held.valid_until)
         return dropped, retake
 
     def _joined(self, lease: str) -> set[int]:

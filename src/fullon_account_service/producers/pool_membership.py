@@ -1,11 +1,11 @@
 """The daemon's place in the producer pool: join it, lease accounts by API key, leave it.
 
 Without a static shard the daemon does not start the accounts discovery offers itself: it offers
-them to a ``LeasePool`` (``lease_pool``), which renews and rebalances every ``lease_renew_s`` in a
-restarting loop, stamps each new lease's fencing token on the account's cursors and on the fence
-book (``CursorStore.fences``) that refuses an old owner's writes, and hands back only the accounts
-whose lease this producer holds. At shutdown the leases are released, so the other producers take
-the keys over at once rather than after ``lease_ttl_s``.
+them to a ``LeasePool`` (``lease_pool``), which renews (in one restarting loop) and rebalances
+(in another) every ``lease_renew_s``, stamps each new lease's fencing token on the account's
+cursors and on the fence book (``CursorStore.fences``) that refuses an old owner's writes, and
+hands back only the accounts whose lease this producer holds. At shutdown the leases are
+released, so the other producers take the keys over at once rather than after ``lease_ttl_s``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ class PoolMembership:
         tasks.spawn(
             restarting(lambda: pool.run(stop), self._context.retry.outage.start(), loop="leases"),
             name="daemon-leases",
+        )
+        tasks.spawn(
+            restarting(lambda: pool.keep(stop), self._context.retry.outage.start(), loop="lease-renewal"),
+            name="daemon-lease-renewal",
         )
         return pool.offer
 

@@ -1,6 +1,6 @@
 """redis-py types hash and string commands as ``Awaitable[T] | T`` (one signature for the sync and
 async clients); ``awaited`` narrows that to ``T`` on our async clients without a cast per call.
-``Script``: a Lua script loaded before its first use."""
+``Script``: a Lua script loaded before its first use, called alone or queued on a pipeline."""
 
 from __future__ import annotations
 
@@ -33,7 +33,18 @@ class Script:
         self._loaded = False
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        if not self._loaded:
+        await self.load()
+        return await self._script(keys=keys, args=args)
+
+    async def load(self, *, again: bool = False) -> None:
+        """``SCRIPT LOAD`` once (``again``: the server forgot it), so that ``queue`` may send a
+        bare ``EVALSHA``."""
+        if again or not self._loaded:
             await self._redis.script_load(self._script.script)
             self._loaded = True
-        return await self._script(keys=keys, args=args)
+
+    def queue(self, pipe: aioredis.client.Pipeline, keys: list[str], args: list[Any]) -> None:
+        """Add an ``EVALSHA`` to a non-transactional pipeline (after ``load``): many calls in one
+        round trip, on a cluster too (each call's keys share a slot). A server that forgot the
+        script answers ``NoScriptError`` in that call's place."""
+        pipe.evalsha(self._script.sha, len(keys), *keys, *args)

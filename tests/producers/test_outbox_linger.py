@@ -1,13 +1,12 @@
 """The outbox's linger: a flusher woken from idle waits for more events to share the round trip
-only while writers have been calling faster than the linger (their smoothed gap), ends the wait as
-soon as a batch is full, and never lingers over a backlog or after a round trip that events queued
-behind. The linger here is a minute and the writers' clock is a fake, so nothing depends on
-timing: every wait below ends on a full batch or a backlog, or there is none."""
+only while writers have been calling faster than the linger, ends the wait as soon as a batch is
+full, and never lingers over a backlog or after a round trip that events queued behind. The linger
+here is a minute and the writers' clock is a fake, so nothing depends on timing: every wait below
+ends on a full batch or a backlog, or there is none."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -16,13 +15,10 @@ from factories import normalised_fills
 from fullon_account_service.bus.publisher import PipelineWrite, Publisher
 from fullon_account_service.bus.streams import ENTRY_FIELD, stream_key
 from fullon_account_service.contract import Envelope, decode
-from fullon_account_service.producers.outbox import GAP_WEIGHT, QUIET_LINGERS, Outbox
+from fullon_account_service.producers.outbox import Outbox
 from fullon_account_service.settings import Settings
 
 MINUTE = 60.0
-WARM_UP = math.floor(math.log(QUIET_LINGERS) / -math.log(1 - GAP_WEIGHT)) + 1
-"""The first calls, a millisecond apart, that go at once: the first call's gap counts as
-``QUIET_LINGERS`` lingers, and each later one takes ``GAP_WEIGHT`` of the way to a millisecond."""
 
 
 class Clock:
@@ -68,27 +64,19 @@ async def test_events_queued_while_the_flusher_lingers_share_one_batch(
     clock = Clock()
     outbox = Outbox(publisher, redis_client, prefix=prefix, batch_size=3, linger_s=MINUTE, clock=clock)
     outbox.start()
-    await _warm_up(outbox, clock)
-    clock.now += 1.0
+    await outbox.put(_fills(9, 1))  # the first call of all: nothing came before it
+    assert await outbox.drain(10)
+    clock.now += 1.0  # within the linger of the call before: more are likely to follow
     await outbox.put(_fills(1, 1))
     await _turns()
     await outbox.put(_fills(2, 1))
     await _turns()
-    assert publisher.batches == [1] * WARM_UP and outbox.pending == 2
+    assert publisher.batches == [1] and outbox.pending == 2
     await outbox.put(_fills(3, 1))
     assert await outbox.drain(10)
-    assert publisher.batches == [1] * WARM_UP + [3]
-    assert await redis_client.xlen(stream_key(prefix, "trade")) == WARM_UP + 3
+    assert publisher.batches == [1, 3]
+    assert await redis_client.xlen(stream_key(prefix, "trade")) == 4
     await outbox.close()
-
-
-async def _warm_up(outbox: Outbox, clock: Clock) -> None:
-    """Calls a millisecond apart until the writers count as faster than the linger; each goes at
-    once while they do not (a minute's linger would outlast the drain)."""
-    for i in range(WARM_UP):
-        clock.now += 0.001
-        await outbox.put(_fills(100 + i, 1))
-        assert await outbox.drain(10)
 
 
 async def test_a_lone_event_goes_at_once(redis_client: aioredis.Redis, settings: Settings) -> None:
@@ -99,15 +87,12 @@ async def test_a_lone_event_goes_at_once(redis_client: aioredis.Redis, settings:
     clock = Clock()
     outbox = Outbox(publisher, redis_client, prefix=prefix, batch_size=3, linger_s=MINUTE, clock=clock)
     outbox.start()
-    await _warm_up(outbox, clock)
-    for ex_id in (1, 2, 3):  # fast: the first lingers until the third fills the batch
-        clock.now += 0.001
-        await outbox.put(_fills(ex_id, 1))
+    await outbox.put(_fills(1, 1))
     assert await outbox.drain(10)
-    clock.now += QUIET_LINGERS * MINUTE  # one quiet gap after fast calls is enough
-    await outbox.publish(_fills(4, 1))
-    assert publisher.batches == [1] * WARM_UP + [3, 1]
-    assert await redis_client.xlen(stream_key(prefix, "trade")) == WARM_UP + 4
+    clock.now += 2 * MINUTE
+    await outbox.publish(_fills(2, 1))
+    assert publisher.batches == [1, 1]
+    assert await redis_client.xlen(stream_key(prefix, "trade")) == 2
     await outbox.close()
 
 

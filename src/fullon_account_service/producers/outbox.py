@@ -7,11 +7,9 @@ the producer's CPU far more than an entry does (redis-py and the loopback socket
 more under load), so events queued while one is in flight go together in the next, at once.
 Woken from idle, the flusher waits ``linger_s`` (2 ms; less once a batch is full) for the next
 messages' events to share the round trip only while writers have been calling faster than that:
-the smoothed gap between their calls (``GAP_WEIGHT``) is under ``linger_s``, so at least one more
-is expected within the wait. Otherwise the event goes at once: at a few hundred events a second
-the wait mostly caught nothing and cost the process one more sleep and wake-up per batch
-(bench/RESULTS.md, "h3, stop 24"). One stall or burst moves the average by a fifth, so a loaded
-process that reads a backlog late still batches it. ``publish`` also
+the event that woke it came within ``linger_s`` of the one before. A lone event, after a quiet
+gap, goes at once: at a few hundred events a second the wait mostly caught nothing and cost the
+process one more sleep and wake-up per batch (bench/RESULTS.md, "h3, stop 24"). ``publish`` also
 waits until its envelopes are on the bus: the fill poller uses it so the cursor never moves past
 an unpublished fill. Dead letters for bad venue payloads go the same way.
 
@@ -64,10 +62,6 @@ from fullon_account_service.supervisor import TaskSupervisor
 _log = get_logger("producers.outbox")
 EVENTS = "events"
 LINGER_S = 0.002
-GAP_WEIGHT = 0.2
-"""Weight of the latest gap between writers' calls in their running average."""
-QUIET_LINGERS = 10
-"""A gap counts as at most this many lingers: a quiet hour must not take hours of calls to forget."""
 __all__ = ["DEAD_LETTERS", "EVENTS", "Outbox"]
 
 
@@ -95,8 +89,8 @@ class Outbox:
         self._linger_s = linger_s
         self._clock = clock
         self._last_call = -math.inf
-        self._gap = QUIET_LINGERS * linger_s
-        """Running average of the seconds between writers' calls."""
+        self._gap = math.inf
+        """Seconds from the writers' call before to the last one that found nothing queued."""
         self._publisher = publisher
         self._sensor = sensor
         self._max = max_pending
@@ -164,9 +158,9 @@ class Outbox:
 
     def _called(self) -> None:
         now = self._clock()
-        gap = min(now - self._last_call, QUIET_LINGERS * self._linger_s)
+        if not self._items:
+            self._gap = now - self._last_call
         self._last_call = now
-        self._gap += GAP_WEIGHT * (gap - self._gap)
 
     def _fresh(self, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
         return envelopes if self.states is None else self.states.fresh(envelopes)
@@ -194,7 +188,7 @@ class Outbox:
             if not self._items and not self._dead:
                 self._wake.clear()
                 await self._wake.wait()
-                if self._items and self._gap < self._linger_s:
+                if self._gap < self._linger_s:
                     await self._linger()
             ok = await self._attempt(self._dead.flush, DEAD_LETTERS)
             ok = await self._attempt(self._flush_batch, EVENTS) and ok

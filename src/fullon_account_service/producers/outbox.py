@@ -2,14 +2,10 @@
 
 Collectors ``put`` envelopes (and writes that must precede them: ``side_write``) and go on; one
 flusher task publishes them in batches (one pipeline each, the writes ahead of the events) and
-retries a failed batch with backoff and jitter until Redis answers again. The round trip costs
-the producer's CPU far more than an entry does (redis-py and the loopback socket: ~50 us quiet,
-more under load), so events queued while one is in flight go together in the next, at once.
-Woken from idle, the flusher waits ``linger_s`` (2 ms; less once a batch is full) for the next
-messages' events to share the round trip only while writers have been calling faster than that:
-the event that woke it came within ``linger_s`` of the one before. A lone event, after a quiet
-gap, goes at once: at a few hundred events a second the wait mostly caught nothing and cost the
-process one more sleep and wake-up per batch (bench/RESULTS.md, "h3, stop 24"). ``publish`` also
+retries a failed batch with backoff and jitter until Redis answers again. Woken from idle, the
+flusher waits ``linger_s`` (2 ms; less once a batch is full) so that the next messages' events
+share the round trip, which costs the producer's CPU far more than an entry does (redis-py and the
+loopback socket: ~50 us quiet, more under load); a backlog goes out at once. ``publish`` also
 waits until its envelopes are on the bus: the fill poller uses it so the cursor never moves past
 an unpublished fill. Dead letters for bad venue payloads go the same way.
 
@@ -38,8 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -83,14 +77,9 @@ class Outbox:
         retry: RetryPolicy = PUBLISH_RETRY,
         states: PublishedStates | None = None,
         linger_s: float = LINGER_S,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.states = states
         self._linger_s = linger_s
-        self._clock = clock
-        self._last_call = -math.inf
-        self._gap = math.inf
-        """Seconds from the writers' call before to the last one that found nothing queued."""
         self._publisher = publisher
         self._sensor = sensor
         self._max = max_pending
@@ -129,7 +118,6 @@ class Outbox:
         before: Sequence[SideWrite] = (),
     ) -> None:
         """Queue for publishing, after the writes ``before``; waits only while a buffer is full."""
-        self._called()
         await self._dead.add(dead)
         for write in before:
             await self._append(Item(None, None, write))
@@ -141,7 +129,6 @@ class Outbox:
         one dropped as a repeat: until its state, queued earlier, is."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
-        self._called()
         await self._dead.add(dead)
         fresh = self._fresh(envelopes)
         for envelope in fresh:
@@ -155,12 +142,6 @@ class Outbox:
             while self._settled < target:
                 self._progress.clear()
                 await self._progress.wait()
-
-    def _called(self) -> None:
-        now = self._clock()
-        if not self._items:
-            self._gap = now - self._last_call
-        self._last_call = now
 
     def _fresh(self, envelopes: Sequence[Envelope]) -> Sequence[Envelope]:
         return envelopes if self.states is None else self.states.fresh(envelopes)
@@ -188,8 +169,7 @@ class Outbox:
             if not self._items and not self._dead:
                 self._wake.clear()
                 await self._wake.wait()
-                if self._gap < self._linger_s:
-                    await self._linger()
+                await self._linger()
             ok = await self._attempt(self._dead.flush, DEAD_LETTERS)
             ok = await self._attempt(self._flush_batch, EVENTS) and ok
             self._sensor.on_buffer_depth(EVENTS, self.pending)

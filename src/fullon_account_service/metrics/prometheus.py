@@ -3,8 +3,8 @@
 Metrics are registered on a registry passed in (the default one in processes), so tests can use a
 private registry and several sensors never collide. The hooks the producer calls per batch or per
 frame keep their labelled children (nothing here removes a label) and set the buffer gauge only
-when the depth moved: ``labels()`` takes a lock and builds a key each call, ~3 us, which at a few
-hundred messages a second was a few per cent of the producer's CPU beside ccxt's parse.
+when the depth moved: ``labels()`` takes a lock and builds a key each call, ~3 us against ~1 us
+for a kept child, and the outbox calls three or four of them per batch.
 """
 
 from __future__ import annotations

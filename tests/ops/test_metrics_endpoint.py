@@ -40,6 +40,28 @@ def scrape(url: str) -> str:
         return str(response.read().decode())
 
 
+def test_repeated_hooks_add_up_and_the_depth_follows_every_move(served: tuple[PrometheusSensor, str]) -> None:
+    """The per-batch and per-frame hooks keep their labelled children and skip a depth that did
+    not move: what a scrape shows is the same as setting every label each call."""
+    sensor, url = served
+    for kind, exchange, count in (("trade", "kraken", 3), ("order", "kraken", 1), ("trade", "kraken", 2)):
+        sensor.on_events_published(kind, exchange, count)
+    sensor.on_ws_frame("bybit", 0.001, 4)
+    sensor.on_ws_frame("bybit", 0.003, 4)
+    for depth in (5, 5, 0, 0, 7):
+        sensor.on_buffer_depth("events", depth)
+    sensor.on_buffer_depth("dead_letters", 0)
+    text = scrape(url)
+    assert 'fullon_account_events_published_total{exchange="kraken",kind="trade"} 5.0' in text
+    assert 'fullon_account_events_published_total{exchange="kraken",kind="order"} 1.0' in text
+    assert 'fullon_account_ws_frames_total{exchange="bybit"} 8.0' in text
+    assert 'fullon_account_ws_frame_cpu_seconds_total{exchange="bybit"} 0.016' in text
+    assert 'fullon_account_producer_buffer_depth{buffer="events"} 7.0' in text
+    assert 'fullon_account_producer_buffer_depth{buffer="dead_letters"} 0.0' in text
+    sensor.on_buffer_depth("events", 0)
+    assert 'fullon_account_producer_buffer_depth{buffer="events"} 0.0' in scrape(url)
+
+
 def test_hooks_are_scraped(served: tuple[PrometheusSensor, str]) -> None:
     sensor, url = served
     sensor.on_events_published("trade", "kraken", 3)

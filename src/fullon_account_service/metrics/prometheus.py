@@ -1,7 +1,10 @@
 """Prometheus implementation of the sensor hooks, and the HTTP endpoint that exposes them.
 
 Metrics are registered on a registry passed in (the default one in processes), so tests can use a
-private registry and several sensors never collide.
+private registry and several sensors never collide. The hooks the producer calls per batch or per
+frame keep their labelled children (nothing here removes a label) and set the buffer gauge only
+when the depth moved: ``labels()`` takes a lock and builds a key each call, ~3 us against ~1 us
+for a kept child, and the outbox calls three or four of them per batch.
 """
 
 from __future__ import annotations
@@ -102,9 +105,15 @@ class PrometheusSensor(Sensor):
             ["buffer"],
             registry=registry,
         )
+        self._published: dict[tuple[str, str], Counter] = {}
+        self._frames: dict[str, tuple[Counter, Counter]] = {}
+        self._depths: dict[str, int] = {}
 
     def on_events_published(self, kind: str, exchange: str, count: int) -> None:
-        self.events.labels(kind, exchange).inc(count)
+        child = self._published.get((kind, exchange))
+        if child is None:
+            child = self._published[(kind, exchange)] = self.events.labels(kind, exchange)
+        child.inc(count)
 
     def on_reconnect(self, exchange: str) -> None:
         self.reconnects.labels(exchange).inc()
@@ -133,14 +142,22 @@ class PrometheusSensor(Sensor):
         self.bad_frames.labels(exchange).inc()
 
     def on_ws_frame(self, exchange: str, cpu_s: float, weight: int) -> None:
-        self.ws_frames.labels(exchange).inc(weight)
-        self.ws_frame_cpu.labels(exchange).inc(cpu_s * weight)
+        children = self._frames.get(exchange)
+        if children is None:
+            children = self._frames[exchange] = (
+                self.ws_frames.labels(exchange),
+                self.ws_frame_cpu.labels(exchange),
+            )
+        children[0].inc(weight)
+        children[1].inc(cpu_s * weight)
 
     def on_ws_loop_restart(self, exchange: str, kind: str) -> None:
         self.loop_restarts.labels(exchange, kind).inc()
 
     def on_buffer_depth(self, buffer: str, size: int) -> None:
-        self.buffer_depth.labels(buffer).set(size)
+        if self._depths.get(buffer) != size:
+            self._depths[buffer] = size
+            self.buffer_depth.labels(buffer).set(size)
 
     def on_backpressure(self, buffer: str) -> None:
         self.backpressure.labels(buffer).inc()

@@ -142,7 +142,8 @@ def site(o):
     tb = tracemalloc.get_object_traceback(o)
     if tb is None:
         return "?"
-    return f"{tb[0].filename.rsplit('site-packages' + os.sep, 1)[-1].rsplit('src' + os.sep, 1)[-1]}:{tb[0].lineno}"
+    name = tb[0].filename.rsplit("site-packages" + os.sep, 1)[-1].rsplit("src" + os.sep, 1)[-1]
+    return f"{name}:{tb[0].lineno}"
 
 def describe(o):
     name = type(o).__qualname__

@@ -26,7 +26,10 @@ baseline (0.2 MiB per account of bias at 10 accounts). The producer's log is pri
 ``--trace N`` (implies ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source
 lines whose live allocations grew most since then, and the same at the highest traced total since
 the previous point (a thread snapshots each new high by 1 MiB): what a transient peak was made of,
-apart from what stays (tracing slows the producer: compare RSS from runs without it).
+apart from what stays (tracing slows the producer: compare RSS from runs without it). At the
+highest of those highs (looked at every 4 MiB of new high: it walks the whole heap) it also prints
+who holds the objects ccxt's JSON decoder made (``ws/client.py``): the type and allocation site of
+each object that refers to them, and of a sample of those objects' own holders.
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back

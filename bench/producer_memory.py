@@ -27,7 +27,10 @@ baseline (0.2 MiB per account of bias at 10 accounts). The producer's log is pri
 ``--trace N`` (implies ``--arenas``) also starts ``tracemalloc`` at *open* and prints the N source
 lines whose live allocations grew most since then, and the same at the highest traced total since
 the previous point (a thread snapshots each new high by 1 MiB): what a transient peak was made of,
-apart from what stays (tracing slows the producer: compare RSS from runs without it).
+apart from what stays (tracing slows the producer: compare RSS from runs without it). At the
+highest of those highs (looked at every 4 MiB of new high: it walks the whole heap) it also prints
+who holds the objects ccxt's JSON decoder made (``ws/client.py``): the type and allocation site of
+each object that refers to them, and of a sample of those objects' own holders.
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -147,16 +150,89 @@ def census(path):
 
 peak = []
 high = [0]
+held = []
+held_at = [0]
+DECODED = os.sep + os.path.join("ws", "client.py")
+
+def site(o):
+    tb = tracemalloc.get_object_traceback(o)
+    if tb is None:
+        return "?"
+    name = tb[0].filename.rsplit("site-packages" + os.sep, 1)[-1].rsplit("src" + os.sep, 1)[-1]
+    return f"{name}:{tb[0].lineno}"
+
+def describe(o):
+    name = type(o).__qualname__
+    code = getattr(o, "cr_code", None) or getattr(o, "f_code", None)
+    if code is not None:
+        name += " " + code.co_qualname
+    return f"{name} @ {site(o)}"
+
+def holders(current):
+    # who holds the objects ccxt's JSON decoder made (``ws/client.py``): every object the collector
+    # tracks that refers to one directly, by its type and allocation site, with the number and
+    # bytes of decoded objects reachable through decoded objects only (each counted once)
+    from collections import Counter
+    from collections import defaultdict
+    objs = gc.get_objects()
+    seen = set()
+    count, size = Counter(), Counter()
+    samples = defaultdict(list)
+    for p in objs:
+        tb = tracemalloc.get_object_traceback(p)
+        if tb is not None and tb[0].filename.endswith(DECODED):
+            continue
+        for c in gc.get_referents(p):
+            if id(c) in seen:
+                continue
+            tb = tracemalloc.get_object_traceback(c)
+            if tb is None or not tb[0].filename.endswith(DECODED):
+                continue
+            key = describe(p)
+            if len(samples[key]) < 100:
+                samples[key].append(p)
+            stack = [c]
+            seen.add(id(c))
+            while stack:
+                o = stack.pop()
+                count[key] += 1
+                size[key] += sys.getsizeof(o)
+                for g in gc.get_referents(o):
+                    if id(g) not in seen:
+                        tb = tracemalloc.get_object_traceback(g)
+                        if tb is not None and tb[0].filename.endswith(DECODED):
+                            seen.add(id(g))
+                            stack.append(g)
+    # and who holds the holders (a sample of each of the top ones), one level up
+    top = count.most_common(TRACE)
+    wanted = {id(p): key for key, _ in top for p in samples[key]}
+    up = defaultdict(Counter)
+    for q in objs:
+        for r in gc.get_referents(q):
+            key = wanted.get(id(r))
+            if key is not None and q is not objs:
+                up[key][describe(q)] += 1
+    del objs, samples
+    lines = [f"traced {current / (1 << 20):.1f} MiB; decoded objects held: {sum(count.values())}"]
+    for key, n in top:
+        lines.append(f"{size[key] / 1024:10.1f} KiB {n:8d} objects  held by {key}")
+        for parent, k in up[key].most_common(3):
+            lines.append(f"{'':32}(a sample of {k} of them held by {parent})")
+    held[:] = lines
 
 def watch_peak():
     # while tracing: a snapshot each time the traced total reaches a new high (by 1 MiB), so that
-    # what a transient peak was made of can be told from what stays
+    # what a transient peak was made of can be told from what stays; and who holds the decoded
+    # frames at the highest point (``holders``, at most every 4 MiB of new high: it is slow)
     while True:
         time.sleep(0.1)
         current = tracemalloc.get_traced_memory()[0]
         if current > high[0] + (1 << 20):
             high[0] = current
             peak[:] = [tracemalloc.take_snapshot()]
+            if current > held_at[0] + (4 << 20):
+                held_at[0] = current
+                holders(current)
 
 def write_diff(path, snapshot):
     diff = snapshot.compare_to(first[0], "lineno")
@@ -175,7 +251,12 @@ def trace(path):
     write_diff(path, tracemalloc.take_snapshot())
     if peak:
         write_diff(path + ".peak", peak.pop())
+    if held:
+        with open(path + ".holders", "w") as out:
+            out.write("\\n".join(held) + "\\n")
+        held.clear()
     high[0] = 0
+    held_at[0] = 0
 
 def trim(path):
     # glibc only: what malloc_trim(0) gives back now (RSS before and after, KiB)
@@ -351,10 +432,14 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
     if census.exists():
         print(f"    live: {census.read_text()}", flush=True)
         census.unlink()
-    for suffix, what in ((".trace", "now"), (".trace.peak", "at the highest traced total since")):
+    for suffix, what in (
+        (".trace", "grown since open, now (tracemalloc, by line)"),
+        (".trace.peak", "grown since open, at the highest traced total since (tracemalloc, by line)"),
+        (".trace.holders", "who held ccxt's decoded frames at the highest traced total since"),
+    ):
         grown = path.with_name(path.name + suffix)
         if grown.exists():
-            print(f"    grown since open, {what} (tracemalloc, by line):")
+            print(f"    {what}:")
             for line in grown.read_text().splitlines():
                 print(f"    {line}", flush=True)
             grown.unlink()

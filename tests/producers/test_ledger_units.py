@@ -146,6 +146,39 @@ async def test_kraken_balances_ledger_rows_are_the_ledgers_entries() -> None:
         assert adapter_for("kraken").normalise.ws_ledger(snapshot, ex.safe_currency_code) == []
 
 
+async def test_kraken_trade_rows_on_balances_are_not_buffered() -> None:
+    """A fill's two ``trade`` rows never reach the ledger buffer: the normaliser would drop them
+    (the fill is the fact), and a burst of fills held them decoded meanwhile (issue 18)."""
+    async with venue("kraken") as kraken:
+        ex = kraken.exchange
+
+        def row(ledger_id: str, kind: str, asset: str, amount: float) -> dict[str, Any]:
+            return {
+                "ledger_id": ledger_id,
+                "ref_id": "T1",
+                "timestamp": "2024-12-10T03:06:40.500000Z",
+                "type": kind,
+                "subtype": "",
+                "asset": asset,
+                "asset_class": "currency",
+                "wallet_type": "spot",
+                "wallet_id": "main",
+                "amount": amount,
+                "fee": 0.0,
+                "balance": 1.0,
+                "category": kind,
+            }
+
+        trades = [row("L1", "trade", "BTC", 0.5), row("L2", "trade", "USD", -30_000.0)]
+        deposit = row("L3", "deposit", "USD", 100.0)
+        message = {"channel": "balances", "type": "update", "data": [*trades, deposit]}
+        rows = adapter_for("kraken").normalise.ws_ledger(message, ex.safe_currency_code)
+        assert [r["info"]["ledger_id"] for r in rows] == ["L3"]
+        tapped = [{"info": t, "currency": None, "timestamp": None} for t in trades]
+        assert kraken.normaliser.ledger(tapped, Source.WS).envelopes == []
+        assert len(kraken.normaliser.ledger(rows, Source.WS).envelopes) == 1
+
+
 async def test_hyperliquid_streamed_funding_is_the_rest_entry() -> None:
     async with venue("hyperliquid") as hl:
         ex = hl.exchange

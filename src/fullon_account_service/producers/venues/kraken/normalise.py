@@ -39,6 +39,8 @@ from fullon_account_service.producers.venues.adapter import CurrencyCode, WsBala
 from fullon_account_service.producers.venues.common import NotALedgerEntry, fee, market_field, nonzero, raw
 from fullon_account_service.producers.venues.generic import normalise as generic
 
+_TRADE = "trade"
+"""A ledger row's ``type`` for the cash flow of a fill."""
 _LEDGER_REASONS = {
     "deposit": LedgerReason.DEPOSIT,
     "withdrawal": LedgerReason.WITHDRAWAL,
@@ -147,7 +149,7 @@ def ledger_fixes(
     row: Mapping[str, Any], info: Mapping[str, Any], markets: Mapping[str, Any]
 ) -> dict[str, Any]:
     kind = str(info.get("type") or "")
-    if kind == "trade":
+    if kind == _TRADE:
         raise NotALedgerEntry("kraken trade row is a fill's cash flow")
     amount = number(dict(info), "amount", signed=True)
     changes: dict[str, Any] = {
@@ -167,17 +169,25 @@ def ledger_fixes(
 
 
 def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:
-    """The rows with a ``ledger_id`` of a ``balances`` update (ccxt keeps only their totals)."""
+    """The rows with a ``ledger_id`` of a ``balances`` update (ccxt keeps only their totals),
+    but for its ``trade`` rows: ``ledger_fixes`` drops those (a fill's cash flow, published as the
+    fill), and every fill brings two of them (base and quote). Left in, they were most of what the
+    client's ledger buffer held while the collector was behind a burst, each keeping its decoded
+    row (issue 18)."""
     data = message.get("data")
     if message.get("channel") != "balances" or message.get("type") != "update" or not isinstance(data, list):
         return []
     rows = []
     for item in data:
-        if not isinstance(item, dict) or raw(item.get("ledger_id")) is None:
+        if not isinstance(item, dict) or raw(item.get("ledger_id")) is None or _is_trade(item):
             continue
         asset = raw(item.get("asset"))
         rows.append({"info": item, "currency": code(asset) if asset else None, "timestamp": _iso_ms(item)})
     return rows
+
+
+def _is_trade(item: Mapping[str, Any]) -> bool:
+    return str(item.get("type") or "") == _TRADE
 
 
 def _iso_ms(item: Mapping[str, Any]) -> int | None:

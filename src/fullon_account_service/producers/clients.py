@@ -5,13 +5,14 @@ account client of that venue is pointed at the same market tables with ccxt's
 ``set_markets_from_exchange`` (which assigns ``markets``, ``markets_by_id``, currencies and the
 venue's helper maps by reference). A bad key on one account therefore never blocks market
 loading for the others. All clients of a factory share one aiohttp session and one SSL context:
-they are the bulk of a client's memory. Every class is the venue's ccxt class with the frame
-guard and the key lock of ``ws_guard``. Once a venue's markets are loaded, what is alive is taken
-out of the garbage collector's full passes (``gc_freeze``): it stays for the process's life. That
-is done only while no account client of the factory is alive: a client and its session hold each
-other (the session's bad-frame handler is on the client), so a frozen one would never be freed
-after its account stopped. Sessions load their venue's markets (``load_markets``) before they
-create their client for that reason.
+they are the bulk of a client's memory. The read-only tables ccxt builds from ``describe()`` for
+every instance (``SHARED_TABLES``) are shared the same way, by the clients of a venue. Every class
+is the venue's ccxt class with the frame guard and the key lock of ``ws_guard``. Once a venue's
+markets are loaded, what is alive is taken out of the garbage collector's full passes
+(``gc_freeze``): it stays for the process's life. That is done only while no account client of
+the factory is alive: a client and its session hold each other (the session's bad-frame handler
+is on the client), so a frozen one would never be freed after its account stopped. Sessions
+load their venue's markets (``load_markets``) before they create their client for that reason.
 
 Per-venue config overrides (URLs of the simulator, options) come from an injected mapping or from
 the JSON file named by ``ACCOUNT_EXCHANGE_OVERRIDES``: ``{ccxt_id: {"urls": ..., "options": ...}}``.
@@ -66,6 +67,17 @@ streams of a few small messages a second; the producer's memory bench traced ~0.
 account to them (issue 18). Kraken, Bybit and Hyperliquid serve uncompressed frames; a venue
 that insists on the offer can have it back through ``ACCOUNT_EXCHANGE_OVERRIDES``
 (``{"<venue>": {"options": {"ws": {"compress": 15}}}}``)."""
+SHARED_TABLES = ("api", "exceptions", "httpExceptions", "has", "features", "timeframes")
+"""The attributes a venue's clients share: the first client the factory builds for a venue keeps
+its own, every later one is given them. ccxt's constructor deep-copies ``describe()`` into each
+instance, so every client held its own copy: 27 KiB of a Kraken client's 46, 117 of Bybit's
+136 (``api``, the REST endpoint table, alone 126 KiB deep), 16 of Hyperliquid's 28 (tracemalloc,
+ccxt 4.5.90). ccxt writes to them only inside its constructor (``has_autocorrect``,
+``features_generator``); afterwards it only reads them (error texts matched against
+``exceptions``, capabilities looked up in ``has``). Every client of a venue is built from the
+same config but for its credentials, which none of these depend on. ``options`` (written per
+client: nonces, time differences, caches), ``urls`` (sandbox mode), ``fees`` and
+``commonCurrencies`` (Kraken adds to it while it loads currencies) stay each client's own."""
 CREDENTIAL_KEYS = frozenset({"apiKey", "secret", "password", "uid", "walletAddress", "privateKey", "token"})
 
 
@@ -102,6 +114,7 @@ class ClientFactory:
         self._module = module
         self._timeout_ms = timeout_ms
         self._loaders: dict[str, Any] = {}
+        self._tables: dict[str, dict[str, Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._session: aiohttp.ClientSession | None = None
@@ -133,11 +146,18 @@ class ClientFactory:
             raise FatalError(f"ccxt.pro has no exchange {venue!r}")
         return guarded_class(klass) if isinstance(klass, type) else klass
 
+    def _build(self, venue: str, config: dict[str, Any]) -> Any:
+        client = self._klass(venue)(config)
+        tables = self._tables.setdefault(venue, {name: getattr(client, name) for name in SHARED_TABLES})
+        for name, table in tables.items():
+            setattr(client, name, table)
+        return client
+
     def create(self, venue: str, credentials: Credentials) -> Any:
         """A new client for one account; markets are attached by ``ensure_markets``."""
         config = self._base_config(venue)
         config.update(credentials.ccxt_config(venue))
-        client = self._klass(venue)(config)
+        client = self._build(venue, config)
         self._clients.add(client)
         return client
 
@@ -148,7 +168,7 @@ class ClientFactory:
         async with lock:
             loader = self._loaders.get(venue)
             if loader is None:
-                loader = self._klass(venue)(self._base_config(venue))
+                loader = self._build(venue, self._base_config(venue))
                 try:
                     await loader.load_markets()
                 except Exception as e:

@@ -23,10 +23,13 @@ entries go first) and in age (an entry not refreshed for ``max_age_s`` is forgot
 only ever lets a repeat through.
 
 A busy account closes more orders between two audits than that count bound holds, and an audit
-lists them all again (issue 18). So the final (terminal) state last queued for each order is also
-kept apart, compactly (``FinalStates``: a 64-bit digest per order, no state), with its own larger
-bound: a re-read of a closed order whose full entry was dropped is still a repeat when its state
-is exactly the final one last queued for that order.
+lists them all again (issue 18). So the final (terminal) state last queued for each order is kept
+apart, compactly (``FinalStates``: a 64-bit digest per order, no state), with its own larger
+bound, and only there: a re-read of a closed order is a repeat when its state is exactly the final
+one last queued for that order. The full entries hold what can still change (open orders,
+currencies, symbols); a closed order's full state kept beside its digest held ~86 KiB per busy
+account at rest (250 entries of ~350 bytes, bench/RESULTS.md "h2, stop 25") to tell apart only
+what the digest tells apart.
 """
 
 from __future__ import annotations
@@ -43,9 +46,9 @@ from fullon_account_service.contract import BalanceSnapshot, Envelope, OrderUpda
 from fullon_account_service.producers.final_states import FinalStates
 
 MAX_ENTRIES_PER_ACCOUNT = 250
-"""Orders (open ones and those closed within a re-read's reach), currencies and symbols: what an
-open-order read or an audit lists again. An account with more open orders than this sends some of
-them again on each read (a repeat, never a loss); 250 entries are ~120 KB per account."""
+"""Open orders, currencies and symbols: what an open-order read or an audit lists again. An
+account with more open orders than this sends some of them again on each read (a repeat, never a
+loss); 250 entries are ~86 KiB per account (tracemalloc, bench/RESULTS.md "h1, stop 24")."""
 MAX_AGE_S = 900.0
 """Three default audit intervals: what an audit or an open-order read lists again is refreshed
 well before it expires; what no read lists any more need not be remembered."""
@@ -177,11 +180,17 @@ def _order_state(order: OrderUpdate) -> tuple[Any, ...]:
 
 
 def _order_changed(account: _Account, order: OrderUpdate, now: float) -> bool:
+    """A final state is remembered only as its digest; an order's entry holds its state while open
+    (a final state never equals an open one, so a final digest and an entry never both hold)."""
     key: Key = ("o", order.ex_order_id)
     state = _order_state(order)
-    if key not in account.entries and account.finals.repeats(order.ex_order_id, state, now):
-        return False
-    account.finals.queued(order.ex_order_id, state if order.status.is_terminal else None, now)
+    if order.status.is_terminal:
+        was_open = account.entries.pop(key, None) is not None
+        if not was_open and account.finals.repeats(order.ex_order_id, state, now):
+            return False
+        account.finals.queued(order.ex_order_id, state, now)
+        return True
+    account.finals.queued(order.ex_order_id, None, now)
     return _put(account, {key: state}, now)
 
 

@@ -4,7 +4,9 @@
   token its writes carry, from ``CursorStore.fences``).
 - The supervisor: every ``interval_s`` it restarts the loops of accounts that died (through the
   daemon's ``restart_dead``) and checks whether Redis restarted or failed over
-  (``redis_restart``); when it did, every account is read again in full.
+  (``redis_restart``); when it did, every account is read again in full. It also applies the
+  time bounds of each account's order facts (``Normaliser.expire``), which otherwise wait for the
+  account's next order row: at rest, for ever.
 - The heap trimmer (``heap_trim``), which hands freed C heap back to the system every
   ``heap_trim_s``.
 """
@@ -31,6 +33,7 @@ class Upkeep:
         self.restart_watch = RedisRestartWatch(
             context.redis, context.outbox.states, context.registry.sessions
         )
+        self._sessions = context.registry
         self._interval_s = interval_s
         self._heap_trim_s = heap_trim_s
         self._started = False
@@ -56,6 +59,8 @@ class Upkeep:
             except TimeoutError:
                 pass
             await restart_dead()
+            for session in self._sessions.sessions():
+                session.normaliser.expire()
 
     async def unregister(self, ex_ids: list[int], drain_s: float) -> None:
         """Mark these accounts stopped in ProcessCache (shutdown); entries Redis does not take

@@ -213,8 +213,14 @@ class Normaliser:
             if not known and any(f in missing for f in ("symbol", "side")):
                 return None
             row = {**row, **{f: known[f] for f in missing if f in known}}
-        self._known.learn(key, row)
+        status = unified.order_status(row)
+        self._known.learn(key, row, final=status is not None and status.is_terminal)
         return row
+
+    def expire(self) -> None:
+        """Apply the order facts' time bounds now (the daemon's upkeep: an account at rest reads
+        no order row that would)."""
+        self._known.expire()
 
     def trades(self, rows: Iterable[Any], source: Source) -> Batch:
         batch = Batch()

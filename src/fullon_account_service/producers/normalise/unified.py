@@ -67,9 +67,13 @@ def _fee(row: dict[str, Any]) -> tuple[float | None, str | None]:
     return cost, currency
 
 
+def order_status(row: Mapping[str, Any]) -> OrderStatus | None:
+    """The row's status, ``None`` when it names no known state."""
+    return _STATUSES.get(str(row.get("status") or "").lower())
+
+
 def order_update(row: dict[str, Any], markets: Container[str]) -> OrderUpdate:
-    status_text = str(row.get("status") or "").lower()
-    status = _STATUSES.get(status_text)
+    status = order_status(row)
     if status is None:
         raise ContractError(f"order status={row.get('status')!r} is not a known state")
     fee, fee_currency = _fee(row)

@@ -18,7 +18,7 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import ClientFactory, strip_credentials
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.cursor import UNFENCED, CursorStore, FenceBook, cursor_key
-from fullon_account_service.producers.lease_pool import LeasePool, fair_share
+from fullon_account_service.producers.lease_pool import TAKE_CONCURRENCY, LeasePool, fair_share
 from fullon_account_service.producers.leases import Held, LeaseStore, lease_key
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -445,3 +445,40 @@ async def test_only_the_renewal_loop_renews(redis_client: aioredis.Redis, settin
             await asyncio.sleep(0.01)
         stop.set()
     assert set(pool.held) == {"key0", "key1", "key2"}
+
+
+class OverlappingAcquires(LeaseStore):
+    """Holds each ``acquire`` back until two are in flight at once: taken one after another, the
+    first would wait for ever (the test's deadline)."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=30.0)
+        self.in_flight = 0
+        self.overlap = asyncio.Event()
+
+    async def acquire(self, lease: str, *, above: int = 0) -> Held | None:
+        self.in_flight += 1
+        if self.in_flight > 1:
+            self.overlap.set()
+        try:
+            await self.overlap.wait()
+            return await super().acquire(lease, above=above)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_leases_are_taken_many_at_once_up_to_the_share(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """One after another, 1,000 keys cost ~7,000 round trips in a row before the first account
+    starts; many at once, but never past the share while another producer is in the pool."""
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    async with asyncio.timeout(DEADLINE_S):
+        pool, apply, accounts = await pool_of(
+            OverlappingAcquires(redis_client, settings, "p"), cursors, 2 * TAKE_CONCURRENCY + 6
+        )
+    assert len(pool.held) == len(accounts) and set(apply.owned) == set(accounts)
+    await pool.leave()
+    assert await store(redis_client, settings, "q").join() == ["q"]
+    await pool.offer(accounts)
+    assert len(pool.held) == fair_share(["p", "q"], "p", len(accounts)) == TAKE_CONCURRENCY + 3

@@ -65,6 +65,13 @@ class Changes:
                 await self._event.wait()
 
 
+async def _serve(pool: LeasePool, stop: asyncio.Event) -> None:
+    """What a producer runs: the cycle and the renewals (``keep``), cancelled together on a kill."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(pool.run(stop))
+        group.create_task(pool.keep(stop))
+
+
 async def measure_takeover(
     redis: Any,
     *,
@@ -94,7 +101,7 @@ async def measure_takeover(
         async with asyncio.TaskGroup() as group:
             for pool in pools:
                 await pool.offer(accounts)
-            tasks = [group.create_task(pool.run(stop)) for pool, stop in zip(pools, stops, strict=True)]
+            tasks = [group.create_task(_serve(pool, stop)) for pool, stop in zip(pools, stops, strict=True)]
 
             def even() -> bool:
                 counts = [len(p.held) for p in pools]

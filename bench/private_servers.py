@@ -4,8 +4,8 @@
 keeps its files (and log) in one folder, ``start_redis`` (asyncio) and ``wait_until`` (blocking,
 for the cluster's nodes) wait until the server answers, failing with the reason after a deadline
 rather than hanging. Each server runs in a session of its own, so killing its process group kills
-exactly it. Tests reach this module the way they reach ``cluster_servers``: ``tests/cluster_session``
-puts ``bench/`` on ``sys.path``.
+exactly it, and dies with the process that started it. Tests reach this module the way they reach
+``cluster_servers``: ``tests/cluster_session`` puts ``bench/`` on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ import redis
 import redis.asyncio as aioredis
 
 READY_TIMEOUT_S = 60.0
+DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "KILL", "--")
+"""util-linux's ``setpriv`` sets the parent-death signal (``PR_SET_PDEATHSIG``) and execs the
+server, which keeps it: the kernel kills the server when the process (strictly: the thread) that
+started it dies, however that died. Each server runs in a session of its own, so a signal to the
+bench's or the test run's process group never reaches it, and a run killed outright (``SIGKILL``,
+an interrupted ``pytest``, a bench killed by ``timeout``) has no ``finally`` to stop it: before
+stop 25 its servers outlived it."""
 
 
 def free_port() -> int:
@@ -32,8 +39,10 @@ def free_port() -> int:
 
 
 def redis_argv(port: int, folder: Path, *options: str, appendonly: bool = False) -> list[str]:
-    """redis-server on ``127.0.0.1:port``, no RDB snapshots, files and log in ``folder``."""
+    """redis-server on ``127.0.0.1:port``, no RDB snapshots, files and log in ``folder``, killed
+    when the process that started it dies (``DIE_WITH_PARENT``)."""
     return [
+        *DIE_WITH_PARENT,
         shutil.which("redis-server") or "redis-server",
         "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
         "--save", "", "--appendonly", "yes" if appendonly else "no",

@@ -52,6 +52,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -452,12 +454,36 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
     return after
 
 
+LOG_EVENT = re.compile(r"^(\S+) \[(\w+)\s*\] (.+?)(?:\s{2,}|\s*\[|$)")
+"""A structlog console line: time, level, event (the message before its logger and fields)."""
+
+
+def log_events(lines: list[str]) -> list[tuple[str, int, str, str]]:
+    """Each event the producer logged: (level and event, count, first and last time), most
+    frequent first. At 1,000 accounts a run logs tens of thousands of lines into a folder the
+    bench deletes: what was lost and when (a lease not confirmed, a reconnect) must be printed."""
+    seen: dict[str, list[Any]] = {}
+    for line in lines:
+        match = LOG_EVENT.match(line)
+        if match is None:
+            continue
+        at, level, event = match.groups()
+        entry = seen.setdefault(f"{level} {event}", [0, at, at])
+        entry[0] += 1
+        entry[2] = at
+    ranked = sorted(seen.items(), key=lambda item: -item[1][0])
+    return [(event, count, first, last) for event, (count, first, last) in ranked]
+
+
 def print_log(log: Path) -> None:
-    """What the producer logged (at WARNING and above): its count and first lines."""
+    """What the producer logged (at WARNING and above): its count, first lines and each event's
+    count and time span."""
     lines = log.read_text(errors="replace").splitlines()
     print(f"  producer logged {len(lines)} lines", flush=True)
     for line in lines[:3]:
         print(f"    {line[:300]}", flush=True)
+    for event, count, first, last in log_events(lines)[:12]:
+        print(f"    {count} x {event} ({first[11:19]}-{last[11:19]})", flush=True)
 
 
 def _ask_stats(pid: int, path: Path) -> None:

@@ -18,7 +18,7 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clients import ClientFactory, strip_credentials
 from fullon_account_service.producers.credentials import Credentials
 from fullon_account_service.producers.cursor import UNFENCED, CursorStore, FenceBook, cursor_key
-from fullon_account_service.producers.lease_pool import LeasePool, fair_share
+from fullon_account_service.producers.lease_pool import TAKE_CONCURRENCY, LeasePool, fair_share
 from fullon_account_service.producers.leases import Held, LeaseStore, lease_key
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -320,22 +320,29 @@ class BlockingApply:
             await self.release.wait()
 
 
+async def pool_of(
+    lease_store: LeaseStore,
+    cursors: CursorStore,
+    accounts: int,
+    *,
+    renew_s: float = 1.0,
+    key_of: Callable[[AccountRef], str] = lambda ref: f"key{ref.ex_id}",
+) -> tuple[LeasePool, BlockingApply, dict[int, AccountRef]]:
+    """A pool (TTL 30 s) offered ``accounts`` accounts, its ``apply`` not blocking yet."""
+    apply = BlockingApply()
+    pool = LeasePool(lease_store, cursors, key_of, apply, ttl_s=30.0, renew_s=renew_s)
+    offered = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(accounts)}
+    await pool.offer(offered)
+    return pool, apply, offered
+
+
 async def test_leases_are_renewed_while_a_cycle_is_still_starting_accounts(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
     """At 100 accounts a cycle's ``apply`` can outlast the lease's margin: the renewal loop must not
     wait for it (nor for one round trip per key), or every account stops signing meanwhile."""
-    apply = BlockingApply()
-    pool = LeasePool(
-        store(redis_client, settings, "p"),
-        CursorStore(redis_client, prefix=settings.stream_prefix),
-        lambda ref: f"key{ref.ex_id}",
-        apply,
-        ttl_s=30.0,
-        renew_s=0.1,
-    )
-    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(5)}
-    await pool.offer(accounts)
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    pool, apply, accounts = await pool_of(store(redis_client, settings, "p"), cursors, 5, renew_s=0.1)
     assert set(pool.held) == {f"key{ex_id}" for ex_id in accounts}
     apply.block = True
     stop = asyncio.Event()
@@ -360,18 +367,8 @@ async def test_leases_are_renewed_while_a_cycle_is_still_starting_accounts(
 async def test_a_lease_lost_at_renewal_stops_signing_at_once_and_its_accounts_at_the_cycle(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    apply = BlockingApply()
     cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
-    pool = LeasePool(
-        store(redis_client, settings, "p"),
-        cursors,
-        lambda ref: f"key{ref.ex_id}",
-        apply,
-        ttl_s=30.0,
-        renew_s=1.0,
-    )
-    accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(3)}
-    await pool.offer(accounts)
+    pool, apply, accounts = await pool_of(store(redis_client, settings, "p"), cursors, 3)
     assert all(cursors.fences.may_sign(ex_id) for ex_id in accounts)
     await redis_client.delete(lease_key(settings.stream_prefix, "key1"))
     assert await store(redis_client, settings, "q").acquire("key1") is not None
@@ -405,11 +402,8 @@ async def test_a_renewal_answer_about_an_earlier_tenure_does_not_drop_the_new_on
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
     lease_store = HeldBackRenewals(redis_client, settings, "p")
-    apply = BlockingApply()
     cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
-    pool = LeasePool(lease_store, cursors, lambda ref: "key", apply, ttl_s=30.0, renew_s=1.0)
-    accounts = {1: AccountRef(1, 1, "kraken")}
-    await pool.offer(accounts)
+    pool, apply, accounts = await pool_of(lease_store, cursors, 1, key_of=lambda ref: "key")
     assert pool.held == {"key": 1}
     lease_store.hold = True
     async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
@@ -422,4 +416,69 @@ async def test_a_renewal_answer_about_an_earlier_tenure_does_not_drop_the_new_on
         lease_store.release_answer.set()
         assert not await renewal, "the answer about token 1 dropped the lease taken again as token 2"
     assert pool.held == {"key": 2} and apply.owned == accounts
-    assert cursors.fences.may_sign(1) and cursors.fences.token(1) == 2
+    assert cursors.fences.may_sign(0) and cursors.fences.token(0) == 2
+
+
+class CountedRenewals(LeaseStore):
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=30.0)
+        self.calls = 0
+
+    async def renew_all(self, leases: Sequence[str]) -> dict[str, Held | None]:
+        self.calls += 1
+        return await super().renew_all(leases)
+
+
+async def test_only_the_renewal_loop_renews(redis_client: aioredis.Redis, settings: Settings) -> None:
+    """A cycle renewing too would renew each lease twice an interval (once with ``keep``): one more
+    round trip of every key on a busy loop, for nothing."""
+    lease_store = CountedRenewals(redis_client, settings, "p")
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    pool, apply, accounts = await pool_of(lease_store, cursors, 3)
+    for _ in range(3):
+        await pool.cycle()
+    assert lease_store.calls == 0 and set(apply.owned) == set(accounts)
+    stop = asyncio.Event()
+    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
+        group.create_task(pool.keep(stop))
+        while lease_store.calls == 0:
+            await asyncio.sleep(0.01)
+        stop.set()
+    assert set(pool.held) == {"key0", "key1", "key2"}
+
+
+class OverlappingAcquires(LeaseStore):
+    """Holds each ``acquire`` back until two are in flight at once: taken one after another, the
+    first would wait for ever (the test's deadline)."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings, owner: str) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner=owner, ttl_s=30.0)
+        self.in_flight = 0
+        self.overlap = asyncio.Event()
+
+    async def acquire(self, lease: str, *, above: int = 0) -> Held | None:
+        self.in_flight += 1
+        if self.in_flight > 1:
+            self.overlap.set()
+        try:
+            await self.overlap.wait()
+            return await super().acquire(lease, above=above)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_leases_are_taken_many_at_once_up_to_the_share(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """One after another, 1,000 keys cost ~7,000 round trips in a row before the first account
+    starts; many at once, but never past the share while another producer is in the pool."""
+    cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
+    async with asyncio.timeout(DEADLINE_S):
+        pool, apply, accounts = await pool_of(
+            OverlappingAcquires(redis_client, settings, "p"), cursors, 2 * TAKE_CONCURRENCY + 6
+        )
+    assert len(pool.held) == len(accounts) and set(apply.owned) == set(accounts)
+    await pool.leave()
+    assert await store(redis_client, settings, "q").join() == ["q"]
+    await pool.offer(accounts)
+    assert len(pool.held) == fair_share(["p", "q"], "p", len(accounts)) == TAKE_CONCURRENCY + 3

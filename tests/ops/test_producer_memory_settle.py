@@ -25,6 +25,7 @@ from producer_memory import (  # noqa: E402
     busy,
     idle_state,
     keepalive_frames,
+    log_events,
     trim_streams,
 )
 
@@ -87,3 +88,21 @@ async def test_the_bench_trims_its_streams_and_leaves_other_keys(redis_client: a
     await trim_streams(redis_client)
     assert await redis_client.xlen(stream) < KEEP_ENTRIES * 3
     assert await redis_client.get(cursor) == b"100@1"
+
+
+def test_the_producer_log_is_summed_up_by_event() -> None:
+    lines = [
+        "2026-12-03T09:22:06.822848Z [error    ] account in error               [fullon.x] ex_id=529",
+        "2026-12-03T09:22:07.100000Z [warning  ] lease lost; stopping its accounts [fullon.y] lease=a",
+        "2026-12-03T09:25:01.000000Z [error    ] account in error               [fullon.x] ex_id=558",
+        "  a traceback line",
+    ]
+    assert log_events(lines) == [
+        ("error account in error", 2, "2026-12-03T09:22:06.822848Z", "2026-12-03T09:25:01.000000Z"),
+        (
+            "warning lease lost; stopping its accounts",
+            1,
+            "2026-12-03T09:22:07.100000Z",
+            "2026-12-03T09:22:07.100000Z",
+        ),
+    ]

@@ -18,12 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimLedgerEntry
+from fullon_account_service.simulator.timeline import TimeOrder
 from fullon_account_service.simulator.venues.bybit import render
-from fullon_account_service.simulator.venues.bybit.executions import (
-    TimeOrder,
-    execution_page,
-    newest_first,
-)
+from fullon_account_service.simulator.venues.bybit.executions import execution_page, newest_first
 from fullon_account_service.simulator.venues.bybit.wallet import OpenOrders, wallet_entry
 
 WEEK_MS = 7 * 24 * 3600 * 1000

@@ -1,11 +1,14 @@
 """Which of the active accounts this producer collects: those whose API key it holds a lease on.
 
 Discovery offers every active account; accounts are grouped by API key (``lease_id``: two
-accounts on one key sign with one nonce sequence, so one producer must own both). Every
-``renew_s`` (and at once when discovery or a refused write wakes it) the pool:
+accounts on one key sign with one nonce sequence, so one producer must own both). ``keep`` renews
+every held lease every ``renew_s``, apart from the cycle and in one round trip: a lease it could
+not renew, or not confirm for ``ttl_s`` because Redis did not answer, is dropped (its accounts stop
+signing at once) and wakes the cycle. Every ``renew_s`` (and at once when discovery, a refused
+write or a lost lease wakes it) the cycle:
 
-1. renews each lease it holds; one it could not renew, or not confirm for ``ttl_s`` because Redis
-   did not answer, is dropped: its accounts stop at once (their ccxt clients close);
+1. stops the accounts of the leases dropped since it last started or stopped accounts (their ccxt
+   clients close), and fences the cursors of accounts that joined a held lease;
 2. heartbeats in the producer pool and computes its fair share: with ``n`` live producers sorted
    by id and ``k`` keys, the first ``k % n`` producers take ``ceil(k/n)``, the others
    ``floor(k/n)``, so the shares add up to ``k`` and every producer computes the same ones;
@@ -41,6 +44,11 @@ _log = get_logger("producers.lease_pool")
 
 Apply = Callable[[dict[int, AccountRef]], Awaitable[None]]
 FENCED_CURSORS = ("cursor", "order_cursor", "ledger_cursor")
+TAKE_CONCURRENCY = 32
+"""Leases taken at once. A take is ~7 round trips one after another (its accounts' cursor tokens,
+the acquire, the fences): one lease after another, a producer taking 1,000 keys, or taking back
+100 after a mass loss on a loop whose turns last seconds, waited ~7 turns a key before its first
+account started again."""
 
 
 @dataclass(slots=True)
@@ -86,6 +94,8 @@ class LeasePool:
         self._clock = clock
         self._wanted: dict[str, dict[int, AccountRef]] = {}
         self._held: dict[str, _Lease] = {}
+        self._applied: frozenset[str] = frozenset()
+        """The leases whose accounts ``apply`` was last given."""
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._fences.on_stale(lambda ex_id: self._wake.set())
@@ -121,7 +131,7 @@ class LeasePool:
 
     async def cycle(self) -> None:
         async with self._lock:
-            lost, retake = await self._renew_held()
+            retake = await self._settle_held()
             try:
                 members = await self._store.join()
             except AccountServiceError as e:
@@ -134,12 +144,12 @@ class LeasePool:
                 surplus = surplus[: max(len(self._held) - share, 0)]
                 for lease in surplus:
                     self._drop(lease)
-            if lost or surplus or retake:
-                await self._apply(self._owned())
+            if self._held.keys() != self._applied:  # stop what was dropped before releasing
+                await self._apply_owned()
             await self._release(surplus + retake)
             if members is not None:
                 await self._take(fair_share(members, self.owner, len(self._wanted)))
-            await self._apply(self._owned())
+            await self._apply_owned()
 
     async def leave(self) -> None:
         """Release every lease and leave the pool (shutdown, after the accounts stopped), so the
@@ -161,17 +171,23 @@ class LeasePool:
             self._fences.expire(ex_id)
 
     def _confirm(self, lease: str, token: int, started: float) -> None:
-        valid_until = started + self._ttl - self._renew
-        self._held[lease] = _Lease(token, valid_until, frozenset(self._wanted.get(lease, {})))
-        for ex_id in self._wanted.get(lease, {}):
-            self._fences.set(ex_id, token, valid_until)
+        held = _Lease(token, started + self._ttl - self._renew, frozenset(self._wanted.get(lease, {})))
+        self._held[lease] = held
+        self._set_fences(held, held.fenced)
 
-    def _owned(self) -> dict[int, AccountRef]:
-        return {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
+    def _set_fences(self, held: _Lease, ex_ids: Iterable[int]) -> None:
+        """These accounts may sign under ``held``'s token until its bound."""
+        for ex_id in ex_ids:
+            self._fences.set(ex_id, held.token, held.valid_until)
+
+    async def _apply_owned(self) -> None:
+        self._applied = frozenset(self._held)
+        owned = {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
+        await self._apply(owned)
 
     async def renew(self) -> bool:
-        """Renew every held lease in one round trip; whether one was lost. A lost lease's
-        accounts may sign no more from here on (``_drop``); the next cycle, woken now, stops them.
+        """Renew every held lease in one round trip (``keep``'s work); whether one was lost. A lost
+        lease's accounts may sign no more from here on (``_drop``); the cycle, woken now, stops them.
         Takes no lock: a cycle starting a hundred accounts does not hold renewals up. An answer
         about a lease dropped (or dropped and taken again) while it was on its way is ignored:
         each tenure is its own ``_Lease``."""
@@ -204,7 +220,9 @@ class LeasePool:
 
     async def keep(self, stop: asyncio.Event) -> None:
         """Renew every ``renew_s`` from the start of the previous renewal (not its end) until
-        ``stop``, apart from the cycle, whose rebalancing may take long."""
+        ``stop``, apart from the cycle, whose rebalancing may take long: the one owner of renewal
+        (a lease taken at a cycle is good for ``ttl_s - renew_s`` from then, so the next renewal
+        comes in time)."""
         while not stop.is_set():
             started = self._clock()
             await self.renew()
@@ -219,18 +237,15 @@ class LeasePool:
         (one that joined the lease since waits for the cycle to fence its cursors). In place, so
         the ``_Lease`` stays the tenure's identity; never lowered by a renewal that started earlier."""
         held.valid_until = max(held.valid_until, started + self._ttl - self._renew)
-        for ex_id in held.fenced & self._wanted.get(lease, {}).keys():
-            self._fences.set(ex_id, held.token, held.valid_until)
+        self._set_fences(held, held.fenced & self._wanted.get(lease, {}).keys())
 
-    async def _renew_held(self) -> tuple[bool, list[str]]:
-        """Renew every held lease; whether any was dropped (lost, or no longer wanted), and the
-        leases to release once their accounts stopped, to take them again with a newer token."""
-        dropped = False
+    async def _settle_held(self) -> list[str]:
+        """Drop the held leases no longer wanted, fence the cursors of accounts that joined a held
+        lease; the leases to release once their accounts stopped, to take them again with a newer
+        token (a joined account's cursors hold a newer one, or could not be fenced)."""
         for lease in [lease for lease in self._held if lease not in self._wanted]:
             self._drop(lease)
             await self._release([lease])
-            dropped = True
-        dropped = await self.renew() or dropped
         retake: list[str] = []
         for lease in list(self._held):
             joined = self._joined(lease)
@@ -245,9 +260,8 @@ class LeasePool:
                 retake.append(lease)
                 continue
             held.fenced = frozenset(self._wanted[lease])
-            for ex_id in held.fenced:
-                self._fences.set(ex_id, held.token, held.valid_until)
-        return dropped, retake
+            self._set_fences(held, held.fenced)
+        return retake
 
     def _joined(self, lease: str) -> set[int]:
         """Accounts wanted under a held lease whose cursors do not carry its token yet."""
@@ -278,24 +292,29 @@ class LeasePool:
                 _log.warning("lease release failed; it expires by itself", lease=lease, error=str(e))
 
     async def _take(self, share: int) -> None:
+        """Take free leases up to ``share``, ``TAKE_CONCURRENCY`` at a time, never more than the
+        share still missing: only a cycle adds leases, and it holds the lock."""
         free = sorted(
             (lease for lease in self._wanted if lease not in self._held),
             key=lambda lease: _rank(self.owner, lease),
             reverse=True,
         )
-        for lease in free:
-            if len(self._held) >= share:
-                return
-            started = self._clock()
-            try:
-                held = await self._store.acquire(lease, above=await self._highest_token(lease))
-            except AccountServiceError as e:
-                _log.warning("lease not taken", lease=lease, error=str(e))
-                continue
-            if held is None:
-                continue
-            if not await self._fence(lease, held.token, self._wanted[lease]):
-                await self._release([lease])
-                continue
-            self._confirm(lease, held.token, started)
-            _log.info("lease taken", lease=lease, token=held.token, accounts=sorted(self._wanted[lease]))
+        while free and len(self._held) < share:
+            batch = free[: min(share - len(self._held), TAKE_CONCURRENCY)]
+            del free[: len(batch)]
+            await asyncio.gather(*(self._take_one(lease) for lease in batch))
+
+    async def _take_one(self, lease: str) -> None:
+        started = self._clock()
+        try:
+            held = await self._store.acquire(lease, above=await self._highest_token(lease))
+        except AccountServiceError as e:
+            _log.warning("lease not taken", lease=lease, error=str(e))
+            return
+        if held is None:
+            return
+        if not await self._fence(lease, held.token, self._wanted[lease]):
+            await self._release([lease])
+            return
+        self._confirm(lease, held.token, started)
+        _log.info("lease taken", lease=lease, token=held.token, accounts=sorted(self._wanted[lease]))

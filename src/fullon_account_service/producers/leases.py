@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -76,6 +76,8 @@ end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 """Renew (or with a TTL of 0 leave) our pool membership; the live members, ours included."""
+
+T = TypeVar("T")
 
 CLUSTER_CONCURRENCY = 32
 """Renewals in flight at once on a cluster: a connection each, so bounded."""
@@ -145,7 +147,7 @@ class LeaseStore:
         else:
             answers = await self._renew_pipeline(leases)
             if any(isinstance(a, NoScriptError) for a in answers):
-                await self._load_again(self._renew)
+                await self._translated(self._renew.load(again=True), "script load")
                 answers = await self._renew_pipeline(leases)
         return {
             lease: Held(lease, int(answer)) if int(answer) else None
@@ -154,14 +156,14 @@ class LeaseStore:
         }
 
     async def _renew_pipeline(self, leases: Sequence[str]) -> list[Any]:
-        try:
-            await self._renew.load()
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for lease in leases:
-                    self._renew.queue(pipe, self._keys(lease), [self.owner, self._ttl_ms])
-                return list(await pipe.execute(raise_on_error=False))
-        except REDIS_ERRORS as e:
-            raise translate(e, "lease renew") from e
+        return await self._translated(self._send_renewals(leases), "renew")
+
+    async def _send_renewals(self, leases: Sequence[str]) -> list[Any]:
+        await self._renew.load()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for lease in leases:
+                self._renew.queue(pipe, self._keys(lease), [self.owner, self._ttl_ms])
+            return list(await pipe.execute(raise_on_error=False))
 
     async def _renew_concurrently(self, leases: Sequence[str]) -> list[Any]:
         answers: list[Any] = []
@@ -171,21 +173,12 @@ class LeaseStore:
             answers += await asyncio.gather(*calls, return_exceptions=True)
         return answers
 
-    async def _load_again(self, script: Script) -> None:
-        try:
-            await script.load(again=True)
-        except REDIS_ERRORS as e:
-            raise translate(e, "lease script load") from e
-
     async def release(self, lease: str) -> None:
         """Give the lease up if still ours, so another producer may take it at once."""
         await self._call(self._release, [lease_key(self._prefix, lease)], [self.owner], "release")
 
     async def holder(self, lease: str) -> str | None:
-        try:
-            raw = await self._redis.get(lease_key(self._prefix, lease))
-        except REDIS_ERRORS as e:
-            raise translate(e, "lease read") from e
+        raw = await self._translated(self._redis.get(lease_key(self._prefix, lease)), "read")
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def join(self, *, leave: bool = False) -> list[str]:
@@ -195,7 +188,12 @@ class LeaseStore:
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     async def _call(self, script: Script, keys: list[str], args: list[Any], what: str) -> Any:
+        return await self._translated(script(keys, args), what)
+
+    @staticmethod
+    async def _translated(call: Awaitable[T], what: str) -> T:
+        """``call``'s answer; a Redis error becomes ours (the module's one translation)."""
         try:
-            return await script(keys, args)
+            return await call
         except REDIS_ERRORS as e:
             raise translate(e, f"lease {what}") from e

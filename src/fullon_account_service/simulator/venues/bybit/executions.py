@@ -1,12 +1,11 @@
 """Bybit v5 ``/v5/execution/list``: fills and funding payments, newest first, one page per call.
 
 The producer reads this page after fills, so it is one of the simulator's busiest endpoints, and
-an account's fills and ledger only grow over a run. Both are kept by the ledger in time order
-(its clock is strictly increasing per account), so a page is found by bisecting to the window's
-end (or the cursor) and walking back until the page is full, and only that page's rows are
-rendered: a call costs the page, not the account's history. ``TimeOrder`` checks that order as the
-lists grow (each row once); should a list ever fall out of it, that list is sorted per call as
-before, with the same rows and cursor.
+an account's fills and ledger only grow over a run. Both are in time order (``timeline``), so a
+page is found by bisecting to the window's end (or the cursor) and walking back until the page is
+full, and only that page's rows are rendered: a call costs the page, not the account's history.
+Should a list ever fall out of time order, it is sorted per call as before, with the same rows and
+cursor.
 """
 
 from __future__ import annotations
@@ -15,11 +14,12 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from fullon_account_service.simulator.model import Market, SimAccount, SimFill, SimLedgerEntry
+from fullon_account_service.simulator.timeline import Timed, TimeOrder
 from fullon_account_service.simulator.venues.bybit import render
 from fullon_account_service.simulator.venues.bybit.auth import WORLD, signed
 from fullon_account_service.simulator.venues.bybit.rest import (
@@ -35,33 +35,7 @@ Execution = tuple[int, str, Callable[[], dict[str, Any]]]
 """(time, id, row builder) of one execution: a fill or a funding payment."""
 
 
-class Timed(Protocol):
-    @property
-    def ts_ms(self) -> int: ...
-
-
 R = TypeVar("R", bound=Timed)
-
-
-class TimeOrder:
-    """Whether each list of rows is still in strictly rising ``ts_ms`` order, checked as it grows.
-
-    Lists are told apart by identity: an account's ``fills`` and ``ledger`` live as long as the
-    venue's app, which owns this."""
-
-    def __init__(self) -> None:
-        self._checked: dict[int, tuple[int, bool]] = {}
-
-    def holds(self, rows: Sequence[Timed]) -> bool:
-        upto, ok = self._checked.get(id(rows), (0, True))
-        if upto > len(rows):  # not the list last seen under this identity
-            upto, ok = 0, True
-        i = max(upto, 1)
-        while ok and i < len(rows):
-            ok = rows[i - 1].ts_ms < rows[i].ts_ms
-            i += 1
-        self._checked[id(rows)] = (len(rows), ok)
-        return ok
 
 
 TIME_ORDER: web.AppKey[TimeOrder] = web.AppKey("bybit_time_order")
@@ -147,4 +121,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v5/execution/list", executions)
 
 
-__all__ = ["TIME_ORDER", "TimeOrder", "add_routes", "execution_page", "newest_first"]
+__all__ = ["TIME_ORDER", "add_routes", "execution_page", "newest_first"]

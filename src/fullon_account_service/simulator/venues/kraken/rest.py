@@ -6,11 +6,15 @@ inclusive, both unix seconds (or an order/trade id). ccxt sends ``ClosedOrders.e
 milliseconds; Kraken reads it as seconds (far future), and so does this simulator.
 ``OpenOrders`` ignores ``start`` (not one of its parameters) and ccxt filters locally.
 ``Ledgers`` pages the same way over the ledger entries that are not trades.
+
+A page is found through the account's history indexes (``timeline``: bisected windows, closed
+orders by last update, fills by order) and only its rows are rendered, so a request costs its
+window and page, not the account's whole history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -19,6 +23,13 @@ from aiohttp import web
 from fullon_account_service.simulator import wire
 from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder, World
 from fullon_account_service.simulator.signers import client_of
+from fullon_account_service.simulator.timeline import (
+    FillsByOrder,
+    FinalOrders,
+    TimeOrder,
+    in_window,
+    window_s,
+)
 from fullon_account_service.simulator.venues.kraken import render
 from fullon_account_service.simulator.venues.kraken.auth import (
     INVALID_ARGUMENTS,
@@ -50,33 +61,27 @@ def error(message: str, status: int = 200) -> web.Response:
     return web.json_response({"error": [message]}, status=status)
 
 
-def _bound(value: str | None, times: dict[str, float]) -> float | None:
-    """A ``start``/``end`` value: unix seconds, or the time of the order/trade with that id."""
+def _bound(value: str | None, times: Callable[[], dict[str, float]]) -> float | None:
+    """A ``start``/``end`` value: unix seconds, or the time of the order/trade with that id
+    (``times`` is called only then: it reads the whole history)."""
     if value is None or value == "":
         return None
     try:
         return float(value)
     except ValueError:
-        if value in times:
-            return times[value]
-        raise BadArguments(value) from None
+        found = times().get(value)
+        if found is None:
+            raise BadArguments(value) from None
+        return found
 
 
-def _in_window(t: float, start: float | None, end: float | None) -> bool:
-    return (start is None or t > start) and (end is None or t <= end)
-
-
-def _page_of(rows: list[T], fields: Fields) -> list[T]:
+def _page_of(rows: Sequence[T], fields: Fields) -> Sequence[T]:
     """The ``ofs`` page of ``rows``."""
     try:
         ofs = int(fields.get("ofs") or 0)
     except ValueError:
         raise BadArguments("ofs") from None
     return rows[max(ofs, 0) : max(ofs, 0) + PAGE_SIZE]
-
-
-def _page(rows: list[tuple[str, dict[str, Any]]], fields: Fields) -> dict[str, dict[str, Any]]:
-    return dict(_page_of(rows, fields))
 
 
 def _client_filter(orders: Iterable[SimOrder], fields: Fields) -> list[SimOrder]:
@@ -93,6 +98,9 @@ class PrivateApi:
         self.world = world
         self.tokens = tokens
         self.visible = visible
+        self._time_order = TimeOrder()
+        self._final = FinalOrders()
+        self._fills_of = FillsByOrder()
         self.methods: dict[str, Method] = {
             "Balance": self.balance,
             "BalanceEx": self.balance_ex,
@@ -115,19 +123,12 @@ class PrivateApi:
     def _fills(self, account: SimAccount) -> list[SimFill]:
         return [f for f in account.fills if self.visible(f.order_id)]
 
-    def _order_rows(
-        self, account: SimAccount, orders: Iterable[SimOrder]
-    ) -> list[tuple[str, dict[str, Any]]]:
-        fills: dict[str, list[SimFill]] = {}
-        for fill in account.fills:
-            fills.setdefault(fill.order_id, []).append(fill)
-        return [
-            (
-                o.order_id,
-                render.order_row(o, self.world.market("kraken", o.symbol), fills.get(o.order_id, ())),
-            )
+    def _order_rows(self, account: SimAccount, orders: Iterable[SimOrder]) -> dict[str, dict[str, Any]]:
+        fills = self._fills_of.of(account.fills)
+        return {
+            o.order_id: render.order_row(o, self.world.market("kraken", o.symbol), fills(o.order_id))
             for o in orders
-        ]
+        }
 
     def _trade_row(self, account: SimAccount, fill: SimFill) -> dict[str, Any]:
         order = account.orders.get(fill.order_id)
@@ -141,47 +142,48 @@ class PrivateApi:
         return render.balance_ex(account.balances)
 
     def open_orders(self, account: SimAccount, fields: Fields) -> Any:
-        orders = [o for o in self._orders(account) if o.status == "open"]
+        orders = [o for o in self._final.still_open(account.orders) if self.visible(o.order_id)]
         orders.sort(key=lambda o: o.created_ms, reverse=True)
-        return {"open": dict(self._order_rows(account, _client_filter(orders, fields)))}
+        return {"open": self._order_rows(account, _client_filter(orders, fields))}
 
     def closed_orders(self, account: SimAccount, fields: Fields) -> Any:
-        closed = [o for o in self._orders(account) if o.status != "open"]
-        times = {o.order_id: o.updated_ms / 1000 for o in closed}
+        def times() -> dict[str, float]:
+            closed = self._final.since(account.orders, None)
+            return {o.order_id: o.updated_ms / 1000 for o in closed if self.visible(o.order_id)}
+
         start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
         which = fields.get("closetime", "both")
 
         def matches(o: SimOrder) -> bool:
             opened, closed_at = o.created_ms / 1000, o.updated_ms / 1000
             if which == "open":
-                return _in_window(opened, start, end)
+                return in_window(opened, start, end)
             if which == "close":
-                return _in_window(closed_at, start, end)
-            return _in_window(opened, start, end) or _in_window(closed_at, start, end)
+                return in_window(closed_at, start, end)
+            return in_window(opened, start, end) or in_window(closed_at, start, end)
 
-        chosen = sorted(
-            (o for o in _client_filter(closed, fields) if matches(o)),
-            key=lambda o: o.updated_ms,
-            reverse=True,
-        )
-        rows = self._order_rows(account, chosen)
-        return {"closed": _page(rows, fields), "count": len(rows)}
+        # Opened or closed after ``start`` both mean updated after it: the index's window.
+        recent = self._final.since(account.orders, start)
+        chosen = [o for o in _client_filter(recent, fields) if matches(o) and self.visible(o.order_id)]
+        return {"closed": self._order_rows(account, _page_of(chosen, fields)), "count": len(chosen)}
 
     def query_orders(self, account: SimAccount, fields: Fields) -> Any:
         ids = [i for i in fields.get("txid", "").split(",") if i]
         if not ids:
             raise BadArguments("txid")
         known = {o.order_id: o for o in self._orders(account)}
-        found = dict(self._order_rows(account, [known[i] for i in ids if i in known]))
+        found = self._order_rows(account, [known[i] for i in ids if i in known])
         if len(found) != len(ids):
             raise BadArguments("txid")
         return found
 
     def trades_history(self, account: SimAccount, fields: Fields) -> Any:
-        fills = self._fills(account)
-        times = {f.trade_id: f.ts_ms / 1000 for f in fills}
+        def times() -> dict[str, float]:
+            return {f.trade_id: f.ts_ms / 1000 for f in self._fills(account)}
+
         start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
-        chosen = [f for f in reversed(fills) if _in_window(f.ts_ms / 1000, start, end)]
+        fills = window_s(account.fills, start, end, self._time_order.holds(account.fills))
+        chosen = [f for f in reversed(fills) if self.visible(f.order_id)]
         page = {f.trade_id: self._trade_row(account, f) for f in _page_of(chosen, fields)}
         return {"trades": page, "count": len(chosen)}
 
@@ -196,19 +198,21 @@ class PrivateApi:
         """Non-trade ledger entries (trades are in ``TradesHistory``), newest first, filtered by
         ``asset`` (REST ids or codes, comma-separated), ``type`` and the ``start``/``end`` window."""
         entries = account.ledger
-        times = {e.entry_id: e.ts_ms / 1000 for e in entries}
+
+        def times() -> dict[str, float]:
+            return {e.entry_id: e.ts_ms / 1000 for e in entries}
+
         start, end = _bound(fields.get("start"), times), _bound(fields.get("end"), times)
         assets = {a for a in fields.get("asset", "all").split(",") if a and a != "all"}
         kind = fields.get("type", "all")
         chosen = [
             e
-            for e in reversed(entries)
-            if _in_window(e.ts_ms / 1000, start, end)
-            and (not assets or e.currency in assets or asset(e.currency).asset_id in assets)
+            for e in reversed(window_s(entries, start, end, self._time_order.holds(entries)))
+            if (not assets or e.currency in assets or asset(e.currency).asset_id in assets)
             and kind in ("all", e.raw_type)
         ]
-        rows = [(e.entry_id, render.ledger_row(e)) for e in chosen]
-        return {"ledger": _page(rows, fields), "count": len(rows)}
+        page = _page_of(chosen, fields)
+        return {"ledger": {e.entry_id: render.ledger_row(e) for e in page}, "count": len(chosen)}
 
     def query_ledgers(self, account: SimAccount, fields: Fields) -> Any:
         ids = {i for i in fields.get("id", "").split(",") if i}
@@ -219,13 +223,13 @@ class PrivateApi:
 
     def funding_status(self, account: SimAccount, fields: Fields, reason: str) -> Any:
         """Deposits or withdrawals, newest first, by ``asset`` and the ``start``/``end`` window."""
-        start, end = _bound(fields.get("start"), {}), _bound(fields.get("end"), {})
+        start, end = _bound(fields.get("start"), dict), _bound(fields.get("end"), dict)
         wanted = fields.get("asset")
         return [
             render.funding_status_row(e)
             for e in reversed(account.ledger)
             if e.reason == reason
-            and _in_window(e.ts_ms / 1000, start, end)
+            and in_window(e.ts_ms / 1000, start, end)
             and (not wanted or wanted in (e.currency, asset(e.currency).asset_id))
         ]
 

@@ -309,13 +309,16 @@ def glibc_view():
     fp = libc.fopen(xml.encode(), b"w")
     libc.malloc_info(0, fp)
     libc.fclose(fp)
-    heaps = re.findall(r'<heap nr="(\\d+)">.*?<system type="current" size="(\\d+)"/>', open(xml).read(), re.S)
+    with open(xml) as text:
+        heaps = re.findall(r'<heap nr="(\\d+)">.*?<system type="current" size="(\\d+)"/>', text.read(), re.S)
     view["malloc_arenas"] = len(heaps)
     view["thread_arenas"] = sum(int(size) for nr, size in heaps if nr != "0")
     view["threads"] = len(os.listdir("/proc/self/task"))
     rss = dict.fromkeys(("sbrk_heap", "anon", "file"), 0)
     name = ""
-    for line in open("/proc/self/smaps"):
+    with open("/proc/self/smaps") as smaps:
+        lines = smaps.readlines()
+    for line in lines:
         head = line.split()
         if "-" in head[0] and not head[0].endswith(":"):
             name = head[5] if len(head) > 5 else ""

@@ -7,15 +7,15 @@ live blocks stay mapped. ``malloc_trim(0)`` releases those free pages (``madvise
 heap or not. Measured with ``bench/producer_memory.py --trim`` (bench/RESULTS.md, "Producer
 memory, fourth pass"). On a C library other than glibc (musl, macOS) this is a no-op.
 
-``pin_malloc_thresholds`` keeps blocks of 128 KiB and more out of that heap when the heap has no
-free room for them. glibc gives such a block a mapping of its own and unmaps it when it is freed,
-but by default it raises that threshold to the size of any such block freed (up to 32 MiB), and
-the heap's trim threshold to twice that: the producer's imports (bytecode files of hundreds of
-KiB) and its first markets page (megabytes of JSON) lift both for the process' life, so that from
-then on the big blocks of a burst (socket reads, REST bodies) grow the heap, and the smaller
-blocks that outlive the burst pin the pages between them. At 100 accounts after 2,500 fills each
-the heap held 52.7 MiB free of its 115.9 MiB (0.46 MiB per account; bench/RESULTS.md, "h1, stop
-25").
+``pin_malloc_thresholds`` keeps the blocks of 128 KiB and more out of that heap in the first
+place. glibc serves such a block with its own ``mmap`` and unmaps it when freed, but by default
+it raises that threshold to the size of any such block freed (up to 32 MiB) and the heap's trim
+threshold to twice that: the producer's first markets page (megabytes of JSON) lifts both for
+the process' life, and from then on every socket read (up to 256 KiB a read), the unparsed tail
+that aiohttp keeps per WebSocket while its reader waits, and every REST body comes from the heap,
+where the blocks that outlive a burst pin the pages between them. At 100 accounts, after 2,500
+fills each, the heap held 52.7 MiB free (0.46 MiB per account) of its 115.9 MiB
+(bench/RESULTS.md, "h1, stop 25").
 """
 
 from __future__ import annotations

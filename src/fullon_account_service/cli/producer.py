@@ -47,9 +47,7 @@ def producer(
         raise typer.Exit(2) from None
     require_shared_redis(settings, embedded=embedded, command="producer")
     from fullon_account_service.producers.daemon import AccountDaemon
-    from fullon_account_service.producers.heap_trim import pin_malloc_thresholds
 
-    pin_malloc_thresholds()
     daemon = AccountDaemon(settings=settings, ex_ids=set(ex_id) if ex_id else None, shard=parsed)
     try:
         event_loop.run(daemon.start())

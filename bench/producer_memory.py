@@ -236,11 +236,28 @@ def watch_peak():
                 held_at[0] = current
                 holders(current)
 
+def large(snapshot):
+    # the blocks over pymalloc's 512 bytes (glibc's), by allocation line: size and count
+    from collections import Counter
+    size, count = Counter(), Counter()
+    for t in snapshot.traces:
+        if t.size > 512:
+            size[str(t.traceback[0])] += t.size
+            count[str(t.traceback[0])] += 1
+    return size, count
+
 def write_diff(path, snapshot):
     diff = snapshot.compare_to(first[0], "lineno")
     with open(path, "w") as out:
         for d in diff[:TRACE]:
             out.write(f"{d.size_diff / 1024:10.1f} KiB {d.count_diff:8d} objects  {d.traceback}\\n")
+        (size, count), (size0, count0) = large(snapshot), large(first[0])
+        size.subtract(size0)
+        count.subtract(count0)
+        grown_kib = sum(size.values()) / 1024
+        out.write(f"  blocks over 512 bytes (glibc's), grown since open: {grown_kib:.1f} KiB\\n")
+        for line, grown in size.most_common(TRACE):
+            out.write(f"{grown / 1024:10.1f} KiB {count[line]:8d} blocks  {line}\\n")
 
 def trace(path):
     # the first call starts tracing (at open); later ones write what grew since, by line, now
@@ -272,9 +289,55 @@ def trim(path):
     with open(path, "w") as out:
         out.write(f"{before} {rss()}\\n")
 
+MALLINFO2 = (
+    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"
+)
+
+def glibc_view():
+    # glibc's own view of its heap (mallinfo2: summed over its malloc arenas), its malloc arenas
+    # (malloc_info), the threads, and the process' resident memory by kind of mapping (smaps)
+    import ctypes, re
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in MALLINFO2]
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    view = {name: getattr(info, name) for name in MALLINFO2}
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+    libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    libc.fclose.argtypes = (ctypes.c_void_p,)
+    xml = os.environ["BENCH_MALLOC_STATS"] + ".xml"
+    fp = libc.fopen(xml.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    with open(xml) as text:
+        heaps = re.findall(r'<heap nr="(\\d+)">.*?<system type="current" size="(\\d+)"/>', text.read(), re.S)
+    view["malloc_arenas"] = len(heaps)
+    view["thread_arenas"] = sum(int(size) for nr, size in heaps if nr != "0")
+    view["threads"] = len(os.listdir("/proc/self/task"))
+    rss = dict.fromkeys(("sbrk_heap", "anon", "file"), 0)
+    name = ""
+    with open("/proc/self/smaps") as smaps:
+        lines = smaps.readlines()
+    for line in lines:
+        head = line.split()
+        if "-" in head[0] and not head[0].endswith(":"):
+            name = head[5] if len(head) > 5 else ""
+        elif head[0] == "Rss:":
+            kind = "sbrk_heap" if name == "[heap]" else "anon" if name == "" else "file"
+            rss[kind] += int(head[1]) * 1024
+    view.update({"rss_" + k: v for k, v in rss.items()})
+    return view
+
 def on_signal(*args):
+    path = os.environ["BENCH_MALLOC_STATS"]
+    view = glibc_view()
     if os.environ.get("BENCH_TRIM"):
-        trim(os.environ["BENCH_MALLOC_STATS"] + ".trim")
+        trim(path + ".trim")
+        view.update({"trimmed_" + k: v for k, v in glibc_view().items() if k.startswith("rss_")})
+    with open(path + ".glibc", "w") as out:
+        out.write(__import__("json").dumps(view))
     stats(*args)
 
 signal.signal(signal.SIGUSR1, on_signal)
@@ -296,6 +359,8 @@ class Sample:
     """RSS ``SETTLE_WINDOW_S`` after the settled reading at *full*: growth while idle."""
     trimmed: tuple[float, float, float] | None = None
     """RSS after ``malloc_trim(0)`` at open, half and full (``--trim``)."""
+    glibc: tuple[dict[str, float], ...] = ()
+    """glibc's view at open, half and full (``--arenas``): ``GLIBC_COLUMNS``."""
 
 
 def rss_mib(pid: int) -> float:
@@ -413,9 +478,9 @@ def producer_env(
     return env
 
 
-async def print_arenas(pid: int, path: Path, label: str) -> float | None:
-    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks; the RSS
-    after ``malloc_trim(0)`` with ``--trim``."""
+async def print_arenas(pid: int, path: Path, label: str) -> tuple[float | None, dict[str, float]]:
+    """pymalloc's arenas (1 MiB each, returned only when empty) against its live blocks; glibc's
+    view of its heap (``glibc``); the RSS after ``malloc_trim(0)`` with ``--trim``."""
     _ask_stats(pid, path)
     await until(_exists(path), 120, "the allocator statistics")
     fields = _read_stats(path)
@@ -445,13 +510,52 @@ async def print_arenas(pid: int, path: Path, label: str) -> float | None:
             for line in grown.read_text().splitlines():
                 print(f"    {line}", flush=True)
             grown.unlink()
+    view_file = path.with_name(path.name + ".glibc")
+    view: dict[str, float] = json.loads(view_file.read_text())
+    view_file.unlink()
+    view["live"] = float(fields.get("bytes in allocated blocks", 0))
+    view["pymalloc_arenas"] = float(fields.get("arenas allocated current", 0)) * MIB
+    print(f"    glibc: {glibc_line(view)}", flush=True)
     trimmed = path.with_name(path.name + ".trim")
     if not trimmed.exists():
-        return None
+        return None, view
     before, after = (int(v) / 1024 for v in trimmed.read_text().split())
     trimmed.unlink()
     print(f"    malloc_trim(0): RSS {before:.1f} -> {after:.1f} MiB", flush=True)
-    return after
+    return after, view
+
+
+GLIBC_COLUMNS = (
+    ("arena", "sbrk heap"),
+    ("hblkhd", "mmapped chunks"),
+    ("uordblks", "in use"),
+    ("fordblks", "free"),
+    ("keepcost", "keepcost"),
+    ("thread_arenas", "thread arenas"),
+    ("rss_sbrk_heap", "RSS [heap]"),
+    ("rss_anon", "RSS anon"),
+    ("rss_file", "RSS files"),
+    ("trimmed_rss_sbrk_heap", "trimmed RSS [heap]"),
+    ("trimmed_rss_anon", "trimmed RSS anon"),
+    ("live", "pymalloc live"),
+    ("pymalloc_arenas", "pymalloc arenas"),
+)
+"""What ``glibc_view`` in the probe reads (bytes), in the order the bench prints them: glibc's
+``mallinfo2`` (``arena``: the sbrk heap; ``hblkhd``: chunks served by their own mmap; ``uordblks``
+and ``fordblks``: in use and free in every malloc arena; ``keepcost``: the top chunk), the malloc
+arenas of threads other than the main one (``malloc_info``), the resident memory by kind of mapping
+(``/proc/self/smaps``: the sbrk heap, anonymous maps (pymalloc's arenas, threads' malloc arenas and
+stacks, mmapped chunks), files),
+the same after ``malloc_trim(0)`` with ``--trim``, and pymalloc's live blocks and arenas."""
+
+
+def glibc_line(view: dict[str, float]) -> str:
+    parts = [f"{label} {view[key] / MIB:.1f}" for key, label in GLIBC_COLUMNS if key in view]
+    return (
+        ", ".join(parts)
+        + f" MiB; {view['hblks']:.0f} mmapped chunks, {view['malloc_arenas']:.0f} malloc arenas, "
+        f"{view['threads']:.0f} threads"
+    )
 
 
 LOG_EVENT = re.compile(r"^(\S+) \[(\w+)\s*\] (.+?)(?:\s{2,}|\s*\[|$)")
@@ -541,7 +645,7 @@ async def measure(
                 await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
                 stats = work / "mallocstats.txt"
                 opened = rss_mib(producer.pid)
-                after_trim = []
+                after_trim: list[tuple[float | None, dict[str, float]]] = []
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
                 await drive(sim, redis, accounts, fills // 2, producer.pid)
@@ -577,9 +681,10 @@ async def measure(
             await redis.aclose()
             redis_proc.terminate()
             await asyncio.wait_for(redis_proc.wait(), 30)
-    got = [t for t in after_trim if t is not None]
+    got = [t for t, _ in after_trim if t is not None]
     trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
-    return Sample(n, opened, half, full, made, half_settled, full_settled, later, trimmed)
+    views = tuple(v for _, v in after_trim)
+    return Sample(n, opened, half, full, made, half_settled, full_settled, later, trimmed, views)
 
 
 async def _added(redis: aioredis.Redis, kind: str) -> int:
@@ -688,13 +793,32 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
             f"{_per_account(s.open_mib, base.open_mib, n)} | {' / '.join(half)} | "
             f"{' / '.join(full)} | {growth} |"
         )
-    if base.trimmed is None:
+    if base.trimmed is not None:
+        print("after settling and malloc_trim(0) at each point: MiB/account open | half | full")
+        for s in rows:
+            if s.trimmed is not None:
+                per = [_per_account(t, b, s.accounts) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
+                print(f"| {s.accounts} | {per[0]} | {per[1]} | {per[2]} |")
+    if len(base.glibc) != 3:
         return
-    print("after settling and malloc_trim(0) at each point: MiB/account open | half | full")
+    print("glibc and pymalloc at rest (before any trim): MiB per extra account at open / half / full")
+    print("| accounts | " + " | ".join(label for _, label in GLIBC_COLUMNS) + " |")
+    print("|---:|" + "---|" * len(GLIBC_COLUMNS))
     for s in rows:
-        if s.trimmed is not None:
-            per = [_per_account(t, b, s.accounts) for t, b in zip(s.trimmed, base.trimmed, strict=True)]
-            print(f"| {s.accounts} | {per[0]} | {per[1]} | {per[2]} |")
+        if len(s.glibc) != 3:
+            continue
+        cells = []
+        for key, _ in GLIBC_COLUMNS:
+            if key not in base.glibc[0]:
+                cells.append("-")
+                continue
+            cells.append(
+                " / ".join(
+                    _per_account(v[key] / MIB, b[key] / MIB, s.accounts)
+                    for v, b in zip(s.glibc, base.glibc, strict=True)
+                )
+            )
+        print(f"| {s.accounts} | " + " | ".join(cells) + " |")
 
 
 async def run(

@@ -7,8 +7,12 @@ waits for statistics that never come."""
 from __future__ import annotations
 
 import ast
+import os
+import platform
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
@@ -20,9 +24,11 @@ from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from fullon_account_service.metrics.prometheus import PrometheusSensor  # noqa: E402
 from producer_memory import (  # noqa: E402
     ARENA_PROBE,
+    GLIBC_COLUMNS,
     KEEP_ENTRIES,
     PREFIX,
     busy,
+    glibc_line,
     idle_state,
     keepalive_frames,
     log_events,
@@ -106,3 +112,30 @@ def test_the_producer_log_is_summed_up_by_event() -> None:
             "2026-12-03T09:22:07.100000Z",
         ),
     ]
+
+def test_the_probe_reads_glibcs_view_of_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``glibc_view`` runs only inside the producer under the bench; here its definitions are taken
+    from the probe's text and run in this process: every figure the bench prints is there."""
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the probe reads glibc's allocator: the bench runs on glibc only")
+    monkeypatch.setenv("BENCH_MALLOC_STATS", str(tmp_path / "stats"))
+    tree = ast.parse(ARENA_PROBE)
+    wanted = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.Assign) and _named(n, {"MALLINFO2", "glibc_view"})
+    ]
+    namespace: dict[str, object] = {"os": os}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), "probe", "exec"), namespace)
+    view = namespace["glibc_view"]()  # type: ignore[operator]
+    view.update(live=0.0, pymalloc_arenas=0.0)
+    assert {key for key, _ in GLIBC_COLUMNS if not key.startswith("trimmed_")} <= view.keys()
+    assert view["malloc_arenas"] >= 1 and view["threads"] >= 1
+    assert view["rss_sbrk_heap"] + view["rss_anon"] + view["rss_file"] > 0
+    assert "malloc arenas" in glibc_line(view)
+
+
+def _named(node: ast.stmt, names: set[str]) -> bool:
+    if isinstance(node, ast.FunctionDef):
+        return node.name in names
+    return any(isinstance(t, ast.Name) and t.id in names for t in getattr(node, "targets", ()))

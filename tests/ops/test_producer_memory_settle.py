@@ -113,6 +113,7 @@ def test_the_producer_log_is_summed_up_by_event() -> None:
         ),
     ]
 
+
 def test_the_probe_reads_glibcs_view_of_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``glibc_view`` runs only inside the producer under the bench; here its definitions are taken
     from the probe's text and run in this process: every figure the bench prints is there."""

@@ -1,7 +1,8 @@
 """The producer's event-loop stalls and garbage collections, for ``e2e.py --probe`` only.
 
 Python imports ``sitecustomize`` at start-up from its path; ``e2e.py --probe`` puts this folder on
-the producer's ``PYTHONPATH`` (no other process's) with ``E2E_LOOP_PROBE`` naming a file. Then every
+the producer's ``PYTHONPATH`` (no other process's) with ``E2E_LOOP_PROBE`` naming a file (``{pid}`` in
+it becomes the process id: each process that imports the probe writes its own). Then every
 callback the event loop runs is timed (``Handle._run``, ~1 us each), and so is every collection
 (``gc.callbacks``); a thread writes the totals to the file every ``DUMP_S`` (written aside and
 renamed, so a reader never sees half of it): callbacks run and their time, each callback of at least
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-PATH = os.environ.get("E2E_LOOP_PROBE")
+PATH = os.environ.get("E2E_LOOP_PROBE", "").replace("{pid}", str(os.getpid()))
 SLOW_MS = 20.0
 GC_SLOW_MS = 5.0
 TURN_SLOW_MS = 500.0

@@ -60,7 +60,6 @@ class AccountSet:
 
     async def start(self, ref: AccountRef) -> None:
         ctx = self._context
-        self.accounts[ref.ex_id] = ref
         strategy = ctx.detector.strategy(ctx.detector.capabilities(ref))
         _log.info(
             "Applying collection strategy",
@@ -69,6 +68,9 @@ class AccountSet:
             strategy=strategy.name,
         )
         await self._heartbeat.register(ref, strategy.name)
+        # listed only now, with no wait before its loops start: the supervisor (``restart_dead``)
+        # took a listed account whose poll loop was not started yet for one whose loop had died
+        self.accounts[ref.ex_id] = ref
         try:
             await self.live_collector.start_exchange(ref)
             await self.rest_poller.start_exchange(ref)

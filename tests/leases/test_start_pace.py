@@ -3,20 +3,23 @@
 Time is a fake clock that only the accounts' work moves: each started account holds the loop for
 ``STEP_S`` of fake time in each of its first ``STEPS`` turns (its client, handshake and first
 reads), as CPU work does. The renewals run on the same fake clock, every ``RENEW_S``, and a watcher
-checks at every turn that every held account may still sign. Nothing waits on a timer: the run is
-the same on any machine.
+checks at every turn that every held account may still sign. A renewal's answer comes
+``RENEWAL_TURNS`` turns after its request (``TurnsRenewals``): how many turns a real round trip
+spans depends on the machine, and each turn costs fake time. Leases are taken in Redis. Nothing
+waits on a timer: the run is the same on any machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.lease_pool import LeasePool
-from fullon_account_service.producers.leases import LeaseStore
+from fullon_account_service.producers.leases import Held, LeaseStore
 from fullon_account_service.producers.start_pace import StartPace
 from fullon_account_service.settings import Settings
 
@@ -25,6 +28,7 @@ STEPS = 20
 STEP_S = 0.05
 """200 accounts started at once hold each turn 10 s: the whole margin a renewal has."""
 TTL_S, RENEW_S = 15.0, 5.0
+RENEWAL_TURNS = 3
 DEADLINE_S = 60.0
 
 
@@ -34,6 +38,25 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class TurnsRenewals(LeaseStore):
+    """Takes leases in Redis; answers renewals ``RENEWAL_TURNS`` turns later, confirming them."""
+
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        super().__init__(redis, prefix=settings.stream_prefix, owner="p", ttl_s=TTL_S)
+        self.tokens: dict[str, int] = {}
+
+    async def acquire(self, lease: str, *, above: int = 0) -> Held | None:
+        held = await super().acquire(lease, above=above)
+        if held is not None:
+            self.tokens[lease] = held.token
+        return held
+
+    async def renew_all(self, leases: Sequence[str]) -> dict[str, Held | None]:
+        for _ in range(RENEWAL_TURNS):
+            await asyncio.sleep(0)
+        return {lease: Held(lease, self.tokens[lease]) for lease in leases}
 
 
 class SlowStarts:
@@ -92,7 +115,7 @@ async def _start_up(redis: aioredis.Redis, settings: Settings, *, paced: bool) -
     pace = StartPace(clock=clock) if paced else None
     fences = FenceBook(clock)
     cursors = CursorStore(redis, prefix=settings.stream_prefix, fences=fences)
-    lease_store = LeaseStore(redis, prefix=settings.stream_prefix, owner="p", ttl_s=TTL_S)
+    lease_store = TurnsRenewals(redis, settings)
     accounts = {ex_id: AccountRef(ex_id, 1, "kraken") for ex_id in range(ACCOUNTS)}
     stop = asyncio.Event()
     async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:

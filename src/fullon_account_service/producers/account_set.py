@@ -5,8 +5,8 @@ kinds, the poller covers the rest (and fills, always). A failure to start one ac
 rejected credentials) marks that account ``error`` in ProcessCache with the reason and says so on
 the log at once; the others go on. Which accounts are collected is kept in ``CollectedAccounts``
 (``collected``), for whoever waits on them. New accounts start one at a time, each after the event
-loop absorbed the ones before (``start_pace``), so a thousand starting together do not hold the
-loop past the leases' local bound.
+loop absorbed the ones before (``start_pace``), so a thousand starting together do not make the
+loop's turns long.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class AccountSet:
             strategy=strategy.name,
         )
         await self._heartbeat.register(ref, strategy.name)
-        # listed only now, with no wait before its loops start: the supervisor (``restart_dead``)
-        # took a listed account whose poll loop was not started yet for one whose loop had died
+        # listed only now, after the wait on Redis: the supervisor (``restart_dead``) took an
+        # account listed before it for one whose poll loop had died, and started that loop itself
         self.accounts[ref.ex_id] = ref
         try:
             await self.live_collector.start_exchange(ref)

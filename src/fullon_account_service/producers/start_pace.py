@@ -1,15 +1,17 @@
 """Start accounts no faster than the event loop keeps up with them.
 
-Starting an account only spawns its loops; their first minutes of work (the client and its
-markets, the WebSocket handshake and login, the first reconciliation's REST reads and parsing) run
-on the event loop afterwards, interleaved with every account started before. Started a thousand
-at once, every turn of the loop ran the pending step of hundreds of accounts and lasted seconds;
-the lease renewal (``LeasePool.keep``), which needs a few turns for its round trip, came back past
-the leases' local bound and the accounts stopped signing (issue 18, 1,000 accounts).
+Starting an account only spawns its loops; their first work (the client and its markets, the
+WebSocket handshake and login, the first reconciliation's REST reads and parsing) runs on the event
+loop afterwards, interleaved with every account started before. Started a thousand at once, all
+of that is ready together and makes turns of the loop long; a lease renewal (``LeasePool.keep``)
+needs a few turns for its round trip and has ``lease_renew_s`` of margin before the leases' local
+bound. Measured at 1,000 accounts with no history (bench/RESULTS.md, "h2, stop 26"): unpaced,
+turns of up to 0.6 s; paced, up to 0.3 s. Bursts of fills make longer turns; this does not
+bound those.
 
-``StartPace.each`` calls ``wait`` after each start: it yields to the loop and measures how long one turn
-took; while turns take longer than ``turn_budget_s`` it keeps yielding, so the next account starts
-only once the ones before have been absorbed. A turn of the loop is measured as the time from
+``StartPace.each`` calls ``wait`` after each start: it yields to the loop and measures how long one
+turn took; while turns take longer than ``turn_budget_s`` it keeps yielding, so the next account
+starts only once the ones before have been absorbed. A turn of the loop is measured as the time from
 yielding (``asyncio.sleep(0)``) until resumed: every callback ready at that moment ran in between.
 The wait is bounded by ``max_wait_s``: on a loop that stays busy for reasons of its own (a burst of
 fills) accounts still start, one per ``max_wait_s`` at least.

@@ -4,7 +4,9 @@ Per account: the capability detector picks the strategy, the collector watches t
 kinds, the poller covers the rest (and fills, always). A failure to start one account (missing or
 rejected credentials) marks that account ``error`` in ProcessCache with the reason and says so on
 the log at once; the others go on. Which accounts are collected is kept in ``CollectedAccounts``
-(``collected``), for whoever waits on them.
+(``collected``), for whoever waits on them. New accounts start one at a time, each after the event
+loop absorbed the ones before (``start_pace``), so a thousand starting together do not make the
+loop's turns long.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.heartbeat import Heartbeat
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.start_pace import StartPace
 
 _log = get_logger("daemon")
 
 
 class AccountSet:
-    def __init__(self, context: ProducerContext, heartbeat: Heartbeat, collected: CollectedAccounts) -> None:
+    def __init__(
+        self,
+        context: ProducerContext,
+        heartbeat: Heartbeat,
+        collected: CollectedAccounts,
+        pace: StartPace | None = None,
+    ) -> None:
         self._context = context
+        self._pace = pace or StartPace()
         self._heartbeat = heartbeat
         self._collected = collected
         self.live_collector = LiveAccountCollector(context=context)
@@ -45,13 +55,11 @@ class AccountSet:
             )
         for ex_id in [e for e, ref in self.accounts.items() if wanted.get(e) != ref]:
             await self.stop(ex_id)
-        for ex_id, ref in wanted.items():
-            if ex_id not in self.accounts:
-                await self.start(ref)
+        new = [ref for ex_id, ref in wanted.items() if ex_id not in self.accounts]
+        await self._pace.each(new, self.start)
 
     async def start(self, ref: AccountRef) -> None:
         ctx = self._context
-        self.accounts[ref.ex_id] = ref
         strategy = ctx.detector.strategy(ctx.detector.capabilities(ref))
         _log.info(
             "Applying collection strategy",
@@ -60,6 +68,9 @@ class AccountSet:
             strategy=strategy.name,
         )
         await self._heartbeat.register(ref, strategy.name)
+        # listed only now, after the wait on Redis: the supervisor (``restart_dead``) took an
+        # account listed before it for one whose poll loop had died, and started that loop itself
+        self.accounts[ref.ex_id] = ref
         try:
             await self.live_collector.start_exchange(ref)
             await self.rest_poller.start_exchange(ref)

@@ -339,9 +339,29 @@ class World:
     """Private channels each account's sockets subscribed to, and since when."""
     signers: SignerLog = field(default_factory=SignerLog)
     """Which client signed each API key's private requests, run by run."""
+    _by_venue: dict[str, list[SimAccount]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _by_key: dict[tuple[str, str], SimAccount] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _indexed: int = field(default=-1, init=False, repr=False, compare=False)
+    """How many of ``accounts`` the two indexes above hold. Accounts are only ever appended (the
+    scenario builds them, a test may add one), so a new count means the indexes are rebuilt: at
+    1,000 accounts a scan per price move and per authenticated request held the simulator's loop."""
+
+    def _index(self) -> None:
+        if self._indexed == len(self.accounts):
+            return
+        self._by_venue, self._by_key = {}, {}
+        for account in self.accounts:
+            self._by_venue.setdefault(account.venue, []).append(account)
+            self._by_key.setdefault((account.venue, account.api_key), account)
+        self._indexed = len(self.accounts)
 
     def accounts_of(self, venue: str) -> list[SimAccount]:
-        return [a for a in self.accounts if a.venue == venue]
+        self._index()
+        return list(self._by_venue.get(venue, ()))
 
     def market(self, venue: str, symbol: str) -> Market:
         for m in self.markets[venue]:
@@ -350,7 +370,8 @@ class World:
         raise KeyError(f"{venue} has no market {symbol}")
 
     def account_by_key(self, venue: str, api_key: str) -> SimAccount | None:
-        return next((a for a in self.accounts_of(venue) if a.api_key == api_key), None)
+        self._index()
+        return self._by_key.get((venue, api_key))
 
     def account_by_wallet(self, venue: str, address: str) -> SimAccount | None:
         wanted = address.lower()

@@ -9,7 +9,10 @@ every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the curs
 reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
 reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
 all), and everything once per quiet audit: a stream that is merely quiet is not polled
-(``ws_watchdog``). The errors REST calls and Redis raise (translated to ours) never end the loop:
+(``ws_watchdog``). At most ``max_reading`` accounts read at once (``MAX_READING``): at 100
+accounts behind a burst every audit came due together, each holding its decoded page and the
+events made from it until the bus took them; the others wait their turn with nothing in memory.
+The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
   the cursor has not moved, so nothing is lost, only later;
@@ -43,6 +46,8 @@ _WS_TO_REST = {
     "my_trades": "fills",
     "ledger": "ledger",
 }
+MAX_READING = 10
+"""Accounts reading REST at the same time, across the producer."""
 
 
 class RestAccountPoller:
@@ -53,8 +58,10 @@ class RestAccountPoller:
         *,
         context: ProducerContext | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_reading: int = MAX_READING,
     ) -> None:
         """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
+        self._reading = asyncio.Semaphore(max_reading)
         self._exchanges = list(exchanges or [])
         self._context = context
         self._clock = clock
@@ -188,7 +195,8 @@ class RestAccountPoller:
         if audit:
             session.changed_since_audit = False
         try:
-            await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
+            async with self._reading:
+                await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
         except BaseException:
             session.changed_since_audit |= audit
             raise

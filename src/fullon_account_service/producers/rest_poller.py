@@ -9,9 +9,13 @@ every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the curs
 reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
 reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
 all), and everything once per quiet audit: a stream that is merely quiet is not polled
-(``ws_watchdog``). At most ``max_reading`` accounts read at once (``MAX_READING``): at 100
-accounts behind a burst every audit came due together, each holding its decoded page and the
-events made from it until the bus took them; the others wait their turn with nothing in memory.
+(``ws_watchdog``). At most ``max_reading`` accounts run an audit at once (``MAX_READING``): at
+100 accounts behind a burst every audit came due together, each holding its decoded history page
+and the events made from it until the bus took them; the others wait their turn with nothing in
+memory. An audit only re-reads what the streams already sent, so a late one delays no data; the
+reads a strategy leaves to REST and the reconciliations (start, reconnect) are not held back. An
+audit waiting on the venue's rate limit keeps its place: with Kraken's one call a second, ten
+places serve about ten six-call audits every six seconds.
 The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from fullon_account_service.contract import Source
@@ -47,7 +52,8 @@ _WS_TO_REST = {
     "ledger": "ledger",
 }
 MAX_READING = 10
-"""Accounts reading REST at the same time, across the producer."""
+"""Audits (not reconciliations, nor the reads a strategy leaves to REST) running at the same
+time, across the producer."""
 
 
 class RestAccountPoller:
@@ -194,8 +200,9 @@ class RestAccountPoller:
         kinds, audit = self._kinds(session, full)
         if audit:
             session.changed_since_audit = False
+        place: AbstractAsyncContextManager[Any] = self._reading if audit and not full else nullcontext()
         try:
-            async with self._reading:
+            async with place:
                 await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
         except BaseException:
             session.changed_since_audit |= audit

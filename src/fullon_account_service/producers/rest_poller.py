@@ -12,10 +12,10 @@ all), and everything once per quiet audit: a stream that is merely quiet is not 
 (``ws_watchdog``). At most ``max_reading`` accounts run an audit at once (``MAX_READING``): at
 100 accounts behind a burst every audit came due together, each holding its decoded history page
 and the events made from it until the bus took them; the others wait their turn with nothing in
-memory. An audit only re-reads what the streams already sent, so a late one delays no data; the
-reads a strategy leaves to REST and the reconciliations (start, reconnect) are not held back. An
-audit waiting on the venue's rate limit keeps its place: with Kraken's one call a second, ten
-places serve about ten six-call audits every six seconds.
+memory. A late audit delays only what it catches that a stream lost (and, on an account that
+polls some kinds, that cycle's polled reads); reconciliations (start, reconnect) and the cycles
+that are not audits never wait. An audit waiting on the venue's rate limit keeps its place: with
+Kraken's one call a second, ten places serve about ten six-call audits every six seconds.
 The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
@@ -52,8 +52,8 @@ _WS_TO_REST = {
     "ledger": "ledger",
 }
 MAX_READING = 10
-"""Audits (not reconciliations, nor the reads a strategy leaves to REST) running at the same
-time, across the producer."""
+"""Audits (not reconciliations, nor the cycles that are not audits) running at the same time,
+across the producer."""
 
 
 class RestAccountPoller:

@@ -12,10 +12,15 @@ and reads its RSS from ``/proc/<pid>/status``:
   pages and the outbox may still be at work), and *settled*, once the producer's own ``/metrics``
   show it idle (``settle``: nothing published, no frame read but keepalive pongs, buffers
   empty); a second settled reading ``SETTLE_WINDOW_S`` later tells whether RSS still grows once
-  nothing happens.
+  nothing happens;
+- *steady*: ``--linger`` seconds after the *full* point's last reading (``LINGER_S`` by default;
+  0: no such point), the producer left idle: the point the issue's "steady state" names, once the
+  memories' short time bounds have acted, where *full* reads a producer ~20-40 s after a burst.
 
 It prints MiB per account over the baseline, ``(rss(N) - rss(1)) / (N - 1)``, at each point, and
 the growth per fill per account between *half* and *full*: flat memory means about 0 there.
+With ``--arenas`` the *steady* point also gets its allocator statistics (and its trim with
+``--trim``, after the one at *full*: what a producer trimming every minute holds).
 
 With ``--arenas`` the producer runs under a small probe that, on ``SIGUSR1``, writes CPython's
 allocator statistics (``sys._debugmallocstats``) to a file: at each point the bench prints the
@@ -43,7 +48,7 @@ each half it prints where the time went: wall clock, the simulator's steps (in t
 the producer's CPU seconds (``/proc/<pid>/stat``).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
-        [--arenas] [--trace 25] [--trim]
+        [--arenas] [--trace 25] [--trim] [--linger 75]
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ import redis.asyncio as aioredis
 
 from fullon_account_service.bus.streams import stream_key
 from fullon_account_service.producers.clients import strip_credentials
+from fullon_account_service.producers.normalise.known_orders import FINAL_AGE_MS
 from fullon_account_service.producers.ws_guard import FRAME_SAMPLE
 from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.scenario import ScenarioConfig
@@ -96,6 +102,11 @@ poll interval (5 s), so the one audit that follows the last fills falls inside t
 reads that publish nothing do not count as activity: a producer at rest still polls every poll
 interval (here 5 s), which is part of its steady state."""
 SETTLE_TIMEOUT_S = 240.0
+LINGER_S = FINAL_AGE_MS / 1000 + 15.0
+"""The default wait from *full* to *steady*: a closed order's facts go ``FINAL_AGE_MS`` after it
+was last seen, applied by the daemon's upkeep every 5 s, and *full* is read at least
+2 x ``SETTLE_WINDOW_S`` after the last fill; the rest is margin. The 7.5-15 minute bounds of the
+final states and fill ids have not acted by then: under activity they never empty."""
 KEEPALIVE_S = {"kraken": 6.0, "bybit": 18.0}
 """ccxt's ``streaming.keepAlive`` of each venue (ccxt 4.5): an idle client pings that often and
 reads the pong, a frame like any other to the producer's frame counter. At 100 accounts that is
@@ -318,15 +329,16 @@ def glibc_view():
     view["threads"] = len(os.listdir("/proc/self/task"))
     rss = dict.fromkeys(("sbrk_heap", "anon", "file"), 0)
     name = ""
+    # line by line: ``readlines`` made ~1 MiB of lists at 100 accounts, the highest traced
+    # total that ``--trace`` then reported as the burst's peak
     with open("/proc/self/smaps") as smaps:
-        lines = smaps.readlines()
-    for line in lines:
-        head = line.split()
-        if "-" in head[0] and not head[0].endswith(":"):
-            name = head[5] if len(head) > 5 else ""
-        elif head[0] == "Rss:":
-            kind = "sbrk_heap" if name == "[heap]" else "anon" if name == "" else "file"
-            rss[kind] += int(head[1]) * 1024
+        for line in smaps:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else ""
+            elif head[0] == "Rss:":
+                kind = "sbrk_heap" if name == "[heap]" else "anon" if name == "" else "file"
+                rss[kind] += int(head[1]) * 1024
     view.update({"rss_" + k: v for k, v in rss.items()})
     return view
 
@@ -361,6 +373,18 @@ class Sample:
     """RSS after ``malloc_trim(0)`` at open, half and full (``--trim``)."""
     glibc: tuple[dict[str, float], ...] = ()
     """glibc's view at open, half and full (``--arenas``): ``GLIBC_COLUMNS``."""
+    steady: Steady | None = None
+    """The *steady* point (``--linger``), or None without one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Steady:
+    linger_s: float
+    rss: float
+    trimmed: float | None = None
+    """RSS after ``malloc_trim(0)`` (``--trim``)."""
+    view: dict[str, float] | None = None
+    """glibc's and pymalloc's view (``--arenas``): ``GLIBC_COLUMNS``."""
 
 
 def rss_mib(pid: int) -> float:
@@ -611,7 +635,14 @@ def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
 
 
 async def measure(
-    venue: str, n: int, fills: int, seed: int, arenas: bool = False, trace: int = 0, trim: bool = False
+    venue: str,
+    n: int,
+    fills: int,
+    seed: int,
+    arenas: bool = False,
+    trace: int = 0,
+    trim: bool = False,
+    linger_s: float = 0.0,
 ) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
@@ -662,6 +693,7 @@ async def measure(
                     later = rss_mib(producer.pid)
                 if arenas:
                     after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
+                steady = await linger(producer.pid, stats, f"{n} accounts", linger_s, arenas)
                 made = sum(len(a.fills) for a in accounts)
                 print_log(log)
                 print(
@@ -684,7 +716,21 @@ async def measure(
     got = [t for t, _ in after_trim if t is not None]
     trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
     views = tuple(v for _, v in after_trim)
-    return Sample(n, opened, half, full, made, half_settled, full_settled, later, trimmed, views)
+    return Sample(n, opened, half, full, made, half_settled, full_settled, later, trimmed, views, steady)
+
+
+async def linger(pid: int, stats: Path, label: str, linger_s: float, arenas: bool) -> Steady | None:
+    """The *steady* point: ``linger_s`` of idling after *full*, then RSS (and the allocator's view
+    with ``--arenas``); None when ``linger_s`` is 0."""
+    if linger_s <= 0:
+        return None
+    await asyncio.sleep(linger_s)
+    rss = rss_mib(pid)
+    print(f"  {label}, steady ({linger_s:.0f} s after full): RSS {rss:.1f} MiB", flush=True)
+    if not arenas:
+        return Steady(linger_s, rss)
+    trimmed, view = await print_arenas(pid, stats, f"{label}, steady")
+    return Steady(linger_s, rss, trimmed, view)
 
 
 async def _added(redis: aioredis.Redis, kind: str) -> int:
@@ -821,16 +867,62 @@ def report(venue: str, fills: int, base: Sample, rows: list[Sample]) -> None:
         print(f"| {s.accounts} | " + " | ".join(cells) + " |")
 
 
+STEADY_COLUMNS = (
+    ("live", "pymalloc live"),
+    ("pymalloc_arenas", "pymalloc arenas"),
+    ("arena", "sbrk heap"),
+    ("fordblks", "glibc free"),
+)
+"""What the *steady* table shows of ``GLIBC_COLUMNS`` beside RSS, MiB per extra account."""
+
+
+def steady_rows(base: Sample, rows: list[Sample]) -> list[str]:
+    """The *steady* point's table (``--linger``): MiB per extra account of RSS, of RSS after
+    ``malloc_trim(0)`` and of ``STEADY_COLUMNS``, "-" where not measured; no lines without it."""
+    if base.steady is None:
+        return []
+    linger_s = base.steady.linger_s
+    lines = [
+        f"steady, {linger_s:.0f} s after full: MiB per extra account",
+        "| accounts | RSS | after malloc_trim(0) | "
+        + " | ".join(label for _, label in STEADY_COLUMNS)
+        + " |",
+        "|---:|---:|---:|" + "---:|" * len(STEADY_COLUMNS),
+    ]
+    for s in rows:
+        if s.steady is None:
+            continue
+        n, b = s.accounts, base.steady
+        cells = [_per_account(s.steady.rss, b.rss, n), _per_account(s.steady.trimmed, b.trimmed, n)]
+        for key, _ in STEADY_COLUMNS:
+            cells.append(_per_account(_view_mib(s.steady.view, key), _view_mib(b.view, key), n))
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _view_mib(view: dict[str, float] | None, key: str) -> float | None:
+    return None if view is None or key not in view else view[key] / MIB
+
+
 async def run(
-    venue: str, counts: list[int], fills: int, seed: int, arenas: bool, trace: int, trim: bool
+    venue: str,
+    counts: list[int],
+    fills: int,
+    seed: int,
+    arenas: bool,
+    trace: int,
+    trim: bool,
+    linger_s: float,
 ) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed, arenas, trace, trim)
+    base = await measure(venue, 1, fills, seed, arenas, trace, trim, linger_s)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim))
+        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim, linger_s))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
+    for line in steady_rows(base, rows):
+        print(line)
 
 
 def main() -> None:
@@ -846,10 +938,16 @@ def main() -> None:
     parser.add_argument(
         "--trim", action="store_true", help="at each point call malloc_trim(0) and print RSS before/after"
     )
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=LINGER_S,
+        help=f"seconds idle after the full point before the steady one ({LINGER_S:.0f}; 0: none)",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     arenas = args.arenas or args.trace > 0 or args.trim
-    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim))
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim, args.linger))
 
 
 if __name__ == "__main__":

@@ -26,12 +26,16 @@ from producer_memory import (  # noqa: E402
     ARENA_PROBE,
     GLIBC_COLUMNS,
     KEEP_ENTRIES,
+    MIB,
     PREFIX,
+    Sample,
+    Steady,
     busy,
     glibc_line,
     idle_state,
     keepalive_frames,
     log_events,
+    steady_rows,
     trim_streams,
 )
 
@@ -140,3 +144,19 @@ def _named(node: ast.stmt, names: set[str]) -> bool:
     if isinstance(node, ast.FunctionDef):
         return node.name in names
     return any(isinstance(t, ast.Name) and t.id in names for t in getattr(node, "targets", ()))
+
+
+def _sample(accounts: int, steady: Steady | None) -> Sample:
+    return Sample(accounts, 100.0, 110.0, 120.0, 0, 105.0, 115.0, 115.0, steady=steady)
+
+
+def test_the_steady_point_is_printed_per_extra_account_and_only_when_measured() -> None:
+    view = {"live": 80 * MIB, "pymalloc_arenas": 84 * MIB, "arena": 50 * MIB, "fordblks": 5 * MIB}
+    base = _sample(1, Steady(75.0, 160.0, 150.0, view))
+    grown = {key: value + 99 * MIB / 2 for key, value in view.items()}
+    rows = [_sample(100, Steady(75.0, 259.0, 200.0, grown)), _sample(10, Steady(75.0, 169.0))]
+    lines = steady_rows(base, rows)
+    assert lines[0] == "steady, 75 s after full: MiB per extra account"
+    assert lines[3] == "| 100 | 1.000 | 0.505 | 0.500 | 0.500 | 0.500 | 0.500 |"
+    assert lines[4] == "| 10 | 1.000 | - | - | - | - | - |"
+    assert steady_rows(_sample(1, None), rows) == []

@@ -96,8 +96,10 @@ class PublishedIds:
         self._count = 0
 
     def forget_before(self, time_ms: int) -> None:
-        for id_hash in [i for i, at in self._at.items() if at < time_ms]:
-            del self._at[id_hash]
+        # a new dict, not deletions: a dict keeps the table its largest size needed, ~9 KiB per
+        # history after a burst, held at rest with a handful of ids in it (bench/RESULTS.md
+        # "h3, stop 26")
+        self._at = {i: at for i, at in self._at.items() if at >= time_ms}
         first = time_ms // SLICE_MS
         for old in [s for s in self._hashes if s < first]:
             self._count -= len(self._hashes.pop(old))

@@ -9,7 +9,14 @@ every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the curs
 reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
 reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
 all), and everything once per quiet audit: a stream that is merely quiet is not polled
-(``ws_watchdog``). The errors REST calls and Redis raise (translated to ours) never end the loop:
+(``ws_watchdog``). At most ``max_reading`` accounts run an audit at once (``MAX_READING``): at
+100 accounts behind a burst every audit came due together, each holding its decoded history page
+and the events made from it until the bus took them; the others wait their turn with nothing in
+memory. A late audit delays only what it catches that a stream lost (and, on an account that
+polls some kinds, that cycle's polled reads); reconciliations (start, reconnect) and the cycles
+that are not audits never wait. An audit waiting on the venue's rate limit keeps its place: with
+Kraken's one call a second, ten places serve about ten six-call audits every six seconds.
+The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
   the cursor has not moved, so nothing is lost, only later;
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from fullon_account_service.contract import Source
@@ -43,6 +51,9 @@ _WS_TO_REST = {
     "my_trades": "fills",
     "ledger": "ledger",
 }
+MAX_READING = 10
+"""Audits (not reconciliations, nor the cycles that are not audits) running at the same time,
+across the producer."""
 
 
 class RestAccountPoller:
@@ -53,8 +64,10 @@ class RestAccountPoller:
         *,
         context: ProducerContext | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_reading: int = MAX_READING,
     ) -> None:
         """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
+        self._reading = asyncio.Semaphore(max_reading)
         self._exchanges = list(exchanges or [])
         self._context = context
         self._clock = clock
@@ -187,8 +200,10 @@ class RestAccountPoller:
         kinds, audit = self._kinds(session, full)
         if audit:
             session.changed_since_audit = False
+        place: AbstractAsyncContextManager[Any] = self._reading if audit and not full else nullcontext()
         try:
-            await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
+            async with place:
+                await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
         except BaseException:
             session.changed_since_audit |= audit
             raise

@@ -1,0 +1,64 @@
+"""At most ``max_reading`` accounts run an audit at once: the others wait their turn, and every
+account's audit still happens (a burst's audits come due together at 100 accounts, each holding its
+decoded page and the events made from it until the bus takes them). A reconciliation (start,
+reconnect) never waits for a place."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from fullon_account_service.contract import Source
+from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.normalise import Normaliser
+from fullon_account_service.producers.rest_poller import RestAccountPoller
+from fullon_account_service.producers.session import AccountSession
+from fullon_account_service.settings import Settings
+
+
+async def test_audits_beyond_the_bound_wait_for_one_to_end(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    ctx = ProducerContext.from_settings(settings, redis=redis_client, overrides={}, env={})
+    inside: set[int] = set()
+    most = 0
+    done: list[int] = []
+    release = asyncio.Event()
+    entered = asyncio.Condition()
+
+    async def read(session: AccountSession, kinds: tuple[str, ...], source: Source) -> None:
+        nonlocal most
+        async with entered:
+            inside.add(session.ref.ex_id)
+            most = max(most, len(inside))
+            entered.notify_all()
+        await release.wait()
+        inside.discard(session.ref.ex_id)
+        done.append(session.ref.ex_id)
+
+    ctx.reconciler.run = read  # type: ignore[method-assign]
+    poller = RestAccountPoller(context=ctx, poll_interval=60.0, max_reading=2)
+    sessions = []
+    for ex_id in range(1, 6):
+        ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
+        sessions.append(AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock()))
+    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+        for session in sessions:
+            group.create_task(poller._read(session, False))
+        async with entered:
+            await entered.wait_for(lambda: len(inside) == 2)
+        for _ in range(20):  # the other three had every chance to start: they are waiting
+            await asyncio.sleep(0)
+        assert len(inside) == 2 and not done
+        ref = AccountRef(ex_id=6, uid=1, venue="kraken")
+        reconnected = AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock())
+        group.create_task(poller._read(reconnected, True))
+        async with entered:
+            await entered.wait_for(lambda: 6 in inside)
+        release.set()
+    assert most == 3
+    assert sorted(done) == [1, 2, 3, 4, 5, 6]
+    assert all(session.last_audit_at is not None for session in sessions)
+    await ctx.close()

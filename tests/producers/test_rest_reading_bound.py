@@ -1,7 +1,8 @@
 """At most ``max_reading`` accounts run an audit at once: the others wait their turn, and every
 account's audit still happens (a burst's audits come due together at 100 accounts, each holding its
 decoded page and the events made from it until the bus takes them). A reconciliation (start,
-reconnect) never waits for a place."""
+reconnect) never waits for a place, nor do the kinds an account polls (Kraken's positions): a
+waiting audit reads them at once."""
 
 from __future__ import annotations
 
@@ -25,11 +26,15 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
     inside: set[int] = set()
     most = 0
     done: list[int] = []
+    polled: dict[int, tuple[str, ...]] = {}
     release = asyncio.Event()
     entered = asyncio.Condition()
 
     async def read(session: AccountSession, kinds: tuple[str, ...], source: Source) -> None:
         nonlocal most
+        if kinds == ("positions",):
+            polled[session.ref.ex_id] = kinds
+            return
         async with entered:
             inside.add(session.ref.ex_id)
             most = max(most, len(inside))
@@ -52,6 +57,7 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
         for _ in range(20):  # the other three had every chance to start: they are waiting
             await asyncio.sleep(0)
         assert len(inside) == 2 and not done
+        assert sorted(polled) == [3, 4, 5]
         ref = AccountRef(ex_id=6, uid=1, venue="kraken")
         reconnected = AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock())
         group.create_task(poller._read(reconnected, True))

@@ -12,8 +12,8 @@ all), and everything once per quiet audit: a stream that is merely quiet is not 
 (``ws_watchdog``). At most ``max_reading`` accounts run an audit at once (``MAX_READING``): at
 100 accounts behind a burst every audit came due together, each holding its decoded history page
 and the events made from it until the bus took them; the others wait their turn with nothing in
-memory. A late audit delays only what it catches that a stream lost (and, on an account that
-polls some kinds, that cycle's polled reads); reconciliations (start, reconnect) and the cycles
+memory. A late audit delays only what it catches that a stream lost: the kinds an account polls
+are read at once when its audit has to wait, and reconciliations (start, reconnect) and the cycles
 that are not audits never wait. An audit waiting on the venue's rate limit keeps its place: with
 Kraken's one call a second, ten places serve about ten six-call audits every six seconds.
 The errors REST calls and Redis raise (translated to ours) never end the loop:
@@ -120,16 +120,19 @@ class RestAccountPoller:
             "poll_interval": self.poll_interval,
         }
 
-    def _kinds(self, session: AccountSession, full: bool) -> tuple[tuple[str, ...], bool]:
-        """What this cycle reads, and whether it is an audit (or a reconciliation)."""
+    def _kinds(self, session: AccountSession, full: bool) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """What this cycle reads, what it would read were it not an audit (the kinds the strategy
+        leaves to REST, a fast poll's, a read asked for once), and whether it is an audit (or a
+        reconciliation)."""
         audit = full or self._audit_due(session)
-        kinds = set(ALL_KINDS) if audit else set(session.rest_once)
+        polled = set(session.rest_once)
         session.rest_once = set()
-        if not audit:
-            caps = self.context.detector.capabilities(session.ref)
-            kinds |= {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
-            kinds |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
-        return tuple(k for k in (*ALL_KINDS, OPEN_ORDERS) if k in kinds), audit
+        caps = self.context.detector.capabilities(session.ref)
+        polled |= {_WS_TO_REST[k] for k, on_ws in caps.items() if not on_ws}
+        polled |= {_WS_TO_REST[k] for k in session.fast_poll if k in _WS_TO_REST}
+        kinds = set(ALL_KINDS) if audit else polled
+        order = (*ALL_KINDS, OPEN_ORDERS)
+        return tuple(k for k in order if k in kinds), tuple(k for k in order if k in polled), audit
 
     def _audit_due(self, session: AccountSession) -> bool:
         if session.last_audit_at is None:
@@ -197,11 +200,15 @@ class RestAccountPoller:
 
     async def _read(self, session: AccountSession, full: bool) -> None:
         """One cycle's reads; an audit that fails leaves the account due for another."""
-        kinds, audit = self._kinds(session, full)
+        kinds, polled, audit = self._kinds(session, full)
         if audit:
             session.changed_since_audit = False
-        place: AbstractAsyncContextManager[Any] = self._reading if audit and not full else nullcontext()
+        bounded = audit and not full
+        place: AbstractAsyncContextManager[Any] = self._reading if bounded else nullcontext()
         try:
+            if bounded and polled and self._reading.locked():
+                # the reads this account polls do not wait behind other accounts' audits
+                await self.context.reconciler.run(session, polled, Source.REST)
             async with place:
                 await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
         except BaseException:

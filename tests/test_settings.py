@@ -22,8 +22,6 @@ def test_defaults_are_embedded() -> None:
     assert settings.stream_prefix == "fullon:account:"
     assert settings.heap_trim_s == 60.0
     assert Settings.from_env({"ACCOUNT_HEAP_TRIM_S": "0"}).heap_trim_s == 0.0
-    assert settings.producer_malloc
-    assert not Settings.from_env({"ACCOUNT_PRODUCER_MALLOC": "false"}).producer_malloc
 
 
 def test_data_dir_moves_the_sqlite_file(tmp_path: Path) -> None:
@@ -126,7 +124,6 @@ def test_seed_variables_are_read() -> None:
         ("ACCOUNT_STREAM_PARTITIONS", "two", {}),
         ("ACCOUNT_HEAP_TRIM_S", "-1", {}),
         ("ACCOUNT_HEAP_TRIM_S", "nan", {}),
-        ("ACCOUNT_PRODUCER_MALLOC", "pymalloc", {}),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, str]) -> None:

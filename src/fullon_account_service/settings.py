@@ -57,8 +57,6 @@ class Settings:
     lease_renew_s: float = 5.0
     heap_trim_s: float = 60.0
     """Seconds between two ``malloc_trim(0)`` of the producer (glibc only; 0 turns it off)."""
-    producer_malloc: bool = True
-    """The ``producer`` command re-executes itself on glibc's malloc (``cli.allocator``)."""
 
     @property
     def embedded_redis(self) -> bool:
@@ -246,5 +244,4 @@ def _parse(env: Mapping[str, str]) -> Settings:
         lease_ttl_s=lease_ttl_s,
         lease_renew_s=lease_renew_s,
         heap_trim_s=_get(env, "ACCOUNT_HEAP_TRIM_S", _non_negative_float, "seconds >= 0 (0: off)", 60.0),
-        producer_malloc=_get(env, "ACCOUNT_PRODUCER_MALLOC", _bool, "true or false", True),
     )

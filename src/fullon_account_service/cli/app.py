@@ -18,7 +18,6 @@ that ``fullon-account --help`` shows for it.
 from __future__ import annotations
 
 import importlib
-import sys
 from difflib import get_close_matches
 from typing import Any, NamedTuple
 
@@ -186,9 +185,4 @@ def _configure(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    """The console script: this process is the command's own, so ``producer`` first re-executes
-    it on glibc's malloc (``cli.allocator``); ``app`` called in another program's process does not."""
-    from fullon_account_service.cli.allocator import run_on_malloc
-
-    run_on_malloc(sys.argv[1:])
     app()

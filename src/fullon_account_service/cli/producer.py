@@ -9,9 +9,6 @@ Exchange URLs can be overridden per ccxt id with a JSON file named by
 ``ACCOUNT_EXCHANGE_OVERRIDES`` (``{"kraken": {"urls": ...}}``), e.g. to point the producer at
 ``fullon-account simulate``; credentials never come from that file.
 
-The console script runs it on glibc's malloc rather than pymalloc (``cli.allocator``,
-``ACCOUNT_PRODUCER_MALLOC``) and logs which allocator it runs on at start.
-
 With no Redis configured it refuses to start (exit 2) unless ``--embedded``: a producer alone on
 an in-process Redis publishes to nobody (``cli.shared_redis``). The check runs before the daemon,
 and ccxt with it, is imported, so the message is immediate.
@@ -19,7 +16,6 @@ and ccxt with it, is imported, so the message is immediate.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -50,11 +46,7 @@ def producer(
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
     require_shared_redis(settings, embedded=embedded, command="producer")
-    from fullon_account_service.cli.allocator import allocator_in_use
-    from fullon_account_service.logs import get_logger
     from fullon_account_service.producers.daemon import AccountDaemon
-
-    get_logger("cli.producer").info("producer process", pid=os.getpid(), allocator=allocator_in_use())
 
     daemon = AccountDaemon(settings=settings, ex_ids=set(ex_id) if ex_id else None, shard=parsed)
     try:

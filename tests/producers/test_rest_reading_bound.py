@@ -1,4 +1,4 @@
-"""At most ``max_reading`` accounts run an audit at once: the others wait their turn, and every
+"""At most ``ACCOUNT_MAX_AUDITS`` accounts run an audit at once: the others wait their turn, and every
 account's audit still happens (a burst's audits come due together at 100 accounts, each holding its
 decoded page and the events made from it until the bus takes them). A reconciliation (start,
 reconnect) never waits for a place, nor do the kinds an account polls (Kraken's positions): a
@@ -7,6 +7,7 @@ waiting audit reads them at once."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import redis.asyncio as aioredis
 
@@ -22,7 +23,9 @@ from fullon_account_service.settings import Settings
 async def test_audits_beyond_the_bound_wait_for_one_to_end(
     settings: Settings, redis_client: aioredis.Redis
 ) -> None:
-    ctx = ProducerContext.from_settings(settings, redis=redis_client, overrides={}, env={})
+    ctx = ProducerContext.from_settings(
+        replace(settings, max_audits=2), redis=redis_client, overrides={}, env={}
+    )
     inside: set[int] = set()
     most = 0
     done: list[int] = []
@@ -44,7 +47,7 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
         done.append(session.ref.ex_id)
 
     ctx.reconciler.run = read  # type: ignore[method-assign]
-    poller = RestAccountPoller(context=ctx, poll_interval=60.0, max_reading=2)
+    poller = RestAccountPoller(context=ctx, poll_interval=60.0)
     sessions = []
     for ex_id in range(1, 6):
         ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")

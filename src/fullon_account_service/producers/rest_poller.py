@@ -9,7 +9,7 @@ every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the curs
 reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
 reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
 all), and everything once per quiet audit: a stream that is merely quiet is not polled
-(``ws_watchdog``). At most ``max_reading`` accounts run an audit at once (``MAX_READING``): at
+(``ws_watchdog``). At most ``ACCOUNT_MAX_AUDITS`` (10) accounts run an audit at once: at
 100 accounts behind a burst every audit came due together, each holding its decoded history page
 and the events made from it until the bus took them; the others wait their turn with nothing in
 memory. A late audit delays only what it catches that a stream lost: the kinds an account polls
@@ -53,7 +53,7 @@ _WS_TO_REST = {
 }
 MAX_READING = 10
 """Audits (not reconciliations, nor the cycles that are not audits) running at the same time,
-across the producer."""
+across the producer, unless ``ACCOUNT_MAX_AUDITS`` says otherwise."""
 
 
 class RestAccountPoller:
@@ -64,10 +64,9 @@ class RestAccountPoller:
         *,
         context: ProducerContext | None = None,
         clock: Callable[[], float] = time.monotonic,
-        max_reading: int = MAX_READING,
     ) -> None:
         """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
-        self._reading = asyncio.Semaphore(max_reading)
+        self._reading = asyncio.Semaphore(context.settings.max_audits if context else MAX_READING)
         self._exchanges = list(exchanges or [])
         self._context = context
         self._clock = clock

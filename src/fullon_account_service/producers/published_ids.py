@@ -111,8 +111,9 @@ class PublishedIds:
     def _give_back(self, envelopes: Iterable[Envelope]) -> None:
         """Envelopes whose publish failed: no longer known to be on the bus."""
         for e in envelopes:
-            self._at.pop(hash(e.event_id), None)
+            id_hash = hash(e.event_id)
+            self._at.pop(id_hash, None)
             hashes = self._hashes.get(_slice(e))
-            if hashes is not None and hash(e.event_id) in hashes:
-                hashes.remove(hash(e.event_id))
+            if hashes is not None and id_hash in hashes:
+                hashes.remove(id_hash)
                 self._count -= 1

@@ -33,7 +33,7 @@ class Upkeep:
         self.restart_watch = RedisRestartWatch(
             context.redis, context.outbox.states, context.registry.sessions
         )
-        self._sessions = context.registry
+        self._registry = context.registry
         self._interval_s = interval_s
         self._heap_trim_s = heap_trim_s
         self._started = False
@@ -59,7 +59,7 @@ class Upkeep:
             except TimeoutError:
                 pass
             await restart_dead()
-            for session in self._sessions.sessions():
+            for session in self._registry.sessions():
                 session.normaliser.expire()
 
     async def unregister(self, ex_ids: list[int], drain_s: float) -> None:

@@ -200,6 +200,29 @@ async def eventually(check: Callable[[], Any], timeout_s: float, every_s: float 
         raise last or AssertionError("timed out") from None
 
 
+async def trade_until(
+    sim: Simulator, bindings: Sequence[Binding], *, fills_per_venue: int, timeout_s: float = 90.0
+) -> None:
+    """Run the scenario until every venue of ``bindings`` has ``fills_per_venue`` fills and, when
+    WebSocket drops are on, has dropped a socket: a count, not a time, since a loaded machine may
+    trade nothing on some venue in a few seconds."""
+    venues = {b.account.venue for b in bindings}
+    drops = sim.world.faults.ws_drop_every_s is not None
+
+    def traded() -> None:
+        fills = {v: sum(len(b.account.fills) for b in bindings if b.account.venue == v) for v in venues}
+        assert all(n >= fills_per_venue for n in fills.values()), f"fills so far: {fills}"
+        if drops:
+            dropped = {v: sim.world.fault_counts.count("ws_drop", v) for v in venues}
+            assert all(dropped.values()), f"sockets dropped so far: {dropped}"
+
+    sim.start_engine()
+    try:
+        await eventually(traded, timeout_s=timeout_s, every_s=0.1)
+    finally:
+        await sim.stop_engine()
+
+
 def close(a: float | None, b: float | None, tol: float = 1e-6) -> bool:
     if a is None or b is None:
         return a is b

@@ -5,7 +5,6 @@ wrong one)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,6 +16,7 @@ from producer_harness import (
     eventually,
     make_context,
     read_bus,
+    trade_until,
 )
 
 from fullon_account_service.contract import TradeFill
@@ -78,9 +78,7 @@ async def test_fee_and_fee_currency_match_the_venue_under_ws_drops(
         bindings = bind_accounts(sim)
         ctx = make_context(sim, settings, redis_client, bindings)
         async with collecting(ctx, bindings):
-            sim.start_engine()
-            await asyncio.sleep(3.0)
-            await sim.stop_engine()
+            await trade_until(sim, bindings, fills_per_venue=20)
             await eventually(
                 lambda: check_truth(redis_client, settings.stream_prefix, bindings), timeout_s=40
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
@@ -14,6 +13,7 @@ from producer_harness import (
     collecting,
     eventually,
     make_context,
+    trade_until,
 )
 
 from fullon_account_service.producers.capabilities import CollectionStrategy
@@ -30,9 +30,7 @@ async def _run_and_check(
     sim: Simulator, ctx: ProducerContext, bindings: Sequence[Binding], redis: aioredis.Redis, prefix: str
 ) -> None:
     async with collecting(ctx, bindings):
-        sim.start_engine()
-        await asyncio.sleep(3.0)
-        await sim.stop_engine()
+        await trade_until(sim, bindings, fills_per_venue=40)
         sim.world.faults.rate_limit_probability = 0.0
         await eventually(lambda: check_truth(redis, prefix, bindings), timeout_s=20)
 

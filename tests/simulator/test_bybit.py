@@ -268,9 +268,12 @@ async def test_dropped_socket_raises_network_error_then_resubscribes() -> None:
                 async with asyncio.timeout(5):
                     await pending
             sim.world.faults.ws_drop_every_s = None
+            subscribes = _subscribes(sim, account)
             again = asyncio.create_task(ex.watch_my_trades())
             try:
-                await eventually(lambda: _fresh_subscription(ex))
+                # ccxt lists a subscription once it sends it: wait until the venue has read it too,
+                # or the fill below could happen before the new socket listens for it
+                await eventually(lambda: _fresh_subscription(ex) and _subscribes(sim, account) > subscribes)
                 before = len(account.fills)
                 for _ in range(200):
                     run(sim, clock, 1)
@@ -283,6 +286,11 @@ async def test_dropped_socket_raises_network_error_then_resubscribes() -> None:
                 with contextlib.suppress(asyncio.CancelledError, ccxt.BaseError):
                     await again
         assert [t["id"] for t in trades] == [f.trade_id for f in account.fills[before:]][: len(trades)]
+
+
+def _subscribes(sim: Simulator, account: SimAccount) -> int:
+    """How many subscribe requests the venue has accepted from ``account``'s sockets so far."""
+    return sum(sub.subscribes for sub in sim.world.subscriptions.of(account).values())
 
 
 def _fresh_subscription(ex: Any) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 from producer_harness import bind_accounts, make_context
 from structlog.testing import capture_logs
 
+from fullon_account_service.producers import clients
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.account_set import AccountSet
 from fullon_account_service.producers.collected import CollectedAccounts
@@ -53,6 +55,31 @@ async def test_the_supervisor_leaves_an_account_alone_while_it_starts(
                     await start
             assert accounts.rest_poller.is_polling(ref)
             assert [e for e in logs if e["event"].startswith("poll loop")] == []
+        finally:
+            await accounts.close()
+            await ctx.close()
+
+
+async def test_every_venue_has_its_markets_before_the_first_account_client(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The factory exempts a venue's markets from the collector's passes only while no account
+    client is alive: all three venues ask, not just the first account's."""
+    frozen: list[str] = []
+    monkeypatch.setattr(clients, "freeze_permanent", frozen.append)
+    async with Simulator(ScenarioConfig(accounts_per_venue=1, seed=5)) as sim:
+        bindings = bind_accounts(sim)
+        ctx = make_context(sim, settings, redis_client, bindings)
+        upkeep = Upkeep(ctx, interval_s=60.0, heap_trim_s=0.0)
+        accounts = AccountSet(ctx, upkeep.heartbeat, CollectedAccounts())
+        try:
+            async with asyncio.timeout(DEADLINE_S):
+                await accounts.apply({b.ref.ex_id: b.ref for b in bindings})
+            assert (
+                sorted(frozen)
+                == sorted({b.ref.venue for b in bindings})
+                == ["bybit", "hyperliquid", "kraken"]
+            )
         finally:
             await accounts.close()
             await ctx.close()

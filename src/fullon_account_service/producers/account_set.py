@@ -6,7 +6,10 @@ rejected credentials) marks that account ``error`` in ProcessCache with the reas
 the log at once; the others go on. Which accounts are collected is kept in ``CollectedAccounts``
 (``collected``), for whoever waits on them. New accounts start one at a time, each after the event
 loop absorbed the ones before (``start_pace``), so a thousand starting together do not make the
-loop's turns long.
+loop's turns long. Before the first of them, every venue they trade on has its markets loaded:
+the factory takes a venue's markets out of the collector's full passes only while no account
+client is alive (``clients``), so a venue loaded after the first account started would stay in
+every pass.
 """
 
 from __future__ import annotations
@@ -56,7 +59,19 @@ class AccountSet:
         for ex_id in [e for e, ref in self.accounts.items() if wanted.get(e) != ref]:
             await self.stop(ex_id)
         new = [ref for ex_id, ref in wanted.items() if ex_id not in self.accounts]
+        await self._load_markets({ref.venue for ref in new})
         await self._pace.each(new, self.start)
+
+    async def _load_markets(self, venues: set[str]) -> None:
+        """Each venue's markets, all venues at once; a venue that fails is left to its accounts'
+        sessions, which retry and report it per account."""
+        loads = [self._context.factory.load_markets(venue) for venue in sorted(venues)]
+        outcomes = await asyncio.gather(*loads, return_exceptions=True)
+        for venue, outcome in zip(sorted(venues), outcomes, strict=True):
+            if isinstance(outcome, AccountServiceError):
+                _log.info("markets not loaded before the accounts start", venue=venue, error=str(outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
 
     async def start(self, ref: AccountRef) -> None:
         ctx = self._context

@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from renewal_harness import renewer_of, renewing
 
-from fullon_account_service.errors import StaleLeaseError
+from fullon_account_service.errors import ConfigError, StaleLeaseError
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.lease_pool import LeasePool
@@ -197,3 +197,11 @@ async def test_the_thread_rides_out_a_redis_it_cannot_reach_and_stops_within_its
             await asyncio.sleep(0.01)
         assert p.signing() == list(range(ACCOUNTS))
     assert len(p.pool.held) == ACCOUNTS
+
+
+def test_the_stall_bound_is_a_setting_of_at_least_two_seconds() -> None:
+    """The loop stamps its turns every second: a shorter bound would call a turning loop stuck."""
+    assert Settings.from_env({}).lease_stall_s == 60.0
+    assert Settings.from_env({"ACCOUNT_LEASE_STALL_S": "2"}).lease_stall_s == 2.0
+    with pytest.raises(ConfigError, match="ACCOUNT_LEASE_STALL_S"):
+        Settings.from_env({"ACCOUNT_LEASE_STALL_S": "1.5"})

@@ -7,7 +7,10 @@ trip runs on a thread with its own event loop and its own Redis client (``redis_
 same server, the embedded fakeredis one included), and the answers extend the signing bounds in
 the fence book directly (``LeasePool.renew``, under the pool's guard, so a lease the loop dropped
 meanwhile is never extended again). A bound still comes only from a renewal Redis confirmed: its
-start plus the TTL, less one interval.
+start plus the TTL, less one interval. The thread shares the interpreter with the loop: a callback
+running Python hands it the GIL every few milliseconds, but a garbage collection pauses it too
+(up to 1.5 s measured at 1,000 accounts; a renewal has TTL - 2 x interval to spare, 5 s by
+default).
 
 A stuck loop must not keep its leases for ever: a loop task stamps the time every ``STAMP_S``, and
 the thread renews only while the stamp is younger than ``stall_s``. Past it, the leases lapse in
@@ -17,7 +20,7 @@ writes, and its accounts stopped signing at their bound already.
 A renewal Redis did not answer is logged (one line) and tried again at the next interval, within
 the bound (``LeasePool.renew``); anything else that escapes a round is logged and the round tried
 again after the outage policy's delay, never sooner than one interval, so the thread never spins.
-``stop`` ends the thread and waits for it within a bound.
+``close`` ends the thread and waits for it within a bound.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The renewal thread for tests: a ``LeaseRenewer`` over a pool, on a twin of the test's client,
-started for the length of a block and closed within a bound."""
+started for the length of a block and closed within a bound; a fake clock."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ from fullon_account_service.retry import RetryPolicy
 from fullon_account_service.supervisor import TaskSupervisor
 
 CLOSE_S = 30.0
+
+
+class FakeClock:
+    """Time that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def renewer_of(

@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from renewal_harness import renewer_of, renewing
+from renewal_harness import FakeClock, renewer_of, renewing
 
 from fullon_account_service.errors import ConfigError, StaleLeaseError
 from fullon_account_service.producers.account import AccountRef
@@ -37,14 +37,6 @@ ACCOUNTS = 4
 TTL_S, RENEW_S, STALL_S = 30.0, 0.05, 60.0
 """The pool's TTL and the stall bound are fake seconds; the interval is real seconds."""
 DEADLINE_S = 30.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Producer:

@@ -25,12 +25,15 @@ from renewal_harness import FakeClock, renewer_of, renewing
 
 from fullon_account_service.errors import ConfigError, StaleLeaseError
 from fullon_account_service.producers.account import AccountRef
+from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.lease_pool import LeasePool
 from fullon_account_service.producers.lease_renewer import LeaseRenewer
 from fullon_account_service.producers.leases import LeaseStore, lease_key
+from fullon_account_service.producers.pool_membership import PoolMembership
 from fullon_account_service.redis_client import twin
 from fullon_account_service.settings import Settings
+from fullon_account_service.supervisor import TaskSupervisor
 
 T = TypeVar("T")
 ACCOUNTS = 4
@@ -197,3 +200,34 @@ def test_the_stall_bound_is_a_setting_of_at_least_two_seconds() -> None:
     assert Settings.from_env({"ACCOUNT_LEASE_STALL_S": "2"}).lease_stall_s == 2.0
     with pytest.raises(ConfigError, match="ACCOUNT_LEASE_STALL_S"):
         Settings.from_env({"ACCOUNT_LEASE_STALL_S": "1.5"})
+
+
+async def test_a_producer_leaving_the_pool_ends_its_renewal_thread_and_frees_its_keys(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """The daemon's wiring (``PoolMembership``): renewals run on the thread while the producer is
+    in the pool; leaving ends the thread within the drain bound, then releases every lease."""
+    context = ProducerContext.from_settings(settings, redis=redis_client, env={})
+    owned: list[dict[int, AccountRef]] = []
+
+    async def apply(accounts: dict[int, AccountRef]) -> None:
+        owned.append(accounts)
+
+    membership = PoolMembership(context, settings, apply)
+    stop = asyncio.Event()
+    try:
+        async with TaskSupervisor("test-membership") as tasks:
+            offer = membership.start(tasks, stop)
+            await offer(accounts())
+            assert set(owned[-1]) == set(accounts()) and membership.renewer.running
+            async with asyncio.timeout(DEADLINE_S):
+                while membership.renewer.rounds < 2:
+                    await asyncio.sleep(0.01)
+            stop.set()
+        keys = [lease_key(settings.stream_prefix, lease) for lease in membership.pool.held]
+        assert len(keys) == ACCOUNTS
+        await membership.leave(DEADLINE_S)
+        assert not membership.renewer.running
+        assert [await redis_client.get(key) for key in keys] == [None] * ACCOUNTS
+    finally:
+        await context.close()

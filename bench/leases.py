@@ -4,11 +4,12 @@
 
 Three lease pools (the producers' own ``LeasePool`` and ``LeaseStore``, in one process) share 30
 API keys on a private ``redis-server`` (or ``REDIS_URL``). Once the shares are even, one pool is
-killed: its renewal task is cancelled and it releases nothing, as a SIGKILLed producer leaves
-its leases. Measured: the time from the kill until the survivors hold every key the victim held.
-Baseline in the same run, same pools: a graceful stop (``leave()`` releases the leases, as SIGTERM
-does), where the survivors only wait for their next renewal. Printed per TTL: both times, the
-kill's time as a share of the TTL, and kill/graceful. The renewal is TTL/3 (the default ratio).
+killed: its cycle is cancelled and its renewal thread ended, and it releases nothing, as a
+SIGKILLed producer leaves its leases. Measured: the time from the kill until the survivors hold
+every key the victim held. Baseline in the same run, same pools: a graceful stop (``leave()``
+releases the leases, as SIGTERM does), where the survivors only wait for their next renewal.
+Printed per TTL: both times, the kill's time as a share of the TTL, and kill/graceful. The
+renewal is TTL/3 (the default ratio).
 
 What it leaves out: a real producer also opens its ccxt sessions and makes its first signed
 call after taking a lease (``tests/ops/test_lease_takeover.py`` measures that end to end).
@@ -36,13 +37,19 @@ from fullon_account_service.logs import configure_logging
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore
 from fullon_account_service.producers.lease_pool import LeasePool
+from fullon_account_service.producers.lease_renewer import LeaseRenewer
 from fullon_account_service.producers.leases import LeaseStore
+from fullon_account_service.redis_client import twin
+from fullon_account_service.retry import RetryPolicy
 from fullon_account_service.settings import Settings
+from fullon_account_service.supervisor import TaskSupervisor
 from spread import runs_option, spread
 
 KEYS = 30
 PRODUCERS = 3
 DEADLINE_S = 120.0
+STALL_S = 60.0
+"""The producer's default ``ACCOUNT_LEASE_STALL_S``: loops here are never held that long."""
 
 
 def _key_of(ref: AccountRef) -> str:
@@ -65,11 +72,23 @@ class Changes:
                 await self._event.wait()
 
 
-async def _serve(pool: LeasePool, stop: asyncio.Event) -> None:
-    """What a producer runs: the cycle and the renewals (``keep``), cancelled together on a kill."""
-    async with asyncio.TaskGroup() as group:
-        group.create_task(pool.run(stop))
-        group.create_task(pool.keep(stop))
+async def _serve(pool: LeasePool, store: LeaseStore, redis: Any, renew_s: float, stop: asyncio.Event) -> None:
+    """What a producer runs: the cycle, and the renewals on their thread (``LeaseRenewer``); a kill
+    cancels the cycle and ends the renewals."""
+    renewer = LeaseRenewer(
+        pool,
+        store,
+        lambda: twin(redis),
+        renew_s=renew_s,
+        stall_s=STALL_S,
+        retry=RetryPolicy.exponential(0.5, renew_s),
+    )
+    async with TaskSupervisor("bench-leases") as tasks:
+        renewer.start(tasks, stop)
+        try:
+            await pool.run(stop)
+        finally:
+            await renewer.close(DEADLINE_S)
 
 
 async def measure_takeover(
@@ -85,23 +104,22 @@ async def measure_takeover(
     prefix = f"bench:leases:{secrets.token_hex(4)}:"
     accounts = {i: AccountRef(i, 1, "kraken") for i in range(keys)}
     changes = Changes()
+    stores = [LeaseStore(redis, prefix=prefix, owner=f"p{i}", ttl_s=ttl_s) for i in range(producers)]
     pools = [
         LeasePool(
-            LeaseStore(redis, prefix=prefix, owner=f"p{i}", ttl_s=ttl_s),
-            CursorStore(redis, prefix=prefix),
-            _key_of,
-            changes.apply,
-            ttl_s=ttl_s,
-            renew_s=renew_s,
+            store, CursorStore(redis, prefix=prefix), _key_of, changes.apply, ttl_s=ttl_s, renew_s=renew_s
         )
-        for i in range(producers)
+        for store in stores
     ]
     stops = [asyncio.Event() for _ in pools]
     try:
         async with asyncio.TaskGroup() as group:
             for pool in pools:
                 await pool.offer(accounts)
-            tasks = [group.create_task(_serve(pool, stop)) for pool, stop in zip(pools, stops, strict=True)]
+            tasks = [
+                group.create_task(_serve(pool, store, redis, renew_s, stop))
+                for pool, store, stop in zip(pools, stores, stops, strict=True)
+            ]
 
             def even() -> bool:
                 counts = [len(p.held) for p in pools]

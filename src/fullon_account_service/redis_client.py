@@ -9,6 +9,10 @@ is redis-py's ``RedisCluster``, which finds the others and follows slot moves an
 answers the same commands as a single-node client, so it is handed around under that type; the
 few places where the two differ (a command or transaction over keys of several slots) ask
 ``is_cluster``.
+
+``twin`` builds another client to the server an existing client talks to (the same fakeredis
+server when embedded), for a thread with an event loop of its own: a client's connections belong
+to the loop they were opened on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import SSLConnection
 
 from fullon_account_service.settings import Settings
 
@@ -45,6 +50,26 @@ def cluster_client(url: str) -> aioredis.Redis:
     """A cluster client from the URL of any of its nodes, typed as the single-node client."""
     client = RedisCluster.from_url(url, health_check_interval=30, socket_keepalive=True)
     return cast("aioredis.Redis", client)
+
+
+_CLUSTER_OWN_KWARGS = ("connection_class", "redis_connect_func", "response_callbacks")
+"""Connection settings a cluster client derives itself (from ``ssl``, its callbacks)."""
+
+
+def twin(redis: aioredis.Redis) -> aioredis.Redis:
+    """A new client, with no connection yet, to the server (or cluster) ``redis`` talks to, with
+    the same connection settings."""
+    if is_cluster(redis):
+        cluster = cast("RedisCluster", redis)
+        known = {**cluster.nodes_manager.startup_nodes, **{n.name: n for n in cluster.get_nodes()}}
+        kwargs = {k: v for k, v in cluster.connection_kwargs.items() if k not in _CLUSTER_OWN_KWARGS}
+        ssl = issubclass(cluster.connection_kwargs["connection_class"], SSLConnection)
+        nodes = [ClusterNode(node.host, node.port) for node in known.values()]
+        return cast("aioredis.Redis", RedisCluster(startup_nodes=nodes, ssl=ssl, **kwargs))
+    pool = redis.connection_pool
+    return aioredis.Redis.from_pool(
+        type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
 
 
 def make_redis(settings: Settings) -> aioredis.Redis:

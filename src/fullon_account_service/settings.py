@@ -56,6 +56,8 @@ class Settings:
     stream_partitions: int = 1
     lease_ttl_s: float = 15.0
     lease_renew_s: float = 5.0
+    lease_stall_s: float = 60.0
+    """Leases are renewed (off the event loop) only while the loop turned within this many seconds."""
     heap_trim_s: float = 60.0
     """Seconds between two ``malloc_trim(0)`` of the producer (glibc only; 0 turns it off)."""
 
@@ -92,11 +94,17 @@ def _positive(conv: Callable[[str], T]) -> Callable[[str], T]:
     return check
 
 
-def _non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if not value >= 0:
-        raise ValueError(raw)
-    return value
+def _at_least(floor: float) -> Callable[[str], float]:
+    def check(raw: str) -> float:
+        value = float(raw)
+        if not value >= floor:
+            raise ValueError(raw)
+        return value
+
+    return check
+
+
+_non_negative_float = _at_least(0.0)
 
 
 def _non_negative_int(raw: str) -> int:
@@ -245,5 +253,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         stream_partitions=_get(env, "ACCOUNT_STREAM_PARTITIONS", _positive(int), "an integer > 0", 1),
         lease_ttl_s=lease_ttl_s,
         lease_renew_s=lease_renew_s,
+        lease_stall_s=_get(env, "ACCOUNT_LEASE_STALL_S", _at_least(2.0), "seconds >= 2", 60.0),
         heap_trim_s=_get(env, "ACCOUNT_HEAP_TRIM_S", _non_negative_float, "seconds >= 0 (0: off)", 60.0),
     )

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
+from renewal_harness import renewer_of, renewing
 
 from fullon_account_service.errors import ConfigError, StaleLeaseError
 from fullon_account_service.producers import ws_guard
@@ -339,21 +340,21 @@ async def pool_of(
 async def test_leases_are_renewed_while_a_cycle_is_still_starting_accounts(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
-    """At 100 accounts a cycle's ``apply`` can outlast the lease's margin: the renewal loop must not
-    wait for it (nor for one round trip per key), or every account stops signing meanwhile."""
+    """At 100 accounts a cycle's ``apply`` can outlast the lease's margin: renewal must not wait
+    for it (nor for one round trip per key), or every account stops signing meanwhile."""
     cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
-    pool, apply, accounts = await pool_of(store(redis_client, settings, "p"), cursors, 5, renew_s=0.1)
+    lease_store = store(redis_client, settings, "p")
+    pool, apply, accounts = await pool_of(lease_store, cursors, 5, renew_s=0.1)
     assert set(pool.held) == {f"key{ex_id}" for ex_id in accounts}
     apply.block = True
-    stop = asyncio.Event()
     keys = [lease_key(settings.stream_prefix, lease) for lease in pool.held]
 
     async def renewed() -> bool:
         return all([await redis_client.pttl(key) > 5000 for key in keys])
 
-    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
+    renewer = renewer_of(pool, lease_store, redis_client, renew_s=0.1)
+    async with asyncio.timeout(DEADLINE_S), renewing(renewer), asyncio.TaskGroup() as group:
         cycle = group.create_task(pool.cycle())
-        group.create_task(pool.keep(stop))
         await apply.entered.wait()
         for key in keys:
             await redis_client.pexpire(key, 5000)
@@ -361,7 +362,6 @@ async def test_leases_are_renewed_while_a_cycle_is_still_starting_accounts(
             await asyncio.sleep(0.05)
         assert not cycle.done(), "renewed only once the cycle ended"
         apply.release.set()
-        stop.set()
 
 
 async def test_a_lease_lost_at_renewal_stops_signing_at_once_and_its_accounts_at_the_cycle(
@@ -429,21 +429,23 @@ class CountedRenewals(LeaseStore):
         return await super().renew_all(leases)
 
 
-async def test_only_the_renewal_loop_renews(redis_client: aioredis.Redis, settings: Settings) -> None:
-    """A cycle renewing too would renew each lease twice an interval (once with ``keep``): one more
-    round trip of every key on a busy loop, for nothing."""
+async def test_only_the_renewal_thread_renews(redis_client: aioredis.Redis, settings: Settings) -> None:
+    """A cycle renewing too would renew each lease twice an interval (once on the renewal thread):
+    one more round trip of every key on a busy loop, for nothing."""
     lease_store = CountedRenewals(redis_client, settings, "p")
     cursors = CursorStore(redis_client, prefix=settings.stream_prefix)
     pool, apply, accounts = await pool_of(lease_store, cursors, 3)
     for _ in range(3):
         await pool.cycle()
     assert lease_store.calls == 0 and set(apply.owned) == set(accounts)
-    stop = asyncio.Event()
-    async with asyncio.timeout(DEADLINE_S), asyncio.TaskGroup() as group:
-        group.create_task(pool.keep(stop))
-        while lease_store.calls == 0:
+    keys = [lease_key(settings.stream_prefix, lease) for lease in pool.held]
+    for key in keys:
+        await redis_client.pexpire(key, 5000)
+    renewer = renewer_of(pool, lease_store, redis_client, renew_s=0.1)
+    async with asyncio.timeout(DEADLINE_S), renewing(renewer):
+        while not all([await redis_client.pttl(key) > 5000 for key in keys]):
             await asyncio.sleep(0.01)
-        stop.set()
+    assert lease_store.calls == 0, "renewed through the loop's client, not the thread's own"
     assert set(pool.held) == {"key0", "key1", "key2"}
 
 

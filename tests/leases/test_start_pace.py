@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from renewal_harness import FakeClock
 
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
@@ -30,14 +31,6 @@ STEP_S = 0.05
 TTL_S, RENEW_S = 15.0, 5.0
 RENEWAL_TURNS = 3
 DEADLINE_S = 60.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class TurnsRenewals(LeaseStore):

@@ -1,14 +1,15 @@
 """Which of the active accounts this producer collects: those whose API key it holds a lease on.
 
 Discovery offers every active account; accounts are grouped by API key (``lease_id``: two
-accounts on one key sign with one nonce sequence, so one producer must own both). ``keep`` renews
-every held lease every ``renew_s``, apart from the cycle and in one round trip: a lease it could
-not renew, or not confirm for ``ttl_s`` because Redis did not answer, is dropped (its accounts stop
-signing at once) and wakes the cycle. Every ``renew_s`` (and at once when discovery, a refused
-write or a lost lease wakes it) the cycle:
+accounts on one key sign with one nonce sequence, so one producer must own both). ``renew``
+renews every held lease in one round trip, apart from the cycle; the ``LeaseRenewer`` calls it
+every ``renew_s`` from a thread of its own (``lease_renewer``), so a held event loop does not
+delay it. A lease it could not renew, or not confirm for ``ttl_s`` because Redis did not answer,
+is marked lost (its accounts stop signing at once) and the cycle is woken. Every ``renew_s`` (and
+at once when discovery, a refused write or a lost lease wakes it) the cycle:
 
-1. stops the accounts of the leases dropped since it last started or stopped accounts (their ccxt
-   clients close), and fences the cursors of accounts that joined a held lease;
+1. stops the accounts of the leases lost or dropped since it last started or stopped accounts
+   (their ccxt clients close), and fences the cursors of accounts that joined a held lease;
 2. heartbeats in the producer pool and computes its fair share: with ``n`` live producers sorted
    by id and ``k`` keys, the first ``k % n`` producers take ``ceil(k/n)``, the others
    ``floor(k/n)``, so the shares add up to ``k`` and every producer computes the same ones;
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from fullon_account_service.errors import AccountServiceError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore
-from fullon_account_service.producers.leases import LeaseStore
+from fullon_account_service.producers.leases import Held, LeaseStore
 
 _log = get_logger("producers.lease_pool")
 
@@ -59,6 +61,10 @@ class _Lease:
     start plus the TTL, less one renewal interval, since it is checked only once per interval."""
     fenced: frozenset[int]
     """The accounts whose cursors carry this lease's token."""
+    lost: bool = False
+    """A renewal found it lost: its accounts may sign no more; the next cycle forgets it (a renewal
+    on the renewal thread only marks it, so the loop's walks over the held leases never see one
+    vanish under them)."""
 
 
 def fair_share(members: list[str], me: str, keys: int) -> int:
@@ -97,6 +103,9 @@ class LeasePool:
         self._applied: frozenset[str] = frozenset()
         """The leases whose accounts ``apply`` was last given."""
         self._lock = asyncio.Lock()
+        self._guard = threading.Lock()
+        """Taken by every change of ``_held`` and of the fences (on the loop and on the renewal
+        thread), so a renewal answer in flight never extends a lease the loop dropped meanwhile."""
         self._wake = asyncio.Event()
         self._fences.on_stale(lambda ex_id: self._wake.set())
 
@@ -107,7 +116,11 @@ class LeasePool:
     @property
     def held(self) -> dict[str, int]:
         """Lease id -> fencing token, of the leases this producer holds now."""
-        return {lease: held.token for lease, held in self._held.items()}
+        return {lease: held.token for lease, held in self._held.items() if not held.lost}
+
+    def wake(self) -> None:
+        """Run the cycle now (a lease was lost); on the pool's loop only."""
+        self._wake.set()
 
     async def offer(self, wanted: Mapping[int, AccountRef]) -> None:
         """The active accounts (from discovery); collect this producer's share of them."""
@@ -144,7 +157,7 @@ class LeasePool:
                 surplus = surplus[: max(len(self._held) - share, 0)]
                 for lease in surplus:
                     self._drop(lease)
-            if self._held.keys() != self._applied:  # stop what was dropped before releasing
+            if self.held.keys() != self._applied:  # stop what was dropped before releasing
                 await self._apply_owned()
             await self._release(surplus + retake)
             if members is not None:
@@ -166,14 +179,20 @@ class LeasePool:
 
     def _drop(self, lease: str) -> None:
         """Forget a lease: its accounts may sign no more (their cursors stay fenced by its token)."""
-        del self._held[lease]
+        with self._guard:
+            del self._held[lease]
+            self._expire(lease)
+
+    def _expire(self, lease: str) -> None:
+        """No more signing under this lease (under the guard)."""
         for ex_id in self._wanted.get(lease, {}):
             self._fences.expire(ex_id)
 
     def _confirm(self, lease: str, token: int, started: float) -> None:
         held = _Lease(token, started + self._ttl - self._renew, frozenset(self._wanted.get(lease, {})))
-        self._held[lease] = held
-        self._set_fences(held, held.fenced)
+        with self._guard:
+            self._held[lease] = held
+            self._set_fences(held, held.fenced)
 
     def _set_fences(self, held: _Lease, ex_ids: Iterable[int]) -> None:
         """These accounts may sign under ``held``'s token until its bound."""
@@ -181,56 +200,60 @@ class LeasePool:
             self._fences.set(ex_id, held.token, held.valid_until)
 
     async def _apply_owned(self) -> None:
-        self._applied = frozenset(self._held)
-        owned = {ex_id: ref for lease in self._held for ex_id, ref in self._wanted.get(lease, {}).items()}
+        self._applied = frozenset(self.held)
+        owned = {ex_id: ref for lease in self._applied for ex_id, ref in self._wanted.get(lease, {}).items()}
         await self._apply(owned)
 
-    async def renew(self) -> bool:
-        """Renew every held lease in one round trip (``keep``'s work); whether one was lost. A lost
-        lease's accounts may sign no more from here on (``_drop``); the cycle, woken now, stops them.
-        Takes no lock: a cycle starting a hundred accounts does not hold renewals up. An answer
-        about a lease dropped (or dropped and taken again) while it was on its way is ignored:
-        each tenure is its own ``_Lease``."""
-        held = dict(self._held)
+    async def renew(self, store: LeaseStore | None = None) -> bool:
+        """Renew every held lease in one round trip, through ``store`` (the renewal thread's own
+        client) or the pool's; whether one was lost. A lost lease's accounts may sign no more from
+        here on; the caller wakes the cycle (``wake``), which stops them. Takes no lock but the
+        guard, and that only around the bookkeeping: a cycle starting a hundred accounts does not
+        hold renewals up. An answer about a lease dropped (or dropped and taken again) while it was
+        on its way is ignored: each tenure is its own ``_Lease``."""
+        with self._guard:
+            held = {lease: was for lease, was in self._held.items() if not was.lost}
         if not held:
             return False
         started = self._clock()
+        error = None
         try:
-            answers = await self._store.renew_all(list(held))
-            error = "no answer for this lease"
+            answers = await (store or self._store).renew_all(list(held))
         except AccountServiceError as e:
             answers, error = {}, str(e)
-        lost = False
+        with self._guard:
+            unconfirmed, lost = self._settle_renewal(held, answers, started)
+        if unconfirmed:
+            _log.warning(
+                "lease renewal failed; retrying",
+                leases=len(unconfirmed),
+                error=error or "no answer for these leases",
+            )
+        for lease in lost:
+            _log.warning("lease lost; stopping its accounts", lease=lease)
+        return bool(lost)
+
+    def _settle_renewal(
+        self, held: dict[str, _Lease], answers: Mapping[str, Held | None], started: float
+    ) -> tuple[list[str], list[str]]:
+        """Apply a renewal's answers (under the guard): the leases left unconfirmed but still
+        within their bound, and those lost."""
+        unconfirmed: list[str] = []
+        lost: list[str] = []
         for lease, was in held.items():
-            if self._held.get(lease) is not was:
+            if self._held.get(lease) is not was or was.lost:
                 continue
             if lease not in answers and started < was.valid_until:
-                _log.warning("lease renewal failed; retrying", lease=lease, error=error)
+                unconfirmed.append(lease)
                 continue
             answer = answers.get(lease)
             if answer is None or answer.token != was.token:
-                _log.warning("lease lost; stopping its accounts", lease=lease)
-                self._drop(lease)
-                lost = True
+                was.lost = True
+                self._expire(lease)
+                lost.append(lease)
             else:
                 self._extend(lease, was, started)
-        if lost:
-            self._wake.set()
-        return lost
-
-    async def keep(self, stop: asyncio.Event) -> None:
-        """Renew every ``renew_s`` from the start of the previous renewal (not its end) until
-        ``stop``, apart from the cycle, whose rebalancing may take long: the one owner of renewal
-        (a lease taken at a cycle is good for ``ttl_s - renew_s`` from then, so the next renewal
-        comes in time)."""
-        while not stop.is_set():
-            started = self._clock()
-            await self.renew()
-            try:
-                async with asyncio.timeout(max(started + self._renew - self._clock(), 0.0)):
-                    await stop.wait()
-            except TimeoutError:
-                pass
+        return unconfirmed, lost
 
     def _extend(self, lease: str, held: _Lease, started: float) -> None:
         """A confirmed renewal: the accounts fenced under this tenure may sign until the new bound
@@ -243,6 +266,8 @@ class LeasePool:
         """Drop the held leases no longer wanted, fence the cursors of accounts that joined a held
         lease; the leases to release once their accounts stopped, to take them again with a newer
         token (a joined account's cursors hold a newer one, or could not be fenced)."""
+        for lease in [lease for lease, held in self._held.items() if held.lost]:
+            self._drop(lease)
         for lease in [lease for lease in self._held if lease not in self._wanted]:
             self._drop(lease)
             await self._release([lease])
@@ -253,14 +278,16 @@ class LeasePool:
                 continue
             held = self._held[lease]
             fenced = await self._fence(lease, held.token, joined)
-            if self._held.get(lease) is not held:
+            if self._held.get(lease) is not held or held.lost:
                 continue
             if not fenced:
                 self._drop(lease)
                 retake.append(lease)
                 continue
-            held.fenced = frozenset(self._wanted[lease])
-            self._set_fences(held, held.fenced)
+            with self._guard:
+                if not held.lost:
+                    held.fenced = frozenset(self._wanted[lease])
+                    self._set_fences(held, held.fenced)
         return retake
 
     def _joined(self, lease: str) -> set[int]:

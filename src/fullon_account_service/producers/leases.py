@@ -113,11 +113,16 @@ class LeaseStore:
         self._redis = redis
         self._prefix = prefix
         self.owner = owner
+        self._ttl_s = ttl_s
         self._ttl_ms = max(int(ttl_s * 1000), 1)
         self._acquire = Script(redis, _ACQUIRE)
         self._renew = Script(redis, _RENEW)
         self._release = Script(redis, _RELEASE)
         self._join = Script(redis, _JOIN)
+
+    def on(self, redis: aioredis.Redis) -> LeaseStore:
+        """The same owner's leases through another client (the renewal thread's own)."""
+        return LeaseStore(redis, prefix=self._prefix, owner=self.owner, ttl_s=self._ttl_s)
 
     def _keys(self, lease: str) -> list[str]:
         return [lease_key(self._prefix, lease), token_key(self._prefix, lease)]

@@ -1,11 +1,13 @@
 """The daemon's place in the producer pool: join it, lease accounts by API key, leave it.
 
 Without a static shard the daemon does not start the accounts discovery offers itself: it offers
-them to a ``LeasePool`` (``lease_pool``), which renews (in one restarting loop) and rebalances
-(in another) every ``lease_renew_s``, stamps each new lease's fencing token on the account's
-cursors and on the fence book (``CursorStore.fences``) that refuses an old owner's writes, and
-hands back only the accounts whose lease this producer holds. At shutdown the leases are
-released, so the other producers take the keys over at once rather than after ``lease_ttl_s``.
+them to a ``LeasePool`` (``lease_pool``), which rebalances (in a restarting loop) every
+``lease_renew_s``, stamps each new lease's fencing token on the account's cursors and on the
+fence book (``CursorStore.fences``) that refuses an old owner's writes, and hands back only the
+accounts whose lease this producer holds. Its leases are renewed every ``lease_renew_s`` on a
+thread of their own (``lease_renewer``), while the loop turned within ``lease_stall_s``. At
+shutdown the renewals end and the leases are released, so the other producers take the keys
+over at once rather than after ``lease_ttl_s``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.lease_pool import Apply, LeasePool
+from fullon_account_service.producers.lease_renewer import LeaseRenewer
 from fullon_account_service.producers.leases import LeaseStore, lease_id
+from fullon_account_service.redis_client import twin
 from fullon_account_service.settings import Settings
 from fullon_account_service.supervisor import TaskSupervisor, restarting
 
@@ -43,6 +47,7 @@ class PoolMembership:
             producer=store.owner,
             lease_ttl_s=settings.lease_ttl_s,
             lease_renew_s=settings.lease_renew_s,
+            lease_stall_s=settings.lease_stall_s,
         )
         self.pool = LeasePool(
             store,
@@ -51,6 +56,14 @@ class PoolMembership:
             apply,
             ttl_s=settings.lease_ttl_s,
             renew_s=settings.lease_renew_s,
+        )
+        self.renewer = LeaseRenewer(
+            self.pool,
+            store,
+            lambda: twin(context.redis),
+            renew_s=settings.lease_renew_s,
+            stall_s=settings.lease_stall_s,
+            retry=context.retry.outage,
         )
 
     def lease_of(self, ref: AccountRef) -> str:
@@ -70,15 +83,13 @@ class PoolMembership:
             restarting(lambda: pool.run(stop), self._context.retry.outage.start(), loop="leases"),
             name="daemon-leases",
         )
-        tasks.spawn(
-            restarting(lambda: pool.keep(stop), self._context.retry.outage.start(), loop="lease-renewal"),
-            name="daemon-lease-renewal",
-        )
+        self.renewer.start(tasks, stop)
         return pool.offer
 
     async def leave(self, drain_s: float) -> None:
-        """Release every lease (the accounts stopped already); what Redis does not confirm
-        within ``drain_s`` expires by itself."""
+        """End the renewals and release every lease (the accounts stopped already); what Redis
+        does not confirm within ``drain_s`` expires by itself."""
+        await self.renewer.close(drain_s)
         try:
             async with asyncio.timeout(drain_s):
                 await self.pool.leave()

@@ -19,7 +19,8 @@ writes, and its accounts stopped signing at their bound already.
 
 A renewal Redis did not answer is logged (one line) and tried again at the next interval, within
 the bound (``LeasePool.renew``); anything else that escapes a round is logged and the round tried
-again after the outage policy's delay, never sooner than one interval, so the thread never spins.
+again after the outage policy's delay, never sooner than one interval, so the thread never spins;
+a round Redis holds past two intervals is given up the same way.
 ``close`` ends the thread and waits for it within a bound.
 """
 
@@ -142,6 +143,10 @@ class LeaseRenewer:
         if self._stalled:
             _log.warning("event loop turning again; renewing leases")
             self._stalled = False
-        if await self._pool.renew(store) and self._loop is not None:
+        # a round gets two intervals: Redis may not answer at all (no socket timeout), and with the
+        # default TTL of three intervals a later answer would extend no bound anyway
+        async with asyncio.timeout(2 * self._renew_s):
+            lost = await self._pool.renew(store)
+        if lost and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: nothing left to wake
                 self._loop.call_soon_threadsafe(self._pool.wake)

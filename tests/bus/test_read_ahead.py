@@ -14,7 +14,7 @@ from bus_samples import sample_envelope
 from fullon_account_service.bus import Consumer, Delivery, Handler, Prepare, Publisher, stream_key
 from fullon_account_service.errors import TransientError
 
-DEADLINE_S = 10.0
+DEADLINE_S = 60.0
 
 
 def event_ids(batch: Sequence[Delivery]) -> list[str]:

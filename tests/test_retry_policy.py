@@ -45,7 +45,7 @@ async def _until_asked(
     """Run ``loop`` until it asked ``backoff`` enough; then stop it (``stop``, else cancel)."""
     async with TaskSupervisor("test") as tasks:
         task = tasks.spawn(loop, name="loop")
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):
             await backoff.reached.wait()
             if stop is not None:
                 stop.set()
@@ -189,7 +189,7 @@ async def test_the_outbox_retries_a_batch_under_the_publish_policy(
     )
     outbox.start()
     await outbox.put([envelope(fill())])
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         await backoff.reached.wait()
     assert backoff.failures[:2] == [0, 1] and outbox.pending == 1
     await outbox.close(timeout_s=0.0)

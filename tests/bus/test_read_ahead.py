@@ -14,7 +14,7 @@ from bus_samples import sample_envelope
 from fullon_account_service.bus import Consumer, Delivery, Handler, Prepare, Publisher, stream_key
 from fullon_account_service.errors import TransientError
 
-DEADLINE_S = 10.0
+DEADLINE_S = 60.0
 
 
 def event_ids(batch: Sequence[Delivery]) -> list[str]:
@@ -45,7 +45,9 @@ class Store:
         self.batches.append(event_ids(batch))
 
 
-def reader(redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None) -> Consumer:
+def reader(
+    redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepare | None, claim_idle_ms: int = 30_000
+) -> Consumer:
     return Consumer(
         redis,
         read_ahead=True,
@@ -57,6 +59,7 @@ def reader(redis: aioredis.Redis, prefix: str, handler: Handler, prepare: Prepar
         prepare=prepare,
         batch_size=5,
         block_ms=50,
+        claim_idle_ms=claim_idle_ms,
     )
 
 
@@ -78,6 +81,29 @@ async def test_batches_in_order_each_acknowledged_after_its_store(
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0
     # Each batch read ahead was prepared, and the handler got that very list.
     assert all(any(p is h for p in store.prepared) for h in store.handed[1:])
+
+
+async def test_a_store_slower_than_the_claim_timeout_gets_each_entry_once(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    """The batch read ahead waits in hand while the store runs: idle past ``claim_idle_ms``, it
+    was claimed again by the next read ahead of the very consumer holding it, handled twice and
+    counted a second delivery (poison sooner than ``max_deliveries`` says)."""
+    envelopes = [sample_envelope(i) for i in range(15)]
+    await Publisher(redis_client, prefix=prefix).publish(envelopes)
+    handed: list[Sequence[Delivery]] = []
+
+    async def slow(batch: Sequence[Delivery]) -> None:
+        handed.append(batch)
+        await asyncio.sleep(0.2)  # the slow store under test: four claim timeouts
+
+    consumer = reader(redis_client, prefix, slow, None, claim_idle_ms=50)
+    await consumer.ensure_groups()
+    assert [await consumer.run_once() for _ in range(4)] == [5, 5, 5, 0]
+    assert [event_ids(batch) for batch in handed] == [
+        [e.event_id for e in envelopes[i : i + 5]] for i in (0, 5, 10)
+    ]
+    assert {d.deliveries for batch in handed for d in batch} == {1}
 
 
 async def test_the_next_batch_is_prepared_while_this_one_is_stored(

@@ -116,7 +116,9 @@ async def test_stream_state_and_sink_batches_reach_the_scrape(
     stop = asyncio.Event()
     poller = StreamStatePoller(redis_client, PREFIX, sensor, partitions=1, interval_s=0.05)
     poller.start(stop)
-    await asyncio.sleep(0.2)
+    async with asyncio.timeout(60):  # until the poller has read the stream once
+        while "fullon_account_stream_lag{" not in await asyncio.to_thread(scrape, url):
+            await asyncio.sleep(0.05)
     stop.set()
     await poller.aclose()
     text = await asyncio.to_thread(scrape, url)

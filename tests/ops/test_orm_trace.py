@@ -40,7 +40,7 @@ def test_one_line_per_batch_with_each_stage_and_a_report(tmp_path: Path) -> None
     path = f"{BENCH / 'orm_trace'}:{TESTS}"
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     env = {"PYTHONPATH": path, "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-c", SCRIPT, url, str(trace)], check=True, env=env, timeout=120)
+    subprocess.run([sys.executable, "-c", SCRIPT, url, str(trace)], check=True, env=env, timeout=300)
     [batch] = [json.loads(line) for line in trace.read_text().splitlines()]
     assert batch["size"] == 5 and batch["ok"] is True and batch["bus_min"] == 1
     for stage in ("orders", "trades", "trade_locks", "checkpoints", "trade_write", "ledger", "commit"):

@@ -59,7 +59,7 @@ async def test_embedded_starts_on_the_in_process_redis(args: list[str], started:
     assert proc.stderr is not None
     seen: list[str] = []
     try:
-        async with asyncio.timeout(120):
+        async with asyncio.timeout(300):
             while not any(started in line for line in seen):
                 line = await proc.stderr.readline()
                 assert line, "exited early:\n" + "".join(seen)

@@ -201,11 +201,17 @@ async def eventually(check: Callable[[], Any], timeout_s: float, every_s: float 
 
 
 async def trade_until(
-    sim: Simulator, bindings: Sequence[Binding], *, fills_per_venue: int, timeout_s: float = 90.0
+    sim: Simulator,
+    bindings: Sequence[Binding],
+    *,
+    fills_per_venue: int,
+    also: Callable[[], None] | None = None,
+    timeout_s: float = 90.0,
 ) -> None:
     """Run the scenario until every venue of ``bindings`` has ``fills_per_venue`` fills and, when
-    WebSocket drops are on, has dropped a socket: a count, not a time, since a loaded machine may
-    trade nothing on some venue in a few seconds."""
+    WebSocket drops are on, has dropped a socket, and ``also`` (raising AssertionError until the
+    world has what the test needs) passes: a count, not a time, since a loaded machine may trade
+    nothing on some venue in a few seconds."""
     venues = {b.account.venue for b in bindings}
     drops = sim.world.faults.ws_drop_every_s is not None
 
@@ -215,6 +221,8 @@ async def trade_until(
         if drops:
             dropped = {v: sim.world.fault_counts.count("ws_drop", v) for v in venues}
             assert all(dropped.values()), f"sockets dropped so far: {dropped}"
+        if also is not None:
+            also()
 
     sim.start_engine()
     try:

@@ -28,13 +28,13 @@ async def test_kraken_websocket_token_request_waits_for_the_key_lock(
         try:
             async with session.key_lock:
                 watch = asyncio.create_task(session.client.watch_balance())
-                await eventually(lambda: _waiting(session.key_lock), timeout_s=20, every_s=0.02)
+                await eventually(lambda: _waiting(session.key_lock), timeout_s=60, every_s=0.02)
                 assert sim.world.subscriptions.active(binding.account) == set()
                 rest = asyncio.create_task(session.call("fetch_balance"))
                 await asyncio.sleep(0)
                 assert not rest.done()
-            await sim.world.subscriptions.wait(binding.account, {"balances"}, timeout_s=20)
-            async with asyncio.timeout(20):
+            await sim.world.subscriptions.wait(binding.account, {"balances"}, timeout_s=60)
+            async with asyncio.timeout(60):
                 balance = await rest
             assert "total" in balance
         finally:

@@ -9,7 +9,6 @@ reports no ``ledger`` capability and is collected as before.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +30,7 @@ from producer_harness import (
     make_context,
     overrides,
     read_bus,
+    trade_until,
 )
 
 from fullon_account_service.contract import LedgerEntry, Source, TradeFill
@@ -78,14 +78,19 @@ async def check_ledger(
             assert p.time_ms == t["ts_ms"], (p, t)
 
 
-async def _run(sim: Simulator, settings: Settings, redis: aioredis.Redis, seconds: float) -> list[Binding]:
+def _varied(venue: str, bindings: Sequence[Binding]) -> None:
+    """The truth has entries of three reasons at least, funding among them where the venue has it."""
+    reasons = Counter(t["reason"] for b in bindings for t in account_truth(b.account)["ledger"])
+    assert len(reasons) >= 3, reasons
+    assert reasons["funding"] > 0 or venue == "kraken", reasons  # Kraken spot has no funding
+
+
+async def _run(sim: Simulator, settings: Settings, redis: aioredis.Redis, venue: str) -> list[Binding]:
     bindings = bind_accounts(sim)
     ctx = make_context(sim, settings, redis, bindings)
     async with collecting(ctx, bindings):
-        sim.start_engine()
-        await asyncio.sleep(seconds)
-        await sim.stop_engine()
-        await eventually(lambda: check_ledger(redis, settings.stream_prefix, bindings), timeout_s=30)
+        await trade_until(sim, bindings, fills_per_venue=10, also=lambda: _varied(venue, bindings))
+        await eventually(lambda: check_ledger(redis, settings.stream_prefix, bindings), timeout_s=60)
     return bindings
 
 
@@ -94,11 +99,8 @@ async def test_every_ledger_entry_once_with_funding_on_its_symbol(
     venue: str, settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     async with Simulator(_config(venue, seed=21)) as sim:
-        bindings = await _run(sim, settings, redis_client, seconds=3.0)
-        truth = [t for b in bindings for t in account_truth(b.account)["ledger"]]
-        reasons = Counter(t["reason"] for t in truth)
-        assert len(reasons) >= 3, reasons
-        assert reasons["funding"] > 0 or venue == "kraken", reasons  # Kraken spot has no funding
+        bindings = await _run(sim, settings, redis_client, venue)
+        _varied(venue, bindings)
         if adapter_for(venue).quirks.ledger_stream:
             bus = await read_bus(redis_client, settings.stream_prefix)
             pushed = [e for e in bus if isinstance(e.payload, LedgerEntry) and e.source is Source.WS]
@@ -110,7 +112,7 @@ async def test_ledger_exactly_once_across_websocket_drops(
     venue: str, settings: Settings, redis_client: aioredis.Redis
 ) -> None:
     async with Simulator(_config(venue, seed=22), faults=Faults(ws_drop_every_s=1.0)) as sim:
-        await _run(sim, settings, redis_client, seconds=3.0)
+        await _run(sim, settings, redis_client, venue)
         assert sim.world.fault_counts.totals().get("ws_drop", 0) > 0, sim.world.fault_counts.totals()
 
 

@@ -28,7 +28,7 @@ from fullon_account_service.producers.outbox import Outbox
 from retry_policies import QUICK
 
 PREFIX = "test:account:"
-DRAIN_S = 10.0
+DRAIN_S = 60.0
 
 
 def order(order_id: str, status: OrderStatus, created_ms: int = 1_700_000_000_000) -> Envelope:

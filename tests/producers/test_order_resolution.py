@@ -145,6 +145,8 @@ async def test_an_order_seen_open_only_over_websocket_is_resolved_after_restart(
         collector = LiveAccountCollector(context=ctx)
         await collector.start_exchange(binding.ref)
         try:
+            # an order placed before the venue has the subscribe would never be streamed
+            await sim.world.subscriptions.wait(account, {"order"}, timeout_s=60)
             seen: set[str] = set()
             for _ in range(30):
                 clock.advance(1_000)
@@ -157,7 +159,7 @@ async def test_an_order_seen_open_only_over_websocket_is_resolved_after_restart(
                     assert order_id in await book.get(binding.ref.ex_id)
 
                 try:
-                    await eventually(tracked, timeout_s=3)
+                    await eventually(tracked, timeout_s=30)
                 except AssertionError:
                     continue
                 seen.add(newest.order_id)

@@ -32,7 +32,7 @@ async def _run_and_check(
     async with collecting(ctx, bindings):
         await trade_until(sim, bindings, fills_per_venue=40)
         sim.world.faults.rate_limit_probability = 0.0
-        await eventually(lambda: check_truth(redis, prefix, bindings), timeout_s=20)
+        await eventually(lambda: check_truth(redis, prefix, bindings), timeout_s=60)
 
 
 async def test_strategies_per_venue_including_forced_rest(

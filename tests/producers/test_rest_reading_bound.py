@@ -52,7 +52,7 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
     for ex_id in range(1, 6):
         ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
         sessions.append(AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock()))
-    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+    async with asyncio.timeout(60), asyncio.TaskGroup() as group:
         for session in sessions:
             group.create_task(poller._read(session, False))
         async with entered:

@@ -37,7 +37,7 @@ async def test_the_upkeep_expires_each_sessions_order_facts_without_any_order_ro
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(upkeep._supervise(stop, no_restart))
                 try:
-                    await eventually(every_session_swept, timeout_s=10)
+                    await eventually(every_session_swept, timeout_s=60)
                 finally:
                     stop.set()
         finally:

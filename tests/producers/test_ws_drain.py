@@ -23,7 +23,7 @@ from fullon_account_service.producers import ws_guard
 URL = "wss://venue.test/private"
 BACKLOG = 20 * ws_guard.DRAIN_BATCH + 5
 FRAME_SIZE = 10
-DEADLINE_S = 10.0
+DEADLINE_S = 60.0
 
 
 def _frame(n: int) -> tuple[WSMessage, int]:

@@ -70,13 +70,13 @@ async def test_a_message_that_fails_is_dead_lettered_and_the_loop_goes_on(
         try:
             await sim.world.subscriptions.wait(binding.account, {"executions"}, timeout_s=30)
             first = _place(sim, binding.account)
-            await eventually(lambda: _assert(collector.failed), timeout_s=20)
+            await eventually(lambda: _assert(collector.failed), timeout_s=60)
             second = _place(sim, binding.account)
 
             async def published() -> None:
                 assert second.order_id in await _order_ids(redis_client, prefix)
 
-            await eventually(published, timeout_s=20)
+            await eventually(published, timeout_s=60)
             letters = [f for _, f in await redis_client.xrange(dead_letter_key(prefix))]
             [letter] = [f for f in letters if b"not handled" in f[b"reason"]]
             assert b"RuntimeError: normaliser bug" in letter[b"reason"]
@@ -117,7 +117,7 @@ async def test_one_kinds_failure_restarts_that_kind_only(
                 assert order.order_id in await _order_ids(redis_client, prefix)
                 assert await redis_client.xlen(stream_key(prefix, "balance")) > 0
 
-            await eventually(published, timeout_s=20)
+            await eventually(published, timeout_s=60)
             subscriptions = sim.world.subscriptions.of(binding.account)
             assert subscriptions["executions"].subscribes == 1, "the orders stream was restarted too"
             assert sensor.restarts == ["balance"] and collector.is_collecting(binding.ref)
@@ -177,7 +177,7 @@ async def test_daemon_restarts_an_account_whose_loops_died(
             async def published() -> None:
                 assert order.order_id in await _order_ids(redis_client, settings.stream_prefix)
 
-            await eventually(published, timeout_s=20)
+            await eventually(published, timeout_s=60)
         finally:
             await daemon.stop()
 

@@ -43,7 +43,11 @@ def client(config: dict[str, Any], **extra: Any) -> AbstractAsyncContextManager[
 
 
 async def watch_until(
-    watch: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], *, tries: int = 30, timeout_s: float = 5
+    watch: Callable[[], Awaitable[Any]],
+    done: Callable[[Any], bool],
+    *,
+    tries: int = 30,
+    timeout_s: float = 60,
 ) -> Any:
     """Call ``watch`` until ``done(result)``; bounded in calls and time."""
     async with asyncio.timeout(timeout_s):

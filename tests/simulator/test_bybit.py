@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,7 @@ from bybit_helpers import (
     spot_locked,
     upnl_by_coin,
 )
+from sim_clock import subscribes
 
 from fullon_account_service.simulator.model import SimAccount
 from fullon_account_service.simulator.server import Simulator
@@ -138,9 +140,10 @@ async def test_ws_pushes_match_ground_truth() -> None:
                 ex.watch_positions: lambda rows: positions.update((r["symbol"], r) for r in rows),
                 ex.watch_balance: balances.append,
             }
+            heard = subscribes(sim, account)
             tasks = [asyncio.create_task(collect(call, sink)) for call, sink in sinks.items()]
             try:
-                await eventually(lambda: len(ex.clients) == 1 and _subscribed(ex) == 4)
+                await eventually(_listens(sim, account, ex, heard, 4))
                 before = {f.trade_id for f in account.fills}
                 run(sim, clock, 80)
                 new_fills = {f.trade_id: f for f in account.fills if f.trade_id not in before}
@@ -187,6 +190,15 @@ async def test_ws_pushes_match_ground_truth() -> None:
             if truth.total:
                 assert last[coin]["total"] == approx(truth.total + upnl.get(coin, 0.0))
                 assert last[coin]["used"] == approx(locked.get(coin, 0.0))
+
+
+def _listens(sim: Simulator, account: SimAccount, ex: Any, heard: int, topics: int) -> Callable[[], bool]:
+    """ccxt sent ``topics`` subscribes on its one socket and the venue has read them all (it had
+    read ``heard`` before): what the venue pushes from then on reaches the client. ccxt lists a
+    subscription once it sends it, which alone would let a push race the subscribe."""
+    return lambda: (
+        len(ex.clients) == 1 and _subscribed(ex) == topics and subscribes(sim, account) == heard + topics
+    )
 
 
 def _subscribed(ex: Any) -> int:
@@ -261,36 +273,30 @@ async def test_dropped_socket_raises_network_error_then_resubscribes() -> None:
     async with bybit_sim(seed=3, accounts=1) as (sim, clock):
         account = sim.world.accounts[0]
         async with client(sim.client_config(account)) as ex:
+            heard = subscribes(sim, account)
             pending = asyncio.create_task(ex.watch_my_trades())
-            await eventually(lambda: len(ex.clients) == 1 and _subscribed(ex) == 1)
+            await eventually(_listens(sim, account, ex, heard, 1))
             sim.world.faults.ws_drop_every_s = 0.05
             with pytest.raises(ccxt.NetworkError):
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(60):
                     await pending
             sim.world.faults.ws_drop_every_s = None
-            subscribes = _subscribes(sim, account)
+            heard = subscribes(sim, account)
             again = asyncio.create_task(ex.watch_my_trades())
             try:
-                # ccxt lists a subscription once it sends it: wait until the venue has read it too,
-                # or the fill below could happen before the new socket listens for it
-                await eventually(lambda: _fresh_subscription(ex) and _subscribes(sim, account) > subscribes)
+                await eventually(lambda: _fresh_subscription(ex) and subscribes(sim, account) > heard)
                 before = len(account.fills)
                 for _ in range(200):
                     run(sim, clock, 1)
                     if len(account.fills) > before:
                         break
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(60):
                     trades = await again
             finally:
                 again.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ccxt.BaseError):
                     await again
         assert [t["id"] for t in trades] == [f.trade_id for f in account.fills[before:]][: len(trades)]
-
-
-def _subscribes(sim: Simulator, account: SimAccount) -> int:
-    """How many subscribe requests the venue has accepted from ``account``'s sockets so far."""
-    return sum(sub.subscribes for sub in sim.world.subscriptions.of(account).values())
 
 
 def _fresh_subscription(ex: Any) -> bool:
@@ -307,6 +313,7 @@ async def test_rest_only_fill_and_early_order_update() -> None:
             await ex.load_markets()
             pushed: dict[str, dict[str, Any]] = {}
             executions: list[dict[str, Any]] = []
+            heard = subscribes(sim, account)
             tasks = [
                 asyncio.create_task(
                     collect(ex.watch_orders, lambda rows: pushed.update((r["id"], r) for r in rows))
@@ -314,11 +321,15 @@ async def test_rest_only_fill_and_early_order_update() -> None:
                 asyncio.create_task(collect(ex.watch_my_trades, executions.extend)),
             ]
             try:
-                await eventually(lambda: len(ex.clients) == 1 and _subscribed(ex) == 2)
+                await eventually(_listens(sim, account, ex, heard, 2))
+                placed = time.monotonic()
                 order = sim.ledger.place_order(account, "BTC/USDT:USDT", "buy", "limit", 0.01, price=50_000.0)
                 await eventually(lambda: order.order_id in pushed)
-                assert order.order_id not in {o["id"] for o in await ex.fetch_open_orders()}
-                await asyncio.sleep(1.05)
+                listed = {o["id"] for o in await ex.fetch_open_orders()}
+                # The venue hides it for a second of wall time: only a quick machine sees that.
+                if time.monotonic() - placed < 0.9:
+                    assert order.order_id not in listed
+                await asyncio.sleep(max(0.0, placed + 1.05 - time.monotonic()))
                 assert order.order_id in {o["id"] for o in await ex.fetch_open_orders()}
                 fill = sim.ledger.fill(account, order, 0.01, 50_000.0, taker=False)
                 await eventually(lambda: pushed[order.order_id]["status"] == "closed")
@@ -342,7 +353,7 @@ async def test_private_stream_protocol_frames() -> None:
     async with bybit_sim(accounts=1) as (sim, _), aiohttp.ClientSession() as http:
         account = sim.world.accounts[0]
         url = sim.base_url("bybit").replace("http://", "ws://") + "/v5/private"
-        async with http.ws_connect(url) as ws, asyncio.timeout(5):
+        async with http.ws_connect(url) as ws, asyncio.timeout(60):
 
             async def ask(request: dict[str, Any]) -> dict[str, Any]:
                 await ws.send_json(request)

@@ -137,7 +137,7 @@ async def test_funding_is_pushed_on_the_execution_topic() -> None:
         ex.options["watchMyTrades"] = {"execType": ["Funding"]}  # ccxt keeps trade executions only by default
         pending = asyncio.ensure_future(ex.watch_my_trades())
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(60):
                 while not _subscribed(sim, "execution"):
                     await asyncio.sleep(0.01)
                 entry = sim.ledger.funding(account, symbol, 0.0001)

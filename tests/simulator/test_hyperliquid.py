@@ -15,6 +15,7 @@ import aiohttp
 import ccxt
 import pytest
 from hyperliquid_helpers import HlSim, client, running
+from sim_clock import subscribed_beyond, subscribes, until
 
 from fullon_account_service.simulator.model import SimAccount, SimFill, SimOrder
 from fullon_account_service.simulator.venues.hyperliquid import VENUE
@@ -133,7 +134,7 @@ def check_balance(balance: dict[str, Any], account: SimAccount) -> None:
 
 
 async def test_load_markets_lists_the_catalog_perps() -> None:
-    async with running() as hl, client(hl.config(hl.accounts[0])) as ex, asyncio.timeout(10):
+    async with running() as hl, client(hl.config(hl.accounts[0])) as ex, asyncio.timeout(60):
         markets = await ex.load_markets()
         catalog = hl.world.markets["hyperliquid"]
         assert set(markets) == {m.symbol for m in catalog}
@@ -149,7 +150,7 @@ async def test_load_markets_lists_the_catalog_perps() -> None:
 
 async def test_rest_fetches_match_ground_truth() -> None:
     absorbed = 0
-    async with running(steps=STEPS) as hl, asyncio.timeout(20):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         for account in hl.accounts:
             truth = truth_of(hl, account)
             assert truth["fills"] and truth["positions"], "scenario too quiet for the test"
@@ -179,7 +180,7 @@ async def test_rest_fetches_match_ground_truth() -> None:
 
 
 async def test_my_trades_since_until_uses_fills_by_time() -> None:
-    async with running(steps=STEPS) as hl, asyncio.timeout(10):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         account = hl.accounts[0]
         fills = account.fills
         since, until = fills[len(fills) // 4].ts_ms, fills[len(fills) // 2].ts_ms
@@ -191,7 +192,7 @@ async def test_my_trades_since_until_uses_fills_by_time() -> None:
 
 
 async def test_watch_streams_match_ground_truth() -> None:
-    async with running(steps=STEPS) as hl, asyncio.timeout(15):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         account = hl.accounts[0]
         async with client(hl.config(account)) as ex:
             await ex.load_markets()
@@ -204,8 +205,9 @@ async def test_watch_streams_match_ground_truth() -> None:
             for parsed, fill in zip(snapshot, account.fills, strict=True):
                 check_fill(parsed, object_fill(fill), ws=True)
 
+            heard = subscribes(hl.sim, account, "orderUpdates")
             orders_task = asyncio.ensure_future(ex.watch_orders())
-            await asyncio.sleep(0.2)  # the subscribe is on the wire before the order exists
+            await subscribed_beyond(hl.sim, account, heard, "orderUpdates")  # before the order exists
             order = hl.ledger.place_order(account, "BTC/USDC:USDC", "buy", "limit", 0.001, 50_000.0)
             check_order((await orders_task)[-1], object_order(order), "open")
 
@@ -221,7 +223,7 @@ async def test_watch_streams_match_ground_truth() -> None:
 
 async def test_unknown_address_reads_empty_state() -> None:
     stranger = SimAccount("hyperliquid", 99, "0x" + "ab" * 20, "0x" + "cd" * 32, "0x" + "ab" * 20)
-    async with running() as hl, asyncio.timeout(10), client(VENUE.client_config(stranger, hl.base_url)) as ex:
+    async with running() as hl, asyncio.timeout(60), client(VENUE.client_config(stranger, hl.base_url)) as ex:
         balance = await ex.fetch_balance()
         assert balance["USDC"]["total"] == 0
         assert await ex.fetch_positions() == []
@@ -233,7 +235,7 @@ async def test_unknown_address_reads_empty_state() -> None:
 
 async def test_exchange_checks_signatures() -> None:
     action = {"type": "setReferrer", "code": "CCXT1"}
-    async with running() as hl, asyncio.timeout(10):
+    async with running() as hl, asyncio.timeout(60):
         config = hl.config(hl.accounts[0])
         async with client(config) as ex:
             nonce = ex.milliseconds()
@@ -249,7 +251,7 @@ async def test_exchange_checks_signatures() -> None:
 
 
 async def test_rate_limit_and_server_error() -> None:
-    async with running() as hl, asyncio.timeout(10), client(hl.config(hl.accounts[0])) as ex:
+    async with running() as hl, asyncio.timeout(60), client(hl.config(hl.accounts[0])) as ex:
         await ex.load_markets()
         hl.world.faults.rate_limit_probability = 1.0
         hl.world.faults.rate_limit_retry_after_s = 2.0
@@ -267,13 +269,14 @@ async def test_rate_limit_and_server_error() -> None:
 
 
 async def test_dropped_socket_raises_network_error_then_resubscribes() -> None:
-    async with running(steps=STEPS) as hl, asyncio.timeout(15):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         account = hl.accounts[0]
         async with client(hl.config(account)) as ex:
             await ex.load_markets()
             await ex.watch_balance()
+            heard = subscribes(hl.sim, account, "orderUpdates")
             pending = asyncio.ensure_future(ex.watch_orders())
-            await asyncio.sleep(0.2)
+            await subscribed_beyond(hl.sim, account, heard, "orderUpdates")
             hl.world.faults.ws_drop_probability = 1.0
             hl.ledger.place_order(account, "ETH/USDC:USDC", "sell", "limit", 0.01, 9_000.0)
             with pytest.raises(ccxt.NetworkError):
@@ -281,20 +284,22 @@ async def test_dropped_socket_raises_network_error_then_resubscribes() -> None:
             hl.world.faults.ws_drop_probability = 0.0
 
             check_balance(await ex.watch_balance(), account)  # a new socket, subscribed again
+            heard = subscribes(hl.sim, account, "orderUpdates")
             again = asyncio.ensure_future(ex.watch_orders())
-            await asyncio.sleep(0.2)
+            await subscribed_beyond(hl.sim, account, heard, "orderUpdates")
             order = hl.ledger.place_order(account, "ETH/USDC:USDC", "sell", "limit", 0.01, 9_100.0)
             check_order((await again)[-1], object_order(order), "open")
 
 
 async def test_rest_only_fill_and_early_order_update_faults() -> None:
-    async with running(steps=STEPS) as hl, asyncio.timeout(15):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         account = hl.accounts[0]
         async with client(hl.config(account)) as ex:
             await ex.load_markets()
             await ex.watch_my_trades()
+            heard = subscribes(hl.sim, account, "orderUpdates")
             orders_task = asyncio.ensure_future(ex.watch_orders())
-            await asyncio.sleep(0.2)
+            await subscribed_beyond(hl.sim, account, heard, "orderUpdates")
             hl.world.faults.early_order_update_probability = 1.0
             order = hl.ledger.place_order(account, "SOL/USDC:USDC", "buy", "limit", 1.0, 100.0)
             assert (await orders_task)[-1]["id"] == order.order_id
@@ -313,7 +318,7 @@ async def test_rest_only_fill_and_early_order_update_faults() -> None:
 
 
 async def test_raw_socket_protocol_and_listener_cleanup() -> None:
-    async with running() as hl, aiohttp.ClientSession() as http, asyncio.timeout(10):
+    async with running() as hl, aiohttp.ClientSession() as http, asyncio.timeout(60):
         account = hl.accounts[0]
         before = list(account.listeners)
         sub = {"type": "userFills", "user": str(account.wallet_address)}
@@ -331,11 +336,7 @@ async def test_raw_socket_protocol_and_listener_cleanup() -> None:
             await ws.send_str("not json")
             error = await ws.receive_json()
             assert error["channel"] == "error" and error["data"].startswith("Error parsing JSON")
-        for _ in range(50):  # the server notices the close a moment later
-            if account.listeners == before:
-                break
-            await asyncio.sleep(0.02)
-        assert account.listeners == before
+        await until(lambda: account.listeners == before, "the server noticed the close")
         body = {"type": "userAbstraction", "user": sub["user"]}
         async with http.post(f"{hl.base_url}/info", json=body) as resp:
             assert await resp.text() == '"default"'
@@ -344,7 +345,7 @@ async def test_raw_socket_protocol_and_listener_cleanup() -> None:
 
 
 async def test_fetch_order_by_id_and_client_id() -> None:
-    async with running(steps=STEPS) as hl, asyncio.timeout(10):
+    async with running(steps=STEPS) as hl, asyncio.timeout(60):
         account = hl.accounts[0]
         order = next(o for o in account.orders.values() if o.status == "closed" and o.client_order_id)
         async with client(hl.config(account)) as ex:
@@ -363,10 +364,12 @@ async def test_live_scenario_streams_converge_to_ground_truth() -> None:
             await ex.load_markets()
             await ex.watch_balance()
             await ex.watch_my_trades()
+            heard = subscribes(hl.sim, account, "orderUpdates")
             orders_task = asyncio.ensure_future(ex.watch_orders())
-            await asyncio.sleep(0.2)
+            await subscribed_beyond(hl.sim, account, heard, "orderUpdates")
+            fills_before = len(account.fills)
             hl.sim.start_engine()
-            await asyncio.sleep(0.5)
+            await until(lambda: len(account.fills) >= fills_before + 20, "the engine traded")
             await hl.sim.stop_engine()
             await orders_task
             assert 0 < len(account.fills) < 900, "inside ccxt's 1000-row caches"

@@ -26,6 +26,7 @@ from kraken_helpers import (
     run_steps,
     watch_until,
 )
+from sim_clock import listening
 
 from fullon_account_service.simulator.catalog import catalog
 from fullon_account_service.simulator.model import SimAccount
@@ -138,14 +139,14 @@ async def test_ws_snapshots_match_ground_truth() -> None:
         run_steps(sim, clock, 300)
         account = sim.world.accounts_of("kraken")[0]
         async with client(sim.client_config(account)) as ex:
-            assert_balances(await asyncio.wait_for(ex.watch_balance(), 5), account, totals_only=True)
-            orders = await asyncio.wait_for(ex.watch_orders(), 5)
+            assert_balances(await asyncio.wait_for(ex.watch_balance(), 60), account, totals_only=True)
+            orders = await asyncio.wait_for(ex.watch_orders(), 60)
             expected = {o.order_id: o for o in account.orders.values() if o.status == "open"}
             assert {o["id"] for o in orders} == set(expected)
             for parsed in orders:
                 assert_ws_order(parsed, expected[parsed["id"]])
         async with client(sim.client_config(account)) as ex:
-            trades = await asyncio.wait_for(ex.watch_my_trades(), 5)
+            trades = await asyncio.wait_for(ex.watch_my_trades(), 60)
             assert [t["id"] for t in trades] == [f.trade_id for f in account.fills[-50:]]
             for parsed, fill in zip(trades, account.fills[-50:], strict=True):
                 assert_ws_trade(parsed, fill, account.orders[fill.order_id])
@@ -156,8 +157,8 @@ async def test_ws_updates_follow_the_ledger() -> None:
         account, ledger = sim.world.accounts_of("kraken")[0], sim.ledger
         give_history(sim)
         async with client(sim.client_config(account)) as ex:
-            await asyncio.wait_for(ex.watch_balance(), 5)
-            await asyncio.wait_for(ex.watch_my_trades(), 5)  # subscribes executions (snap_trades)
+            await asyncio.wait_for(ex.watch_balance(), 60)
+            await asyncio.wait_for(ex.watch_my_trades(), 60)  # subscribes executions (snap_trades)
             orders = asyncio.create_task(watch_until(ex.watch_orders, lambda r: r[-1]["status"] == "closed"))
             trades = asyncio.create_task(watch_until(ex.watch_my_trades, lambda r: len(r) >= 1))
             balances = asyncio.create_task(
@@ -165,7 +166,7 @@ async def test_ws_updates_follow_the_ledger() -> None:
                     ex.watch_balance, lambda b: b["total"]["BTC"] == approx(account.balances["BTC"].total)
                 )
             )
-            await asyncio.sleep(0.1)
+            await listening(ex, "orders", "myTrades", "balances")
             clock.advance(1000)
             order = ledger.place_order(
                 account, "BTC/USD", "buy", "limit", 0.5, 59_000.0, client_order_id="c-1"
@@ -183,7 +184,7 @@ async def test_ws_updates_follow_the_ledger() -> None:
             canceled = asyncio.create_task(
                 watch_until(ex.watch_orders, lambda r: r[-1]["status"] == "canceled")
             )
-            await asyncio.sleep(0.1)
+            await listening(ex, "orders")
             other = ledger.place_order(account, "ETH/USD", "sell", "limit", 1.0, 3_100.0)
             clock.advance(1000)
             ledger.cancel(account, other)
@@ -192,7 +193,7 @@ async def test_ws_updates_follow_the_ledger() -> None:
             deposit = asyncio.create_task(
                 watch_until(ex.watch_balance, lambda b: b["total"]["EUR"] == approx(60_000.0))
             )
-            await asyncio.sleep(0.1)
+            await listening(ex, "balances")
             ledger.deposit(account, "EUR", 10_000.0)
             parsed = await deposit
             assert parsed["info"]["data"][0]["type"] == "deposit"
@@ -253,13 +254,13 @@ async def test_dropped_socket_raises_then_reconnects() -> None:
     async with kraken_sim() as (sim, _):
         account = sim.world.accounts_of("kraken")[0]
         async with client(sim.client_config(account)) as ex:
-            await asyncio.wait_for(ex.watch_balance(), 5)
+            await asyncio.wait_for(ex.watch_balance(), 60)
             pending = asyncio.create_task(ex.watch_balance())
-            await asyncio.sleep(0.1)
+            await listening(ex, "balances")
             sim.world.faults.ws_drop_probability = 1.0
             sim.ledger.deposit(account, "USD", 5.0)
             with pytest.raises(ccxt.NetworkError):
-                await asyncio.wait_for(pending, 5)
+                await asyncio.wait_for(pending, 60)
             sim.world.faults.ws_drop_probability = 0.0
             again = await asyncio.wait_for(ex.watch_balance(), 60)
             assert again["total"]["USD"] == approx(account.balances["USD"].total)
@@ -271,7 +272,7 @@ async def test_dropped_socket_raises_then_reconnects() -> None:
 async def test_raw_protocol_ping_and_subscribe_errors() -> None:
     async with kraken_sim() as (sim, _), aiohttp.ClientSession() as http:
         url = sim.base_url("kraken").replace("http", "ws") + "/v2"
-        async with asyncio.timeout(5), http.ws_connect(url) as ws:
+        async with asyncio.timeout(60), http.ws_connect(url) as ws:
             status = await ws.receive_json()
             assert status["channel"] == "status"
             await ws.send_json({"method": "ping", "req_id": 7})
@@ -290,10 +291,10 @@ async def test_early_order_update_and_rest_only_fill() -> None:
         account, ledger, faults = sim.world.accounts_of("kraken")[0], sim.ledger, sim.world.faults
         give_history(sim)
         async with client(sim.client_config(account)) as ex:
-            await asyncio.wait_for(ex.watch_my_trades(), 5)
+            await asyncio.wait_for(ex.watch_my_trades(), 60)
             faults.early_order_update_probability = 1.0
             pushed = asyncio.create_task(watch_until(ex.watch_orders, lambda r: r[-1]["status"] == "open"))
-            await asyncio.sleep(0.1)
+            await listening(ex, "orders")
             order = ledger.place_order(account, "ETH/USD", "buy", "limit", 2.0, 2_900.0)
             assert (await pushed)[-1]["id"] == order.order_id
             assert order.order_id not in {o["id"] for o in await ex.fetch_open_orders()}
@@ -303,7 +304,7 @@ async def test_early_order_update_and_rest_only_fill() -> None:
             faults.early_order_update_probability = 0.0
             faults.rest_only_fill_probability = 1.0
             trades = asyncio.create_task(watch_until(ex.watch_my_trades, lambda r: len(r) >= 1))
-            await asyncio.sleep(0.1)
+            await listening(ex, "myTrades")
             hidden = ledger.fill(account, order, 1.0, 2_900.0, taker=False)
             faults.rest_only_fill_probability = 0.0
             shown = ledger.fill(account, order, 1.0, 2_900.0, taker=False)
@@ -327,8 +328,8 @@ async def test_scenario_streams_converge_to_ground_truth() -> None:
         account = sim.world.accounts_of("kraken")[0]
         give_history(sim)
         async with client(sim.client_config(account)) as ex:
-            await asyncio.wait_for(ex.watch_balance(), 5)
-            await asyncio.wait_for(ex.watch_my_trades(), 5)
+            await asyncio.wait_for(ex.watch_balance(), 60)
+            await asyncio.wait_for(ex.watch_my_trades(), 60)
             fills_before, orders_before = len(account.fills), set(account.orders)
             for _ in range(20):
                 run_steps(sim, clock, 10)
@@ -342,7 +343,7 @@ async def test_scenario_streams_converge_to_ground_truth() -> None:
                 same_totals = all(totals.get(c) == approx(b.total) for c, b in account.balances.items())
                 return same_totals and all(f.trade_id in pushed for f in new_fills)
 
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(60):
                 while not converged():
                     await asyncio.sleep(0.02)
             pushed_trades = {t["id"]: t for t in ex.myTrades}

@@ -38,7 +38,7 @@ def test_simulate_prints_configs_and_writes_truth_and_overrides(tmp_path: Path) 
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -79,7 +79,7 @@ def test_simulate_refuses_an_unknown_fault() -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 2
@@ -91,7 +91,7 @@ def test_simulate_refuses_a_funding_interval_of_zero() -> None:
         [*CLI, "simulate", "--venues", "kraken", "--duration", "1", "--funding-every-s", "0"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 2

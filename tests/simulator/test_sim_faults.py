@@ -43,7 +43,7 @@ async def _receive(ws: aiohttp.ClientWebSocketResponse, limit: int) -> list[str]
 
 
 async def test_rest_faults(world: World, base: str) -> None:
-    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+    async with asyncio.timeout(60), aiohttp.ClientSession() as session:
         async with session.get(f"http://{base}/rest") as r:
             assert r.status == 200
         world.faults.rate_limit_probability = 1.0
@@ -75,7 +75,7 @@ async def test_rest_faults(world: World, base: str) -> None:
 
 
 async def test_ws_clean_then_duplicated(world: World, base: str) -> None:
-    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+    async with asyncio.timeout(60), aiohttp.ClientSession() as session:
         async with session.ws_connect(f"ws://{base}/ws") as ws:
             frames = await _receive(ws, 7)
         assert [json.loads(f) for f in frames] == [{"ack": True}] + [{"n": i} for i in range(6)]
@@ -86,7 +86,7 @@ async def test_ws_clean_then_duplicated(world: World, base: str) -> None:
 
 
 async def test_ws_malformed_truncated_and_reordered(world: World, base: str) -> None:
-    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+    async with asyncio.timeout(60), aiohttp.ClientSession() as session:
         world.faults.malformed_frame_probability = 1.0
         async with session.ws_connect(f"ws://{base}/ws") as ws:
             frames = await _receive(ws, 7)
@@ -110,7 +110,7 @@ async def test_ws_malformed_truncated_and_reordered(world: World, base: str) -> 
 
 
 async def test_ws_dropped_periodically_and_at_random(world: World, base: str) -> None:
-    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+    async with asyncio.timeout(60), aiohttp.ClientSession() as session:
         world.faults.ws_drop_every_s = 0.3
         async with session.ws_connect(f"ws://{base}/ws") as ws:
             await _receive(ws, 7)

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from sim_clock import until
 
 from fullon_account_service.simulator import server
 from fullon_account_service.simulator.model import SimAccount, World
@@ -45,7 +46,7 @@ def _stand_in_venues(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_venues_and_control_listen_on_loopback_only() -> None:
-    async with asyncio.timeout(10), Simulator(ScenarioConfig(accounts_per_venue=2, seed=4)) as sim:
+    async with asyncio.timeout(60), Simulator(ScenarioConfig(accounts_per_venue=2, seed=4)) as sim:
         assert set(sim.venues) == {"kraken", "bybit"}
         assert "hyperliquid" in sim.unavailable
         with pytest.raises(KeyError):
@@ -65,7 +66,7 @@ async def test_venues_and_control_listen_on_loopback_only() -> None:
 
 
 async def test_control_endpoint_changes_faults_and_steps() -> None:
-    async with asyncio.timeout(10), Simulator(ScenarioConfig(seed=4), venues=("kraken",)) as sim:
+    async with asyncio.timeout(60), Simulator(ScenarioConfig(seed=4), venues=("kraken",)) as sim:
         faults = sim.world.faults
         async with aiohttp.ClientSession(base_url=sim.control_url) as session:
             async with session.get("/faults") as r:
@@ -102,13 +103,12 @@ async def test_control_endpoint_changes_faults_and_steps() -> None:
 
 async def test_background_engine_runs_and_stops() -> None:
     config = ScenarioConfig(accounts_per_venue=1, seed=2, rate_per_s=500)
-    async with asyncio.timeout(10), Simulator(config, venues=()) as sim:
+    async with asyncio.timeout(60), Simulator(config, venues=()) as sim:
         sim.start_engine()
-        await asyncio.sleep(0.2)
+        await until(lambda: sim.engine.steps > 10, "the engine ran ten steps")
         await sim.stop_engine()
         steps = sim.engine.steps
-        assert steps > 10
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # time it would step in, were it running
         assert sim.engine.steps == steps
 
 

@@ -230,7 +230,7 @@ async def test_two_concurrent_sinks_keep_the_newest_snapshot_and_lose_no_merge(
         for start in range(0, len(mine), 3):
             await sinks[index].handle(deliveries(mine[start : start + 3]))
 
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):
         await asyncio.gather(run(0, snaps), run(1, snaps))
         assert totals(await stored_account(redis_client, 1)) == {"BTC": 59.0, "USDT": 1.0}
         assert totals(await stored_account(redis_client, 2)) == {"BTC": 59.0, "USDT": 2.0}

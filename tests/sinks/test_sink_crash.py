@@ -56,7 +56,7 @@ def start(
     return subprocess.Popen([sys.executable, str(HARNESS), "orm", consumer], env=env)
 
 
-async def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> int:
+async def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
     async with asyncio.timeout(timeout_s):
         while proc.poll() is None:
             await asyncio.sleep(0.05)
@@ -86,7 +86,7 @@ async def test_sigkill_between_commit_and_ack_loses_and_duplicates_nothing(
 
     second = start(settings, db, redis_url, "survivor")
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while (await bus.xpending(stream, "orm"))["pending"] or await stored_count(db) < N_FILLS:
                 assert second.poll() is None
                 await asyncio.sleep(0.1)

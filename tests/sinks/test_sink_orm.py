@@ -209,7 +209,7 @@ async def test_database_outage_leaves_entries_pending_until_it_is_back(
     assert await redis_client.xlen(dead_letter_key(settings.stream_prefix)) == 0
 
     recovered = consumer(db.factory, "b")
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         while (await redis_client.xpending(stream, "orm"))["pending"]:
             await recovered.run_once()
             await asyncio.sleep(0.06)

@@ -171,7 +171,7 @@ async def test_concurrent_partial_updates_lose_nothing(redis_client: aioredis.Re
         for currency in currencies[index::4]:
             await caches[index].merge_accounts_many({1: {currency: {"total": float(index)}}})
 
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         await asyncio.gather(*(writer(i) for i in range(4)))
     account = await caches[0].get_account(1) or {}
     assert sorted(k for k in account if k != "date") == sorted(currencies)

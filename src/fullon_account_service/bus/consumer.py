@@ -133,7 +133,7 @@ class Consumer:
             if not deliveries and not rejected:
                 return 0
             if self._read_ahead and held is None and not self._stopping:
-                self._ahead = self._tasks.spawn(self._read_ahead_batch(), name="read ahead")
+                self._ahead = self._tasks.spawn(self._read_ahead_batch(accepted), name="read ahead")
             try:
                 return await self._handle(accepted, deliveries, rejected)
             finally:
@@ -154,20 +154,24 @@ class Consumer:
             ahead, self._ahead = self._ahead, None
             return await ahead
         room = self._batch_size - (len(held.deliveries) if held else 0)
-        return decode_parts(await self._read_parts(room, None if held else self._block_ms))
+        in_hand = held.parts if held else []
+        return decode_parts(await self._read_parts(room, None if held else self._block_ms, in_hand))
 
-    async def _read_parts(self, room: int, block_ms: int | None) -> list[StreamEntries]:
-        """Up to ``room`` entries: idle ones claimed first, then new ones in the room left (waiting
-        up to ``block_ms`` only when nothing was claimed)."""
-        parts = await self._reader.claim(room) if room > 0 else []
+    async def _read_parts(
+        self, room: int, block_ms: int | None, in_hand: Sequence[StreamEntries]
+    ) -> list[StreamEntries]:
+        """Up to ``room`` entries: idle ones claimed first (never those of ``in_hand``, the batch
+        this consumer holds), then new ones in the room left (waiting up to ``block_ms`` only when
+        nothing was claimed)."""
+        parts = await self._reader.claim(room, in_hand) if room > 0 else []
         room -= sum(len(part.ids) for part in parts)
         if room > 0:
             parts += await self._reader.read_new(room, None if parts else block_ms)
         return parts
 
-    async def _read_ahead_batch(self) -> Batch:
-        """A batch read ahead, prepared by the sink while the batch before is stored."""
-        batch = decode_parts(await self._read_parts(self._batch_size, self._block_ms))
+    async def _read_ahead_batch(self, in_hand: Sequence[StreamEntries]) -> Batch:
+        """A batch read ahead, prepared by the sink while the batch before (``in_hand``) is stored."""
+        batch = decode_parts(await self._read_parts(self._batch_size, self._block_ms, in_hand))
         if self._prepare is not None and batch[1]:
             try:
                 await self._prepare(batch[1])

@@ -169,8 +169,12 @@ class GroupReader:
                 if not str(e).startswith("BUSYGROUP"):
                     raise
 
-    async def claim(self, count: int) -> list[StreamEntries]:
+    async def claim(self, count: int, in_hand: Sequence[StreamEntries] = ()) -> list[StreamEntries]:
         """Take over entries idle past the claim timeout: a dead consumer's, or our own failures.
+
+        ``in_hand``: entries this consumer holds (the batch being stored), touched in the same
+        pipeline just before the scan. Idle while a slow store runs, they would otherwise be
+        claimed again by this very consumer, handled twice and counted a second delivery.
 
         Nothing can be idle long enough sooner than half the timeout after the last scan, so
         scans are spaced that far apart unless the last one filled a page.
@@ -179,11 +183,12 @@ class GroupReader:
         if now < self._next_claim_at:
             return []
         pipe = self._raw.pipeline(transaction=False)
+        touches = self._touch_into(pipe, in_hand)
         for stream in self._streams:
             pipe.xautoclaim(
                 stream, self._group, self._consumer, self._claim_idle_ms, self._cursors[stream], count=count
             )
-        replies: list[list[Any]] = await execute(pipe)
+        replies: list[list[Any]] = (await execute(pipe))[touches:]
         found: list[tuple[str, list[Any]]] = []
         more = False
         for stream, reply in zip(self._streams, replies, strict=True):
@@ -234,12 +239,19 @@ class GroupReader:
         store, and their delivery counts stay as they were.
         """
         pipe = self._redis.pipeline(transaction=False)
+        self._touch_into(pipe, parts)
+        await execute(pipe)
+
+    def _touch_into(self, pipe: Any, parts: Sequence[StreamEntries]) -> int:
+        """Queue the XCLAIM JUSTID of ``touch`` on ``pipe``; how many commands were queued."""
+        queued = 0
         for part in parts:
             if part.ids:
                 pipe.xclaim(
                     part.stream, self._group, self._consumer, 0, list[StreamIdT](part.ids), justid=True
                 )
-        await execute(pipe)
+                queued += 1
+        return queued
 
     async def ack(self, ids_by_stream: Iterable[tuple[str, list[bytes]]]) -> None:
         """One XACK per stream, however the ids arrive."""

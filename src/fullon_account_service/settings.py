@@ -47,6 +47,8 @@ class Settings:
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     batch_size: int = 500
+    outbox_max_events: int = 2_000
+    """Events the producer's outbox holds before its writers wait (``producers.outbox``)."""
     rediscover_interval_s: float = 30.0
     secrets_file: Path | None = None
     metrics_port: int | None = None
@@ -236,6 +238,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         claim_idle_ms=_get(env, "ACCOUNT_CLAIM_IDLE_MS", _positive(int), "milliseconds > 0", 30_000),
         max_deliveries=_get(env, "ACCOUNT_MAX_DELIVERIES", _positive(int), "an integer > 0", 5),
         batch_size=_get(env, "ACCOUNT_BATCH_SIZE", _positive(int), "an integer > 0", 500),
+        outbox_max_events=_get(env, "ACCOUNT_OUTBOX_MAX_EVENTS", _positive(int), "an integer > 0", 2_000),
         rediscover_interval_s=_get(env, "ACCOUNT_REDISCOVER_INTERVAL", _positive(float), "seconds > 0", 30.0),
         secrets_file=Path(secrets) if secrets else None,
         metrics_port=metrics or None,

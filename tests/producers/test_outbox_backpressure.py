@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -22,6 +23,7 @@ from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
 from fullon_account_service.metrics.sensor import Sensor
 from fullon_account_service.producers.normalise import DeadPayload
+from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
 from retry_policies import QUICK
@@ -166,3 +168,25 @@ async def test_an_error_every_event_hits_keeps_them_all(
     assert await redis_client.xlen(stream_key(prefix, "trade")) == 6
     assert await redis_client.xlen(dead_letter_key(prefix)) == 0
     await outbox.close()
+
+
+async def test_the_producer_outbox_holds_at_most_its_setting_and_the_rest_wait(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """``ACCOUNT_OUTBOX_MAX_EVENTS`` is the producer's bound: a writer past it waits (its events
+    stay with it, not in the outbox), and every event reaches the bus once the flusher runs."""
+    sensor = Recording()
+    ctx = ProducerContext.from_settings(
+        replace(settings, outbox_max_events=4), redis=redis_client, overrides={}, env={}, sensor=sensor
+    )
+    outbox = ctx.outbox
+    first = asyncio.create_task(outbox.put(_fills(1, 6)))
+    second = asyncio.create_task(outbox.publish(_fills(2, 3)))
+    await _until(lambda: sensor.backpressure.count(EVENTS) == 2)
+    assert not first.done() and not second.done() and outbox.pending == 4
+    outbox.start()
+    async with asyncio.timeout(10):
+        await asyncio.gather(first, second)
+    assert await outbox.drain(10)
+    assert await redis_client.xlen(stream_key(settings.stream_prefix, "trade")) == 9
+    await ctx.close()

@@ -41,6 +41,7 @@ class Settings:
     clock_skew_ms: int = 5_000
     audit_interval_s: float = 300.0
     max_audits: int = 10
+    max_reconciliations: int = 50
     max_retries: int = 3
     stream_prefix: str = "fullon:account:"
     stream_retain: int = 100_000
@@ -232,6 +233,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         clock_skew_ms=_get(env, "ACCOUNT_CLOCK_SKEW_MS", _positive(int), "milliseconds > 0", 5_000),
         audit_interval_s=_get(env, "ACCOUNT_AUDIT_INTERVAL_S", _positive(float), "seconds > 0", 300.0),
         max_audits=_get(env, "ACCOUNT_MAX_AUDITS", _positive(int), "an integer > 0", 10),
+        max_reconciliations=_get(env, "ACCOUNT_MAX_RECONCILIATIONS", _positive(int), "an integer > 0", 50),
         max_retries=_get(env, "ACCOUNT_MAX_RETRIES", _non_negative_int, "an integer >= 0", 3),
         stream_prefix=_get(env, "ACCOUNT_STREAM_PREFIX", str, "a key prefix", "fullon:account:"),
         stream_retain=_get(env, "ACCOUNT_STREAM_RETAIN", _non_negative_int, "an integer >= 0", 100_000),

@@ -408,7 +408,8 @@ def write_inflight(path):
     keys = sorted(set(INFLIGHT_MAX) | set(INFLIGHT_AT_PEAK))
     with open(path, "w") as out:
         for k in keys:
-            out.write(f"{k}: max {INFLIGHT_MAX.get(k, 0)}, at the most live blocks {INFLIGHT_AT_PEAK.get(k, 0)}\\n")
+            most, at_peak = INFLIGHT_MAX.get(k, 0), INFLIGHT_AT_PEAK.get(k, 0)
+            out.write(f"{k}: max {most}, at the most live blocks {at_peak}\\n")
     INFLIGHT_MAX.clear()
     INFLIGHT_AT_PEAK.clear()
 
@@ -420,7 +421,8 @@ if os.environ.get("BENCH_INFLIGHT"):
     from fullon_account_service.producers.ws_messages import MessageHandlers
     kept(Outbox, outboxes)
     kept(RestAccountPoller, pollers)
-    counted(Reconciler, "run", lambda a, kw: "REST reads, " + str(a[3] if len(a) > 3 else kw.get("source", "rest")))
+    source = lambda a, kw: str(a[3] if len(a) > 3 else kw.get("source", "rest"))
+    counted(Reconciler, "run", lambda a, kw: "REST reads, " + source(a, kw))
     counted(AccountSession, "call", lambda a, kw: "REST calls")
     counted(MessageHandlers, "_dispatch", lambda a, kw: "ws messages")
     threading.Thread(target=watch_inflight, daemon=True).start()
@@ -1028,9 +1030,8 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     arenas = args.arenas or args.trace > 0 or args.trim or args.inflight
-    asyncio.run(
-        run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim, args.linger, args.inflight)
-    )
+    options = (args.trace, args.trim, args.linger, args.inflight)
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, *options))
 
 
 if __name__ == "__main__":

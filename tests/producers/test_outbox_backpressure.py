@@ -22,8 +22,8 @@ from fullon_account_service.bus.streams import dead_letter_key, stream_key
 from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
 from fullon_account_service.metrics.sensor import Sensor
-from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.context import ProducerContext
+from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
 from retry_policies import QUICK

@@ -36,6 +36,13 @@ apart from what stays (tracing slows the producer: compare RSS from runs without
 highest of those highs (looked at every 4 MiB of new high: it walks the whole heap) it also prints
 who holds the objects ccxt's JSON decoder made (``ws/client.py``): the type and allocation site of
 each object that refers to them, and of a sample of those objects' own holders.
+``--inflight`` (implies ``--arenas``) also samples, every 20 ms in the producer, what it holds in
+flight and prints at each point the highest count of each since the previous point and the counts
+when the most pymalloc blocks were live: the outbox's events and the writers waiting for its room,
+REST reads by source (``reconcile``: start, reconnect, lease taken back; ``rest``: audits and
+polls), audits waiting for a place, REST calls, and WebSocket messages being handled (which hold
+their rows until their events are queued, or on the bus for fills): which of them grows with a
+backlog.
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -48,7 +55,7 @@ each half it prints where the time went: wall clock, the simulator's steps (in t
 the producer's CPU seconds (``/proc/<pid>/stat``).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
-        [--arenas] [--trace 25] [--trim] [--linger 75]
+        [--arenas] [--trace 25] [--trim] [--linger 75] [--inflight]
 """
 
 from __future__ import annotations

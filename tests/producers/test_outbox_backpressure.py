@@ -182,7 +182,7 @@ async def test_the_producer_outbox_holds_at_most_its_setting_and_the_rest_wait(
     outbox = ctx.outbox
     first = asyncio.create_task(outbox.put(_fills(1, 6)))
     second = asyncio.create_task(outbox.publish(_fills(2, 3)))
-    await _until(lambda: sensor.backpressure.count(EVENTS) == 2)
+    await _until(lambda: EVENTS in sensor.backpressure)
     assert not first.done() and not second.done() and outbox.pending == 4
     outbox.start()
     async with asyncio.timeout(10):
@@ -190,3 +190,24 @@ async def test_the_producer_outbox_holds_at_most_its_setting_and_the_rest_wait(
     assert await outbox.drain(10)
     assert await redis_client.xlen(stream_key(settings.stream_prefix, "trade")) == 9
     await ctx.close()
+
+
+async def test_a_writer_never_passes_one_waiting_for_room(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Events reach the bus in the order their writers called, as when nothing waited: a writer that
+    arrives once room was freed goes after the one still waiting for that room."""
+    prefix = settings.stream_prefix
+    sensor = Recording()
+    outbox = Outbox(
+        Publisher(redis_client, prefix=prefix), redis_client, prefix=prefix, sensor=sensor, max_pending=2
+    )
+    first, second = _fills(1, 3), _fills(2, 1)
+    waiting = asyncio.create_task(outbox.put(first))
+    await _until(lambda: EVENTS in sensor.backpressure)
+    outbox._items.clear()  # as the flusher takes a batch: room for two
+    outbox._settle(2)
+    await outbox.put(second)
+    await waiting
+    assert [item.envelope for item in outbox._items] == [first[2], second[0]]
+    await outbox.close(0)

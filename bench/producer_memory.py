@@ -36,6 +36,13 @@ apart from what stays (tracing slows the producer: compare RSS from runs without
 highest of those highs (looked at every 4 MiB of new high: it walks the whole heap) it also prints
 who holds the objects ccxt's JSON decoder made (``ws/client.py``): the type and allocation site of
 each object that refers to them, and of a sample of those objects' own holders.
+``--inflight`` (implies ``--arenas``) also samples, every 20 ms in the producer, what it holds in
+flight and prints at each point the highest count of each since the previous point and the counts
+when the most pymalloc blocks were live: the outbox's events and the writers waiting for its room,
+REST reads by source (``reconcile``: start, reconnect, lease taken back; ``rest``: audits and
+polls), audits waiting for a place, REST calls, and WebSocket messages being handled (which hold
+their rows until their events are queued, or on the bus for fills): which of them grows with a
+backlog.
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -48,7 +55,7 @@ each half it prints where the time went: wall clock, the simulator's steps (in t
 the producer's CPU seconds (``/proc/<pid>/stat``).
 
     uv run python bench/producer_memory.py [--venue kraken] [--counts 10,100,1000] [--fills 300]
-        [--arenas] [--trace 25] [--trim] [--linger 75]
+        [--arenas] [--trace 25] [--trim] [--linger 75] [--inflight]
 """
 
 from __future__ import annotations
@@ -350,7 +357,82 @@ def on_signal(*args):
         view.update({"trimmed_" + k: v for k, v in glibc_view().items() if k.startswith("rss_")})
     with open(path + ".glibc", "w") as out:
         out.write(__import__("json").dumps(view))
+    if os.environ.get("BENCH_INFLIGHT"):
+        write_inflight(path + ".inflight")
     stats(*args)
+
+INFLIGHT = {}
+INFLIGHT_MAX = {}
+INFLIGHT_AT_PEAK = {}
+outboxes, pollers = [], []
+
+def counted(cls, name, key):
+    # count the calls of ``cls.name`` in flight under ``key(args)`` (on the loop's thread)
+    import functools
+    wrapped = getattr(cls, name)
+    @functools.wraps(wrapped)
+    async def run(*args, **kwargs):
+        k = key(args, kwargs)
+        INFLIGHT[k] = INFLIGHT.get(k, 0) + 1
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            INFLIGHT[k] -= 1
+    setattr(cls, name, run)
+
+def kept(cls, into):
+    wrapped = cls.__init__
+    def init(self, *args, **kwargs):
+        wrapped(self, *args, **kwargs)
+        into.append(self)
+    cls.__init__ = init
+
+def sample():
+    # what is in flight now: the outbox's items and its writers waiting for space, REST reads
+    # by source, audits waiting for a place, REST calls and WebSocket messages being handled
+    now = dict(INFLIGHT)
+    now["outbox items"] = sum(len(o._items) + o._inflight for o in outboxes)
+    now["outbox writers waiting"] = sum(len(o._space._waiters or ()) for o in outboxes)
+    now["audits waiting"] = sum(len(p._reading._waiters or ()) for p in pollers)
+    now["blocks"] = sys.getallocatedblocks()
+    return now
+
+def watch_inflight():
+    while True:
+        time.sleep(0.02)
+        try:
+            now = sample()
+        except RuntimeError:  # a dict or deque changed size under us: the next sample
+            continue
+        for k, v in now.items():
+            if v > INFLIGHT_MAX.get(k, 0):
+                INFLIGHT_MAX[k] = v
+        if now["blocks"] >= INFLIGHT_AT_PEAK.get("blocks", 0):
+            INFLIGHT_AT_PEAK.clear()
+            INFLIGHT_AT_PEAK.update(now)
+
+def write_inflight(path):
+    keys = sorted(set(INFLIGHT_MAX) | set(INFLIGHT_AT_PEAK))
+    with open(path, "w") as out:
+        for k in keys:
+            most, at_peak = INFLIGHT_MAX.get(k, 0), INFLIGHT_AT_PEAK.get(k, 0)
+            out.write(f"{k}: max {most}, at the most live blocks {at_peak}\\n")
+    INFLIGHT_MAX.clear()
+    INFLIGHT_AT_PEAK.clear()
+
+if os.environ.get("BENCH_INFLIGHT"):
+    from fullon_account_service.producers.outbox import Outbox
+    from fullon_account_service.producers.reconcile import Reconciler
+    from fullon_account_service.producers.rest_poller import RestAccountPoller
+    from fullon_account_service.producers.session import AccountSession
+    from fullon_account_service.producers.ws_messages import MessageHandlers
+    kept(Outbox, outboxes)
+    kept(RestAccountPoller, pollers)
+    source = lambda a, kw: str(a[3] if len(a) > 3 else kw.get("source", "rest"))
+    counted(Reconciler, "run", lambda a, kw: "REST reads, " + source(a, kw))
+    counted(AccountSession, "call", lambda a, kw: "REST calls")
+    counted(MessageHandlers, "_dispatch", lambda a, kw: "ws messages")
+    threading.Thread(target=watch_inflight, daemon=True).start()
 
 signal.signal(signal.SIGUSR1, on_signal)
 sys.argv = ["fullon-account", "producer"]
@@ -527,6 +609,7 @@ async def print_arenas(pid: int, path: Path, label: str) -> tuple[float | None, 
         (".trace", "grown since open, now (tracemalloc, by line)"),
         (".trace.peak", "grown since open, at the highest traced total since (tracemalloc, by line)"),
         (".trace.holders", "who held ccxt's decoded frames at the highest traced total since"),
+        (".inflight", "in flight since the previous point: highest, and when the most blocks were live"),
     ):
         grown = path.with_name(path.name + suffix)
         if grown.exists():
@@ -643,6 +726,7 @@ async def measure(
     trace: int = 0,
     trim: bool = False,
     linger_s: float = 0.0,
+    inflight: bool = False,
 ) -> Sample:
     config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
     with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
@@ -666,6 +750,8 @@ async def measure(
                 env["BENCH_TRACE_TOP"] = str(trace)
                 if trim:
                     env["BENCH_TRIM"] = "1"
+                if inflight:
+                    env["BENCH_INFLIGHT"] = "1"
                 log = work / "producer.log"
                 with log.open("wb") as errors:
                     producer = await asyncio.create_subprocess_exec(
@@ -913,12 +999,13 @@ async def run(
     trace: int,
     trim: bool,
     linger_s: float,
+    inflight: bool = False,
 ) -> None:
     print(f"seed {seed}")
-    base = await measure(venue, 1, fills, seed, arenas, trace, trim, linger_s)
+    base = await measure(venue, 1, fills, seed, arenas, trace, trim, linger_s, inflight)
     rows = []
     for n in counts:
-        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim, linger_s))
+        rows.append(await measure(venue, n, fills, seed, arenas, trace, trim, linger_s, inflight))
         print(f"  measured {n} accounts", flush=True)
     report(venue, fills, base, rows)
     for line in steady_rows(base, rows):
@@ -944,10 +1031,14 @@ def main() -> None:
         default=LINGER_S,
         help=f"seconds idle after the full point before the steady one ({LINGER_S:.0f}; 0: none)",
     )
+    parser.add_argument(
+        "--inflight", action="store_true", help="print what the producer held in flight between points"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
-    arenas = args.arenas or args.trace > 0 or args.trim
-    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, args.trace, args.trim, args.linger))
+    arenas = args.arenas or args.trace > 0 or args.trim or args.inflight
+    options = (args.trace, args.trim, args.linger, args.inflight)
+    asyncio.run(run(args.venue, counts, args.fills, args.seed, arenas, *options))
 
 
 if __name__ == "__main__":

@@ -96,11 +96,17 @@ def test_seed_variables_are_read() -> None:
             "ACCOUNT_RECONNECT_DELAY": "1",
             "ACCOUNT_MAX_RETRIES": "0",
             "ACCOUNT_MAX_AUDITS": "40",
+            "ACCOUNT_OUTBOX_MAX_EVENTS": "5000",
+            "ACCOUNT_MAX_RECONCILIATIONS": "7",
         }
     )
     assert (settings.log_level, settings.log_format, settings.log_console) == ("DEBUG", "json", False)
     assert (settings.poll_interval_s, settings.reconnect_delay_s, settings.max_retries) == (2.5, 1.0, 0)
     assert settings.max_audits == 40
+    assert settings.outbox_max_events == 5000
+    assert settings.max_reconciliations == 7
+    assert Settings.from_env({}).outbox_max_events == 2000
+    assert Settings.from_env({}).max_reconciliations == 50
 
 
 @pytest.mark.parametrize(
@@ -127,6 +133,8 @@ def test_seed_variables_are_read() -> None:
         ("ACCOUNT_HEAP_TRIM_S", "-1", {}),
         ("ACCOUNT_HEAP_TRIM_S", "nan", {}),
         ("ACCOUNT_MAX_AUDITS", "0", {}),
+        ("ACCOUNT_OUTBOX_MAX_EVENTS", "0", {}),
+        ("ACCOUNT_MAX_RECONCILIATIONS", "0", {}),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, extra: dict[str, str]) -> None:

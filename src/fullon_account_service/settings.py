@@ -41,12 +41,15 @@ class Settings:
     clock_skew_ms: int = 5_000
     audit_interval_s: float = 300.0
     max_audits: int = 10
+    max_reconciliations: int = 50
     max_retries: int = 3
     stream_prefix: str = "fullon:account:"
     stream_retain: int = 100_000
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
     batch_size: int = 500
+    outbox_max_events: int = 2_000
+    """Events the producer's outbox holds before its writers wait (``producers.outbox``)."""
     rediscover_interval_s: float = 30.0
     secrets_file: Path | None = None
     metrics_port: int | None = None
@@ -238,12 +241,14 @@ def _parse(env: Mapping[str, str]) -> Settings:
         clock_skew_ms=_get(env, "ACCOUNT_CLOCK_SKEW_MS", _positive(int), "milliseconds > 0", 5_000),
         audit_interval_s=_get(env, "ACCOUNT_AUDIT_INTERVAL_S", _positive(float), "seconds > 0", 300.0),
         max_audits=_get(env, "ACCOUNT_MAX_AUDITS", _positive(int), "an integer > 0", 10),
+        max_reconciliations=_get(env, "ACCOUNT_MAX_RECONCILIATIONS", _positive(int), "an integer > 0", 50),
         max_retries=_get(env, "ACCOUNT_MAX_RETRIES", _non_negative_int, "an integer >= 0", 3),
         stream_prefix=_get(env, "ACCOUNT_STREAM_PREFIX", str, "a key prefix", "fullon:account:"),
         stream_retain=_get(env, "ACCOUNT_STREAM_RETAIN", _non_negative_int, "an integer >= 0", 100_000),
         claim_idle_ms=_get(env, "ACCOUNT_CLAIM_IDLE_MS", _positive(int), "milliseconds > 0", 30_000),
         max_deliveries=_get(env, "ACCOUNT_MAX_DELIVERIES", _positive(int), "an integer > 0", 5),
         batch_size=_get(env, "ACCOUNT_BATCH_SIZE", _positive(int), "an integer > 0", 500),
+        outbox_max_events=_get(env, "ACCOUNT_OUTBOX_MAX_EVENTS", _positive(int), "an integer > 0", 2_000),
         rediscover_interval_s=_get(env, "ACCOUNT_REDISCOVER_INTERVAL", _positive(float), "seconds > 0", 30.0),
         secrets_file=Path(secrets) if secrets else None,
         metrics_port=metrics or None,

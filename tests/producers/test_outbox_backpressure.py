@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,6 +22,7 @@ from fullon_account_service.bus.streams import dead_letter_key, stream_key
 from fullon_account_service.contract import Envelope
 from fullon_account_service.errors import FatalError
 from fullon_account_service.metrics.sensor import Sensor
+from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import DeadPayload
 from fullon_account_service.producers.outbox import DEAD_LETTERS, EVENTS, Outbox
 from fullon_account_service.settings import Settings
@@ -166,3 +168,46 @@ async def test_an_error_every_event_hits_keeps_them_all(
     assert await redis_client.xlen(stream_key(prefix, "trade")) == 6
     assert await redis_client.xlen(dead_letter_key(prefix)) == 0
     await outbox.close()
+
+
+async def test_the_producer_outbox_holds_at_most_its_setting_and_the_rest_wait(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """``ACCOUNT_OUTBOX_MAX_EVENTS`` is the producer's bound: a writer past it waits (its events
+    stay with it, not in the outbox), and every event reaches the bus once the flusher runs."""
+    sensor = Recording()
+    ctx = ProducerContext.from_settings(
+        replace(settings, outbox_max_events=4), redis=redis_client, overrides={}, env={}, sensor=sensor
+    )
+    outbox = ctx.outbox
+    first = asyncio.create_task(outbox.put(_fills(1, 6)))
+    second = asyncio.create_task(outbox.publish(_fills(2, 3)))
+    await _until(lambda: EVENTS in sensor.backpressure)
+    assert not first.done() and not second.done() and outbox.pending == 4
+    outbox.start()
+    async with asyncio.timeout(10):
+        await asyncio.gather(first, second)
+    assert await outbox.drain(10)
+    assert await redis_client.xlen(stream_key(settings.stream_prefix, "trade")) == 9
+    await ctx.close()
+
+
+async def test_a_writer_never_passes_one_waiting_for_room(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """Events reach the bus in the order their writers called, as when nothing waited: a writer that
+    arrives once room was freed goes after the one still waiting for that room."""
+    prefix = settings.stream_prefix
+    sensor = Recording()
+    outbox = Outbox(
+        Publisher(redis_client, prefix=prefix), redis_client, prefix=prefix, sensor=sensor, max_pending=2
+    )
+    first, second = _fills(1, 3), _fills(2, 1)
+    waiting = asyncio.create_task(outbox.put(first))
+    await _until(lambda: EVENTS in sensor.backpressure)
+    outbox._items.clear()  # as the flusher takes a batch: room for two
+    outbox._settle(2)
+    await outbox.put(second)
+    await waiting
+    assert [item.envelope for item in outbox._items] == [first[2], second[0]]
+    await outbox.close(0)

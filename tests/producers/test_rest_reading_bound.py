@@ -71,3 +71,53 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
     assert sorted(done) == [1, 2, 3, 4, 5, 6]
     assert all(session.last_audit_at is not None for session in sessions)
     await ctx.close()
+
+
+async def test_reconciliations_beyond_their_bound_wait_and_none_is_skipped(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """``ACCOUNT_MAX_RECONCILIATIONS``: after a lease loss every account reconciles at once, each
+    holding its pages; past the bound a reconciliation waits (late, never skipped), and an audit
+    does not wait behind them."""
+    ctx = ProducerContext.from_settings(
+        replace(settings, max_reconciliations=2), redis=redis_client, overrides={}, env={}
+    )
+    inside: dict[int, Source] = {}
+    most = 0
+    done: list[int] = []
+    release = asyncio.Event()
+    entered = asyncio.Condition()
+
+    async def read(session: AccountSession, kinds: tuple[str, ...], source: Source) -> None:
+        nonlocal most
+        async with entered:
+            inside[session.ref.ex_id] = source
+            most = max(most, len(inside))
+            entered.notify_all()
+        await release.wait()
+        del inside[session.ref.ex_id]
+        done.append(session.ref.ex_id)
+
+    ctx.reconciler.run = read  # type: ignore[method-assign]
+    poller = RestAccountPoller(context=ctx, poll_interval=60.0)
+
+    def session(ex_id: int) -> AccountSession:
+        ref = AccountRef(ex_id=ex_id, uid=1, venue="kraken")
+        return AccountSession(ref, None, Normaliser(ref, set(), str), asyncio.Lock())
+
+    async with asyncio.timeout(10), asyncio.TaskGroup() as group:
+        for ex_id in range(1, 6):
+            group.create_task(poller._read(session(ex_id), True))
+        async with entered:
+            await entered.wait_for(lambda: len(inside) == 2)
+        for _ in range(20):  # the other three had every chance to start: they are waiting
+            await asyncio.sleep(0)
+        assert set(inside.values()) == {Source.RECONCILE} and not done
+        group.create_task(poller._read(session(6), False))  # an audit: its own places
+        async with entered:
+            await entered.wait_for(lambda: 6 in inside)
+        assert inside[6] is Source.REST
+        release.set()
+    assert most == 3
+    assert sorted(done) == [1, 2, 3, 4, 5, 6]
+    await ctx.close()

@@ -105,6 +105,7 @@ class ProducerContext:
             prefix=prefix,
             sensor=sensor,
             batch_size=settings.batch_size,
+            max_pending=settings.outbox_max_events,
             retry=retry.publish,
             states=PublishedStates(),
         )

@@ -13,9 +13,13 @@ all), and everything once per quiet audit: a stream that is merely quiet is not 
 100 accounts behind a burst every audit came due together, each holding its decoded history page
 and the events made from it until the bus took them; the others wait their turn with nothing in
 memory. A late audit delays only what it catches that a stream lost: the kinds an account polls
-are read at once when its audit has to wait, and reconciliations (start, reconnect) and the cycles
-that are not audits never wait. An audit waiting on the venue's rate limit keeps its place: with
-Kraken's one call a second, ten places serve about ten six-call audits every six seconds.
+are read at once when its audit has to wait, and the cycles that are not audits never wait. An
+audit waiting on the venue's rate limit keeps its place: with Kraken's one call a second, ten
+places serve about ten six-call audits every six seconds. Reconciliations (start, reconnect, a
+lease taken back) have places of their own, ``ACCOUNT_MAX_RECONCILIATIONS`` (50): after a
+producer lost its leases at 100 accounts, all 100 reconciled at once, each holding its pages, and
+that burst set the heap's high-water mark (bench/RESULTS.md "h3, stop 27"); one that waits is
+late, never skipped, and never waits behind audits.
 The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
@@ -54,6 +58,9 @@ _WS_TO_REST = {
 MAX_READING = 10
 """Audits (not reconciliations, nor the cycles that are not audits) running at the same time,
 across the producer, unless ``ACCOUNT_MAX_AUDITS`` says otherwise."""
+MAX_RECONCILING = 50
+"""Reconciliations running at the same time, across the producer, unless
+``ACCOUNT_MAX_RECONCILIATIONS`` says otherwise."""
 
 
 class RestAccountPoller:
@@ -67,6 +74,9 @@ class RestAccountPoller:
     ) -> None:
         """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
         self._reading = asyncio.Semaphore(context.settings.max_audits if context else MAX_READING)
+        self._reconciling = asyncio.Semaphore(
+            context.settings.max_reconciliations if context else MAX_RECONCILING
+        )
         self._exchanges = list(exchanges or [])
         self._context = context
         self._clock = clock
@@ -203,7 +213,9 @@ class RestAccountPoller:
         if audit:
             session.changed_since_audit = False
         bounded = audit and not full
-        place: AbstractAsyncContextManager[Any] = self._reading if bounded else nullcontext()
+        place: AbstractAsyncContextManager[Any] = (
+            self._reading if bounded else self._reconciling if full else nullcontext()
+        )
         try:
             if bounded and polled and self._reading.locked():
                 # the reads this account polls do not wait behind other accounts' audits

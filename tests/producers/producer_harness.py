@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -205,7 +205,7 @@ async def trade_until(
     bindings: Sequence[Binding],
     *,
     fills_per_venue: int,
-    also: Callable[[], None] | None = None,
+    also: Callable[[], Awaitable[None] | None] | None = None,
     timeout_s: float = 90.0,
 ) -> None:
     """Run the scenario until every venue of ``bindings`` has ``fills_per_venue`` fills and, when
@@ -215,14 +215,14 @@ async def trade_until(
     venues = {b.account.venue for b in bindings}
     drops = sim.world.faults.ws_drop_every_s is not None
 
-    def traded() -> None:
+    async def traded() -> None:
         fills = {v: sum(len(b.account.fills) for b in bindings if b.account.venue == v) for v in venues}
         assert all(n >= fills_per_venue for n in fills.values()), f"fills so far: {fills}"
         if drops:
             dropped = {v: sim.world.fault_counts.count("ws_drop", v) for v in venues}
             assert all(dropped.values()), f"sockets dropped so far: {dropped}"
-        if also is not None:
-            also()
+        if also is not None and (pending := also()) is not None:
+            await pending
 
     sim.start_engine()
     try:

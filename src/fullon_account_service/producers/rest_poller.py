@@ -35,6 +35,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from functools import cached_property
 from typing import Any
 
 from fullon_account_service.contract import Source
@@ -55,12 +56,6 @@ _WS_TO_REST = {
     "my_trades": "fills",
     "ledger": "ledger",
 }
-MAX_READING = 10
-"""Audits (not reconciliations, nor the cycles that are not audits) running at the same time,
-across the producer, unless ``ACCOUNT_MAX_AUDITS`` says otherwise."""
-MAX_RECONCILING = 50
-"""Reconciliations running at the same time, across the producer, unless
-``ACCOUNT_MAX_RECONCILIATIONS`` says otherwise."""
 
 
 class RestAccountPoller:
@@ -73,10 +68,6 @@ class RestAccountPoller:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` paces the audits (seconds, monotonic); tests step it by hand."""
-        self._reading = asyncio.Semaphore(context.settings.max_audits if context else MAX_READING)
-        self._reconciling = asyncio.Semaphore(
-            context.settings.max_reconciliations if context else MAX_RECONCILING
-        )
         self._exchanges = list(exchanges or [])
         self._context = context
         self._clock = clock
@@ -90,6 +81,17 @@ class RestAccountPoller:
         if self._context is None:
             self._context = ProducerContext.from_settings()
         return self._context
+
+    @cached_property
+    def _reading(self) -> asyncio.Semaphore:
+        """Places for audits (not reconciliations, nor the cycles that are not audits) across the
+        producer: ``ACCOUNT_MAX_AUDITS``."""
+        return asyncio.Semaphore(self.context.settings.max_audits)
+
+    @cached_property
+    def _reconciling(self) -> asyncio.Semaphore:
+        """Places for reconciliations across the producer: ``ACCOUNT_MAX_RECONCILIATIONS``."""
+        return asyncio.Semaphore(self.context.settings.max_reconciliations)
 
     @property
     def poll_interval(self) -> float:

@@ -162,14 +162,33 @@ def test_hyperliquid_balance_is_wallet_on_rest_and_ws() -> None:
     rest = n.rest_balances({"info": state, "USDC": {"total": 1010.0, "free": 950.0, "used": 60.0}})
     ws = n.ws_balances({"info": state})
     for batch in (rest, ws):
-        usdc = batch.envelopes[0].payload.balances["USDC"]  # type: ignore[union-attr]
-        assert (usdc.total, usdc.used, usdc.free) == (1000.0, 60.0, 940.0)
-        # the spot wallet has not been read yet: merge, do not replace
-        assert batch.envelopes[0].payload.partial  # type: ignore[union-attr]
+        assert not batch.envelopes and not batch.dead, "the spot wallet, maybe holding USDC, is unread"
     spot = {"balances": [{"coin": "HYPE", "hold": "1", "total": "5"}]}
     after_spot = n.rest_balances({"info": spot, "HYPE": {"total": 5.0, "free": 4.0, "used": 1.0}})
     assert not after_spot.envelopes[0].payload.partial  # type: ignore[union-attr]
-    assert not n.ws_balances({"info": state}).envelopes[0].payload.partial  # type: ignore[union-attr]
+    for batch in (after_spot, n.ws_balances({"info": state})):
+        payload = batch.envelopes[0].payload
+        usdc = payload.balances["USDC"]  # type: ignore[union-attr]
+        assert (usdc.total, usdc.used, usdc.free) == (1000.0, 60.0, 940.0)
+        assert not payload.partial  # type: ignore[union-attr]
+
+
+def test_hyperliquid_usdc_is_published_only_as_the_sum_of_both_wallets() -> None:
+    """USDC sits in the perp account and in the spot wallet: until both are read, no total of
+    it is published (one wallet's USDC alone would look like the account's and is not)."""
+    perp = {"marginSummary": {"accountValue": "110000", "totalMarginUsed": "0"}, "assetPositions": []}
+    spot = {"balances": [{"coin": "USDC", "hold": "0", "total": "5500"}]}
+    n = _norm("hyperliquid")
+    assert not n.ws_balances({"info": perp}).envelopes
+    totals = [
+        e.payload.balances["USDC"].total  # type: ignore[union-attr]
+        for batch in (
+            n.rest_balances({"info": spot, "USDC": {"total": 5500.0, "free": 5500.0, "used": 0.0}}),
+            n.ws_balances({"info": perp}),
+        )
+        for e in batch.envelopes
+    ]
+    assert totals == [115500.0, 115500.0]
 
 
 def test_malformed_ws_balance_is_dead_lettered() -> None:

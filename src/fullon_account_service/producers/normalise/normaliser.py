@@ -136,6 +136,9 @@ class Normaliser:
             )
         )
 
+    def _dead(self, batch: Batch, reason: object, raw: Any) -> None:
+        batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(raw)))
+
     def _add(
         self, batch: Batch, build: Callable[[], tuple[Payload, int | None]], source: Source, raw: Any
     ) -> None:
@@ -143,7 +146,7 @@ class Normaliser:
             payload, exchange_ms = build()
             batch.envelopes.append(self._envelope(payload, source, exchange_ms))
         except ContractError as e:
-            batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(raw)))
+            self._dead(batch, e, raw)
 
     def rest_balances(self, balance: Mapping[str, Any], source: Source = Source.REST) -> Batch:
         """A complete REST balance; remembered to complete later WebSocket updates."""
@@ -151,36 +154,42 @@ class Normaliser:
         try:
             fixed = self._venue.rest_balance(balance)
         except ContractError as e:
-            batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(balance)))
+            self._dead(batch, e, balance)
             return batch
         rows, rejected = (fixed, []) if fixed is not None else balance_rows(balance)
         for reason in rejected:
-            batch.dead.append(
-                DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {reason}", _raw(balance))
-            )
+            self._dead(batch, reason, balance)
         self.rest_balance = dict(rows)
-        complete = not rejected
-        if self._wallets is not None and (wallet := self._venue.wallet_of(balance.get("info"))) is not None:
-            rows, whole = self._wallets.update(wallet, rows)
-            complete = complete and whole
-        snapshot = BalanceSnapshot(balances=rows, partial=not complete)
-        self._add(batch, lambda: (snapshot, _ts(balance)), source, balance)
+        self._add_balance(batch, balance, rows, not rejected, source)
         return batch
 
     def ws_balances(self, balance: Mapping[str, Any]) -> Batch:
         batch = Batch()
-
-        def build() -> tuple[Payload, int | None]:
+        try:
             rows, complete = self._venue.ws_balance(balance, self._code, self.rest_balance)
-            if (
-                self._wallets is not None
-                and (wallet := self._venue.wallet_of(balance.get("info"))) is not None
-            ):
-                rows, complete = self._wallets.update(wallet, rows, whole=complete)
-            return BalanceSnapshot(balances=rows, partial=not complete), _ts(balance)
-
-        self._add(batch, build, Source.WS, balance)
+        except ContractError as e:
+            self._dead(batch, e, balance)
+            return batch
+        self._add_balance(batch, balance, rows, complete, Source.WS)
         return batch
+
+    def _add_balance(
+        self,
+        batch: Batch,
+        balance: Mapping[str, Any],
+        rows: dict[str, CurrencyBalance],
+        complete: bool,
+        source: Source,
+    ) -> None:
+        """One wallet's read of an account with several (``Wallets``) is summed with the others,
+        and held back until each of them has been read."""
+        if self._wallets is not None and (wallet := self._venue.wallet_of(balance.get("info"))) is not None:
+            summed = self._wallets.update(wallet, rows, whole=complete)
+            if summed is None:
+                return
+            rows, complete = summed
+        snapshot = BalanceSnapshot(balances=rows, partial=not complete)
+        self._add(batch, lambda: (snapshot, _ts(balance)), source, balance)
 
     def orders(self, rows: Iterable[Any], source: Source) -> Batch:
         batch = Batch()
@@ -269,7 +278,7 @@ class Normaliser:
                 _log.debug("not a ledger entry; dropped", ex_id=self.ref.ex_id, reason=str(e))
                 continue
             except ContractError as e:
-                batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(row)))
+                self._dead(batch, e, row)
                 continue
 
             def build(r: dict[str, Any] = fixed) -> tuple[Payload, int | None]:
@@ -288,7 +297,7 @@ class Normaliser:
                     raise ContractError("position row is not an object")
                 parsed.append(unified.position(row, self._markets))
             except ContractError as e:
-                batch.dead.append(DeadPayload(f"{self.ref.venue} ex_id={self.ref.ex_id}: {e}", _raw(row)))
+                self._dead(batch, e, row)
                 complete = False
         for p in parsed:
             if p.leverage is not None:

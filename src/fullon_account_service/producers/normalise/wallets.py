@@ -4,8 +4,9 @@ Hyperliquid keeps a perp account (``clearinghouseState``: USDC) and a spot walle
 (``spotClearinghouseState``: USDC, HYPE, ...) apart; fullon stores one balance per currency. The
 venue adapter names the wallets (``Quirks.wallets``) and which one a read came from. We
 publish what the account holds: per currency the sum of its wallets (total, used and free added
-up), so a read of one wallet never hides the other. The snapshot is complete only once every
-wallet has been read; until then it is partial (merged into what is stored).
+up), so a read of one wallet never hides the other. Nothing is published until every wallet has
+been read once: before that a currency's sum would leave out what the unread wallet holds (USDC
+sits in both), a total that looks right and is not, in the cache and as a balance anchor.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ class Wallets:
 
     def update(
         self, wallet: str, rows: Mapping[str, CurrencyBalance], *, whole: bool = True
-    ) -> tuple[dict[str, CurrencyBalance], bool]:
+    ) -> tuple[dict[str, CurrencyBalance], bool] | None:
         """Record ``wallet``'s rows (all of it when ``whole``, else only changed currencies) and
-        return the merged rows of the currencies touched, and whether they are the whole account."""
+        return the merged rows of the currencies touched, and whether they are the whole account;
+        None while a wallet has not been read yet."""
         part = self._parts.get(wallet, {}) if not whole else {}
         self._parts[wallet] = {**part, **rows}
+        if not all(name in self._parts for name in self._names):
+            return None
         touched = set(rows) if not whole else set().union(*(p.keys() for p in self._parts.values()))
         merged: dict[str, CurrencyBalance] = {}
         for currency in sorted(touched):
@@ -39,5 +43,4 @@ class Wallets:
             for b in found[1:]:
                 total, free, used = _add(total, b.total), _add(free, b.free), _add(used, b.used)
             merged[currency] = CurrencyBalance(total=total, free=free, used=used)
-        complete = whole and all(name in self._parts for name in self._names)
-        return merged, complete
+        return merged, whole

@@ -1,10 +1,12 @@
 """The producer says what is wrong on its own output at once: an unknown ``--ex-id`` (exit 2), a
-secrets file others can read (exit 2), missing credentials, an unreachable Redis or database."""
+secrets file others can read (exit 2), a database that cannot be given the schema (exit 2), missing
+credentials, an unreachable Redis or database."""
 
 from __future__ import annotations
 
 import signal
 import socket
+import sqlite3
 from pathlib import Path
 
 from ops_helpers import PROCESS_DEADLINE_S
@@ -27,6 +29,43 @@ async def test_unknown_ex_id_exits_2_and_names_it(cli_env: dict[str, str], redis
         await producer.kill()
     assert f"--ex-id {unknown}: no active account" in producer.output
     assert "Traceback" not in producer.output
+
+
+async def test_unknown_ex_id_on_a_new_embedded_database_exits_2(
+    cli_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    """An empty SQLite file gets its schema, as with the ``accounts`` commands, and the check goes on."""
+    env = {**cli_env, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"}
+    producer = await start_producer(["--ex-id", "999"], env)
+    try:
+        assert await producer.wait(PROCESS_DEADLINE_S) == 2, producer.output
+    finally:
+        await producer.kill()
+    assert "--ex-id 999: no active account" in producer.output
+    assert "Traceback" not in producer.output
+
+
+async def test_database_refusing_the_schema_exits_2_in_one_line(
+    cli_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    """A database without the accounts' tables that cannot be given them (read-only here) is not an
+    outage to wait for: the producer says so in one line and exits."""
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    env = {
+        **cli_env,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///file:{empty}?mode=ro&uri=true",
+    }
+    producer = await start_producer([], env)
+    try:
+        assert await producer.wait(PROCESS_DEADLINE_S) == 2, producer.output
+    finally:
+        await producer.kill()
+    [line] = [s for s in producer.output.splitlines() if "configuration error" in s]
+    assert "refuses to list the accounts" in line and "readonly database" in line, line
+    assert "fullon-account db upgrade" in line
+    assert "SELECT" not in producer.output and "Traceback" not in producer.output
 
 
 async def test_secrets_file_readable_by_others_exits_2(
@@ -85,7 +124,8 @@ async def test_unreachable_database_is_reported_at_once(cli_env: dict[str, str],
         line = await producer.wait_for_line(
             lambda s: "database" in s and "fail" in s, timeout_s=PROCESS_DEADLINE_S
         )
-        assert "discovery failed" in line
+        assert "database unreachable; cannot list the accounts yet" in line
+        assert "\\n" not in line
         producer.proc.send_signal(signal.SIGTERM)
         await producer.wait(PROCESS_DEADLINE_S)
     finally:

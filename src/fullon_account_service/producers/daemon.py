@@ -43,8 +43,8 @@ from fullon_account_service.producers.collected import CollectedAccounts
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.credentials import load_secrets_file
 from fullon_account_service.producers.daemon_checks import (
+    check_accounts,
     check_redis,
-    check_requested,
     engine_of,
     log_background_error,
 )
@@ -141,6 +141,11 @@ class AccountDaemon:
             self._factory = make_session_factory(self._engine)
         return self._factory
 
+    def _own_sqlite_url(self) -> str | None:
+        """The embedded database's URL when this daemon opened it itself from the settings."""
+        own = self._engine is not None and self.settings.is_sqlite
+        return self.settings.database_url if own else None
+
     def _ensure_components(self) -> AccountSet:
         if self._set is None or self._upkeep is None:
             self._upkeep = Upkeep(
@@ -182,7 +187,7 @@ class AccountDaemon:
             if self._shard is None:
                 self._membership = PoolMembership(self.context, self.settings, accounts.apply)
                 apply = self._membership.start(self._tasks, self._stop)
-            await check_requested(factory, self._ex_ids)
+            await check_accounts(factory, self._ex_ids, sqlite_url=self._own_sqlite_url())
             await check_redis(self.context.redis)
             await self.discovery.run(apply, self._stop)
         finally:

@@ -25,7 +25,9 @@ from fullon_account_service.storage.db.error_kinds import os_failure, passes_wit
 
 
 def translate(err: exc.SQLAlchemyError, action: str) -> AccountServiceError:
-    message = redact_text(f"database {action} failed: {type(err).__name__}: {err}")
+    """One line: SQLAlchemy's text goes on with the statement, its parameters and a link."""
+    said = str(err).strip().splitlines()
+    message = redact_text(f"database {action} failed: {type(err).__name__}: {said[0] if said else ''}")
     sqlstate = _sqlstate(err)
     if refuses_everything(sqlstate, str(getattr(err, "orig", None) or err)):
         return StorageUnavailable(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,21 @@ def probe_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
         "ACCOUNT_DATA_DIR": str(tmp_path),
         "LOG_LEVEL": "WARNING",
     }
+
+
+async def test_health_fails_in_one_line_when_redis_does_not_answer(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = int(s.getsockname()[1])
+    env = probe_env(f"redis://127.0.0.1:{closed}/0", tmp_path)
+    code, out, err = await run_cli(["health"], env)
+    assert code == 1, out + err
+    assert "UNHEALTHY" in out and "Traceback" not in out + err
+    [problem] = [line for line in out.splitlines() if line.startswith("problem:")]
+    assert f"cannot reach Redis: ConnectionError: Error 111 connecting to 127.0.0.1:{closed}" in problem
+    code, out, err = await run_cli(["health", "--json"], env)
+    assert code == 1, out + err
+    assert json.loads(out)["problems"] == [problem.removeprefix("problem: ")]
 
 
 async def test_health_fails_when_a_sink_group_stops_consuming(redis_url: str, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Exit code 0 when healthy, 1 when not (data is not reaching storage: a stalled gr
 waiting on a broken store, too much lag, stale balances): usable as a Kubernetes exec probe or in
 a cron check. Exit code 3 when data flows but the dead-letter stream holds more than
 ``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off). Exit code 2 when no Redis
-is configured (``cli.shared_redis``): every check reads what other processes wrote there.
+is configured (``cli.shared_redis``): every check reads what other processes wrote there; a
+Redis that does not answer is a problem (exit 1), said in one line.
 
 It also explains every account's balance changes (``verify.explained``) from the balance anchors
 in Redis and the fills and ledger entries in the database: a remainder is a problem (exit 1)
@@ -79,7 +80,9 @@ async def _collect(
     *,
     explain: bool,
 ) -> HealthReport:
-    from fullon_account_service.health import collect_health
+    from fullon_account_service.bus.redis_errors import REDIS_ERRORS
+    from fullon_account_service.health import HealthReport, collect_health
+    from fullon_account_service.redaction import redact_text
     from fullon_account_service.redis_client import make_redis
 
     redis = make_redis(settings)
@@ -95,6 +98,9 @@ async def _collect(
         )
         if explain:
             await _explain(settings, redis, report)
+    except REDIS_ERRORS as e:
+        report = HealthReport()
+        report.fail(redact_text(f"cannot reach Redis: {type(e).__name__}: {e}").splitlines()[0])
     finally:
         await redis.aclose()
     if settings.embedded_redis:
@@ -103,6 +109,7 @@ async def _collect(
 
 
 def _render(report: HealthReport, console: Console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(f"[bold]{'healthy' if report.healthy else 'UNHEALTHY'}[/bold]")
@@ -128,13 +135,15 @@ def _render(report: HealthReport, console: Console) -> None:
         explained.add_row(ex_id, str(row["windows"]), str(row["waiting"]), worst)
     console.print(explained)
     console.print(f"dead letters: {report.dead_letters}")
+    # one line each, however narrow the terminal: these are what an operator greps for
     for record in report.sink_errors:
         who = f"{record.get('group')}/{record.get('consumer')}"
-        console.print(f"sink {who}: {record.get('status')}: {record.get('reason')}")
+        line = f"sink {who}: {record.get('status')}: {record.get('reason')}"
+        console.print(escape(line), soft_wrap=True)
     for problem in report.problems:
-        console.print(f"[red]problem:[/red] {problem}")
+        console.print(f"[red]problem:[/red] {escape(problem)}", soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
 
 
 def health(

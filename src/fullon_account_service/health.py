@@ -10,9 +10,14 @@ Unhealthy (``healthy=False``) means data is not reaching storage:
   unreachable; see ``bus.sink_status``): the problem names its group and the reason;
 - a group's lag exceeds ``max_lag``;
 - an account's cached balances are older than ``max_age_s`` (when given);
+- an account's producer has not reported for ``silent_after_s``: each writes its accounts' process
+  records at least every 30 s (``producers.heartbeat``) and marks them stopped when it stops, so
+  a record left running and not updated is a producer killed, stuck or cut off from Redis. Only
+  the newest record of an account counts (another producer may have taken the account over), and
+  a record lives ``DATA_TTL_S`` (a day): a producer dead longer than that is no longer seen;
 - a balance change is not explained (added by the ``health`` command, which reads the database:
   ``cli.health.add_explanations``).
-Everything else worth a look (dead letters, processes in error, stale process entries, a sink's
+Everything else worth a look (dead letters, processes in error, a sink's
 error record it stopped refreshing) is a warning, so one account with bad keys never fails a
 probe. Dead letters beyond ``dlq_warn`` set ``dead_letters_over``: data flows, but someone has
 to look (``exit_code`` 3).
@@ -30,9 +35,11 @@ from fullon_account_service.bus.sink_status import read_sink_errors
 from fullon_account_service.bus.streams import dead_letter_key, event_streams, parse_id
 from fullon_account_service.contract import KINDS
 from fullon_account_service.storage.account_cache import AccountCache
-from fullon_account_service.storage.process_cache import ProcessCache
+from fullon_account_service.storage.process_cache import DATA_TTL_S, ProcessCache, iso_epoch
 
 STALE_PROCESS_S = 300.0
+SILENT_PRODUCER_S = 120.0
+"""Four of a producer's 30 s reports missed: a loaded producer's late report is not a silent one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,7 @@ async def collect_health(
     dlq_warn: int = 0,
     now: float | None = None,
     partitions: int = 1,
+    silent_after_s: float = SILENT_PRODUCER_S,
 ) -> HealthReport:
     """``dlq_warn`` > 0: more dead letters than that set ``dead_letters_over``."""
     now = time.time() if now is None else now
@@ -147,13 +155,28 @@ async def collect_health(
         if max_age_s is not None and age > max_age_s:
             report.fail(f"account {ex_id} balances are {age:.0f} s old (> {max_age_s:.0f} s)")
 
-    report.processes = await ProcessCache(redis).get_active_processes(
-        process_type="account", since_minutes=60
-    )
-    for p in report.processes:
-        if p.get("status") == "error":
-            report.warnings.append(f"{p.get('component')}: {p.get('message')}")
+    await _producers(redis, report, now, silent_after_s)
     return report
+
+
+async def _producers(redis: aioredis.Redis, report: HealthReport, now: float, silent_after_s: float) -> None:
+    """Each account's newest process record: in error (a warning) or silent (a problem)."""
+    records = await ProcessCache(redis, clock=lambda: now).get_active_processes(
+        process_type="account", since_minutes=DATA_TTL_S / 60
+    )
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:  # newest first
+        newest.setdefault(str(record.get("component")), record)
+    report.processes = list(newest.values())
+    for component, p in newest.items():
+        silent_s = now - iso_epoch(str(p.get("updated_at", "")))
+        if silent_s > silent_after_s:
+            report.fail(
+                f"{component}: its producer has not reported for {silent_s:.0f} s"
+                f" (> {silent_after_s:.0f} s; last: {p.get('status')}: {p.get('message')})"
+            )
+        elif p.get("status") == "error":
+            report.warnings.append(f"{component}: {p.get('message')}")
 
 
 async def _sink_errors(redis: aioredis.Redis, prefix: str, report: HealthReport, now: float) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
-from ops_helpers import PREFIX, run_cli
+from ops_helpers import PREFIX, PROCESS_DEADLINE_S, run_cli
+from producer_proc import add_accounts, start_producer
 from truth_events import NOW_MS, envelope
 
 from fullon_account_service.bus.consumer import Consumer, Delivery
@@ -140,3 +143,32 @@ async def test_health_warns_on_dead_letters_and_exits_3_past_the_threshold(
     assert "more than 2 letters" in " ".join(out.split())
     code, out, err = await run_cli(["health", "--dlq-warn", "0"], {**env, "ACCOUNT_DLQ_WARN": "2"})
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+async def test_health_names_the_account_of_a_killed_producer_not_of_a_stopped_one(
+    sig: signal.Signals, cli_env: dict[str, str], redis_url: str
+) -> None:
+    """The real producer's process record: marked stopped on SIGTERM, left running on SIGKILL, which
+    ``--silent-after 0`` shows at once (the default bound is four missed 30 s reports)."""
+    [ex_id] = await add_accounts(cli_env, ["kraken"])
+    env = {**cli_env, "REDIS_URL": redis_url, "ACCOUNT_REDISCOVER_INTERVAL": "600"}
+    component = f"account:kraken:{ex_id}"
+    producer = await start_producer([], env)
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(PROCESS_DEADLINE_S):
+            while await redis.hget("process:components", component) is None:
+                await asyncio.sleep(0.1)
+        producer.proc.send_signal(sig)
+        await producer.wait(PROCESS_DEADLINE_S)
+    finally:
+        await producer.kill()
+        await redis.aclose()
+    code, out, err = await run_cli(["health", "--json", "--no-explain", "--silent-after", "0"], env)
+    silent = [p for p in json.loads(out)["problems"] if "has not reported" in p]
+    if sig == signal.SIGKILL:
+        assert code == 1, out + err
+        assert [p.split(": its producer")[0] for p in silent] == [component]
+    else:
+        assert silent == [], silent

@@ -1,11 +1,11 @@
 """``fullon-account health``: one look at processes, consumer groups, dead letters and freshness.
 
 Exit code 0 when healthy, 1 when not (data is not reaching storage: a stalled group, a sink
-waiting on a broken store, too much lag, stale balances): usable as a Kubernetes exec probe or in
-a cron check. Exit code 3 when data flows but the dead-letter stream holds more than
-``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off). Exit code 2 when no Redis
-is configured (``cli.shared_redis``): every check reads what other processes wrote there; a
-Redis that does not answer is a problem (exit 1), said in one line.
+waiting on a broken store, too much lag, stale balances, an account's producer silent): usable
+as a Kubernetes exec probe or in a cron check. Exit code 3 when data flows but the dead-letter
+stream holds more than ``ACCOUNT_DLQ_WARN`` letters (``--dlq-warn``; 0 turns that check off).
+Exit code 2 when no Redis is configured (``cli.shared_redis``): every check reads what other
+processes wrote there; a Redis that does not answer is a problem (exit 1), said in one line.
 
 It also explains every account's balance changes (``verify.explained``) from the balance anchors
 in Redis and the fills and ledger entries in the database: a remainder is a problem (exit 1)
@@ -79,9 +79,10 @@ async def _collect(
     dlq_warn: int,
     *,
     explain: bool,
+    silent_after_s: float | None,
 ) -> HealthReport:
     from fullon_account_service.bus.redis_errors import REDIS_ERRORS
-    from fullon_account_service.health import HealthReport, collect_health
+    from fullon_account_service.health import SILENT_PRODUCER_S, HealthReport, collect_health
     from fullon_account_service.redaction import redact_text
     from fullon_account_service.redis_client import make_redis
 
@@ -95,6 +96,7 @@ async def _collect(
             max_age_s=max_age_s,
             dlq_warn=dlq_warn,
             partitions=settings.stream_partitions,
+            silent_after_s=SILENT_PRODUCER_S if silent_after_s is None else silent_after_s,
         )
         if explain:
             await _explain(settings, redis, report)
@@ -163,11 +165,19 @@ def health(
         bool,
         typer.Option("--explain/--no-explain", help="Explain every balance change (reads the database)."),
     ] = True,
+    silent_after: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds an account's producer may go without reporting (default 120)."),
+    ] = None,
 ) -> None:
     """Report health; exit 1 when data is not flowing into storage, 3 when dead letters pile up."""
     settings = reader_settings("health")
     threshold = settings.dlq_warn if dlq_warn is None else dlq_warn
-    report = asyncio.run(_collect(settings, stall_after, max_lag, max_age, threshold, explain=explain))
+    report = asyncio.run(
+        _collect(
+            settings, stall_after, max_lag, max_age, threshold, explain=explain, silent_after_s=silent_after
+        )
+    )
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
     else:

@@ -206,7 +206,7 @@ class ProcessCache(RedisHolder):
 
     async def _active_in(self, key: str, cutoff: float, component: str | None) -> list[dict[str, Any]]:
         index: dict[bytes | str, bytes | str] = await awaited(self._redis.hgetall(key))
-        recent = [_text(pid) for pid, stamp in index.items() if _epoch(_text(stamp)) >= cutoff]
+        recent = [_text(pid) for pid, stamp in index.items() if iso_epoch(_text(stamp)) >= cutoff]
         if not recent:
             return []
         pipe = self._redis.pipeline(transaction=False)  # one GET per key: they span slots on a cluster
@@ -221,7 +221,7 @@ class ProcessCache(RedisHolder):
             data = _decoder.decode(raw)
             if component is not None and data.get("component") != component:
                 continue
-            data["_heartbeat_stale"] = _epoch(str(data.get("heartbeat", ""))) < cutoff
+            data["_heartbeat_stale"] = iso_epoch(str(data.get("heartbeat", ""))) < cutoff
             found.append(data)
         if expired:
             await awaited(self._redis.hdel(key, *expired))
@@ -250,7 +250,8 @@ return 0
 """Drop ``component -> process_id`` only if a newer process of that component has not replaced it."""
 
 
-def _epoch(iso: str) -> float:
+def iso_epoch(iso: str) -> float:
+    """A record's ISO time as epoch seconds; unreadable: minus infinity (older than anything)."""
     try:
         stamp = datetime.fromisoformat(iso)
     except ValueError:

@@ -22,22 +22,14 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from e2e_loop import PROBE_DIR
-from fullon_account_service.simulator.scenario import ScenarioConfig
-from fullon_account_service.simulator.server import Simulator
 from loop_probe.sitecustomize import TURN_SLOW_MS
-from private_servers import free_port, redis_argv, start_redis
-from producer_memory import FILL_CHANNEL, _stream_at_least, print_log, producer_env, register, until
+from producer_memory import FILL_CHANNEL, _stream_at_least, print_log, rig, running, until
 
 VENUE = "kraken"
 OPEN_TIMEOUT_S = 900.0
@@ -63,60 +55,33 @@ def print_probe(path: Path, started: float) -> None:
 
 
 async def measure(accounts_n: int, hold_s: float, probe: bool, seed: int) -> None:
-    config = ScenarioConfig(venues=(VENUE,), accounts_per_venue=accounts_n, seed=seed)
-    with tempfile.TemporaryDirectory(prefix="lease-startup-") as tmp:
-        work = Path(tmp)
-        port = free_port()
-        redis_proc = await start_redis(redis_argv(port, work), timeout_s=30)
-        redis = aioredis.Redis(port=port)
-        producer: asyncio.subprocess.Process | None = None
-        try:
-            db_url = f"sqlite+aiosqlite:///{work / 'accounts.db'}"
-            ex_ids = await register(db_url, VENUE, accounts_n)
-            async with Simulator(config) as sim:
-                accounts = sim.world.accounts_of(VENUE)
-                env = producer_env(
-                    sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url, free_port()
-                )
-                loop_file = work / "loop.json"
-                if probe:
-                    path = os.pathsep.join(p for p in (str(PROBE_DIR), env.get("PYTHONPATH", "")) if p)
-                    env |= {"PYTHONPATH": path, "E2E_LOOP_PROBE": str(loop_file)}
-                log = work / "producer.log"
-                script = Path(sys.executable).with_name("fullon-account")
-                started, wall = time.monotonic(), time.time()
-                with log.open("wb") as errors:
-                    producer = await asyncio.create_subprocess_exec(
-                        str(script), "producer", env=env, stdout=subprocess.DEVNULL, stderr=errors
-                    )
-                channel = FILL_CHANNEL[VENUE]
-                for account in accounts:
-                    await sim.world.subscriptions.wait(account, {channel}, timeout_s=OPEN_TIMEOUT_S)
-                subscribed = time.monotonic() - started
-                await until(_stream_at_least(redis, "balance", accounts_n), OPEN_TIMEOUT_S, "first balances")
-                opened = time.monotonic() - started
-                print(
-                    f"  {accounts_n} accounts: every private channel subscribed after {subscribed:,.1f} s, "
-                    f"every first balance on the bus after {opened:,.1f} s",
-                    flush=True,
-                )
-                await asyncio.sleep(hold_s)
-                subscribes = sum(sim.world.subscriptions.of(a)[channel].subscribes for a in accounts)
-                print(f"  {channel} subscribed {subscribes:,} times by {accounts_n} accounts", flush=True)
-                print_log(log)
-                if probe:
-                    print_probe(loop_file, wall)
-        finally:
-            if producer is not None and producer.returncode is None:
-                producer.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(producer.wait(), 60)
-                except TimeoutError:
-                    producer.kill()
-                    await producer.wait()
-            await redis.aclose()
-            redis_proc.terminate()
-            await asyncio.wait_for(redis_proc.wait(), 30)
+    async with rig(VENUE, accounts_n, seed, "lease-startup-") as r:
+        env = r.env
+        loop_file = r.work / "loop.json"
+        if probe:
+            path = os.pathsep.join(p for p in (str(PROBE_DIR), env.get("PYTHONPATH", "")) if p)
+            env |= {"PYTHONPATH": path, "E2E_LOOP_PROBE": str(loop_file)}
+        log = r.work / "producer.log"
+        script = Path(sys.executable).with_name("fullon-account")
+        started, wall = time.monotonic(), time.time()
+        async with running((str(script), "producer"), env, log):
+            channel = FILL_CHANNEL[VENUE]
+            for account in r.accounts:
+                await r.sim.world.subscriptions.wait(account, {channel}, timeout_s=OPEN_TIMEOUT_S)
+            subscribed = time.monotonic() - started
+            await until(_stream_at_least(r.redis, "balance", accounts_n), OPEN_TIMEOUT_S, "first balances")
+            opened = time.monotonic() - started
+            print(
+                f"  {accounts_n} accounts: every private channel subscribed after {subscribed:,.1f} s, "
+                f"every first balance on the bus after {opened:,.1f} s",
+                flush=True,
+            )
+            await asyncio.sleep(hold_s)
+            subscribes = sum(r.sim.world.subscriptions.of(a)[channel].subscribes for a in r.accounts)
+            print(f"  {channel} subscribed {subscribes:,} times by {accounts_n} accounts", flush=True)
+            print_log(log)
+            if probe:
+                print_probe(loop_file, wall)
 
 
 def main() -> None:

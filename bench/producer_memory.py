@@ -71,7 +71,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -717,6 +718,64 @@ def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+@dataclass(frozen=True, slots=True)
+class Rig:
+    """One run's private ``redis-server``, accounts database, simulator and producer environment."""
+
+    work: Path
+    redis: aioredis.Redis
+    sim: Simulator
+    accounts: list[SimAccount]
+    env: dict[str, str]
+    metrics_port: int
+
+
+@asynccontextmanager
+async def rig(venue: str, n: int, seed: int, prefix: str) -> AsyncIterator[Rig]:
+    """``n`` accounts of ``venue`` registered and simulated; everything removed on the way out."""
+    config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        port = free_port()
+        redis_proc = await start_redis(redis_argv(port, work), timeout_s=30)
+        redis = aioredis.Redis(port=port)
+        try:
+            db_url = f"sqlite+aiosqlite:///{work / 'accounts.db'}"
+            ex_ids = await register(db_url, venue, n)
+            async with Simulator(config) as sim:
+                accounts = sim.world.accounts_of(venue)
+                metrics_port = free_port()
+                env = producer_env(
+                    sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url, metrics_port
+                )
+                yield Rig(work, redis, sim, accounts, env, metrics_port)
+        finally:
+            await redis.aclose()
+            redis_proc.terminate()
+            await asyncio.wait_for(redis_proc.wait(), 30)
+
+
+@asynccontextmanager
+async def running(
+    command: tuple[str, ...], env: dict[str, str], log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The producer, its output in ``log``; stopped by SIGTERM (killed after 60 s) on the way out."""
+    with log.open("wb") as errors:
+        producer = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=subprocess.DEVNULL, stderr=errors
+        )
+    try:
+        yield producer
+    finally:
+        if producer.returncode is None:
+            producer.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(producer.wait(), 60)
+            except TimeoutError:
+                producer.kill()
+                await producer.wait()
+
+
 async def measure(
     venue: str,
     n: int,
@@ -728,77 +787,49 @@ async def measure(
     linger_s: float = 0.0,
     inflight: bool = False,
 ) -> Sample:
-    config = ScenarioConfig(venues=(venue,), accounts_per_venue=n, seed=seed)
-    with tempfile.TemporaryDirectory(prefix="producer-memory-") as tmp:
-        work = Path(tmp)
-        port = free_port()
-        redis_proc = await start_redis(redis_argv(port, work), timeout_s=30)
-        redis = aioredis.Redis(port=port)
-        producer: asyncio.subprocess.Process | None = None
-        try:
-            db_url = f"sqlite+aiosqlite:///{work / 'accounts.db'}"
-            ex_ids = await register(db_url, venue, n)
-            async with Simulator(config) as sim:
-                accounts = sim.world.accounts_of(venue)
-                metrics_port = free_port()
-                env = producer_env(
-                    sim, accounts, ex_ids, work, f"redis://127.0.0.1:{port}/0", db_url, metrics_port
-                )
-                script = Path(sys.executable).with_name("fullon-account")
-                command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
-                env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
-                env["BENCH_TRACE_TOP"] = str(trace)
-                if trim:
-                    env["BENCH_TRIM"] = "1"
-                if inflight:
-                    env["BENCH_INFLIGHT"] = "1"
-                log = work / "producer.log"
-                with log.open("wb") as errors:
-                    producer = await asyncio.create_subprocess_exec(
-                        *command, env=env, stdout=subprocess.DEVNULL, stderr=errors
-                    )
-                for account in accounts:
-                    await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
-                await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
-                stats = work / "mallocstats.txt"
-                opened = rss_mib(producer.pid)
-                after_trim: list[tuple[float | None, dict[str, float]]] = []
-                if arenas:
-                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
-                await drive(sim, redis, accounts, fills // 2, producer.pid)
-                half = rss_mib(producer.pid)
-                half_settled = await settle(metrics_port, producer.pid, f"{n} accounts, half", venue, n)
-                if arenas:
-                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
-                await drive(sim, redis, accounts, fills, producer.pid)
-                full = rss_mib(producer.pid)
-                full_settled = await settle(metrics_port, producer.pid, f"{n} accounts, full", venue, n)
-                later = None
-                if full_settled is not None:
-                    await asyncio.sleep(SETTLE_WINDOW_S)
-                    later = rss_mib(producer.pid)
-                if arenas:
-                    after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
-                steady = await linger(producer.pid, stats, f"{n} accounts", linger_s, arenas)
-                made = sum(len(a.fills) for a in accounts)
-                print_log(log)
-                print(
-                    f"  {n} accounts, {made} fills: RSS open {opened:.1f}, in flight {half:.1f} / "
-                    f"{full:.1f}, settled {_mib(half_settled)} / {_mib(full_settled)}, "
-                    f"{SETTLE_WINDOW_S:.0f} s later {_mib(later)} MiB",
-                    flush=True,
-                )
-        finally:
-            if producer is not None and producer.returncode is None:
-                producer.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(producer.wait(), 60)
-                except TimeoutError:
-                    producer.kill()
-                    await producer.wait()
-            await redis.aclose()
-            redis_proc.terminate()
-            await asyncio.wait_for(redis_proc.wait(), 30)
+    async with rig(venue, n, seed, "producer-memory-") as r:
+        work, redis, sim, accounts, env = r.work, r.redis, r.sim, r.accounts, r.env
+        script = Path(sys.executable).with_name("fullon-account")
+        command = (sys.executable, "-c", ARENA_PROBE) if arenas else (str(script), "producer")
+        env["BENCH_MALLOC_STATS"] = str(work / "mallocstats.txt")
+        env["BENCH_TRACE_TOP"] = str(trace)
+        if trim:
+            env["BENCH_TRIM"] = "1"
+        if inflight:
+            env["BENCH_INFLIGHT"] = "1"
+        log = work / "producer.log"
+        async with running(command, env, log) as producer:
+            for account in accounts:
+                await sim.world.subscriptions.wait(account, {FILL_CHANNEL[venue]}, timeout_s=600)
+            await until(_stream_at_least(redis, "balance", n), 600, "every account's first balance")
+            stats = work / "mallocstats.txt"
+            opened = rss_mib(producer.pid)
+            after_trim: list[tuple[float | None, dict[str, float]]] = []
+            if arenas:
+                after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
+            await drive(sim, redis, accounts, fills // 2, producer.pid)
+            half = rss_mib(producer.pid)
+            half_settled = await settle(r.metrics_port, producer.pid, f"{n} accounts, half", venue, n)
+            if arenas:
+                after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
+            await drive(sim, redis, accounts, fills, producer.pid)
+            full = rss_mib(producer.pid)
+            full_settled = await settle(r.metrics_port, producer.pid, f"{n} accounts, full", venue, n)
+            later = None
+            if full_settled is not None:
+                await asyncio.sleep(SETTLE_WINDOW_S)
+                later = rss_mib(producer.pid)
+            if arenas:
+                after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, full"))
+            steady = await linger(producer.pid, stats, f"{n} accounts", linger_s, arenas)
+            made = sum(len(a.fills) for a in accounts)
+            print_log(log)
+            print(
+                f"  {n} accounts, {made} fills: RSS open {opened:.1f}, in flight {half:.1f} / "
+                f"{full:.1f}, settled {_mib(half_settled)} / {_mib(full_settled)}, "
+                f"{SETTLE_WINDOW_S:.0f} s later {_mib(later)} MiB",
+                flush=True,
+            )
     got = [t for t, _ in after_trim if t is not None]
     trimmed = (got[0], got[1], got[2]) if len(got) == 3 else None
     views = tuple(v for _, v in after_trim)

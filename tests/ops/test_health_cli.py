@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.sink_status import status_key
 from fullon_account_service.contract import BalanceSnapshot, CurrencyBalance
 from fullon_account_service.errors import StorageUnavailable
+from private_servers import free_port
 
 
 def probe_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
@@ -33,9 +33,7 @@ def probe_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 async def test_health_fails_in_one_line_when_redis_does_not_answer(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = int(s.getsockname()[1])
+    closed = free_port()  # bound and released: nobody listens there
     env = probe_env(f"redis://127.0.0.1:{closed}/0", tmp_path)
     code, out, err = await run_cli(["health"], env)
     assert code == 1, out + err

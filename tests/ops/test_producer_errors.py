@@ -5,18 +5,13 @@ credentials, an unreachable Redis or database."""
 from __future__ import annotations
 
 import signal
-import socket
 import sqlite3
 from pathlib import Path
 
 from ops_helpers import PROCESS_DEADLINE_S
 from producer_proc import add_accounts, start_producer
 
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from private_servers import free_port
 
 
 async def test_unknown_ex_id_exits_2_and_names_it(cli_env: dict[str, str], redis_url: str) -> None:
@@ -101,7 +96,7 @@ async def test_missing_credentials_are_reported_at_once(cli_env: dict[str, str],
 
 async def test_unreachable_redis_is_reported_at_once(cli_env: dict[str, str]) -> None:
     await add_accounts(cli_env, ["kraken"])
-    env = {**cli_env, "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0"}
+    env = {**cli_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     producer = await start_producer([], env)
     try:
         line = await producer.wait_for_line(lambda s: "redis unreachable" in s, timeout_s=PROCESS_DEADLINE_S)
@@ -117,7 +112,7 @@ async def test_unreachable_database_is_reported_at_once(cli_env: dict[str, str],
     env = {
         **cli_env,
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/nowhere",
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere",
     }
     producer = await start_producer([], env)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
@@ -34,6 +33,7 @@ from fullon_account_service.producers.session import AccountSession, SessionRegi
 from fullon_account_service.retry import RetryPolicies, RetryPolicy
 from fullon_account_service.settings import Settings
 from fullon_account_service.supervisor import TaskSupervisor, restarting
+from private_servers import free_port
 from retry_policies import CountingBackoff, counting
 
 REF = AccountRef(ex_id=1, uid=1, venue="kraken")
@@ -197,10 +197,9 @@ async def test_the_outbox_retries_a_batch_under_the_publish_policy(
 
 def _unreachable_redis() -> aioredis.Redis:
     """A client of a loopback port nobody listens on: every command is refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return aioredis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2)
+    return aioredis.Redis(
+        host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0), socket_connect_timeout=2
+    )
 
 
 async def test_the_consumer_waits_out_an_outage_under_the_outage_policy(settings: Settings) -> None:

@@ -20,16 +20,6 @@ from fullon_account_service.supervisor import TaskSupervisor
 CLOSE_S = 30.0
 
 
-class FakeClock:
-    """Time that moves only when the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def renewer_of(
     pool: LeasePool,
     store: LeaseStore,

@@ -11,7 +11,6 @@ with a deadline, so the run is the same on a loaded machine.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from renewal_harness import FakeClock, renewer_of, renewing
+from renewal_harness import renewer_of, renewing
 
+from fake_clock import FakeClock
 from fullon_account_service.errors import ConfigError, StaleLeaseError
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
@@ -34,6 +34,7 @@ from fullon_account_service.producers.pool_membership import PoolMembership
 from fullon_account_service.redis_client import twin
 from fullon_account_service.settings import Settings
 from fullon_account_service.supervisor import TaskSupervisor
+from private_servers import free_port
 
 T = TypeVar("T")
 ACCOUNTS = 4
@@ -164,12 +165,6 @@ async def test_a_loop_held_past_the_stall_bound_lets_its_leases_lapse_to_another
     assert await CursorStore(redis_client, prefix=settings.stream_prefix).get(0) == 100
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_the_thread_rides_out_a_redis_it_cannot_reach_and_stops_within_its_bound(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
@@ -178,7 +173,7 @@ async def test_the_thread_rides_out_a_redis_it_cannot_reach_and_stops_within_its
     clock = FakeClock()
     p = Producer(redis_client, settings, clock, store_ttl_s=TTL_S)
     await p.pool.offer(accounts())
-    port = closed_port()
+    port = free_port()
     renewer = renewer_of(
         p.pool,
         p.store,

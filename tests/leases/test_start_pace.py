@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-from renewal_harness import FakeClock
 
+from fake_clock import FakeClock
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.cursor import CursorStore, FenceBook
 from fullon_account_service.producers.lease_pool import LeasePool

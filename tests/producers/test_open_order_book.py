@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 import factories
+from fake_clock import FakeClock
 from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.streams import stream_key
 from fullon_account_service.contract import Envelope, OrderStatus
@@ -113,20 +114,12 @@ async def test_a_redis_outage_keeps_stream_orders_until_it_answers(
     await stream.outbox.close()
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.s = 0.0
-
-    def __call__(self) -> float:
-        return self.s
-
-
 async def test_an_order_written_with_the_same_fields_is_not_written_again_for_a_while(
     redis_client: aioredis.Redis,
 ) -> None:
     """One Redis write per new or changed open order, not one per update; again after
     ``REWRITE_AFTER_S``, after it left with its final state, and after a failed write."""
-    clock = _Clock()
+    clock = FakeClock()
     book = OpenOrderBook(redis_client, prefix=PREFIX, clock=clock)
     stream = _Stream(book, redis_client)
     await stream.update([order("A", OrderStatus.OPEN)])
@@ -134,7 +127,7 @@ async def test_an_order_written_with_the_same_fields_is_not_written_again_for_a_
     assert stream.writes == [{"A"}, {"B"}]
     await stream.update([order("A", OrderStatus.OPEN, created_ms=5)])
     assert stream.writes[-1] == {"A"} and len(stream.writes) == 3, "changed fields are written"
-    clock.s += REWRITE_AFTER_S
+    clock.now += REWRITE_AFTER_S
     await stream.update([order("B", OrderStatus.OPEN)])
     assert stream.writes[-1] == {"B"} and len(stream.writes) == 4, "written again after a while"
     await book.settle(4, [order("B", OrderStatus.CLOSED)])

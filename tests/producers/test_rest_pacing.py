@@ -36,6 +36,7 @@ from producer_harness import (
     read_bus,
 )
 
+from fake_clock import FakeClock
 from fullon_account_service.contract import Source, TradeFill
 from fullon_account_service.metrics.sensor import Sensor
 from fullon_account_service.producers.context import ProducerContext
@@ -56,16 +57,6 @@ SUBSCRIBED = {
     "bybit": {"execution", "order"},
     "hyperliquid": {"orderUpdates", "userFills"},
 }
-
-
-class StepClock:
-    """Monotonic seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Calls(Sensor):
@@ -92,7 +83,7 @@ class Rig:
     bindings: list[Binding]
     ctx: ProducerContext
     poller: RestAccountPoller
-    clock: StepClock
+    clock: FakeClock
     sensor: Calls
 
     def session(self, venue: str) -> AccountSession:
@@ -135,7 +126,7 @@ async def rig(settings: Settings, redis: aioredis.Redis, seed: int) -> AsyncIter
     config = ScenarioConfig(venues=("kraken", "bybit", "hyperliquid"), accounts_per_venue=1, seed=seed)
     async with Simulator(config) as sim:
         bindings = bind_accounts(sim)
-        sensor, clock = Calls(), StepClock()
+        sensor, clock = Calls(), FakeClock(1_000.0)
         ctx = make_context(sim, settings, redis, bindings, timing=TIMING, sensor=sensor)
 
         def seen(session: AccountSession, kinds: tuple[str, ...], _source: Source) -> None:
@@ -246,7 +237,7 @@ async def test_a_kind_left_to_rest_is_read_each_cycle_from_its_cursor(
     async with Simulator(config) as sim:
         bindings = bind_accounts(sim, force_rest=[1])
         ctx = make_context(sim, settings, redis_client, bindings, timing=TIMING)
-        poller = RestAccountPoller(context=ctx, clock=StepClock())
+        poller = RestAccountPoller(context=ctx, clock=FakeClock(1_000.0))
         await poller.start_exchange(bindings[0].ref)
         try:
             await eventually(lambda: _session_of(ctx, 1), timeout_s=60, every_s=0.05)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from fake_clock import FakeClock
 from fullon_account_service.health import SILENT_PRODUCER_S, collect_health
 from fullon_account_service.storage import ProcessCache
 from fullon_account_service.storage.process_cache import account_component
@@ -14,15 +15,7 @@ T0 = 1_700_000_000.0
 PREFIX = "test:health:"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def _register(redis: aioredis.Redis, clock: Clock, ex_id: int, status: str = "running") -> str:
+async def _register(redis: aioredis.Redis, clock: FakeClock, ex_id: int, status: str = "running") -> str:
     cache = ProcessCache(redis, clock=clock)
     return await cache.register_process(
         "account", account_component("kraken", ex_id), {}, "collecting", status
@@ -34,7 +27,7 @@ def _silent(problems: list[str]) -> list[str]:
 
 
 async def test_a_producer_silent_past_the_bound_is_a_problem(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     await _register(redis_client, clock, 7)
     fresh = await collect_health(redis_client, PREFIX, now=T0 + SILENT_PRODUCER_S)
     assert fresh.healthy and not _silent(fresh.problems)
@@ -48,7 +41,7 @@ async def test_a_producer_silent_past_the_bound_is_a_problem(redis_client: aiore
 
 
 async def test_stopped_or_taken_over_is_not_silent(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     stopped = await _register(redis_client, clock, 1)
     await _register(redis_client, clock, 2)
     await ProcessCache(redis_client, clock=clock).stop_process(stopped)
@@ -62,7 +55,7 @@ async def test_stopped_or_taken_over_is_not_silent(redis_client: aioredis.Redis)
 
 
 async def test_an_account_in_error_that_reports_is_a_warning(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     pid = await _register(redis_client, clock, 3)
     await ProcessCache(redis_client, clock=clock).update_process(pid, "error", "no credentials for ex_id 3")
     report = await collect_health(redis_client, PREFIX, now=T0 + 5)

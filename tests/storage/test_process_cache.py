@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 import redis.asyncio as aioredis
 
+from fake_clock import FakeClock
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.heartbeat import Heartbeat
@@ -17,16 +18,8 @@ from fullon_account_service.storage import ProcessCache
 T0 = 1_700_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_register_writes_fullon_keys_with_ttl(redis_client: aioredis.Redis) -> None:
-    cache = ProcessCache(redis_client, clock=Clock())
+    cache = ProcessCache(redis_client, clock=FakeClock(T0))
     pid = await cache.register_process("account", "kraken:7", {"ex_id": 7}, "watching", "running")
     assert pid == f"account:kraken:7:{T0}"
 
@@ -41,7 +34,7 @@ async def test_register_writes_fullon_keys_with_ttl(redis_client: aioredis.Redis
 
 
 async def test_update_renews_heartbeat_and_ttl(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     cache = ProcessCache(redis_client, clock=clock)
     pid = await cache.register_process("account", "bybit:3")
     await redis_client.expire(f"process:data:{pid}", 10)
@@ -56,7 +49,7 @@ async def test_update_renews_heartbeat_and_ttl(redis_client: aioredis.Redis) -> 
 
 
 async def test_statuses_are_lower_case_and_validated(redis_client: aioredis.Redis) -> None:
-    cache = ProcessCache(redis_client, clock=Clock())
+    cache = ProcessCache(redis_client, clock=FakeClock(T0))
     with pytest.raises(ValueError):
         await cache.register_process("account", "c", status="RUNNING")
     pid = await cache.register_process("account", "c")
@@ -64,7 +57,7 @@ async def test_statuses_are_lower_case_and_validated(redis_client: aioredis.Redi
 
 
 async def test_get_active_filters_and_skips_stale(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     cache = ProcessCache(redis_client, clock=clock)
     old = await cache.register_process("account", "kraken:1", status="running")
     clock.now += 240
@@ -88,7 +81,7 @@ async def test_get_active_filters_and_skips_stale(redis_client: aioredis.Redis) 
 
 
 async def test_stop_removes_from_indexes_but_keeps_record(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     cache = ProcessCache(redis_client, clock=clock)
     first = await cache.register_process("account", "kraken:1", status="running")
     assert await cache.stop_process(first)
@@ -110,7 +103,7 @@ async def test_stop_removes_from_indexes_but_keeps_record(redis_client: aioredis
 
 
 async def test_expired_records_are_dropped_from_the_index(redis_client: aioredis.Redis) -> None:
-    cache = ProcessCache(redis_client, clock=Clock())
+    cache = ProcessCache(redis_client, clock=FakeClock(T0))
     pid = await cache.register_process("account", "gone")
     await redis_client.delete(f"process:data:{pid}")
     assert await cache.get_active_processes("account") == []
@@ -120,7 +113,7 @@ async def test_expired_records_are_dropped_from_the_index(redis_client: aioredis
 async def test_a_fullon_health_check_finds_one_component_per_account(redis_client: aioredis.Redis) -> None:
     """The seed's health check keeps the components with ``"account" in component.lower()``."""
     context = cast(ProducerContext, SimpleNamespace(status={}))
-    heartbeat = Heartbeat(ProcessCache(redis_client, clock=Clock()), context)
+    heartbeat = Heartbeat(ProcessCache(redis_client, clock=FakeClock(T0)), context)
     for ref in (AccountRef(1, 1, "kraken"), AccountRef(2, 1, "bybit"), AccountRef(3, 1, "kraken")):
         await heartbeat.register(ref, "full_websocket")
     components = {

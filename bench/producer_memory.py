@@ -135,6 +135,7 @@ import structlog  # the producer's first log line imports it (~2 MiB with rich):
 from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
+TYPES = int(os.environ.get("BENCH_TYPES", "0"))
 first = []
 
 def stats(*_):
@@ -168,6 +169,24 @@ def census(path):
                 found[k.__name__][1] += len(o) if hasattr(type(o), "__len__") else 0
     with open(path, "w") as out:
         out.write(", ".join(f"{name} {n} ({entries} entries)" for name, (n, entries) in found.items()))
+        if TYPES:
+            out.write(types())
+
+def types():
+    # the collector's objects by type, and dicts by their keys: what the live small objects are
+    from collections import Counter
+    count, size, shapes = Counter(), Counter(), Counter()
+    for o in gc.get_objects():
+        kind = type(o)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        count[name] += 1
+        size[name] += sys.getsizeof(o)
+        if kind is dict:
+            keys = sorted(k if isinstance(k, str) else type(k).__name__ for k in list(o)[:64])
+            shapes[f"{len(o)}: " + ",".join(keys[:6])] += 1
+    lines = [f"{n:>10,} {size[name] / 2**20:8.1f} MiB  {name}" for name, n in count.most_common(TYPES)]
+    lines += [f"{n:>10,} dicts of {shape}" for shape, n in shapes.most_common(TYPES)]
+    return "\\n      " + "\\n      ".join(lines)
 
 peak = []
 high = [0]

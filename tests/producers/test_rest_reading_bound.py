@@ -1,8 +1,9 @@
-"""At most ``ACCOUNT_MAX_AUDITS`` accounts run an audit at once: the others wait their turn, and every
-account's audit still happens (a burst's audits come due together at 100 accounts, each holding its
-decoded page and the events made from it until the bus takes them). A reconciliation (start,
-reconnect) never waits for a place, nor do the kinds an account polls (Kraken's positions): a
-waiting audit reads them at once."""
+"""At most ``ACCOUNT_MAX_AUDITS`` audits hold a venue's answer at once: the others wait their turn,
+and every account's audit still happens (a burst's audits come due together at 100 accounts, each
+holding its decoded page and the events made from it until the bus takes them). A reconciliation
+(start, reconnect) never waits for an audit's place, nor do the kinds an account polls (Kraken's
+positions): a waiting audit reads them at once. A place is held from a request's sending to the
+read's next request (``read_places``): an audit the venue's rate limit holds back holds none."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import asyncio
 from dataclasses import replace
 
 import redis.asyncio as aioredis
+from producer_harness import bind_accounts, make_context
 
 from fullon_account_service.contract import Source
+from fullon_account_service.producers import read_places
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.producers.rest_poller import RestAccountPoller
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
 
 
 async def test_audits_beyond_the_bound_wait_for_one_to_end(
@@ -38,6 +43,7 @@ async def test_audits_beyond_the_bound_wait_for_one_to_end(
         if kinds == ("positions",):
             polled[session.ref.ex_id] = kinds
             return
+        await read_places.take()  # its first request goes out
         async with entered:
             inside.add(session.ref.ex_id)
             most = max(most, len(inside))
@@ -90,6 +96,7 @@ async def test_reconciliations_beyond_their_bound_wait_and_none_is_skipped(
 
     async def read(session: AccountSession, kinds: tuple[str, ...], source: Source) -> None:
         nonlocal most
+        await read_places.take()  # its first request goes out
         async with entered:
             inside[session.ref.ex_id] = source
             most = max(most, len(inside))
@@ -121,3 +128,42 @@ async def test_reconciliations_beyond_their_bound_wait_and_none_is_skipped(
     assert most == 3
     assert sorted(done) == [1, 2, 3, 4, 5, 6]
     await ctx.close()
+
+
+async def test_an_audit_the_venue_holds_back_holds_no_place(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """Real ccxt against the simulator, one place: an audit whose request waits in ccxt's rate
+    limiter (held there by the test) leaves the place to another account's audit, which runs to
+    its end; once let go, the first audit ends too."""
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=2, seed=7)
+    async with Simulator(config) as sim:
+        bindings = bind_accounts(sim)
+        ctx = make_context(sim, replace(settings, max_audits=1), redis_client, bindings)
+        poller = RestAccountPoller(context=ctx, poll_interval=60.0)
+        held, waiting = (
+            await ctx.registry.acquire(bindings[0].ref),
+            await ctx.registry.acquire(bindings[1].ref),
+        )
+        limiter = held.client.throttler
+        in_limiter, go = asyncio.Event(), asyncio.Event()
+
+        async def holding_back(cost: float | None = None) -> None:
+            in_limiter.set()
+            await go.wait()
+            await limiter(cost)
+
+        try:
+            async with asyncio.timeout(60), asyncio.TaskGroup() as group:
+                held.client.throttler = holding_back
+                first = group.create_task(poller._read(held, False))
+                await in_limiter.wait()
+                await poller._read(waiting, False)
+                assert waiting.last_audit_at is not None and not first.done()
+                held.client.throttler = limiter
+                go.set()
+            assert held.last_audit_at is not None
+        finally:
+            for b in bindings:
+                await ctx.registry.release(b.ref.ex_id)
+            await ctx.close()

@@ -9,17 +9,18 @@ every ``ACCOUNT_AUDIT_INTERVAL_S`` while they are quiet. Reads start at the curs
 reads what changed since the last one, plus twice the venue's clock skew. An account at rest thus
 reads, each cycle, only the kinds its strategy leaves to REST (none on a venue that streams them
 all), and everything once per quiet audit: a stream that is merely quiet is not polled
-(``ws_watchdog``). At most ``ACCOUNT_MAX_AUDITS`` (10) accounts run an audit at once: at
+(``ws_watchdog``). At most ``ACCOUNT_MAX_AUDITS`` (10) audits hold a venue's answer at once: at
 100 accounts behind a burst every audit came due together, each holding its decoded history page
 and the events made from it until the bus took them; the others wait their turn with nothing in
-memory. A late audit delays only what it catches that a stream lost: the kinds an account polls
-are read at once when its audit has to wait, and the cycles that are not audits never wait. An
-audit waiting on the venue's rate limit keeps its place: with Kraken's one call a second, ten
-places serve about ten six-call audits every six seconds. Reconciliations (start, reconnect, a
-lease taken back) have places of their own, ``ACCOUNT_MAX_RECONCILIATIONS`` (50): after a
-producer lost its leases at 100 accounts, all 100 reconciled at once, each holding its pages, and
-that burst set the heap's high-water mark (bench/RESULTS.md "h3, stop 27"); one that waits is
-late, never skipped, and never waits behind audits.
+memory. A place is held from a request's sending to the audit's next request (``read_places``),
+not while the venue's rate limit spaces its requests, so ten places serve many more audits than
+ten at a time. A late audit delays only what it catches that a stream lost: the kinds an account
+polls are read at once when every place is taken, and the cycles that are not audits never wait.
+Reconciliations (start, reconnect, a lease taken back) have places of their own,
+``ACCOUNT_MAX_RECONCILIATIONS`` (50), held the same way: after a producer lost its leases at 100
+accounts, all 100 reconciled at once, each holding its pages, and that burst set the heap's
+high-water mark (bench/RESULTS.md "h3, stop 27"); one that waits is late, never skipped, and never
+waits behind audits.
 The errors REST calls and Redis raise (translated to ours) never end the loop:
 
 - rate limited (429, DDoS protection): honour Retry-After, back off with jitter, cycle again;
@@ -34,13 +35,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from functools import cached_property
 from typing import Any
 
 from fullon_account_service.contract import Source
 from fullon_account_service.errors import AccountServiceError, CredentialsError, RateLimited, TransientError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers import read_places
 from fullon_account_service.producers.account import AccountRef, account_ref
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.reconcile import ALL_KINDS, OPEN_ORDERS
@@ -215,14 +216,12 @@ class RestAccountPoller:
         if audit:
             session.changed_since_audit = False
         bounded = audit and not full
-        place: AbstractAsyncContextManager[Any] = (
-            self._reading if bounded else self._reconciling if full else nullcontext()
-        )
+        places = self._reading if bounded else self._reconciling if full else None
         try:
             if bounded and polled and self._reading.locked():
                 # the reads this account polls do not wait behind other accounts' audits
                 await self.context.reconciler.run(session, polled, Source.REST)
-            async with place:
+            async with read_places.taken_when_sent(places):
                 await self.context.reconciler.run(session, kinds, Source.RECONCILE if full else Source.REST)
         except BaseException:
             session.changed_since_audit |= audit

@@ -25,6 +25,9 @@ no fork of ccxt:
   sent): a producer whose lease on the key is no longer sure to be its own (its renewals failed,
   or its process was paused past the TTL) raises ``StaleLeaseError`` instead of signing. Only
   REST requests go through ``sign``: a socket already logged in keeps reading.
+- **A bounded read holds its place only from a request's sending to its next request.** Each
+  request gives its read's place back as it enters ``fetch2`` and takes it again once the rate
+  limiter lets it go (``read_places``), so reads waiting on a venue's rate limit hold none.
 - **REST requests wait for the rate limit in one sleep.** The client's throttler is
   ``rate_limit.ExactThrottler``: ccxt's leaky bucket with the same pace, which wakes the event loop
   once per wait instead of every millisecond of it.
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from random import random
 from typing import Any
 
@@ -47,6 +51,7 @@ from ccxt.async_support.base.ws.client import MSG_SIZE_OVERHEAD
 
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
+from fullon_account_service.producers import read_places
 from fullon_account_service.producers.rate_limit import ExactThrottler
 from fullon_account_service.producers.ws_ledger import LedgerBuffer, LedgerTap
 
@@ -94,11 +99,16 @@ class _GuardedExchange:
         return ws_client
 
     async def fetch2(self, *args: Any, **kwargs: Any) -> Any:
-        lock = self._fullon_lock
-        if lock is None:
+        read_places.give_back()
+        async with self._fullon_lock or nullcontext():
+            if not self.enableRateLimit:  # type: ignore[attr-defined]
+                await read_places.take()
             return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
-        async with lock:
-            return await super().fetch2(*args, **kwargs)  # type: ignore[misc]
+
+    async def throttle(self, cost: Any = None) -> Any:
+        result = await super().throttle(cost)  # type: ignore[misc]
+        await read_places.take()
+        return result
 
     def init_throttler(self, cost: Any = None) -> None:
         self.throttler = ExactThrottler(self.tokenBucket, self.asyncio_loop)  # type: ignore[attr-defined]

@@ -43,6 +43,10 @@ REST reads by source (``reconcile``: start, reconnect, lease taken back; ``rest`
 polls), audits waiting for a place, REST calls, and WebSocket messages being handled (which hold
 their rows until their events are queued, or on the bus for fills): which of them grows with a
 backlog.
+With ``BENCH_TYPES=N`` in the bench's environment (and ``--arenas``) each point also prints the N
+commonest types among the objects the collector tracks and the N commonest dict shapes (size and
+first keys): what the live small objects are. Objects made before the producer froze its start-up
+heap (``gc_freeze``) are not counted, so compare points, not totals.
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back

@@ -20,7 +20,7 @@ from fullon_account_service.bus.publisher import Publisher
 from fullon_account_service.bus.sink_status import status_key
 from fullon_account_service.contract import BalanceSnapshot, CurrencyBalance
 from fullon_account_service.errors import StorageUnavailable
-from fullon_account_service.storage.process_cache import data_key
+from fullon_account_service.storage import ProcessCache
 from private_servers import free_port
 
 
@@ -144,11 +144,6 @@ async def test_health_warns_on_dead_letters_and_exits_3_past_the_threshold(
     assert code == 0, out + err
 
 
-async def _recorded(redis: aioredis.Redis, component: str) -> bool:
-    process_id = await redis.hget("process:components", component)
-    return process_id is not None and bool(await redis.exists(data_key(process_id.decode())))
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 async def test_health_names_the_account_of_a_killed_producer_not_of_a_stopped_one(
     sig: signal.Signals, cli_env: dict[str, str], redis_url: str
@@ -162,9 +157,9 @@ async def test_health_names_the_account_of_a_killed_producer_not_of_a_stopped_on
     redis = aioredis.Redis.from_url(redis_url)
     try:
         async with asyncio.timeout(PROCESS_DEADLINE_S):
-            # the record itself, not only its index entry: with leases on, the fenced entry is
-            # linked before the record is written
-            while not await _recorded(redis, component):
+            # the record as health reads it, not only the component's entry: with leases on, the
+            # fenced entry is linked before the record is written
+            while not await ProcessCache(redis).get_active_processes("account", component):
                 await asyncio.sleep(0.1)
         producer.proc.send_signal(sig)
         await producer.wait(PROCESS_DEADLINE_S)

@@ -337,6 +337,36 @@ async def test_hyperliquid_ledger_updates_signed_from_our_side(hyperliquid: Venu
     assert not batch.envelopes and not batch.dead
 
 
+async def test_hyperliquid_ledger_pushes_but_funding_owe_a_read_of_the_unpushed_spot_wallet(
+    hyperliquid: Venue,
+) -> None:
+    """A transfer moves the spot wallet, which no stream reports; a funding payment only the perp
+    account, which is pushed. A REST ledger read owes nothing: it is no news of a move."""
+    ex, normaliser = hyperliquid.exchange, hyperliquid.normaliser
+    funding = ex.parse_income(_hl_funding())
+    between_wallets = ex.parse_ledger_entry(
+        _hl_update({"type": "accountClassTransfer", "usdc": "5", "toPerp": True})
+    )
+    sent = {
+        **ex.parse_ledger_entry(
+            _hl_update(
+                {
+                    "type": "spotTransfer",
+                    "token": "USDC",
+                    "usdc": "3",
+                    "user": USER,
+                    "destination": OTHER_USER,
+                }
+            )
+        ),
+        "account": USER,
+    }
+    assert not normaliser.ledger([funding], Source.WS).wallet_moved
+    assert normaliser.ledger([funding, between_wallets], Source.WS).wallet_moved
+    assert normaliser.ledger([sent], Source.WS).wallet_moved
+    assert not normaliser.ledger([sent, between_wallets], Source.REST).wallet_moved
+
+
 # -- a venue without its own adapter ----------------------------------------------------------
 
 

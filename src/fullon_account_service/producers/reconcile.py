@@ -99,10 +99,11 @@ class Reconciler:
 
     async def balance(self, session: AccountSession, source: Source) -> None:
         for params in adapter_for(session.ref.venue).reads.balance_params():
+            ticket = session.normaliser.wallet_ticket()
             balance = await (
                 session.call("fetch_balance", params) if params else session.call("fetch_balance")
             )
-            await self._put(session.normaliser.rest_balances(balance, source))
+            await self._put(session.normaliser.rest_balances(balance, source, ticket))
 
     async def positions(self, session: AccountSession, source: Source) -> None:
         if not history.has_positions(session):

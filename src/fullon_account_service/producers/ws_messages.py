@@ -56,7 +56,7 @@ class MessageHandlers:
         write = self.context.reconciler.track_orders(session, batch.envelopes)
         await self.context.outbox.put(batch.envelopes, batch.dead, () if write is None else (write,))
         session.changed_since_audit = True
-        if orders_move_split(session.ref.venue, batch):
+        if orders_move_split(session.ref.venue, batch) or batch.wallet_moved:
             session.request_rest_once("balance")
 
     async def on_position_update(self, exchange: Any, positions: list[dict[str, Any]]) -> None:
@@ -88,6 +88,8 @@ class MessageHandlers:
         batch = session.normaliser.ledger(rows, Source.WS)
         outbox = self.context.outbox
         await session.published_ledger.publish(batch.envelopes, partial(outbox.publish, dead=batch.dead))
+        if batch.wallet_moved:
+            session.request_rest_once("balance")
 
     async def on_trade_update(self, exchange: Any, trades: list[dict[str, Any]]) -> None:
         """Fills over WebSocket: published and awaited, then remembered so REST does not resend.
@@ -96,7 +98,8 @@ class MessageHandlers:
         channel only, as Kraken does), never for the history: audits and reconciliations read
         that. A venue whose order stream reports fills (``Quirks.ws_orders_report_fills``) is not
         asked while that stream is up and speaking: it said what the read would. Each fresh fill
-        is a sample of the venue's clock skew."""
+        is a sample of the venue's clock skew. A spot fill on a venue whose spot wallet no stream
+        reports asks for a REST balance read (``Batch.wallet_moved``)."""
         session = self._session(exchange)
         batch = session.normaliser.trades(trades, Source.WS)
         outbox = self.context.outbox
@@ -110,6 +113,8 @@ class MessageHandlers:
             session.changed_since_audit = True
             if not self._orders_stream_tells_fills(session):
                 session.request_rest_once(OPEN_ORDERS)
+        if batch.wallet_moved:
+            session.request_rest_once("balance")
 
     def _orders_stream_tells_fills(self, session: AccountSession) -> bool:
         """The venue's order stream reports fills, is collected over WebSocket and is not down

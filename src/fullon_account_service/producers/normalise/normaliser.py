@@ -31,9 +31,12 @@ from fullon_account_service.contract import (
     BalanceSnapshot,
     CurrencyBalance,
     Envelope,
+    LedgerReason,
+    OrderUpdate,
     Payload,
     PositionSnapshot,
     Source,
+    TradeFill,
     event_id,
     validate,
 )
@@ -78,6 +81,8 @@ class Batch:
     """Deposits and withdrawals listed but not done yet: follow key -> the record's time."""
     void: set[str] = field(default_factory=set)
     """Deposits and withdrawals that ended without moving the balance (their follow keys)."""
+    wallet_moved: bool = False
+    """A row moved a wallet no stream reports: a REST balance read is owed (``Wallets.moved``)."""
 
     def extend(self, other: Batch) -> None:
         self.envelopes.extend(other.envelopes)
@@ -85,6 +90,13 @@ class Batch:
         self.held_back += other.held_back
         self.pending.update(other.pending)
         self.void |= other.void
+        self.wallet_moved |= other.wallet_moved
+
+
+def _trades_spot(payload: Payload) -> bool:
+    """A fill or order of a spot market (ccxt's symbols of derivatives name their settle
+    currency after a ``:``)."""
+    return isinstance(payload, TradeFill | OrderUpdate) and ":" not in payload.symbol
 
 
 def _raw(row: Any) -> bytes:
@@ -114,6 +126,7 @@ class Normaliser:
         adapter = adapter_for(ref.venue)
         self._venue = adapter.normalise
         self._wallets = Wallets(adapter.quirks.wallets) if adapter.quirks.wallets else None
+        self._unpushed = adapter.quirks.unpushed_wallet
         self.leverage: dict[str, float] = {}
         """Latest leverage per symbol, from positions and orders (stamped on fills)."""
 
@@ -148,8 +161,28 @@ class Normaliser:
         except ContractError as e:
             self._dead(batch, e, raw)
 
-    def rest_balances(self, balance: Mapping[str, Any], source: Source = Source.REST) -> Batch:
-        """A complete REST balance; remembered to complete later WebSocket updates."""
+    def wallet_ticket(self) -> int | None:
+        """Taken before a REST balance request, handed to ``rest_balances`` with its answer
+        (``Wallets.ticket``); None on an account with one wallet."""
+        return None if self._wallets is None else self._wallets.ticket()
+
+    def _spot_over_ws(self, batch: Batch, source: Source) -> None:
+        """Fills or orders of a spot market, over WebSocket: they moved the spot wallet."""
+        if source is Source.WS and any(_trades_spot(e.payload) for e in batch.envelopes):
+            self._moved_unseen(batch)
+
+    def _moved_unseen(self, batch: Batch) -> None:
+        """Something in ``batch`` (read over WebSocket) moved the wallet no stream reports
+        (``Quirks.unpushed_wallet``): hold the sums until a read of it (``Wallets.moved``)."""
+        if self._unpushed is not None and self._wallets is not None:
+            self._wallets.moved(self._unpushed)
+            batch.wallet_moved = True
+
+    def rest_balances(
+        self, balance: Mapping[str, Any], source: Source = Source.REST, ticket: int | None = None
+    ) -> Batch:
+        """A complete REST balance; remembered to complete later WebSocket updates. ``ticket``:
+        ``wallet_ticket()`` from before the request."""
         batch = Batch()
         try:
             fixed = self._venue.rest_balance(balance)
@@ -160,7 +193,7 @@ class Normaliser:
         for reason in rejected:
             self._dead(batch, reason, balance)
         self.rest_balance = dict(rows)
-        self._add_balance(batch, balance, rows, not rejected, source)
+        self._add_balance(batch, balance, rows, not rejected, source, ticket)
         return batch
 
     def ws_balances(self, balance: Mapping[str, Any]) -> Batch:
@@ -180,11 +213,12 @@ class Normaliser:
         rows: dict[str, CurrencyBalance],
         complete: bool,
         source: Source,
+        ticket: int | None = None,
     ) -> None:
         """One wallet's read of an account with several (``Wallets``) is summed with the others,
-        and held back until each of them has been read."""
+        and held back until each of them has been read, and read again since it moved."""
         if self._wallets is not None and (wallet := self._venue.wallet_of(balance.get("info"))) is not None:
-            summed = self._wallets.update(wallet, rows, whole=complete)
+            summed = self._wallets.update(wallet, rows, whole=complete, ticket=ticket)
             if summed is None:
                 return
             rows, complete = summed
@@ -209,6 +243,7 @@ class Normaliser:
                 return update, None
 
             self._add(batch, build, source, row)
+        self._spot_over_ws(batch, source)
         return batch
 
     def _complete_order(self, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -253,13 +288,17 @@ class Normaliser:
                 return fill, fill.time_ms
 
             self._add(batch, build, source, row)
+        self._spot_over_ws(batch, source)
         return batch
 
     def ledger(self, rows: Iterable[Any], source: Source) -> Batch:
         """Ledger rows (ccxt ledger entries, or the venue's funding / transfer rows its adapter
-        reads) -> ``LedgerEntry`` envelopes, stamped with the entry's venue time."""
+        reads) -> ``LedgerEntry`` envelopes, stamped with the entry's venue time. Over
+        WebSocket, any row but a funding payment may have moved the wallet no stream reports (a
+        spot transfer, a perp <-> spot transfer, which is no entry)."""
         batch = Batch()
         markets = self._markets if isinstance(self._markets, Mapping) else {}
+        moves = False
         for row in rows:
             if not isinstance(row, dict):
                 batch.dead.append(DeadPayload("ledger row is not an object", _raw(row)))
@@ -276,16 +315,20 @@ class Normaliser:
                 continue
             except NotALedgerEntry as e:
                 _log.debug("not a ledger entry; dropped", ex_id=self.ref.ex_id, reason=str(e))
+                moves = True
                 continue
             except ContractError as e:
                 self._dead(batch, e, row)
                 continue
+            moves = moves or read.get("reason") != LedgerReason.FUNDING
 
             def build(r: dict[str, Any] = fixed) -> tuple[Payload, int | None]:
                 entry = unified.ledger_entry(r, self._markets)
                 return entry, entry.time_ms
 
             self._add(batch, build, source, row)
+        if moves and source is Source.WS:
+            self._moved_unseen(batch)
         return batch
 
     def positions(self, rows: Iterable[Any], source: Source, *, complete: bool) -> Batch:

@@ -98,11 +98,13 @@ class Reconciler:
         await self._outbox.put(batch.envelopes, batch.dead)
 
     async def balance(self, session: AccountSession, source: Source) -> None:
-        for params in adapter_for(session.ref.venue).reads.balance_params():
+        reads = adapter_for(session.ref.venue).reads
+        for params in reads.balance_params():
             ticket = session.normaliser.wallet_ticket()
             balance = await (
                 session.call("fetch_balance", params) if params else session.call("fetch_balance")
             )
+            session.normaliser.use_wallets(reads.wallets(session.client))
             await self._put(session.normaliser.rest_balances(balance, source, ticket))
 
     async def positions(self, session: AccountSession, source: Source) -> None:

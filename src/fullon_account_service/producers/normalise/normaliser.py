@@ -161,6 +161,15 @@ class Normaliser:
         except ContractError as e:
             self._dead(batch, e, raw)
 
+    def use_wallets(self, wallets: tuple[tuple[str, ...], str | None] | None) -> None:
+        """The account's wallets, where its mode differs from its venue's (``Reads.wallets``);
+        a change starts the sums afresh, so nothing is published until each is read again."""
+        if wallets is None:
+            return
+        names, unpushed = wallets
+        if self._wallets is None or self._wallets.names != names or self._unpushed != unpushed:
+            self._wallets, self._unpushed = Wallets(names), unpushed
+
     def wallet_ticket(self) -> int | None:
         """Taken before a REST balance request, handed to ``rest_balances`` with its answer
         (``Wallets.ticket``); None on an account with one wallet."""

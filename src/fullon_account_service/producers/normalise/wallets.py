@@ -27,7 +27,7 @@ def _add(a: float | None, b: float | None) -> float | None:
 
 class Wallets:
     def __init__(self, names: tuple[str, ...]) -> None:
-        self._names = names
+        self.names = names
         self._parts: dict[str, dict[str, CurrencyBalance]] = {}
         self._moves = 0
         self._moved: dict[str, int] = {}
@@ -60,7 +60,7 @@ class Wallets:
         move = self._moved.get(wallet)
         if move is not None and (ticket is None or ticket >= move):
             del self._moved[wallet]
-        if self._moved or not all(name in self._parts for name in self._names):
+        if self._moved or not all(name in self._parts for name in self.names):
             self._held = True
             return None
         whole, self._held = whole or self._held, False

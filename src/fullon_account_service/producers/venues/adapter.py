@@ -103,6 +103,12 @@ class Reads(Protocol):
 
     def balance_params(self) -> list[dict[str, Any]]: ...
 
+    def wallets(self, client: Any) -> tuple[tuple[str, ...], str | None] | None:
+        """The wallets this account's balance sits in and the one no stream reports, where the
+        account's mode (known to ``client`` once it has read a balance) differs from the venue's
+        ``QUIRKS``; None: as the quirks say."""
+        ...
+
     def position_params(self, markets: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
     async def query_order(

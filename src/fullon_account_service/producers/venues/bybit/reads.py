@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fullon_account_service.producers.open_orders import TrackedOrder
 
 balance_params = generic.balance_params
+wallets = generic.wallets
 position_params = generic.position_params
 ledger_streams = generic.ledger_streams
 

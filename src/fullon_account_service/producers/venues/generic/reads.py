@@ -17,6 +17,10 @@ def balance_params() -> list[dict[str, Any]]:
     return [{}]
 
 
+def wallets(client: Any) -> tuple[tuple[str, ...], str | None] | None:
+    return None
+
+
 def position_params(markets: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{}]
 

@@ -1,10 +1,11 @@
 """Hyperliquid reads: the wallets and perp dexes ccxt reads apart.
 
 ``fetch_balance()`` reads the perp account (``clearinghouseState``) only; the spot wallet needs
-``{"type": "spot"}`` (``spotClearinghouseState``). Positions of HIP-3 perp dexes need ``{"dex":
-name}`` (one ``clearinghouseState`` per dex); the dex names come from the loaded markets (a HIP-3
-market's ``baseName`` is ``dex:COIN``). One order is ``fetch_order`` (``orderStatus`` by oid).
-Ledger rows are pushed only on subscriptions ccxt never sends (``ledger_streams``).
+``{"type": "spot"}`` (``spotClearinghouseState``), except on a unified account (``wallets``).
+Positions of HIP-3 perp dexes need ``{"dex": name}`` (one ``clearinghouseState`` per dex); the
+dex names come from the loaded markets (a HIP-3 market's ``baseName`` is ``dex:COIN``). One order
+is ``fetch_order`` (``orderStatus`` by oid). Ledger rows are pushed only on subscriptions ccxt
+never sends (``ledger_streams``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ def ledger_streams(client: Any) -> list[tuple[str, dict[str, Any], str]]:
 
 def balance_params() -> list[dict[str, Any]]:
     return [{}, {"type": "spot"}]
+
+
+def wallets(client: Any) -> tuple[tuple[str, ...], str | None] | None:
+    """A unified account (``userAbstraction`` ``unifiedAccount``, which ccxt caches as
+    ``enableUnifiedMargin`` when it reads a balance) holds every balance in its spot wallet and
+    pushes it (``spotState``); its perp account describes no collateral, and ccxt reads the spot
+    wallet for both balance calls."""
+    options = getattr(client, "options", None)
+    if isinstance(options, Mapping) and options.get("enableUnifiedMargin") is True:
+        return ("spot",), None
+    return None
 
 
 def hip3_dexes(markets: Mapping[str, Any]) -> list[str]:

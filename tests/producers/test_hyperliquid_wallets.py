@@ -1,8 +1,9 @@
-"""Hyperliquid pushes its perp account (``clearinghouseState``) and not its spot wallet, and the
-balance published is the two summed per currency. A spot fill or order moves the spot wallet
-unseen: until a REST read of it sent after the move, a perp push would publish (and anchor) a sum
-whose spot part is stale, a total that looks right and is not. So the sums are held back and one
-REST balance read is asked for; the read that ends the hold publishes the whole account."""
+"""Hyperliquid's two wallets. It pushes its perp account (``clearinghouseState``), not its spot
+wallet, and the balance published is the two summed per currency. A spot fill or order moves the
+spot wallet unseen: until a REST read of it sent after the move, a perp push would publish (and
+anchor) a sum whose spot part is stale, a total that looks right and is not. So the sums are held
+back and one REST balance read is asked for; the read that ends the hold publishes the whole
+account. A unified account holds everything in its spot wallet."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import redis.asyncio as aioredis
+from producer_harness import bind_accounts, eventually, make_context, read_bus
+
 from fullon_account_service.contract import BalanceSnapshot, Envelope, Source
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.clock_skew import ClockSkew
 from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.ws_messages import MessageHandlers
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.scenario import ScenarioConfig
+from fullon_account_service.simulator.server import Simulator
 
 MARKETS = {"PURR/USDC", "BTC/USDC:USDC"}
 
@@ -118,3 +125,34 @@ async def _fill_over_ws(symbol: str) -> AccountSession:
 async def test_a_spot_fill_over_websocket_asks_for_one_rest_balance_read() -> None:
     assert "balance" in (await _fill_over_ws("PURR/USDC")).rest_once
     assert "balance" not in (await _fill_over_ws("BTC/USDC:USDC")).rest_once
+
+
+async def test_a_unified_account_publishes_its_spot_wallet_alone(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    """On a unified account (ccxt's ``enableUnifiedMargin``, from ``userAbstraction``) every
+    balance sits in the spot wallet and ccxt reads it for both balance calls: it is published as
+    the whole account, not held for a perp read that never comes, nor added to a perp account that
+    describes no collateral."""
+    async with Simulator(ScenarioConfig(venues=("hyperliquid",), accounts_per_venue=1, seed=5)) as sim:
+        [binding] = bind_accounts(sim)
+        ctx = make_context(sim, settings, redis_client, [binding])
+        try:
+            session = await ctx.registry.acquire(binding.ref)
+            session.client.options["enableUnifiedMargin"] = True
+            ctx.outbox.start()
+            await ctx.reconciler.balance(session, Source.REST)
+            spot = {name: b.total for name, b in sim.world.accounts_of("hyperliquid")[0].spot.items()}
+
+            async def published() -> None:
+                snapshots = [
+                    e.payload
+                    for e in await read_bus(redis_client, settings.stream_prefix)
+                    if isinstance(e.payload, BalanceSnapshot)
+                ]
+                assert snapshots and not snapshots[-1].partial
+                assert {c: b.total for c, b in snapshots[-1].balances.items()} == spot
+
+            await eventually(published, timeout_s=30)
+        finally:
+            await ctx.close()

@@ -13,6 +13,7 @@ from fullon_account_service.contract import ExecKind, Source, TradeFill
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.normalise import Normaliser
 from fullon_account_service.producers.venues import adapter_for
+from fullon_account_service.producers.venues.hyperliquid import normalise as hyperliquid_normalise
 from fullon_account_service.producers.venues.hyperliquid.reads import hip3_dexes
 
 USER = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
@@ -215,3 +216,14 @@ def test_hip3_dexes_come_from_the_markets() -> None:
     assert hip3_dexes(markets) == ["xyz"]
     assert adapter_for("hyperliquid").reads.position_params(markets) == [{}, {"dex": "xyz"}]
     assert adapter_for("bybit").reads.position_params(markets) == [{}]
+
+
+def test_a_spot_fee_in_a_wrapped_token_is_named_as_its_market_names_it() -> None:
+    """ccxt lists Hyperliquid's wrapped ``UBTC`` as ``BTC`` (``BTC/USDC``, ``baseName`` ``UBTC``)
+    while a fill's ``feeToken`` names the token: a buy's fee, taken in the base token, must be in
+    the market's base, or the books would count it as a fee in some other currency."""
+    market = {"symbol": "BTC/USDC", "base": "BTC", "quote": "USDC", "baseName": "UBTC", "quoteId": "USDC"}
+    bought = hyperliquid_normalise.trade_fixes({}, {"fee": "0.00001", "feeToken": "UBTC"}, market)
+    sold = hyperliquid_normalise.trade_fixes({}, {"fee": "0.6", "feeToken": "USDC"}, market)
+    other = hyperliquid_normalise.trade_fixes({}, {"fee": "1", "feeToken": "HYPE"}, market)
+    assert [f["fee"]["currency"] for f in (bought, sold, other)] == ["BTC", "USDC", "HYPE"]

@@ -1,7 +1,8 @@
 """Hyperliquid: what ``/info`` and ``/ws`` rows mean where ccxt reads them otherwise.
 
 - Fees: a fill's ``fee`` is the total fee, inclusive of the optional ``builderFee``; ccxt adds
-  ``builderFee`` to it a second time. We publish ``fee`` in ``feeToken``.
+  ``builderFee`` to it a second time. We publish ``fee`` in ``feeToken``, named as the market
+  names its base or quote where it is one of them (ccxt's spot codes map wrapped tokens).
 - Liquidations: both sides of a liquidation's fill carry a ``liquidation`` object naming the
   account liquidated (``liquidatedUser``); the fill is marked ``liquidation`` only on that account
   (or when the object or the row names no account), not on the other side, whose order it filled.
@@ -88,8 +89,19 @@ def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
         changes["execKind"] = ExecKind.LIQUIDATION
     cost = raw(info.get("fee"))
     if cost is not None:
-        changes.update(fee(cost, raw(info.get("feeToken"))))
+        changes.update(fee(cost, _fee_currency(raw(info.get("feeToken")), market)))
     return changes
+
+
+def _fee_currency(token: str | None, market: Mapping[str, Any]) -> str | None:
+    """``feeToken`` is the venue's token name, and ccxt names some spot tokens otherwise (the
+    wrapped ``UBTC`` is ``BTC`` in ``BTC/USDC``): a fee in the market's own base or quote token is
+    given the market's code, so the books see a base fee as one."""
+    if token is not None and token == market.get("baseName"):
+        return str(market.get("base") or token)
+    if token is not None and token == market.get("quoteId"):
+        return str(market.get("quote") or token)
+    return token
 
 
 def _liquidated(row: Mapping[str, Any], info: Mapping[str, Any]) -> bool:

@@ -218,12 +218,43 @@ def test_hip3_dexes_come_from_the_markets() -> None:
     assert adapter_for("bybit").reads.position_params(markets) == [{}]
 
 
+WRAPPED_BTC = {
+    "symbol": "BTC/USDC",
+    "base": "BTC",
+    "quote": "USDC",
+    "baseName": "UBTC",
+    "quoteId": "USDC",
+    "spot": True,
+}
+"""ccxt's market of Hyperliquid's wrapped bitcoin (token ``UBTC``)."""
+
+
 def test_a_spot_fee_in_a_wrapped_token_is_named_as_its_market_names_it() -> None:
     """ccxt lists Hyperliquid's wrapped ``UBTC`` as ``BTC`` (``BTC/USDC``, ``baseName`` ``UBTC``)
     while a fill's ``feeToken`` names the token: a buy's fee, taken in the base token, must be in
     the market's base, or the books would count it as a fee in some other currency."""
-    market = {"symbol": "BTC/USDC", "base": "BTC", "quote": "USDC", "baseName": "UBTC", "quoteId": "USDC"}
+    market = WRAPPED_BTC
     bought = hyperliquid_normalise.trade_fixes({}, {"fee": "0.00001", "feeToken": "UBTC"}, market)
     sold = hyperliquid_normalise.trade_fixes({}, {"fee": "0.6", "feeToken": "USDC"}, market)
     other = hyperliquid_normalise.trade_fixes({}, {"fee": "1", "feeToken": "HYPE"}, market)
     assert [f["fee"]["currency"] for f in (bought, sold, other)] == ["BTC", "USDC", "HYPE"]
+
+
+def test_a_ledger_update_in_a_wrapped_token_is_named_as_the_spot_wallet_names_it() -> None:
+    """ccxt's spot balance names ``UBTC`` ``BTC``: a transfer of it must move ``BTC`` too, or the
+    balance explanation would see a BTC change nothing explains and a UBTC entry with no balance."""
+    markets = {"BTC/USDC": WRAPPED_BTC, "BTC/USDC:USDC": {"swap": True, "baseName": "BTC", "base": "BTC"}}
+    delta = {
+        "type": "spotTransfer",
+        "token": "UBTC:0x8f254b963e8468305d409b33aa137c67",
+        "amount": "0.01",
+        "user": "0x01",
+        "destination": "0x02",
+        "fee": "0.0001",
+        "feeToken": "UBTC",
+    }
+    info = {"time": 1733800000531, "hash": "0xab", "delta": delta}
+    fixed = hyperliquid_normalise.ledger_fixes({"account": "0x01"}, info, markets)
+    assert (fixed["currency"], fixed["fee"]["currency"]) == ("BTC", "BTC")
+    usdc = {**delta, "token": "USDC", "feeToken": None}
+    assert hyperliquid_normalise.ledger_fixes({}, {**info, "delta": usdc}, markets)["currency"] == "USDC"

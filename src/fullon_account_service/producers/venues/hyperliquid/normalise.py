@@ -97,11 +97,16 @@ def _fee_currency(token: str | None, market: Mapping[str, Any]) -> str | None:
     """``feeToken`` is the venue's token name, and ccxt names some spot tokens otherwise (the
     wrapped ``UBTC`` is ``BTC`` in ``BTC/USDC``): a fee in the market's own base or quote token is
     given the market's code, so the books see a base fee as one."""
-    if token is not None and token == market.get("baseName"):
+    return None if token is None else _named_by(market, token) or token
+
+
+def _named_by(market: Mapping[str, Any], token: str) -> str | None:
+    """The code ``market`` gives ``token`` where it is the market's base or quote token."""
+    if market.get("baseName") == token:
         return str(market.get("base") or token)
-    if token is not None and token == market.get("quoteId"):
+    if market.get("quoteId") == token:
         return str(market.get("quote") or token)
-    return token
+    return None
 
 
 def _liquidated(row: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
@@ -194,12 +199,12 @@ def ledger_fixes(
         raise NotALedgerEntry("hyperliquid perp <-> spot transfer moves nothing the summed wallets hold")
     changes: dict[str, Any] = {
         "id": required_text(dict(info), "hash"),
-        "currency": _currency(delta),
+        "currency": _currency(delta, markets),
         "reason": LedgerReason.OTHER,
         "rawType": kind or None,
         "timestamp": time,
         "symbol": None,
-        "fee": _fee(delta),
+        "fee": _fee(delta, markets),
     }
     if kind == "liquidation":
         positions = delta.get("liquidatedPositions")
@@ -234,16 +239,26 @@ def _size(delta: Mapping[str, Any]) -> float:
     raise ContractError("hyperliquid ledger update without an amount")
 
 
-def _currency(delta: Mapping[str, Any]) -> str:
+def _currency(delta: Mapping[str, Any], markets: Mapping[str, Any]) -> str:
     token = raw(delta.get("token"))
-    return token.split(":", 1)[0] if token is not None else "USDC"
+    return _spot_code(token.split(":", 1)[0], markets) if token is not None else "USDC"
 
 
-def _fee(delta: Mapping[str, Any]) -> dict[str, Any] | None:
+def _spot_code(token: str, markets: Mapping[str, Any]) -> str:
+    """The code ccxt's spot markets give a token (the wrapped ``UBTC`` is ``BTC``), as the spot
+    wallet's balance names it; the token's own name where no spot market lists it."""
+    for market in markets.values():
+        if isinstance(market, Mapping) and market.get("spot") and (named := _named_by(market, token)):
+            return named
+    return token
+
+
+def _fee(delta: Mapping[str, Any], markets: Mapping[str, Any]) -> dict[str, Any] | None:
     cost = raw(delta.get("fee"))
     if cost is None:
         return None
-    return {"cost": cost, "currency": raw(delta.get("feeToken")) or _currency(delta)}
+    token = raw(delta.get("feeToken"))
+    return {"cost": cost, "currency": _spot_code(token, markets) if token else _currency(delta, markets)}
 
 
 def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:

@@ -102,6 +102,19 @@ def test_perp_fills_and_single_wallet_venues_move_nothing() -> None:
     assert not kraken.trades([_fill("BTC/USD")], Source.WS).wallet_moved
 
 
+def test_a_new_spot_fill_read_over_rest_owes_the_spot_wallet_a_read() -> None:
+    """Fills a REST read finds new (a stream missed them, or they are left to REST) moved the
+    spot wallet unseen too: the reconciler asks whether they did once they are on the bus."""
+    n = _normaliser()
+    n.ws_balances(_perp("1000"))
+    n.rest_balances(_spot(500.0, 0.0))
+    rest = n.trades([_fill("PURR/USDC")], Source.REST)
+    assert not rest.wallet_moved, "a REST page says nothing until the bus tells what was new"
+    assert not n.spot_moved([]), "no new fill"
+    assert n.spot_moved(rest.envelopes)
+    assert not n.ws_balances(_perp("990")).envelopes
+
+
 async def _fill_over_ws(symbol: str) -> AccountSession:
     n = _normaliser()
     session = AccountSession(n.ref, SimpleNamespace(), n, asyncio.Lock())

@@ -55,9 +55,11 @@ class CursorHistory:
         published: PublishedIds,
         overlap: int,
         on_batch: Callable[[Batch], Awaitable[None]] | None = None,
+        on_fresh: Callable[[list[Envelope]], None] | None = None,
     ) -> int:
         """Read on from the cursor (or the gap left last time); how many rows were not on the bus
-        yet. ``on_batch`` sees each page's batch before it is published."""
+        yet. ``on_batch`` sees each page's batch before it is published, ``on_fresh`` the events
+        of it that were not on the bus yet, once published."""
         ex_id = session.ref.ex_id
         started = self.bounds.clock_ms()
         walk = self.walks.get(ex_id) or await from_cursor(
@@ -71,6 +73,8 @@ class CursorHistory:
                 await on_batch(batch)
             fresh = await published.publish(batch.envelopes, partial(self.outbox.publish, dead=batch.dead))
             handed.count(fresh, batch.envelopes)
+            if on_fresh is not None:
+                on_fresh(fresh)
 
         read = await read_span(session, walk.since_ms, walk.until_ms, started, self.bounds.max_pages, publish)
         outcome = step(walk, read, started)

@@ -128,7 +128,13 @@ class Reconciler:
 
     async def fills(self, session: AccountSession, source: Source) -> int:
         """Fills since the cursor, each page published before the next is read and the cursor
-        moved only once the read is over; how many were not on the bus yet."""
+        moved only once the read is over; how many were not on the bus yet. A new spot fill on a
+        venue whose spot wallet no stream reports owes that wallet a read (``spot_moved``)."""
+
+        def moved(fresh: list[Envelope]) -> None:
+            if session.normaliser.spot_moved(fresh):
+                session.request_rest_once("balance")
+
         fresh = await self._fills.read(
             session,
             source,
@@ -136,6 +142,7 @@ class Reconciler:
             session.normaliser.trades,
             session.published_fills,
             self.skew.overlap_ms(session.ref.venue),
+            on_fresh=moved,
         )
         if fresh:
             session.changed_since_audit = True

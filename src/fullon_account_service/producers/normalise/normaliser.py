@@ -175,17 +175,20 @@ class Normaliser:
         (``Wallets.ticket``); None on an account with one wallet."""
         return None if self._wallets is None else self._wallets.ticket()
 
-    def _spot_over_ws(self, batch: Batch, source: Source) -> None:
-        """Fills or orders of a spot market, over WebSocket: they moved the spot wallet."""
-        if source is Source.WS and any(_trades_spot(e.payload) for e in batch.envelopes):
-            self._moved_unseen(batch)
+    def spot_moved(self, envelopes: Iterable[Envelope]) -> bool:
+        """Whether fills or orders of ``envelopes`` (new to the service) trade a spot market on a
+        venue whose spot wallet no stream reports; that wallet is then marked moved and owed a
+        REST read (``Wallets.moved``). A read over WebSocket is told in ``Batch.wallet_moved``; a
+        REST read of fills asks here for the fills the bus did not have."""
+        return any(_trades_spot(e.payload) for e in envelopes) and self._moved_unseen()
 
-    def _moved_unseen(self, batch: Batch) -> None:
-        """Something in ``batch`` (read over WebSocket) moved the wallet no stream reports
-        (``Quirks.unpushed_wallet``): hold the sums until a read of it (``Wallets.moved``)."""
-        if self._unpushed is not None and self._wallets is not None:
-            self._wallets.moved(self._unpushed)
-            batch.wallet_moved = True
+    def _moved_unseen(self) -> bool:
+        """The wallet no stream reports (``Quirks.unpushed_wallet``) moved: hold the sums until a
+        read of it (``Wallets.moved``); False on a venue without one."""
+        if self._unpushed is None or self._wallets is None:
+            return False
+        self._wallets.moved(self._unpushed)
+        return True
 
     def rest_balances(
         self, balance: Mapping[str, Any], source: Source = Source.REST, ticket: int | None = None
@@ -252,7 +255,7 @@ class Normaliser:
                 return update, None
 
             self._add(batch, build, source, row)
-        self._spot_over_ws(batch, source)
+        batch.wallet_moved = source is Source.WS and self.spot_moved(batch.envelopes)
         return batch
 
     def _complete_order(self, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -297,7 +300,7 @@ class Normaliser:
                 return fill, fill.time_ms
 
             self._add(batch, build, source, row)
-        self._spot_over_ws(batch, source)
+        batch.wallet_moved = source is Source.WS and self.spot_moved(batch.envelopes)
         return batch
 
     def ledger(self, rows: Iterable[Any], source: Source) -> Batch:
@@ -336,8 +339,7 @@ class Normaliser:
                 return entry, entry.time_ms
 
             self._add(batch, build, source, row)
-        if moves and source is Source.WS:
-            self._moved_unseen(batch)
+        batch.wallet_moved = moves and source is Source.WS and self._moved_unseen()
         return batch
 
     def positions(self, rows: Iterable[Any], source: Source, *, complete: bool) -> Batch:

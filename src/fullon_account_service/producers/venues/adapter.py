@@ -45,8 +45,8 @@ class Quirks:
     """Wallets whose balances are summed per currency (empty: one wallet)."""
     unpushed_wallet: str | None = None
     """The wallet of ``wallets`` that no stream read here reports: a spot fill or order, or a
-    ledger row other than funding, over WebSocket holds the sums back until a REST read of it
-    (``Wallets.moved``)."""
+    ledger row other than funding, over WebSocket (or a spot fill new to a REST read) holds the
+    sums back until a REST read of it (``Wallets.moved``)."""
     ws_positions_complete: bool = False
     """A ``watch_positions`` result is every open position, not only the rows that changed."""
     split_only_over_rest: bool = False

@@ -258,3 +258,18 @@ def test_a_ledger_update_in_a_wrapped_token_is_named_as_the_spot_wallet_names_it
     assert (fixed["currency"], fixed["fee"]["currency"]) == ("BTC", "BTC")
     usdc = {**delta, "token": "USDC", "feeToken": None}
     assert hyperliquid_normalise.ledger_fixes({}, {**info, "delta": usdc}, markets)["currency"] == "USDC"
+
+
+def test_a_spot_state_push_names_wrapped_tokens_as_the_rest_spot_balance_does() -> None:
+    """ccxt's REST spot balance names ``UBTC`` ``BTC``, its ``spotState`` parse ``UBTC``: the push
+    is named as the read, or the cache would hold the same coins twice (``BTC`` and ``UBTC``)."""
+    rows = [
+        {"coin": "UBTC", "token": 197, "hold": "0.0", "total": "0.5", "entryNtl": "0.0"},
+        {"coin": "USDC", "token": 0, "hold": "10.0", "total": "100.0", "entryNtl": "0.0"},
+        {"coin": "HYPE", "token": 150, "hold": "0.0", "total": "2.0", "entryNtl": "0.0"},
+    ]
+    named, whole = hyperliquid_normalise.ws_balance(
+        {"info": rows}, lambda c: c, {}, {"BTC/USDC": WRAPPED_BTC}
+    )
+    assert sorted(named) == ["BTC", "HYPE", "USDC"] and not whole
+    assert (named["BTC"].total, named["USDC"].used) == (0.5, 10.0)

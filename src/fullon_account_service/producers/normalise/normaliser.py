@@ -211,7 +211,8 @@ class Normaliser:
     def ws_balances(self, balance: Mapping[str, Any]) -> Batch:
         batch = Batch()
         try:
-            rows, complete = self._venue.ws_balance(balance, self._code, self.rest_balance)
+            markets = self._markets if isinstance(self._markets, Mapping) else {}
+            rows, complete = self._venue.ws_balance(balance, self._code, self.rest_balance, markets)
         except ContractError as e:
             self._dead(batch, e, balance)
             return batch

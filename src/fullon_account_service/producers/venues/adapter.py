@@ -126,7 +126,8 @@ class Normalise(Protocol):
     the unified keys they correct plus ``protectionPrice`` / ``execKind`` (``trade_fixes`` raises
     ``NotAFill`` for an execution that is no trade). ``ws_balance`` returns the currencies a
     WebSocket balance carried, with the REST meaning, and whether they are the whole account
-    (``rest``: the last complete REST snapshot). ``rest_balance`` is ``None`` where ccxt's unified
+    (``rest``: the last complete REST snapshot; ``markets``: the account's, where a venue names a
+    currency after them). ``rest_balance`` is ``None`` where ccxt's unified
     REST balance means what ours does. ``wallet_of`` names the wallet of ``QUIRKS.wallets`` a
     balance's ``info`` came from."""
 
@@ -139,7 +140,11 @@ class Normalise(Protocol):
     ) -> dict[str, Any]: ...
 
     def ws_balance(
-        self, balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+        self,
+        balance: Mapping[str, Any],
+        code: CurrencyCode,
+        rest: Mapping[str, CurrencyBalance],
+        markets: Mapping[str, Any],
     ) -> WsBalance: ...
 
     def rest_balance(self, balance: Mapping[str, Any]) -> dict[str, CurrencyBalance] | None: ...

@@ -149,7 +149,10 @@ def _coin_balance(row: dict[str, Any]) -> CurrencyBalance:
 
 
 def ws_balance(
-    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+    balance: Mapping[str, Any],
+    code: CurrencyCode,
+    rest: Mapping[str, CurrencyBalance],
+    markets: Mapping[str, Any],
 ) -> WsBalance:
     info = balance.get("info")
     if not isinstance(info, list):

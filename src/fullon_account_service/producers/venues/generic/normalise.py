@@ -48,7 +48,10 @@ def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
 
 
 def ws_balance(
-    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+    balance: Mapping[str, Any],
+    code: CurrencyCode,
+    rest: Mapping[str, CurrencyBalance],
+    markets: Mapping[str, Any],
 ) -> WsBalance:
     rows, rejected = balance_rows(balance)
     if rejected:

@@ -138,7 +138,10 @@ def _perp(state: Mapping[str, Any]) -> CurrencyBalance:
 
 
 def ws_balance(
-    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+    balance: Mapping[str, Any],
+    code: CurrencyCode,
+    rest: Mapping[str, CurrencyBalance],
+    markets: Mapping[str, Any],
 ) -> WsBalance:
     info = balance.get("info")
     if isinstance(info, dict):
@@ -150,7 +153,8 @@ def ws_balance(
                 raise ContractError("hyperliquid spot balance row is not an object")
             total, used = number(item, "total"), number(item, "hold")
             free = total - used if total is not None and used is not None and total >= used else None
-            rows[code(required_text(item, "coin"))] = CurrencyBalance(total=total, free=free, used=used)
+            name = required_text(item, "coin")
+            rows[_spot_code(name, markets) or code(name)] = CurrencyBalance(total=total, free=free, used=used)
         return rows, False
     raise ContractError("hyperliquid balance message without clearinghouseState or spotState")
 
@@ -241,16 +245,19 @@ def _size(delta: Mapping[str, Any]) -> float:
 
 def _currency(delta: Mapping[str, Any], markets: Mapping[str, Any]) -> str:
     token = raw(delta.get("token"))
-    return _spot_code(token.split(":", 1)[0], markets) if token is not None else "USDC"
+    if token is None:
+        return "USDC"
+    name = token.split(":", 1)[0]
+    return _spot_code(name, markets) or name
 
 
-def _spot_code(token: str, markets: Mapping[str, Any]) -> str:
-    """The code ccxt's spot markets give a token (the wrapped ``UBTC`` is ``BTC``), as the spot
-    wallet's balance names it; the token's own name where no spot market lists it."""
+def _spot_code(token: str, markets: Mapping[str, Any]) -> str | None:
+    """The code ccxt's spot markets give a token (the wrapped ``UBTC`` is ``BTC``), as its REST
+    spot balance names it; None where no spot market lists it."""
     for market in markets.values():
         if isinstance(market, Mapping) and market.get("spot") and (named := _named_by(market, token)):
             return named
-    return token
+    return None
 
 
 def _fee(delta: Mapping[str, Any], markets: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -258,7 +265,10 @@ def _fee(delta: Mapping[str, Any], markets: Mapping[str, Any]) -> dict[str, Any]
     if cost is None:
         return None
     token = raw(delta.get("feeToken"))
-    return {"cost": cost, "currency": _spot_code(token, markets) if token else _currency(delta, markets)}
+    return {
+        "cost": cost,
+        "currency": (_spot_code(token, markets) or token) if token else _currency(delta, markets),
+    }
 
 
 def ws_ledger(message: Mapping[str, Any], code: CurrencyCode) -> list[dict[str, Any]]:

@@ -125,7 +125,10 @@ def trade_fixes(row: Mapping[str, Any], info: Mapping[str, Any], market: Mapping
 
 
 def ws_balance(
-    balance: Mapping[str, Any], code: CurrencyCode, rest: Mapping[str, CurrencyBalance]
+    balance: Mapping[str, Any],
+    code: CurrencyCode,
+    rest: Mapping[str, CurrencyBalance],
+    markets: Mapping[str, Any],
 ) -> WsBalance:
     info = balance.get("info")
     data = info.get("data") if isinstance(info, dict) else None

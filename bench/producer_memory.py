@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -850,7 +851,8 @@ async def measure(
             print(
                 f"  {n} accounts, {made} fills: RSS open {opened:.1f}, in flight {half:.1f} / "
                 f"{full:.1f}, settled {_mib(half_settled)} / {_mib(full_settled)}, "
-                f"{SETTLE_WINDOW_S:.0f} s later {_mib(later)} MiB",
+                f"{SETTLE_WINDOW_S:.0f} s later {_mib(later)} MiB; this process' longest GC pause "
+                f"since the last fill {GC_PAUSES.take():.2f} s",
                 flush=True,
             )
     got = [t for t, _ in after_trim if t is not None]
@@ -905,6 +907,29 @@ async def trim_streams(redis: aioredis.Redis) -> None:
         await pipe.execute()
 
 
+class GcPauses:
+    """The longest collection of this process (the simulator's) since the last ``take``: a
+    full collection of the simulator's millions of fills stops its sockets as long as it runs."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+
+GC_PAUSES = GcPauses()
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (``/proc/<pid>/stat``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -934,11 +959,13 @@ async def drive(
         except TimeoutError:
             print(f"  (behind: {await _added(redis, 'trade')} of {made} fills on the bus)")
         await trim_streams(redis)
+        gc.freeze()  # later collections skip the fills made so far (see GcPauses)
     wall = time.monotonic() - started
     fills = sum(len(a.fills) for a in accounts) - before
     print(
         f"  drove {fills} fills in {wall:.0f} s ({fills / wall:.0f} fills/s): simulator steps "
-        f"{stepping:.0f} s, producer CPU {cpu_s(pid) - producer_cpu:.0f} s",
+        f"{stepping:.0f} s, producer CPU {cpu_s(pid) - producer_cpu:.0f} s; this process' longest "
+        f"GC pause {GC_PAUSES.take():.2f} s",
         flush=True,
     )
 

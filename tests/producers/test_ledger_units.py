@@ -16,7 +16,7 @@ from fullon_account_service.contract import Source
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.history import HistoryRead, merge_reads
 from fullon_account_service.producers.live_collector import _cover
-from fullon_account_service.producers.published_ids import SLICE_MS, PublishedIds
+from fullon_account_service.producers.published_ids import PublishedIds
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.venues import adapter_for
 from fullon_account_service.producers.ws_ledger import LedgerBuffer
@@ -43,18 +43,18 @@ def _ledger(n: int, at: int) -> Any:
     return envelope(ledger_entry(f"L{n}", time_ms=at), exchange_ms=at)
 
 
-def test_published_ids_are_bounded_in_count_and_in_time() -> None:
-    ids = PublishedIds(limit=3)
-    envelopes = [_ledger(n, at=n * SLICE_MS) for n in range(5)]
+def test_published_ids_are_forgotten_in_time() -> None:
+    ids = PublishedIds()
+    envelopes = [_ledger(n, at=n * 1_000) for n in range(5)]
     ids.remember(envelopes)
-    assert len(ids) == 3 and envelopes[0].event_id not in ids and envelopes[4].event_id in ids
-    ids.forget_before(4 * SLICE_MS)
+    assert len(ids) == 5 and all(e.event_id in ids for e in envelopes)
+    ids.forget_before(4 * 1_000)
     assert len(ids) == 1 and envelopes[4].event_id in ids
     assert ids.fresh([envelopes[4], envelopes[1], envelopes[1]]) == [envelopes[1]]
 
 
 async def test_a_row_two_readers_hold_at_once_is_sent_once_and_given_back_on_failure() -> None:
-    ids = PublishedIds(limit=10)
+    ids = PublishedIds()
     sent: list[Any] = []
     gate = asyncio.Event()
 

@@ -1,10 +1,10 @@
 """Rows already on the bus are not sent again by a re-read, even after the id memory forgot them;
 a row that was never sent always goes out.
 
-The id memory holds ``limit`` ids; an audit on a busy account re-reads more rows than that, paged
-and split its own way (newest first, a category at a time, a page boundary inside a slice). Each
-verdict is checked both ways: the forgotten rows are dropped however the re-read splits them, and
-a row the stream never sent (or whose publish failed, or sent before the bus was lost) goes out.
+An audit on a busy account re-reads the rows the stream sent, paged and split its own way (newest
+first, a category at a time, a page boundary anywhere). Each verdict is checked both ways: the
+rows sent are dropped however the re-read splits them, and a row the stream never sent (or whose
+publish failed, or sent before the bus was lost, or older than the cursor) goes out.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import pytest
 
 import factories
 from fullon_account_service.contract import Envelope, Side, Source, TradeFill
-from fullon_account_service.producers.published_ids import MAX_HASHES, SLICE_MS, PublishedIds
+from fullon_account_service.producers.published_ids import CHUNK, MAX_HASHES, PublishedIds
 
 T = 1_800_000_000_000
+SECOND = 1_000
 
 
 def fill(n: int, at_ms: int) -> Envelope:
@@ -37,33 +38,41 @@ async def _sent(ids: PublishedIds, rows: list[Envelope]) -> list[str]:
     return [e.payload.ex_trade_id for e in out if isinstance(e.payload, TradeFill)]
 
 
-def _rows(count: int, per_slice: int = 4) -> list[Envelope]:
-    """``count`` fills, ``per_slice`` in each slice of exchange time."""
-    return [fill(n, T + (n // per_slice) * SLICE_MS + n % per_slice) for n in range(count)]
+def _rows(count: int, per_second: int = 4) -> list[Envelope]:
+    """``count`` fills, ``per_second`` in each second of exchange time."""
+    return [fill(n, T + (n // per_second) * SECOND + n % per_second) for n in range(count)]
 
 
-async def test_a_reread_of_whole_slices_sends_nothing_the_id_memory_forgot() -> None:
-    ids = PublishedIds(limit=10)
+async def test_a_reread_sends_nothing_the_stream_sent() -> None:
+    ids = PublishedIds()
     rows = _rows(100)
     for n in range(0, 100, 5):  # the stream, a few fills at a time
         assert len(await _sent(ids, rows[n : n + 5])) == 5
-    assert len(ids) == 10, "the id memory forgot all but 10"
+    assert len(ids) == 100
     assert await _sent(ids, rows) == [], "the audit's re-read of the same rows"
     assert await _sent(ids, list(reversed(rows))) == [], "newest first, as Bybit pages"
 
 
-async def test_a_reread_split_its_own_way_sends_nothing_the_id_memory_forgot() -> None:
-    ids = PublishedIds(limit=10)
+async def test_a_reread_split_its_own_way_sends_nothing_the_stream_sent() -> None:
+    ids = PublishedIds()
     rows = _rows(100)
     for n in range(0, 100, 5):
         await _sent(ids, rows[n : n + 5])
-    assert await _sent(ids, rows[::2]) == [], "one category of each slice (Bybit reads them apart)"
+    assert await _sent(ids, rows[::2]) == [], "one category of each second (Bybit reads them apart)"
     assert await _sent(ids, rows[1::2]) == [], "then the other"
-    assert await _sent(ids, rows[3:50]) == [], "a page that starts and ends inside a slice"
+    assert await _sent(ids, rows[3:50]) == [], "a page that starts and ends inside a second"
+
+
+async def test_a_row_stamped_at_another_time_by_rest_is_still_known() -> None:
+    ids = PublishedIds()
+    streamed = _rows(3)
+    await _sent(ids, streamed)
+    restamped = [fill(n, T + 7 * SECOND) for n in range(3)]
+    assert await _sent(ids, restamped) == []
 
 
 async def test_a_row_the_stream_never_sent_goes_out_alone() -> None:
-    ids = PublishedIds(limit=10)
+    ids = PublishedIds()
     rows = _rows(100)
     missed = rows.pop(41)
     for n in range(0, 99, 3):
@@ -74,7 +83,7 @@ async def test_a_row_the_stream_never_sent_goes_out_alone() -> None:
 
 
 async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
-    ids = PublishedIds(limit=100)
+    ids = PublishedIds()
     rows = _rows(8)
 
     async def fail(fresh: list[Envelope]) -> None:
@@ -86,33 +95,39 @@ async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
 
 
 async def test_a_lost_bus_or_forgotten_time_sends_again() -> None:
-    ids = PublishedIds(limit=2)
+    ids = PublishedIds()
     rows = _rows(8)
     await _sent(ids, rows)
     ids.forget_all()
     assert len(await _sent(ids, rows)) == 8, "nothing is known to be on the bus"
-    ids.forget_before(T + SLICE_MS)
-    assert await _sent(ids, rows[4:]) == [], "slice 1 still known"
-    assert len(await _sent(ids, rows[:4])) == 4, "slice 0 forgotten, and the id memory forgot it too"
+    ids.forget_before(T + SECOND)
+    assert await _sent(ids, rows[4:]) == [], "second 1 still known"
+    assert len(await _sent(ids, rows[:4])) == 4, "second 0 forgotten"
 
 
-async def test_the_hashes_are_bounded_the_oldest_slices_first() -> None:
-    ids = PublishedIds(limit=1)
-    rows = _rows(MAX_HASHES + 8, per_slice=4)
+async def test_the_ids_are_bounded_the_oldest_sent_first() -> None:
+    ids = PublishedIds()
+    rows = _rows(MAX_HASHES + 8)
     await _sent(ids, rows)
-    assert await _sent(ids, rows[8:]) == []
-    assert await _sent(ids, rows[:8]) == [f"T{n}" for n in range(8)], "the two oldest slices went"
+    assert len(ids) <= MAX_HASHES
+    assert await _sent(ids, rows[CHUNK:]) == []
+    assert len(await _sent(ids, rows[:CHUNK])) == CHUNK, "the oldest chunk went"
 
 
-async def test_ids_forgotten_after_a_burst_give_their_table_back() -> None:
-    """A dict keeps the table its largest size needed: after a burst, a history at rest held ~9 KiB
-    for a handful of recent ids (bench/RESULTS.md "h3, stop 26"). What is not forgotten is still
-    known."""
-    ids = PublishedIds(500)
-    rows = _rows(400)
-    assert await _sent(ids, rows) == [f"T{n}" for n in range(400)]
-    burst = sys.getsizeof(ids._at)
+async def test_ids_forgotten_after_a_burst_give_their_memory_back() -> None:
+    """After a burst, a history at rest holds what the cursor has not passed and no more (a dict
+    kept the table its largest size needed: ~9 KiB for a handful of ids, bench/RESULTS.md "h3,
+    stop 26"). What is not forgotten is still known."""
+    ids = PublishedIds()
+    rows = _rows(3 * CHUNK)
+    assert len(await _sent(ids, rows)) == 3 * CHUNK
+    burst = _size(ids)
     ids.forget_before(rows[-2].exchange_ms or 0)
     assert len(ids) == 2
-    assert sys.getsizeof(ids._at) < burst / 10
+    assert _size(ids) < burst / 100
     assert await _sent(ids, rows[-2:]) == []
+    assert await _sent(ids, rows[-3:-2]) == [rows[-3].payload.ex_trade_id]  # type: ignore[union-attr]
+
+
+def _size(ids: PublishedIds) -> int:
+    return sum(sys.getsizeof(c._keys) + sys.getsizeof(c._values) for c in ids._chunks)

@@ -22,7 +22,7 @@ DEADLINE_S = 60.0
 
 
 def remembered(payload: Payload) -> PublishedIds:
-    ids = PublishedIds(10)
+    ids = PublishedIds()
     ids.remember([envelope(payload)])
     return ids
 

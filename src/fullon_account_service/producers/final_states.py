@@ -4,7 +4,7 @@
 account closes more orders between two audits than that bound holds, and each audit lists the
 closed orders again, whose final states went out a second time once dropped (issue 18). So a
 closed order's state lives here alone, as a digest (blake2b, 64 bits, of the order id and its
-state), 16 bytes an order with its key, so it holds every order an audit can list again: at
+state), 16 bytes an order with its key (``IntMap``), so it holds every order an audit can list again: at
 saturation an audit re-reads a minute or more of closed orders, thousands per account.
 
 "Latest wins" holds because the digest kept for an order is always that of the state last queued
@@ -20,17 +20,16 @@ not refresh an order: a closed order is listed again only while audits reach bac
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Hashable
 from hashlib import blake2b
 
 import msgspec
 
+from fullon_account_service.producers.int_map import IntMap
+
 MAX_ORDERS = 16_000
-"""Closed orders remembered per account (~21 bytes each with the buckets, ~330 KB when full,
-measured): the last 8,000 at least, more than an audit re-reads on a busy account at the e2e
-bench's saturation."""
-_BUCKETS = 256
+"""Closed orders remembered per account (16 bytes each, ~260 KB when full): the last 8,000 at
+least, more than an audit re-reads on a busy account at the e2e bench's saturation."""
 
 _encode = msgspec.json.Encoder().encode
 
@@ -39,61 +38,16 @@ def _digest(order_id: str, state: Hashable) -> int:
     return int.from_bytes(blake2b(_encode((order_id, state)), digest_size=8).digest(), "little", signed=True)
 
 
-class _Generation:
-    """Order key -> digest, as (key, digest) pairs in flat arrays, one array per bucket of keys:
-    16 bytes an order where a dict of ints costs ~110."""
-
-    __slots__ = ("buckets", "size")
-
-    def __init__(self) -> None:
-        self.buckets: dict[int, array[int]] = {}
-        self.size = 0
-
-    def get(self, key: int) -> int | None:
-        bucket = self.buckets.get(key % _BUCKETS)
-        at = _find(bucket, key) if bucket is not None else -1
-        return bucket[at + 1] if bucket is not None and at >= 0 else None
-
-    def remove(self, key: int) -> None:
-        bucket = self.buckets.get(key % _BUCKETS)
-        at = _find(bucket, key) if bucket is not None else -1
-        if bucket is None or at < 0:
-            return
-        bucket[at : at + 2] = bucket[-2:]
-        del bucket[-2:]
-        self.size -= 1
-
-    def put(self, key: int, digest: int) -> None:
-        bucket = self.buckets.get(key % _BUCKETS)
-        if bucket is None:
-            bucket = self.buckets[key % _BUCKETS] = array("q")
-        bucket.extend((key, digest))
-        self.size += 1
-
-
-def _find(bucket: array[int], key: int) -> int:
-    """Index of ``key``'s pair in ``bucket``, -1 if absent (a digest equal to it is skipped)."""
-    start = 0
-    while True:
-        try:
-            at = bucket.index(key, start)
-        except ValueError:
-            return -1
-        if at % 2 == 0:
-            return at
-        start = at + 1
-
-
 class FinalStates:
     def __init__(self, max_age_s: float, max_orders: int = MAX_ORDERS) -> None:
         self._half = max_age_s / 2
         self._max = max_orders
-        self._current = _Generation()
-        self._previous = _Generation()
+        self._current = IntMap()
+        self._previous = IntMap()
         self._since: float | None = None
 
     def __len__(self) -> int:
-        return self._current.size + self._previous.size
+        return len(self._current) + len(self._previous)
 
     def repeats(self, order_id: str, state: Hashable, now: float) -> bool:
         """True if ``state`` is exactly the final state last queued for the order."""
@@ -108,17 +62,18 @@ class FinalStates:
         """The order's state just queued: its digest if final, else (``None``) no final state."""
         self._rotate(now)
         key = hash(order_id)
-        self._current.remove(key)
         self._previous.remove(key)
-        if final_state is not None:
+        if final_state is None:
+            self._current.remove(key)
+        else:
             self._current.put(key, _digest(order_id, final_state))
-            if self._current.size > self._max // 2:
-                self._previous, self._current = self._current, _Generation()
+            if len(self._current) > self._max // 2:
+                self._previous, self._current = self._current, IntMap()
 
     def _rotate(self, now: float) -> None:
         if self._since is None:
             self._since = now
         elif now - self._since >= self._half:
-            self._previous = self._current if now - self._since < 2 * self._half else _Generation()
-            self._current = _Generation()
+            self._previous = self._current if now - self._since < 2 * self._half else IntMap()
+            self._current = IntMap()
             self._since = now

@@ -43,12 +43,6 @@ DeadLetterSink = Callable[[DeadPayload], None]
 """Takes a dead letter without waiting (``Outbox.dead_nowait``)."""
 
 _log = get_logger("producers.session")
-MAX_REMEMBERED_FILLS = 500
-"""Fills since the fill cursor (which moves at each audit, to the last fill read minus the
-overlap): more than 500 between two audits of one account and a re-read may send some again (same
-event id, the sinks drop it). A busy account costs no more memory than a quiet one (~70 KB)."""
-MAX_REMEMBERED_LEDGER = 500
-"""The same bound for ledger entries (``published_ledger``)."""
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -77,10 +71,10 @@ class AccountSession:
     """A stream reported fills or orders since the last audit: the next one comes sooner."""
     last_audit_at: float | None = None
     """When the last audit or reconciliation completed, on the poller's clock (monotonic)."""
-    published_fills: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_FILLS))
+    published_fills: PublishedIds = field(default_factory=PublishedIds)
     """Fills already on the bus, so re-reads do not send them again; bounded in count and
     forgotten once the fill cursor is past them."""
-    published_ledger: PublishedIds = field(default_factory=lambda: PublishedIds(MAX_REMEMBERED_LEDGER))
+    published_ledger: PublishedIds = field(default_factory=PublishedIds)
     """Ledger entries already on the bus (REST re-reads and the venue's stream), bounded alike."""
     ledger_denied: str | None = None
     """Why the venue refused the last ledger read (a key without the ledger permission), else

@@ -9,8 +9,6 @@ publish failed, or sent before the bus was lost, or older than the cursor) goes 
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 import factories
@@ -96,13 +94,13 @@ async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
 
 async def test_a_lost_bus_or_forgotten_time_sends_again() -> None:
     ids = PublishedIds()
-    rows = _rows(8)
+    rows = _rows(2 * CHUNK)
     await _sent(ids, rows)
     ids.forget_all()
-    assert len(await _sent(ids, rows)) == 8, "nothing is known to be on the bus"
-    ids.forget_before(T + SECOND)
-    assert await _sent(ids, rows[4:]) == [], "second 1 still known"
-    assert len(await _sent(ids, rows[:4])) == 4, "second 0 forgotten"
+    assert len(await _sent(ids, rows)) == 2 * CHUNK, "nothing is known to be on the bus"
+    ids.forget_before(rows[CHUNK].exchange_ms or 0)
+    assert await _sent(ids, rows[CHUNK:]) == [], "the rows the cursor did not pass are still known"
+    assert len(await _sent(ids, rows[:CHUNK])) == CHUNK, "those it passed are forgotten"
 
 
 async def test_the_ids_are_bounded_the_oldest_sent_first() -> None:
@@ -115,19 +113,15 @@ async def test_the_ids_are_bounded_the_oldest_sent_first() -> None:
 
 
 async def test_ids_forgotten_after_a_burst_give_their_memory_back() -> None:
-    """After a burst, a history at rest holds what the cursor has not passed and no more (a dict
-    kept the table its largest size needed: ~9 KiB for a handful of ids, bench/RESULTS.md "h3,
-    stop 26"). What is not forgotten is still known."""
+    """After a burst, a history at rest holds at most the chunk the cursor is in (a dict kept the
+    table its largest size needed: ~9 KiB for a handful of ids, bench/RESULTS.md "h3, stop 26");
+    what is not forgotten is still known, and once the cursor is past every row nothing is held."""
     ids = PublishedIds()
     rows = _rows(3 * CHUNK)
     assert len(await _sent(ids, rows)) == 3 * CHUNK
-    burst = _size(ids)
     ids.forget_before(rows[-2].exchange_ms or 0)
-    assert len(ids) == 2
-    assert _size(ids) < burst / 100
-    assert await _sent(ids, rows[-2:]) == []
-    assert await _sent(ids, rows[-3:-2]) == [rows[-3].payload.ex_trade_id]  # type: ignore[union-attr]
-
-
-def _size(ids: PublishedIds) -> int:
-    return sum(sys.getsizeof(c._keys) + sys.getsizeof(c._values) for c in ids._chunks)
+    assert len(ids) == CHUNK
+    assert await _sent(ids, rows[-CHUNK:]) == []
+    assert len(await _sent(ids, rows[-CHUNK - 1 : -CHUNK])) == 1
+    ids.forget_before((rows[-1].exchange_ms or 0) + 1)
+    assert len(ids) == 0 and not ids._chunks

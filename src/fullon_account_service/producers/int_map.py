@@ -1,10 +1,10 @@
 """A map of 64-bit ints to 64-bit ints in two sorted arrays: 16 bytes an entry and two objects.
 
-The producer remembers per account, for every order and every row it sent, one 64-bit key and one
-64-bit value (``FinalStates``: an order's digest; ``PublishedIds``: a row's exchange time). A dict
-of ints costs ~110 bytes an entry, and arrays split into buckets or time slices cost an object
-each (~100 bytes) that holds one or two entries on a quiet account: at 1,000 accounts those small
-arrays were a quarter MiB per account (bench/RESULTS.md, stop 31). Here the keys stay sorted for
+The producer remembers per account, for every closed order, a 64-bit key and a 64-bit digest
+(``FinalStates``). A dict of ints costs ~110 bytes an entry, and arrays split into 256 buckets
+cost an object each (~100 bytes) that held one or two entries at a thousand orders: with the
+published ids' one array per second, those small arrays were a quarter MiB per account at 1,000
+accounts (bench/RESULTS.md, stop 31). Here the keys stay sorted for
 ``bisect`` and the values sit at the same index, so a lookup is a binary search and an insertion or
 a removal a move of the entries after it (a few microseconds at the few thousand entries these hold).
 Arrays hand back the memory of removed entries once fewer than half their room is used.
@@ -40,21 +40,8 @@ class IntMap:
         self._keys.insert(at, key)
         self._values.insert(at, value)
 
-    def remove(self, key: int) -> bool:
-        """Drop ``key``; whether it was there."""
+    def remove(self, key: int) -> None:
         at = bisect_left(self._keys, key)
-        if at == len(self._keys) or self._keys[at] != key:
-            return False
-        del self._keys[at]
-        del self._values[at]
-        return True
-
-    def oldest(self) -> int:
-        """The smallest value (the map is not empty)."""
-        return min(self._values)
-
-    def keep(self, min_value: int) -> None:
-        """Drop every entry whose value is below ``min_value``."""
-        kept = [(k, v) for k, v in zip(self._keys, self._values, strict=True) if v >= min_value]
-        self._keys = array("q", (k for k, _ in kept))
-        self._values = array("q", (v for _, v in kept))
+        if at < len(self._keys) and self._keys[at] == key:
+            del self._keys[at]
+            del self._values[at]

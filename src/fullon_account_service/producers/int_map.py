@@ -4,10 +4,10 @@ The producer remembers per account, for every closed order, a 64-bit key and a 6
 (``FinalStates``). A dict of ints costs ~110 bytes an entry, and arrays split into 256 buckets
 cost an object each (~100 bytes) that held one or two entries at a thousand orders: with the
 published ids' one array per second, those small arrays were a quarter MiB per account at 1,000
-accounts (bench/RESULTS.md, stop 31). Here the keys stay sorted for
-``bisect`` and the values sit at the same index, so a lookup is a binary search and an insertion or
-a removal a move of the entries after it (a few microseconds at the few thousand entries these hold).
-Arrays hand back the memory of removed entries once fewer than half their room is used.
+accounts (bench/RESULTS.md, stop 31). Here the keys stay sorted for ``bisect`` and the values sit
+at the same index, so a lookup is a binary search and an insertion or a removal a move of the
+entries after it (a few microseconds at the few thousand entries these hold). Arrays hand back
+the memory of removed entries once fewer than half their room is used.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 account closes more orders between two audits than that bound holds, and each audit lists the
 closed orders again, whose final states went out a second time once dropped (issue 18). So a
 closed order's state lives here alone, as a digest (blake2b, 64 bits, of the order id and its
-state), 16 bytes an order with its key (``IntMap``), so it holds every order an audit can list again: at
-saturation an audit re-reads a minute or more of closed orders, thousands per account.
+state), 16 bytes an order with its key (``IntMap``), so it holds every order an audit can list
+again: at saturation an audit re-reads a minute or more of closed orders, thousands per account.
 
 "Latest wins" holds because the digest kept for an order is always that of the state last queued
 for it: every queued state of the order replaces it (a state that is not final removes it), and a

@@ -11,16 +11,16 @@ split its own way (Bybit reads each category apart, newest first). So every id s
 its 64-bit hash, at least until the cursor is past its row's exchange time (``forget_before``:
 rows older than where the next re-read starts cannot be read again), and a re-read row is a
 repeat when its hash is known (up to a 64-bit hash collision, ~1e-19 per pair), whatever time
-each reader stamped it with. The hashes sit in chunks of ``CHUNK`` in the order
-sent, each a sorted array (8 bytes an id, searched with ``bisect``) with the newest exchange time
-among its rows: the count bound (``MAX_HASHES``) drops the oldest chunk, and forgetting by time
-drops each chunk once the cursor is past its newest row, so the chunk the cursor falls in is kept
-whole (at most ``CHUNK`` ids more than needed, until the next re-read moves the cursor past it).
-While audits lag, the cursor does not move and every id sent since is kept: 8 bytes each, one
-array object per ``CHUNK`` of them (one array per second of exchange time, the earlier layout,
-cost ~80 bytes a second of history on a quiet account; a dict of ids ~100 bytes an id). Keeping longer or
-forgetting only ever changes whether a repeat is let through (the same event id, which the sinks
-drop), never keeps a row off the bus.
+each reader stamped it with. The hashes sit in chunks of ``CHUNK`` in the order sent, each a
+sorted array (8 bytes an id, searched with ``bisect``) with the newest exchange time among its
+rows: the count bound (``MAX_HASHES``) drops the oldest chunk, and forgetting by time drops each
+chunk once the cursor is past its newest row, so the chunk the cursor falls in is kept whole (at
+most ``CHUNK`` ids more than needed, until the next re-read moves the cursor past it). While
+audits lag, the cursor does not move and every id sent since is kept: 8 bytes each, one array
+object per ``CHUNK`` of them (one array per second of exchange time, the earlier layout, cost
+~80 bytes a second of history on a quiet account; a dict of ids ~100 bytes an id). Keeping
+longer or forgetting only ever changes whether a repeat is let through (the same event id, which
+the sinks drop), never keeps a row off the bus.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A socket with a backlog of frames in aiohttp's buffer lets other tasks run between batches of
 them (issue 18: ccxt read the whole backlog in one turn of the event loop, so a producer far
-behind starved its own lease renewals), and still hands every frame over once, in order, with
-aiohttp's byte count kept whole."""
+behind starved its own lease renewals), and still hands every frame over once, in order; the
+guard's one reader task per connection ends the way ccxt's loop does."""
 
 from __future__ import annotations
 
@@ -16,18 +16,31 @@ from typing import Any
 import ccxt.pro
 import pytest
 from aiohttp import WSMessage, WSMsgType
-from ccxt.async_support.base.ws.client import MSG_SIZE_OVERHEAD
 
 from fullon_account_service.producers import ws_guard
 
 URL = "wss://venue.test/private"
 BACKLOG = 20 * ws_guard.DRAIN_BATCH + 5
-FRAME_SIZE = 10
 DEADLINE_S = 60.0
 
 
-def _frame(n: int) -> tuple[WSMessage, int]:
-    return WSMessage(WSMsgType.TEXT, json.dumps({"n": n}), None), FRAME_SIZE
+def _frame(n: int) -> WSMessage:
+    return WSMessage(WSMsgType.TEXT, json.dumps({"n": n}), None)
+
+
+class _Connection:
+    """aiohttp's socket as ccxt reads it: ``receive`` answers at once from the buffer, without a
+    turn of the event loop, and waits once it is empty."""
+
+    def __init__(self, frames: deque[WSMessage]) -> None:
+        self.closed = False
+        self.frames = frames
+        self.more: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def receive(self) -> WSMessage:
+        if not self.frames:
+            await self.more
+        return self.frames.popleft()
 
 
 @pytest.fixture
@@ -42,19 +55,14 @@ async def venue() -> AsyncIterator[Any]:
 
 async def test_a_backlog_is_read_in_batches_with_other_tasks_run_between(venue: Any) -> None:
     socket = venue.client(URL)
-    buffer: deque[tuple[WSMessage, int]] = deque(_frame(n) for n in range(BACKLOG))
-    never: asyncio.Future[WSMessage] = asyncio.get_running_loop().create_future()
-    socket.connection = SimpleNamespace(
-        closed=False,
-        receive=lambda: never,
-        _conn=SimpleNamespace(protocol=SimpleNamespace(_payload=SimpleNamespace(_buffer=buffer))),
-    )
+    connection = _Connection(deque(_frame(n) for n in range(BACKLOG)))
+    socket.connection = connection
     read: list[int] = []
     socket.on_message_callback = lambda _client, message: read.append(message["n"])
     seen_by_other_task: list[int] = []
 
     async def other_task() -> None:
-        while len(read) < BACKLOG - 1:
+        while len(read) < BACKLOG:
             seen_by_other_task.append(len(read))
             await asyncio.sleep(0)
 
@@ -63,12 +71,34 @@ async def test_a_backlog_is_read_in_batches_with_other_tasks_run_between(venue: 
     async with asyncio.timeout(DEADLINE_S):
         await other
 
-    assert read == list(range(BACKLOG - 1)), "every frame but aiohttp's head one, once, in order"
+    assert read == list(range(BACKLOG)), "every frame, once, in order"
     distinct = sorted(set(seen_by_other_task))
     assert len(distinct) >= BACKLOG // ws_guard.DRAIN_BATCH - 1, "the other task ran between batches"
     steps = [b - a for a, b in itertools.pairwise([0, *distinct])]
     assert max(steps) <= ws_guard.DRAIN_BATCH, "no turn of the loop reads more than one batch"
-    head, size = buffer[0]
-    assert json.loads(head.data) == {"n": BACKLOG - 1}
-    assert size == FRAME_SIZE + (BACKLOG - 1) * (FRAME_SIZE + MSG_SIZE_OVERHEAD), "byte count kept"
-    never.cancel()
+    connection.more.cancel()
+
+
+async def test_the_reader_ends_as_ccxt_does_on_close_and_on_a_failed_read(venue: Any) -> None:
+    closed = venue.client(URL)
+    closed.connection = _Connection(deque([_frame(1)]))
+    codes: list[Any] = []
+    closed.on_message_callback = lambda _client, _message: setattr(closed.connection, "closed", True)
+    closed.on_close = codes.append
+    closed.receive_loop()
+
+    failed = venue.client(URL + "/2")
+    failed.connection = SimpleNamespace(closed=False, receive=_fails)
+    errors: list[Any] = []
+    failed.reject = lambda error, message_hash=None: errors.append(error)
+    failed.receive_loop()
+
+    async with asyncio.timeout(DEADLINE_S):
+        while not codes or not errors:
+            await asyncio.sleep(0.01)
+    assert codes == [1006], "a socket found closed after a frame is closed once, as ccxt's loop does"
+    assert isinstance(errors[0], ccxt.NetworkError) and "reset by peer" in str(errors[0])
+
+
+async def _fails() -> WSMessage:
+    raise ConnectionResetError("reset by peer")

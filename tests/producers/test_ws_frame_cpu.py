@@ -25,6 +25,9 @@ class _Socket:
     def receive_loop(self) -> None:
         """ccxt's reader loop, which the guard wraps; these tests hand frames over directly."""
 
+    def reject(self, result: Any, message_hash: Any = None) -> None:
+        """ccxt's rejection of pending calls, which the guard wraps to wake the followers."""
+
 
 class _Venue:
     """Stands for a ccxt.pro class: ``client(url)`` gives the socket whose reader is guarded."""

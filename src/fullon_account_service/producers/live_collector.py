@@ -2,6 +2,9 @@
 
 A loop publishes what its stream says and reports to the account's session:
 - every message: the stream is alive (``stream_spoke``), so the poller goes back to its normal pace;
+- orders and fills: once ``watch_*`` returned, the rows each later frame adds are taken from ccxt's
+  cache (``ws_follow``); ``watch_*`` is called again only once a socket closed, failed or holds a
+  rejection, so a message costs no ccxt call of its own;
 - a message whose handling raises: logged with its (redacted) payload, dead-lettered with the
   reason, a REST reconciliation asked for, and the loop reads the next message;
 - a dropped stream (ccxt ``NetworkError``): reconnect after ``ACCOUNT_RECONNECT_DELAY`` with
@@ -37,7 +40,8 @@ from fullon_account_service.producers.capabilities import LEDGER
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.session import AccountSession
-from fullon_account_service.producers.ws_backlog import drop_raw, held_back
+from fullon_account_service.producers.ws_backlog import drop_raw, followed, held_back, rows_waiting
+from fullon_account_service.producers.ws_follow import frame_signal, streaming
 from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_messages import MessageHandlers
 from fullon_account_service.producers.ws_watchdog import watchdog
@@ -46,8 +50,6 @@ from fullon_account_service.supervisor import TaskSupervisor, restarting
 
 _log = get_logger("producers.live_collector")
 _WS_AUTH = "stream credentials rejected: "
-_MAX_HELD_BACK = 10
-"""Rounds of held-back rows taken before waiting on the stream again (``ws_backlog``)."""
 _WATCH = {
     "balance": "watch_balance",
     "orders": "watch_orders",
@@ -190,12 +192,24 @@ class LiveAccountCollector(MessageHandlers):
                 session.request_reconcile()
             await self._handle(session, kind, result)
             drop_raw(kind, result)
-            for _ in range(_MAX_HELD_BACK):
-                rows = held_back(session.client, kind)
-                if not rows:
-                    break
+            await self._follow(session, kind)
+
+    async def _follow(self, session: AccountSession, kind: str) -> None:
+        """Publish the rows ``kind``'s cache gains, frame by frame, until the client's sockets
+        need ``watch_*`` again (``ws_follow``); for a kind ccxt does not cache as rows, only what
+        arrived while the last message was handled."""
+        client = session.client
+        signal = frame_signal(client) if followed(kind) else None
+        while True:
+            rows = held_back(client, kind)
+            if rows:
+                session.stream_spoke(kind)
                 await self._handle(session, kind, rows)
                 drop_raw(kind, rows)
+                continue
+            if signal is None or not streaming(client):
+                return
+            await signal.wait(partial(rows_waiting, client, kind))
 
     def _stream_failed(
         self, session: AccountSession, kind: str, error: Exception, backoff: Attempts

@@ -28,6 +28,17 @@ def _cache(client: Any, kind: str) -> ArrayCache | None:
     return cache if isinstance(cache, ArrayCache) else None
 
 
+def followed(kind: str) -> bool:
+    """Whether ccxt keeps ``kind`` as rows the collector can take between frames (``ws_follow``)."""
+    return kind in _CACHES
+
+
+def rows_waiting(client: Any, kind: str) -> bool:
+    """Whether ``held_back`` would take rows now; reads the cache's counters only."""
+    cache = _cache(client, kind)
+    return cache is not None and not cache._clear_all_updates and cache._all_new_updates > 0
+
+
 def drop_raw(kind: str, rows: Any) -> None:
     """Empty the raw venue payload (``info``) of handled rows that ccxt goes on caching.
 

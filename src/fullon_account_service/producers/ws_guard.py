@@ -16,6 +16,11 @@ no fork of ccxt:
   not grow while the thread waits for a core on a loaded machine.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
+- **Followers wake on the frames that concern them.** After each frame, handled or bad, the
+  client's ``FrameSignal`` wakes the collector loops following a cache (``ws_follow``) whose cache
+  it filled. A socket that fails or closes (``on_error``, ``on_close``, or a ``reject`` of every
+  pending call, which also marks the socket failed) wakes them all, so each goes back to
+  ``watch_*``.
 - **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
@@ -31,29 +36,34 @@ no fork of ccxt:
 - **REST requests wait for the rate limit in one sleep.** The client's throttler is
   ``rate_limit.ExactThrottler``: ccxt's leaky bucket with the same pace, which wakes the event loop
   once per wait instead of every millisecond of it.
-- **A backlog of frames is read a batch at a time.** ccxt's ``receive_loop`` hands every frame
-  already in aiohttp's buffer to ``handle_message`` in one synchronous loop; a producer behind by
+- **One reader task per socket, a backlog read a batch at a time.** ccxt reads a socket by
+  starting a task per frame (``Client.receive_loop``); the guard reads it with one task per
+  connection (``_read``), same order, same close and error handling. ccxt's loop also handed
+  every frame already in aiohttp's buffer over in one synchronous loop: a producer behind by
   tens of thousands of frames then held the event loop for seconds, long enough that its lease
-  renewals went unconfirmed and its accounts stopped signing (issue 18). The guarded socket reads
-  at most ``DRAIN_BATCH`` buffered frames per turn and schedules the rest behind whatever else is
-  ready (``call_soon``), so a renewal's reply is read between two batches; frames keep their order.
+  renewals went unconfirmed and its accounts stopped signing (issue 18). The reader lets the
+  other tasks run after every ``DRAIN_BATCH`` frames, so a renewal's reply is read between two
+  batches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from random import random
 from typing import Any
 
-from ccxt.async_support.base.ws.client import MSG_SIZE_OVERHEAD
+import ccxt
 
 from fullon_account_service.errors import StaleLeaseError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers import read_places
 from fullon_account_service.producers.rate_limit import ExactThrottler
+from fullon_account_service.producers.ws_follow import FrameSignal
 from fullon_account_service.producers.ws_ledger import LedgerBuffer, LedgerTap
+from fullon_account_service.supervisor import TaskSupervisor
 
 BadFrameHandler = Callable[[str, BaseException, Any], None]
 """``(url, error, raw frame data)``; called from ccxt's reader callback, so it must not block."""
@@ -70,7 +80,7 @@ _TIMED_SHARE = 1.0 / FRAME_SAMPLE
 DRAIN_BATCH = 32
 """Buffered frames read in one turn of the event loop: ccxt parses a private frame in ~0.1-0.5 ms
 here, so a batch holds the loop ~3-15 ms, under the 20 ms the e2e probe reports as a stall, while
-the cost of one more turn per batch (a ``call_soon``) stays negligible."""
+the cost of one more turn per batch (a ``sleep(0)``) stays negligible."""
 
 _log = get_logger("producers.ws_guard")
 _classes: dict[type, type] = {}
@@ -85,6 +95,20 @@ class _GuardedExchange:
     _fullon_on_frame: FrameHandler | None = None
     _fullon_last_frame: dict[str, float] | None = None
     _fullon_ledger: LedgerBuffer | None = None
+    _fullon_frames: FrameSignal | None = None
+    _fullon_readers: TaskSupervisor | None = None
+
+    def on_error(self, client: Any, error: Any) -> Any:
+        try:
+            return super().on_error(client, error)  # type: ignore[misc]
+        finally:
+            _ended(self)
+
+    def on_close(self, client: Any, error: Any) -> Any:
+        try:
+            return super().on_close(client, error)  # type: ignore[misc]
+        finally:
+            _ended(self)
 
     def handle_message(self, client: Any, message: Any) -> Any:
         result = super().handle_message(client, message)  # type: ignore[misc]
@@ -137,36 +161,66 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
             original(message)
         except Exception as e:
             _bad_frame(exchange, url, e, message)
-            return
-        if timed and on_frame is not None:
-            on_frame(time.thread_time() - started, FRAME_SAMPLE)
+        else:
+            if timed and on_frame is not None:
+                on_frame(time.thread_time() - started, FRAME_SAMPLE)
+        frames = exchange._fullon_frames
+        if frames is not None:
+            frames.frame()
+
+    original_reject = ws_client.reject
+
+    def reject(result: Any, message_hash: Any = None) -> Any:
+        if message_hash is None:
+            ws_client._fullon_failed = True
+        try:
+            return original_reject(result, message_hash)
+        finally:
+            _ended(exchange)
 
     ws_client.handle_message = handle_message
-    ws_client.receive_loop = _batched_receive_loop(ws_client)
+    ws_client.reject = reject
+    ws_client.receive_loop = _reader(exchange, ws_client)
     ws_client._fullon_guarded = True
 
 
-def _batched_receive_loop(ws_client: Any) -> Callable[[], None]:
-    """ccxt's ``receive_loop`` once fewer than ``DRAIN_BATCH`` frames wait in aiohttp's buffer;
-    before that, one batch of them and another turn. Like ccxt, the frames taken straight from the
-    buffer have their size added to the frame left at its head, so aiohttp's byte count (which
-    pauses and resumes the socket) drops by all of them when that frame is read."""
-    original = ws_client.receive_loop
+def _reader(exchange: _GuardedExchange, ws_client: Any) -> Callable[[], None]:
+    """What ccxt's ``open`` calls once a connection is up (its ``receive_loop``): start the
+    connection's reader task."""
 
     def receive_loop() -> None:
-        buffer = None if ws_client.closed() else ws_client.buffer
-        if not buffer or len(buffer) <= DRAIN_BATCH:
-            original()
-            return
-        taken = 0
-        for _ in range(DRAIN_BATCH):
-            message, size = buffer.popleft()
-            taken += size + MSG_SIZE_OVERHEAD
-            ws_client.handle_message(message)
-        buffer[0] = (buffer[0][0], buffer[0][1] + taken)
-        ws_client.asyncio_loop.call_soon(receive_loop)
+        readers = exchange._fullon_readers
+        if readers is None:
+            readers = exchange._fullon_readers = TaskSupervisor("ws_reader")
+        readers.spawn(_read(ws_client), name=f"ws-reader {ws_client.url}")
 
     return receive_loop
+
+
+async def _read(ws_client: Any) -> None:
+    """ccxt's ``receive_loop`` as one task per connection: each frame to ``handle_message``, in
+    order; a failed read rejects every pending call; once the socket is closed, ``on_close(1006)``.
+    ccxt's own loop starts a new task and runs two more callbacks for every frame (issue 18:
+    bench/RESULTS.md "Stop 34"). A backlog waiting in aiohttp's buffer is read without a turn of
+    the event loop between frames, so every ``DRAIN_BATCH`` frames the reader lets the others run."""
+    handled = 0
+    while not ws_client.closed():
+        try:
+            message = await ws_client.receive()
+        except Exception as e:
+            ws_client.reject(ccxt.NetworkError(str(e)))
+            return
+        ws_client.handle_message(message)
+        handled += 1
+        if handled % DRAIN_BATCH == 0:
+            await asyncio.sleep(0)
+    ws_client.on_close(1006)
+
+
+def _ended(exchange: _GuardedExchange) -> None:
+    frames = exchange._fullon_frames
+    if frames is not None:
+        frames.ended()
 
 
 def _bad_frame(exchange: _GuardedExchange, url: str, error: Exception, message: Any) -> None:
@@ -199,13 +253,14 @@ def attach(
     on_frame: FrameHandler | None = None,
 ) -> None:
     """Give an account client its key lock, its lease check, its bad-frame handler, its ledger
-    buffer and what it tells of each frame's CPU cost."""
+    buffer, what it tells of each frame's CPU cost and the signal its followers wait on."""
     client._fullon_lock = lock
     client._fullon_on_frame = on_frame
     client._fullon_may_sign = may_sign
     client._fullon_on_bad_frame = on_bad_frame
     client._fullon_last_frame = {}
     client._fullon_ledger = LedgerBuffer(ledger_tap) if ledger_tap is not None else None
+    client._fullon_frames = FrameSignal()
 
 
 def touch(client: Any, url: str, now: float) -> None:

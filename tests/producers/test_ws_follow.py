@@ -1,0 +1,131 @@
+"""Orders and fills after the first message come from ccxt's cache without a ``watch_*`` call per
+message, and a failed socket sends the loops back to ``watch_*``, which reconnects. Real ccxt
+against the simulator; only the collector runs (no REST poller), so every fill on the bus came
+over the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import ccxt
+import ccxt.pro
+import pytest
+import redis.asyncio as aioredis
+from producer_harness import (
+    SUBSCRIBED,
+    Binding,
+    eventually,
+    kraken_and_bybit,
+    make_context,
+    read_bus,
+    trade_until,
+)
+
+from fullon_account_service.contract import Source, TradeFill
+from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers.live_collector import LiveAccountCollector
+from fullon_account_service.producers.ws_follow import FrameSignal, streaming
+from fullon_account_service.settings import Settings
+from fullon_account_service.simulator.server import Simulator
+
+FOLLOWED = ("watch_orders", "watch_my_trades")
+
+
+def _count_watches(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
+    """``watch_orders`` / ``watch_my_trades`` calls per (venue, method) from now on."""
+    calls: Counter[tuple[str, str]] = Counter()
+    for venue in ("kraken", "bybit"):
+        klass = ws_guard.guarded_class(getattr(ccxt.pro, venue))
+        for name in FOLLOWED:
+            original = getattr(klass, name)
+
+            async def counted(
+                self: Any, *args: Any, _name: str = name, _run: Any = original, **kw: Any
+            ) -> Any:
+                calls[(self.id, _name)] += 1
+                return await _run(self, *args, **kw)
+
+            monkeypatch.setattr(klass, name, counted)
+    return calls
+
+
+async def _ws_fills(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
+    fills = {
+        (e.ex_id, e.payload.ex_trade_id)
+        for e in await read_bus(redis, prefix)
+        if isinstance(e.payload, TradeFill) and e.source is Source.WS
+    }
+    for b in bindings:
+        truth = {(b.ref.ex_id, f.trade_id) for f in b.account.fills}
+        assert truth <= fills, f"{b.ref.venue}: {len(truth - fills)} fills not on the bus from the stream"
+
+
+async def _subscribed_again(sim: Simulator, bindings: Sequence[Binding], before: dict[str, int]) -> None:
+    for b in bindings:
+        subs = sim.world.subscriptions.of(b.account)
+        for channel in SUBSCRIBED[b.ref.venue]:
+            assert subs[channel].subscribes > before[f"{b.ref.venue}:{channel}"], f"{channel} not again"
+            assert subs[channel].active > 0
+
+
+async def test_later_messages_need_no_watch_call_and_a_failed_socket_reconnects(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_watches(monkeypatch)
+    prefix = settings.stream_prefix
+    async with kraken_and_bybit(seed=83) as (sim, bindings):
+        ctx = make_context(sim, settings, redis_client, bindings)
+        collector = LiveAccountCollector(context=ctx)
+        try:
+            for b in bindings:
+                await collector.start_exchange(b.ref)
+            for b in bindings:
+                await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+
+            await trade_until(sim, bindings, fills_per_venue=12)
+            await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
+            assert max(calls.values()) == 1, f"one watch call per stream, whatever the messages: {calls}"
+
+            before = {
+                f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
+                for b in bindings
+                for channel in SUBSCRIBED[b.ref.venue]
+            }
+            for b in bindings:
+                session = ctx.registry.get(b.ref.ex_id)
+                assert session is not None and streaming(session.client)
+                for ws in list(session.client.clients.values()):
+                    ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
+            await eventually(lambda: _subscribed_again(sim, bindings, before), timeout_s=60)
+            assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+
+            await trade_until(sim, bindings, fills_per_venue=24)
+            await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
+        finally:
+            await collector.stop_collection()
+            await ctx.close()
+
+
+async def test_a_follower_wakes_only_for_its_rows_and_on_every_socket_end() -> None:
+    signal = FrameSignal()
+    rows = {"orders": False, "fills": False}
+    orders = asyncio.ensure_future(signal.wait(lambda: rows["orders"]))
+    fills = asyncio.ensure_future(signal.wait(lambda: rows["fills"]))
+    await asyncio.sleep(0)
+
+    signal.frame()
+    await asyncio.sleep(0)
+    assert not orders.done() and not fills.done(), "a frame that left no rows wakes no one"
+
+    rows["orders"] = True
+    signal.frame()
+    await asyncio.wait_for(orders, timeout=5)
+    assert not fills.done()
+
+    signal.ended()
+    await asyncio.wait_for(fills, timeout=5)  # a socket that ended wakes every follower
+    rows["fills"] = True
+    await asyncio.wait_for(signal.wait(lambda: rows["fills"]), timeout=5)  # rows there: no wait

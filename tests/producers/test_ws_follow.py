@@ -99,8 +99,12 @@ async def test_later_messages_need_no_watch_call_and_a_failed_socket_reconnects(
                 assert session is not None and streaming(session.client)
                 for ws in list(session.client.clients.values()):
                     ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
-            await eventually(lambda: _subscribed_again(sim, bindings, before), timeout_s=60)
-            assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+
+            async def back_to_watch() -> None:
+                assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+                await _subscribed_again(sim, bindings, before)
+
+            await eventually(back_to_watch, timeout_s=60)
 
             await trade_until(sim, bindings, fills_per_venue=24)
             await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)

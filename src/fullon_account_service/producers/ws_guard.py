@@ -18,9 +18,9 @@ no fork of ccxt:
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
   client's ``FrameSignal`` wakes the collector loops following a cache (``ws_follow``) whose cache
-  it filled. A socket that fails or closes (``on_error``, ``on_close``, or a ``reject`` of every
-  pending call, which also marks the socket failed) wakes them all, so each goes back to
-  ``watch_*``.
+  it filled. A socket that fails or closes wakes them all, so each goes back to ``watch_*``: ccxt
+  then rejects every pending call (``Client.on_error`` always, ``on_close`` unless an error did
+  already), and the guard's ``reject`` marks the socket failed and wakes them.
 - **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
@@ -98,18 +98,6 @@ class _GuardedExchange:
     _fullon_frames: FrameSignal | None = None
     _fullon_readers: TaskSupervisor | None = None
 
-    def on_error(self, client: Any, error: Any) -> Any:
-        try:
-            return super().on_error(client, error)  # type: ignore[misc]
-        finally:
-            _ended(self)
-
-    def on_close(self, client: Any, error: Any) -> Any:
-        try:
-            return super().on_close(client, error)  # type: ignore[misc]
-        finally:
-            _ended(self)
-
     def handle_message(self, client: Any, message: Any) -> Any:
         result = super().handle_message(client, message)  # type: ignore[misc]
         if self._fullon_ledger is not None:
@@ -176,7 +164,9 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
         try:
             return original_reject(result, message_hash)
         finally:
-            _ended(exchange)
+            frames = exchange._fullon_frames
+            if frames is not None:
+                frames.ended()
 
     ws_client.handle_message = handle_message
     ws_client.reject = reject
@@ -215,12 +205,6 @@ async def _read(ws_client: Any) -> None:
         if handled % DRAIN_BATCH == 0:
             await asyncio.sleep(0)
     ws_client.on_close(1006)
-
-
-def _ended(exchange: _GuardedExchange) -> None:
-    frames = exchange._fullon_frames
-    if frames is not None:
-        frames.ended()
 
 
 def _bad_frame(exchange: _GuardedExchange, url: str, error: Exception, message: Any) -> None:

@@ -92,6 +92,24 @@ async def test_rows_whose_publish_failed_are_sent_by_the_next_read() -> None:
     assert len(await _sent(ids, rows)) == 8
 
 
+async def test_a_failed_publish_of_whole_chunks_leaves_no_empty_chunk() -> None:
+    """Chunks emptied by a failed publish go: an empty one would be searched by every lookup and
+    kept until the cursor passed the time of rows it no longer holds."""
+    ids = PublishedIds()
+    sent = _rows(CHUNK)
+    await _sent(ids, sent)
+    failed = [fill(n, T + n) for n in range(CHUNK, 4 * CHUNK)]
+
+    async def fail(fresh: list[Envelope]) -> None:
+        raise ConnectionError("bus down")
+
+    with pytest.raises(ConnectionError):
+        await ids.publish(failed, fail)
+    assert len(ids._chunks) == 1 and len(ids) == CHUNK
+    assert await _sent(ids, sent) == []
+    assert len(await _sent(ids, failed)) == 3 * CHUNK
+
+
 async def test_a_lost_bus_or_forgotten_time_sends_again() -> None:
     ids = PublishedIds()
     rows = _rows(2 * CHUNK)

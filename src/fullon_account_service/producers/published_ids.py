@@ -115,3 +115,4 @@ class PublishedIds:
                 if at >= 0:
                     del chunk.hashes[at]
                     break
+        self._chunks = [chunk for chunk in self._chunks if chunk.hashes]

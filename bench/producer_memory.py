@@ -46,7 +46,9 @@ backlog.
 With ``BENCH_TYPES=N`` in the bench's environment (and ``--arenas``) each point also prints the N
 commonest types among the objects the collector tracks and the N commonest dict shapes (size and
 first keys): what the live small objects are. Objects made before the producer froze its start-up
-heap (``gc_freeze``) are not counted, so compare points, not totals.
+heap (``gc_freeze``) are not counted, so compare points, not totals. ``BENCH_LOG_LEVEL`` (WARNING
+by default) is the producer's ``LOG_LEVEL``: INFO shows each stream's reconnect and its reason,
+which the bench otherwise only counts ("WebSocket reconnects so far").
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
 set for the bench. ``--trim`` (implies ``--arenas``) also calls glibc's ``malloc_trim(0)`` in the
 producer at each point and prints its RSS before and after: what a periodic trim would give back
@@ -104,6 +106,12 @@ STEPS_PER_ACCOUNT = 20
 caches hold (``clients.WS_OPTIONS``), whatever the account count, so that a chunk's fills reach
 the bus over WebSocket and no chunk waits for a REST audit (with a floor of 200 steps a chunk,
 the 1-account baseline waited ~5 s a chunk for its audit: 20 fills/s)."""
+STEPS_PER_TURN = 500
+"""Scenario steps run without a turn of this process' event loop, which serves the simulator's
+sockets: a chunk run in one go (20,000 steps at 1,000 accounts, 5-9 s here, bench/RESULTS.md
+"Stop 35") stopped every socket, pongs included, for longer than the venue's keepalive allows once
+the producer's own turns were added, and the producer's ccxt timed out every socket at once, which
+no venue does (~0.2 s a slice)."""
 CHUNK_WAIT_S = 300.0
 """How long a chunk waits for its fills on the bus before the next one is sent anyway (saying
 so): 30 s before stop 24, short enough that a producer behind at 100 accounts was sent chunk after
@@ -131,6 +139,7 @@ IDLE_COUNTERS = (
     "fullon_account_ws_frames_total",
 )
 BUFFER_DEPTH = "fullon_account_producer_buffer_depth"
+RECONNECTS = "fullon_account_ws_reconnects_total"
 KEEP_ENTRIES = 1000
 """Entries left in each bus stream after a chunk: the bench counts what was added, so Redis need
 not hold 10^6 events (its memory is not the producer's, but the machine's)."""
@@ -527,6 +536,14 @@ def _metrics(port: int) -> tuple[tuple[float, ...], float]:
         return idle_state(answer.read().decode())
 
 
+def reconnects(port: int) -> float:
+    """The producer's WebSocket reconnects so far (every label): its log says nothing of them at
+    the bench's WARNING level."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        lines = answer.read().decode().splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(RECONNECTS + "{"))
+
+
 def keepalive_frames(venue: str, accounts: int) -> float:
     """The WebSocket frames an idle producer still reads in ``SETTLE_WINDOW_S``, twice over: one
     pong per account per ccxt ``keepAlive`` (the sampled frame counter moves by ``FRAME_SAMPLE``
@@ -596,7 +613,7 @@ def producer_env(
         "ACCOUNT_EXCHANGE_OVERRIDES": str(work / "overrides.json"),
         "ACCOUNT_SECRETS_FILE": "",
         "ACCOUNT_DATA_DIR": str(work / "data"),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "ACCOUNT_METRICS_PORT": str(metrics_port),
         # audits every 5 s while fills come: what a stream held back reaches the bus soon
         "ACCOUNT_POLL_INTERVAL": "5",
@@ -832,11 +849,13 @@ async def measure(
             if arenas:
                 after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, open"))
             await drive(sim, redis, accounts, fills // 2, producer.pid)
+            print(f"  WebSocket reconnects so far: {reconnects(r.metrics_port):.0f}", flush=True)
             half = rss_mib(producer.pid)
             half_settled = await settle(r.metrics_port, producer.pid, f"{n} accounts, half", venue, n)
             if arenas:
                 after_trim.append(await print_arenas(producer.pid, stats, f"{n} accounts, half"))
             await drive(sim, redis, accounts, fills, producer.pid)
+            print(f"  WebSocket reconnects so far: {reconnects(r.metrics_port):.0f}", flush=True)
             full = rss_mib(producer.pid)
             full_settled = await settle(r.metrics_port, producer.pid, f"{n} accounts, full", venue, n)
             later = None
@@ -948,9 +967,11 @@ async def drive(
     before = sum(len(a.fills) for a in accounts)
     started, producer_cpu, stepping = time.monotonic(), cpu_s(pid), 0.0
     while sum(len(a.fills) for a in accounts) < target:
-        step_start = time.monotonic()
-        sim.engine.run_steps(chunk)
-        stepping += time.monotonic() - step_start
+        for steps in range(0, chunk, STEPS_PER_TURN):
+            step_start = time.monotonic()
+            sim.engine.run_steps(min(STEPS_PER_TURN, chunk - steps))
+            stepping += time.monotonic() - step_start
+            await asyncio.sleep(0)  # the simulator's sockets send and answer pings meanwhile
         made = sum(len(a.fills) for a in accounts)
         try:
             await until(

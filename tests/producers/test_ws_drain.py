@@ -102,3 +102,53 @@ async def test_the_reader_ends_as_ccxt_does_on_close_and_on_a_failed_read(venue:
 
 async def _fails() -> WSMessage:
     raise ConnectionResetError("reset by peer")
+
+
+class _Feed:
+    """A socket whose frames come one by one from a test, and whose pings are never answered."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.frames: asyncio.Queue[WSMessage] = asyncio.Queue()
+        self.pings: list[str] = []
+
+    async def receive(self) -> WSMessage:
+        return await self.frames.get()
+
+    async def send_str(self, message: str) -> None:
+        self.pings.append(message)
+
+
+async def test_a_socket_that_delivers_frames_is_not_timed_out_by_the_keepalive(venue: Any) -> None:
+    """A pong is read behind every frame already buffered, so a producer behind by a burst saw
+    ccxt's keepalive (no pong for two ping intervals) fail sockets that were delivering all along
+    (bench/RESULTS.md "Stop 35"). A frame read is proof enough; a socket that reads nothing at all
+    is still failed, on ccxt's own schedule."""
+    socket = venue.client(URL)
+    socket.keepAlive = 250  # ms: two intervals without a pong would fail it after 0.5 s
+    feed = _Feed()
+    socket.connection = feed
+    errors: list[BaseException] = []
+    socket.on_error = errors.append
+    socket.on_message_callback = lambda _client, _message: None
+    socket.receive_loop()
+    pinging = asyncio.ensure_future(socket.ping_loop())
+    try:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.5  # ten ping intervals, none answered
+        n = 0
+        while loop.time() < until:
+            feed.frames.put_nowait(_frame(n))
+            n += 1
+            await asyncio.sleep(0.02)
+        assert len(feed.pings) >= 2, "ccxt's keepalive was pinging all along"
+        assert errors == [], "frames kept coming: the socket is alive without a pong"
+        async with asyncio.timeout(DEADLINE_S):
+            while not errors:
+                await asyncio.sleep(0.05)
+        assert isinstance(errors[0], ccxt.RequestTimeout), "no frame and no pong: failed as before"
+    finally:
+        pinging.cancel()
+        feed.closed = True
+        feed.frames.put_nowait(_frame(-1))
+        await asyncio.gather(pinging, return_exceptions=True)

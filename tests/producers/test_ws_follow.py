@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ccxt
@@ -25,7 +25,7 @@ from producer_harness import (
 )
 
 from fullon_account_service.contract import Source, TradeFill
-from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers import live_collector, ws_guard
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.ws_follow import FrameSignal, streaming
 from fullon_account_service.settings import Settings
@@ -63,10 +63,15 @@ async def _ws_fills(redis: aioredis.Redis, prefix: str, bindings: Sequence[Bindi
         assert truth <= fills, f"{b.ref.venue}: {len(truth - fills)} fills not on the bus from the stream"
 
 
-async def _subscribed_again(sim: Simulator, bindings: Sequence[Binding], before: dict[str, int]) -> None:
+async def _subscribed_again(
+    sim: Simulator,
+    bindings: Sequence[Binding],
+    before: dict[str, int],
+    channels: Mapping[str, set[str]] = SUBSCRIBED,
+) -> None:
     for b in bindings:
         subs = sim.world.subscriptions.of(b.account)
-        for channel in SUBSCRIBED[b.ref.venue]:
+        for channel in channels[b.ref.venue]:
             assert subs[channel].subscribes > before[f"{b.ref.venue}:{channel}"], f"{channel} not again"
             assert subs[channel].active > 0
 
@@ -108,6 +113,73 @@ async def test_later_messages_need_no_watch_call_and_a_failed_socket_reconnects(
 
             await trade_until(sim, bindings, fills_per_venue=24)
             await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
+        finally:
+            await collector.stop_collection()
+            await ctx.close()
+
+
+async def test_a_socket_that_fails_while_only_followers_wait_is_reconciled(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the balance, position and ledger loops busy elsewhere (here: never back in ccxt), no
+    ``watch_*`` call is pending when the socket fails, so ccxt rejects none: the followers going
+    back to ``watch_*`` have REST cover their kinds until their streams speak again, and ask for
+    the reconciliation a reconnect owes."""
+
+    async def busy(*_args: Any, **_kwargs: Any) -> Any:
+        await asyncio.Event().wait()
+
+    for venue in ("kraken", "bybit"):
+        klass = ws_guard.guarded_class(getattr(ccxt.pro, venue))
+        for name in ("watch_balance", "watch_positions"):
+            monkeypatch.setattr(klass, name, busy)
+    monkeypatch.setattr(live_collector, "watch_ledger", busy)
+    covers: set[tuple[int, str]] = set()
+    cover = live_collector._cover
+
+    def recorded_cover(session: Any, kind: str) -> None:
+        covers.add((session.ref.ex_id, kind))
+        cover(session, kind)
+
+    monkeypatch.setattr(live_collector, "_cover", recorded_cover)
+    calls = _count_watches(monkeypatch)
+    async with kraken_and_bybit(seed=84) as (sim, bindings):
+        ctx = make_context(sim, settings, redis_client, bindings)
+        collector = LiveAccountCollector(context=ctx)
+        try:
+            for b in bindings:
+                await collector.start_exchange(b.ref)
+            await trade_until(sim, bindings, fills_per_venue=3)
+            await eventually(
+                lambda: _ws_fills(redis_client, prefix=settings.stream_prefix, bindings=bindings),
+                timeout_s=60,
+            )
+            followed = {"kraken": {"executions"}, "bybit": {"execution", "order"}}
+            before = {
+                f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
+                for b in bindings
+                for channel in followed[b.ref.venue]
+            }
+            sessions = [ctx.registry.get(b.ref.ex_id) for b in bindings]
+            for session in sessions:
+                assert session is not None and streaming(session.client)
+                session.reconcile_requested = False
+                for ws in list(session.client.clients.values()):
+                    ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
+
+            async def subscribed_again() -> None:
+                assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+                await _subscribed_again(sim, bindings, before, followed)
+
+            await eventually(subscribed_again, timeout_s=60)
+            await trade_until(sim, bindings, fills_per_venue=6)
+
+            async def covered_and_reconciled() -> None:
+                assert covers >= {(b.ref.ex_id, k) for b in bindings for k in ("orders", "my_trades")}
+                await _ws_fills(redis_client, settings.stream_prefix, bindings)
+                assert all(s is not None and s.reconcile_requested for s in sessions)
+
+            await eventually(covered_and_reconciled, timeout_s=60)
         finally:
             await collector.stop_collection()
             await ctx.close()

@@ -4,7 +4,8 @@ A loop publishes what its stream says and reports to the account's session:
 - every message: the stream is alive (``stream_spoke``), so the poller goes back to its normal pace;
 - orders and fills: once ``watch_*`` returned, the rows each later frame adds are taken from ccxt's
   cache (``ws_follow``); ``watch_*`` is called again only once a socket closed, failed or holds a
-  rejection, so a message costs no ccxt call of its own;
+  rejection, so a message costs no ccxt call of its own (a socket that ended while a loop
+  followed it is handled as a dropped stream, below, though no ``watch_*`` call raised);
 - a message whose handling raises: logged with its (redacted) payload, dead-lettered with the
   reason, a REST reconciliation asked for, and the loop reads the next message;
 - a dropped stream (ccxt ``NetworkError``): reconnect after ``ACCOUNT_RECONNECT_DELAY`` with
@@ -192,12 +193,17 @@ class LiveAccountCollector(MessageHandlers):
                 session.request_reconcile()
             await self._handle(session, kind, result)
             drop_raw(kind, result)
-            await self._follow(session, kind)
+            if await self._follow(session, kind):
+                # the socket ended while no watch_* call of this loop was pending for ccxt to
+                # reject: covered and reconciled as a dropped stream is
+                ctx.sensor.on_reconnect(ref.venue)
+                _cover(session, kind)
+                reconnecting = True
 
-    async def _follow(self, session: AccountSession, kind: str) -> None:
+    async def _follow(self, session: AccountSession, kind: str) -> bool:
         """Publish the rows ``kind``'s cache gains, frame by frame, until the client's sockets
-        need ``watch_*`` again (``ws_follow``); for a kind ccxt does not cache as rows, only what
-        arrived while the last message was handled."""
+        need ``watch_*`` again (``ws_follow``): True then. For a kind ccxt does not cache as rows,
+        only what arrived while the last message was handled: False."""
         client = session.client
         signal = frame_signal(client) if followed(kind) else None
         while True:
@@ -207,8 +213,10 @@ class LiveAccountCollector(MessageHandlers):
                 await self._handle(session, kind, rows)
                 drop_raw(kind, rows)
                 continue
-            if signal is None or not streaming(client):
-                return
+            if signal is None:
+                return False
+            if not streaming(client):
+                return True
             await signal.wait(partial(rows_waiting, client, kind))
 
     def _stream_failed(

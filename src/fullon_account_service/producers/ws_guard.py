@@ -14,6 +14,12 @@ no fork of ccxt:
   random sample of frames the reading thread's CPU time inside ccxt goes to ``on_frame`` (the
   sensor's ``on_ws_frame``): thread CPU time, unlike a profiler's samples or the wall clock, does
   not grow while the thread waits for a core on a loaded machine.
+- **A socket that delivers frames is alive.** ccxt's keepalive fails a socket when no pong was
+  handled for two ping intervals (``Client.ping_loop``: 12 s on Kraken), but a pong is read in
+  order, behind every frame already buffered: a producer behind by a burst timed out sockets that
+  were delivering all along (at 1,000 accounts, every socket at once, then a full reconciliation
+  of every account; bench/RESULTS.md "Stop 35"). Every frame handled counts as a pong, so a
+  socket is failed only once nothing at all was read for two ping intervals.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
@@ -139,6 +145,7 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
         exchange._fullon_last_frame[url] = time.monotonic()
 
     def handle_message(message: Any) -> None:
+        ws_client.lastPong = time.time_ns() // 1_000_000  # ccxt's clock (Exchange.milliseconds)
         stamps = exchange._fullon_last_frame
         if stamps is not None:
             stamps[url] = time.monotonic()

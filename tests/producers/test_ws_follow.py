@@ -27,7 +27,7 @@ from producer_harness import (
 from fullon_account_service.contract import Source, TradeFill
 from fullon_account_service.producers import live_collector, ws_guard
 from fullon_account_service.producers.live_collector import LiveAccountCollector
-from fullon_account_service.producers.ws_follow import FrameSignal, streaming
+from fullon_account_service.producers.ws_follow import FrameSignal, socket_ends, streaming
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.server import Simulator
 
@@ -180,6 +180,64 @@ async def test_a_socket_that_fails_while_only_followers_wait_is_reconciled(
                 assert all(s is not None and s.reconcile_requested for s in sessions)
 
             await eventually(covered_and_reconciled, timeout_s=60)
+        finally:
+            await collector.stop_collection()
+            await ctx.close()
+
+
+async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_nothing(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ccxt fetches Kraken's WebSocket token again every 15 minutes inside ``watch_balance``; when
+    that REST call times out the socket is still open and lost nothing: REST covers the balance
+    until the stream speaks again, and no full reconciliation is asked for (at 1,000 accounts the
+    refreshes come due together, bench/RESULTS.md "Stop 35")."""
+    covers: set[tuple[int, str]] = set()
+    cover = live_collector._cover
+
+    def recorded_cover(session: Any, kind: str) -> None:
+        covers.add((session.ref.ex_id, kind))
+        cover(session, kind)
+
+    monkeypatch.setattr(live_collector, "_cover", recorded_cover)
+    async with kraken_and_bybit(seed=85) as (sim, bindings):
+        ctx = make_context(sim, settings, redis_client, bindings)
+        collector = LiveAccountCollector(context=ctx)
+        try:
+            for b in bindings:
+                await collector.start_exchange(b.ref)
+            for b in bindings:
+                await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+            await trade_until(sim, bindings, fills_per_venue=3)
+            await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+
+            kraken = next(b for b in bindings if b.ref.venue == "kraken")
+            session = ctx.registry.get(kraken.ref.ex_id)
+            assert session is not None
+            client = session.client
+            private = client.clients[client.urls["api"]["ws"]["private"]]
+            private.subscriptions["authenticated"]["start"] -= 3600  # the token is due again
+            fetch_token = client.privatePostGetWebSocketsToken
+            failures: list[int] = []
+
+            async def times_out_once(*args: Any, **kwargs: Any) -> Any:
+                if not failures:
+                    failures.append(1)
+                    raise ccxt.RequestTimeout("test: the token read timed out")
+                return await fetch_token(*args, **kwargs)
+
+            monkeypatch.setattr(client, "privatePostGetWebSocketsToken", times_out_once)
+            ends = socket_ends(client)
+            session.reconcile_requested = False
+
+            def covered_and_back() -> None:
+                assert failures and (kraken.ref.ex_id, "balance") in covers
+                assert "balance" not in session.fast_poll, "the balance stream spoke again"
+
+            await trade_until(sim, bindings, fills_per_venue=6, also=covered_and_back)
+            await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+            assert socket_ends(client) == ends and streaming(client), "the socket stayed open"
+            assert not session.reconcile_requested, "nothing was lost: no reconciliation"
         finally:
             await collector.stop_collection()
             await ctx.close()

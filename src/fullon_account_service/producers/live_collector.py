@@ -10,7 +10,9 @@ A loop publishes what its stream says and reports to the account's session:
   reason, a REST reconciliation asked for, and the loop reads the next message;
 - a dropped stream (ccxt ``NetworkError``): reconnect after ``ACCOUNT_RECONNECT_DELAY`` with
   exponential backoff and jitter, ask the poller to cover the kind meanwhile, and request a full
-  REST reconciliation once the stream is back;
+  REST reconciliation once the stream is back; a ``watch_*`` call that failed while its sockets
+  stayed open (Kraken's token, fetched again over REST every 15 minutes, timing out) is retried
+  and covered the same way, but reconciles nothing: no socket ended, so no message was lost;
 - rejected credentials on a stream: the account is marked in error (as the poller does) and the
   stream retried slowly;
 - ledger rows (funding, transfers...) where the venue pushes them (``ws_ledger``): published
@@ -42,7 +44,7 @@ from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.ws_backlog import drop_raw, followed, held_back, rows_waiting
-from fullon_account_service.producers.ws_follow import frame_signal, streaming
+from fullon_account_service.producers.ws_follow import frame_signal, socket_ends, streaming
 from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_messages import MessageHandlers
 from fullon_account_service.producers.ws_watchdog import watchdog
@@ -166,7 +168,8 @@ class LiveAccountCollector(MessageHandlers):
             if kind == LEDGER
             else getattr(session.client, _WATCH[kind])
         )
-        reconnecting = False
+        failed = False  # without the guard's count of socket ends, a failed call is a dropped stream
+        seen_ends = socket_ends(session.client)
         while True:
             if detector.is_demoted(ref.ex_id, kind):
                 _cover(session, kind)
@@ -178,7 +181,7 @@ class LiveAccountCollector(MessageHandlers):
                 detector.demote(ref.ex_id, kind)
                 continue
             except Exception as e:
-                reconnecting = True
+                failed = True
                 _cover(session, kind)
                 await asyncio.sleep(self._stream_failed(session, kind, e, backoff))
                 continue
@@ -188,17 +191,20 @@ class LiveAccountCollector(MessageHandlers):
             if session.error is not None and session.error.startswith(_WS_AUTH):
                 session.error = None
                 ctx.set_status(ref.ex_id, "running", "collecting")
-            if reconnecting:
-                reconnecting = False
+            # Only a socket that ended can have lost messages: a call that failed while its socket
+            # stayed open (Kraken's token, fetched again every 15 minutes, timing out) lost none;
+            # a socket that ended while this loop was not in a call of its own still counts.
+            ends = socket_ends(session.client)
+            if failed if ends is None else ends != seen_ends:
                 session.request_reconcile()
+            failed, seen_ends = False, ends
             await self._handle(session, kind, result)
             drop_raw(kind, result)
             if await self._follow(session, kind):
-                # the socket ended while no watch_* call of this loop was pending for ccxt to
-                # reject: covered and reconciled as a dropped stream is
+                # no watch_* call of this loop was pending for ccxt to fail: covered as a dropped
+                # stream is (and reconciled once back, above, if a socket ended)
                 ctx.sensor.on_reconnect(ref.venue)
                 _cover(session, kind)
-                reconnecting = True
 
     async def _follow(self, session: AccountSession, kind: str) -> bool:
         """Publish the rows ``kind``'s cache gains, frame by frame, until the client's sockets

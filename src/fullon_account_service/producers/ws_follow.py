@@ -25,10 +25,12 @@ Ready = Callable[[], bool]
 class FrameSignal:
     """An account client's followers, each waiting until its cache holds rows no one took."""
 
-    __slots__ = ("_waiters",)
+    __slots__ = ("_waiters", "ends")
 
     def __init__(self) -> None:
         self._waiters: list[tuple[Ready, asyncio.Future[None]]] = []
+        self.ends = 0
+        """Sockets of the client that failed or closed so far."""
 
     def frame(self) -> None:
         """A frame was handled: wake the followers whose cache it filled."""
@@ -45,11 +47,17 @@ class FrameSignal:
         self._waiters = waiting
 
     def ended(self) -> None:
-        """A socket failed or closed: wake every follower, so each goes back to ``watch_*``."""
+        """A call was rejected or a socket ended: wake every follower, so each goes back to
+        ``watch_*`` (which raises the rejection or reconnects)."""
         waiters, self._waiters = self._waiters, []
         for _, waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    def socket_ended(self) -> None:
+        """A socket failed or closed (ccxt rejected every pending call at once)."""
+        self.ends += 1
+        self.ended()
 
     async def wait(self, ready: Ready) -> None:
         """Return once ``ready()`` holds after a frame, or a socket failed or closed."""
@@ -64,6 +72,12 @@ def frame_signal(client: Any) -> FrameSignal | None:
     """The client's signal (``None`` for a client the guard was not attached to)."""
     signal = getattr(client, "_fullon_frames", None)
     return signal if isinstance(signal, FrameSignal) else None
+
+
+def socket_ends(client: Any) -> int | None:
+    """How many of the client's sockets failed or closed so far (``None`` without the guard)."""
+    signal = frame_signal(client)
+    return None if signal is None else signal.ends
 
 
 def streaming(client: Any) -> bool:

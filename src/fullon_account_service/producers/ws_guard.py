@@ -172,7 +172,9 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
             return original_reject(result, message_hash)
         finally:
             frames = exchange._fullon_frames
-            if frames is not None:
+            if frames is not None and message_hash is None:
+                frames.socket_ended()
+            elif frames is not None:
                 frames.ended()
 
     ws_client.handle_message = handle_message

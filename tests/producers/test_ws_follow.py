@@ -52,6 +52,19 @@ def _count_watches(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
     return calls
 
 
+def _record_covers(monkeypatch: pytest.MonkeyPatch) -> set[tuple[int, str]]:
+    """(ex_id, kind) of every kind a collector loop asks REST to cover from now on."""
+    covers: set[tuple[int, str]] = set()
+    cover = live_collector._cover
+
+    def recorded_cover(session: Any, kind: str) -> None:
+        covers.add((session.ref.ex_id, kind))
+        cover(session, kind)
+
+    monkeypatch.setattr(live_collector, "_cover", recorded_cover)
+    return covers
+
+
 async def _ws_fills(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
     fills = {
         (e.ex_id, e.payload.ex_trade_id)
@@ -134,14 +147,7 @@ async def test_a_socket_that_fails_while_only_followers_wait_is_reconciled(
         for name in ("watch_balance", "watch_positions"):
             monkeypatch.setattr(klass, name, busy)
     monkeypatch.setattr(live_collector, "watch_ledger", busy)
-    covers: set[tuple[int, str]] = set()
-    cover = live_collector._cover
-
-    def recorded_cover(session: Any, kind: str) -> None:
-        covers.add((session.ref.ex_id, kind))
-        cover(session, kind)
-
-    monkeypatch.setattr(live_collector, "_cover", recorded_cover)
+    covers = _record_covers(monkeypatch)
     calls = _count_watches(monkeypatch)
     async with kraken_and_bybit(seed=84) as (sim, bindings):
         ctx = make_context(sim, settings, redis_client, bindings)
@@ -192,14 +198,7 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
     that REST call times out the socket is still open and lost nothing: REST covers the balance
     until the stream speaks again, and no full reconciliation is asked for (at 1,000 accounts the
     refreshes come due together, bench/RESULTS.md "Stop 35")."""
-    covers: set[tuple[int, str]] = set()
-    cover = live_collector._cover
-
-    def recorded_cover(session: Any, kind: str) -> None:
-        covers.add((session.ref.ex_id, kind))
-        cover(session, kind)
-
-    monkeypatch.setattr(live_collector, "_cover", recorded_cover)
+    covers = _record_covers(monkeypatch)
     async with kraken_and_bybit(seed=85) as (sim, bindings):
         ctx = make_context(sim, settings, redis_client, bindings)
         collector = LiveAccountCollector(context=ctx)

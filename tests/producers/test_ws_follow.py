@@ -27,7 +27,7 @@ from producer_harness import (
 from fullon_account_service.contract import Source, TradeFill
 from fullon_account_service.producers import live_collector, ws_guard
 from fullon_account_service.producers.live_collector import LiveAccountCollector
-from fullon_account_service.producers.ws_follow import FrameSignal, socket_ends, streaming
+from fullon_account_service.producers.ws_follow import FrameSignal, stream_gaps, streaming
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.server import Simulator
 
@@ -226,7 +226,7 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
                 return await fetch_token(*args, **kwargs)
 
             monkeypatch.setattr(client, "privatePostGetWebSocketsToken", times_out_once)
-            ends = socket_ends(client)
+            gaps = stream_gaps(client)
             session.reconcile_requested = False
 
             def covered_and_back() -> None:
@@ -235,7 +235,7 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
 
             await trade_until(sim, bindings, fills_per_venue=6, also=covered_and_back)
             await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-            assert socket_ends(client) == ends and streaming(client), "the socket stayed open"
+            assert stream_gaps(client) == gaps and streaming(client), "the socket stayed open"
             assert not session.reconcile_requested, "nothing was lost: no reconciliation"
         finally:
             await collector.stop_collection()

@@ -11,8 +11,8 @@ A loop publishes what its stream says and reports to the account's session:
 - a dropped stream (ccxt ``NetworkError``): reconnect after ``ACCOUNT_RECONNECT_DELAY`` with
   exponential backoff and jitter, ask the poller to cover the kind meanwhile, and request a full
   REST reconciliation once the stream is back; a ``watch_*`` call that failed while its sockets
-  stayed open (Kraken's token, fetched again over REST every 15 minutes, timing out) is retried
-  and covered the same way, but reconciles nothing: no socket ended, so no message was lost;
+  stayed open and refused nothing (Kraken's token, fetched again over REST every 15 minutes,
+  timing out) is retried and covered the same way, but reconciles nothing: no message was lost;
 - rejected credentials on a stream: the account is marked in error (as the poller does) and the
   stream retried slowly;
 - ledger rows (funding, transfers...) where the venue pushes them (``ws_ledger``): published
@@ -44,7 +44,7 @@ from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.session import AccountSession
 from fullon_account_service.producers.ws_backlog import drop_raw, followed, held_back, rows_waiting
-from fullon_account_service.producers.ws_follow import frame_signal, socket_ends, streaming
+from fullon_account_service.producers.ws_follow import frame_signal, stream_gaps, streaming
 from fullon_account_service.producers.ws_ledger import watch_ledger
 from fullon_account_service.producers.ws_messages import MessageHandlers
 from fullon_account_service.producers.ws_watchdog import watchdog
@@ -168,8 +168,8 @@ class LiveAccountCollector(MessageHandlers):
             if kind == LEDGER
             else getattr(session.client, _WATCH[kind])
         )
-        failed = False  # without the guard's count of socket ends, a failed call is a dropped stream
-        seen_ends = socket_ends(session.client)
+        failed = False  # without the guard's count of gaps, a failed call is a dropped stream
+        seen_gaps = stream_gaps(session.client)
         while True:
             if detector.is_demoted(ref.ex_id, kind):
                 _cover(session, kind)
@@ -191,13 +191,14 @@ class LiveAccountCollector(MessageHandlers):
             if session.error is not None and session.error.startswith(_WS_AUTH):
                 session.error = None
                 ctx.set_status(ref.ex_id, "running", "collecting")
-            # Only a socket that ended can have lost messages: a call that failed while its socket
-            # stayed open (Kraken's token, fetched again every 15 minutes, timing out) lost none;
-            # a socket that ended while this loop was not in a call of its own still counts.
-            ends = socket_ends(session.client)
-            if failed if ends is None else ends != seen_ends:
+            # Only a socket that ended or rejected a call can have lost messages: a call that
+            # failed while its sockets stayed open and refused nothing (Kraken's token, fetched
+            # again every 15 minutes, timing out) lost none; a gap while this loop was not in a
+            # call of its own still counts.
+            gaps = stream_gaps(session.client)
+            if failed if gaps is None else gaps != seen_gaps:
                 session.request_reconcile()
-            failed, seen_ends = False, ends
+            failed, seen_gaps = False, gaps
             await self._handle(session, kind, result)
             drop_raw(kind, result)
             if await self._follow(session, kind):

@@ -25,12 +25,12 @@ Ready = Callable[[], bool]
 class FrameSignal:
     """An account client's followers, each waiting until its cache holds rows no one took."""
 
-    __slots__ = ("_waiters", "ends")
+    __slots__ = ("_waiters", "gaps")
 
     def __init__(self) -> None:
         self._waiters: list[tuple[Ready, asyncio.Future[None]]] = []
-        self.ends = 0
-        """Sockets of the client that failed or closed so far."""
+        self.gaps = 0
+        """Times one of the client's sockets may have lost messages so far (``gap``)."""
 
     def frame(self) -> None:
         """A frame was handled: wake the followers whose cache it filled."""
@@ -54,9 +54,11 @@ class FrameSignal:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def socket_ended(self) -> None:
-        """A socket failed or closed (ccxt rejected every pending call at once)."""
-        self.ends += 1
+    def gap(self) -> None:
+        """A socket may have lost messages: it failed or closed (ccxt rejected every pending call
+        at once), or the venue rejected a call on it (a subscription refused). Wakes every
+        follower."""
+        self.gaps += 1
         self.ended()
 
     async def wait(self, ready: Ready) -> None:
@@ -74,10 +76,11 @@ def frame_signal(client: Any) -> FrameSignal | None:
     return signal if isinstance(signal, FrameSignal) else None
 
 
-def socket_ends(client: Any) -> int | None:
-    """How many of the client's sockets failed or closed so far (``None`` without the guard)."""
+def stream_gaps(client: Any) -> int | None:
+    """How many times the client's sockets may have lost messages so far (``FrameSignal.gap``;
+    ``None`` without the guard)."""
     signal = frame_signal(client)
-    return None if signal is None else signal.ends
+    return None if signal is None else signal.gaps
 
 
 def streaming(client: Any) -> bool:

@@ -16,10 +16,9 @@ no fork of ccxt:
   not grow while the thread waits for a core on a loaded machine.
 - **A socket that delivers frames is alive.** ccxt's keepalive fails a socket when no pong was
   handled for two ping intervals (``Client.ping_loop``: 12 s on Kraken), but a pong is read in
-  order, behind every frame already buffered: a producer behind by a burst timed out sockets that
-  were delivering all along (at 1,000 accounts, every socket at once, then a full reconciliation
-  of every account; bench/RESULTS.md "Stop 35"). Every frame handled counts as a pong, so a
-  socket is failed only once nothing at all was read for two ping intervals.
+  order, behind every frame already buffered, so a socket whose frames wait for a busy producer
+  looked dead while it delivered (bench/RESULTS.md "Stop 35"). Every frame handled counts as a
+  pong: a socket is failed only once nothing at all was read for two ping intervals.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
@@ -172,8 +171,10 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
             return original_reject(result, message_hash)
         finally:
             frames = exchange._fullon_frames
-            if frames is not None and message_hash is None:
-                frames.socket_ended()
+            # a socket that ended, or one that rejected a call it sent, may have lost messages; a
+            # rejection on a socket never opened (where ccxt keeps Kraken's token) lost none
+            if frames is not None and (message_hash is None or ws_client.connection is not None):
+                frames.gap()
             elif frames is not None:
                 frames.ended()
 

@@ -17,7 +17,7 @@ import ccxt.pro
 import pytest
 from aiohttp import WSMessage, WSMsgType
 
-from fullon_account_service.producers import ws_guard
+from fullon_account_service.producers import ws_follow, ws_guard
 
 URL = "wss://venue.test/private"
 BACKLOG = 20 * ws_guard.DRAIN_BATCH + 5
@@ -152,3 +152,21 @@ async def test_a_socket_that_delivers_frames_is_not_timed_out_by_the_keepalive(v
         feed.closed = True
         feed.frames.put_nowait(_frame(-1))
         await asyncio.gather(pinging, return_exceptions=True)
+
+
+async def test_a_socket_that_ended_or_refused_a_call_is_a_gap_a_token_socket_is_not(venue: Any) -> None:
+    """The collector reconciles an account after a gap (``live_collector``): a socket that ended
+    (ccxt rejects every pending call, no message hash) or a call the venue refused on an open
+    socket may have lost messages; a rejection on a socket never opened (ccxt keeps Kraken's
+    token on one) lost none."""
+    opened = venue.client(URL)
+    opened.connection = _Feed()
+    token = venue.client(URL + "/token")
+    assert ws_follow.stream_gaps(venue) == 0
+
+    token.reject(ccxt.RequestTimeout("token read timed out"), "authenticateFlight")
+    assert ws_follow.stream_gaps(venue) == 0, "nothing was read on that socket"
+    opened.reject(ccxt.BadRequest("subscription refused"), "executions")
+    assert ws_follow.stream_gaps(venue) == 1
+    opened.reject(ccxt.NetworkError("connection reset"))
+    assert ws_follow.stream_gaps(venue) == 2

@@ -520,28 +520,36 @@ async def until(
         await asyncio.sleep(every_s)
 
 
-def idle_state(text: str) -> tuple[tuple[float, ...], float]:
-    """From a ``/metrics`` page: the idle counters (each summed over its labels) and the
-    producer buffers' total depth."""
-    sums = dict.fromkeys((*IDLE_COUNTERS, BUFFER_DEPTH), 0.0)
+def summed(text: str, names: tuple[str, ...]) -> dict[str, float]:
+    """From a ``/metrics`` page: each of ``names`` summed over its labels."""
+    sums = dict.fromkeys(names, 0.0)
     for line in text.splitlines():
         name = line.split("{", 1)[0].split(" ", 1)[0]
         if name in sums:
             sums[name] += float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+def idle_state(text: str) -> tuple[tuple[float, ...], float]:
+    """From a ``/metrics`` page: the idle counters (each summed over its labels) and the
+    producer buffers' total depth."""
+    sums = summed(text, (*IDLE_COUNTERS, BUFFER_DEPTH))
     return tuple(sums[c] for c in IDLE_COUNTERS), sums[BUFFER_DEPTH]
 
 
-def _metrics(port: int) -> tuple[tuple[float, ...], float]:
+def _page(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        return idle_state(answer.read().decode())
+        return str(answer.read().decode())
+
+
+def _metrics(port: int) -> tuple[tuple[float, ...], float]:
+    return idle_state(_page(port))
 
 
 def reconnects(port: int) -> float:
     """The producer's WebSocket reconnects so far (every label): its log says nothing of them at
     the bench's WARNING level."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        lines = answer.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(RECONNECTS + "{"))
+    return summed(_page(port), (RECONNECTS,))[RECONNECTS]
 
 
 def keepalive_frames(venue: str, accounts: int) -> float:

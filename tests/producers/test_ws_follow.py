@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import ccxt
@@ -26,6 +27,7 @@ from producer_harness import (
 
 from fullon_account_service.contract import Source, TradeFill
 from fullon_account_service.producers import live_collector, ws_guard
+from fullon_account_service.producers.context import ProducerContext
 from fullon_account_service.producers.live_collector import LiveAccountCollector
 from fullon_account_service.producers.ws_follow import FrameSignal, stream_gaps, streaming
 from fullon_account_service.settings import Settings
@@ -65,6 +67,24 @@ def _record_covers(monkeypatch: pytest.MonkeyPatch) -> set[tuple[int, str]]:
     return covers
 
 
+@asynccontextmanager
+async def _collector_alone(
+    settings: Settings, redis: aioredis.Redis, seed: int
+) -> AsyncIterator[tuple[Simulator, list[Binding], ProducerContext]]:
+    """``kraken_and_bybit``'s accounts collected by a ``LiveAccountCollector`` alone (no REST
+    poller), stopped on the way out."""
+    async with kraken_and_bybit(seed=seed) as (sim, bindings):
+        ctx = make_context(sim, settings, redis, bindings)
+        collector = LiveAccountCollector(context=ctx)
+        try:
+            for b in bindings:
+                await collector.start_exchange(b.ref)
+            yield sim, bindings, ctx
+        finally:
+            await collector.stop_collection()
+            await ctx.close()
+
+
 async def _ws_fills(redis: aioredis.Redis, prefix: str, bindings: Sequence[Binding]) -> None:
     fills = {
         (e.ex_id, e.payload.ex_trade_id)
@@ -94,41 +114,33 @@ async def test_later_messages_need_no_watch_call_and_a_failed_socket_reconnects(
 ) -> None:
     calls = _count_watches(monkeypatch)
     prefix = settings.stream_prefix
-    async with kraken_and_bybit(seed=83) as (sim, bindings):
-        ctx = make_context(sim, settings, redis_client, bindings)
-        collector = LiveAccountCollector(context=ctx)
-        try:
-            for b in bindings:
-                await collector.start_exchange(b.ref)
-            for b in bindings:
-                await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+    async with _collector_alone(settings, redis_client, seed=83) as (sim, bindings, ctx):
+        for b in bindings:
+            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
 
-            await trade_until(sim, bindings, fills_per_venue=12)
-            await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
-            assert max(calls.values()) == 1, f"one watch call per stream, whatever the messages: {calls}"
+        await trade_until(sim, bindings, fills_per_venue=12)
+        await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
+        assert max(calls.values()) == 1, f"one watch call per stream, whatever the messages: {calls}"
 
-            before = {
-                f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
-                for b in bindings
-                for channel in SUBSCRIBED[b.ref.venue]
-            }
-            for b in bindings:
-                session = ctx.registry.get(b.ref.ex_id)
-                assert session is not None and streaming(session.client)
-                for ws in list(session.client.clients.values()):
-                    ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
+        before = {
+            f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
+            for b in bindings
+            for channel in SUBSCRIBED[b.ref.venue]
+        }
+        for b in bindings:
+            session = ctx.registry.get(b.ref.ex_id)
+            assert session is not None and streaming(session.client)
+            for ws in list(session.client.clients.values()):
+                ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
 
-            async def back_to_watch() -> None:
-                assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
-                await _subscribed_again(sim, bindings, before)
+        async def back_to_watch() -> None:
+            assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+            await _subscribed_again(sim, bindings, before)
 
-            await eventually(back_to_watch, timeout_s=60)
+        await eventually(back_to_watch, timeout_s=60)
 
-            await trade_until(sim, bindings, fills_per_venue=24)
-            await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
-        finally:
-            await collector.stop_collection()
-            await ctx.close()
+        await trade_until(sim, bindings, fills_per_venue=24)
+        await eventually(lambda: _ws_fills(redis_client, prefix, bindings), timeout_s=60)
 
 
 async def test_a_socket_that_fails_while_only_followers_wait_is_reconciled(
@@ -149,46 +161,38 @@ async def test_a_socket_that_fails_while_only_followers_wait_is_reconciled(
     monkeypatch.setattr(live_collector, "watch_ledger", busy)
     covers = _record_covers(monkeypatch)
     calls = _count_watches(monkeypatch)
-    async with kraken_and_bybit(seed=84) as (sim, bindings):
-        ctx = make_context(sim, settings, redis_client, bindings)
-        collector = LiveAccountCollector(context=ctx)
-        try:
-            for b in bindings:
-                await collector.start_exchange(b.ref)
-            await trade_until(sim, bindings, fills_per_venue=3)
-            await eventually(
-                lambda: _ws_fills(redis_client, prefix=settings.stream_prefix, bindings=bindings),
-                timeout_s=60,
-            )
-            followed = {"kraken": {"executions"}, "bybit": {"execution", "order"}}
-            before = {
-                f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
-                for b in bindings
-                for channel in followed[b.ref.venue]
-            }
-            sessions = [ctx.registry.get(b.ref.ex_id) for b in bindings]
-            for session in sessions:
-                assert session is not None and streaming(session.client)
-                session.reconcile_requested = False
-                for ws in list(session.client.clients.values()):
-                    ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
+    async with _collector_alone(settings, redis_client, seed=84) as (sim, bindings, ctx):
+        await trade_until(sim, bindings, fills_per_venue=3)
+        await eventually(
+            lambda: _ws_fills(redis_client, prefix=settings.stream_prefix, bindings=bindings),
+            timeout_s=60,
+        )
+        followed = {"kraken": {"executions"}, "bybit": {"execution", "order"}}
+        before = {
+            f"{b.ref.venue}:{channel}": sim.world.subscriptions.of(b.account)[channel].subscribes
+            for b in bindings
+            for channel in followed[b.ref.venue]
+        }
+        sessions = [ctx.registry.get(b.ref.ex_id) for b in bindings]
+        for session in sessions:
+            assert session is not None and streaming(session.client)
+            session.reconcile_requested = False
+            for ws in list(session.client.clients.values()):
+                ws.on_error(ccxt.RequestTimeout("test: the socket failed"))
 
-            async def subscribed_again() -> None:
-                assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
-                await _subscribed_again(sim, bindings, before, followed)
+        async def subscribed_again() -> None:
+            assert min(calls.values()) >= 2, f"every followed stream went back to watch_*: {calls}"
+            await _subscribed_again(sim, bindings, before, followed)
 
-            await eventually(subscribed_again, timeout_s=60)
-            await trade_until(sim, bindings, fills_per_venue=6)
+        await eventually(subscribed_again, timeout_s=60)
+        await trade_until(sim, bindings, fills_per_venue=6)
 
-            async def covered_and_reconciled() -> None:
-                assert covers >= {(b.ref.ex_id, k) for b in bindings for k in ("orders", "my_trades")}
-                await _ws_fills(redis_client, settings.stream_prefix, bindings)
-                assert all(s is not None and s.reconcile_requested for s in sessions)
+        async def covered_and_reconciled() -> None:
+            assert covers >= {(b.ref.ex_id, k) for b in bindings for k in ("orders", "my_trades")}
+            await _ws_fills(redis_client, settings.stream_prefix, bindings)
+            assert all(s is not None and s.reconcile_requested for s in sessions)
 
-            await eventually(covered_and_reconciled, timeout_s=60)
-        finally:
-            await collector.stop_collection()
-            await ctx.close()
+        await eventually(covered_and_reconciled, timeout_s=60)
 
 
 async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_nothing(
@@ -199,47 +203,39 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
     until the stream speaks again, and no full reconciliation is asked for (at 1,000 accounts the
     refreshes come due together, bench/RESULTS.md "Stop 35")."""
     covers = _record_covers(monkeypatch)
-    async with kraken_and_bybit(seed=85) as (sim, bindings):
-        ctx = make_context(sim, settings, redis_client, bindings)
-        collector = LiveAccountCollector(context=ctx)
-        try:
-            for b in bindings:
-                await collector.start_exchange(b.ref)
-            for b in bindings:
-                await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
-            await trade_until(sim, bindings, fills_per_venue=3)
-            await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+    async with _collector_alone(settings, redis_client, seed=85) as (sim, bindings, ctx):
+        for b in bindings:
+            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+        await trade_until(sim, bindings, fills_per_venue=3)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
 
-            kraken = next(b for b in bindings if b.ref.venue == "kraken")
-            session = ctx.registry.get(kraken.ref.ex_id)
-            assert session is not None
-            client = session.client
-            private = client.clients[client.urls["api"]["ws"]["private"]]
-            private.subscriptions["authenticated"]["start"] -= 3600  # the token is due again
-            fetch_token = client.privatePostGetWebSocketsToken
-            failures: list[int] = []
+        kraken = next(b for b in bindings if b.ref.venue == "kraken")
+        session = ctx.registry.get(kraken.ref.ex_id)
+        assert session is not None
+        client = session.client
+        private = client.clients[client.urls["api"]["ws"]["private"]]
+        private.subscriptions["authenticated"]["start"] -= 3600  # the token is due again
+        fetch_token = client.privatePostGetWebSocketsToken
+        failures: list[int] = []
 
-            async def times_out_once(*args: Any, **kwargs: Any) -> Any:
-                if not failures:
-                    failures.append(1)
-                    raise ccxt.RequestTimeout("test: the token read timed out")
-                return await fetch_token(*args, **kwargs)
+        async def times_out_once(*args: Any, **kwargs: Any) -> Any:
+            if not failures:
+                failures.append(1)
+                raise ccxt.RequestTimeout("test: the token read timed out")
+            return await fetch_token(*args, **kwargs)
 
-            monkeypatch.setattr(client, "privatePostGetWebSocketsToken", times_out_once)
-            gaps = stream_gaps(client)
-            session.reconcile_requested = False
+        monkeypatch.setattr(client, "privatePostGetWebSocketsToken", times_out_once)
+        gaps = stream_gaps(client)
+        session.reconcile_requested = False
 
-            def covered_and_back() -> None:
-                assert failures and (kraken.ref.ex_id, "balance") in covers
-                assert "balance" not in session.fast_poll, "the balance stream spoke again"
+        def covered_and_back() -> None:
+            assert failures and (kraken.ref.ex_id, "balance") in covers
+            assert "balance" not in session.fast_poll, "the balance stream spoke again"
 
-            await trade_until(sim, bindings, fills_per_venue=6, also=covered_and_back)
-            await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-            assert stream_gaps(client) == gaps and streaming(client), "the socket stayed open"
-            assert not session.reconcile_requested, "nothing was lost: no reconciliation"
-        finally:
-            await collector.stop_collection()
-            await ctx.close()
+        await trade_until(sim, bindings, fills_per_venue=6, also=covered_and_back)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        assert stream_gaps(client) == gaps and streaming(client), "the socket stayed open"
+        assert not session.reconcile_requested, "nothing was lost: no reconciliation"
 
 
 async def test_a_follower_wakes_only_for_its_rows_and_on_every_socket_end() -> None:

@@ -6,6 +6,7 @@ over the WebSocket."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import ccxt
 import ccxt.pro
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import WSMessage, WSMsgType
 from producer_harness import (
     SUBSCRIBED,
     Binding,
@@ -236,6 +238,83 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
         await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
         assert stream_gaps(client) == gaps and streaming(client), "the socket stayed open"
         assert not session.reconcile_requested, "nothing was lost: no reconciliation"
+
+
+def _frame(ws: Any, body: dict[str, Any]) -> None:
+    """``body`` read off ``ws`` as the venue would send it: through the guard and ccxt's parser."""
+    ws.handle_message(WSMessage(WSMsgType.TEXT, json.dumps(body), None))
+
+
+async def test_a_refusal_no_call_will_take_sends_each_follower_back_once(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kraken answers a refused request with its ``req_id``, and ccxt keeps the refusal under that
+    id until a ``watch_*`` call asks for it, which none ever does: each follower goes back to
+    ``watch_*`` once (a gap: one reconciliation) and then follows the cache again, instead of
+    calling ``watch_*`` for every message from then on. Nothing reconnected: none is counted."""
+    calls = _count_watches(monkeypatch)
+    async with _collector_alone(settings, redis_client, seed=86) as (sim, bindings, ctx):
+        for b in bindings:
+            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+        await trade_until(sim, bindings, fills_per_venue=3)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        kraken = next(b for b in bindings if b.ref.venue == "kraken")
+        session = ctx.registry.get(kraken.ref.ex_id)
+        assert session is not None
+        reconnects: list[str] = []
+        monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
+        before = Counter({k: n for k, n in calls.items() if k[0] == "kraken"})
+        assert set(before.values()) == {1}
+        session.reconcile_requested = False
+        socket = next(ws for ws in session.client.clients.values() if ws.connection is not None)
+        _frame(
+            socket,
+            {"method": "subscribe", "req_id": 987654, "error": "ESession:Invalid session", "success": False},
+        )
+        assert socket.rejections, "ccxt keeps the refusal under the req_id"
+
+        await trade_until(sim, bindings, fills_per_venue=30)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        again = {k: calls[k] - n for k, n in before.items()}
+        assert set(again.values()) == {1}, f"each follower went back to watch_* once: {again}"
+        assert session.reconcile_requested, "a refusal on an open socket is a gap"
+        assert reconnects == []
+
+
+async def test_a_followers_own_refusal_is_raised_counted_once_and_subscribed_again(
+    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bybit refuses a subscription by its ``req_id``; ccxt drops the subscription and keeps the
+    refusal under the fills' message hash, for the next ``watch_my_trades``: the follower goes
+    back, the call raises, REST covers the fills, one reconnect is counted (not one for leaving
+    the cache and one for the raise), and the retry subscribes again."""
+    covers = _record_covers(monkeypatch)
+    async with _collector_alone(settings, redis_client, seed=87) as (sim, bindings, ctx):
+        for b in bindings:
+            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+        await trade_until(sim, bindings, fills_per_venue=3)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        bybit = next(b for b in bindings if b.ref.venue == "bybit")
+        session = ctx.registry.get(bybit.ref.ex_id)
+        assert session is not None
+        reconnects: list[str] = []
+        monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
+        session.reconcile_requested = False
+        socket = next(ws for ws in session.client.clients.values() if "myTrades" in ws.subscriptions)
+        refused = socket.subscriptions["myTrades"]["id"]
+        _frame(
+            socket, {"success": False, "ret_msg": "test: refused", "op": "subscribe", "req_id": str(refused)}
+        )
+
+        def subscribed_again() -> None:
+            again = socket.subscriptions.get("myTrades")
+            assert again is not None and again["id"] != refused, "the retry sent a new subscribe"
+
+        await trade_until(sim, bindings, fills_per_venue=12, also=subscribed_again)
+        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        assert (bybit.ref.ex_id, "my_trades") in covers
+        assert reconnects == ["bybit"], "one refused call, one reconnect"
+        assert session.reconcile_requested
 
 
 async def test_a_follower_wakes_only_for_its_rows_and_on_every_socket_end() -> None:

@@ -8,9 +8,14 @@ then takes what each later frame adds straight from the cache (``held_back``), w
 account client's ``FrameSignal`` only when a frame left rows there.
 
 It goes back to ``watch_*`` (which reconnects a dropped socket and raises what the venue
-rejected) as soon as ``streaming`` is false: a socket the client opened is closed, still
-connecting, failed, or holds a rejection that no ``watch_*`` call has taken yet. The guard (``ws_guard``)
-wakes every follower when a socket fails or closes, so none waits on a socket that ended.
+rejected) as soon as ``streaming`` is false (a socket the client opened is closed, still
+connecting or failed) or the client's gap count moved since the follower's last ``watch_*``: the
+venue refused a call on an open socket. ccxt keeps such a refusal until a ``watch_*`` call for its
+message hash takes it, and some venues key it by a request id no call will ever ask for (Kraken's
+``req_id``): a follower that waited for the refusals to go would leave its cache after every
+message from then on. Counting moves instead sends each follower back once, where ``watch_*``
+raises the refusal if it was its own. The guard (``ws_guard``) wakes every follower when a socket
+fails or closes or a call is refused, so none waits on a socket that ended.
 """
 
 from __future__ import annotations
@@ -84,19 +89,15 @@ def stream_gaps(client: Any) -> int | None:
 
 
 def streaming(client: Any) -> bool:
-    """True while every socket ``client`` opened is open and nothing it rejected waits for a
-    ``watch_*`` call: only then may a follower skip ccxt. A socket ccxt made but never opened (a
-    venue's public URL, say) does not count; one still connecting does, as not streaming."""
+    """True while every socket ``client`` opened is open: only then may a follower skip ccxt. A
+    socket ccxt made but never opened (a venue's public URL, say) does not count; one still
+    connecting does, as not streaming."""
     sockets = [
         ws
         for ws in (getattr(client, "clients", None) or {}).values()
         if ws.connection is not None or ws.connecting
     ]
     return bool(sockets) and not any(
-        ws.connecting
-        or ws.closed()
-        or ws.error is not None
-        or ws.rejections
-        or getattr(ws, "_fullon_failed", False)
+        ws.connecting or ws.closed() or ws.error is not None or getattr(ws, "_fullon_failed", False)
         for ws in sockets
     )

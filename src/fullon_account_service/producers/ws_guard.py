@@ -19,6 +19,13 @@ no fork of ccxt:
   order, behind every frame already buffered, so a socket whose frames wait for a busy producer
   looked dead while it delivered (bench/RESULTS.md "Stop 35"). Every frame handled counts as a
   pong: a socket is failed only once nothing at all was read for two ping intervals.
+- **A refusal is raised once.** ccxt keeps a refusal that came while no call waited for its
+  message hash, and the next call's ``client.future`` rejects the future it hands out with it but
+  leaves that future in ``futures`` (where ``reject`` of a pending one deletes it): every later
+  call for the hash got the same rejected future, until a message of that hash came, so on a
+  quiet account a refused subscription kept failing its retries until the kind was moved to
+  REST. The guard's ``future`` drops a future it finds rejected (a resolved one stays: Bybit
+  keeps its ``authenticated`` future resolved for every later call), so the retry waits for news.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
@@ -178,8 +185,18 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
             elif frames is not None:
                 frames.ended()
 
+    original_future = ws_client.future
+
+    def future(message_hash: Any) -> Any:
+        taken = original_future(message_hash)
+        refused = taken.done() and not taken.cancelled() and taken.exception() is not None
+        if refused and ws_client.futures.get(message_hash) is taken:
+            del ws_client.futures[message_hash]
+        return taken
+
     ws_client.handle_message = handle_message
     ws_client.reject = reject
+    ws_client.future = future
     ws_client.receive_loop = _reader(exchange, ws_client)
     ws_client._fullon_guarded = True
 

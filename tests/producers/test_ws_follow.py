@@ -98,6 +98,28 @@ async def _ws_fills(redis: aioredis.Redis, prefix: str, bindings: Sequence[Bindi
         assert truth <= fills, f"{b.ref.venue}: {len(truth - fills)} fills not on the bus from the stream"
 
 
+async def _streaming(sim: Simulator, bindings: Sequence[Binding], redis: aioredis.Redis, prefix: str) -> None:
+    """Every account subscribed, and its first fills on the bus from the stream."""
+    for b in bindings:
+        await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
+    await trade_until(sim, bindings, fills_per_venue=3)
+    await eventually(lambda: _ws_fills(redis, prefix, bindings), timeout_s=60)
+
+
+def _session(ctx: ProducerContext, bindings: Sequence[Binding], venue: str) -> tuple[Binding, Any]:
+    binding = next(b for b in bindings if b.ref.venue == venue)
+    session = ctx.registry.get(binding.ref.ex_id)
+    assert session is not None
+    return binding, session
+
+
+def _record_reconnects(monkeypatch: pytest.MonkeyPatch, ctx: ProducerContext) -> list[str]:
+    """The venue of every reconnect the collector counts from now on."""
+    reconnects: list[str] = []
+    monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
+    return reconnects
+
+
 async def _subscribed_again(
     sim: Simulator,
     bindings: Sequence[Binding],
@@ -206,14 +228,9 @@ async def test_a_call_that_fails_on_an_open_socket_is_covered_but_reconciles_not
     refreshes come due together, bench/RESULTS.md "Stop 35")."""
     covers = _record_covers(monkeypatch)
     async with _collector_alone(settings, redis_client, seed=85) as (sim, bindings, ctx):
-        for b in bindings:
-            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
-        await trade_until(sim, bindings, fills_per_venue=3)
-        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
+        await _streaming(sim, bindings, redis_client, settings.stream_prefix)
 
-        kraken = next(b for b in bindings if b.ref.venue == "kraken")
-        session = ctx.registry.get(kraken.ref.ex_id)
-        assert session is not None
+        kraken, session = _session(ctx, bindings, "kraken")
         client = session.client
         private = client.clients[client.urls["api"]["ws"]["private"]]
         private.subscriptions["authenticated"]["start"] -= 3600  # the token is due again
@@ -254,15 +271,9 @@ async def test_a_refusal_no_call_will_take_sends_each_follower_back_once(
     calling ``watch_*`` for every message from then on. Nothing reconnected: none is counted."""
     calls = _count_watches(monkeypatch)
     async with _collector_alone(settings, redis_client, seed=86) as (sim, bindings, ctx):
-        for b in bindings:
-            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
-        await trade_until(sim, bindings, fills_per_venue=3)
-        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-        kraken = next(b for b in bindings if b.ref.venue == "kraken")
-        session = ctx.registry.get(kraken.ref.ex_id)
-        assert session is not None
-        reconnects: list[str] = []
-        monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
+        await _streaming(sim, bindings, redis_client, settings.stream_prefix)
+        _, session = _session(ctx, bindings, "kraken")
+        reconnects = _record_reconnects(monkeypatch, ctx)
         before = Counter({k: n for k, n in calls.items() if k[0] == "kraken"})
         assert set(before.values()) == {1}
         session.reconcile_requested = False
@@ -290,15 +301,9 @@ async def test_a_followers_own_refusal_is_raised_counted_once_and_subscribed_aga
     the cache and one for the raise), and the retry subscribes again."""
     covers = _record_covers(monkeypatch)
     async with _collector_alone(settings, redis_client, seed=87) as (sim, bindings, ctx):
-        for b in bindings:
-            await sim.world.subscriptions.wait(b.account, SUBSCRIBED[b.ref.venue], timeout_s=60)
-        await trade_until(sim, bindings, fills_per_venue=3)
-        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-        bybit = next(b for b in bindings if b.ref.venue == "bybit")
-        session = ctx.registry.get(bybit.ref.ex_id)
-        assert session is not None
-        reconnects: list[str] = []
-        monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
+        await _streaming(sim, bindings, redis_client, settings.stream_prefix)
+        bybit, session = _session(ctx, bindings, "bybit")
+        reconnects = _record_reconnects(monkeypatch, ctx)
         session.reconcile_requested = False
         socket = next(ws for ws in session.client.clients.values() if "myTrades" in ws.subscriptions)
         refused = socket.subscriptions["myTrades"]["id"]

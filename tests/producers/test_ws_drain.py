@@ -166,7 +166,27 @@ async def test_a_socket_that_ended_or_refused_a_call_is_a_gap_a_token_socket_is_
 
     token.reject(ccxt.RequestTimeout("token read timed out"), "authenticateFlight")
     assert ws_follow.stream_gaps(venue) == 0, "nothing was read on that socket"
+    refused = opened.future("executions")
     opened.reject(ccxt.BadRequest("subscription refused"), "executions")
-    assert ws_follow.stream_gaps(venue) == 1
+    assert isinstance(refused.exception(), ccxt.BadRequest), "a pending call's refusal is its error"
+    assert ws_follow.stream_gaps(venue) == 1 and opened.error is None
     opened.reject(ccxt.NetworkError("connection reset"))
     assert ws_follow.stream_gaps(venue) == 2
+
+
+async def test_a_refusal_no_pending_call_took_fails_its_socket(venue: Any) -> None:
+    """ccxt keeps a refusal no call waits for under the hash the reply names, on Kraken the
+    request's ``req_id``, which no call asks for, while the refused subscription stays in its
+    book as made: the guard fails the socket with it, so every loop subscribes again on a new one.
+    A refusal of a pending call is that call's error and leaves the socket alone."""
+    opened = venue.client(URL)
+    opened.connection = _Feed()
+    failed: list[BaseException] = []
+    opened.on_error = failed.append
+    pending = opened.future("balances")
+    opened.reject(ccxt.BadRequest("balances refused"), "balances")
+    assert isinstance(pending.exception(), ccxt.BadRequest) and failed == []
+
+    refusal = ccxt.BadRequest("ESession:Invalid session")
+    opened.reject(refusal, "987654")
+    assert failed == [refusal]

@@ -113,13 +113,6 @@ def _session(ctx: ProducerContext, bindings: Sequence[Binding], venue: str) -> t
     return binding, session
 
 
-def _record_reconnects(monkeypatch: pytest.MonkeyPatch, ctx: ProducerContext) -> list[str]:
-    """The venue of every reconnect the collector counts from now on."""
-    reconnects: list[str] = []
-    monkeypatch.setattr(ctx.sensor, "on_reconnect", reconnects.append)
-    return reconnects
-
-
 async def _subscribed_again(
     sim: Simulator,
     bindings: Sequence[Binding],
@@ -262,64 +255,72 @@ def _frame(ws: Any, body: dict[str, Any]) -> None:
     ws.handle_message(WSMessage(WSMsgType.TEXT, json.dumps(body), None))
 
 
-async def test_a_refusal_no_call_will_take_sends_each_follower_back_once(
-    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+REFUSED = {
+    # the private socket's subscription ccxt files a fill stream under, and a refusal of it as
+    # the venue words one: Kraken names the request's req_id, Bybit the subscription's
+    "kraken": (
+        "executions",
+        lambda sub: {
+            "method": "subscribe",
+            "req_id": 987654,
+            "error": "ESession:Invalid session",
+            "success": False,
+        },
+    ),
+    "bybit": (
+        "myTrades",
+        lambda sub: {
+            "success": False,
+            "ret_msg": "test: refused",
+            "op": "subscribe",
+            "req_id": str(sub["id"]),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("venue", sorted(REFUSED))
+async def test_a_refusal_no_pending_call_took_reopens_the_socket(
+    venue: str, settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kraken answers a refused request with its ``req_id``, and ccxt keeps the refusal under that
-    id until a ``watch_*`` call asks for it, which none ever does: each follower goes back to
-    ``watch_*`` once (a gap: one reconciliation) and then follows the cache again, instead of
-    calling ``watch_*`` for every message from then on. Nothing reconnected: none is counted."""
-    calls = _count_watches(monkeypatch)
+    """A refusal that comes while no call waits for it: ccxt keeps it for a later call of the hash
+    the reply names, which on Kraken is the request's ``req_id`` (no call ever asks for it, and the
+    refused subscription stays in ccxt's book as made: a silent stream on a socket that answers
+    every ping). The socket is failed instead: REST covers the fills, every channel is subscribed
+    again on a new socket, the next fills come over it and the account is reconciled."""
+    covers = _record_covers(monkeypatch)
     async with _collector_alone(settings, redis_client, seed=86) as (sim, bindings, ctx):
         await _streaming(sim, bindings, redis_client, settings.stream_prefix)
-        _, session = _session(ctx, bindings, "kraken")
-        reconnects = _record_reconnects(monkeypatch, ctx)
-        before = Counter({k: n for k, n in calls.items() if k[0] == "kraken"})
-        assert set(before.values()) == {1}
+        binding, session = _session(ctx, bindings, venue)
+        hash_, refusal = REFUSED[venue]
+        socket = next(ws for ws in session.client.clients.values() if hash_ in ws.subscriptions)
+        before = {
+            f"{venue}:{channel}": sim.world.subscriptions.of(binding.account)[channel].subscribes
+            for channel in SUBSCRIBED[venue]
+        }
         session.reconcile_requested = False
-        socket = next(ws for ws in session.client.clients.values() if ws.connection is not None)
-        _frame(
-            socket,
-            {"method": "subscribe", "req_id": 987654, "error": "ESession:Invalid session", "success": False},
-        )
-        assert socket.rejections, "ccxt keeps the refusal under the req_id"
+        _frame(socket, refusal(socket.subscriptions[hash_]))
+        assert socket.error is not None, "the socket was failed at once"
 
-        await trade_until(sim, bindings, fills_per_venue=30)
-        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-        again = {k: calls[k] - n for k, n in before.items()}
-        assert set(again.values()) == {1}, f"each follower went back to watch_* once: {again}"
-        assert session.reconcile_requested, "a refusal on an open socket is a gap"
-        assert reconnects == []
+        await eventually(lambda: _subscribed_again(sim, [binding], before), timeout_s=60)
+        assert socket not in session.client.clients.values(), "ccxt dropped the old socket"
+        assert (binding.ref.ex_id, "my_trades") in covers
+        seen = len(binding.account.fills)
 
+        def traded() -> None:
+            assert len(binding.account.fills) >= seen + 6
 
-async def test_a_followers_own_refusal_is_raised_counted_once_and_subscribed_again(
-    settings: Settings, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Bybit refuses a subscription by its ``req_id``; ccxt drops the subscription and keeps the
-    refusal under the fills' message hash, for the next ``watch_my_trades``: the follower goes
-    back, the call raises, REST covers the fills, one reconnect is counted (not one for leaving
-    the cache and one for the raise), and the retry subscribes again."""
-    covers = _record_covers(monkeypatch)
-    async with _collector_alone(settings, redis_client, seed=87) as (sim, bindings, ctx):
-        await _streaming(sim, bindings, redis_client, settings.stream_prefix)
-        bybit, session = _session(ctx, bindings, "bybit")
-        reconnects = _record_reconnects(monkeypatch, ctx)
-        session.reconcile_requested = False
-        socket = next(ws for ws in session.client.clients.values() if "myTrades" in ws.subscriptions)
-        refused = socket.subscriptions["myTrades"]["id"]
-        _frame(
-            socket, {"success": False, "ret_msg": "test: refused", "op": "subscribe", "req_id": str(refused)}
-        )
+        async def streamed() -> None:
+            fills = {
+                e.payload.ex_trade_id
+                for e in await read_bus(redis_client, settings.stream_prefix)
+                if isinstance(e.payload, TradeFill) and e.source is Source.WS and e.ex_id == binding.ref.ex_id
+            }
+            assert {f.trade_id for f in binding.account.fills[seen:]} <= fills
 
-        def subscribed_again() -> None:
-            again = socket.subscriptions.get("myTrades")
-            assert again is not None and again["id"] != refused, "the retry sent a new subscribe"
-
-        await trade_until(sim, bindings, fills_per_venue=12, also=subscribed_again)
-        await eventually(lambda: _ws_fills(redis_client, settings.stream_prefix, bindings), timeout_s=60)
-        assert (bybit.ref.ex_id, "my_trades") in covers
-        assert reconnects == ["bybit"], "one refused call, one reconnect"
-        assert session.reconcile_requested
+        await trade_until(sim, bindings, fills_per_venue=1, also=traded)
+        await eventually(streamed, timeout_s=60)
+        assert session.reconcile_requested, "asked for once a stream spoke again"
 
 
 async def test_a_follower_wakes_only_for_its_rows_and_on_every_socket_end() -> None:

@@ -201,17 +201,15 @@ class LiveAccountCollector(MessageHandlers):
             failed, seen_gaps = False, gaps
             await self._handle(session, kind, result)
             drop_raw(kind, result)
-            if await self._follow(session, kind, seen_gaps):
+            if await self._follow(session, kind):
                 # no watch_* call of this loop was pending for ccxt to fail: covered as a dropped
-                # stream is (and reconciled once back, above)
+                # stream is (and reconciled once back, above, if a socket ended)
                 ctx.sensor.on_reconnect(ref.venue)
                 _cover(session, kind)
 
-    async def _follow(self, session: AccountSession, kind: str, seen_gaps: int | None) -> bool:
-        """Publish the rows ``kind``'s cache gains, frame by frame, until the client needs
-        ``watch_*`` again (``ws_follow``): True if a socket ended, False if the venue refused a
-        call on an open socket since ``seen_gaps`` (the next ``watch_*`` raises the refusal if it
-        was this loop's, and counts and covers it then). For a kind ccxt does not cache as rows,
+    async def _follow(self, session: AccountSession, kind: str) -> bool:
+        """Publish the rows ``kind``'s cache gains, frame by frame, until the client's sockets
+        need ``watch_*`` again (``ws_follow``): True then. For a kind ccxt does not cache as rows,
         only what arrived while the last message was handled: False."""
         client = session.client
         signal = frame_signal(client) if followed(kind) else None
@@ -226,8 +224,6 @@ class LiveAccountCollector(MessageHandlers):
                 return False
             if not streaming(client):
                 return True
-            if signal.gaps != seen_gaps:
-                return False
             await signal.wait(partial(rows_waiting, client, kind))
 
     def _stream_failed(

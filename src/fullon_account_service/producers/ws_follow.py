@@ -7,15 +7,10 @@ kinds ccxt keeps as rows (orders and fills, ``ws_backlog``) the collector calls 
 then takes what each later frame adds straight from the cache (``held_back``), woken by the
 account client's ``FrameSignal`` only when a frame left rows there.
 
-It goes back to ``watch_*`` (which reconnects a dropped socket and raises what the venue
-rejected) as soon as ``streaming`` is false (a socket the client opened is closed, still
-connecting or failed) or the client's gap count moved since the follower's last ``watch_*``: the
-venue refused a call on an open socket. ccxt keeps such a refusal until a ``watch_*`` call for its
-message hash takes it, and some venues key it by a request id no call will ever ask for (Kraken's
-``req_id``): a follower that waited for the refusals to go would leave its cache after every
-message from then on. Counting moves instead sends each follower back once, where ``watch_*``
-raises the refusal if it was its own. The guard (``ws_guard``) wakes every follower when a socket
-fails or closes or a call is refused, so none waits on a socket that ended.
+It goes back to ``watch_*`` (which reconnects a dropped socket) as soon as ``streaming`` is false:
+a socket the client opened is closed, still connecting or failed. A refusal no call took fails its
+socket (``ws_guard``), so none waits on an open socket for a ``watch_*`` call to take it. The guard
+wakes every follower when a socket fails or closes, so none waits on a socket that ended.
 """
 
 from __future__ import annotations

@@ -19,13 +19,15 @@ no fork of ccxt:
   order, behind every frame already buffered, so a socket whose frames wait for a busy producer
   looked dead while it delivered (bench/RESULTS.md "Stop 35"). Every frame handled counts as a
   pong: a socket is failed only once nothing at all was read for two ping intervals.
-- **A refusal is raised once.** ccxt keeps a refusal that came while no call waited for its
-  message hash, and the next call's ``client.future`` rejects the future it hands out with it but
-  leaves that future in ``futures`` (where ``reject`` of a pending one deletes it): every later
-  call for the hash got the same rejected future, until a message of that hash came, so on a
-  quiet account a refused subscription kept failing its retries until the kind was moved to
-  REST. The guard's ``future`` drops a future it finds rejected (a resolved one stays: Bybit
-  keeps its ``authenticated`` future resolved for every later call), so the retry waits for news.
+- **A refusal no call took reopens its socket.** A venue's refusal (a subscription it turned
+  down) that comes while no call waits for it is kept by ccxt under the hash the reply names, for
+  a later call of that hash to raise. Kraken's reply names the request's ``req_id``, which no call
+  ever asks for, while the refused subscription stays in ccxt's book as made: that stream would
+  stay silent on a socket that answers every ping, its kind read only by the audits, and the
+  account would look healthy. The guard fails such a socket with the refusal (``on_error``): every
+  loop on it is rejected, REST covers its kind, and each subscribes again on a new socket; a venue
+  that keeps refusing moves the kinds to REST (``CapabilityDetector``). A refusal of a pending
+  call is that call's error, raised by ccxt as it is.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
@@ -174,6 +176,7 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
     def reject(result: Any, message_hash: Any = None) -> Any:
         if message_hash is None:
             ws_client._fullon_failed = True
+        kept = message_hash is not None and message_hash not in ws_client.futures
         try:
             return original_reject(result, message_hash)
         finally:
@@ -184,21 +187,24 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
                 frames.gap()
             elif frames is not None:
                 frames.ended()
-
-    original_future = ws_client.future
-
-    def future(message_hash: Any) -> Any:
-        taken = original_future(message_hash)
-        refused = taken.done() and not taken.cancelled() and taken.exception() is not None
-        if refused and ws_client.futures.get(message_hash) is taken:
-            del ws_client.futures[message_hash]
-        return taken
+            if kept and ws_client.connection is not None and not ws_client.closed():
+                _refused(ws_client, result)
 
     ws_client.handle_message = handle_message
     ws_client.reject = reject
-    ws_client.future = future
     ws_client.receive_loop = _reader(exchange, ws_client)
     ws_client._fullon_guarded = True
+
+
+def _refused(ws_client: Any, error: Any) -> None:
+    """A refusal no pending call took, on an open socket: fail the socket with it, so that every
+    loop on it subscribes again on a new one (module docstring)."""
+    _log.warning(
+        "websocket call refused; reopening the socket",
+        url=str(ws_client.url),
+        error=f"{type(error).__name__}: {str(error)[:200]}",
+    )
+    ws_client.on_error(error)
 
 
 def _reader(exchange: _GuardedExchange, ws_client: Any) -> Callable[[], None]:

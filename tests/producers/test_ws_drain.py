@@ -79,7 +79,11 @@ async def test_a_backlog_is_read_in_batches_with_other_tasks_run_between(venue: 
     connection.more.cancel()
 
 
-async def test_the_reader_ends_as_ccxt_does_on_close_and_on_a_failed_read(venue: Any) -> None:
+async def test_the_reader_ends_as_ccxt_does_on_close_and_fails_the_socket_on_a_failed_read(
+    venue: Any,
+) -> None:
+    """ccxt's loop only rejected the pending calls on a failed read and left the socket unread
+    until its keepalive gave up; the reader fails it at once."""
     closed = venue.client(URL)
     closed.connection = _Connection(deque([_frame(1)]))
     codes: list[Any] = []
@@ -90,7 +94,7 @@ async def test_the_reader_ends_as_ccxt_does_on_close_and_on_a_failed_read(venue:
     failed = venue.client(URL + "/2")
     failed.connection = SimpleNamespace(closed=False, receive=_fails)
     errors: list[Any] = []
-    failed.reject = lambda error, message_hash=None: errors.append(error)
+    failed.on_error = errors.append
     failed.receive_loop()
 
     async with asyncio.timeout(DEADLINE_S):
@@ -170,6 +174,7 @@ async def test_a_socket_that_ended_or_refused_a_call_is_a_gap_a_token_socket_is_
     opened.reject(ccxt.BadRequest("subscription refused"), "executions")
     assert isinstance(refused.exception(), ccxt.BadRequest), "a pending call's refusal is its error"
     assert ws_follow.stream_gaps(venue) == 1 and opened.error is None
+    opened.connection.closed = True  # reset by the peer
     opened.reject(ccxt.NetworkError("connection reset"))
     assert ws_follow.stream_gaps(venue) == 2
 
@@ -177,8 +182,9 @@ async def test_a_socket_that_ended_or_refused_a_call_is_a_gap_a_token_socket_is_
 async def test_a_refusal_no_pending_call_took_fails_its_socket(venue: Any) -> None:
     """ccxt keeps a refusal no call waits for under the hash the reply names, on Kraken the
     request's ``req_id``, which no call asks for, while the refused subscription stays in its
-    book as made: the guard fails the socket with it, so every loop subscribes again on a new one.
-    A refusal of a pending call is that call's error and leaves the socket alone."""
+    book as made; Hyperliquid's error channel rejects every pending call and leaves the socket
+    open. The guard fails the socket with either, so every loop subscribes again on a new one. A
+    refusal of one pending call is that call's error and leaves the socket alone."""
     opened = venue.client(URL)
     opened.connection = _Feed()
     failed: list[BaseException] = []
@@ -190,3 +196,10 @@ async def test_a_refusal_no_pending_call_took_fails_its_socket(venue: Any) -> No
     refusal = ccxt.BadRequest("ESession:Invalid session")
     opened.reject(refusal, "987654")
     assert failed == [refusal]
+
+    other = venue.client(URL + "/other")
+    other.connection = _Feed()
+    other.on_error = failed.append
+    everything = ccxt.ExchangeError("hyperliquid Error parsing JSON into valid websocket request")
+    other.reject(everything)  # Hyperliquid's error channel: every pending call, the socket open
+    assert failed == [refusal, everything]

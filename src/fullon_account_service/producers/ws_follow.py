@@ -92,7 +92,4 @@ def streaming(client: Any) -> bool:
         for ws in (getattr(client, "clients", None) or {}).values()
         if ws.connection is not None or ws.connecting
     ]
-    return bool(sockets) and not any(
-        ws.connecting or ws.closed() or ws.error is not None or getattr(ws, "_fullon_failed", False)
-        for ws in sockets
-    )
+    return bool(sockets) and not any(ws.connecting or ws.closed() or ws.error is not None for ws in sockets)

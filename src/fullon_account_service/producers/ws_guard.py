@@ -24,17 +24,18 @@ no fork of ccxt:
   a later call of that hash to raise. Kraken's reply names the request's ``req_id``, which no call
   ever asks for, while the refused subscription stays in ccxt's book as made: that stream would
   stay silent on a socket that answers every ping, its kind read only by the audits, and the
-  account would look healthy. The guard fails such a socket with the refusal (``on_error``): every
-  loop on it is rejected, REST covers its kind, and each subscribes again on a new socket; a venue
-  that keeps refusing moves the kinds to REST (``CapabilityDetector``). A refusal of a pending
-  call is that call's error, raised by ccxt as it is.
+  account would look healthy. Hyperliquid's error channel rejects every pending call and leaves
+  the socket open with the same book. The guard fails such a socket with the refusal
+  (``on_error``): every loop on it is rejected, REST covers its kind, and each subscribes again
+  on a new socket; a venue that keeps refusing moves the kinds to REST (``CapabilityDetector``).
+  A refusal of one pending call is that call's error, raised by ccxt as it is.
 - **Ledger rows ccxt does not parse are kept.** Each frame ccxt handled is then shown to the
   venue's ledger reading (``ws_ledger``), which buffers the ledger rows it carries.
 - **Followers wake on the frames that concern them.** After each frame, handled or bad, the
   client's ``FrameSignal`` wakes the collector loops following a cache (``ws_follow``) whose cache
   it filled. A socket that fails or closes wakes them all, so each goes back to ``watch_*``: ccxt
   then rejects every pending call (``Client.on_error`` always, ``on_close`` unless an error did
-  already), and the guard's ``reject`` marks the socket failed and wakes them.
+  already), and the guard's ``reject`` wakes them.
 - **Every signed request holds the key's lock.** ``fetch2`` (where ccxt signs and sends each
   REST request, the WebSocket token Kraken's ``watch_*`` fetch inside ``authenticate`` included)
   runs under the lock ``attach`` gave the client, so requests signed with one API key are signed
@@ -174,9 +175,7 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
     original_reject = ws_client.reject
 
     def reject(result: Any, message_hash: Any = None) -> Any:
-        if message_hash is None:
-            ws_client._fullon_failed = True
-        kept = message_hash is not None and message_hash not in ws_client.futures
+        unclaimed = message_hash is None or message_hash not in ws_client.futures
         try:
             return original_reject(result, message_hash)
         finally:
@@ -187,8 +186,8 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
                 frames.gap()
             elif frames is not None:
                 frames.ended()
-            if kept and ws_client.connection is not None and not ws_client.closed():
-                _refused(ws_client, result)
+            if unclaimed and ws_client.error is None and not ws_client.closed():
+                _refused(ws_client, result, message_hash)
 
     ws_client.handle_message = handle_message
     ws_client.reject = reject
@@ -196,12 +195,13 @@ def _guard(exchange: _GuardedExchange, ws_client: Any) -> None:
     ws_client._fullon_guarded = True
 
 
-def _refused(ws_client: Any, error: Any) -> None:
-    """A refusal no pending call took, on an open socket: fail the socket with it, so that every
-    loop on it subscribes again on a new one (module docstring)."""
+def _refused(ws_client: Any, error: Any, message_hash: Any) -> None:
+    """A rejection on an open socket that no pending call took alone: fail the socket with it, so
+    that every loop on it subscribes again on a new one (module docstring)."""
     _log.warning(
         "websocket call refused; reopening the socket",
         url=str(ws_client.url),
+        refused="every pending call" if message_hash is None else str(message_hash),
         error=f"{type(error).__name__}: {str(error)[:200]}",
     )
     ws_client.on_error(error)
@@ -222,7 +222,8 @@ def _reader(exchange: _GuardedExchange, ws_client: Any) -> Callable[[], None]:
 
 async def _read(ws_client: Any) -> None:
     """ccxt's ``receive_loop`` as one task per connection: each frame to ``handle_message``, in
-    order; a failed read rejects every pending call; once the socket is closed, ``on_close(1006)``.
+    order; a failed read fails the socket (ccxt's loop only rejected the pending calls and left it
+    unread until its keepalive gave up); once the socket is closed, ``on_close(1006)``.
     ccxt's own loop starts a new task and runs two more callbacks for every frame (issue 18:
     bench/RESULTS.md "Stop 34"). A backlog waiting in aiohttp's buffer is read without a turn of
     the event loop between frames, so every ``DRAIN_BATCH`` frames the reader lets the others run."""
@@ -231,7 +232,7 @@ async def _read(ws_client: Any) -> None:
         try:
             message = await ws_client.receive()
         except Exception as e:
-            ws_client.reject(ccxt.NetworkError(str(e)))
+            ws_client.on_error(ccxt.NetworkError(str(e)))
             return
         ws_client.handle_message(message)
         handled += 1

@@ -46,7 +46,8 @@ backlog.
 With ``BENCH_TYPES=N`` in the bench's environment (and ``--arenas``) each point also prints the N
 commonest types among the objects the collector tracks and the N commonest dict shapes (size and
 first keys): what the live small objects are. Objects made before the producer froze its start-up
-heap (``gc_freeze``) are not counted, so compare points, not totals. ``BENCH_LOG_LEVEL`` (WARNING
+heap (``gc_freeze``) are not counted, so compare points, not totals. ``BENCH_HOLDERS=N`` adds
+who holds the N largest sets, lists and dicts (slow: a heap scan per step up). ``BENCH_LOG_LEVEL`` (WARNING
 by default) is the producer's ``LOG_LEVEL``: INFO shows each stream's reconnect and its reason,
 which the bench otherwise only counts ("WebSocket reconnects so far").
 The producer's periodic ``malloc_trim`` (``ACCOUNT_HEAP_TRIM_S``) is off unless that variable is
@@ -150,6 +151,7 @@ from fullon_account_service.cli.app import main
 
 TRACE = int(os.environ.get("BENCH_TRACE_TOP", "0"))
 TYPES = int(os.environ.get("BENCH_TYPES", "0"))
+HOLDERS = int(os.environ.get("BENCH_HOLDERS", "0"))
 first = []
 
 def stats(*_):
@@ -200,7 +202,47 @@ def types():
             shapes[f"{len(o)}: " + ",".join(keys[:6])] += 1
     lines = [f"{n:>10,} {size[name] / 2**20:8.1f} MiB  {name}" for name, n in count.most_common(TYPES)]
     lines += [f"{n:>10,} dicts of {shape}" for shape, n in shapes.most_common(TYPES)]
+    if HOLDERS:
+        lines += largest(HOLDERS)
     return "\\n      " + "\\n      ".join(lines)
+
+def largest(n):
+    # the n largest sets, lists and dicts the collector tracks, by who holds them (an object's
+    # attribute, a dict's key, a container's type; three steps up), and how many more like each
+    big = sorted(
+        (o for o in gc.get_objects() if type(o) in (set, list, dict) and sys.getsizeof(o) > 4096),
+        key=sys.getsizeof, reverse=True,
+    )
+    paths = {}
+    for o in big[:n]:
+        path = held_by(o, {id(big)})
+        total = paths.setdefault(path, [0, 0])
+        total[0] += 1
+        total[1] += sys.getsizeof(o)
+    held = sum(map(sys.getsizeof, big)) / 2**20
+    lines = [f"{len(big):,} sets, lists and dicts over 4 KiB, {held:.1f} MiB; the largest held by:"]
+    for path, (k, size) in sorted(paths.items(), key=lambda p: -p[1][1]):
+        lines.append(f"{k:>6} {size / 2**20:8.1f} MiB  {path}")
+    return lines
+
+def held_by(o, skip):
+    import types as kinds
+    names = []
+    for _ in range(3):
+        refs = [r for r in gc.get_referrers(o) if id(r) not in skip and not isinstance(r, kinds.FrameType)]
+        if not refs:
+            break
+        r = refs[0]
+        if isinstance(r, dict):
+            key = next((k for k, v in r.items() if v is o), "?")
+            owner = next((x for x in gc.get_referrers(r) if getattr(x, "__dict__", None) is r), None)
+            where = f"{type(owner).__qualname__}.{key}" if owner is not None else f"dict[{str(key)[:30]}]"
+            names.append(where)
+            o = owner if owner is not None else r
+        else:
+            names.append(type(r).__qualname__)
+            o = r
+    return " <- ".join(names)
 
 peak = []
 high = [0]

@@ -226,22 +226,41 @@ def largest(n):
     return lines
 
 def held_by(o, skip):
+    # three steps up from o: an object's attribute (Type.attr), a closure's function, a dict's
+    # key, else the referrer's type; an instance's own dict is preferred over other referrers
     import types as kinds
     names = []
     for _ in range(3):
         refs = [r for r in gc.get_referrers(o) if id(r) not in skip and not isinstance(r, kinds.FrameType)]
         if not refs:
             break
+        owned = None
+        for r in refs:
+            if isinstance(r, dict):
+                owner = next((x for x in gc.get_referrers(r) if getattr(x, "__dict__", None) is r), None)
+                if owner is not None:
+                    owned = (r, owner)
+                    break
+        if owned is not None:
+            r, owner = owned
+            key = next((k for k, v in r.items() if v is o), "?")
+            names.append(f"{type(owner).__qualname__}.{key}")
+            o = owner
+            continue
         r = refs[0]
+        if type(r).__name__ == "cell":
+            closures = [t for t in gc.get_referrers(r) if isinstance(t, tuple)]
+            funcs = [f for t in closures for f in gc.get_referrers(t) if isinstance(f, kinds.FunctionType)]
+            if funcs:
+                names.append(f"{funcs[0].__qualname__} (closure)")
+                o = funcs[0]
+                continue
         if isinstance(r, dict):
             key = next((k for k, v in r.items() if v is o), "?")
-            owner = next((x for x in gc.get_referrers(r) if getattr(x, "__dict__", None) is r), None)
-            where = f"{type(owner).__qualname__}.{key}" if owner is not None else f"dict[{str(key)[:30]}]"
-            names.append(where)
-            o = owner if owner is not None else r
+            names.append(f"dict[{str(key)[:30]}]")
         else:
             names.append(type(r).__qualname__)
-            o = r
+        o = r
     return " <- ".join(names)
 
 peak = []

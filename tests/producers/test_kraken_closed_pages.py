@@ -7,12 +7,16 @@ Real ccxt against the simulator, on a clock the test moves."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import redis.asyncio as aioredis
 from history_harness import Clock, bus_differences, producer, register, wall_ms
 from producer_harness import bind_accounts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
+from fullon_account_service.producers.venues.kraken import history as kraken_history
 from fullon_account_service.producers.venues.kraken.history import PAGE
 from fullon_account_service.settings import Settings
 from fullon_account_service.simulator.model import SimAccount, SimOrder
@@ -61,3 +65,48 @@ async def test_an_order_opened_before_the_read_does_not_cut_the_closed_history_s
         async with producer(sim, settings, redis_client, binding, clock) as p:
             await p.cycle(source=Source.RECONCILE)
             assert await bus_differences(sim, redis_client, settings, binding, ("order",)) == []
+
+
+async def test_a_long_closed_walk_remembers_only_the_ids_it_looks_up(
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The orders read remembers which ids its closed pages listed and finished, to probe the
+    tracked orders no read listed and to keep a finished one out of the open list. Remembering
+    every id held thousands of strings per account while audits waited for a place between pages
+    (bench/RESULTS.md "Stop 36"): only the open list's and the tracked orders' ids are kept."""
+    walked: list[Any] = []
+    original = kraken_history.fetch_closed_orders
+
+    async def spied(*args: Any) -> Any:
+        read = await original(*args)
+        walked.append(args[-1])  # the page callback, whose closure holds what it remembered
+        return read
+
+    monkeypatch.setattr(kraken_history, "fetch_closed_orders", spied)
+    clock = Clock(wall_ms() - 3600 * S)
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=4)
+    async with Simulator(config, now_ms=clock) as sim:
+        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
+        account = binding.account
+        tracked = _resting(sim, account)
+        clock.advance(600 * S)
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await p.cycle(source=Source.RECONCILE)  # ``tracked`` is seen open
+        closed = _open_and_cancel(sim, account, clock, PAGE + 10)
+        clock.advance(S)
+        sim.ledger.cancel(account, tracked)
+        walked.clear()
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await p.cycle(source=Source.RECONCILE)
+            assert await bus_differences(sim, redis_client, settings, binding, ("order",)) == []
+        remembered = [
+            cell.cell_contents
+            for publish in walked
+            for cell in publish.__closure__ or ()
+            if isinstance(cell.cell_contents, set)
+        ]
+        assert len(closed) > PAGE and remembered, "a walk of two pages, seen by the spy"
+        assert all(ids <= {tracked.order_id} for ids in remembered), remembered

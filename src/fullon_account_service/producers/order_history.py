@@ -61,11 +61,19 @@ class OrderHistory:
         )
         paging = adapter_for(session.ref.venue).history
         open_rows = await paging.fetch_open_orders(session)
+        # Only these ids are looked up below: the open list's (a closed page may finish one) and
+        # the tracked orders' (those no read lists are probed). Remembering every id a long closed
+        # walk listed held thousands of strings per account while the audit waited for a place
+        # between its pages (bench/RESULTS.md "Stop 36"); an order tracked only after this read
+        # and listed by a page is probed once more, which reads its state again.
+        wanted = _ids(open_rows) | set(await self._open.get(ex_id))
         listed: set[str] = set()
         finished: set[str] = set()
 
         async def publish(rows: list[Row]) -> None:
             for update in _order_updates(await self._publish(session, rows, source)):
+                if update.ex_order_id not in wanted:
+                    continue
                 listed.add(update.ex_order_id)
                 if update.status.is_terminal:
                     finished.add(update.ex_order_id)
@@ -117,6 +125,10 @@ class OrderHistory:
             )
         if len(missing) > len(probe):
             session.rest_once.add("orders")
+
+
+def _ids(rows: Iterable[Row]) -> set[str]:
+    return {str(row["id"]) for row in rows if isinstance(row, dict) and row.get("id") not in (None, "")}
 
 
 def _order_updates(envelopes: Iterable[Envelope]) -> Iterator[OrderUpdate]:

@@ -14,8 +14,10 @@ all), and everything once per quiet audit: a stream that is merely quiet is not 
 and the events made from it until the bus took them; the others wait their turn with nothing in
 memory. A place is held from a request's sending to the audit's next request (``read_places``),
 not while the venue's rate limit spaces its requests, so ten places serve many more audits than
-ten at a time. A late audit delays only what it catches that a stream lost: the kinds an account
-polls are read at once when every place is taken, and the cycles that are not audits never wait.
+ten at a time; one waiting between two pages holds its walk, not the pages it read (the orders
+read keeps only the ids it looks up, ``order_history``). A late audit delays only what it
+catches that a stream lost: the kinds an account polls are read at once when every place is
+taken, and the cycles that are not audits never wait.
 Reconciliations (start, reconnect, a lease taken back) have places of their own,
 ``ACCOUNT_MAX_RECONCILIATIONS`` (50), held the same way: after a producer lost its leases at 100
 accounts, all 100 reconciled at once, each holding its pages, and that burst set the heap's

@@ -209,13 +209,12 @@ def types():
 def largest(n):
     # the n largest sets, lists and dicts the collector tracks, by who holds them (an object's
     # attribute, a dict's key, a container's type; three steps up), and how many more like each
-    big = sorted(
-        (o for o in gc.get_objects() if type(o) in (set, list, dict) and sys.getsizeof(o) > 4096),
-        key=sys.getsizeof, reverse=True,
-    )
+    objs = gc.get_objects()
+    big = [o for o in objs if o is not objs and type(o) in (set, list, dict) and sys.getsizeof(o) > 4096]
+    big.sort(key=sys.getsizeof, reverse=True)
     paths = {}
     for o in big[:n]:
-        path = held_by(o, {id(big)})
+        path = held_by(o, {id(big), id(objs)})
         total = paths.setdefault(path, [0, 0])
         total[0] += 1
         total[1] += sys.getsizeof(o)

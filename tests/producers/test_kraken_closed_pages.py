@@ -7,12 +7,14 @@ Real ccxt against the simulator, on a clock the test moves."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from history_harness import Clock, bus_differences, producer, register, wall_ms
-from producer_harness import bind_accounts
+from producer_harness import Binding, bind_accounts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fullon_account_service.contract import Source
@@ -43,18 +45,37 @@ def _open_and_cancel(sim: Simulator, account: SimAccount, clock: Clock, n: int) 
     return ids
 
 
+@asynccontextmanager
+async def _one_seen_open(
+    settings: Settings,
+    redis_client: aioredis.Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    seed: int,
+) -> AsyncIterator[tuple[Simulator, Binding, Clock, SimOrder]]:
+    """A Kraken account with one resting order, reconciled once by a producer that then stops:
+    the order is seen open and the cursors are at the clock."""
+    clock = Clock(wall_ms() - 3600 * S)
+    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=seed)
+    async with Simulator(config, now_ms=clock) as sim:
+        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
+        resting = _resting(sim, binding.account)
+        clock.advance(600 * S)
+        async with producer(sim, settings, redis_client, binding, clock) as p:
+            await p.cycle(source=Source.RECONCILE)
+        yield sim, binding, clock, resting
+
+
 async def test_an_order_opened_before_the_read_does_not_cut_the_closed_history_short(
     settings: Settings, redis_client: aioredis.Redis, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    clock = Clock(wall_ms() - 3600 * S)
-    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=3)
-    async with Simulator(config, now_ms=clock) as sim:
-        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
+    async with _one_seen_open(settings, redis_client, session_factory, seed=3) as (
+        sim,
+        binding,
+        clock,
+        early,
+    ):
         account = binding.account
-        early = _resting(sim, account)
-        clock.advance(600 * S)
-        async with producer(sim, settings, redis_client, binding, clock) as p:
-            await p.cycle(source=Source.RECONCILE)  # sees ``early`` open; the cursors move to now
         # The producer is down: orders open and close unseen, ``early`` closes among the newest
         # page, opened long before the next read's start (the cursor less the overlap).
         unseen = _open_and_cancel(sim, account, clock, 10)
@@ -86,15 +107,13 @@ async def test_a_long_closed_walk_remembers_only_the_ids_it_looks_up(
         return read
 
     monkeypatch.setattr(kraken_history, "fetch_closed_orders", spied)
-    clock = Clock(wall_ms() - 3600 * S)
-    config = ScenarioConfig(venues=("kraken",), accounts_per_venue=1, seed=4)
-    async with Simulator(config, now_ms=clock) as sim:
-        (binding,) = bind_accounts(sim, first_ex_id=await register(session_factory, sim))
+    async with _one_seen_open(settings, redis_client, session_factory, seed=4) as (
+        sim,
+        binding,
+        clock,
+        tracked,
+    ):
         account = binding.account
-        tracked = _resting(sim, account)
-        clock.advance(600 * S)
-        async with producer(sim, settings, redis_client, binding, clock) as p:
-            await p.cycle(source=Source.RECONCILE)  # ``tracked`` is seen open
         closed = _open_and_cancel(sim, account, clock, PAGE + 10)
         clock.advance(S)
         sim.ledger.cancel(account, tracked)

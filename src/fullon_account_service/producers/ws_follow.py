@@ -47,8 +47,8 @@ class FrameSignal:
         self._waiters = waiting
 
     def ended(self) -> None:
-        """A call was rejected or a socket ended: wake every follower, so each goes back to
-        ``watch_*`` (which raises the rejection or reconnects)."""
+        """A call was rejected or a socket ended: wake every follower, so each sees whether its
+        client still streams (``streaming``) and goes back to ``watch_*`` if not."""
         waiters, self._waiters = self._waiters, []
         for _, waiter in waiters:
             if not waiter.done():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,6 +97,43 @@ async def test_daemon_discovers_adds_and_drops_accounts(
                 await runner
     assert not daemon.is_running()
     assert (await daemon.get_health())["live_collector"] == "inactive"
+
+
+async def test_an_account_in_error_starts_once_the_secrets_file_has_it(
+    settings: Settings, redis_client: aioredis.Redis, session_factory: Factory, tmp_path: Path
+) -> None:
+    """The README's recovery for ``no credentials``: add the account to the secrets file, and the
+    running producer collects it without a restart."""
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text("{}")
+    secrets.chmod(0o600)
+    settings = dataclasses.replace(settings, rediscover_interval_s=0.5, secrets_file=secrets)
+    async with Simulator(ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=5)) as sim:
+        [account] = sim.world.accounts
+        async with DatabaseContext(session_factory) as db:
+            user = await db.users.add("trader@example.com")
+            bybit = await db.exchanges.add(user.uid, "bybit", "perps")
+        ctx = make_context(sim, settings, redis_client, [], env={})
+        daemon = AccountDaemon(settings=settings, context=ctx, session_factory=session_factory)
+        runner = asyncio.create_task(daemon.start())
+        try:
+
+            def in_error() -> None:
+                status, reason = ctx.status.get(bybit.ex_id, ("", ""))
+                assert status == "error" and "no credentials" in reason
+
+            await eventually(in_error, timeout_s=30)
+            secrets.write_text(
+                json.dumps({str(bybit.ex_id): {"key": account.api_key, "secret": account.secret}})
+            )
+            await eventually(
+                lambda: _assert_bus(redis_client, settings.stream_prefix, {bybit.ex_id}), timeout_s=30
+            )
+            assert ctx.status[bybit.ex_id][0] != "error"
+        finally:
+            await daemon.stop()
+            async with asyncio.timeout(60):
+                await runner
 
 
 def _assert_accounts(daemon: AccountDaemon, wanted: set[int]) -> None:

@@ -69,6 +69,39 @@ def test_secrets_file_must_be_0600(tmp_path: Path, suffix: str) -> None:
     }
 
 
+def test_secrets_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    """An account added to the file while the producer runs is found at its next attempt; a file
+    that cannot be read now keeps serving what was read before, and says why to an account that
+    is not in it."""
+    path = tmp_path / "secrets.json"
+
+    def write(entries: dict[str, dict[str, str]], mode: int = 0o600) -> None:
+        path.write_text(json.dumps(entries))
+        os.chmod(path, mode)
+
+    write({"4": {"key": "file-key-4", "secret": "file-secret-4"}})
+    resolver = CredentialResolver({}, path)
+    assert resolver.resolve(4).key == "file-key-4"
+    with pytest.raises(CredentialsError, match="no credentials for ex_id 5"):
+        resolver.resolve(5)
+    write({"4": {"key": "file-key-4", "secret": "file-secret-4"}, "5": {"key": "key-5", "secret": "sec-5"}})
+    assert resolver.resolve(5).key == "key-5"
+
+    os.chmod(path, 0o644)
+    assert resolver.resolve(4).key == "file-key-4"
+    write(
+        {"4": {"key": "file-key-4", "secret": "file-secret-4"}, "6": {"key": "key-6", "secret": "sec-6"}},
+        0o644,
+    )
+    with pytest.raises(ConfigError, match="0600"):
+        resolver.resolve(6)
+    assert resolver.resolve(5).key == "key-5"
+    os.chmod(path, 0o600)
+    assert resolver.resolve(6).key == "key-6"
+    with pytest.raises(CredentialsError, match="no credentials for ex_id 5"):
+        resolver.resolve(5)
+
+
 async def test_strategies_per_venue_and_forced_rest() -> None:
     detector = CapabilityDetector()
     expected = {

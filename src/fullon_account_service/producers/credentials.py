@@ -4,8 +4,10 @@ Variables follow fullon_credentials: ``EX_ID_{ex_id}_KEY`` / ``EX_ID_{ex_id}_SEC
 ``EX_ID_{ex_id}_PASSPHRASE``; for Hyperliquid KEY is the wallet address and SECRET the private
 key. The secrets file (``ACCOUNT_SECRETS_FILE``) is JSON or TOML ``{ex_id: {key, secret,
 passphrase?}}`` and is refused unless its mode is 0600 or stricter, because a group- or
-world-readable key file is a leak waiting to happen. Every value resolved is registered with
-``redaction`` before it leaves this module.
+world-readable key file is a leak waiting to happen. It is read again whenever it changed, so an
+account added to it while the producer runs starts at its next attempt instead of staying in
+error until a restart. Every value resolved is registered with ``redaction`` before it leaves
+this module.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class CredentialResolver:
         self._env = os.environ if env is None else env
         self._file = secrets_file
         self._file_entries: dict[str, dict[str, Any]] | None = None
+        self._file_stamp: tuple[int, int, int] | None = None
 
     def resolve(self, ex_id: int) -> Credentials:
         creds = self._from_env(ex_id) or self._from_file(ex_id)
@@ -82,9 +85,7 @@ class CredentialResolver:
     def _from_file(self, ex_id: int) -> Credentials | None:
         if self._file is None:
             return None
-        if self._file_entries is None:
-            self._file_entries = load_secrets_file(self._file)
-        entry = self._file_entries.get(str(ex_id))
+        entry = self._entries(self._file, ex_id).get(str(ex_id))
         if entry is None:
             return None
         key, secret = entry.get("key"), entry.get("secret")
@@ -92,6 +93,27 @@ class CredentialResolver:
             raise CredentialsError(f"ex_id {ex_id}: secrets file entry needs string 'key' and 'secret'")
         passphrase = entry.get("passphrase")
         return Credentials(key, secret, passphrase if isinstance(passphrase, str) and passphrase else None)
+
+    def _entries(self, path: Path, ex_id: int) -> dict[str, dict[str, Any]]:
+        """The file's entries, parsed again when its inode, size or status-change time moved (an
+        editor's save replaces the inode; a write in place or a chmod changes the time). A file that cannot
+        be read now (half written, mode widened) keeps serving the entries read before, so the
+        accounts running on them are not moved; an ex_id not among those gets the reason."""
+        try:
+            st = path.stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_ctime_ns)
+        except OSError:
+            stamp = None
+        if self._file_entries is not None and stamp is not None and stamp == self._file_stamp:
+            return self._file_entries
+        try:
+            self._file_entries = load_secrets_file(path)
+        except ConfigError:
+            if self._file_entries is None or str(ex_id) not in self._file_entries:
+                raise
+            return self._file_entries
+        self._file_stamp = stamp
+        return self._file_entries
 
 
 def load_secrets_file(path: Path) -> dict[str, dict[str, Any]]:

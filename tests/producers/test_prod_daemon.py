@@ -136,6 +136,37 @@ async def test_an_account_in_error_starts_once_the_secrets_file_has_it(
                 await runner
 
 
+async def test_a_stop_before_the_start_task_runs_ends_it(
+    settings: Settings, redis_client: aioredis.Redis, session_factory: Factory
+) -> None:
+    """``create_task(daemon.start())`` then ``stop()`` in the same turn: the task ends instead of
+    collecting on; a start called after that stop runs."""
+    async with Simulator(ScenarioConfig(venues=("bybit",), accounts_per_venue=1, seed=4)) as sim:
+        daemon = AccountDaemon(
+            settings=settings,
+            context=make_context(sim, settings, redis_client, []),
+            session_factory=session_factory,
+        )
+        runner = asyncio.create_task(daemon.start())
+        await daemon.stop()
+        async with asyncio.timeout(30):
+            await runner
+        assert not daemon.is_running()
+
+        runner = asyncio.create_task(daemon.start())
+        try:
+            await eventually(lambda: _assert_running(daemon), timeout_s=30)
+        finally:
+            await daemon.stop()
+            async with asyncio.timeout(60):
+                await runner
+        assert not daemon.is_running()
+
+
+def _assert_running(daemon: AccountDaemon) -> None:
+    assert daemon.is_running()
+
+
 def _assert_accounts(daemon: AccountDaemon, wanted: set[int]) -> None:
     assert set(daemon.accounts) == wanted
 

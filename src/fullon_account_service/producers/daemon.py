@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Coroutine
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -88,6 +88,7 @@ class AccountDaemon:
         self._collected = CollectedAccounts()
         self._upkeep: Upkeep | None = None
         self._stop = asyncio.Event()
+        self._stop_requests = 0
         self._finished: asyncio.Event | None = None
         self._running = False
         self._started_at: float | None = None
@@ -155,8 +156,19 @@ class AccountDaemon:
             self._collected.reopen()
         return self._set
 
-    async def start(self) -> None:
-        """Discover and collect every account until SIGTERM/SIGINT or ``stop()``."""
+    def start(self) -> Coroutine[Any, Any, None]:
+        """Discover and collect every account until SIGTERM/SIGINT or ``stop()``.
+
+        A ``stop()`` made after this call but before its coroutine begins (``create_task``, then
+        ``stop()`` in the same turn) ends it at once, so whoever awaits that task is not left
+        waiting on a daemon that was told to stop. A ``stop()`` before this call does not count:
+        a stopped daemon can be started again.
+        """
+        return self._run(self._stop_requests)
+
+    async def _run(self, stop_requests: int) -> None:
+        if self._stop_requests != stop_requests:
+            return
         self.logger.info("Starting AccountDaemon")
         self._stop.clear()
         self._finished = asyncio.Event()
@@ -235,6 +247,7 @@ class AccountDaemon:
 
     def _request_stop(self) -> None:
         """Stop now: discovery waits on its interval, so it is woken too."""
+        self._stop_requests += 1
         self._stop.set()
         if self.discovery is not None:
             self.discovery.wake()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from factories import normalised_fills
 from fullon_account_service.bus.publisher import Publisher
@@ -87,15 +88,19 @@ def test_secrets_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
     write({"4": {"key": "file-key-4", "secret": "file-secret-4"}, "5": {"key": "key-5", "secret": "sec-5"}})
     assert resolver.resolve(5).key == "key-5"
 
-    os.chmod(path, 0o644)
-    assert resolver.resolve(4).key == "file-key-4"
-    write(
-        {"4": {"key": "file-key-4", "secret": "file-secret-4"}, "6": {"key": "key-6", "secret": "sec-6"}},
-        0o644,
-    )
-    with pytest.raises(ConfigError, match="0600"):
-        resolver.resolve(6)
-    assert resolver.resolve(5).key == "key-5"
+    with capture_logs() as logs:
+        os.chmod(path, 0o644)
+        assert resolver.resolve(4).key == "file-key-4"
+        write(
+            {"4": {"key": "file-key-4", "secret": "file-secret-4"}, "6": {"key": "key-6", "secret": "sec-6"}},
+            0o644,
+        )
+        for _ in range(3):
+            with pytest.raises(ConfigError, match="0600"):
+                resolver.resolve(6)
+            assert resolver.resolve(5).key == "key-5"
+    assert [e["event"] for e in logs] == ["secrets file not read; keeping the entries read before"]
+    assert "sec-6" not in str(logs)
     os.chmod(path, 0o600)
     assert resolver.resolve(6).key == "key-6"
     with pytest.raises(CredentialsError, match="no credentials for ex_id 5"):

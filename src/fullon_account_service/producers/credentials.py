@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from fullon_account_service.errors import ConfigError, CredentialsError
+from fullon_account_service.logs import get_logger
 from fullon_account_service.redaction import register_secret
 
+_log = get_logger("producers.credentials")
 WALLET_VENUES = frozenset({"hyperliquid"})
 
 
@@ -58,6 +60,8 @@ class CredentialResolver:
         self._file = secrets_file
         self._file_entries: dict[str, dict[str, Any]] | None = None
         self._file_stamp: tuple[int, int, int] | None = None
+        self._refusal: str | None = None
+        """Why the file's latest version was not read, while it is not."""
 
     def resolve(self, ex_id: int) -> Credentials:
         creds = self._from_env(ex_id) or self._from_file(ex_id)
@@ -96,24 +100,27 @@ class CredentialResolver:
 
     def _entries(self, path: Path, ex_id: int) -> dict[str, dict[str, Any]]:
         """The file's entries, parsed again when its inode, size or status-change time moved (an
-        editor's save replaces the inode; a write in place or a chmod changes the time). A file that cannot
-        be read now (half written, mode widened) keeps serving the entries read before, so the
-        accounts running on them are not moved; an ex_id not among those gets the reason."""
+        editor's save replaces the inode; a write in place or a chmod changes the time). A file
+        that cannot be read now (half written, mode widened) keeps serving the entries read
+        before, so the accounts running on them are not moved; it is logged once, and an ex_id
+        not among those entries gets the reason."""
         try:
             st = path.stat()
             stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_ctime_ns)
         except OSError:
             stamp = None
-        if self._file_entries is not None and stamp is not None and stamp == self._file_stamp:
-            return self._file_entries
-        try:
-            self._file_entries = load_secrets_file(path)
-        except ConfigError:
-            if self._file_entries is None or str(ex_id) not in self._file_entries:
-                raise
-            return self._file_entries
-        self._file_stamp = stamp
-        return self._file_entries
+        if stamp is None or stamp != self._file_stamp:
+            self._file_stamp = stamp
+            try:
+                self._file_entries = load_secrets_file(path)
+                self._refusal = None
+            except ConfigError as e:
+                if str(e) != self._refusal:
+                    _log.warning("secrets file not read; keeping the entries read before", error=str(e))
+                self._refusal = str(e)
+        if self._refusal is not None and str(ex_id) not in (self._file_entries or {}):
+            raise ConfigError(self._refusal)
+        return self._file_entries or {}
 
 
 def load_secrets_file(path: Path) -> dict[str, dict[str, Any]]:

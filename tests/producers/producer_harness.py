@@ -100,7 +100,7 @@ def make_context(
         settings,
         redis=redis,
         overrides=overrides(sim),
-        env=env or credentials_env(bindings),
+        env=credentials_env(bindings) if env is None else env,
         timing=timing,
         retry=retry,
         sensor=sensor,

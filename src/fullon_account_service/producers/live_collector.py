@@ -237,12 +237,14 @@ class LiveAccountCollector(MessageHandlers):
             message = f"{_WS_AUTH}{ours}"
             session.error = message
             ctx.set_status(ref.ex_id, "error", message)
-            delay = backoff.next(at_least_s=ctx.timing.poll_interval_s)
+            renewed = ctx.registry.renew_credentials(session)
+            delay = 0.0 if renewed else backoff.next(at_least_s=ctx.timing.poll_interval_s)
             _log.warning(
                 "stream credentials rejected; account in error",
                 ex_id=ref.ex_id,
                 kind=kind,
                 delay_s=round(delay, 2),
+                renewed=renewed,
                 error=str(ours),
             )
             return delay

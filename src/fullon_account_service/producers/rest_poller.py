@@ -197,8 +197,9 @@ class RestAccountPoller:
         except CredentialsError as e:
             session.error = str(e)
             ctx.set_status(ref.ex_id, "error", str(e))
-            _log.warning("account credentials rejected", ex_id=ref.ex_id, error=str(e))
-            return backoff.next(at_least_s=self.poll_interval), False
+            renewed = ctx.registry.renew_credentials(session)
+            _log.warning("account credentials rejected", ex_id=ref.ex_id, error=str(e), renewed=renewed)
+            return (0.0 if renewed else backoff.next(at_least_s=self.poll_interval)), False
         except TransientError as e:
             ctx.set_status(ref.ex_id, "running", f"poll failed: {e}")
             _log.info("poll failed; retrying", ex_id=ref.ex_id, error=str(e))

@@ -33,7 +33,7 @@ from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.bad_input import frame_dead_letter, preview
 from fullon_account_service.producers.ccxt_errors import translate
 from fullon_account_service.producers.clients import ClientFactory
-from fullon_account_service.producers.credentials import CredentialResolver
+from fullon_account_service.producers.credentials import CredentialResolver, Credentials
 from fullon_account_service.producers.cursor import FenceBook
 from fullon_account_service.producers.normalise import DeadPayload, Normaliser
 from fullon_account_service.producers.published_ids import PublishedIds
@@ -82,6 +82,8 @@ class AccountSession:
     refs: int = 0
     dead_letter: DeadLetterSink | None = None
     bad_frames: int = 0
+    credentials: Credentials | None = None
+    """What the client signs with (``SessionRegistry.renew_credentials`` may replace them)."""
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One REST call (each request signed under the key lock); ccxt errors become ours."""
@@ -222,6 +224,7 @@ class SessionRegistry:
             self._sensor,
             retry=self._retry,
             dead_letter=self._dead_letter,
+            credentials=credentials,
         )
         ws_guard.attach(
             client,
@@ -232,6 +235,26 @@ class SessionRegistry:
             on_frame=partial(self._sensor.on_ws_frame, ref.venue),
         )
         return session
+
+    def renew_credentials(self, session: AccountSession) -> bool:
+        """After the venue refused the account's credentials: resolve them again (the secrets
+        file may have been corrected since) and, when the secret or passphrase changed under the
+        same key, set them on the live client, so its next request signs with them; ``True``
+        then. A new key is left alone: it is another request owner, with its own key lock and,
+        under leases, its own lease, whose move restarts the account with a new client."""
+        try:
+            fresh = self._resolver.resolve(session.ref.ex_id)
+        except (CredentialsError, ConfigError):
+            return False
+        held = session.credentials
+        if held is None or fresh == held or fresh.owner_key != held.owner_key:
+            return False
+        config: dict[str, str | None] = {"password": None}
+        config.update(fresh.ccxt_config(session.ref.venue))
+        for name, value in config.items():
+            setattr(session.client, name, value)
+        session.credentials = fresh
+        return True
 
     async def release(self, ex_id: int) -> None:
         session = self._sessions.get(ex_id)

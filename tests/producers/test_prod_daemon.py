@@ -68,7 +68,17 @@ async def test_daemon_discovers_adds_and_drops_accounts(
             )
             hl = accounts["hyperliquid"]
             env[f"EX_ID_{hyper.ex_id}_KEY"], env[f"EX_ID_{hyper.ex_id}_SECRET"] = hl.api_key, hl.secret
-            await eventually(lambda: _assert_bus(redis_client, prefix, {hyper.ex_id}), timeout_s=30)
+
+            async def hyper_on_the_bus() -> None:
+                pool = daemon.pool
+                assert {hyper.ex_id} <= await _balance_ex_ids(redis_client, prefix), (
+                    sorted(daemon.accounts),
+                    sorted(daemon.collected),
+                    daemon.context.status.get(hyper.ex_id),
+                    pool.held if pool else None,
+                )
+
+            await eventually(hyper_on_the_bus, timeout_s=30)
 
             async with DatabaseContext(session_factory) as db:
                 await db.exchanges.set_active(kraken.ex_id, False)

@@ -36,7 +36,13 @@ class AccountSet:
         heartbeat: Heartbeat,
         collected: CollectedAccounts,
         pace: StartPace | None = None,
+        *,
+        restart_rekeyed: bool = False,
     ) -> None:
+        self._restart_rekeyed = restart_rekeyed
+        """Restart an account whose API key changed (``--shard``: no lease moves to do it; under
+        leases the key's new lease does, and a restart here would sign with the new key under the
+        old key's lease until then)."""
         self._context = context
         self._pace = pace or StartPace()
         self._heartbeat = heartbeat
@@ -49,18 +55,22 @@ class AccountSet:
         return self.live_collector.is_collecting(ref) or self.rest_poller.is_polling(ref)
 
     async def apply(self, wanted: dict[int, AccountRef]) -> None:
-        """Collect exactly ``wanted``: stop the accounts gone or changed, start the new ones."""
+        """Collect exactly ``wanted``: stop the accounts gone or changed (their API key too, when
+        ``restart_rekeyed``), start the new ones."""
         if not self.accounts and wanted:
             _log.info(
                 "AccountDaemon started successfully",
                 exchange_count=len(wanted),
                 exchanges=sorted({r.venue for r in wanted.values()}),
             )
-        for ex_id in [e for e, ref in self.accounts.items() if wanted.get(e) != ref]:
+        for ex_id in [e for e, ref in self.accounts.items() if wanted.get(e) != ref or self._rekeyed(e)]:
             await self.stop(ex_id)
         new = [ref for ex_id, ref in wanted.items() if ex_id not in self.accounts]
         await self._load_markets({ref.venue for ref in new})
         await self._pace.each(new, self.start)
+
+    def _rekeyed(self, ex_id: int) -> bool:
+        return self._restart_rekeyed and self._context.registry.rekeyed(ex_id)
 
     async def _load_markets(self, venues: set[str]) -> None:
         """Each venue's markets, all venues at once; a venue that fails is left to its accounts'

@@ -152,7 +152,9 @@ class AccountDaemon:
             self._upkeep = Upkeep(
                 self.context, interval_s=self._supervise_interval_s, heap_trim_s=self.settings.heap_trim_s
             )
-            self._set = AccountSet(self.context, self._upkeep.heartbeat, self._collected)
+            self._set = AccountSet(
+                self.context, self._upkeep.heartbeat, self._collected, restart_rekeyed=self._shard is not None
+            )
             self._collected.reopen()
         return self._set
 

@@ -256,6 +256,20 @@ class SessionRegistry:
         session.credentials = fresh
         return True
 
+    def rekeyed(self, ex_id: int) -> bool:
+        """Whether the account's API key is no longer the one its client was made with (rotated in
+        the secrets file). Its client, key lock and nonces belong to the old key, so the account
+        must start again: under leases the key's new lease does that, with ``--shard`` rediscovery
+        asks here (``AccountSet``)."""
+        session = self._sessions.get(ex_id)
+        if session is None or session.credentials is None:
+            return False
+        try:
+            fresh = self._resolver.resolve(ex_id)
+        except (CredentialsError, ConfigError):
+            return False
+        return fresh.owner_key != session.credentials.owner_key
+
     async def release(self, ex_id: int) -> None:
         session = self._sessions.get(ex_id)
         if session is None:

@@ -74,6 +74,14 @@ class CredentialResolver:
             register_secret(value)
         return creds
 
+    def found(self, ex_id: int) -> Credentials | None:
+        """``resolve``, or ``None`` where it raises: for callers that compare credentials (a key's
+        lease, a rotation), the account's start reports the error itself."""
+        try:
+            return self.resolve(ex_id)
+        except (CredentialsError, ConfigError):
+            return None
+
     def _from_env(self, ex_id: int) -> Credentials | None:
         key = self._env.get(f"EX_ID_{ex_id}_KEY", "").strip()
         secret = self._env.get(f"EX_ID_{ex_id}_SECRET", "").strip()

@@ -17,7 +17,6 @@ import os
 import secrets
 import socket
 
-from fullon_account_service.errors import ConfigError, CredentialsError
 from fullon_account_service.logs import get_logger
 from fullon_account_service.producers.account import AccountRef
 from fullon_account_service.producers.context import ProducerContext
@@ -70,10 +69,8 @@ class PoolMembership:
         """The lease an account is collected under: its API key's (an account without credentials,
         or whose secrets file cannot be read now, gets one of its own, and reports its error once
         started)."""
-        try:
-            key = self._context.registry.resolver.resolve(ref.ex_id).owner_key
-        except (CredentialsError, ConfigError):
-            key = f"ex_id:{ref.ex_id}"
+        credentials = self._context.registry.resolver.found(ref.ex_id)
+        key = credentials.owner_key if credentials else f"ex_id:{ref.ex_id}"
         return lease_id(ref.venue, key)
 
     def start(self, tasks: TaskSupervisor, stop: asyncio.Event) -> Apply:

@@ -242,12 +242,9 @@ class SessionRegistry:
         same key, set them on the live client, so its next request signs with them; ``True``
         then. A new key is left alone: it is another request owner, with its own key lock and,
         under leases, its own lease, whose move restarts the account with a new client."""
-        try:
-            fresh = self._resolver.resolve(session.ref.ex_id)
-        except (CredentialsError, ConfigError):
-            return False
+        fresh = self._resolver.found(session.ref.ex_id)
         held = session.credentials
-        if held is None or fresh == held or fresh.owner_key != held.owner_key:
+        if fresh is None or held is None or fresh == held or fresh.owner_key != held.owner_key:
             return False
         config: dict[str, str | None] = {"password": None}
         config.update(fresh.ccxt_config(session.ref.venue))
@@ -264,11 +261,8 @@ class SessionRegistry:
         session = self._sessions.get(ex_id)
         if session is None or session.credentials is None:
             return False
-        try:
-            fresh = self._resolver.resolve(ex_id)
-        except (CredentialsError, ConfigError):
-            return False
-        return fresh.owner_key != session.credentials.owner_key
+        fresh = self._resolver.found(ex_id)
+        return fresh is not None and fresh.owner_key != session.credentials.owner_key
 
     async def release(self, ex_id: int) -> None:
         session = self._sessions.get(ex_id)
